@@ -1,0 +1,1 @@
+"""Built-in backends of optbridge. Each registers through the ``optbridge`` entry points."""

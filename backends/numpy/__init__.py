@@ -1,0 +1,55 @@
+"""The NumPy reference backend: float32 and float64, in-place ufuncs, the conformance truth.
+
+Registered through the ``optbridge`` entry-point group like any third-party plugin.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+
+from optbridge.plugin import Backend, hookimpl
+
+from .kernels import KERNELS
+from .optimizer import NumpyOptimizer
+
+__all__ = ["NumpyOptimizer", "KERNELS"]
+
+
+def _build(spec, params, kernels):
+    return NumpyOptimizer(spec, params, kernels=kernels)
+
+
+def _make_params(values: Mapping[str, np.ndarray], dtype: str) -> dict[str, np.ndarray]:
+    return {k: np.array(v, dtype=dtype, copy=True) for k, v in values.items()}
+
+
+def _to_numpy(params: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {k: np.array(v, copy=True) for k, v in params.items()}
+
+
+def _grads_from_numpy(grads: Mapping[str, np.ndarray], params: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {k: np.asarray(g, dtype=params[k].dtype) for k, g in grads.items()}
+
+
+@hookimpl
+def optbridge_backends() -> list[Backend]:
+    return [
+        Backend(
+            name="numpy",
+            build=_build,
+            kernels=KERNELS,
+            dtypes=("float32", "float64"),
+            version=np.__version__,
+            make_params=_make_params,
+            to_numpy=_to_numpy,
+            grads_from_numpy=_grads_from_numpy,
+        )
+    ]
+
+
+@hookimpl
+def optbridge_detect_backend(params: Any) -> str | None:
+    if isinstance(params, Mapping) and params and all(isinstance(v, np.ndarray) for v in params.values()):
+        return "numpy"
+    return None

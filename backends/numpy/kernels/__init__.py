@@ -1,0 +1,20 @@
+"""NumPy kernels: one module per canonical algorithm.
+
+Contract (shared by every backend): ``kernel(algorithm, params, grads, slots, scalars)``
+updates one bucket in place. ``params``/``grads`` are lists of arrays of one dtype,
+``slots`` maps each slot name to the list of state arrays in the same order, ``scalars``
+holds the host scalars (Python numbers) from the algorithm's ``host_scalars``.
+"""
+from .adam import adam
+from .adam_weight_decay import adam_weight_decay
+from .asgd import asgd
+from .sgd import sgd
+
+KERNELS = {
+    "sgd": sgd,
+    "asgd": asgd,
+    "adam": adam,
+    "adam_weight_decay": adam_weight_decay,
+}
+
+__all__ = ["KERNELS"]

@@ -1,0 +1,66 @@
+"""optbridge: write an optimizer configuration once, run it with the same numbers anywhere.
+
+Public surface (DESIGN.md section 10)::
+
+    import optbridge
+    from optbridge.dialects.mindspore import nn
+    spec = nn.Momentum(None, learning_rate=0.1, momentum=0.9)
+    opt = optbridge.build(spec, {"w": w})   # NumPy: {name: ndarray}, updated in place
+    opt.step({"w": grad})
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from ._version import __version__
+from .config import from_dict, load, save, to_dict
+from .dialects import mindspore as _mindspore_dialect  # registers the dialect classes
+from .dialects.base import DialectOptimizer
+from .errors import BackendError, OptbridgeError
+from .plugin import backends, detect_backend, get_backend
+from .spec import GroupSpec, OptimizerSpec
+
+__all__ = [
+    "__version__",
+    "build",
+    "backends",
+    "from_dict",
+    "to_dict",
+    "load",
+    "save",
+    "OptimizerSpec",
+    "GroupSpec",
+    "OptbridgeError",
+]
+
+del _mindspore_dialect
+
+
+def build(spec: DialectOptimizer | OptimizerSpec, params: Any, backend: str | None = None) -> Any:
+    """Bind a spec to named parameters and return the backend's optimizer.
+
+    Args:
+        spec: a dialect optimizer (``nn.Momentum(...)``) or a canonical spec.
+        params: the backend's named parameters: NumPy ``{name: ndarray}``; torch
+            ``model.named_parameters()``; TensorFlow variables.
+        backend: a backend name; ``None`` asks the installed plugins which backend owns
+            ``params``.
+
+    Raises:
+        BackendError: no backend recognises ``params`` or the named backend is missing,
+            or the backend lacks a kernel for the algorithm.
+        GroupError: the groups do not resolve against the parameter names.
+    """
+    canonical = spec.to_canonical() if isinstance(spec, DialectOptimizer) else spec
+    if not isinstance(canonical, OptimizerSpec):
+        raise TypeError(f"build takes a dialect optimizer or an OptimizerSpec. Received: {type(spec).__name__}")
+    if isinstance(params, Iterator) and not isinstance(params, Mapping):
+        params = list(params)
+    name = backend if backend is not None else detect_backend(params)
+    chosen = get_backend(name)
+    algorithm = canonical.algorithm.name
+    if algorithm not in chosen.kernels:
+        reason = chosen.unsupported.get(algorithm, "no kernel registered")
+        raise BackendError(f"backend {name!r} cannot run algorithm {algorithm!r}: {reason}")
+    return chosen.build(canonical, params, chosen.kernels)

@@ -1,0 +1,19 @@
+"""Canonical algorithms (DESIGN.md section 3): one module per algorithm."""
+from .adam import Adam
+from .adam_weight_decay import AdamWeightDecay
+from .asgd import ASGD
+from .base import Algorithm, HostStep, Slot, algorithm_registry, register_algorithm, scalar_type
+from .sgd import SGD
+
+__all__ = [
+    "Algorithm",
+    "HostStep",
+    "Slot",
+    "algorithm_registry",
+    "register_algorithm",
+    "scalar_type",
+    "SGD",
+    "ASGD",
+    "Adam",
+    "AdamWeightDecay",
+]

@@ -1,0 +1,54 @@
+"""MindSpore's AdamWeightDecay: Adam without bias correction, decay inside the step.
+
+Canonical algorithm ``"adam_weight_decay"`` (DIALECTS.md D3). Source: MindSpore 2.10
+``nn.AdamWeightDecay`` docs and its fused ``AdamWeightDecay`` operator:
+
+.. math::
+    m = β₁m + (1−β₁)g,\\quad v = β₂v + (1−β₂)g²,\\quad
+    p = p − lr·\\left(\\frac{m}{\\sqrt{v} + ε} + wd·p\\right)
+
+No bias correction, default ε = 1e-6. Weight decay is decoupled and applied inside the
+update (``weight_decay_mode = "kernel"``); MindSpore applies no gradient
+centralization and no loss-scale division in this optimizer.
+
+Canonical op order (slots ``exp_avg`` = m, ``exp_avg_sq`` = v):
+
+1. ``m = m + (g − m)·(1 − β₁)``
+2. ``v = v + (g·g − v)·(1 − β₂)``
+3. ``p = p − lr·(m / (√v + ε) + wd·p)``
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
+
+__all__ = ["AdamWeightDecay"]
+
+
+@register_algorithm
+@dataclass(frozen=True)
+class AdamWeightDecay(Algorithm):
+    """Canonical MindSpore AdamWeightDecay. See the module docstring for the op order."""
+
+    name = "adam_weight_decay"
+    weight_decay_mode = "kernel"
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-6
+
+    def slots(self) -> tuple[Slot, ...]:
+        return (Slot("exp_avg"), Slot("exp_avg_sq"))
+
+    def host_scalars(self, host_state: Mapping[str, float], hs: HostStep, precision: str):
+        t = scalar_type(precision)
+        one = t(1.0)
+        scalars = {
+            "lr": hs.lr,
+            "weight_decay": hs.weight_decay,
+            "one_minus_beta1": float(one - t(self.beta1)),
+            "one_minus_beta2": float(one - t(self.beta2)),
+            "eps": float(t(self.eps)),
+        }
+        return scalars, dict(host_state)

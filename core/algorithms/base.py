@@ -1,0 +1,100 @@
+"""Canonical algorithms: the backend-neutral definition of an update rule.
+
+An algorithm is a frozen dataclass of hyperparameters (Optax's ``init``/``update`` split,
+with state as named slots). It declares
+
+* ``slots(self)`` — the per-parameter state arrays a backend allocates, with their fill
+  values (names follow torch where the formula matches, MindSpore otherwise);
+* ``init_host_state(self)`` / ``host_scalars(...)`` — the per-step scalars the engine
+  computes on the host (bias corrections, ASGD's eta and mu, ...), in the arithmetic of
+  the origin framework (``precision``);
+* ``weight_decay_mode`` — ``"coupled"`` when weight decay is the pre-processing step
+  ``g + wd·p`` done before the update, ``"kernel"`` when the algorithm's own kernel
+  consumes ``scalars["weight_decay"]`` (decoupled forms);
+* in its docstring, the update as a numbered list of elementwise operations — the
+  canonical op order every backend's kernel follows so that float32 results agree to the
+  last bit.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, ClassVar, Mapping
+
+import numpy as np
+
+__all__ = [
+    "Algorithm",
+    "Slot",
+    "HostStep",
+    "register_algorithm",
+    "algorithm_registry",
+    "scalar_type",
+]
+
+algorithm_registry: dict[str, type["Algorithm"]] = {}
+
+
+def register_algorithm(cls: type["Algorithm"]) -> type["Algorithm"]:
+    """Class decorator: register a canonical algorithm under ``cls.name``."""
+    existing = algorithm_registry.get(cls.name)
+    if existing is not None and existing is not cls:
+        raise ValueError(f"algorithm {cls.name!r} is already registered by {existing.__qualname__}")
+    algorithm_registry[cls.name] = cls
+    return cls
+
+
+def scalar_type(precision: str) -> type:
+    """NumPy scalar type for host arithmetic in ``precision`` ("float32" or "float64")."""
+    return np.float32 if precision == "float32" else np.float64
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One per-parameter state array: its name and the constant it starts with."""
+
+    name: str
+    init: float = 0.0
+
+
+@dataclass(frozen=True)
+class HostStep:
+    """What the engine hands one kernel call besides the tensors."""
+
+    lr: float
+    weight_decay: float
+    step: int
+
+
+@dataclass(frozen=True)
+class Algorithm:
+    """Base class: subclasses are frozen dataclasses whose fields are hyperparameters."""
+
+    name: ClassVar[str] = ""
+    weight_decay_mode: ClassVar[str] = "coupled"
+
+    def slots(self) -> tuple[Slot, ...]:
+        """Per-parameter state slots for these hyperparameters."""
+        return ()
+
+    def init_host_state(self) -> dict[str, float]:
+        """Host-side state kept per group between steps (e.g. accumulated beta powers)."""
+        return {}
+
+    def host_scalars(
+        self, host_state: Mapping[str, float], hs: HostStep, precision: str
+    ) -> tuple[dict[str, float], dict[str, float]]:
+        """Return ``(scalars, next_host_state)`` for step ``hs.step`` (1-based).
+
+        ``scalars`` always holds ``lr`` and ``weight_decay``; algorithms add their own.
+        Must not mutate ``host_state``.
+        """
+        return {"lr": hs.lr, "weight_decay": hs.weight_decay}, dict(host_state)
+
+    def hyperparameters(self) -> dict[str, Any]:
+        """Field values, as plain data."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    def replace(self, **changes: Any) -> "Algorithm":
+        """A copy with some hyperparameters changed (per-group overrides)."""
+        return dataclasses.replace(self, **changes)

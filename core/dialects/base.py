@@ -1,0 +1,95 @@
+"""Base class of dialect optimizers: framework-faithful front doors that lower to a spec.
+
+A dialect class keeps the original's signature, defaults and validation, stores its
+arguments as given (so ``to_dict()`` writes back what the user wrote) and lowers to a
+canonical :class:`~optbridge.spec.OptimizerSpec` with :meth:`to_canonical`.
+"""
+from __future__ import annotations
+
+import inspect
+from typing import Any, ClassVar, Mapping
+
+import numpy as np
+
+from ..schedules.base import Schedule
+from ..spec import OptimizerSpec
+
+__all__ = ["DialectOptimizer", "dialect_registry", "register_dialect", "to_data", "CONFIG_FORMAT_VERSION"]
+
+CONFIG_FORMAT_VERSION = 1
+dialect_registry: dict[str, type["DialectOptimizer"]] = {}
+
+
+def register_dialect(cls: type["DialectOptimizer"]) -> type["DialectOptimizer"]:
+    """Class decorator: make a dialect optimizer constructible from configs by ``qualname``."""
+    existing = dialect_registry.get(cls.qualname)
+    if existing is not None and existing is not cls:
+        raise ValueError(f"dialect optimizer {cls.qualname!r} is already registered by {existing.__qualname__}")
+    dialect_registry[cls.qualname] = cls
+    return cls
+
+
+def to_data(value: Any) -> Any:
+    """Convert an argument to JSON-compatible data (schedules to their dict form)."""
+    if isinstance(value, Schedule):
+        return value.to_dict()
+    if isinstance(value, Mapping):
+        return {str(k): to_data(v) for k, v in value.items()}
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return [to_data(v) for v in value]
+    return value
+
+
+class DialectOptimizer:
+    """An optimizer as its origin framework spells it.
+
+    Subclasses set ``qualname`` (``"mindspore.nn.Momentum"``), validate in ``__init__``
+    exactly as the original does, call :meth:`_record` with their arguments, and
+    implement :meth:`to_canonical`.
+    """
+
+    qualname: ClassVar[str] = ""
+    #: keys a group dict may hold, besides the algorithm's hyperparameters
+    group_keys: ClassVar[tuple[str, ...]] = ()
+
+    _arguments: dict[str, Any]
+
+    def _record(self, arguments: Mapping[str, Any]) -> None:
+        self._arguments = dict(arguments)
+
+    @property
+    def arguments(self) -> dict[str, Any]:
+        """The constructor arguments, as given."""
+        return dict(self._arguments)
+
+    def to_canonical(self) -> OptimizerSpec:
+        raise NotImplementedError
+
+    def to_dict(self) -> dict[str, Any]:
+        """The config form: ``{"format_version", "optimizer", **arguments}``."""
+        data = {"format_version": CONFIG_FORMAT_VERSION, "optimizer": self.qualname}
+        for key, value in self._arguments.items():
+            data[key] = to_data(value)
+        return data
+
+    @classmethod
+    def argument_names(cls) -> list[str]:
+        """Names the constructor accepts (used to reject unknown config keys)."""
+        sig = inspect.signature(cls.__init__)
+        return [n for n, p in sig.parameters.items() if n != "self" and p.kind is not p.VAR_KEYWORD]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, DialectOptimizer):
+            return NotImplemented
+        return self.qualname == other.qualname and to_data(self._arguments) == to_data(other._arguments)
+
+    def __hash__(self) -> int:
+        return hash((self.qualname, repr(to_data(self._arguments))))
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self._arguments.items())
+        return f"{self.qualname}({args})"

@@ -1,0 +1,54 @@
+"""``optbridge.dialects.mindspore.nn`` mirrors ``mindspore.nn`` (MindSpore 2.10).
+
+Optimizers: :class:`Momentum`, :class:`SGD`, :class:`ASGD`, :class:`Adam`,
+:class:`AdamWeightDecay`. Learning rates: the :mod:`dynamic_lr` list functions and the
+:mod:`learning_rate_schedule` classes, also available at this level as in MindSpore
+(``nn.cosine_decay_lr``, ``nn.PolynomialDecayLR``).
+"""
+from . import dynamic_lr, learning_rate_schedule
+from .adam import Adam, AdamWeightDecay
+from .asgd import ASGD
+from .dynamic_lr import (
+    cosine_decay_lr,
+    exponential_decay_lr,
+    inverse_decay_lr,
+    natural_exp_decay_lr,
+    piecewise_constant_lr,
+    polynomial_decay_lr,
+    warmup_lr,
+)
+from .learning_rate_schedule import (
+    CosineDecayLR,
+    ExponentialDecayLR,
+    InverseDecayLR,
+    LearningRateSchedule,
+    NaturalExpDecayLR,
+    PolynomialDecayLR,
+    WarmUpLR,
+)
+from .momentum import Momentum
+from .sgd import SGD
+
+__all__ = [
+    "Momentum",
+    "SGD",
+    "ASGD",
+    "Adam",
+    "AdamWeightDecay",
+    "dynamic_lr",
+    "learning_rate_schedule",
+    "piecewise_constant_lr",
+    "exponential_decay_lr",
+    "natural_exp_decay_lr",
+    "inverse_decay_lr",
+    "cosine_decay_lr",
+    "polynomial_decay_lr",
+    "warmup_lr",
+    "LearningRateSchedule",
+    "ExponentialDecayLR",
+    "NaturalExpDecayLR",
+    "InverseDecayLR",
+    "CosineDecayLR",
+    "PolynomialDecayLR",
+    "WarmUpLR",
+]

@@ -1,0 +1,376 @@
+"""The engine: binds a canonical spec to named parameters and drives the steps.
+
+The engine is framework-free. It resolves groups, owns the global step, computes every
+per-step host scalar (learning rate, weight decay, the algorithm's own scalars) in the
+spec's precision, and hands each backend a :class:`StepPlan`: for every *bucket* (the
+parameters of one group that share pre-processing flags) the scalars of this step.
+A backend runs the plan with its kernels; only then is :meth:`Engine.commit` called, so
+a step that fails leaves parameters, state and counters as they were.
+
+Per-step order (MindSpore ``Optimizer.construct``): the learning rate and weight decay
+of step ``global_step`` are read, the gradients are pre-processed (weight decay
+``g + wd·p``, gradient centralization, multiplication by ``1/loss_scale``), the
+algorithm's update runs, and ``global_step`` increases by one.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from .algorithms.base import Algorithm, HostStep, scalar_type
+from .errors import StateDictError, StaticLearningRateError, SpecValueError
+from .groups import ParamInfo, Resolution, resolve_groups
+from .schedules.values import Constant, Value
+from .spec import OptimizerSpec
+
+__all__ = ["Bucket", "BucketStep", "StepPlan", "GroupRuntime", "Engine", "OptimizerAPI", "STATE_FORMAT"]
+
+STATE_FORMAT = "optbridge.state"
+STATE_FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """Parameters of one group that share pre-processing flags."""
+
+    group: int
+    names: tuple[str, ...]
+    decay: bool
+    centralize: bool
+
+
+@dataclass(frozen=True)
+class BucketStep:
+    """Everything a backend needs to update one bucket in one step.
+
+    Attributes:
+        bucket: the parameters.
+        algorithm: the group's algorithm (per-group overrides applied).
+        scalars: host scalars for the kernel (always ``lr`` and ``weight_decay``).
+        weight_decay: coupled decay to add to the gradient first (0.0: skip).
+        centralize: whether to centralize the gradients.
+        grad_scale: factor the gradients are multiplied by (``None``: skip).
+    """
+
+    bucket: Bucket
+    algorithm: Algorithm
+    scalars: Mapping[str, Any]
+    weight_decay: float
+    centralize: bool
+    grad_scale: float | None
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    """The buckets of one step and the host state to keep if the step succeeds."""
+
+    buckets: tuple[BucketStep, ...]
+    next_host_states: tuple[dict, ...]
+
+
+@dataclass
+class GroupRuntime:
+    """A resolved group and its mutable host-side state."""
+
+    index: int
+    label: str
+    names: tuple[str, ...]
+    algorithm: Algorithm
+    lr: Value
+    weight_decay: Value
+    buckets: tuple[Bucket, ...]
+    host_state: dict = field(default_factory=dict)
+    lr_override: float | None = None
+
+
+def centralization_eligible(shape: Sequence[int]) -> bool:
+    """MindSpore centralizes tensors with ndim >= 2 whose ``shape[1]`` is a multiple of 16."""
+    return len(shape) >= 2 and shape[1] % 16 == 0
+
+
+def _mindspore_decay_filter(name: str) -> bool:
+    return "beta" not in name and "gamma" not in name
+
+
+class Engine:
+    """Framework-free driver of one optimizer instance. See the module docstring."""
+
+    def __init__(self, spec: OptimizerSpec, params: Sequence[ParamInfo]):
+        self.spec = spec
+        self.params = {p.name: p for p in params}
+        groups = spec.groups
+        selectors = None if groups is None else [g.params for g in groups]
+        labels = None if groups is None else [g.source_index for g in groups]
+        self.resolution: Resolution = resolve_groups(
+            selectors, params, order_params=spec.order_params, unassigned=spec.unassigned, labels=labels
+        )
+        self.groups: list[GroupRuntime] = []
+        for pos, rg in enumerate(self.resolution.groups):
+            gspec = None if groups is None else groups[pos]
+            algorithm = spec.algorithm
+            if gspec is not None and gspec.overrides:
+                algorithm = algorithm.replace(**dict(gspec.overrides))
+            lr = gspec.lr if gspec is not None and gspec.lr is not None else spec.lr
+            wd = gspec.weight_decay if gspec is not None and gspec.weight_decay is not None else spec.weight_decay
+            gc = bool(gspec.grad_centralization) if gspec is not None else False
+            self.groups.append(
+                GroupRuntime(
+                    index=rg.index,
+                    label=rg.label,
+                    names=rg.names,
+                    algorithm=algorithm,
+                    lr=lr,
+                    weight_decay=wd,
+                    buckets=self._buckets(pos, rg.names, gc),
+                    host_state=algorithm.init_host_state(),
+                )
+            )
+        self.global_step = 0
+        self._scalar = scalar_type(spec.precision)
+
+    # -- construction helpers -------------------------------------------------------
+    def _buckets(self, pos: int, names: Sequence[str], gc: bool) -> tuple[Bucket, ...]:
+        use_filter = self.spec.decay_filter == "mindspore"
+        centralize_on = gc and "centralization" in self.spec.preprocess
+        keyed: dict[tuple[bool, bool], list[str]] = {}
+        for n in names:
+            decay = _mindspore_decay_filter(n) if use_filter else True
+            centralize = centralize_on and centralization_eligible(self.params[n].shape)
+            keyed.setdefault((decay, centralize), []).append(n)
+        return tuple(Bucket(pos, tuple(v), d, c) for (d, c), v in keyed.items())
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        """The optimizer's parameter order (``order_params``, else group concatenation)."""
+        return self.resolution.order
+
+    # -- per-step values ----------------------------------------------------------------
+    def _round(self, x: float) -> float:
+        return float(self._scalar(x))
+
+    def lr_at(self, group: GroupRuntime, step: int) -> float:
+        """The learning rate ``group`` uses at 0-based step ``step``."""
+        if group.lr_override is not None:
+            lr, static = group.lr_override, True
+        else:
+            lr, static = group.lr.at(step), group.lr.is_static
+        lr = self._round(lr)
+        if static and self.spec.static_lr_offset:
+            one = np.float32(1.0)
+            lr = float((np.float32(lr) + one) - one)
+        return lr
+
+    def weight_decay_at(self, group: GroupRuntime, step: int) -> float:
+        """Effective weight decay (multiplied by the loss scale) at step ``step``."""
+        wd = group.weight_decay
+        scale = self.spec.loss_scale
+        if wd.is_static:
+            return self._round(wd.at(step) * scale)
+        t = self._scalar
+        return float(t(wd.at(step)) * t(scale))
+
+    def plan(self) -> StepPlan:
+        """Scalars for the next step. Raises before anything changes if a value is missing."""
+        step = self.global_step
+        spec = self.spec
+        grad_scale = None
+        if "loss_scale" in spec.preprocess and spec.loss_scale != 1.0:
+            grad_scale = self._round(1.0 / spec.loss_scale)
+        coupled_on = "weight_decay" in spec.preprocess
+        buckets: list[BucketStep] = []
+        next_states: list[dict] = []
+        for group in self.groups:
+            lr = self.lr_at(group, step)
+            wd = self.weight_decay_at(group, step)
+            alg = group.algorithm
+            kernel_decay = alg.weight_decay_mode == "kernel"
+            for bucket in group.buckets:
+                decay = wd if bucket.decay else 0.0
+                scalars, next_state = alg.host_scalars(
+                    group.host_state, HostStep(lr=lr, weight_decay=decay if kernel_decay else 0.0, step=step + 1),
+                    spec.precision,
+                )
+                buckets.append(
+                    BucketStep(
+                        bucket=bucket,
+                        algorithm=alg,
+                        scalars=scalars,
+                        weight_decay=decay if (coupled_on and not kernel_decay) else 0.0,
+                        centralize=bucket.centralize,
+                        grad_scale=grad_scale,
+                    )
+                )
+            next_states.append(next_state)
+        return StepPlan(tuple(buckets), tuple(next_states))
+
+    def commit(self, plan: StepPlan) -> None:
+        """Record a step that ran: keep the new host state and advance the global step."""
+        for group, state in zip(self.groups, plan.next_host_states):
+            group.host_state = state
+        self.global_step += 1
+
+    # -- learning-rate access -----------------------------------------------------------
+    def get_lr(self) -> list[float]:
+        """The learning rate each group uses at the next step."""
+        return [self.lr_at(g, self.global_step) for g in self.groups]
+
+    def set_lr(self, value: float, group: int | None = None) -> None:
+        """Assign a static learning rate to one group (by position) or to all groups.
+
+        Like MindSpore's ``ops.assign(optimizer.learning_rate, ...)``, only a static
+        learning rate can be reassigned; a dynamic one (list or schedule) raises
+        :class:`StaticLearningRateError` and nothing is changed.
+        """
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            raise SpecValueError(f"set_lr: the learning rate must be a finite number >= 0. Received: {value!r}")
+        if group is None:
+            targets = list(self.groups)
+        else:
+            if isinstance(group, bool) or not isinstance(group, int) or not 0 <= group < len(self.groups):
+                raise SpecValueError(
+                    f"set_lr: 'group' must be an int in [0, {len(self.groups) - 1}] or None. Received: {group!r}"
+                )
+            targets = [self.groups[group]]
+        for g in targets:
+            if g.lr_override is None and not g.lr.is_static:
+                raise StaticLearningRateError(
+                    f"groups[{g.index}] ({g.label}): 'lr' is dynamic ({type(g.lr).__name__}); only a static "
+                    f"learning rate can be reassigned with set_lr"
+                )
+        for g in targets:
+            g.lr_override = float(value)
+
+    # -- neutral state ------------------------------------------------------------------
+    def state_dict(self, slots: Mapping[str, Mapping[str, np.ndarray]]) -> dict:
+        """The neutral state: counters, host state, lr overrides and per-parameter slots."""
+        return {
+            "format": STATE_FORMAT,
+            "format_version": STATE_FORMAT_VERSION,
+            "algorithm": self.spec.algorithm.name,
+            "global_step": self.global_step,
+            "param_names": list(self.param_names),
+            "groups": [
+                {
+                    "index": g.index,
+                    "params": list(g.names),
+                    "host_state": dict(g.host_state),
+                    "lr_override": g.lr_override,
+                }
+                for g in self.groups
+            ],
+            "state": {name: {k: np.array(v, copy=True) for k, v in s.items()} for name, s in slots.items()},
+        }
+
+    def expected_slots(self) -> dict[str, dict[str, float]]:
+        """``{param name: {slot name: initial fill}}`` for every trained parameter."""
+        out: dict[str, dict[str, float]] = {}
+        for g in self.groups:
+            for n in g.names:
+                out[n] = {s.name: s.init for s in g.algorithm.slots()}
+        return out
+
+    def check_state_dict(self, sd: Mapping[str, Any]) -> None:
+        """Validate a neutral state against this optimizer without changing anything."""
+        if not isinstance(sd, Mapping) or sd.get("format") != STATE_FORMAT:
+            raise StateDictError(f"not an optbridge state dict (expected 'format': {STATE_FORMAT!r})")
+        if sd.get("format_version") != STATE_FORMAT_VERSION:
+            raise StateDictError(
+                f"state format_version {sd.get('format_version')!r} is not supported (expected {STATE_FORMAT_VERSION})"
+            )
+        if sd.get("algorithm") != self.spec.algorithm.name:
+            raise StateDictError(
+                f"state is for algorithm {sd.get('algorithm')!r}, this optimizer runs {self.spec.algorithm.name!r}"
+            )
+        step = sd.get("global_step")
+        if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
+            raise StateDictError(f"'global_step' must be an int >= 0. Received: {step!r}")
+        groups = sd.get("groups")
+        if not isinstance(groups, list) or len(groups) != len(self.groups):
+            raise StateDictError(
+                f"state has {len(groups) if isinstance(groups, list) else groups!r} groups, "
+                f"this optimizer has {len(self.groups)}"
+            )
+        for pos, (g, sg) in enumerate(zip(self.groups, groups)):
+            if list(sg.get("params", [])) != list(g.names):
+                raise StateDictError(f"groups[{pos}]: state holds parameters {sg.get('params')!r}, expected {list(g.names)!r}")
+            if set(sg.get("host_state", {})) != set(g.host_state):
+                raise StateDictError(
+                    f"groups[{pos}]: host state keys {sorted(sg.get('host_state', {}))} != {sorted(g.host_state)}"
+                )
+        expected = self.expected_slots()
+        state = sd.get("state", {})
+        if set(state) != set(expected):
+            missing = sorted(set(expected) - set(state))
+            extra = sorted(set(state) - set(expected))
+            raise StateDictError(f"state parameters do not match: missing {missing[:5]}, unexpected {extra[:5]}")
+        for name, slots in expected.items():
+            got = state[name]
+            if set(got) != set(slots):
+                raise StateDictError(f"state[{name!r}]: slots {sorted(got)} != expected {sorted(slots)}")
+            shape = tuple(self.params[name].shape)
+            for slot, arr in got.items():
+                if tuple(np.shape(arr)) != shape:
+                    raise StateDictError(f"state[{name!r}][{slot!r}]: shape {np.shape(arr)} != parameter shape {shape}")
+
+    def load_host_state(self, sd: Mapping[str, Any]) -> None:
+        """Apply the engine part of a state already checked by :meth:`check_state_dict`."""
+        for g, sg in zip(self.groups, sd["groups"]):
+            g.host_state = {k: float(v) for k, v in sg["host_state"].items()}
+            g.lr_override = None if sg.get("lr_override") is None else float(sg["lr_override"])
+        self.global_step = int(sd["global_step"])
+
+
+class OptimizerAPI:
+    """The user-facing methods every backend optimizer shares (DESIGN.md section 10).
+
+    A backend class mixes this in, sets ``self._engine`` and implements
+    ``_export_slots()`` (NumPy copies of its state) and ``_import_slots(state)``.
+    """
+
+    _engine: Engine
+
+    @property
+    def global_step(self) -> int:
+        """Optimizer steps taken."""
+        return self._engine.global_step
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        """Parameter order for sequence gradients."""
+        return self._engine.param_names
+
+    def get_lr(self) -> list[float]:
+        """The learning rate each group uses at the next step."""
+        return self._engine.get_lr()
+
+    def set_lr(self, value: float, group: int | None = None) -> None:
+        """Reassign a static learning rate (all groups, or the group at position ``group``)."""
+        self._engine.set_lr(value, group)
+
+    def end_epoch(self, metric: float | None = None) -> None:
+        """Advance epoch-interval schedules (torch ``scheduler.step()``).
+
+        The schedules available so far all advance per optimizer step, so this only
+        validates ``metric``.
+        """
+        if metric is not None and (isinstance(metric, bool) or not isinstance(metric, (int, float))):
+            raise SpecValueError(f"end_epoch: 'metric' must be a number or None. Received: {metric!r}")
+
+    def state_dict(self) -> dict:
+        """Neutral state (NumPy arrays, counters, host state) loadable by any backend."""
+        return self._engine.state_dict(self._export_slots())
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        """Load a neutral state; validated in full before anything changes."""
+        self._engine.check_state_dict(state_dict)
+        self._import_slots(state_dict["state"])
+        self._engine.load_host_state(state_dict)
+
+    def _export_slots(self) -> dict[str, dict[str, np.ndarray]]:
+        raise NotImplementedError
+
+    def _import_slots(self, state: Mapping[str, Mapping[str, Any]]) -> None:
+        raise NotImplementedError

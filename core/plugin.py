@@ -1,0 +1,265 @@
+"""The plugin door: pluggy hookspecs, backend discovery and the backend registry.
+
+Project name and entry-point group: ``optbridge``. Every hook returns data and has no side
+effects (DESIGN.md section 6). Built-in backends register through the same entry points as
+third-party ones. A broken plugin (import error, unknown hook, a hook that raises) is
+reported by name in :func:`broken_plugins` and skipped; the others keep working.
+
+Environment:
+    ``OPTBRIDGE_PLUGINS`` — comma-separated entry-point names to load (unset: all). Use
+    it for hermetic tests, e.g. ``OPTBRIDGE_PLUGINS=numpy``.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any, Callable, Mapping
+
+import pluggy
+
+from .errors import BackendError
+
+__all__ = [
+    "hookspec",
+    "hookimpl",
+    "Backend",
+    "HookSpecs",
+    "PluginFailure",
+    "get_plugin_manager",
+    "backends",
+    "get_backend",
+    "broken_plugins",
+    "detect_backend",
+    "reset",
+    "ENTRY_POINT_GROUP",
+    "PLUGINS_ENV",
+]
+
+ENTRY_POINT_GROUP = "optbridge"
+PLUGINS_ENV = "OPTBRIDGE_PLUGINS"
+
+hookspec = pluggy.HookspecMarker("optbridge")
+hookimpl = pluggy.HookimplMarker("optbridge")
+
+
+@dataclass
+class Backend:
+    """What a backend plugin provides.
+
+    Attributes:
+        name: backend name (``"numpy"``, ``"torch"``, ...).
+        build: ``build(spec, params, kernels) -> optimizer``; ``spec`` is canonical,
+            ``kernels`` maps algorithm names to kernels (built-in plus plugin-added).
+        kernels: the backend's own ``{algorithm name: kernel}``.
+        dtypes: parameter dtypes the backend supports (names, e.g. ``"float32"``).
+        version: the framework's version, shown in reports.
+        unsupported: ``{algorithm name: reason}`` the backend declares it cannot run.
+        make_params: ``make_params({name: float64 ndarray}, dtype) -> params`` builds the
+            backend's own parameters from NumPy data (used by the conformance suite).
+        to_numpy: ``to_numpy(params) -> {name: ndarray}`` reads parameters back.
+        grads_from_numpy: converts ``{name: ndarray}`` gradients for ``step``.
+    """
+
+    name: str
+    build: Callable[..., Any]
+    kernels: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
+    dtypes: tuple[str, ...] = ("float32", "float64")
+    version: str = ""
+    unsupported: Mapping[str, str] = field(default_factory=dict)
+    make_params: Callable[..., Any] | None = None
+    to_numpy: Callable[..., Any] | None = None
+    grads_from_numpy: Callable[..., Any] | None = None
+    plugin: str = ""
+
+
+class HookSpecs:
+    """Hook specifications of the ``optbridge`` project."""
+
+    @hookspec
+    def optbridge_backends(self) -> list[Backend]:
+        """Return the backends this plugin provides."""
+
+    @hookspec
+    def optbridge_kernels(self, backend: str) -> Mapping[str, Callable[..., Any]]:
+        """Return ``{algorithm name: kernel}`` to add to the existing backend ``backend``."""
+
+    @hookspec
+    def optbridge_algorithms(self) -> list[type]:
+        """Return new canonical algorithm classes (registered by their ``name``)."""
+
+    @hookspec
+    def optbridge_schedules(self) -> list[type]:
+        """Return new schedule classes (registered by their ``kind``)."""
+
+    @hookspec(firstresult=True)
+    def optbridge_detect_backend(self, params: Any) -> str | None:
+        """Return the name of the backend that owns these parameters, or ``None``."""
+
+
+@dataclass(frozen=True)
+class PluginFailure:
+    """A plugin that could not be used: its name, where it failed and why."""
+
+    plugin: str
+    stage: str
+    error: str
+
+
+class _State:
+    def __init__(self) -> None:
+        self.pm: pluggy.PluginManager | None = None
+        self.failures: list[PluginFailure] = []
+        self.backends: dict[str, Backend] | None = None
+        self.lock = threading.RLock()
+
+
+_state = _State()
+
+
+def _wanted() -> set[str] | None:
+    raw = os.environ.get(PLUGINS_ENV)
+    if raw is None or not raw.strip():
+        return None
+    return {part.strip() for part in raw.split(",") if part.strip()}
+
+
+def _entry_points() -> list[metadata.EntryPoint]:
+    return list(metadata.entry_points(group=ENTRY_POINT_GROUP))
+
+
+def get_plugin_manager() -> pluggy.PluginManager:
+    """The process-wide plugin manager, loading entry points on first use."""
+    with _state.lock:
+        if _state.pm is not None:
+            return _state.pm
+        pm = pluggy.PluginManager("optbridge")
+        pm.add_hookspecs(HookSpecs)
+        wanted = _wanted()
+        seen: set[str] = set()
+        for ep in _entry_points():
+            if ep.name in seen or (wanted is not None and ep.name not in wanted):
+                continue
+            seen.add(ep.name)
+            try:
+                plugin = ep.load()
+            except Exception as exc:  # a broken plugin must not take the others down
+                _state.failures.append(PluginFailure(ep.name, "import", f"{type(exc).__name__}: {exc}"))
+                continue
+            try:
+                pm.register(plugin, name=ep.name)
+                pm.check_pending()
+            except Exception as exc:
+                if pm.is_registered(plugin):
+                    pm.unregister(plugin)
+                _state.failures.append(PluginFailure(ep.name, "register", f"{type(exc).__name__}: {exc}"))
+        _state.pm = pm
+        _register_extensions(pm)
+        return pm
+
+
+def _call_each(pm: pluggy.PluginManager, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
+    """Call every implementation of a hook on its own, recording failures by plugin."""
+    results: list[tuple[str, Any]] = []
+    for impl in getattr(pm.hook, hook_name).get_hookimpls():
+        try:
+            results.append((impl.plugin_name, impl.function(**{k: kwargs[k] for k in impl.argnames})))
+        except Exception as exc:
+            _state.failures.append(PluginFailure(impl.plugin_name, hook_name, f"{type(exc).__name__}: {exc}"))
+    return results
+
+
+def _register_extensions(pm: pluggy.PluginManager) -> None:
+    from .algorithms.base import register_algorithm
+    from .schedules.base import register_schedule
+
+    for plugin, classes in _call_each(pm, "optbridge_algorithms"):
+        for cls in classes or ():
+            try:
+                register_algorithm(cls)
+            except Exception as exc:
+                _state.failures.append(PluginFailure(plugin, "optbridge_algorithms", f"{type(exc).__name__}: {exc}"))
+    for plugin, classes in _call_each(pm, "optbridge_schedules"):
+        for cls in classes or ():
+            try:
+                register_schedule(cls)
+            except Exception as exc:
+                _state.failures.append(PluginFailure(plugin, "optbridge_schedules", f"{type(exc).__name__}: {exc}"))
+
+
+def backends() -> dict[str, Backend]:
+    """Installed, working backends by name (kernels from ``optbridge_kernels`` merged in)."""
+    with _state.lock:
+        if _state.backends is not None:
+            return _state.backends
+        pm = get_plugin_manager()
+        found: dict[str, Backend] = {}
+        for plugin, provided in _call_each(pm, "optbridge_backends"):
+            for backend in provided or ():
+                if not isinstance(backend, Backend):
+                    _state.failures.append(
+                        PluginFailure(plugin, "optbridge_backends", f"returned {type(backend).__name__}, not Backend")
+                    )
+                    continue
+                if backend.name in found:
+                    _state.failures.append(
+                        PluginFailure(plugin, "optbridge_backends",
+                                      f"backend {backend.name!r} is already provided by {found[backend.name].plugin!r}")
+                    )
+                    continue
+                backend.plugin = plugin
+                backend.kernels = dict(backend.kernels)
+                found[backend.name] = backend
+        for name, backend in found.items():
+            for plugin, extra in _call_each(pm, "optbridge_kernels", backend=name):
+                if extra:
+                    backend.kernels.update(dict(extra))
+        _state.backends = found
+        return found
+
+
+def broken_plugins() -> list[PluginFailure]:
+    """Plugins that failed to import, register, or answer a hook."""
+    backends()
+    return list(_state.failures)
+
+
+def get_backend(name: str) -> Backend:
+    """The installed backend called ``name``.
+
+    Raises:
+        BackendError: no such backend, listing the installed ones and broken plugins.
+    """
+    found = backends()
+    if name not in found:
+        broken = ", ".join(f"{f.plugin} ({f.error})" for f in _state.failures) or "none"
+        raise BackendError(
+            f"no backend named {name!r} is installed. Installed: {sorted(found) or 'none'}; "
+            f"broken plugins: {broken}"
+        )
+    return found[name]
+
+
+def detect_backend(params: Any) -> str:
+    """Ask the plugins which backend owns ``params``.
+
+    Raises:
+        BackendError: no plugin recognises the parameters.
+    """
+    backends()
+    for plugin, answer in _call_each(get_plugin_manager(), "optbridge_detect_backend", params=params):
+        if answer:
+            return answer
+    raise BackendError(
+        f"no installed backend recognises parameters of type {type(params).__name__}; "
+        f"pass backend=... explicitly. Installed backends: {sorted(backends())}"
+    )
+
+
+def reset() -> None:
+    """Forget loaded plugins (tests use it after changing ``OPTBRIDGE_PLUGINS``)."""
+    with _state.lock:
+        _state.pm = None
+        _state.failures = []
+        _state.backends = None

@@ -1,0 +1,76 @@
+"""The canonical optimizer spec: what every dialect lowers to and every backend runs.
+
+Plain, immutable data (DESIGN.md section 3). A dialect class (``nn.Momentum``,
+``optim.SGD``, ...) validates its framework's arguments and returns one of these from
+``to_canonical()``; :func:`optbridge.build` binds it to named tensors.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional
+
+from .algorithms.base import Algorithm
+from .schedules.values import Constant, Value
+
+__all__ = ["GroupSpec", "OptimizerSpec", "PREPROCESS_STEPS"]
+
+#: Gradient pre-processing steps, in MindSpore ``Optimizer.construct`` order.
+PREPROCESS_STEPS = ("weight_decay", "centralization", "loss_scale")
+
+
+@dataclass(frozen=True)
+class GroupSpec:
+    """One parameter group.
+
+    Attributes:
+        params: a selector (see :mod:`optbridge.groups`).
+        lr: the group's learning rate, or ``None`` for the optimizer default.
+        weight_decay: the group's weight decay, or ``None`` for the default.
+        grad_centralization: whether gradients of eligible tensors are centralized.
+        overrides: algorithm hyperparameters overridden for this group (torch style).
+        source_index: index of this group in the user's list (for error messages).
+    """
+
+    params: Any
+    lr: Optional[Value] = None
+    weight_decay: Optional[Value] = None
+    grad_centralization: bool = False
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    source_index: int = 0
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    """A canonical optimizer: algorithm, defaults, groups and dialect-level switches.
+
+    Attributes:
+        algorithm: the canonical algorithm with its default hyperparameters.
+        lr: default learning rate.
+        weight_decay: default weight decay.
+        groups: parameter groups, or ``None`` for one group holding every parameter.
+        order_params: a selector fixing the update order (MindSpore ``order_params``).
+        loss_scale: gradients are divided by it (multiplied by its reciprocal, as
+            MindSpore does); weight decay is multiplied by it first so it stays invariant.
+        decay_filter: ``"mindspore"`` skips names containing ``beta``/``gamma`` (the
+            MindSpore dialect sets it only for ungrouped parameters); ``None`` decays
+            every parameter.
+        unassigned: ``"error"`` or ``"frozen"``: what happens to parameters no group takes.
+        precision: host scalar arithmetic, ``"float32"`` (MindSpore) or ``"float64"``.
+        preprocess: which of :data:`PREPROCESS_STEPS` the dialect runs before the update.
+        static_lr_offset: MindSpore quirk: when some group lr is dynamic, static group
+            lrs pass through ``lr + 1 − 1`` in float32 (``_ConvertToCell``).
+        origin: the dialect class this was lowered from, for messages.
+    """
+
+    algorithm: Algorithm
+    lr: Value = Constant(1e-3)
+    weight_decay: Value = Constant(0.0)
+    groups: Optional[tuple[GroupSpec, ...]] = None
+    order_params: Any = None
+    loss_scale: float = 1.0
+    decay_filter: Optional[str] = None
+    unassigned: str = "error"
+    precision: str = "float64"
+    preprocess: tuple[str, ...] = PREPROCESS_STEPS
+    static_lr_offset: bool = False
+    origin: str = ""
