@@ -1,0 +1,164 @@
+"""Generate golden float32 trajectories from MindSpore 2.10 for the MindSpore dialect.
+
+Run inside an environment with ``mindspore==2.10.0``, ``numpy<2`` and optbridge installed
+(``tox -e goldens``). Every case is an optbridge config; the script builds the same
+optimizer in MindSpore from it (group selectors resolved by optbridge, schedules by class
+name), feeds both the deterministic gradient stream of ``optbridge.conformance.streams``
+and records every parameter after every step as float32 bit patterns.
+
+Output: ``tests/goldens/mindspore_optimizers.json``.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import platform
+import sys
+from pathlib import Path
+
+import numpy as np
+
+import mindspore
+from mindspore import Parameter, Tensor, nn
+
+import optbridge
+from optbridge.conformance import layouts, streams
+from optbridge.groups import ParamInfo, resolve_groups
+
+OUT = Path(__file__).with_name("mindspore_optimizers.json")
+STEPS = 8
+SEED = 7
+
+COSINE = {"schedule": "mindspore.nn.CosineDecayLR", "min_lr": 0.01, "max_lr": 0.1, "decay_steps": 6}
+POLY = {"schedule": "mindspore.nn.PolynomialDecayLR", "learning_rate": 0.1, "end_learning_rate": 0.01,
+        "decay_steps": 4, "power": 0.5}
+WARMUP = {"schedule": "mindspore.nn.WarmUpLR", "learning_rate": 0.01, "warmup_steps": 4}
+EXP_WD = {"schedule": "mindspore.nn.ExponentialDecayLR", "learning_rate": 0.02, "decay_rate": 0.5,
+          "decay_steps": 3}
+GUIDE_GROUPS = [
+    {"params": "conv*", "weight_decay": 1e-4,
+     "lr": [0.1, 0.09, 0.08, 0.07, 0.06, 0.05, 0.04, 0.03, 0.02, 0.01]},
+    {"params": {"name_contains": ["gamma", "beta"]}, "weight_decay": 0.0, "lr": 1e-4},
+    {"params": ["fc.weight"], "weight_decay": 1e-5, "lr": 1e-3},
+    {"params": "*"},
+    {"order_params": [name for name, _ in layouts.tiny]},
+]
+
+
+def case(name, optimizer, **arguments):
+    return {"name": name, "config": {"format_version": 1, "optimizer": f"mindspore.nn.{optimizer}", **arguments}}
+
+
+CASES = [
+    case("momentum_basic", "Momentum", learning_rate=0.1, momentum=0.9),
+    case("momentum_weight_decay", "Momentum", learning_rate=0.05, momentum=0.9, weight_decay=0.01),
+    case("momentum_guide_groups", "Momentum", params=GUIDE_GROUPS, learning_rate=1e-3, momentum=0.9),
+    case("momentum_schedule", "Momentum", learning_rate=POLY, momentum=0.8),
+    case("momentum_loss_scale", "Momentum", learning_rate=0.1, momentum=0.9, weight_decay=0.01,
+         loss_scale=128.0),
+    case("momentum_dynamic_weight_decay", "Momentum", learning_rate=0.1, momentum=0.9, weight_decay=EXP_WD),
+    case("momentum_nesterov", "Momentum", learning_rate=0.1, momentum=0.9, use_nesterov=True),
+    case("momentum_zero", "Momentum", learning_rate=0.1, momentum=0.0),
+    case("sgd_plain", "SGD", learning_rate=0.1),
+    case("sgd_dampening", "SGD", learning_rate=0.1, momentum=0.9, dampening=0.3, weight_decay=0.01),
+    case("sgd_nesterov", "SGD", learning_rate=0.05, momentum=0.9, nesterov=True),
+    case("sgd_groups", "SGD", params=[{"params": "conv*", "lr": 0.2}, {"params": "*", "weight_decay": 0.05}],
+         learning_rate=0.1, momentum=0.5, loss_scale=8.0),
+    case("asgd_default", "ASGD", learning_rate=0.1),
+    case("asgd_averaging", "ASGD", learning_rate=0.05, lambd=1e-2, alpha=0.5, t0=3.0, weight_decay=0.01),
+    case("asgd_groups_schedule", "ASGD", params=[{"params": "fc.*", "lr": COSINE}, {"params": "*"}],
+         learning_rate=0.1, t0=2.0),
+    case("adam_basic", "Adam", learning_rate=0.01),
+    case("adam_nesterov_weight_decay", "Adam", learning_rate=0.01, use_nesterov=True, weight_decay=0.01),
+    case("adam_amsgrad", "Adam", learning_rate=0.02, beta1=0.8, beta2=0.9, use_amsgrad=True),
+    case("adam_groups_loss_scale", "Adam", params=[{"params": "conv*", "lr": WARMUP}, {"params": "*"}],
+         learning_rate=0.01, eps=1e-6, loss_scale=4.0),
+    case("adam_lazy", "Adam", learning_rate=0.01, use_lazy=True),
+    case("adam_weight_decay_basic", "AdamWeightDecay", learning_rate=0.01, weight_decay=0.01),
+    case("adam_weight_decay_groups", "AdamWeightDecay",
+         params=[{"params": "conv*", "weight_decay": 0.1}, {"params": "*", "lr": POLY}],
+         learning_rate=0.01, beta1=0.85, eps=1e-8),
+    case("momentum_grad_centralization", "Momentum",
+         params=[{"params": "conv*", "grad_centralization": True}, {"params": "*"}],
+         learning_rate=0.1, momentum=0.9),
+]
+
+
+def ms_value(value):
+    """Translate a config value into what MindSpore takes."""
+    if isinstance(value, dict) and "schedule" in value:
+        cls = getattr(nn, value["schedule"].rsplit(".", 1)[1])
+        return cls(**{k: v for k, v in value.items() if k != "schedule"})
+    return value
+
+
+def ms_optimizer(config, parameters):
+    """Build the MindSpore optimizer described by an optbridge config."""
+    spec = optbridge.from_dict(config)
+    canonical = spec.to_canonical()
+    infos = [ParamInfo(name, tuple(p.shape)) for name, p in parameters.items()]
+    kwargs = {k: ms_value(v) for k, v in config.items()
+              if k not in ("format_version", "optimizer", "params", "unassigned")}
+    groups = config.get("params")
+    if groups is None:
+        ms_params = list(parameters.values())
+    else:
+        selectors = [g.params for g in canonical.groups]
+        resolution = resolve_groups(selectors, infos, order_params=canonical.order_params)
+        ms_params = []
+        group_dicts = [g for g in groups if "order_params" not in g]
+        for group, resolved in zip(group_dicts, resolution.groups):
+            entry = {k: ms_value(v) for k, v in group.items() if k != "params"}
+            entry["params"] = [parameters[n] for n in resolved.names]
+            ms_params.append(entry)
+        if canonical.order_params is not None:
+            ms_params.append({"order_params": [parameters[n] for n in resolution.order]})
+    cls = getattr(nn, config["optimizer"].rsplit(".", 1)[1])
+    return cls(ms_params, **kwargs)
+
+
+def encode(array: np.ndarray) -> str:
+    """float32 array -> base64 of its little-endian bytes (row-major)."""
+    return base64.b64encode(np.ascontiguousarray(array, dtype="<f4").tobytes()).decode("ascii")
+
+
+def run_case(entry):
+    layout = layouts.tiny
+    init = streams.as_dtype(streams.initial_params(layout, SEED), "float32")
+    parameters = {name: Parameter(Tensor(init[name]), name=name) for name, _ in layout}
+    try:
+        opt = ms_optimizer(entry["config"], parameters)
+        order = [p.name for p in opt.parameters]
+        trajectory = []
+        for step in range(STEPS):
+            grads = streams.as_dtype(streams.gradients(layout, step, SEED), "float32")
+            opt(tuple(Tensor(grads[name]) for name in order))
+            trajectory.append({name: encode(parameters[name].asnumpy()) for name, _ in layout})
+    except Exception as exc:  # recorded: a golden test then checks the documented formula
+        lines = [line for line in str(exc).splitlines() if line.strip() and not set(line) <= set("-")]
+        reason = next((line for line in lines if "Unsupported" in line), lines[0] if lines else "")
+        return {**entry, "error": f"{type(exc).__name__}: {reason.strip()[:300]}"}
+    return {**entry, "trajectory": trajectory}
+
+
+def main():
+    mindspore.set_context(device_target="CPU")
+    results = [run_case(entry) for entry in CASES]
+    doc = {
+        "generator": "tests/goldens/gen_mindspore_optimizers.py",
+        "mindspore_version": mindspore.__version__,
+        "numpy_version": np.__version__,
+        "platform": f"{platform.system()} {platform.machine()}, Python {sys.version.split()[0]}",
+        "layout": "tiny",
+        "seed": SEED,
+        "steps": STEPS,
+        "encoding": "trajectory[step][name] = base64 of the float32 little-endian bytes, row-major",
+        "cases": results,
+    }
+    OUT.write_text(json.dumps(doc, indent=1, separators=(",", ": ")) + "\n")
+    for r in results:
+        print(r["name"], "ERROR " + r["error"] if "error" in r else "ok")
+
+
+if __name__ == "__main__":
+    main()
