@@ -60,8 +60,15 @@ def check_bool_type(name: str, value: Any, cls_name: str) -> None:
         )
 
 
+def _check_legal(name: str, value: float, cls_name: str, where: str = "") -> None:
+    """MindSpore ``validator.check_number``: NaN and infinities are refused first."""
+    if math.isnan(value) or math.isinf(value):
+        raise SpecValueError(f"For '{cls_name}', {where}the '{name}' must be a legal value, but got '{value}'.")
+
+
 def check_non_negative_float(name: str, value: float, cls_name: str, where: str = "") -> None:
-    """MindSpore ``validator.check_non_negative_float`` (NaN fails, as ``nan >= 0`` is false)."""
+    """MindSpore ``validator.check_non_negative_float``."""
+    _check_legal(name, value, cls_name, where)
     if not value >= 0:
         raise SpecValueError(
             f"For '{cls_name}', {where}the '{name}' must be float and must >= 0, but got '{value}' "
@@ -71,6 +78,7 @@ def check_non_negative_float(name: str, value: float, cls_name: str, where: str 
 
 def check_positive_float(name: str, value: float, cls_name: str) -> None:
     """MindSpore ``validator.check_positive_float``."""
+    _check_legal(name, value, cls_name)
     if not value > 0:
         raise SpecValueError(
             f"For '{cls_name}', the '{name}' must be float and must > 0, but got '{value}' "
@@ -228,7 +236,7 @@ class MindSporeOptimizer(DialectOptimizer):
                 if len(group) > 1:
                     raise SpecValueError(
                         f"For 'Optimizer', groups[{index}]: the order params dict in group parameters should "
-                        f"only include the 'order_params' key, but got {list(group)}."
+                        f"only include the 'order_params' key, but got {group.keys()}."
                     )
                 order = group["order_params"]
                 if not isinstance(order, (str, Mapping)) and not isinstance(order, Iterable):

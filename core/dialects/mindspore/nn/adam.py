@@ -66,7 +66,7 @@ class Adam(MindSporeOptimizer):
         if invalid:
             raise SpecKeyError(
                 f"For 'Adam', invalid keys are passed as kwargs, supported keys are 'use_lazy' and'use_offload', "
-                f"but got {sorted(kwargs)}."
+                f"but got {kwargs.keys()}."
             )
         use_lazy = kwargs.get("use_lazy", False)
         use_offload = kwargs.get("use_offload", False)
