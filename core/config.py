@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import json
 import math
+import tomllib
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -133,10 +134,6 @@ def load(path: str | Path, format: str | None = None) -> DialectOptimizer:
         if fmt == "json":
             data = json.loads(text)
         elif fmt == "toml":
-            try:
-                import tomllib
-            except ImportError:  # Python 3.10
-                import tomli as tomllib  # type: ignore[no-redef]
             data = tomllib.loads(text)
         else:
             data = _yaml().safe_load(text)
