@@ -1,0 +1,19 @@
+"""Benchmark scripts still run (smoke test on a small layout; no timing is asserted)."""
+from __future__ import annotations
+
+import pathlib
+import subprocess
+import sys
+
+ROOT = pathlib.Path(__file__).parents[1]
+
+
+def test_numpy_step_benchmark_runs():
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "numpy_step.py"), "--layout", "tiny", "--repeat", "1"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("layout tiny: 6 tensors, 147 elements")
+    assert [line.split()[0] for line in lines[2:]] == ["Momentum", "SGD(dampening)", "ASGD", "Adam", "AdamWeightDecay"]
