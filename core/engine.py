@@ -21,15 +21,13 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from .algorithms.base import Algorithm, HostStep, scalar_type
-from .errors import StateDictError, StaticLearningRateError, SpecValueError
+from . import state
+from .errors import StaticLearningRateError, SpecValueError
 from .groups import ParamInfo, Resolution, resolve_groups
 from .schedules.values import Constant, Value
 from .spec import OptimizerSpec
 
-__all__ = ["Bucket", "BucketStep", "StepPlan", "GroupRuntime", "Engine", "OptimizerAPI", "STATE_FORMAT"]
-
-STATE_FORMAT = "optbridge.state"
-STATE_FORMAT_VERSION = 1
+__all__ = ["Bucket", "BucketStep", "StepPlan", "GroupRuntime", "Engine", "OptimizerAPI"]
 
 
 @dataclass(frozen=True)
@@ -243,26 +241,10 @@ class Engine:
         for g in targets:
             g.lr_override = float(value)
 
-    # -- neutral state ------------------------------------------------------------------
+    # -- neutral state (format and checks live in optbridge.state) ----------------------
     def state_dict(self, slots: Mapping[str, Mapping[str, np.ndarray]]) -> dict:
         """The neutral state: counters, host state, lr overrides and per-parameter slots."""
-        return {
-            "format": STATE_FORMAT,
-            "format_version": STATE_FORMAT_VERSION,
-            "algorithm": self.spec.algorithm.name,
-            "global_step": self.global_step,
-            "param_names": list(self.param_names),
-            "groups": [
-                {
-                    "index": g.index,
-                    "params": list(g.names),
-                    "host_state": dict(g.host_state),
-                    "lr_override": g.lr_override,
-                }
-                for g in self.groups
-            ],
-            "state": {name: {k: np.array(v, copy=True) for k, v in s.items()} for name, s in slots.items()},
-        }
+        return state.build_state_dict(self, slots)
 
     def expected_slots(self) -> dict[str, dict[str, float]]:
         """``{param name: {slot name: initial fill}}`` for every trained parameter."""
@@ -274,46 +256,7 @@ class Engine:
 
     def check_state_dict(self, sd: Mapping[str, Any]) -> None:
         """Validate a neutral state against this optimizer without changing anything."""
-        if not isinstance(sd, Mapping) or sd.get("format") != STATE_FORMAT:
-            raise StateDictError(f"not an optbridge state dict (expected 'format': {STATE_FORMAT!r})")
-        if sd.get("format_version") != STATE_FORMAT_VERSION:
-            raise StateDictError(
-                f"state format_version {sd.get('format_version')!r} is not supported (expected {STATE_FORMAT_VERSION})"
-            )
-        if sd.get("algorithm") != self.spec.algorithm.name:
-            raise StateDictError(
-                f"state is for algorithm {sd.get('algorithm')!r}, this optimizer runs {self.spec.algorithm.name!r}"
-            )
-        step = sd.get("global_step")
-        if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
-            raise StateDictError(f"'global_step' must be an int >= 0. Received: {step!r}")
-        groups = sd.get("groups")
-        if not isinstance(groups, list) or len(groups) != len(self.groups):
-            raise StateDictError(
-                f"state has {len(groups) if isinstance(groups, list) else groups!r} groups, "
-                f"this optimizer has {len(self.groups)}"
-            )
-        for pos, (g, sg) in enumerate(zip(self.groups, groups)):
-            if list(sg.get("params", [])) != list(g.names):
-                raise StateDictError(f"groups[{pos}]: state holds parameters {sg.get('params')!r}, expected {list(g.names)!r}")
-            if set(sg.get("host_state", {})) != set(g.host_state):
-                raise StateDictError(
-                    f"groups[{pos}]: host state keys {sorted(sg.get('host_state', {}))} != {sorted(g.host_state)}"
-                )
-        expected = self.expected_slots()
-        state = sd.get("state", {})
-        if set(state) != set(expected):
-            missing = sorted(set(expected) - set(state))
-            extra = sorted(set(state) - set(expected))
-            raise StateDictError(f"state parameters do not match: missing {missing[:5]}, unexpected {extra[:5]}")
-        for name, slots in expected.items():
-            got = state[name]
-            if set(got) != set(slots):
-                raise StateDictError(f"state[{name!r}]: slots {sorted(got)} != expected {sorted(slots)}")
-            shape = tuple(self.params[name].shape)
-            for slot, arr in got.items():
-                if tuple(np.shape(arr)) != shape:
-                    raise StateDictError(f"state[{name!r}][{slot!r}]: shape {np.shape(arr)} != parameter shape {shape}")
+        state.check_state_dict(self, sd)
 
     def load_host_state(self, sd: Mapping[str, Any]) -> None:
         """Apply the engine part of a state already checked by :meth:`check_state_dict`."""
