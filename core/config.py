@@ -3,7 +3,9 @@
 A config is ``{"format_version": 1, "optimizer": "<dialect qualname>", **arguments}``
 (DESIGN.md section 8). Schedules appear as ``{"schedule": "<kind>", **arguments}``. Names
 resolve through registries, never ``eval`` or pickle, so loading a config runs no code.
-Unknown keys are rejected with the path to them (``params[1].lr.decay_stepz``).
+Unknown keys are rejected with the path to them (``params[1].lr.decay_stepz``). A
+top-level ``conform`` table (settings of ``optbridge conform``) is accepted and ignored
+here; :mod:`optbridge.conformance.cases` validates it.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from .schedules.base import schedule_registry
 
 __all__ = ["to_dict", "from_dict", "load", "save", "dumps_toml", "validate"]
 
-_TOP_KEYS = ("format_version", "optimizer")
+_TOP_KEYS = ("format_version", "optimizer", "conform")
 
 
 def to_dict(spec: DialectOptimizer) -> dict[str, Any]:

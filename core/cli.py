@@ -1,0 +1,220 @@
+"""The ``optbridge`` command line (DESIGN.md section 8).
+
+Subcommands:
+
+* ``optbridge conform [CONFIG] [--backend NAME ...] [--layout NAME] [--steps N]
+  [--dtype float32|float64 ...] [--seed N]`` — run one config on every installed backend
+  (or those named) against the NumPy reference and print the conformance table; without
+  CONFIG, the reference guide's grouped ``nn.Momentum`` on the ``guide`` layout. A config
+  may carry a ``conform`` table ``{"layout", "steps", "seed"}``; options override it.
+  ``--cases`` runs the shipped case database instead (``-k TEXT`` keeps the case ids
+  containing TEXT). Exit status 1 on any failure or error.
+* ``optbridge backends`` — installed backends (version, dtypes, kernels) and broken
+  plugins with their errors.
+* ``optbridge validate CONFIG`` — load a config without building anything and print the
+  canonical algorithm and groups; exit status 1 with the error (and the path to the bad
+  key) on a bad config.
+
+``python -m optbridge`` runs the same :func:`main`.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from . import plugin
+from ._version import __version__
+from .algorithms.base import algorithm_registry
+from .config import from_dict, validate
+from .conformance.cases import CASES, DTYPES, GUIDE_EXAMPLE, case_from_config, parse_conform_table, read_config_file
+from .conformance.layouts import LAYOUTS
+from .conformance.report import any_failed, format_report
+from .conformance.runner import run_suite
+from .errors import OptbridgeError
+from .schedules.values import Constant, PerStep, Scheduled
+from .spec import OptimizerSpec
+
+__all__ = ["main", "build_parser"]
+
+_BAD_CONFIG = (OptbridgeError, TypeError, ValueError, KeyError)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``optbridge`` command."""
+    parser = argparse.ArgumentParser(prog="optbridge", description="One optimizer config, the same numbers "
+                                     "on every backend.")
+    parser.add_argument("--version", action="version", version=f"optbridge {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    conform = sub.add_parser("conform", help="compare backends with the NumPy reference",
+                             description="Run a config (default: the reference guide's grouped Momentum) "
+                                         "on backends and compare with the NumPy reference.")
+    conform.add_argument("config", nargs="?", metavar="CONFIG", help="config file (.json, .toml, .yaml)")
+    conform.add_argument("--backend", action="append", metavar="NAME",
+                         help="backend to run (repeatable; default: every installed backend)")
+    conform.add_argument("--layout", choices=sorted(LAYOUTS), help="built-in parameter layout")
+    conform.add_argument("--steps", type=int, metavar="N", help="optimizer steps")
+    conform.add_argument("--dtype", action="append", choices=DTYPES, help="dtype (repeatable; default: both)")
+    conform.add_argument("--seed", type=int, metavar="N", help="seed of the parameter and gradient streams")
+    conform.add_argument("--cases", action="store_true", help="run the shipped case database instead of a config")
+    conform.add_argument("-k", dest="filter", metavar="TEXT", help="with --cases: only case ids containing TEXT")
+    conform.set_defaults(handler=_conform)
+
+    backends = sub.add_parser("backends", help="installed backends and broken plugins")
+    backends.set_defaults(handler=_backends)
+
+    check = sub.add_parser("validate", help="check a config and print its canonical form")
+    check.add_argument("config", metavar="CONFIG", help="config file (.json, .toml, .yaml)")
+    check.set_defaults(handler=_validate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (2: usage error)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 2
+    return args.handler(args)
+
+
+def _error(message: str) -> int:
+    print(f"optbridge: error: {message}", file=sys.stderr)
+    return 1
+
+
+def _located(path: str, exc: BaseException) -> str:
+    text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+    return text if text.startswith(str(path)) else f"{path}: {text}"
+
+
+# -- conform ----------------------------------------------------------------------------
+def _conform(args: argparse.Namespace) -> int:
+    dtypes = tuple(args.dtype) if args.dtype else DTYPES
+    if args.cases:
+        if args.config or args.layout or args.steps is not None or args.seed is not None:
+            return _error("--cases runs the shipped database; it takes no CONFIG, --layout, --steps or --seed")
+        cases = [c for c in CASES if args.filter is None or args.filter in c.id]
+        if not cases:
+            return _error(f"no case id contains {args.filter!r}")
+        title = f"{len(cases)} shipped cases"
+    else:
+        if args.filter is not None:
+            return _error("-k filters --cases")
+        for name, minimum in (("steps", 1), ("seed", 0)):
+            value = getattr(args, name)
+            if value is not None and value < minimum:
+                return _error(f"--{name} must be >= {minimum}. Received: {value}")
+        if args.config:
+            try:
+                case = case_from_config(read_config_file(args.config), name=Path(args.config).name,
+                                        layout=args.layout, steps=args.steps, seed=args.seed, dtypes=dtypes)
+            except _BAD_CONFIG as exc:
+                return _error(_located(args.config, exc))
+        else:
+            overrides = {k: getattr(args, k) for k in ("layout", "steps", "seed") if getattr(args, k) is not None}
+            case = dataclasses.replace(GUIDE_EXAMPLE, **overrides)
+        cases = [case]
+        layout = case.layout if isinstance(case.layout, str) else f"{len(case.layout)} tensors"
+        title = f"{case.id} ({case.optimizer}) on layout {layout}, {case.steps} steps, seed {case.seed}"
+    try:
+        backends = None if not args.backend else [plugin.get_backend(name) for name in args.backend]
+    except OptbridgeError as exc:
+        return _error(str(exc))
+    names = [b.name for b in backends] if backends is not None else sorted(plugin.backends())
+    print(f"conform: {title}")
+    print(f"backends: {', '.join(names) or 'none'}; dtypes: {', '.join(dtypes)}")
+    print()
+    results = run_suite(backends, cases, dtypes)
+    print(format_report(results))
+    return 1 if any_failed(results) else 0
+
+
+# -- backends ----------------------------------------------------------------------------
+def _backends(args: argparse.Namespace) -> int:
+    found = plugin.backends()
+    print("Installed backends:")
+    if not found:
+        print("  none")
+    for name in sorted(found):
+        backend = found[name]
+        print(f"  {name} {backend.version}".rstrip() + (f"  (plugin: {backend.plugin})" if backend.plugin else ""))
+        print(f"    dtypes: {', '.join(backend.dtypes)}")
+        print(f"    kernels: {', '.join(sorted(backend.kernels)) or 'none'}")
+        if backend.unsupported:
+            declared = "; ".join(f"{k}: {v}" for k, v in sorted(backend.unsupported.items()))
+            print(f"    unsupported: {declared}")
+        missing = sorted(set(algorithm_registry) - set(backend.kernels) - set(backend.unsupported))
+        if missing:
+            print(f"    no kernel (undeclared): {', '.join(missing)}")
+    broken = plugin.broken_plugins()
+    print("Broken plugins:")
+    if not broken:
+        print("  none")
+    for failure in broken:
+        print(f"  {failure.plugin} ({failure.stage}): {failure.error}")
+    return 0
+
+
+# -- validate ----------------------------------------------------------------------------
+def _value(value: Any) -> str:
+    if isinstance(value, Constant):
+        return repr(value.value)
+    if isinstance(value, PerStep):
+        values = value.values
+        shown = ", ".join(f"{v:.6g}" for v in values[:3]) + (", ..." if len(values) > 3 else "")
+        return f"per-step list of {len(values)} ({shown})"
+    if isinstance(value, Scheduled):
+        return repr(value.schedule)
+    return repr(value)
+
+
+def _describe(spec: OptimizerSpec) -> list[str]:
+    hyper = ", ".join(f"{k}={v!r}" for k, v in spec.algorithm.hyperparameters().items())
+    lines = [
+        f"algorithm: {spec.algorithm.name} ({hyper})",
+        f"lr: {_value(spec.lr)}",
+        f"weight_decay: {_value(spec.weight_decay)}",
+        f"loss_scale: {spec.loss_scale!r}; host precision: {spec.precision}; "
+        f"preprocess: {', '.join(spec.preprocess) or 'none'}",
+    ]
+    if spec.groups is None:
+        filtered = " (names containing 'beta' or 'gamma' are not decayed)" if spec.decay_filter == "mindspore" else ""
+        lines.append(f"groups: one group of every parameter{filtered}")
+    else:
+        lines.append(f"groups: {len(spec.groups)}")
+        for g in spec.groups:
+            parts = [f"params={g.params!r}"]
+            parts.append(f"lr={_value(g.lr) if g.lr is not None else 'default'}")
+            parts.append(f"weight_decay={_value(g.weight_decay) if g.weight_decay is not None else 'default'}")
+            if g.grad_centralization:
+                parts.append("grad_centralization=True")
+            parts += [f"{k}={v!r}" for k, v in g.overrides.items()]
+            lines.append(f"  [{g.source_index}] " + ", ".join(parts))
+    if spec.order_params is not None:
+        lines.append(f"order_params: {spec.order_params!r}")
+    if spec.unassigned != "error":
+        lines.append(f"unassigned parameters: {spec.unassigned}")
+    return lines
+
+
+def _validate(args: argparse.Namespace) -> int:
+    try:
+        data = read_config_file(args.config)
+        settings = parse_conform_table(data["conform"]) if "conform" in data else None
+        cls = validate(data)
+        spec = from_dict(data).to_canonical()
+    except _BAD_CONFIG as exc:
+        return _error(_located(args.config, exc))
+    print(f"{args.config}: valid")
+    print(f"optimizer: {cls.qualname}")
+    for line in _describe(spec):
+        print(line)
+    if settings is not None:
+        given = {k: v for k, v in dataclasses.asdict(settings).items() if v is not None}
+        print("conform: " + ", ".join(f"{k}={v!r}" for k, v in given.items()))
+    return 0

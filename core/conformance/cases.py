@@ -1,0 +1,538 @@
+"""The conformance case database, like torch's ``OptimizerInfo`` (DESIGN.md section 7).
+
+A :class:`CaseInfo` is one optimizer config (as accepted by :func:`optbridge.from_dict`),
+a built-in parameter layout, a number of steps and a seed for the deterministic streams.
+Every backend runs every case in float32 and float64 (:mod:`optbridge.conformance.runner`).
+
+How :data:`CASES` is generated. For every class in
+:data:`optbridge.dialects.base.dialect_registry` the database holds a
+:class:`DialectCases` entry: its representative hyperparameter sets (every boolean flag
+both ways, ``dampening > 0``, ``loss_scale != 1`` and so on). Each case is a point of
+four axes:
+
+* **hyperparameters** — the dialect's sets;
+* **groups** — ``none`` (ungrouped, MindSpore's gamma/beta decay filter applies), ``two``
+  (two groups, one with its own ``lr``, one with its own ``weight_decay``), ``guide``
+  (the reference guide's conv / bn / dense / rest grouping with ``order_params`` and
+  ``grad_centralization`` on the conv group; on the ``guide`` layout no tensor is
+  eligible for centralization, as in MindSpore, so this also checks it is skipped) and
+  ``doc`` (the example of MindSpore's optimizer API docs on the ``tiny`` layout: conv
+  group with ``weight_decay`` and ``grad_centralization``, which centralizes
+  ``conv2.weight``, and a group with its own ``lr``, then ``order_params``);
+* **lr** — ``const``, ``list`` (a ``nn.dynamic_lr`` per-step list) or ``schedule`` (a
+  ``nn.learning_rate_schedule`` class); the concrete function or class rotates through
+  all of them in generation order;
+* **wd** — ``off``, ``const``, or ``schedule`` (a schedule as weight decay, only where the
+  class allows it: ``nn.SGD`` refuses dynamic weight decay).
+
+Selection rule: the full product (about 700 cases) would take minutes per backend, so
+the database is an **all-pairs covering** of the four axes per dialect: first each
+hyperparameter set once on its own (``groups_none``, ``lr_const``, ``wd_off``), then,
+greedily, the combination that covers the most not-yet-covered pairs of axis values
+(ties: the first in product order), until every pair of values of any two axes that a
+valid combination can hold appears in at least one case. The greedy order is fixed, so
+the database is the same on every run. Case ids read
+``mindspore.Momentum-nesterov-groups_guide-lr_schedule-wd_const`` and work with
+``pytest -k``.
+
+Expected failures are data: ``data/xfails.json`` maps case ids to ``{backend: reason}``
+(a key ``"backend:dtype"`` limits it to one dtype); they are strict.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import zlib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping, Sequence, Union
+
+import optbridge
+
+from ..config import to_dict, validate
+from ..dialects.base import dialect_registry
+from ..dialects.mindspore import nn
+from ..errors import ConfigError
+from .layouts import LAYOUTS
+from .streams import Layout
+
+__all__ = [
+    "DTYPES",
+    "DEFAULT_STEPS",
+    "CaseInfo",
+    "DialectCases",
+    "DIALECT_CASES",
+    "AXES",
+    "CASES",
+    "GUIDE_EXAMPLE",
+    "generate_cases",
+    "uncovered_dialects",
+    "ConformSettings",
+    "parse_conform_table",
+    "read_config_file",
+    "case_from_config",
+]
+
+DTYPES: tuple[str, ...] = ("float32", "float64")
+DEFAULT_STEPS = 8
+LayoutSpec = Union[str, Layout]
+
+
+@dataclass(frozen=True)
+class CaseInfo:
+    """One conformance case.
+
+    Attributes:
+        id: readable, ``pytest -k`` friendly name.
+        config: an optbridge config dict (``format_version``, ``optimizer``, arguments).
+        layout: a built-in layout name (:data:`optbridge.conformance.layouts.LAYOUTS`) or
+            explicit ``((name, shape), ...)``.
+        steps: optimizer steps to run (the database uses at least 7).
+        seed: seed of the deterministic parameter and gradient streams.
+        dtypes: the dtypes the case runs in.
+        xfails: ``{backend name or "backend:dtype": reason}`` of strict expected failures.
+    """
+
+    id: str
+    config: Mapping[str, Any] = field(hash=False)
+    layout: LayoutSpec = "guide"
+    steps: int = DEFAULT_STEPS
+    seed: int = 0
+    dtypes: tuple[str, ...] = DTYPES
+    xfails: Mapping[str, str] = field(default_factory=dict, hash=False)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 1:
+            raise ValueError(f"case {self.id!r}: 'steps' must be an int >= 1. Received: {self.steps!r}")
+        unknown = [d for d in self.dtypes if d not in DTYPES]
+        if unknown:
+            raise ValueError(f"case {self.id!r}: unknown dtypes {unknown}; known: {list(DTYPES)}")
+
+    @property
+    def layout_shapes(self) -> Layout:
+        """The layout as ``((name, shape), ...)``."""
+        if isinstance(self.layout, str):
+            if self.layout not in LAYOUTS:
+                raise ValueError(f"case {self.id!r}: unknown layout {self.layout!r}. Built-in: {sorted(LAYOUTS)}")
+            return LAYOUTS[self.layout]
+        return tuple((str(n), tuple(int(s) for s in shape)) for n, shape in self.layout)
+
+    @property
+    def algorithm(self) -> str:
+        """Name of the canonical algorithm the config lowers to."""
+        return optbridge.from_dict(self.config).to_canonical().algorithm.name
+
+    @property
+    def optimizer(self) -> str:
+        """The config's dialect class (``mindspore.nn.Momentum``)."""
+        return str(self.config["optimizer"])
+
+    def xfail_reason(self, backend: str, dtype: str) -> str | None:
+        """The expected-failure reason for ``backend`` in ``dtype``, or ``None``."""
+        return self.xfails.get(f"{backend}:{dtype}", self.xfails.get(backend))
+
+    def conform_table(self) -> dict[str, Any]:
+        """The ``conform`` table that makes ``config`` reproduce this case on the CLI."""
+        layout = self.layout if isinstance(self.layout, str) else [[n, list(s)] for n, s in self.layout_shapes]
+        return {"layout": layout, "steps": self.steps, "seed": self.seed}
+
+    def to_config(self) -> dict[str, Any]:
+        """The config with its ``conform`` table: ``optbridge conform`` reruns the case from it."""
+        return {**dict(self.config), "conform": self.conform_table()}
+
+    def to_json(self) -> dict[str, Any]:
+        """The whole case as JSON-compatible data."""
+        return {"id": self.id, "config": self.to_config(), "dtypes": list(self.dtypes), "xfails": dict(self.xfails)}
+
+
+# -- the database ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class DialectCases:
+    """What the database knows about one dialect class.
+
+    Attributes:
+        lr: base learning rate (the lr axis and the groups scale from it).
+        weight_decay: weight decay of the ``wd_const`` and ``wd_schedule`` forms.
+        hyperparameters: ``(label, arguments)`` sets; the first is the class defaults.
+        dynamic_weight_decay: whether the class accepts a schedule as weight decay.
+    """
+
+    lr: float
+    weight_decay: float
+    hyperparameters: tuple[tuple[str, Mapping[str, Any]], ...]
+    dynamic_weight_decay: bool = True
+
+
+DIALECT_CASES: dict[str, DialectCases] = {
+    "mindspore.nn.Momentum": DialectCases(
+        lr=0.1, weight_decay=1e-2,
+        hyperparameters=(
+            ("default", {"momentum": 0.9}),
+            ("nesterov", {"momentum": 0.9, "use_nesterov": True}),
+            ("no_momentum", {"momentum": 0.0}),
+            ("loss_scale", {"momentum": 0.9, "loss_scale": 3.0}),
+        ),
+    ),
+    "mindspore.nn.SGD": DialectCases(
+        lr=0.1, weight_decay=1e-2, dynamic_weight_decay=False,
+        hyperparameters=(
+            ("default", {}),
+            ("momentum", {"momentum": 0.9}),
+            ("dampening", {"momentum": 0.9, "dampening": 0.3}),
+            ("nesterov", {"momentum": 0.9, "nesterov": True}),
+            ("loss_scale", {"momentum": 0.8, "loss_scale": 3.0}),
+        ),
+    ),
+    "mindspore.nn.ASGD": DialectCases(
+        lr=0.1, weight_decay=1e-2,
+        hyperparameters=(
+            ("default", {}),
+            ("averaging", {"t0": 3.0}),
+            ("strong_decay", {"lambd": 0.05, "alpha": 0.5, "t0": 2.0}),
+        ),
+    ),
+    "mindspore.nn.Adam": DialectCases(
+        lr=0.01, weight_decay=1e-2,
+        hyperparameters=(
+            ("default", {}),
+            ("nesterov", {"use_nesterov": True}),
+            ("amsgrad", {"use_amsgrad": True}),
+            ("amsgrad_nesterov", {"use_amsgrad": True, "use_nesterov": True}),
+            ("loss_scale", {"loss_scale": 3.0}),
+            ("betas_locking", {"beta1": 0.8, "beta2": 0.95, "eps": 1e-6, "use_locking": True}),
+            ("lazy", {"use_lazy": True}),
+            ("offload", {"use_offload": True}),
+        ),
+    ),
+    "mindspore.nn.AdamWeightDecay": DialectCases(
+        lr=0.01, weight_decay=1e-2,
+        hyperparameters=(
+            ("default", {}),
+            ("betas_eps", {"beta1": 0.8, "beta2": 0.95, "eps": 1e-8}),
+        ),
+    ),
+}
+
+_GUIDE_NAMES = [name for name, _ in LAYOUTS["guide"]]
+_GUIDE_CONV = ["layer1.0.weight", "layer2.0.weight"]
+_GUIDE_BN = ["layer1.1.gamma", "layer1.1.beta", "layer2.1.gamma", "layer2.1.beta"]
+_TINY_NAMES = [name for name, _ in LAYOUTS["tiny"]]
+_TINY_CONV = ["conv1.weight", "conv2.weight"]
+
+
+def _scaled(lr: float, factor: float) -> float:
+    return round(lr * factor, 12)
+
+
+def _groups_none(lr: float, steps: int) -> tuple[str, Any]:
+    return "guide", None
+
+
+def _groups_two(lr: float, steps: int) -> tuple[str, Any]:
+    return "guide", [
+        {"params": _GUIDE_CONV + ["fc.weight"], "lr": _scaled(lr, 0.5)},
+        {"params": "*", "weight_decay": 0.0},
+    ]
+
+
+def _groups_guide(lr: float, steps: int) -> tuple[str, Any]:
+    conv_lr = nn.cosine_decay_lr(0.0, lr, total_step=steps, step_per_epoch=1, decay_epoch=steps)
+    return "guide", [
+        {"order_params": list(_GUIDE_NAMES)},
+        {"params": list(_GUIDE_CONV), "weight_decay": 1e-4, "lr": conv_lr, "grad_centralization": True},
+        {"params": list(_GUIDE_BN), "weight_decay": 0.0, "lr": _scaled(lr, 0.1)},
+        {"params": ["fc.weight"], "weight_decay": 1e-5, "lr": lr},
+        {"params": "*"},
+    ]
+
+
+def _groups_doc(lr: float, steps: int) -> tuple[str, Any]:
+    return "tiny", [
+        {"params": list(_TINY_CONV), "weight_decay": 0.01, "grad_centralization": True},
+        {"params": [n for n in _TINY_NAMES if n not in _TINY_CONV], "lr": _scaled(lr, 0.1)},
+        {"order_params": list(_TINY_NAMES)},
+    ]
+
+
+_GROUPS: dict[str, Callable[[float, int], tuple[str, Any]]] = {
+    "none": _groups_none,
+    "two": _groups_two,
+    "guide": _groups_guide,
+    "doc": _groups_doc,
+}
+
+_LR_LISTS: tuple[Callable[[float, int], list[float]], ...] = (
+    lambda lr, n: nn.piecewise_constant_lr([2, 5, n], [lr, _scaled(lr, 0.5), _scaled(lr, 0.1)]),
+    lambda lr, n: nn.exponential_decay_lr(lr, 0.8, n, 1, 2),
+    lambda lr, n: nn.natural_exp_decay_lr(lr, 0.3, n, 1, 2, is_stair=True),
+    lambda lr, n: nn.inverse_decay_lr(lr, 0.5, n, 1, 2),
+    lambda lr, n: nn.cosine_decay_lr(_scaled(lr, 0.1), lr, n, 1, n),
+    lambda lr, n: nn.polynomial_decay_lr(lr, _scaled(lr, 0.1), n, 1, n - 2, 2.0, update_decay_epoch=True),
+    lambda lr, n: nn.warmup_lr(lr, n, 1, 3),
+)
+
+_LR_SCHEDULES: tuple[Callable[[float, int], Any], ...] = (
+    lambda lr, n: nn.ExponentialDecayLR(lr, 0.8, 2),
+    lambda lr, n: nn.NaturalExpDecayLR(lr, 0.3, 2, is_stair=True),
+    lambda lr, n: nn.InverseDecayLR(lr, 0.5, 2),
+    lambda lr, n: nn.CosineDecayLR(_scaled(lr, 0.1), lr, n),
+    lambda lr, n: nn.PolynomialDecayLR(lr, _scaled(lr, 0.1), n - 2, 2.0, update_decay_steps=True),
+    lambda lr, n: nn.WarmUpLR(lr, 3),
+)
+
+#: The axes of the database and their values (the hyperparameter axis is per dialect).
+AXES: dict[str, tuple[str, ...]] = {
+    "groups": tuple(_GROUPS),
+    "lr": ("const", "list", "schedule"),
+    "wd": ("off", "const", "schedule"),
+}
+
+
+def _short_name(qualname: str) -> str:
+    parts = qualname.split(".")
+    return f"{parts[0]}.{parts[-1]}" if len(parts) > 1 else qualname
+
+
+def _lr_value(form: str, lr: float, steps: int, rotation: int) -> Any:
+    if form == "const":
+        return lr
+    table = _LR_LISTS if form == "list" else _LR_SCHEDULES
+    return table[rotation % len(table)](lr, steps)
+
+
+def _wd_value(form: str, wd: float) -> Any:
+    if form == "off":
+        return 0.0
+    if form == "const":
+        return wd
+    return nn.ExponentialDecayLR(wd, 0.7, 2, is_stair=True)
+
+
+def _pairs(combo: Sequence[str]) -> set[tuple[int, str, int, str]]:
+    return {(i, combo[i], j, combo[j]) for i, j in itertools.combinations(range(len(combo)), 2)}
+
+
+def _all_pairs(axes: Sequence[Sequence[str]], valid: Callable[[tuple[str, ...]], bool],
+               seeds: Sequence[tuple[str, ...]]) -> list[tuple[str, ...]]:
+    """Greedy all-pairs covering of ``axes`` restricted to ``valid`` combinations, ``seeds`` first."""
+    combos = [c for c in itertools.product(*axes) if valid(c)]
+    uncovered: set[tuple[int, str, int, str]] = set()
+    for combo in combos:
+        uncovered |= _pairs(combo)
+    chosen: list[tuple[str, ...]] = []
+    for combo in seeds:
+        chosen.append(combo)
+        uncovered -= _pairs(combo)
+    while uncovered:
+        best = max((c for c in combos if c not in chosen), key=lambda c: len(_pairs(c) & uncovered))
+        chosen.append(best)
+        uncovered -= _pairs(best)
+    return chosen
+
+
+def _load_xfails() -> dict[str, dict[str, str]]:
+    text = (resources.files("optbridge.conformance") / "data" / "xfails.json").read_text(encoding="utf-8")
+    data = json.loads(text)
+    return {str(k): {str(b): str(r) for b, r in v.items()} for k, v in data["xfails"].items()}
+
+
+def generate_cases(steps: int = DEFAULT_STEPS) -> Iterator[CaseInfo]:
+    """Generate the database (see the module docstring for the selection rule)."""
+    xfails = _load_xfails()
+    rotation = {"list": 0, "schedule": 0}
+    for qualname, cls in dialect_registry.items():
+        entry = DIALECT_CASES.get(qualname)
+        if entry is None:
+            continue
+        labels = tuple(label for label, _ in entry.hyperparameters)
+        hyper = dict(entry.hyperparameters)
+
+        def valid(combo: tuple[str, ...], entry: DialectCases = entry) -> bool:
+            return entry.dynamic_weight_decay or combo[3] != "schedule"
+
+        seeds = [(label, "none", "const", "off") for label in labels]
+        for label, groups, lr_form, wd_form in _all_pairs((labels, *AXES.values()), valid, seeds):
+            layout, params = _GROUPS[groups](entry.lr, steps)
+            learning_rate = _lr_value(lr_form, entry.lr, steps, rotation.get(lr_form, 0))
+            if lr_form in rotation:
+                rotation[lr_form] += 1
+            spec = cls(params, learning_rate=learning_rate, weight_decay=_wd_value(wd_form, entry.weight_decay),
+                       **hyper[label])
+            case_id = f"{_short_name(qualname)}-{label}-groups_{groups}-lr_{lr_form}-wd_{wd_form}"
+            yield CaseInfo(
+                id=case_id,
+                config=to_dict(spec),
+                layout=layout,
+                steps=steps,
+                seed=zlib.crc32(case_id.encode()) & 0xFFFF,
+                xfails=xfails.get(case_id, {}),
+            )
+
+
+def uncovered_dialects() -> list[str]:
+    """Registered dialect classes the database has no hyperparameter sets for."""
+    return sorted(q for q in dialect_registry if q not in DIALECT_CASES)
+
+
+#: Every case, generated at import (see the module docstring).
+CASES: tuple[CaseInfo, ...] = tuple(generate_cases())
+
+
+def _guide_example() -> CaseInfo:
+    """The reference guide's grouped ``nn.Momentum`` (mindspore-lr-and-optimizer-guide.txt).
+
+    The guide's values, with ``grad_centralization`` on the conv group as in the
+    ``Momentum`` API example; the conv group's lr is the guide's 1000-step
+    ``cosine_decay_lr`` list.
+    """
+    conv_lr = nn.cosine_decay_lr(0.0, 1e-3, total_step=1000, step_per_epoch=100, decay_epoch=10)
+    spec = nn.Momentum(
+        [
+            {"order_params": list(_GUIDE_NAMES)},
+            {"params": list(_GUIDE_CONV), "weight_decay": 1e-4, "lr": conv_lr, "grad_centralization": True},
+            {"params": list(_GUIDE_BN), "weight_decay": 0.0, "lr": 1e-4},
+            {"params": ["fc.weight"], "weight_decay": 1e-5, "lr": 1e-3},
+            {"params": ["fc.bias"]},
+        ],
+        learning_rate=1e-3, weight_decay=0.0, momentum=0.9,
+    )
+    return CaseInfo(id="example.guide_momentum", config=to_dict(spec), layout="guide", steps=10, seed=0)
+
+
+#: The built-in example ``optbridge conform`` runs without a config.
+GUIDE_EXAMPLE: CaseInfo = _guide_example()
+
+
+# -- configs with a ``conform`` table ------------------------------------------------------
+@dataclass(frozen=True)
+class ConformSettings:
+    """A config file's optional ``conform`` table: ``{"layout", "steps", "seed"}``."""
+
+    layout: LayoutSpec | None = None
+    steps: int | None = None
+    seed: int | None = None
+
+
+def _check_int(value: Any, path: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"{path}: must be an int >= {minimum}. Received: {value!r}")
+    return value
+
+
+def _check_layout(value: Any, path: str) -> LayoutSpec:
+    if isinstance(value, str):
+        if value not in LAYOUTS:
+            raise ConfigError(f"{path}: unknown layout {value!r}. Built-in layouts: {sorted(LAYOUTS)}")
+        return value
+    if not isinstance(value, (list, tuple)) or not value:
+        raise ConfigError(
+            f"{path}: must be a built-in layout name or a non-empty list of [name, [shape...]]. Received: {value!r}"
+        )
+    out: list[tuple[str, tuple[int, ...]]] = []
+    seen: set[str] = set()
+    for i, item in enumerate(value):
+        where = f"{path}[{i}]"
+        if not isinstance(item, (list, tuple)) or len(item) != 2:
+            raise ConfigError(f"{where}: must be [name, [shape...]]. Received: {item!r}")
+        name, shape = item
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"{where}: the name must be a non-empty string. Received: {name!r}")
+        if name in seen:
+            raise ConfigError(f"{where}: the name {name!r} appears twice")
+        seen.add(name)
+        if not isinstance(shape, (list, tuple)):
+            raise ConfigError(f"{where}: the shape must be a list of ints. Received: {shape!r}")
+        dims = tuple(_check_int(d, f"{where}[1][{j}]", 1) for j, d in enumerate(shape))
+        out.append((name, dims))
+    return tuple(out)
+
+
+def parse_conform_table(table: Any, path: str = "conform") -> ConformSettings:
+    """Validate a ``conform`` table.
+
+    Raises:
+        ConfigError: not a table, an unknown key, a layout that is neither a built-in
+            name nor ``[[name, [shape...]], ...]``, ``steps`` not an int >= 1, or
+            ``seed`` not an int >= 0; the message names the path.
+    """
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{path}: must be a table with keys layout, steps, seed. Received: {table!r}")
+    for key in table:
+        if key not in ("layout", "steps", "seed"):
+            raise ConfigError(f"{path}.{key}: unknown key. Known: ['layout', 'steps', 'seed']")
+    return ConformSettings(
+        layout=_check_layout(table["layout"], f"{path}.layout") if "layout" in table else None,
+        steps=_check_int(table["steps"], f"{path}.steps", 1) if "steps" in table else None,
+        seed=_check_int(table["seed"], f"{path}.seed", 0) if "seed" in table else None,
+    )
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """Read a config file (JSON, TOML, or YAML by extension) as plain data; runs no code.
+
+    Raises:
+        ConfigError: unknown extension, unreadable file, or invalid syntax.
+    """
+    path = Path(path)
+    fmt = {"yml": "yaml"}.get(path.suffix.lstrip(".").lower(), path.suffix.lstrip(".").lower())
+    if fmt not in ("json", "toml", "yaml"):
+        raise ConfigError(f"{path}: unknown config format {fmt!r}; use .json, .toml, .yaml or .yml")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    try:
+        if fmt == "json":
+            data = json.loads(text)
+        elif fmt == "toml":
+            try:
+                import tomllib
+            except ImportError:  # Python 3.10
+                import tomli as tomllib  # type: ignore[no-redef]
+            data = tomllib.loads(text)
+        else:
+            import yaml
+
+            data = yaml.safe_load(text)
+    except ImportError as exc:
+        raise ConfigError(f"{path}: reading {fmt.upper()} needs {exc.name}: pip install 'optbridge[yaml]'") from exc
+    except Exception as exc:
+        raise ConfigError(f"{path}: not valid {fmt.upper()}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a config must be a mapping. Received: {type(data).__name__}")
+    return data
+
+
+def case_from_config(
+    data: Mapping[str, Any],
+    *,
+    name: str = "config",
+    layout: LayoutSpec | None = None,
+    steps: int | None = None,
+    seed: int | None = None,
+    dtypes: Sequence[str] = DTYPES,
+) -> CaseInfo:
+    """A case for one config; arguments given here override its ``conform`` table.
+
+    Defaults without either: the ``guide`` layout, 10 steps, seed 0.
+
+    Raises:
+        ConfigError: a malformed config or ``conform`` table (with the path to the key).
+        TypeError, ValueError: the dialect class refuses the arguments (its own checks).
+    """
+    settings = parse_conform_table(data["conform"]) if "conform" in data else ConformSettings()
+    config = {k: v for k, v in data.items() if k != "conform"}
+    validate(config)
+    optbridge.from_dict(config)
+    chosen_layout = layout if layout is not None else settings.layout
+    if chosen_layout is not None:
+        chosen_layout = _check_layout(chosen_layout, "layout")
+    return CaseInfo(
+        id=name,
+        config=config,
+        layout=chosen_layout if chosen_layout is not None else "guide",
+        steps=_check_int(steps, "steps", 1) if steps is not None else (settings.steps or 10),
+        seed=_check_int(seed, "seed", 0) if seed is not None else (settings.seed or 0),
+        dtypes=tuple(dtypes),
+    )

@@ -1,0 +1,73 @@
+"""The conformance pass rule and its one table of loosenings (DESIGN.md section 7).
+
+Pass rule, checked for every parameter after every step and for every state slot of
+``state_dict()["state"]`` after the last step:
+
+* **float64** — the relative deviation from the NumPy float64 run ``r``,
+  ``max |x − r| / max |r|`` over the tensor, is at most ``1e-12``.
+* **float32** — the deviation from the NumPy float64 run, ``max |x − r|`` in float32 ulps
+  at the tensor's magnitude (``ulp₃₂(max |r|)``), is at most twice that of the NumPy
+  float32 run on the same tensor at the same step, plus 4 ulp.
+
+Deviations are per tensor (normwise); :mod:`optbridge.conformance.compare` explains why
+and what was measured.
+
+STYLE.md practice 7: every loosening lives in :data:`TOLERANCES`, names the backend, the
+case (an id or an ``fnmatch`` pattern over ids), the dtype, and cites the measured
+mismatch that made it necessary. The table is empty: no backend needs one yet.
+"""
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+
+__all__ = ["Tolerance", "Loosening", "DEFAULT", "TOLERANCES", "tolerance_for"]
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """The numbers of the pass rule.
+
+    Attributes:
+        float64_rel: largest allowed relative deviation from the NumPy float64 run.
+        float32_factor: allowed multiple of the NumPy float32 run's deviation.
+        float32_ulps: float32 ulps allowed on top of that multiple.
+    """
+
+    float64_rel: float = 1e-12
+    float32_factor: float = 2.0
+    float32_ulps: float = 4.0
+
+
+@dataclass(frozen=True)
+class Loosening:
+    """One cited exception to :data:`DEFAULT`.
+
+    Attributes:
+        backend: the backend it applies to.
+        case: a case id or an ``fnmatch`` pattern over case ids.
+        dtype: ``"float32"`` or ``"float64"``.
+        tolerance: the numbers that apply instead of :data:`DEFAULT`.
+        measured: the measured mismatch that needs it (value, step, tensor, and why).
+    """
+
+    backend: str
+    case: str
+    dtype: str
+    tolerance: Tolerance
+    measured: str
+
+
+#: The pass rule of DESIGN.md section 7.
+DEFAULT = Tolerance()
+
+#: Every loosening of :data:`DEFAULT`; each cites its case and the measured mismatch.
+TOLERANCES: tuple[Loosening, ...] = ()
+
+
+def tolerance_for(case_id: str, backend: str, dtype: str) -> Tolerance:
+    """The tolerance for one case on one backend and dtype (the first matching loosening)."""
+    for entry in TOLERANCES:
+        if entry.backend == backend and entry.dtype == dtype and fnmatch.fnmatchcase(case_id, entry.case):
+            return entry.tolerance
+    return DEFAULT
