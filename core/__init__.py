@@ -5,6 +5,8 @@ Public surface (DESIGN.md section 10)::
     import optbridge
     from optbridge.dialects.mindspore import nn
     spec = nn.Momentum(None, learning_rate=0.1, momentum=0.9)
+    optbridge.plugin.backends()             # installed backends (``optbridge.backends`` is
+                                            # the package of built-in backends)
     opt = optbridge.build(spec, {"w": w})   # NumPy: {name: ndarray}, updated in place
     opt.step({"w": grad})
 """
@@ -17,14 +19,14 @@ from ._version import __version__
 from .config import from_dict, load, save, to_dict
 from .dialects import mindspore as _mindspore_dialect  # registers the dialect classes
 from .dialects.base import DialectOptimizer
+from . import plugin
 from .errors import BackendError, OptbridgeError
-from .plugin import backends, detect_backend, get_backend
+from .plugin import detect_backend, get_backend
 from .spec import GroupSpec, OptimizerSpec
 
 __all__ = [
     "__version__",
     "build",
-    "backends",
     "from_dict",
     "to_dict",
     "load",
@@ -32,6 +34,7 @@ __all__ = [
     "OptimizerSpec",
     "GroupSpec",
     "OptbridgeError",
+    "plugin",
 ]
 
 del _mindspore_dialect

@@ -107,6 +107,10 @@ def from_dict(data: Mapping[str, Any]) -> DialectOptimizer:
             value = _rebuild(value, key)
         kwargs[key] = value
     kwargs.setdefault("params", None)
+    try:
+        inspect.signature(cls).bind(**kwargs)
+    except TypeError as exc:
+        raise ConfigError(f"<root>: arguments do not fit {cls.qualname}: {exc}") from None
     return cls(**kwargs)
 
 

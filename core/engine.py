@@ -22,7 +22,7 @@ import numpy as np
 
 from .algorithms.base import Algorithm, HostStep, scalar_type
 from . import state
-from .errors import StaticLearningRateError, SpecValueError
+from .errors import ScheduleExhaustedError, SpecValueError, StaticLearningRateError
 from .groups import ParamInfo, Resolution, resolve_groups
 from .schedules.values import Constant, Value
 from .spec import OptimizerSpec
@@ -154,21 +154,29 @@ class Engine:
         if group.lr_override is not None:
             lr, static = group.lr_override, True
         else:
-            lr, static = group.lr.at(step), group.lr.is_static
+            lr, static = self._value_at(group, group.lr, "lr", step), group.lr.is_static
         lr = self._round(lr)
         if static and self.spec.static_lr_offset:
             one = np.float32(1.0)
             lr = float((np.float32(lr) + one) - one)
         return lr
 
+    @staticmethod
+    def _value_at(group: GroupRuntime, value: Value, key: str, step: int) -> float:
+        try:
+            return value.at(step)
+        except ScheduleExhaustedError as exc:
+            raise ScheduleExhaustedError(f"groups[{group.index}] ({group.label}): '{key}': {exc}") from None
+
     def weight_decay_at(self, group: GroupRuntime, step: int) -> float:
         """Effective weight decay (multiplied by the loss scale) at step ``step``."""
         wd = group.weight_decay
         scale = self.spec.loss_scale
+        value = self._value_at(group, wd, "weight_decay", step)
         if wd.is_static:
-            return self._round(wd.at(step) * scale)
+            return self._round(value * scale)
         t = self._scalar
-        return float(t(wd.at(step)) * t(scale))
+        return float(t(value) * t(scale))
 
     def plan(self) -> StepPlan:
         """Scalars for the next step. Raises before anything changes if a value is missing."""

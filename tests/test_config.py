@@ -113,3 +113,19 @@ def test_toml_writer_escapes_and_special_floats():
 def test_to_dict_refuses_non_dialect_objects():
     with pytest.raises(TypeError, match="dialect optimizer"):
         optbridge.to_dict(SPECS[0].to_canonical())
+
+
+def test_missing_argument_is_a_config_error():
+    data = dict(BASE)
+    del data["momentum"]
+    with pytest.raises(ConfigError, match="<root>: arguments do not fit mindspore.nn.Momentum: missing a required argument: 'momentum'"):
+        optbridge.from_dict(data)
+
+
+def test_unserialisable_schedule_says_so():
+    class ConstantLR(nn.LearningRateSchedule):
+        def value(self, step):
+            return 0.1
+
+    with pytest.raises(NotImplementedError, match="ConstantLR is not serialisable: implement get_config"):
+        optbridge.to_dict(nn.Momentum(None, ConstantLR(), 0.9))

@@ -89,7 +89,7 @@ def test_exhausted_lr_list_fails_before_changing_anything():
     opt.step(grads(0))
     opt.step(grads(1))
     snap = snapshot(opt, params)
-    with pytest.raises(ScheduleExhaustedError, match="has 2 entries, but step 2"):
+    with pytest.raises(ScheduleExhaustedError, match=r"groups\[0\] \('\*'\): 'lr': per-step value list has 2 entries, but step 2"):
         opt.step(grads(2))
     assert_unchanged(opt, params, snap)
     assert opt.global_step == 2

@@ -36,6 +36,6 @@ def test_core_source_has_no_framework_imports():
     import optbridge
 
     root = pathlib.Path(optbridge.__file__).parent
-    pattern = re.compile(r"^\s*(import|from)\s+(torch|tensorflow|keras|jax|mindspore)\b|optbridge\.backends", re.M)
+    pattern = re.compile(r"^\s*(import|from)\s+(torch|tensorflow|keras|jax|mindspore|optbridge\.backends)\b", re.M)
     offenders = [str(p.relative_to(root)) for p in root.rglob("*.py") if pattern.search(p.read_text())]
     assert offenders == []

@@ -212,3 +212,11 @@ def test_every_hookspec_is_documented_and_tested():
         assert f"def {hook}(" in tests, hook
         if docs.exists():
             assert hook in docs.read_text(), f"{hook} is not in docs/plugins.md"
+
+
+def test_backend_listing_survives_loading_the_backends_package():
+    import optbridge
+
+    first = optbridge.plugin.backends()
+    assert optbridge.plugin.backends() is first
+    assert optbridge.backends.__name__ == "optbridge.backends"

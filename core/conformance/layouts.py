@@ -5,7 +5,7 @@
   (``shape[1] % 16 == 0``); used by the golden trajectories and unit tests.
 * ``guide`` — the network of MindSpore's "Learning Rate and Optimizer" guide
   (two Conv2d+BatchNorm2d blocks and a Dense layer, MindSpore parameter names).
-* ``lenet5`` — LeNet-5 (MindSpore model zoo names), 61,706 parameters.
+* ``lenet5`` — LeNet-5 (MindSpore model zoo names), 61,684 parameters (convolutions without bias, as MindSpore's).
 * ``resnet50`` — the 161 trainable tensors of ResNet-50 (torchvision names), 25.6M
   parameters.
 """

@@ -58,7 +58,10 @@ class Schedule:
 
     def get_config(self) -> dict[str, Any]:
         """Return the constructor arguments as JSON-serialisable data."""
-        raise NotImplementedError
+        raise NotImplementedError(
+            f"schedule {type(self).__qualname__} is not serialisable: implement get_config() (and "
+            f"register it with @register_schedule) to write it to a config"
+        )
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> "Schedule":
