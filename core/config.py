@@ -20,7 +20,7 @@ from .dialects.base import CONFIG_FORMAT_VERSION, DialectOptimizer, dialect_regi
 from .errors import ConfigError
 from .schedules.base import schedule_registry
 
-__all__ = ["to_dict", "from_dict", "load", "save", "dumps_toml", "validate"]
+__all__ = ["to_dict", "from_dict", "load", "read_data", "save", "dumps_toml", "validate"]
 
 _TOP_KEYS = ("format_version", "optimizer", "conform")
 
@@ -131,11 +131,19 @@ def _yaml():
     return yaml
 
 
-def load(path: str | Path, format: str | None = None) -> DialectOptimizer:
-    """Read a config file (JSON, TOML or YAML by extension) and build its optimizer."""
+def read_data(path: str | Path, format: str | None = None) -> dict[str, Any]:
+    """Read a config file (JSON, TOML or YAML by extension) as plain data; runs no code.
+
+    Raises:
+        ConfigError: unknown extension, unreadable file, invalid syntax, or a document
+            that is not a mapping.
+    """
     path = Path(path)
     fmt = _format(path, format)
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     try:
         if fmt == "json":
             data = json.loads(text)
@@ -147,7 +155,14 @@ def load(path: str | Path, format: str | None = None) -> DialectOptimizer:
         raise
     except Exception as exc:
         raise ConfigError(f"{path}: not valid {fmt.upper()}: {exc}") from exc
-    return from_dict(data)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a config must be a mapping. Received: {type(data).__name__}")
+    return data
+
+
+def load(path: str | Path, format: str | None = None) -> DialectOptimizer:
+    """Read a config file (JSON, TOML or YAML by extension) and build its optimizer."""
+    return from_dict(read_data(path, format))
 
 
 def save(spec: DialectOptimizer, path: str | Path, format: str | None = None) -> Path:

@@ -24,7 +24,7 @@ from .algorithms.base import Algorithm, HostStep, scalar_type
 from . import state
 from .errors import ScheduleExhaustedError, SpecValueError, StaticLearningRateError
 from .groups import ParamInfo, Resolution, resolve_groups
-from .schedules.values import Constant, Value
+from .schedules.values import Value
 from .spec import OptimizerSpec
 
 __all__ = ["Bucket", "BucketStep", "StepPlan", "GroupRuntime", "Engine", "OptimizerAPI"]
@@ -214,8 +214,8 @@ class Engine:
 
     def commit(self, plan: StepPlan) -> None:
         """Record a step that ran: keep the new host state and advance the global step."""
-        for group, state in zip(self.groups, plan.next_host_states):
-            group.host_state = state
+        for group, host_state in zip(self.groups, plan.next_host_states):
+            group.host_state = host_state
         self.global_step += 1
 
     # -- learning-rate access -----------------------------------------------------------

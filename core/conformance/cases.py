@@ -45,11 +45,11 @@ import json
 import zlib
 from dataclasses import dataclass, field
 from importlib import resources
-from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence, Union
 
 import optbridge
 
+from ..config import read_data as read_config_file
 from ..config import to_dict, validate
 from ..dialects.base import dialect_registry
 from ..dialects.mindspore import nn
@@ -466,42 +466,6 @@ def parse_conform_table(table: Any, path: str = "conform") -> ConformSettings:
         steps=_check_int(table["steps"], f"{path}.steps", 1) if "steps" in table else None,
         seed=_check_int(table["seed"], f"{path}.seed", 0) if "seed" in table else None,
     )
-
-
-def read_config_file(path: str | Path) -> dict[str, Any]:
-    """Read a config file (JSON, TOML, or YAML by extension) as plain data; runs no code.
-
-    Raises:
-        ConfigError: unknown extension, unreadable file, or invalid syntax.
-    """
-    path = Path(path)
-    fmt = {"yml": "yaml"}.get(path.suffix.lstrip(".").lower(), path.suffix.lstrip(".").lower())
-    if fmt not in ("json", "toml", "yaml"):
-        raise ConfigError(f"{path}: unknown config format {fmt!r}; use .json, .toml, .yaml or .yml")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    try:
-        if fmt == "json":
-            data = json.loads(text)
-        elif fmt == "toml":
-            try:
-                import tomllib
-            except ImportError:  # Python 3.10
-                import tomli as tomllib  # type: ignore[no-redef]
-            data = tomllib.loads(text)
-        else:
-            import yaml
-
-            data = yaml.safe_load(text)
-    except ImportError as exc:
-        raise ConfigError(f"{path}: reading {fmt.upper()} needs {exc.name}: pip install 'optbridge[yaml]'") from exc
-    except Exception as exc:
-        raise ConfigError(f"{path}: not valid {fmt.upper()}: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: a config must be a mapping. Received: {type(data).__name__}")
-    return data
 
 
 def case_from_config(

@@ -8,8 +8,6 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
 import mindspore
 from mindspore import Parameter, Tensor, nn
 

@@ -1,8 +1,6 @@
 """NumPy kernel for canonical ``sgd`` (op order: optbridge.algorithms.sgd)."""
 from __future__ import annotations
 
-import numpy as np
-
 
 def sgd(alg, params, grads, slots, scalars) -> None:
     """Update ``params`` in place; ``slots["momentum_buffer"]`` holds the buffers."""

@@ -157,6 +157,11 @@ def _check_decay_inputs(
     _check_positive_int(total_step, "total_step", prim_name)
     _check_positive_int(step_per_epoch, "step_per_epoch", prim_name)
     _check_positive_int(decay_epoch, "decay_epoch", prim_name)
+    _check_rate_inputs(learning_rate, decay_rate, is_stair, prim_name)
+
+
+def _check_rate_inputs(learning_rate: Any, decay_rate: Any, is_stair: Any, prim_name: str) -> None:
+    """The float and flag checks MindSpore's decay functions and schedules share, in its order."""
     _check_positive_float(learning_rate, "learning_rate", prim_name)
     _check_is_float(learning_rate, "learning_rate", prim_name)
     _check_positive_float(decay_rate, "decay_rate", prim_name)

@@ -58,6 +58,7 @@ import numpy as np
 from ....errors import SpecValueError
 from ....schedules.base import Schedule, register_schedule
 from .dynamic_lr import (
+    _check_rate_inputs,
     _check_float_type,
     _check_is_float,
     _check_non_negative_float,
@@ -110,11 +111,7 @@ def _check_decay_inputs(
     learning_rate: Any, decay_rate: Any, decay_steps: Any, is_stair: Any, cls_name: str
 ) -> None:
     _check_positive_int(decay_steps, "decay_steps", cls_name)
-    _check_positive_float(learning_rate, "learning_rate", cls_name)
-    _check_is_float(learning_rate, "learning_rate", cls_name)
-    _check_positive_float(decay_rate, "decay_rate", cls_name)
-    _check_is_float(decay_rate, "decay_rate", cls_name)
-    _check_value_type("is_stair", is_stair, (bool,), cls_name)
+    _check_rate_inputs(learning_rate, decay_rate, is_stair, cls_name)
 
 
 class _DecayLR(LearningRateSchedule):
@@ -134,6 +131,11 @@ class _DecayLR(LearningRateSchedule):
         # NaturalExpDecayLR's ``-self.decay_rate`` is negated in Python before the cast.
         self._neg_decay_rate32 = np.float32(-self.decay_rate)
         self._frozen = True
+
+    def _progress(self, step: int) -> np.float32:
+        """``p = step / decay_steps`` in float32, floored with ``is_stair``."""
+        p = np.float32(step) / self._decay_steps32
+        return np.floor(p) if self.is_stair else p
 
     def get_config(self) -> dict[str, Any]:
         return {
@@ -163,9 +165,7 @@ class ExponentialDecayLR(_DecayLR):
     kind = "mindspore.nn.ExponentialDecayLR"
 
     def value(self, step: int) -> float:
-        p = np.float32(step) / self._decay_steps32
-        if self.is_stair:
-            p = np.floor(p)
+        p = self._progress(step)
         return float(self._learning_rate32 * self._decay_rate32**p)
 
 
@@ -218,9 +218,7 @@ class InverseDecayLR(_DecayLR):
     kind = "mindspore.nn.InverseDecayLR"
 
     def value(self, step: int) -> float:
-        p = np.float32(step) / self._decay_steps32
-        if self.is_stair:
-            p = np.floor(p)
+        p = self._progress(step)
         # ``learning_rate / tensor`` is Tensor.__rtruediv__: ``tensor.reciprocal() * learning_rate``.
         return float(_ONE / (_ONE + self._decay_rate32 * p) * self._learning_rate32)
 
