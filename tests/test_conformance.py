@@ -81,7 +81,7 @@ def test_error_input(backend, record):
 
 # -- meta-tests: the database covers what is registered -------------------------------------
 def test_every_registered_dialect_has_hyperparameter_sets():
-    assert uncovered_dialects() == [], "add DialectCases entries to optbridge.conformance.cases.DIALECT_CASES"
+    assert uncovered_dialects() == [], "add DialectCases entries to the family module in optbridge.conformance.catalog"
     assert {c.optimizer for c in CASES} == set(dialect_registry)
 
 
@@ -122,20 +122,20 @@ def test_cases_cover_every_pair_of_axis_values():
     for qualname, entry in cases_module.DIALECT_CASES.items():
         short = f"{qualname.split('.')[0]}.{qualname.split('.')[-1]}"
         chosen = by_dialect[short]
-        values = [[label for label, _ in entry.hyperparameters], ["none", "two", "guide", "doc"],
-                  ["const", "list", "schedule"],
-                  ["off", "const", "schedule"] if entry.dynamic_weight_decay else ["off", "const"]]
+        values = [[label for label, _ in entry.hyperparameters], list(entry.group_forms), list(entry.lr_forms),
+                  list(entry.wd_forms)]
         for i, j in itertools.combinations(range(4), 2):
             for a, b in itertools.product(values[i], values[j]):
                 assert any(c[i] == a and c[j] == b for c in chosen), f"{short}: no case with {a} and {b}"
         for label in values[0]:
-            assert (label, "none", "const", "off") in chosen, f"{short}: {label} never runs on its own"
+            alone = (label, entry.group_forms[0], entry.lr_forms[0], entry.wd_forms[0])
+            assert alone in chosen, f"{short}: {label} never runs on its own"
 
 
 def test_dynamic_weight_decay_declarations_match_the_classes():
     for qualname, entry in cases_module.DIALECT_CASES.items():
         cls = dialect_registry[qualname]
-        defaults = {"learning_rate": 0.1, "momentum": 0.9}
+        defaults = {entry.lr_keyword: 0.1, "momentum": 0.9}
         required = {n: defaults[n] for n, p in inspect.signature(cls.__init__).parameters.items()
                     if n in defaults and p.default is p.empty}
         schedule = nn.WarmUpLR(0.01, 2)

@@ -5,10 +5,11 @@ a built-in parameter layout, a number of steps and a seed for the deterministic 
 Every backend runs every case in float32 and float64 (:mod:`optbridge.conformance.runner`).
 
 How :data:`CASES` is generated. For every class in
-:data:`optbridge.dialects.base.dialect_registry` the database holds a
+:data:`optbridge.dialects.base.dialect_registry` the catalog
+(:mod:`optbridge.conformance.catalog`, one module per dialect family) holds a
 :class:`DialectCases` entry: its representative hyperparameter sets (every boolean flag
-both ways, ``dampening > 0``, ``loss_scale != 1`` and so on). Each case is a point of
-four axes:
+both ways, ``dampening > 0``, ``loss_scale != 1`` and so on) and the axis values the
+class takes. Each case is a point of four axes:
 
 * **hyperparameters** — the dialect's sets;
 * **groups** — ``none`` (ungrouped, MindSpore's gamma/beta decay filter applies), ``two``
@@ -54,6 +55,8 @@ from ..config import to_dict, validate
 from ..dialects.base import dialect_registry
 from ..dialects.mindspore import nn
 from ..errors import ConfigError
+from .catalog import DIALECT_CASES
+from .catalog.base import GROUP_FORMS, LR_FORMS, WD_FORMS, DialectCases
 from .layouts import LAYOUTS
 from .streams import Layout
 
@@ -147,73 +150,6 @@ class CaseInfo:
 
 
 # -- the database ----------------------------------------------------------------------
-@dataclass(frozen=True)
-class DialectCases:
-    """What the database knows about one dialect class.
-
-    Attributes:
-        lr: base learning rate (the lr axis and the groups scale from it).
-        weight_decay: weight decay of the ``wd_const`` and ``wd_schedule`` forms.
-        hyperparameters: ``(label, arguments)`` sets; the first is the class defaults.
-        dynamic_weight_decay: whether the class accepts a schedule as weight decay.
-    """
-
-    lr: float
-    weight_decay: float
-    hyperparameters: tuple[tuple[str, Mapping[str, Any]], ...]
-    dynamic_weight_decay: bool = True
-
-
-DIALECT_CASES: dict[str, DialectCases] = {
-    "mindspore.nn.Momentum": DialectCases(
-        lr=0.1, weight_decay=1e-2,
-        hyperparameters=(
-            ("default", {"momentum": 0.9}),
-            ("nesterov", {"momentum": 0.9, "use_nesterov": True}),
-            ("no_momentum", {"momentum": 0.0}),
-            ("loss_scale", {"momentum": 0.9, "loss_scale": 3.0}),
-        ),
-    ),
-    "mindspore.nn.SGD": DialectCases(
-        lr=0.1, weight_decay=1e-2, dynamic_weight_decay=False,
-        hyperparameters=(
-            ("default", {}),
-            ("momentum", {"momentum": 0.9}),
-            ("dampening", {"momentum": 0.9, "dampening": 0.3}),
-            ("nesterov", {"momentum": 0.9, "nesterov": True}),
-            ("loss_scale", {"momentum": 0.8, "loss_scale": 3.0}),
-        ),
-    ),
-    "mindspore.nn.ASGD": DialectCases(
-        lr=0.1, weight_decay=1e-2,
-        hyperparameters=(
-            ("default", {}),
-            ("averaging", {"t0": 3.0}),
-            ("strong_decay", {"lambd": 0.05, "alpha": 0.5, "t0": 2.0}),
-        ),
-    ),
-    "mindspore.nn.Adam": DialectCases(
-        lr=0.01, weight_decay=1e-2,
-        hyperparameters=(
-            ("default", {}),
-            ("nesterov", {"use_nesterov": True}),
-            ("amsgrad", {"use_amsgrad": True}),
-            ("amsgrad_nesterov", {"use_amsgrad": True, "use_nesterov": True}),
-            ("loss_scale", {"loss_scale": 3.0}),
-            ("betas_locking", {"beta1": 0.8, "beta2": 0.95, "eps": 1e-6, "use_locking": True}),
-            ("lazy", {"use_lazy": True}),
-            ("offload", {"use_offload": True}),
-        ),
-    ),
-    "mindspore.nn.AdamWeightDecay": DialectCases(
-        lr=0.01, weight_decay=1e-2,
-        hyperparameters=(
-            ("default", {}),
-            ("betas_eps", {"beta1": 0.8, "beta2": 0.95, "eps": 1e-8}),
-        ),
-    ),
-}
-
 _GUIDE_NAMES = [name for name, _ in LAYOUTS["guide"]]
 _GUIDE_CONV = ["layer1.0.weight", "layer2.0.weight"]
 _GUIDE_BN = ["layer1.1.gamma", "layer1.1.beta", "layer2.1.gamma", "layer2.1.beta"]
@@ -282,11 +218,7 @@ _LR_SCHEDULES: tuple[Callable[[float, int], Any], ...] = (
 )
 
 #: The axes of the database and their values (the hyperparameter axis is per dialect).
-AXES: dict[str, tuple[str, ...]] = {
-    "groups": tuple(_GROUPS),
-    "lr": ("const", "list", "schedule"),
-    "wd": ("off", "const", "schedule"),
-}
+AXES: dict[str, tuple[str, ...]] = {"groups": GROUP_FORMS, "lr": LR_FORMS, "wd": WD_FORMS}
 
 
 def _short_name(qualname: str) -> str:
@@ -348,17 +280,15 @@ def generate_cases(steps: int = DEFAULT_STEPS) -> Iterator[CaseInfo]:
         labels = tuple(label for label, _ in entry.hyperparameters)
         hyper = dict(entry.hyperparameters)
 
-        def valid(combo: tuple[str, ...], entry: DialectCases = entry) -> bool:
-            return entry.dynamic_weight_decay or combo[3] != "schedule"
-
-        seeds = [(label, "none", "const", "off") for label in labels]
-        for label, groups, lr_form, wd_form in _all_pairs((labels, *AXES.values()), valid, seeds):
+        axes = (labels, entry.group_forms, entry.lr_forms, entry.wd_forms)
+        seeds = [(label, entry.group_forms[0], entry.lr_forms[0], entry.wd_forms[0]) for label in labels]
+        for label, groups, lr_form, wd_form in _all_pairs(axes, lambda combo: True, seeds):
             layout, params = _GROUPS[groups](entry.lr, steps)
             learning_rate = _lr_value(lr_form, entry.lr, steps, rotation.get(lr_form, 0))
             if lr_form in rotation:
                 rotation[lr_form] += 1
-            spec = cls(params, learning_rate=learning_rate, weight_decay=_wd_value(wd_form, entry.weight_decay),
-                       **hyper[label])
+            arguments = {entry.lr_keyword: learning_rate, "weight_decay": _wd_value(wd_form, entry.weight_decay)}
+            spec = cls(params, **arguments, **hyper[label])
             case_id = f"{_short_name(qualname)}-{label}-groups_{groups}-lr_{lr_form}-wd_{wd_form}"
             yield CaseInfo(
                 id=case_id,

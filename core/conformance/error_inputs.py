@@ -19,7 +19,7 @@ A backend that cannot honour a record lists it in the record's ``xfails`` (stric
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -30,55 +30,17 @@ from ..errors import (
     DuplicateParameterError,
     GroupError,
     ScheduleExhaustedError,
-    SelectorTypeError,
-    SpecKeyError,
-    SpecTypeError,
-    SpecValueError,
     StepInputError,
 )
 from ..plugin import Backend
 from . import streams
+from .catalog import CONSTRUCT_ERRORS
+from .catalog.base import ErrorInput
 from .layouts import LAYOUTS
 
 __all__ = ["ErrorInput", "ErrorCheck", "ERROR_INPUTS", "TRIGGERS", "check_error_input", "ErrorInputMismatch"]
 
 TRIGGERS = ("construct", "build", "step")
-
-
-@dataclass(frozen=True)
-class ErrorInput:
-    """One bad input.
-
-    Attributes:
-        id: readable, ``pytest -k`` friendly name.
-        description: what is wrong, in words.
-        optimizer: the dialect class (``mindspore.nn.Momentum``).
-        trigger: ``"construct"``, ``"build"`` or ``"step"``.
-        kwargs: constructor arguments (bad ones for ``construct``, valid otherwise).
-        error_type: the exception class expected (``isinstance`` check).
-        message: a fragment the exception's message must contain.
-        layout: built-in layout the optimizer is built on (``build``/``step``).
-        dtype: parameter dtype (``build``/``step``).
-        steps_before: good steps before the failing one (``step``).
-        fault: for ``step``: ``"shape"``, ``"dtype"``, ``"missing"`` or ``"none"`` (good
-            gradients: the failure comes from the optimizer's values).
-        fault_param: the parameter whose gradient is bad.
-        xfails: ``{backend name: reason}`` of strict expected failures.
-    """
-
-    id: str
-    description: str
-    optimizer: str
-    trigger: str
-    kwargs: Mapping[str, Any] = field(hash=False)
-    error_type: type[BaseException] = Exception
-    message: str = ""
-    layout: str = "tiny"
-    dtype: str = "float32"
-    steps_before: int = 0
-    fault: str = "none"
-    fault_param: str = "fc.weight"
-    xfails: Mapping[str, str] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True)
@@ -98,145 +60,11 @@ class ErrorInputMismatch(AssertionError):
 
 _W = ["conv1.weight", "fc.weight"]
 _TINY = [name for name, _ in LAYOUTS["tiny"]]
-_REST = [n for n in _TINY if n not in _W]
 _MOM = "mindspore.nn.Momentum"
 _SGD = "mindspore.nn.SGD"
 _ASGD = "mindspore.nn.ASGD"
 _ADAM = "mindspore.nn.Adam"
 _ADAMW = "mindspore.nn.AdamWeightDecay"
-
-
-def _construct(id: str, optimizer: str, kwargs: dict, error_type: type, message: str, description: str) -> ErrorInput:
-    return ErrorInput(id, description, optimizer, "construct", {"params": _W, **kwargs}, error_type, message)
-
-
-_CONSTRUCT = (
-    # nn.Momentum and the nn.Optimizer base class
-    _construct("momentum-lr_negative", _MOM, dict(learning_rate=-0.1, momentum=0.9), SpecValueError,
-               "the 'learning rate' must be float and must >= 0", "negative learning rate"),
-    _construct("momentum-lr_nan", _MOM, dict(learning_rate=float("nan"), momentum=0.9), SpecValueError,
-               "the 'learning rate' must be a legal value", "NaN learning rate"),
-    _construct("momentum-lr_none", _MOM, dict(learning_rate=None, momentum=0.9), SpecTypeError,
-               "the argument 'learning_rate' must be int, float, Tensor, Iterable or LearningRateSchedule",
-               "learning rate of an unsupported type"),
-    _construct("momentum-momentum_int", _MOM, dict(learning_rate=0.1, momentum=1), SpecTypeError,
-               "the type of 'momentum' should be 'float', but got type 'int'", "momentum given as int"),
-    _construct("momentum-momentum_negative", _MOM, dict(learning_rate=0.1, momentum=-0.5), SpecValueError,
-               "the argument 'momentum' must be at least 0.0", "negative momentum"),
-    _construct("momentum-weight_decay_negative", _MOM, dict(learning_rate=0.1, momentum=0.9, weight_decay=-1e-3),
-               SpecValueError, "the 'weight_decay' must be float and must >= 0", "negative weight decay"),
-    _construct("momentum-weight_decay_str", _MOM, dict(learning_rate=0.1, momentum=0.9, weight_decay="x"),
-               SpecTypeError, "the argument 'Weight_decay' must be int, float or Cell", "weight decay as a string"),
-    _construct("momentum-loss_scale_zero", _MOM, dict(learning_rate=0.1, momentum=0.9, loss_scale=0.0),
-               SpecValueError, "the 'loss_scale' must be float and must > 0", "zero loss scale"),
-    _construct("momentum-loss_scale_str", _MOM, dict(learning_rate=0.1, momentum=0.9, loss_scale="x"),
-               SpecTypeError, "the type of 'loss_scale' should be 'float'", "loss scale as a string"),
-    _construct("momentum-use_nesterov_int", _MOM, dict(learning_rate=0.1, momentum=0.9, use_nesterov=1),
-               SpecTypeError, "The input value must be a bool, but got int.", "use_nesterov given as int"),
-    ErrorInput("momentum-params_empty", "empty parameter list", _MOM, "construct",
-               dict(params=[], learning_rate=0.1, momentum=0.9), SpecValueError,
-               "the argument parameters must not be empty"),
-    # group dictionaries
-    ErrorInput("momentum-group_bad_key", "a group key MindSpore does not parse", _MOM, "construct",
-               dict(params=[{"params": _W, "lrr": 0.1}], learning_rate=0.1, momentum=0.9), SpecKeyError,
-               "the key in group params must be one of in ['params', 'lr', 'weight_decay', 'order_params', "
-               "'grad_centralization'], but got ['lrr']"),
-    ErrorInput("momentum-group_empty", "a group with an empty parameter list", _MOM, "construct",
-               dict(params=[{"params": []}], learning_rate=0.1, momentum=0.9), SpecValueError,
-               "the argument group `params` must not be empty"),
-    ErrorInput("momentum-group_params_bad_type", "a group whose parameter list holds a non-name", _MOM,
-               "construct", dict(params=[{"params": ["fc.weight", 3]}], learning_rate=0.1, momentum=0.9),
-               SelectorTypeError, "entries of a parameter list must be names or globs"),
-    ErrorInput("momentum-group_weight_decay_negative", "a group with negative weight decay", _MOM, "construct",
-               dict(params=[{"params": _W, "weight_decay": -1.0}], learning_rate=0.1, momentum=0.9),
-               SpecValueError, "the 'weight_decay' must be float and must >= 0"),
-    ErrorInput("momentum-group_lr_negative", "a group with a negative learning rate", _MOM, "construct",
-               dict(params=[{"params": _W, "lr": -1.0}], learning_rate=0.1, momentum=0.9), SpecValueError,
-               "the 'learning rate' must be float and must >= 0"),
-    ErrorInput("momentum-group_gc_int", "grad_centralization given as int", _MOM, "construct",
-               dict(params=[{"params": _W, "grad_centralization": 1}], learning_rate=0.1, momentum=0.9),
-               SpecTypeError, "the 'gradients_centralization' must be bool type"),
-    ErrorInput("momentum-order_params_extra_key", "an order_params dict with another key", _MOM, "construct",
-               dict(params=[{"params": _W}, {"order_params": _W, "lr": 0.1}], learning_rate=0.1, momentum=0.9),
-               SpecValueError, "should only include the 'order_params' key"),
-    ErrorInput("momentum-group_lr_table_length", "group and default per-step lr lists of different lengths",
-               _MOM, "construct",
-               dict(params=[{"params": _W, "lr": [0.1, 0.2]}, {"params": _REST}], learning_rate=[0.1, 0.2, 0.3],
-                    momentum=0.9),
-               SpecValueError, "dynamic learning rate in group must be the same size as the argument 'learning_rate'"),
-    # nn.SGD
-    _construct("sgd-momentum_str", _SGD, dict(momentum="x"), SpecTypeError,
-               "the argument 'momentum' must be float type", "momentum as a string"),
-    _construct("sgd-momentum_negative", _SGD, dict(momentum=-1.0), SpecValueError,
-               "the argument 'momentum' must be at least 0.0", "negative momentum"),
-    _construct("sgd-dampening_negative", _SGD, dict(momentum=0.9, dampening=-1.0), SpecValueError,
-               "the argument 'dampening' must be at least 0.0", "negative dampening"),
-    _construct("sgd-dampening_str", _SGD, dict(momentum=0.9, dampening="x"), SpecTypeError,
-               "the argument 'dampening' must be float type", "dampening as a string"),
-    _construct("sgd-nesterov_no_momentum", _SGD, dict(momentum=0.0, nesterov=True), SpecValueError,
-               "if 'nesterov' is true, 'momentum' must be > 0.0 and 'dampening' must equal to 0.0",
-               "Nesterov without momentum"),
-    _construct("sgd-nesterov_dampening", _SGD, dict(momentum=0.9, dampening=0.1, nesterov=True), SpecValueError,
-               "if 'nesterov' is true, 'momentum' must be > 0.0 and 'dampening' must equal to 0.0",
-               "Nesterov with dampening"),
-    _construct("sgd-nesterov_int", _SGD, dict(momentum=0.9, nesterov=1), SpecTypeError,
-               "the type of 'nesterov' should be 'bool'", "nesterov given as int"),
-    _construct("sgd-loss_scale_negative", _SGD, dict(loss_scale=-2.0), SpecValueError,
-               "the 'loss_scale' must be float and must > 0", "negative loss scale"),
-    _construct("sgd-dynamic_weight_decay", _SGD,
-               dict(weight_decay={"schedule": "mindspore.nn.WarmUpLR", "learning_rate": 0.01, "warmup_steps": 2}),
-               SpecTypeError, "dynamic weight decay is currently not supported", "a schedule as weight decay"),
-    # nn.ASGD
-    _construct("asgd-lambd_int", _ASGD, dict(lambd=1), SpecTypeError,
-               "the type of 'lambd' should be 'float'", "lambd given as int"),
-    _construct("asgd-alpha_int", _ASGD, dict(alpha=1), SpecTypeError,
-               "the type of 'alpha' should be 'float'", "alpha given as int"),
-    _construct("asgd-t0_int", _ASGD, dict(t0=1), SpecTypeError,
-               "the type of 't0' should be 'float'", "t0 given as int"),
-    _construct("asgd-weight_decay_negative", _ASGD, dict(weight_decay=-1.0), SpecValueError,
-               "the 'weight_decay' must be float and must >= 0", "negative weight decay"),
-    _construct("asgd-lr_negative", _ASGD, dict(learning_rate=-1.0), SpecValueError,
-               "the 'learning rate' must be float and must >= 0", "negative learning rate"),
-    _construct("asgd-loss_scale", _ASGD, dict(loss_scale=2.0), TypeError,
-               "unexpected keyword argument 'loss_scale'", "nn.ASGD has no loss_scale argument"),
-    # nn.Adam
-    _construct("adam-beta1_int", _ADAM, dict(beta1=1), SpecTypeError,
-               "the type of 'beta1' should be 'float'", "beta1 given as int"),
-    _construct("adam-beta1_one", _ADAM, dict(beta1=1.0), SpecValueError,
-               "the 'beta1' must be in range of (0.0, 1.0)", "beta1 outside (0, 1)"),
-    _construct("adam-beta2_zero", _ADAM, dict(beta2=0.0), SpecValueError,
-               "the 'beta2' must be in range of (0.0, 1.0)", "beta2 outside (0, 1)"),
-    _construct("adam-eps_zero", _ADAM, dict(eps=0.0), SpecValueError,
-               "the 'eps' must be float and must > 0", "zero eps"),
-    _construct("adam-eps_int", _ADAM, dict(eps=1), SpecTypeError,
-               "the type of 'eps' should be 'float'", "eps given as int"),
-    _construct("adam-use_locking_int", _ADAM, dict(use_locking=1), SpecTypeError,
-               "the type of 'use_locking' should be 'bool'", "use_locking given as int"),
-    _construct("adam-use_nesterov_int", _ADAM, dict(use_nesterov=1), SpecTypeError,
-               "the type of 'use_nesterov' should be 'bool'", "use_nesterov given as int"),
-    _construct("adam-use_amsgrad_int", _ADAM, dict(use_amsgrad=1), SpecTypeError,
-               "the type of 'use_amsgrad' should be 'bool'", "use_amsgrad given as int"),
-    _construct("adam-unknown_kwarg", _ADAM, dict(foo=1), SpecKeyError,
-               "invalid keys are passed as kwargs, supported keys are 'use_lazy' and'use_offload'",
-               "an unknown keyword argument"),
-    _construct("adam-lazy_and_offload", _ADAM, dict(use_lazy=True, use_offload=True), SpecValueError,
-               "'use_lazy' and 'use_offload' can not both be True", "use_lazy with use_offload"),
-    _construct("adam-amsgrad_lazy", _ADAM, dict(use_amsgrad=True, use_lazy=True), SpecValueError,
-               "there is no parameter named 'use_amsgrad'", "use_amsgrad with use_lazy"),
-    _construct("adam-weight_decay_negative", _ADAM, dict(weight_decay=-0.5), SpecValueError,
-               "the 'weight_decay' must be float and must >= 0", "negative weight decay"),
-    # nn.AdamWeightDecay
-    _construct("adamweightdecay-beta1_range", _ADAMW, dict(beta1=1.5), SpecValueError,
-               "the 'beta1' must be in range of (0.0, 1.0)", "beta1 outside (0, 1)"),
-    _construct("adamweightdecay-beta2_str", _ADAMW, dict(beta2="0.9"), SpecTypeError,
-               "the type of 'beta2' should be 'float'", "beta2 as a string"),
-    _construct("adamweightdecay-eps_negative", _ADAMW, dict(eps=-1.0), SpecValueError,
-               "the 'eps' must be float and must > 0", "negative eps"),
-    _construct("adamweightdecay-weight_decay_negative", _ADAMW, dict(weight_decay=-1.0), SpecValueError,
-               "the 'weight_decay' must be float and must >= 0", "negative weight decay"),
-    _construct("adamweightdecay-loss_scale", _ADAMW, dict(loss_scale=2.0), TypeError,
-               "unexpected keyword argument 'loss_scale'", "nn.AdamWeightDecay has no loss_scale argument"),
-)
 
 
 def _build(id: str, optimizer: str, params: Any, error_type: type, message: str, description: str,
@@ -293,7 +121,7 @@ _STEP = (
 )
 
 #: Every record; :func:`check_error_input` runs each on a backend.
-ERROR_INPUTS: tuple[ErrorInput, ...] = _CONSTRUCT + _BUILD + _STEP
+ERROR_INPUTS: tuple[ErrorInput, ...] = CONSTRUCT_ERRORS + _BUILD + _STEP
 
 
 def _arguments(record: ErrorInput) -> dict[str, Any]:
