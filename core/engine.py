@@ -8,8 +8,9 @@ A backend runs the plan with its kernels; only then is :meth:`Engine.commit` cal
 a step that fails leaves parameters, state and counters as they were.
 
 Per-step order (MindSpore ``Optimizer.construct``): the learning rate and weight decay
-of step ``global_step`` are read, the gradients are pre-processed (weight decay
-``g + wd·p``, gradient centralization, multiplication by ``1/loss_scale``), the
+of step ``global_step`` are read, the gradients are pre-processed (negation where the
+algorithm has torch's ``maximize``, weight decay ``g + wd·p``, gradient centralization,
+multiplication by ``1/loss_scale``), the
 algorithm's update runs, and ``global_step`` increases by one.
 """
 from __future__ import annotations
@@ -51,6 +52,10 @@ class BucketStep:
         weight_decay: coupled decay to add to the gradient first (0.0: skip).
         centralize: whether to centralize the gradients.
         grad_scale: factor the gradients are multiplied by (``None``: skip).
+        negate: negate the gradients before anything else (torch's ``maximize``).
+
+    Pre-processing order on every backend: negate, weight decay ``g + wd·p``,
+    centralization, ``g·grad_scale``; then the kernel.
     """
 
     bucket: Bucket
@@ -59,6 +64,7 @@ class BucketStep:
     weight_decay: float
     centralize: bool
     grad_scale: float | None
+    negate: bool = False
 
 
 @dataclass(frozen=True)
@@ -207,6 +213,7 @@ class Engine:
                         weight_decay=decay if (coupled_on and not kernel_decay) else 0.0,
                         centralize=bucket.centralize,
                         grad_scale=grad_scale,
+                        negate=bool(alg.maximize),
                     )
                 )
             next_states.append(next_state)

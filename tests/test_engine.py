@@ -246,3 +246,30 @@ def test_numpy_backend_refuses_other_arrays():
         optbridge.build(nn.SGD(None), {"w": np.zeros(3, np.int64)}, backend="numpy")
     with pytest.raises(optbridge.OptbridgeError, match="no installed backend recognises"):
         optbridge.build(nn.SGD(None), {"w": [1.0, 2.0]})
+
+
+# -- maximize: negation comes before coupled weight decay (torch order) ------------------
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_maximize_negates_the_gradient_before_weight_decay(dtype):
+    from optbridge.algorithms.sgd import SGD
+    from optbridge.schedules.values import Constant
+    from optbridge.spec import GroupSpec, OptimizerSpec
+
+    lr, wd = 0.1, 0.01
+    spec = OptimizerSpec(
+        algorithm=SGD(momentum=0.9),
+        lr=Constant(lr),
+        weight_decay=Constant(wd),
+        groups=(GroupSpec(params=["fc.weight"], overrides={"maximize": True}, source_index=0),
+                GroupSpec(params="*", source_index=1)),
+    )
+    params = fresh(dtype)
+    start = copy.deepcopy(params)
+    opt = optbridge.build(spec, params)
+    g = grads(0, dtype)
+    opt.step(g)
+    t = np.dtype(dtype).type
+    for name in NAMES:
+        sign = -1 if name == "fc.weight" else 1
+        expected = start[name] - t(lr) * (sign * g[name] + start[name] * t(wd))
+        np.testing.assert_allclose(params[name], expected, rtol=1e-6 if dtype == "float32" else 1e-14)

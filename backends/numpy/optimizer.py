@@ -89,7 +89,8 @@ class NumpyOptimizer(OptimizerAPI):
         for bs in plan.buckets:
             names = bs.bucket.names
             params = [self._params[n] for n in names]
-            g = preprocess_gradients(params, [by_name[n] for n in names], bs.weight_decay, bs.centralize, bs.grad_scale)
+            g = preprocess_gradients(params, [by_name[n] for n in names], bs.weight_decay, bs.centralize, bs.grad_scale,
+                                     negate=bs.negate)
             slots = {s.name: [self._state[n][s.name] for n in names] for s in bs.algorithm.slots()}
             self._kernels[bs.algorithm.name](bs.algorithm, params, g, slots, bs.scalars)
         self._engine.commit(plan)

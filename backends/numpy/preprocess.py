@@ -1,5 +1,6 @@
 """Gradient pre-processing in MindSpore ``Optimizer.construct`` order, with NumPy.
 
+0. negation (torch's ``maximize``): ``g = −g``
 1. weight decay: ``g = p·wd + g`` (MindSpore ``_apply_decay``: ``AddN(p·wd, g)``)
 2. gradient centralization: ``g = g − mean(g, axes 1..ndim−1)``
 3. loss scale: ``g = g·(1/loss_scale)`` (MindSpore multiplies by the reciprocal)
@@ -21,9 +22,10 @@ def preprocess_gradients(
     weight_decay: float,
     centralize: bool,
     grad_scale: float | None,
+    negate: bool = False,
 ) -> list[np.ndarray]:
     """Return the pre-processed gradients of one bucket (new arrays where changed)."""
-    out = list(grads)
+    out = [-g for g in grads] if negate else list(grads)
     if weight_decay != 0.0:
         for i, (p, g) in enumerate(zip(params, out)):
             wd = p.dtype.type(weight_decay)

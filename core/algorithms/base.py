@@ -11,6 +11,11 @@ with state as named slots). It declares
 * ``weight_decay_mode`` — ``"coupled"`` when weight decay is the pre-processing step
   ``g + wd·p`` done before the update, ``"kernel"`` when the algorithm's own kernel
   consumes ``scalars["weight_decay"]`` (decoupled forms);
+* ``maximize`` (a hyperparameter every algorithm has, default ``False``) — torch's
+  ``maximize``: the gradient is negated before any other pre-processing, so coupled
+  weight decay is added to ``−g`` (``torch.optim._functional``: ``grad = -grad`` comes
+  before ``grad.add(param, alpha=weight_decay)``); per-group overridable like any
+  hyperparameter;
 * in its docstring, the update as a numbered list of elementwise operations — the
   canonical op order every backend's kernel follows so that float32 results agree to the
   last bit.
@@ -72,6 +77,7 @@ class Algorithm:
 
     name: ClassVar[str] = ""
     weight_decay_mode: ClassVar[str] = "coupled"
+    maximize: bool = False
 
     def slots(self) -> tuple[Slot, ...]:
         """Per-parameter state slots for these hyperparameters."""
@@ -92,9 +98,14 @@ class Algorithm:
         return {"lr": hs.lr, "weight_decay": hs.weight_decay}, dict(host_state)
 
     def hyperparameters(self) -> dict[str, Any]:
-        """Field values, as plain data."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        """Field values, as plain data: the algorithm's own first, then ``maximize``."""
+        names = [f.name for f in dataclasses.fields(self)]
+        own = [n for n in names if n not in _BASE_FIELDS] + [n for n in names if n in _BASE_FIELDS]
+        return {n: getattr(self, n) for n in own}
 
     def replace(self, **changes: Any) -> "Algorithm":
         """A copy with some hyperparameters changed (per-group overrides)."""
         return dataclasses.replace(self, **changes)
+
+
+_BASE_FIELDS = frozenset(f.name for f in dataclasses.fields(Algorithm))
