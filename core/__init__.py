@@ -18,6 +18,7 @@ from typing import Any
 from ._version import __version__
 from .config import from_dict, load, save, to_dict
 from .dialects import mindspore as _mindspore_dialect  # registers the dialect classes
+from .dialects import torch as _torch_dialect  # registers the dialect classes
 from .dialects.base import DialectOptimizer
 from . import plugin
 from .errors import BackendError, OptbridgeError

@@ -1,0 +1,341 @@
+"""What every torch-dialect optimizer shares: ``torch.optim.Optimizer``'s rules (torch 2.13).
+
+Mirrors ``torch/optim/optimizer.py`` (``Optimizer.__init__`` and ``add_param_group``):
+
+* ``params`` is ``None`` (every parameter, one group), a *selector* (a name, a glob, a
+  list of names/globs, or a selector dict such as ``{"regex": ...}``; see
+  :mod:`optbridge.groups`), or a list of *group dicts*. A group dict has ``"params"`` (a
+  selector) and may override any hyperparameter of the class (any key of torch's
+  ``defaults`` dict: ``"lr"``, ``"momentum"``, ``"betas"``, ``"weight_decay"``,
+  ``"maximize"``, ``"foreach"``, ...); keys it leaves out take the constructor's values.
+* An empty list raises ``ValueError("optimizer got an empty parameter list")``; a later
+  element that is not a dict raises ``TypeError("param_group must be a dict, but got
+  ...")``; a group dict without ``"params"`` raises ``KeyError`` (torch: ``KeyError:
+  'params'``); a group key that is not a hyperparameter of the class raises
+  :class:`~optbridge.errors.SpecKeyError` naming the group index and the key (torch
+  accepts and keeps unknown keys; optbridge refuses them so a typo is not silently
+  ignored).
+* torch's "some parameters appear in more than one parameter group" is
+  :class:`~optbridge.errors.DuplicateParameterError` (a ``ValueError`` subclass of
+  ``GroupError``, raised when the groups are resolved against the model's parameters by
+  :func:`optbridge.build`); an empty group or a parameter no group takes are
+  ``GroupError`` too, unless ``unassigned="frozen"`` (keyword-only optbridge extension).
+
+Hyperparameters are validated with torch 2.13's messages and in its order (the
+subclass's :meth:`TorchOptimizer._check`). torch validates only the constructor's
+arguments; optbridge also validates every group's merged hyperparameters with the same
+checks, the message prefixed with ``groups[i] (<selector>): ``. An argument of a type
+torch cannot compare (``lr="0.1"``) raises ``TypeError`` naming the argument (torch
+raises Python's own comparison ``TypeError``).
+
+Learning rates, per group too: a number (torch), or -- optbridge extensions -- a
+per-step list (entry ``i`` is used by the optimizer step with index ``i``) or a
+:class:`~optbridge.schedules.base.Schedule`. Weight decay is a number, as in torch; a
+schedule as weight decay raises ``TypeError`` ("dynamic weight decay is not supported").
+
+Numbers: torch computes every host scalar in Python ``float`` (float64), so the spec's
+``precision`` is ``"float64"``; weight decay applies to every parameter of a group (no
+MindSpore ``beta``/``gamma`` filter); there is no gradient centralization and no loss
+scale, so the only pre-processing is negation (``maximize``) and coupled weight decay.
+``foreach``, ``fused``, ``capturable`` and ``differentiable`` are accepted and validated
+as torch does and recorded in configs; they select torch implementations, not formulas,
+and do not change optbridge's numbers (the numbers are those of torch's default
+single-tensor CPU path, ``foreach=False``; torch's ``capturable``/``differentiable``
+paths compute bias corrections from a float32 step tensor and differ from it in the last
+bits).
+
+Writing a torch-dialect class on this base
+-------------------------------------------
+::
+
+    @register_dialect
+    class RMSprop(TorchOptimizer):
+        qualname = "torch.optim.RMSprop"
+        cls_name = "RMSprop"
+        # torch's ``defaults`` keys, in torch's order: the keys a group dict may override
+        hyperparameters = ("lr", "alpha", "eps", "weight_decay", "momentum", "centered",
+                           "capturable", "foreach", "maximize", "differentiable")
+
+        def __init__(self, params=None, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0,
+                     momentum=0, centered=False, capturable=False, foreach=None,
+                     maximize=False, differentiable=False, *, unassigned="error"):
+            defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
+                            momentum=momentum, centered=centered, capturable=capturable,
+                            foreach=foreach, maximize=maximize, differentiable=differentiable)
+            self._init_torch(params, defaults, unassigned)
+
+        def _check(self, hp):            # torch's __init__ checks, torch's order and words
+            if number("lr", hp["lr"]) < 0.0:
+                raise SpecValueError(f"Invalid learning rate: {hp['lr']}")
+            ...
+
+        def _algorithm(self, hp):        # merged hyperparameters -> canonical algorithm
+            return CanonicalRMSProp(alpha=float(hp["alpha"]), ..., maximize=bool(hp["maximize"]))
+
+* :meth:`_init_torch` validates (``_check`` on the constructor's values, then the
+  ``params``/group dicts, then ``_check`` on each group's merged values, then
+  :meth:`_check_after_params` for torch's post-``super().__init__`` checks such as
+  "`fused` and `foreach` cannot be `True` together.") and records the arguments.
+* ``_check`` receives ``hp["lr"]`` as a number even when the user gave a list or a
+  schedule (the base validates those itself and hands ``_check`` a valid stand-in).
+* ``_algorithm`` must not read ``lr`` or ``weight_decay``: the base lowers them to the
+  group's values (``GroupSpec.lr``/``weight_decay``); every other hyperparameter that
+  differs from the constructor's becomes a per-group override (``GroupSpec.overrides``).
+  All groups must lower to the same canonical algorithm name.
+* Use :func:`number` for torch's numeric comparisons; raise
+  :class:`~optbridge.errors.SpecValueError` / ``SpecTypeError`` with torch's message.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from numbers import Real
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ....algorithms.base import Algorithm
+from ....errors import OptbridgeError, SpecKeyError, SpecTypeError, SpecValueError
+from ....groups import describe_selector, validate_selector
+from ....schedules.base import Schedule
+from ....schedules.values import Constant, PerStep, Scheduled, Value
+from ....spec import GroupSpec, OptimizerSpec
+from ...base import DialectOptimizer
+
+__all__ = ["TorchOptimizer", "TorchRuntimeError", "number", "check_betas", "check_fused"]
+
+
+class TorchRuntimeError(OptbridgeError, RuntimeError):
+    """A ``RuntimeError`` torch raises at construction (``fused`` with ``foreach``)."""
+
+#: What a torch-dialect optimizer pre-processes: negation (maximize), then coupled decay.
+TORCH_PREPROCESS = ("weight_decay",)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (Real, np.floating, np.integer)) and not isinstance(value, np.bool_)
+
+
+def number(name: str, value: Any) -> Any:
+    """``value`` unchanged if torch could compare it with a float; else ``TypeError``.
+
+    torch compares hyperparameters directly (``if lr < 0.0``), so ``bool`` and ``int``
+    pass (as in torch) and anything else fails with Python's comparison error; this
+    raises that ``TypeError`` with a message naming the argument instead.
+    """
+    if not _is_number(value):
+        raise SpecTypeError(f"'{name}' must be a number, but got {value!r} of type {type(value).__name__}")
+    return value
+
+
+def check_betas(betas: Any) -> tuple[Any, Any]:
+    """``betas`` must be a pair (tuple or list) whose entries torch can compare."""
+    if isinstance(betas, (str, bytes)) or not isinstance(betas, (tuple, list)) or len(betas) != 2:
+        raise SpecTypeError(f"'betas' must be a pair (beta1, beta2), but got {betas!r}")
+    return number("betas[0]", betas[0]), number("betas[1]", betas[1])
+
+
+def check_fused(hp: Mapping[str, Any]) -> None:
+    """torch's checks after ``super().__init__`` for classes with ``fused`` (SGD, Adam, AdamW...)."""
+    if hp.get("fused"):
+        if hp.get("differentiable"):
+            raise TorchRuntimeError("`fused` does not support `differentiable`")
+        if hp.get("foreach"):
+            raise TorchRuntimeError("`fused` and `foreach` cannot be `True` together.")
+
+
+def _where(index: int, selector: Any) -> str:
+    return f"groups[{index}] ({describe_selector(selector)}): "
+
+
+def _lr_value(lr: Any, where: str) -> tuple[Value, Any]:
+    """The lr as a canonical value, and the number ``_check`` sees in its place.
+
+    A number is torch's; a list (per-step values) or a schedule are optbridge extensions.
+    List entries must be numbers >= 0 (torch's "Invalid learning rate" check per entry).
+    """
+    if isinstance(lr, Schedule):
+        return Scheduled(lr), 0.0
+    if isinstance(lr, np.ndarray) and lr.ndim == 0:
+        lr = lr.item()
+    if isinstance(lr, (list, tuple, np.ndarray)):
+        entries = list(lr.tolist() if isinstance(lr, np.ndarray) else lr)
+        if not entries:
+            raise SpecValueError(f"{where}a per-step 'lr' list must not be empty")
+        for i, entry in enumerate(entries):
+            if not _is_number(entry) or isinstance(entry, bool):
+                raise SpecTypeError(
+                    f"{where}entries of a per-step 'lr' list must be numbers; lr[{i}] is {entry!r} "
+                    f"of type {type(entry).__name__}"
+                )
+            if not 0.0 <= entry or math.isinf(entry):
+                raise SpecValueError(f"{where}Invalid learning rate: {entry} (lr[{i}])")
+        return PerStep(tuple(float(e) for e in entries)), entries[0]
+    if not _is_number(lr):
+        raise SpecTypeError(
+            f"{where}'lr' must be a number, a per-step list of numbers or a Schedule, but got {lr!r} "
+            f"of type {type(lr).__name__}"
+        )
+    return Constant(float(lr)), lr
+
+
+class TorchOptimizer(DialectOptimizer):
+    """Base of torch-dialect optimizers (``torch.optim.Optimizer``). See the module docstring.
+
+    Class attributes a subclass sets: ``qualname`` (``"torch.optim.SGD"``), ``cls_name``
+    (``"SGD"``) and ``hyperparameters`` (torch's ``defaults`` keys, in torch's order).
+    """
+
+    cls_name: ClassVar[str] = "Optimizer"
+    #: torch's ``defaults`` keys: the hyperparameters a group dict may override
+    hyperparameters: ClassVar[tuple[str, ...]] = ()
+
+    _defaults: dict[str, Any]
+    _groups_input: Any
+    _group_list: list[dict[str, Any]] | None
+    _unassigned: str
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.group_keys = ("params",) + tuple(cls.hyperparameters)
+
+    # -- hooks for subclasses -------------------------------------------------------------
+    def _check(self, hp: dict[str, Any]) -> None:
+        """torch's ``__init__`` checks on one set of hyperparameters (before ``super().__init__``)."""
+
+    def _check_after_params(self, hp: dict[str, Any]) -> None:
+        """torch's checks after ``super().__init__`` (``fused`` with ``foreach``/``differentiable``)."""
+
+    def _algorithm(self, hp: dict[str, Any]) -> Algorithm:
+        """The canonical algorithm for one group's merged hyperparameters."""
+        raise NotImplementedError
+
+    # -- torch Optimizer.__init__ ------------------------------------------------------------
+    def _init_torch(self, params: Any, defaults: dict[str, Any], unassigned: str,
+                    extra_arguments: Mapping[str, Any] | None = None) -> None:
+        """Validate like torch, then record ``params``, ``defaults`` and ``unassigned``."""
+        missing = [k for k in self.hyperparameters if k not in defaults]
+        extra = [k for k in defaults if k not in self.hyperparameters]
+        if missing or extra:
+            raise TypeError(f"{type(self).__name__}: defaults do not match 'hyperparameters' "
+                            f"(missing {missing}, unexpected {extra})")
+        self._default_lr = self._checked(defaults, "")
+        self._groups_input, self._group_list = self._parse_params(params)
+        self._group_lrs: list[Value | None] = []
+        if self._group_list is not None:
+            for index, group in enumerate(self._group_list):
+                where = _where(index, group["params"])
+                merged = {**defaults, **{k: v for k, v in group.items() if k != "params"}}
+                lr = self._checked(merged, where)
+                self._group_lrs.append(lr if "lr" in group else None)
+        self._check_after_params(dict(defaults))
+        if unassigned not in ("error", "frozen"):
+            raise SpecValueError(f"'unassigned' must be 'error' or 'frozen', but got {unassigned!r}")
+        self._defaults = dict(defaults)
+        self._unassigned = unassigned
+        arguments = {"params": params, **defaults}
+        if extra_arguments:
+            arguments.update(extra_arguments)
+        arguments["unassigned"] = unassigned
+        self._record(arguments)
+
+    def _checked(self, hp: dict[str, Any], where: str) -> Value:
+        """Run the dynamic-lr and weight-decay checks and ``_check``; return the lr value."""
+        lr, stand_in = _lr_value(hp["lr"], where)
+        if isinstance(hp.get("weight_decay"), Schedule):
+            raise SpecTypeError(
+                f"{where}'weight_decay' must be a number: dynamic weight decay (a schedule) is not supported "
+                f"by torch.optim.{self.cls_name}"
+            )
+        try:
+            self._check({**hp, "lr": stand_in})
+        except SpecKeyError:
+            raise
+        except (SpecTypeError, SpecValueError, RuntimeError) as exc:
+            if not where:
+                raise
+            raise type(exc)(f"{where}{exc}") from None
+        return lr
+
+    def _parse_params(self, params: Any) -> tuple[Any, list[dict[str, Any]] | None]:
+        """``None`` | a selector (one group) | a list of group dicts."""
+        if params is None:
+            return None, None
+        if isinstance(params, (str, Mapping)):
+            validate_selector(params, "params")
+            return params, None
+        if not isinstance(params, Iterable):
+            raise SpecTypeError(
+                "params argument given to the optimizer should be an iterable of parameter names or dicts, "
+                f"but got {type(params).__name__}"
+            )
+        items = list(params)
+        if not items:
+            raise SpecValueError("optimizer got an empty parameter list")
+        if not isinstance(items[0], Mapping):
+            validate_selector(items, "params")
+            return items, None
+        groups: list[dict[str, Any]] = []
+        for index, group in enumerate(items):
+            if not isinstance(group, Mapping):
+                raise SpecTypeError(f"param_group must be a dict, but got {type(group)} (groups[{index}])")
+            if "params" not in group:
+                raise SpecKeyError(f"groups[{index}]: the group dict has no 'params' key")
+            selector = group["params"]
+            where = _where(index, selector)
+            if isinstance(selector, set):
+                raise SpecTypeError(
+                    f"{where}optimizer parameters need to be organized in ordered collections, but the ordering "
+                    "of tensors in sets will change between runs. Please use a list instead."
+                )
+            unknown = [k for k in group if k not in self.group_keys]
+            if unknown:
+                raise SpecKeyError(
+                    f"{where}unknown key(s) {unknown} for torch.optim.{self.cls_name}; a group may hold "
+                    f"{list(self.group_keys)}"
+                )
+            validate_selector(list(selector) if isinstance(selector, tuple) else selector, where.rstrip(": "))
+            groups.append(dict(group))
+        return items, groups
+
+    # -- lowering ----------------------------------------------------------------------------
+    def to_canonical(self) -> OptimizerSpec:
+        """The canonical spec: the constructor's algorithm, per-group lr/wd and overrides."""
+        defaults = self._defaults
+        algorithm = self._algorithm(defaults)
+        base = algorithm.hyperparameters()
+        groups: tuple[GroupSpec, ...] | None
+        if self._group_list is None:
+            sel = self._groups_input
+            groups = None if sel is None else (GroupSpec(params=list(sel) if isinstance(sel, tuple) else sel),)
+        else:
+            specs = []
+            for index, (group, lr) in enumerate(zip(self._group_list, self._group_lrs)):
+                merged = {**defaults, **{k: v for k, v in group.items() if k != "params"}}
+                group_alg = self._algorithm(merged)
+                if group_alg.name != algorithm.name:
+                    raise SpecValueError(
+                        f"{_where(index, group['params'])}lowers to canonical {group_alg.name!r}, the optimizer "
+                        f"to {algorithm.name!r}"
+                    )
+                overrides = {k: v for k, v in group_alg.hyperparameters().items() if v != base[k]}
+                selector = group["params"]
+                specs.append(GroupSpec(
+                    params=list(selector) if isinstance(selector, tuple) else selector,
+                    lr=lr,
+                    weight_decay=Constant(float(group["weight_decay"])) if "weight_decay" in group else None,
+                    overrides=overrides,
+                    source_index=index,
+                ))
+            groups = tuple(specs)
+        return OptimizerSpec(
+            algorithm=algorithm,
+            lr=self._default_lr,
+            weight_decay=Constant(float(defaults.get("weight_decay", 0.0))),
+            groups=groups,
+            decay_filter=None,
+            unassigned=self._unassigned,
+            precision="float64",
+            preprocess=TORCH_PREPROCESS,
+            origin=self.qualname,
+        )
