@@ -60,6 +60,13 @@ class Backend:
             backend's own parameters from NumPy data (used by the conformance suite).
         to_numpy: ``to_numpy(params) -> {name: ndarray}`` reads parameters back.
         grads_from_numpy: converts ``{name: ndarray}`` gradients for ``step``.
+        plugin: filled in by optbridge: the name of the plugin that provided it.
+        functional: ``True`` when the optimizer's ``step(grads)`` returns the new
+            parameters instead of updating ``params`` in place (JAX-style backends); the
+            conformance suite then reads the parameters from what ``step`` returned.
+        expected_failures: the backend's strict expected failures in the conformance
+            suite, ``{case id: reason}`` (a key ``"<case id>:<dtype>"`` limits one to a
+            dtype). A listed case that passes is reported (``XPASS(strict)``).
     """
 
     name: str
@@ -72,6 +79,8 @@ class Backend:
     to_numpy: Callable[..., Any] | None = None
     grads_from_numpy: Callable[..., Any] | None = None
     plugin: str = ""
+    functional: bool = False
+    expected_failures: Mapping[str, str] = field(default_factory=dict)
 
 
 class HookSpecs:

@@ -42,7 +42,8 @@ from .cases import CASES, DTYPES, CaseInfo
 from .compare import Metrics, TensorCheck, check_tensor
 from .tolerances import Tolerance, tolerance_for
 
-__all__ = ["Failure", "CaseResult", "run_case", "run_suite", "case_matrix", "STATUSES", "REFERENCE_BACKEND"]
+__all__ = ["Failure", "CaseResult", "run_case", "run_suite", "case_matrix", "expected_failure", "STATUSES",
+           "REFERENCE_BACKEND"]
 
 REFERENCE_BACKEND = "numpy"
 #: Outcomes of a case; ``passed``, ``xfailed`` and ``skipped`` are not failures.
@@ -166,7 +167,9 @@ class _Run:
         self.optimizer = backend.build(spec, self.params, backend.kernels)
 
     def step(self, grads: Mapping[str, np.ndarray]) -> None:
-        self.optimizer.step(self.backend.grads_from_numpy(grads, self.params))
+        returned = self.optimizer.step(self.backend.grads_from_numpy(grads, self.params))
+        if self.backend.functional:
+            self.params = returned
 
     def read(self) -> dict[str, np.ndarray]:
         return self.backend.to_numpy(self.params)
@@ -182,6 +185,11 @@ class _CaseFailed(Exception):
         super().__init__(failure.message)
         self.failure = failure
         self.status = status
+
+
+def expected_failure(xfails: Mapping[str, str], case_id: str, dtype: str) -> str | None:
+    """The reason ``xfails`` (``{case id or "case id:dtype": reason}``) gives for a case in ``dtype``."""
+    return xfails.get(f"{case_id}:{dtype}", xfails.get(case_id))
 
 
 def _resolve(backend: str | Backend) -> Backend:
@@ -323,8 +331,9 @@ def run_case(case: CaseInfo, backend: str | Backend, dtype: str, *, xfail: str |
         backend: an installed backend's name, or a :class:`~optbridge.plugin.Backend`
             (a backend under development, not registered yet).
         dtype: ``"float32"`` or ``"float64"``.
-        xfail: an expected-failure reason supplied by the caller (e.g. a third-party
-            backend's own list), in addition to ``case.xfails``.
+        xfail: an expected-failure reason supplied by the caller; without one, the
+            case's own ``case.xfails`` entry applies, then the backend's
+            ``Backend.expected_failures`` (a third-party backend's list, as data).
 
     Returns:
         A :class:`CaseResult`; ``status`` is ``"error"`` for a strict XPASS or when the
@@ -337,6 +346,8 @@ def run_case(case: CaseInfo, backend: str | Backend, dtype: str, *, xfail: str |
     started = time.perf_counter()
     versions = _versions(chosen)
     expected = xfail if xfail is not None else case.xfail_reason(chosen.name, dtype)
+    if expected is None:
+        expected = expected_failure(chosen.expected_failures, case.id, dtype)
 
     def result(status: str, reason: str = "", metrics: Metrics | None = None,
                failure: Failure | None = None) -> CaseResult:
@@ -401,7 +412,9 @@ def run_suite(
         cases: cases; ``None``: the whole database.
         dtypes: dtypes to run (intersected with each case's own).
         xfails: ``{case id: reason}`` expected failures supplied by the caller (a
-            backend's own list), strict like ``CaseInfo.xfails``.
+            ``"<case id>:<dtype>"`` key limits one to a dtype), strict like
+            ``CaseInfo.xfails``; they take precedence over ``Backend.expected_failures``.
     """
     extra = dict(xfails or {})
-    return [run_case(c, b, d, xfail=extra.get(c.id)) for b, c, d in case_matrix(backends, cases, dtypes)]
+    return [run_case(c, b, d, xfail=expected_failure(extra, c.id, d))
+            for b, c, d in case_matrix(backends, cases, dtypes)]

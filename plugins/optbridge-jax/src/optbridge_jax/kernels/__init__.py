@@ -1,0 +1,32 @@
+"""JAX kernels: one module per canonical algorithm, registered here with one line each.
+
+Contract (functional; compare the in-place NumPy contract in ``docs/plugins.md``)::
+
+    kernel(algorithm, params, grads, slots, scalars) -> (new_params, new_slots)
+
+* ``algorithm`` — the canonical algorithm instance (per-group overrides applied); its
+  hyperparameters are static, so branch on them with Python ``if``;
+* ``params``, ``grads`` — lists of arrays of one dtype (one bucket), gradients already
+  pre-processed;
+* ``slots`` — ``{slot name: [array per parameter]}`` in the same order; the kernel
+  returns every slot it was given;
+* ``scalars`` — the algorithm's host scalars: numbers as 0-d arrays of the bucket's dtype
+  (traced: a branch on one is ``jnp.where``), booleans as Python ``bool`` (static).
+
+Kernels are pure and run inside ``jax.jit`` (:mod:`optbridge_jax.step`); they follow
+the algorithm's canonical op order (the numbered list in its module docstring)
+operation by operation, so results are bitwise those of the NumPy reference on CPU.
+"""
+from .adam import adam
+from .adam_weight_decay import adam_weight_decay
+from .asgd import asgd
+from .sgd import sgd
+
+KERNELS = {
+    "sgd": sgd,
+    "asgd": asgd,
+    "adam": adam,
+    "adam_weight_decay": adam_weight_decay,
+}
+
+__all__ = ["KERNELS"]

@@ -1,0 +1,77 @@
+"""The jitted bucket step: gradient pre-processing and one kernel, one XLA computation.
+
+A kernel (:mod:`optbridge_jax.kernels`) is a pure function over one bucket's arrays::
+
+    kernel(algorithm, params, grads, slots, scalars) -> (new_params, new_slots)
+
+:func:`compiled_step` wraps it with the pre-processing in a ``jax.jit``. What is *static*
+(part of the compiled program, one trace per value) and what is *traced* (fed as
+arrays, so a new learning rate every step does not recompile):
+
+* static — the algorithm instance (a frozen, hashable dataclass: its flags decide the
+  program), which pre-processing steps run, and every ``bool`` host scalar
+  (``first_step``, ``average``);
+* traced — the parameters, gradients and slots, and every numeric host scalar, cast on
+  the host to the bucket's dtype exactly like the NumPy reference casts it
+  (``p.dtype.type(scalars[key])``).
+
+Floating-point contraction: on CPU, XLA's LLVM backend fuses ``a·b + c`` into one fused
+multiply-add, which rounds once where the canonical op order rounds twice. With
+``fma=False`` (the default) the step is compiled with
+``xla_backend_optimization_level=0``, which keeps every multiply and add a separate
+IEEE operation, so float32 and float64 results are bitwise those of the NumPy
+reference; ``fma=True`` lets XLA contract (measured about 2.4× faster on a 1M-element
+Adam step on CPU, results within the conformance pass rule but not bitwise equal).
+"""
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable, Mapping, Sequence
+
+import jax
+import numpy as np
+
+from .preprocess import preprocess_gradients
+
+__all__ = ["compiled_step", "split_scalars", "Kernel"]
+
+Kernel = Callable[..., tuple[Sequence[jax.Array], Mapping[str, Sequence[jax.Array]]]]
+
+#: Compiler options that keep a·b + c as two rounded operations (see the module docstring).
+EXACT_OPTIONS = {"xla_backend_optimization_level": 0}
+
+
+def split_scalars(scalars: Mapping[str, Any], dtype: np.dtype) -> tuple[dict[str, np.ndarray], tuple]:
+    """``(numeric, flags)``: numbers cast to ``dtype`` on the host, booleans as a hashable tuple."""
+    numeric: dict[str, np.ndarray] = {}
+    flags: list[tuple[str, bool]] = []
+    for key, value in scalars.items():
+        if isinstance(value, (bool, np.bool_)):
+            flags.append((key, bool(value)))
+        else:
+            numeric[key] = np.asarray(value, dtype=dtype)
+    return numeric, tuple(sorted(flags))
+
+
+def _bucket_step(kernel: Kernel, params, grads, slots, numeric, weight_decay, grad_scale, *,
+                 algorithm, negate: bool, centralize: bool, flags: tuple):
+    g = preprocess_gradients(params, grads, weight_decay, centralize, grad_scale, negate)
+    new_params, new_slots = kernel(algorithm, list(params), g, {k: list(v) for k, v in slots.items()},
+                                   {**numeric, **dict(flags)})
+    return tuple(new_params), {k: tuple(v) for k, v in new_slots.items()}
+
+
+@functools.lru_cache(maxsize=None)
+def compiled_step(kernel: Kernel, exact: bool) -> Callable[..., Any]:
+    """The jitted bucket step of ``kernel`` (one per kernel and contraction mode).
+
+    Call it as ``step(params, grads, slots, numeric, weight_decay, grad_scale,
+    algorithm=..., negate=..., centralize=..., flags=...)`` with tuples of arrays,
+    ``slots`` as ``{name: tuple}``, ``numeric``/``flags`` from :func:`split_scalars`, and
+    ``weight_decay``/``grad_scale`` an array or ``None`` (step skipped). Returns
+    ``(new_params, new_slots)`` as tuples.
+    """
+    options = EXACT_OPTIONS if exact else None
+    return jax.jit(functools.partial(_bucket_step, kernel),
+                   static_argnames=("algorithm", "negate", "centralize", "flags"),
+                   compiler_options=options)
