@@ -1,0 +1,17 @@
+"""Torch kernels: one module per canonical algorithm (contract: :mod:`.base`).
+
+Adding an algorithm: write ``kernels/<name>.py`` with ``update`` (and ``native`` when a
+torch kernel computes exactly the canonical formula) ending in
+``KERNEL = TorchKernel("<name>", update[, native])``, then add one line below.
+"""
+from .base import TorchKernel, as_kernel
+from . import adam, adam_weight_decay, asgd, sgd
+
+KERNELS: dict[str, TorchKernel] = {
+    "sgd": sgd.KERNEL,
+    "asgd": asgd.KERNEL,
+    "adam": adam.KERNEL,
+    "adam_weight_decay": adam_weight_decay.KERNEL,
+}
+
+__all__ = ["KERNELS", "TorchKernel", "as_kernel"]

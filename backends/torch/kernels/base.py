@@ -1,0 +1,61 @@
+"""The torch kernel contract: one :class:`TorchKernel` per canonical algorithm.
+
+A kernel has two faces:
+
+* ``update(alg, params, grads, slots, scalars)`` — the canonical op order of the
+  algorithm (its ``core/algorithms/<name>.py`` docstring), written with torch in-place
+  tensor ops, one tensor at a time. It runs eagerly on the *reference* path and is the
+  function ``torch.compile`` traces on the *compiled* path, so both paths execute the
+  same op order. ``scalars`` maps each host scalar to a 0-d tensor in the compute dtype
+  (Python ``bool`` flags such as ``first_step`` stay Python values); ``slots`` maps
+  each slot name to the list of state tensors in parameter order.
+* ``native(alg)`` (optional) — ``None`` unless the algorithm's canonical formula, with
+  these hyperparameters, is exactly the formula of one of torch's own multi-tensor
+  kernels (``torch._fused_*`` / ``torch._foreach_*``). Then it returns
+  ``run(params, grads, slots, scalars)`` calling that kernel, with ``scalars`` as
+  Python numbers.
+
+Neither face validates or allocates beyond what the formula needs: the optimizer checks
+everything at build time.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
+
+import torch
+
+__all__ = ["TorchKernel", "as_kernel"]
+
+Update = Callable[[Any, Sequence[torch.Tensor], Sequence[torch.Tensor], Mapping[str, Sequence[torch.Tensor]],
+                   Mapping[str, Any]], None]
+Native = Callable[[Sequence[torch.Tensor], Sequence[torch.Tensor], Mapping[str, Sequence[torch.Tensor]],
+                   Mapping[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class TorchKernel:
+    """A canonical algorithm's torch kernel.
+
+    Attributes:
+        name: the canonical algorithm name.
+        update: the per-tensor canonical op order (reference path; traced when compiled).
+        native: ``native(alg) -> run | None``; see the module docstring.
+    """
+
+    name: str
+    update: Update
+    native: Callable[[Any], Native | None] | None = None
+
+    def native_for(self, alg: Any) -> Native | None:
+        """torch's own kernel for these hyperparameters, or ``None``."""
+        return None if self.native is None else self.native(alg)
+
+
+def as_kernel(name: str, kernel: Any) -> TorchKernel:
+    """Accept a :class:`TorchKernel` or a bare ``update`` function (plugin-added kernels)."""
+    if isinstance(kernel, TorchKernel):
+        return kernel
+    if callable(kernel):
+        return TorchKernel(name=name, update=kernel)
+    raise TypeError(f"torch kernel for {name!r} must be a TorchKernel or a callable. Received: {type(kernel).__name__}")

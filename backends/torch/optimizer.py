@@ -1,0 +1,524 @@
+"""``optbridge.backends.torch.Optimizer``: a ``torch.optim.Optimizer`` driven by the engine.
+
+See ``docs/backends-torch.md`` for the user guide; the rules that matter here:
+
+* The engine (``optbridge.engine.Engine``) owns the step counter and every host scalar;
+  :meth:`Optimizer.step` asks it for a plan, runs each bucket on its path, then commits.
+* **Which learning rate wins.** Before each step every ``param_groups[i]['lr']`` is
+  compared with the value the optimizer last published there. A changed value (a torch
+  ``lr_scheduler``, or ``group['lr'] = x``) is applied as ``set_lr(x, group=i)``: a
+  static override that wins over the spec's static lr from then on. If the group's lr
+  is an optbridge schedule (list or Schedule), writing ``group['lr']`` raises
+  ``StaticLearningRateError`` at the next step — one owner per learning rate. After
+  each step, ``set_lr``, ``end_epoch`` and ``load_state_dict`` the optimizer publishes
+  the lr of the next step into ``group['lr']``.
+* Other group keys (the algorithm's hyperparameters, ``weight_decay``) are read-only: a
+  changed value raises at the next step instead of being ignored.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+import torch
+
+from optbridge.engine import BucketStep, Engine, OptimizerAPI
+from optbridge.errors import BackendError, ScheduleExhaustedError, SpecTypeError, SpecValueError, StateDictError, StepInputError
+from optbridge.groups import ParamInfo
+from optbridge.schedules.values import Constant
+from optbridge.spec import GroupSpec, OptimizerSpec
+
+from .flat import FlatBuffers, flatten
+from .kernels import KERNELS, as_kernel
+from .paths import PATHS, SCALE, WD, bucket_step, compiled_bucket_step
+from . import state_io
+
+__all__ = ["Optimizer"]
+
+_PARAM_DTYPES = (torch.float32, torch.float64)
+_LOW_DTYPES = (torch.float16, torch.bfloat16)
+
+
+@dataclass
+class _Unit:
+    """The parameters of one engine bucket that share device and dtype."""
+
+    names: tuple[str, ...]
+    params: list[torch.Tensor]
+    slots: dict[str, list[torch.Tensor]]
+    compute_dtype: torch.dtype | None
+    device: torch.device
+    flat: FlatBuffers | None = None
+    native: Callable[..., None] | None = None
+    compiled: dict[Any, Callable[..., None]] = field(default_factory=dict)
+
+
+def _dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype).replace("torch.", "")
+
+
+def _named(params: Any, names: Any) -> list[tuple[str, torch.Tensor]]:
+    """Normalize the accepted parameter forms to ``[(name, tensor)]``."""
+    lookup: dict[torch.Tensor, str] | None = None
+    if names is not None:
+        if isinstance(names, torch.nn.Module):
+            lookup = {p: n for n, p in names.named_parameters()}
+        elif isinstance(names, Mapping):
+            lookup = {p: n for p, n in names.items()} if all(isinstance(k, torch.Tensor) for k in names) \
+                else {p: n for n, p in names.items()}
+        else:
+            raise SpecTypeError(f"'names' must be a torch.nn.Module or a mapping. Received: {type(names).__name__}")
+    if isinstance(params, torch.Tensor):
+        raise SpecTypeError("params must be named: pass model.named_parameters() or {name: tensor}, not a tensor")
+    if isinstance(params, Mapping):
+        items: list[Any] = list(params.items())
+    else:
+        items = []
+        for entry in list(params):
+            if isinstance(entry, Mapping):  # torch-style param groups (ZeroRedundancyOptimizer's local optimizer)
+                inner = entry.get("params", [])
+                items.extend([inner] if isinstance(inner, torch.Tensor) else list(inner))
+            else:
+                items.append(entry)
+    out: list[tuple[str, torch.Tensor]] = []
+    for entry in items:
+        if isinstance(entry, tuple) and len(entry) == 2:
+            name, tensor = entry
+        elif isinstance(entry, torch.Tensor):
+            if lookup is None or entry not in lookup:
+                raise SpecTypeError(
+                    "the torch backend needs parameter names: pass model.named_parameters(), a {name: tensor} "
+                    "mapping, or names=model (a module whose named_parameters() include every tensor)")
+            name, tensor = lookup[entry], entry
+        else:
+            raise SpecTypeError(f"expected (name, tensor) pairs or tensors. Received: {type(entry).__name__}")
+        if not isinstance(name, str):
+            raise SpecTypeError(f"parameter names must be strings. Received: {name!r}")
+        if not isinstance(tensor, torch.Tensor):
+            raise SpecTypeError(f"parameter {name!r} must be a torch.Tensor. Received: {type(tensor).__name__}")
+        out.append((name, tensor))
+    seen_names: set[str] = set()
+    seen_tensors: set[torch.Tensor] = set()
+    for name, tensor in out:
+        if name in seen_names:
+            raise SpecValueError(f"parameter name {name!r} appears twice")
+        if tensor in seen_tensors:
+            raise SpecValueError(f"parameter {name!r} is the same tensor as an earlier parameter")
+        seen_names.add(name)
+        seen_tensors.add(tensor)
+    return out
+
+
+class Optimizer(torch.optim.Optimizer, OptimizerAPI):
+    """A ``torch.optim.Optimizer`` that runs a canonical optbridge spec.
+
+    Usually made by ``optbridge.build(spec, model.named_parameters())``; construct it
+    directly to choose the path and options.
+
+    Args:
+        params: ``model.named_parameters()``, a ``{name: tensor}`` mapping, or tensors /
+            torch param groups together with ``names``.
+        spec: a dialect optimizer (``optim.Adam(...)``, ``nn.Momentum(...)``) or a
+            canonical :class:`~optbridge.spec.OptimizerSpec`.
+        path: ``"auto"`` (torch's own fused kernel where the canonical formula is exactly
+            torch's, else compiled), ``"compiled"``, ``"native"`` (torch's kernel where one
+            exists, else compiled) or ``"reference"`` (eager, per tensor; for debugging).
+        flat: flat-buffer mode (see :mod:`optbridge.backends.torch.flat`).
+        state_dtype: ``None`` (state in the parameter dtype; float16/bfloat16 parameters
+            then raise) or ``torch.float32``: float32 state and float32 arithmetic for
+            float16/bfloat16 parameters, rounded back into the parameter each step.
+        names: a module (or ``{name: tensor}``) naming the tensors when ``params`` holds
+            bare tensors, e.g. as ZeroRedundancyOptimizer's ``optimizer_class``.
+        kernels: ``{algorithm: kernel}``; default: the backend's registered kernels.
+
+    Raises:
+        SpecTypeError / SpecValueError: bad parameters or options.
+        BackendError: no kernel for the algorithm.
+        GroupError: the spec's groups do not resolve against the names.
+    """
+
+    def __init__(self, params: Any, spec: Any = None, *, path: str = "auto", flat: bool = False,
+                 state_dtype: torch.dtype | None = None, names: Any = None,
+                 kernels: Mapping[str, Any] | None = None):
+        if spec is None:
+            raise SpecTypeError("Optimizer needs a spec: Optimizer(model.named_parameters(), spec)")
+        canonical = spec.to_canonical() if hasattr(spec, "to_canonical") else spec
+        if not isinstance(canonical, OptimizerSpec):
+            raise SpecTypeError(f"spec must be a dialect optimizer or an OptimizerSpec. Received: {type(spec).__name__}")
+        if path not in PATHS:
+            raise SpecValueError(f"path must be one of {list(PATHS)}. Received: {path!r}")
+        if state_dtype is not None and state_dtype is not torch.float32:
+            raise SpecValueError(f"state_dtype must be None or torch.float32. Received: {state_dtype!r}")
+        named = _named(params, names)
+        if not named:
+            raise SpecValueError("optimizer got an empty parameter list")
+        for name, t in named:
+            if t.dtype not in _PARAM_DTYPES + _LOW_DTYPES:
+                raise SpecTypeError(f"parameter {name!r} has dtype {t.dtype}; supported: float32, float64, "
+                                    f"float16 and bfloat16 (the last two with state_dtype=torch.float32)")
+            if t.dtype in _LOW_DTYPES and state_dtype is None:
+                raise SpecValueError(
+                    f"parameter {name!r} is {_dtype_name(t.dtype)}: pass state_dtype=torch.float32 to keep float32 "
+                    f"state for it (an explicit option, never a silent cast)")
+            if not (t.is_leaf or t.retains_grad):
+                raise SpecValueError(f"parameter {name!r} is not a leaf tensor; only leaves can be optimized")
+        self._kernel_table = {k: as_kernel(k, v) for k, v in (KERNELS if kernels is None else kernels).items()}
+        self._path = path
+        self._flat = bool(flat)
+        self._state_dtype = state_dtype
+        self._spec = canonical
+        self._names_arg = names
+        self._named_params = dict(named)
+        self._building = True
+        engine = self._make_engine(canonical, named)
+        self._engine = engine
+        torch.optim.Optimizer.__init__(self, self._torch_groups(engine), self._defaults(engine))
+        self._building = False
+        self._allocate_state(engine)
+        self._build_units()
+        self._publish()
+
+    # -- construction ---------------------------------------------------------------
+    def _make_engine(self, spec: OptimizerSpec, named: Sequence[tuple[str, torch.Tensor]]) -> Engine:
+        engine = Engine(spec, [ParamInfo(n, tuple(t.shape)) for n, t in named])
+        for g in engine.groups:
+            if g.algorithm.name not in self._kernel_table:
+                raise BackendError(f"the torch backend has no kernel for algorithm {g.algorithm.name!r}")
+        return engine
+
+    def _group_keys(self, engine: Engine, index: int) -> dict[str, Any]:
+        group = engine.groups[index]
+        keys = dict(group.algorithm.hyperparameters())
+        wd = group.weight_decay
+        keys["weight_decay"] = wd.at(0) if isinstance(wd, Constant) else type(wd).__name__
+        return keys
+
+    def _torch_groups(self, engine: Engine) -> list[dict[str, Any]]:
+        lrs = engine.get_lr()
+        out = []
+        for i, g in enumerate(engine.groups):
+            group = {"params": [(n, self._named_params[n]) for n in g.names], "lr": lrs[i]}
+            group.update(self._group_keys(engine, i))
+            out.append(group)
+        return out
+
+    def _defaults(self, engine: Engine) -> dict[str, Any]:
+        defaults = dict(engine.spec.algorithm.hyperparameters())
+        defaults["lr"] = engine.get_lr()[0]
+        return defaults
+
+    def _allocate_state(self, engine: Engine) -> None:
+        for name, slots in engine.expected_slots().items():
+            p = self._named_params[name]
+            dtype = self._state_dtype if p.dtype in _LOW_DTYPES else p.dtype
+            entry = self.state[p]
+            for slot, init in slots.items():
+                if slot not in entry:
+                    entry[slot] = torch.full(p.shape, init, dtype=dtype, device=p.device)
+
+    def _build_units(self) -> None:
+        self._units: list[list[_Unit]] = []
+        for group in self._engine.groups:
+            for bucket in group.buckets:
+                by_key: dict[tuple, list[str]] = {}
+                for n in bucket.names:
+                    p = self._named_params[n]
+                    by_key.setdefault((p.device, p.dtype), []).append(n)
+                units = []
+                kernel = self._kernel_table[group.algorithm.name]
+                slot_names = [s.name for s in group.algorithm.slots()]
+                for (device, dtype), unit_names in by_key.items():
+                    params = [self._named_params[n] for n in unit_names]
+                    slots = {s: [self.state[p][s] for p in params] for s in slot_names}
+                    compute = self._state_dtype if dtype in _LOW_DTYPES else None
+                    unit = _Unit(tuple(unit_names), params, slots, compute, device)
+                    if self._path in ("auto", "native") and compute is None:
+                        unit.native = kernel.native_for(group.algorithm)
+                    if self._flat and not bucket.centralize:
+                        unit.flat = flatten(unit_names, params, slots)
+                        for p, i in zip(params, range(len(params))):
+                            for s in slot_names:
+                                self.state[p][s] = slots[s][i]
+                    units.append(unit)
+                self._units.append(units)
+
+    # -- learning rate ownership ------------------------------------------------------
+    def _publish(self) -> None:
+        """Write the next step's lr into each group (a finished per-step list keeps its last value)."""
+        engine = self._engine
+        published = []
+        for group, runtime in zip(self.param_groups, engine.groups):
+            try:
+                group["lr"] = engine.lr_at(runtime, engine.global_step)
+            except ScheduleExhaustedError:
+                pass
+            published.append(group["lr"])
+        self._published = published
+        self._group_snapshot = [self._group_keys(self._engine, i) for i in range(len(self._engine.groups))]
+
+    def _sync_lr(self) -> None:
+        """Apply ``group['lr']`` edits (see the module docstring); check read-only keys."""
+        if len(self.param_groups) != len(self._engine.groups):
+            raise StepInputError(
+                f"param_groups has {len(self.param_groups)} groups, the optimizer {len(self._engine.groups)}; "
+                f"add groups with add_param_group")
+        edits = []
+        for i, (group, published, snapshot) in enumerate(zip(self.param_groups, self._published,
+                                                               self._group_snapshot)):
+            for key, value in snapshot.items():
+                if key in group and group[key] != value:
+                    raise SpecValueError(
+                        f"param_groups[{i}]['{key}'] was changed to {group[key]!r} (was {value!r}); only 'lr' is "
+                        f"live on the optbridge torch optimizer: build a new spec to change '{key}'")
+            lr = group["lr"]
+            if lr != published:
+                if isinstance(lr, torch.Tensor):
+                    lr = float(lr)
+                edits.append((i, lr))
+        if not edits:
+            return
+        for i, lr in edits:
+            if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr < 0:
+                raise SpecValueError(f"param_groups[{i}]['lr'] must be a finite number >= 0. Received: {lr!r}")
+        for i, lr in edits:
+            self._engine.set_lr(float(lr), group=i)
+
+    def set_lr(self, value: float, group: int | None = None) -> None:
+        self._sync_lr()
+        super().set_lr(value, group)
+        self._publish()
+
+    def get_lr(self) -> list[float]:
+        self._sync_lr()
+        self._publish()
+        return super().get_lr()
+
+    def end_epoch(self, metric: float | None = None) -> None:
+        self._sync_lr()
+        super().end_epoch(metric)
+        self._publish()
+
+    # -- the step -----------------------------------------------------------------------
+    def _gather(self) -> list[list[tuple[list[int] | None, list[torch.Tensor]]]]:
+        """Each unit's gradients (and which parameters have one); validates before any update."""
+        out = []
+        for units in self._units:
+            row = []
+            for unit in units:
+                if unit.flat is not None:
+                    unit.flat.check()
+                    row.append((None, [unit.flat.grad]))
+                    continue
+                present: list[int] = []
+                grads: list[torch.Tensor] = []
+                for i, p in enumerate(unit.params):
+                    g = p.grad
+                    if g is None:
+                        continue
+                    if g.is_sparse:
+                        raise StepInputError(f"step: gradient of {unit.names[i]!r} is sparse; the torch backend "
+                                             f"needs dense gradients")
+                    if g.shape != p.shape or g.dtype != p.dtype or g.device != p.device:
+                        raise StepInputError(
+                            f"step: gradient of {unit.names[i]!r} is {tuple(g.shape)} {g.dtype} on {g.device}; the "
+                            f"parameter is {tuple(p.shape)} {p.dtype} on {p.device}")
+                    present.append(i)
+                    grads.append(g)
+                row.append((None if len(present) == len(unit.params) else present, grads))
+            out.append(row)
+        return out
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """One update from each parameter's ``.grad`` (parameters whose grad is None are skipped).
+
+        Args:
+            closure: re-evaluates the model and returns the loss (as in torch.optim).
+
+        Returns:
+            The closure's loss, or ``None``.
+        """
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        self._sync_lr()
+        gathered = self._gather()
+        plan = self._engine.plan()
+        for bs, units, row in zip(plan.buckets, self._units, gathered):
+            for unit, (present, grads) in zip(units, row):
+                if grads:
+                    self._run(unit, bs, present, grads)
+        self._engine.commit(plan)
+        self._publish()
+        return loss
+
+    def _run(self, unit: _Unit, bs: BucketStep, present: list[int] | None, grads: list[torch.Tensor]) -> None:
+        alg = bs.algorithm
+        if unit.flat is not None:
+            params, slots = [unit.flat.param], {k: [v] for k, v in unit.flat.slots.items()}
+        elif present is None:
+            params, slots = unit.params, unit.slots
+        else:
+            params = [unit.params[i] for i in present]
+            slots = {k: [v[i] for i in present] for k, v in unit.slots.items()}
+        decay = bs.weight_decay != 0.0
+        scale = bs.grad_scale is not None
+        if unit.native is not None:
+            if bs.centralize or scale:
+                grads = self._eager_preprocess(unit, bs, params, grads)
+                unit.native(params, grads, slots, bs.scalars, False, 0.0)
+            else:
+                unit.native(params, grads, slots, bs.scalars, bs.negate, bs.weight_decay)
+            return
+        names, values, flags = [], [], {}
+        for k, v in bs.scalars.items():
+            if isinstance(v, float):
+                names.append(k)
+                values.append(v)
+            else:
+                flags[k] = v
+        names += [WD, SCALE]
+        values += [bs.weight_decay, 1.0 if bs.grad_scale is None else bs.grad_scale]
+        dtype = unit.compute_dtype or params[0].dtype
+        svec = self._scalar_vector(values, dtype, unit.device)
+        pre = (bs.negate, decay, bs.centralize, scale)
+        args = (self._kernel_table[alg.name].update, alg, params, grads, slots, svec, tuple(names), flags, pre,
+                unit.compute_dtype)
+        if self._path == "reference":
+            bucket_step(*args)
+            return
+        key = (alg.name, alg, pre, tuple(names), tuple(sorted(flags)), unit.compute_dtype,
+               tuple((tuple(p.shape), p.dtype, str(p.device)) for p in params))
+        fn = unit.compiled.get(key)
+        if fn is None:
+            fn = unit.compiled[key] = compiled_bucket_step(key)
+        fn(*args)
+
+    @staticmethod
+    def _scalar_vector(values: list[float], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+        if device.type == "cpu":
+            return torch.tensor(values, dtype=dtype)
+        host = torch.tensor(values, dtype=dtype, pin_memory=torch.cuda.is_available() and device.type == "cuda")
+        return host.to(device, non_blocking=True)
+
+    def _eager_preprocess(self, unit: _Unit, bs: BucketStep, params, grads) -> list[torch.Tensor]:
+        from .preprocess import preprocess_gradients
+
+        dtype = params[0].dtype
+        wd = torch.tensor(bs.weight_decay, dtype=dtype, device=unit.device) if bs.weight_decay != 0.0 else None
+        scale = torch.tensor(bs.grad_scale, dtype=dtype, device=unit.device) if bs.grad_scale is not None else None
+        return preprocess_gradients(params, grads, bs.negate, wd, bs.centralize, scale)
+
+    # -- gradients ------------------------------------------------------------------------
+    @torch._disable_dynamo
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Reset gradients (``set_to_none`` as in torch; flat buckets are zeroed in place)."""
+        super().zero_grad(set_to_none)
+        for units in self._units:
+            for unit in units:
+                if unit.flat is not None:
+                    unit.flat.attach_grads()
+                    unit.flat.grad.zero_()
+
+    # -- groups -----------------------------------------------------------------------------
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a group: ``{"params": named tensors, "lr": ..., "weight_decay": ..., <hyperparameters>}``.
+
+        Parameters need names (``(name, tensor)`` pairs, or tensors with ``names=`` given
+        at construction). Keys other than ``params``, ``lr``, ``weight_decay`` and
+        ``param_names`` must be the algorithm's hyperparameters. The new group's host
+        state starts fresh; the global step continues.
+        """
+        if self._building:
+            super().add_param_group(param_group)
+            return
+        if not isinstance(param_group, dict) or "params" not in param_group:
+            raise SpecTypeError("param_group must be a dict with a 'params' entry")
+        raw = param_group["params"]
+        raw = [raw] if isinstance(raw, torch.Tensor) else list(raw)
+        given_names = param_group.get("param_names")
+        if given_names is not None:
+            raw = list(zip(given_names, raw))
+        lookup = {p: n for n, p in self._named_params.items()}
+        named = _named(raw, self._names_arg)
+        for n, t in named:
+            if n in self._named_params or t in lookup:
+                raise SpecValueError(f"add_param_group: parameter {n!r} is already in a group")
+        alg_keys = set(self._spec.algorithm.hyperparameters())
+        unknown = [k for k in param_group if k not in alg_keys | {"params", "lr", "weight_decay", "param_names"}]
+        if unknown:
+            raise SpecValueError(f"add_param_group: unknown keys {unknown}; allowed: lr, weight_decay and "
+                                 f"{sorted(alg_keys)}")
+        self._sync_lr()
+        spec = self._spec
+        existing = spec.groups if spec.groups is not None else (GroupSpec(params=list(self._engine.param_names)),)
+        new = GroupSpec(
+            params=[n for n, _ in named],
+            lr=None if "lr" not in param_group else Constant(float(param_group["lr"])),
+            weight_decay=None if "weight_decay" not in param_group else Constant(float(param_group["weight_decay"])),
+            overrides={k: v for k, v in param_group.items() if k in alg_keys},
+            source_index=len(existing),
+        )
+        order = spec.order_params
+        if order is not None:
+            order = list(self._engine.param_names) + [n for n, _ in named]
+        new_spec = dataclasses.replace(spec, groups=tuple(existing) + (new,), order_params=order)
+        all_named = list(self._named_params.items()) + named
+        engine = self._make_engine(new_spec, all_named)
+        old = self._engine.state_dict({})
+        fresh = engine.state_dict({})
+        merged = dict(fresh)
+        merged["global_step"] = old["global_step"]
+        merged["groups"] = [dict(g) for g in old["groups"]] + [fresh["groups"][-1]]
+        for key in fresh:
+            if key not in ("groups", "global_step", "param_names", "state", "format", "format_version", "algorithm"):
+                merged[key] = old.get(key, fresh[key])
+        engine.load_host_state(merged)
+        self._spec = new_spec
+        self._named_params = dict(all_named)
+        self._engine = engine
+        self._building = True
+        try:
+            group = self._torch_groups(engine)[-1]
+            super().add_param_group(group)
+        finally:
+            self._building = False
+        self._allocate_state(engine)
+        self._build_units()
+        self._publish()
+
+    # -- state --------------------------------------------------------------------------------
+    def _export_slots(self) -> dict[str, dict[str, torch.Tensor]]:
+        return {n: {k: v for k, v in self.state[self._named_params[n]].items()} for n in self._engine.expected_slots()}
+
+    def _import_slots(self, state: Mapping[str, Mapping[str, Any]]) -> None:
+        state_io.import_slots(self, state)
+
+    def state_dict(self) -> dict[str, Any]:
+        """torch layout keyed by parameter name, which is also the neutral optbridge state.
+
+        See :mod:`optbridge.backends.torch.state_io`. Loadable with
+        ``torch.load(path, weights_only=True)``.
+        """
+        self._sync_lr()
+        return state_io.state_dict(self)
+
+    def neutral_state_dict(self) -> dict[str, Any]:
+        """The neutral state with NumPy arrays (DESIGN.md §8): load it on any backend."""
+        return state_io.to_numpy(self.state_dict())
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        """Load a state from :meth:`state_dict` (any backend's neutral state works too).
+
+        Validated in full before anything changes.
+        """
+        state_io.load_state_dict(self, state_dict)
+        self._publish()
+
+    def __repr__(self) -> str:
+        return (f"optbridge.backends.torch.Optimizer({self._spec.origin or self._spec.algorithm.name}, "
+                f"path={self._path!r}, flat={self._flat}, groups={len(self.param_groups)})")

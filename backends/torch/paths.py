@@ -1,0 +1,92 @@
+"""Execution paths of one bucket update: reference, compiled and native.
+
+* **reference** — :func:`bucket_step` run eagerly: pre-processing and the kernel's
+  ``update`` one tensor at a time, each op a separate torch call. For debugging; the
+  conformance truth on torch.
+* **compiled** — the same :func:`bucket_step` through ``torch.compile(fullgraph=True)``:
+  inductor fuses pre-processing, the update and (with ``state_dtype``) the casts into
+  one C++/OpenMP loop per tensor on CPU, Triton kernels on CUDA. Host scalars arrive as
+  one 1-D tensor, so a new learning rate or bias correction never recompiles. Each
+  bucket layout (algorithm, pre-processing flags, dtypes, shapes, devices) gets its own
+  code object, so dynamo's per-code recompile limit is never shared between buckets;
+  within one, the Python flags of the first and later steps give at most two graphs.
+  Inductor's on-disk FX graph cache makes the first step of a later process cheap.
+* **native** — torch's own fused/foreach kernel (``TorchKernel.native``) where the
+  canonical formula is exactly torch's.
+"""
+from __future__ import annotations
+
+import threading
+import types
+from typing import Any, Callable, Mapping, Sequence
+
+import torch
+
+from .preprocess import preprocess_gradients
+
+__all__ = ["bucket_step", "compiled_bucket_step", "PATHS", "WD", "SCALE"]
+
+#: Path names accepted by :class:`optbridge.backends.torch.Optimizer`.
+PATHS = ("auto", "reference", "compiled", "native")
+#: Names of the pre-processing scalars inside the scalar vector.
+WD = "_preprocess_weight_decay"
+SCALE = "_preprocess_grad_scale"
+
+
+def bucket_step(
+    update: Callable[..., None],
+    alg: Any,
+    params: Sequence[torch.Tensor],
+    grads: Sequence[torch.Tensor],
+    slots: Mapping[str, Sequence[torch.Tensor]],
+    svec: torch.Tensor,
+    names: tuple[str, ...],
+    flags: Mapping[str, Any],
+    pre: tuple[bool, bool, bool, bool],
+    compute_dtype: torch.dtype | None,
+) -> None:
+    """Pre-process the gradients and run the kernel on one bucket, in place.
+
+    Args:
+        update: the kernel's per-tensor canonical op order.
+        alg: the canonical algorithm (hyperparameters).
+        params, grads: the bucket's tensors (grads are not modified).
+        slots: ``{slot name: [state tensors]}`` in the compute dtype.
+        svec: every float host scalar, in the compute dtype, in the order of ``names``.
+        names: the scalar names.
+        flags: non-float host scalars (``first_step``, ``average``), kept as Python values.
+        pre: ``(negate, weight decay, centralize, loss scale)`` switches.
+        compute_dtype: ``None`` to compute in the parameter dtype; otherwise the state
+            dtype (float16/bfloat16 parameters with float32 state).
+    """
+    s = dict(flags)
+    for i, name in enumerate(names):
+        s[name] = svec[i]
+    negate, decay, centralize, scale = pre
+    if compute_dtype is None:
+        work = params
+    else:
+        work = [p.to(compute_dtype) for p in params]
+        grads = [g.to(compute_dtype) for g in grads]
+    grads = preprocess_gradients(work, grads, negate, s[WD] if decay else None, centralize,
+                                 s[SCALE] if scale else None)
+    update(alg, work, grads, slots, s)
+    if compute_dtype is not None:
+        for p, w in zip(params, work):
+            p.copy_(w)
+
+
+_cache: dict[Any, Callable[..., None]] = {}
+_lock = threading.Lock()
+
+
+def compiled_bucket_step(key: Any) -> Callable[..., None]:
+    """The compiled :func:`bucket_step` for one bucket layout ``key`` (cached per process)."""
+    with _lock:
+        fn = _cache.get(key)
+        if fn is None:
+            code = bucket_step.__code__.replace(co_name=f"bucket_step_{len(_cache)}")
+            fresh = types.FunctionType(code, bucket_step.__globals__, code.co_name, bucket_step.__defaults__)
+            fn = torch.compile(fresh, fullgraph=True, dynamic=False)
+            _cache[key] = fn
+        return fn
