@@ -67,13 +67,19 @@ def validate(data: Mapping[str, Any]) -> type[DialectOptimizer]:
     if name not in dialect_registry:
         raise ConfigError(f"optimizer: unknown optimizer {name!r}. Known: {sorted(dialect_registry)}")
     cls = dialect_registry[name]
-    known = cls.argument_names()
+    known = [cls.nested_optimizers.get(n, n) for n in cls.argument_names()]
     for key in data:
         if key not in _TOP_KEYS and key not in known:
             raise ConfigError(f"{key}: unknown argument for {name}. Known: {known}")
     for key in ("learning_rate", "lr", "weight_decay"):
         if key in data:
             _check_values(data[key], key)
+    for key in cls.nested_optimizers.values():
+        if isinstance(data.get(key), Mapping):
+            try:
+                validate(data[key])
+            except ConfigError as exc:
+                raise ConfigError(f"{key}.{exc}") from None
     groups = data.get("params")
     if isinstance(groups, list) and groups and all(isinstance(g, Mapping) for g in groups):
         for i, group in enumerate(groups):
@@ -94,19 +100,35 @@ def _rebuild(value: Any, path: str) -> Any:
     return value
 
 
+def _nested_optimizer(value: Any, path: str) -> DialectOptimizer:
+    """A wrapped optimizer's config (``nn.LARS``'s ``base_optimizer``), errors prefixed with ``path``."""
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{path}: must be an optimizer config (a mapping with 'format_version' and "
+                          f"'optimizer'). Received: {type(value).__name__}")
+    try:
+        return from_dict(value)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}.{exc}") from None
+
+
 def from_dict(data: Mapping[str, Any]) -> DialectOptimizer:
     """Build the dialect optimizer a config describes (inverse of :func:`to_dict`)."""
     cls = validate(data)
+    nested = {config_key: argument for argument, config_key in cls.nested_optimizers.items()}
     kwargs: dict[str, Any] = {}
     for key, value in data.items():
         if key in _TOP_KEYS:
+            continue
+        if key in nested:
+            kwargs[nested[key]] = _nested_optimizer(value, key)
             continue
         if key == "params" and isinstance(value, list) and value and all(isinstance(g, Mapping) for g in value):
             value = [{k: _rebuild(v, f"params[{i}].{k}") for k, v in g.items()} for i, g in enumerate(value)]
         else:
             value = _rebuild(value, key)
         kwargs[key] = value
-    kwargs.setdefault("params", None)
+    if "params" in cls.argument_names():
+        kwargs.setdefault("params", None)
     try:
         inspect.signature(cls).bind(**kwargs)
     except TypeError as exc:

@@ -24,9 +24,12 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, ClassVar, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Sequence
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from ..groups import ParamInfo
 
 __all__ = [
     "Algorithm",
@@ -69,6 +72,8 @@ class HostStep:
     lr: float
     weight_decay: float
     step: int
+    #: the bucket's label from :meth:`Algorithm.partition` (``""`` when it has none)
+    partition: str = ""
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,16 @@ class Algorithm:
         Must not mutate ``host_state``.
         """
         return {"lr": hs.lr, "weight_decay": hs.weight_decay}, dict(host_state)
+
+    def partition(self, params: Sequence[ParamInfo]) -> Mapping[str, str]:
+        """Labels of parameters whose update takes a per-parameter variant (LARS's ``lars_filter``).
+
+        The engine buckets a group's parameters by label (besides its decay and
+        centralization flags) and hands each bucket's label to :meth:`host_scalars` as
+        ``HostStep.partition``. ``params`` are all the model's parameters; names missing
+        from the result get ``""``. Default: no variants.
+        """
+        return {}
 
     def hyperparameters(self) -> dict[str, Any]:
         """Field values, as plain data: the algorithm's own first, then ``maximize``."""

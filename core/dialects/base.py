@@ -55,6 +55,10 @@ class DialectOptimizer:
     qualname: ClassVar[str] = ""
     #: keys a group dict may hold, besides the algorithm's hyperparameters
     group_keys: ClassVar[tuple[str, ...]] = ()
+    #: ``{argument: config key}`` for arguments that hold another dialect optimizer (a
+    #: wrapper such as ``nn.LARS``); configs store that optimizer's own config under the
+    #: key, since the config's ``optimizer`` key names the class itself
+    nested_optimizers: ClassVar[dict[str, str]] = {}
 
     _arguments: dict[str, Any]
 
@@ -73,7 +77,11 @@ class DialectOptimizer:
         """The config form: ``{"format_version", "optimizer", **arguments}``."""
         data = {"format_version": CONFIG_FORMAT_VERSION, "optimizer": self.qualname}
         for key, value in self._arguments.items():
-            data[key] = to_data(value)
+            if key in self.nested_optimizers:
+                nested = value.to_dict()
+                data[self.nested_optimizers[key]] = {k: v for k, v in nested.items() if v is not None}
+            else:
+                data[key] = to_data(value)
         return data
 
     @classmethod

@@ -1,0 +1,85 @@
+"""LAMB (You et al. 2020, "Large Batch Optimization for Deep Learning: Training BERT in
+76 minutes", arXiv:1904.00962): Adam's direction scaled per tensor by a trust ratio.
+
+Canonical algorithm ``"lamb"``. Lowered to by MindSpore ``nn.Lamb``; Keras 3
+``optimizers.Lamb`` takes the Keras flag. Sources: MindSpore 2.10 ``nn.Lamb`` docs (its
+``Lamb`` operator has GPU and Ascend kernels only), Keras 3 ``keras/src/optimizers/lamb.py``.
+
+Both use the paper's ε (``m̂/(√v̂ + ε)``, bias corrections ``1 − βᵗ`` with ``t`` the
+1-based step) and the same trust ratio ``‖w‖/‖u‖``, taken as 1 when either norm is 0
+(MindSpore's GPU kernel and Keras). They differ in where weight decay goes (DIALECTS.md
+D13), the explicit flag ``weight_decay_form``:
+
+* ``"inside"`` — MindSpore (and the paper, optax): ``u = r + wd·w`` enters the trust
+  ratio and the step (the kernel reads ``scalars["weight_decay"]``);
+* ``"keras"`` — Keras's base optimizer: ``w = w − (w·wd)·lr`` *before* the update, outside
+  the trust ratio, which then sees the decayed ``w`` and ``u = r``;
+* ``"coupled"`` — L2 in the gradient (``g + wd·w``, engine pre-processing), for
+  completeness.
+
+Host scalars at step ``t``, in ``precision`` (MindSpore's kernel evaluates
+``pow(β, global_step)`` in float32, Keras ``ops.power`` in the variable dtype):
+``bias_correction1 = 1 − β₁ᵗ``, ``bias_correction2 = 1 − β₂ᵗ``, ``one_minus_beta1``,
+``one_minus_beta2``, ``eps``.
+
+Canonical op order (``g`` pre-processed; slots ``exp_avg`` = m, ``exp_avg_sq`` = v;
+norms are ``√(Σx²)`` over the whole tensor, summed in the parameter's dtype):
+
+0. ``"keras"`` with ``wd != 0``: ``w = w − (w·wd)·lr``.
+1. ``m = m + (g − m)·(1 − β₁)``
+2. ``v = v + (g·g − v)·(1 − β₂)``
+3. ``r = (m / bias_correction1) / (√(v / bias_correction2) + ε)``
+4. ``"inside"``: ``u = r + wd·w``; otherwise ``u = r``.
+5. ``ratio = ‖w‖/‖u‖`` if ``‖w‖ > 0`` and ``‖u‖ > 0``, else 1.
+6. ``w = w − (ratio·lr)·u``
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+from ._decay import check_choice
+from .adam import host_pow
+from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
+
+__all__ = ["Lamb"]
+
+WEIGHT_DECAY_FORMS = ("inside", "keras", "coupled")
+
+
+@register_algorithm
+@dataclass(frozen=True)
+class Lamb(Algorithm):
+    """Canonical LAMB. See the module docstring for the op order."""
+
+    name = "lamb"
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-6
+    weight_decay_form: str = "inside"
+
+    def __post_init__(self) -> None:
+        check_choice(self.name, "weight_decay_form", self.weight_decay_form, WEIGHT_DECAY_FORMS)
+
+    @property
+    def weight_decay_mode(self) -> str:  # type: ignore[override]
+        """``"coupled"`` for the coupled form; the kernel applies the other two."""
+        return "coupled" if self.weight_decay_form == "coupled" else "kernel"
+
+    def slots(self) -> tuple[Slot, ...]:
+        return (Slot("exp_avg"), Slot("exp_avg_sq"))
+
+    def host_scalars(self, host_state: Mapping[str, float], hs: HostStep, precision: str):
+        t = scalar_type(precision)
+        one = t(1.0)
+        beta1, beta2 = t(self.beta1), t(self.beta2)
+        scalars = {
+            "lr": hs.lr,
+            "weight_decay": hs.weight_decay,
+            "one_minus_beta1": float(one - beta1),
+            "one_minus_beta2": float(one - beta2),
+            "bias_correction1": float(one - t(host_pow(self.beta1, hs.step, precision))),
+            "bias_correction2": float(one - t(host_pow(self.beta2, hs.step, precision))),
+            "eps": float(t(self.eps)),
+        }
+        return scalars, dict(host_state)
