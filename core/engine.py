@@ -23,9 +23,11 @@ import numpy as np
 
 from .algorithms.base import Algorithm, HostStep, scalar_type
 from . import state
-from .errors import ScheduleExhaustedError, SpecValueError, StaticLearningRateError
+from .errors import ScheduleExhaustedError, SpecTypeError, SpecValueError, StaticLearningRateError
 from .groups import ParamInfo, Resolution, resolve_groups
-from .schedules.values import Value
+from .schedules.stateful import ScheduleContext, StatefulSchedule
+from .schedules.tracks import ValueTrack, check_metric
+from .schedules.values import Constant, Scheduled, Value
 from .spec import OptimizerSpec
 
 __all__ = ["Bucket", "BucketStep", "StepPlan", "GroupRuntime", "Engine", "OptimizerAPI"]
@@ -39,6 +41,7 @@ class Bucket:
     names: tuple[str, ...]
     decay: bool
     centralize: bool
+    partition: str = ""
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,20 @@ class StepPlan:
 
 @dataclass
 class GroupRuntime:
-    """A resolved group and its mutable host-side state."""
+    """A resolved group and its mutable host-side state.
+
+    Schedule-related state (all part of the neutral state dict):
+
+    * ``tracks`` — ``{"lr" | "weight_decay": ValueTrack}`` for values given by a
+      :class:`~optbridge.schedules.stateful.StatefulSchedule` (torch lr_scheduler
+      declarations);
+    * ``scheduler_values`` — torch's scheduler bookkeeping that torch keeps in
+      ``param_groups`` (``initial_lr``, ``max_lr``, ``min_lr``, ``max_momentum``,
+      ``base_momentum``), written by bound ``optim.lr_scheduler`` objects;
+    * ``hyperparameter_overrides`` — algorithm hyperparameters changed at run time
+      (:meth:`Engine.set_hyperparameters`, e.g. momentum cycled by ``CyclicLR``);
+      ``algorithm`` is ``base_algorithm`` with them applied.
+    """
 
     index: int
     label: str
@@ -88,6 +104,10 @@ class GroupRuntime:
     buckets: tuple[Bucket, ...]
     host_state: dict = field(default_factory=dict)
     lr_override: float | None = None
+    tracks: dict = field(default_factory=dict)
+    scheduler_values: dict = field(default_factory=dict)
+    hyperparameter_overrides: dict = field(default_factory=dict)
+    base_algorithm: Algorithm | None = None
 
 
 def centralization_eligible(shape: Sequence[int]) -> bool:
@@ -128,23 +148,36 @@ class Engine:
                     algorithm=algorithm,
                     lr=lr,
                     weight_decay=wd,
-                    buckets=self._buckets(pos, rg.names, gc),
+                    buckets=self._buckets(pos, rg.names, gc, algorithm),
                     host_state=algorithm.init_host_state(),
                 )
             )
+        for group in self.groups:
+            group.base_algorithm = group.algorithm
+            self._attach_tracks(group)
         self.global_step = 0
         self._scalar = scalar_type(spec.precision)
 
+    def _attach_tracks(self, group: GroupRuntime) -> None:
+        """A :class:`ValueTrack` for each value given by a stateful schedule."""
+        for key in ("lr", "weight_decay"):
+            value = getattr(group, key)
+            if isinstance(value, Scheduled) and isinstance(value.schedule, StatefulSchedule):
+                where = f"groups[{group.index}] ({group.label})"
+                context = ScheduleContext(key=key, hyperparameters=group.algorithm.hyperparameters(), where=where)
+                group.tracks[key] = ValueTrack(value.schedule, context)
+
     # -- construction helpers -------------------------------------------------------
-    def _buckets(self, pos: int, names: Sequence[str], gc: bool) -> tuple[Bucket, ...]:
+    def _buckets(self, pos: int, names: Sequence[str], gc: bool, algorithm: Algorithm) -> tuple[Bucket, ...]:
         use_filter = self.spec.decay_filter == "mindspore"
         centralize_on = gc and "centralization" in self.spec.preprocess
-        keyed: dict[tuple[bool, bool], list[str]] = {}
+        partition = algorithm.partition(list(self.params.values()))
+        keyed: dict[tuple[bool, bool, str], list[str]] = {}
         for n in names:
             decay = _mindspore_decay_filter(n) if use_filter else True
             centralize = centralize_on and centralization_eligible(self.params[n].shape)
-            keyed.setdefault((decay, centralize), []).append(n)
-        return tuple(Bucket(pos, tuple(v), d, c) for (d, c), v in keyed.items())
+            keyed.setdefault((decay, centralize, partition.get(n, "")), []).append(n)
+        return tuple(Bucket(pos, tuple(v), d, c, part) for (d, c, part), v in keyed.items())
 
     @property
     def param_names(self) -> tuple[str, ...]:
@@ -169,6 +202,9 @@ class Engine:
 
     @staticmethod
     def _value_at(group: GroupRuntime, value: Value, key: str, step: int) -> float:
+        track = group.tracks.get(key)
+        if track is not None:
+            return track.at(step)
         try:
             return value.at(step)
         except ScheduleExhaustedError as exc:
@@ -197,12 +233,13 @@ class Engine:
         for group in self.groups:
             lr = self.lr_at(group, step)
             wd = self.weight_decay_at(group, step)
-            alg = group.algorithm
+            alg = self._step_algorithm(group, step)
             kernel_decay = alg.weight_decay_mode == "kernel"
             for bucket in group.buckets:
                 decay = wd if bucket.decay else 0.0
                 scalars, next_state = alg.host_scalars(
-                    group.host_state, HostStep(lr=lr, weight_decay=decay if kernel_decay else 0.0, step=step + 1),
+                    group.host_state, HostStep(lr=lr, weight_decay=decay if kernel_decay else 0.0, step=step + 1,
+                                       partition=bucket.partition),
                     spec.precision,
                 )
                 buckets.append(
@@ -218,6 +255,16 @@ class Engine:
                 )
             next_states.append(next_state)
         return StepPlan(tuple(buckets), tuple(next_states))
+
+    @staticmethod
+    def _step_algorithm(group: GroupRuntime, step: int) -> Algorithm:
+        """The group's algorithm with the hyperparameters its schedules set for ``step``."""
+        alg = group.algorithm
+        for track in group.tracks.values():
+            scheduled = track.hyperparameters(step)
+            if scheduled:
+                alg = alg.replace(**scheduled)
+        return alg
 
     def commit(self, plan: StepPlan) -> None:
         """Record a step that ran: keep the new host state and advance the global step."""
@@ -256,6 +303,70 @@ class Engine:
         for g in targets:
             g.lr_override = float(value)
 
+    def end_epoch(self, metric: Any = None) -> None:
+        """Advance every epoch-interval schedule once (torch ``scheduler.step(metric)``).
+
+        ``metric`` (a number or ``None``) is handed to schedules that react to one
+        (``ReduceLROnPlateau``); a group with such a schedule and no metric raises. All
+        groups advance or, if any schedule raises, none does.
+        """
+        value = check_metric(metric)
+        tracks = [t for g in self.groups for t in g.tracks.values() if t.interval == "epoch"]
+        for track in tracks:
+            if track.needs_metric and value is None:
+                track.end_epoch(None)  # raises the explanatory error; nothing has changed yet
+        saved = [t.state_dict() for t in tracks]
+        try:
+            for track in tracks:
+                track.end_epoch(value)
+        except BaseException:
+            for track, state_ in zip(tracks, saved):
+                track.load_state_dict(state_)
+            raise
+
+    # -- run-time changes made by bound schedulers ---------------------------------------
+    def static_lr(self, group: int) -> float:
+        """The static learning rate of the group at position ``group`` (exact, unrounded).
+
+        Raises:
+            StaticLearningRateError: the group's lr is a list or a schedule.
+        """
+        g = self.groups[group]
+        if g.lr_override is not None:
+            return g.lr_override
+        if isinstance(g.lr, Constant):
+            return g.lr.value
+        raise StaticLearningRateError(
+            f"groups[{g.index}] ({g.label}): 'lr' is dynamic ({type(g.lr).__name__}); a scheduler bound to the "
+            f"optimizer needs a static learning rate"
+        )
+
+    def set_hyperparameters(self, group: int, **values: float) -> None:
+        """Change algorithm hyperparameters of one group from the next step on.
+
+        Used by bound schedulers that cycle ``momentum`` or ``beta1``. Each name must be a
+        hyperparameter of the group's algorithm, each value a number, and the change must
+        not change the algorithm's state slots (SGD keeps no momentum buffer when built
+        with ``momentum=0``). Validated in full before anything changes.
+        """
+        g = self.groups[group]
+        where = f"groups[{g.index}] ({g.label})"
+        known = g.algorithm.hyperparameters()
+        for name, value in values.items():
+            if name not in known:
+                raise SpecValueError(f"{where}: {name!r} is not a hyperparameter of {g.algorithm.name!r}: {sorted(known)}")
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+                raise SpecTypeError(f"{where}: {name!r} must be a number. Received: {value!r}")
+        changed = g.algorithm.replace(**{k: float(v) for k, v in values.items()})
+        if changed.slots() != g.algorithm.slots():
+            raise SpecValueError(
+                f"{where}: setting {values} changes the state slots of {g.algorithm.name!r} (from "
+                f"{[s.name for s in g.algorithm.slots()]} to {[s.name for s in changed.slots()]}); build the optimizer "
+                f"with values that keep them (e.g. a nonzero momentum)"
+            )
+        g.algorithm = changed
+        g.hyperparameter_overrides.update({k: float(v) for k, v in values.items()})
+
     # -- neutral state (format and checks live in optbridge.state) ----------------------
     def state_dict(self, slots: Mapping[str, Mapping[str, np.ndarray]]) -> dict:
         """The neutral state: counters, host state, lr overrides and per-parameter slots."""
@@ -278,6 +389,12 @@ class Engine:
         for g, sg in zip(self.groups, sd["groups"]):
             g.host_state = {k: float(v) for k, v in sg["host_state"].items()}
             g.lr_override = None if sg.get("lr_override") is None else float(sg["lr_override"])
+            g.scheduler_values = dict(sg.get("scheduler_values", {}))
+            g.hyperparameter_overrides = {k: float(v) for k, v in sg.get("hyperparameters", {}).items()}
+            base = g.base_algorithm if g.base_algorithm is not None else g.algorithm
+            g.algorithm = base.replace(**g.hyperparameter_overrides) if g.hyperparameter_overrides else base
+            for key, track in g.tracks.items():
+                track.load_state_dict(sg["schedules"][key])
         self.global_step = int(sd["global_step"])
 
 
@@ -309,13 +426,9 @@ class OptimizerAPI:
         self._engine.set_lr(value, group)
 
     def end_epoch(self, metric: float | None = None) -> None:
-        """Advance epoch-interval schedules (torch ``scheduler.step()``).
-
-        The schedules available so far all advance per optimizer step, so this only
-        validates ``metric``.
-        """
-        if metric is not None and (isinstance(metric, bool) or not isinstance(metric, (int, float))):
-            raise SpecValueError(f"end_epoch: 'metric' must be a number or None. Received: {metric!r}")
+        """Advance epoch-interval schedules (torch ``scheduler.step()``; ``metric`` for
+        ``ReduceLROnPlateau``). See :meth:`Engine.end_epoch`."""
+        self._engine.end_epoch(metric)
 
     def state_dict(self) -> dict:
         """Neutral state (NumPy arrays, counters, host state) loadable by any backend."""

@@ -4,20 +4,30 @@ A state dict is plain data — NumPy arrays, numbers, strings — so a run check
 backend resumes on another with the same numbers::
 
     {
-      "format": "optbridge.state", "format_version": 1,
+      "format": "optbridge.state", "format_version": 2,
       "algorithm": "adam",                 # canonical algorithm name
       "global_step": 3,                    # optimizer steps taken
       "param_names": [...],                # the optimizer's parameter order
-      "groups": [{"index": 0, "params": [...], "host_state": {...}, "lr_override": None}],
+      "groups": [{"index": 0, "params": [...], "host_state": {...}, "lr_override": None,
+                  "schedules": {"lr": {...}}, "scheduler_values": {...}, "hyperparameters": {...}}],
       "state": {param name: {slot name: ndarray}},
     }
 
 ``host_state`` holds the algorithm's per-group host scalars (MindSpore Adam's accumulated
 ``beta1_power``/``beta2_power``, ASGD's ``eta``/``mu``); ``lr_override`` a learning rate set
-with ``set_lr``. Loading validates everything before anything changes.
+with ``set_lr`` (or by a bound ``optim.lr_scheduler`` object). Format 2 adds the schedule
+state: ``schedules`` maps ``"lr"``/``"weight_decay"`` to the state of a stateful schedule
+(torch lr_scheduler declarations: ``{"kind", "interval", "advances", "runtime"}``, the
+runtime holding epoch counters, ``ReduceLROnPlateau``'s ``best``/``num_bad_epochs``/
+``cooldown_counter`` and so on); ``scheduler_values`` torch's scheduler bookkeeping
+(``initial_lr``, ``max_lr``, ...); ``hyperparameters`` algorithm hyperparameters changed at
+run time (momentum cycled by ``CyclicLR``). Format 1 dicts (no such keys) still load
+into optimizers without stateful schedules. Loading validates everything before anything
+changes.
 """
 from __future__ import annotations
 
+import copy
 from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
@@ -30,7 +40,9 @@ if TYPE_CHECKING:
 __all__ = ["STATE_FORMAT", "STATE_FORMAT_VERSION", "build_state_dict", "check_state_dict"]
 
 STATE_FORMAT = "optbridge.state"
-STATE_FORMAT_VERSION = 1
+STATE_FORMAT_VERSION = 2
+#: Versions :func:`check_state_dict` accepts (1: before schedule state existed).
+READABLE_VERSIONS = (1, 2)
 
 
 def build_state_dict(engine: "Engine", slots: Mapping[str, Mapping[str, np.ndarray]]) -> dict:
@@ -42,7 +54,15 @@ def build_state_dict(engine: "Engine", slots: Mapping[str, Mapping[str, np.ndarr
         "global_step": engine.global_step,
         "param_names": list(engine.param_names),
         "groups": [
-            {"index": g.index, "params": list(g.names), "host_state": dict(g.host_state), "lr_override": g.lr_override}
+            {
+                "index": g.index,
+                "params": list(g.names),
+                "host_state": dict(g.host_state),
+                "lr_override": g.lr_override,
+                "schedules": {key: track.state_dict() for key, track in g.tracks.items()},
+                "scheduler_values": copy.deepcopy(g.scheduler_values),
+                "hyperparameters": dict(g.hyperparameter_overrides),
+            }
             for g in engine.groups
         ],
         "state": {name: {k: np.array(v, copy=True) for k, v in s.items()} for name, s in slots.items()},
@@ -53,9 +73,9 @@ def check_state_dict(engine: "Engine", sd: Mapping[str, Any]) -> None:
     """Raise :class:`StateDictError` unless ``sd`` fits ``engine`` exactly; change nothing."""
     if not isinstance(sd, Mapping) or sd.get("format") != STATE_FORMAT:
         raise StateDictError(f"not an optbridge state dict (expected 'format': {STATE_FORMAT!r})")
-    if sd.get("format_version") != STATE_FORMAT_VERSION:
+    if sd.get("format_version") not in READABLE_VERSIONS:
         raise StateDictError(
-            f"state format_version {sd.get('format_version')!r} is not supported (expected {STATE_FORMAT_VERSION})"
+            f"state format_version {sd.get('format_version')!r} is not supported (expected one of {READABLE_VERSIONS})"
         )
     if sd.get("algorithm") != engine.spec.algorithm.name:
         raise StateDictError(
@@ -80,6 +100,7 @@ def check_state_dict(engine: "Engine", sd: Mapping[str, Any]) -> None:
         override = sg.get("lr_override")
         if override is not None and (isinstance(override, bool) or not isinstance(override, (int, float))):
             raise StateDictError(f"groups[{pos}]: 'lr_override' must be a number or None. Received: {override!r}")
+        _check_schedule_state(g, sg, pos)
     expected = engine.expected_slots()
     state = sd.get("state", {})
     if not isinstance(state, Mapping) or set(state) != set(expected):
@@ -96,3 +117,29 @@ def check_state_dict(engine: "Engine", sd: Mapping[str, Any]) -> None:
         for slot, arr in got.items():
             if tuple(np.shape(arr)) != shape:
                 raise StateDictError(f"state[{name!r}][{slot!r}]: shape {np.shape(arr)} != parameter shape {shape}")
+
+
+def _check_schedule_state(g: Any, sg: Mapping[str, Any], pos: int) -> None:
+    """Format-2 keys of one group: schedule states, scheduler values, hyperparameters."""
+    schedules = sg.get("schedules", {})
+    if not isinstance(schedules, Mapping) or set(schedules) != set(g.tracks):
+        got = sorted(schedules) if isinstance(schedules, Mapping) else schedules
+        raise StateDictError(
+            f"groups[{pos}]: schedule states for {got!r}, this optimizer's group has stateful schedules for "
+            f"{sorted(g.tracks)}"
+        )
+    for key, track in g.tracks.items():
+        track.check_state_dict(schedules[key], f"groups[{pos}].schedules[{key!r}]")
+    values = sg.get("scheduler_values", {})
+    if not isinstance(values, Mapping):
+        raise StateDictError(f"groups[{pos}]: 'scheduler_values' must be a mapping. Received: {values!r}")
+    hyper = sg.get("hyperparameters", {})
+    if not isinstance(hyper, Mapping):
+        raise StateDictError(f"groups[{pos}]: 'hyperparameters' must be a mapping. Received: {hyper!r}")
+    base = g.base_algorithm if g.base_algorithm is not None else g.algorithm
+    known = base.hyperparameters()
+    for name, value in hyper.items():
+        if name not in known:
+            raise StateDictError(f"groups[{pos}]: 'hyperparameters' names {name!r}, not a hyperparameter of {base.name!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+            raise StateDictError(f"groups[{pos}]: 'hyperparameters'[{name!r}] must be a number. Received: {value!r}")
