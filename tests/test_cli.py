@@ -159,7 +159,8 @@ def test_validate_prints_the_canonical_form(tmp_path, capsys):
     assert cli.main(["validate", path]) == 0
     out = capsys.readouterr().out
     assert "optimizer: mindspore.nn.Momentum" in out
-    assert "algorithm: sgd (momentum=0.9, dampening=0.0, nesterov=False, nesterov_form='scaled', maximize=False)" in out
+    assert ("algorithm: sgd (momentum=0.9, dampening=0.0, nesterov=False, nesterov_form='scaled', "
+            "momentum_form='buffer', weight_decay_form='coupled', maximize=False)") in out
     assert "groups: 2" in out
     assert "[0] params='conv*', lr=0.01, weight_decay=0.0, grad_centralization=True" in out
     assert "[1] params='*', lr=default" in out

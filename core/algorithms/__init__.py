@@ -4,6 +4,9 @@ from .adam_weight_decay import AdamWeightDecay
 from .asgd import ASGD
 from .base import Algorithm, HostStep, Slot, algorithm_registry, register_algorithm, scalar_type
 from .sgd import SGD
+# -- sgd-adam (H2a) --
+from .nadam import NAdam
+from .radam import RAdam
 
 __all__ = [
     "Algorithm",
@@ -16,4 +19,7 @@ __all__ = [
     "ASGD",
     "Adam",
     "AdamWeightDecay",
+    # -- sgd-adam (H2a) --
+    "NAdam",
+    "RAdam",
 ]

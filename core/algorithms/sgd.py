@@ -1,13 +1,20 @@
 """Stochastic gradient descent with momentum, dampening and Nesterov momentum.
 
-Canonical algorithm ``"sgd"``. Lowered to by MindSpore ``nn.Momentum`` and ``nn.SGD``
-(and, in later dialects, torch ``optim.SGD``). Source: MindSpore 2.10
-``ApplyMomentum``/``SGD`` operator docs and torch ``optim.SGD`` docs.
+Canonical algorithm ``"sgd"``. Lowered to by MindSpore ``nn.Momentum`` and ``nn.SGD`` and
+torch ``optim.SGD`` (torch ``SGD`` without dampening and MindSpore ``nn.Momentum`` without
+Nesterov lower to the same hyperparameters and give the same numbers). Sources: MindSpore
+2.10 ``ApplyMomentum``/``SGD`` operator docs, torch 2.13 ``torch/optim/sgd.py``
+(``_single_tensor_sgd``), Keras 3 ``keras/src/optimizers/sgd.py``.
 
-Canonical op order (``g`` already pre-processed: weight decay, centralization, loss
-scale; ``b`` the ``momentum_buffer`` slot; all in the parameter's dtype):
+Canonical op order (``g`` already pre-processed: negation, coupled weight decay,
+centralization, loss scale; ``b`` the ``momentum_buffer`` slot; all in the parameter's
+dtype):
 
-1. if ``momentum == 0``: ``p = p - lr·g`` and stop.
+0. ``weight_decay_form == "keras"``: ``p = p − (p·wd)·lr`` (Keras decays before the update).
+1. if ``momentum == 0``: ``p = p − lr·g`` and stop.
+
+``momentum_form == "buffer"`` (torch, MindSpore; the buffer holds gradients, lr outside):
+
 2. first step: ``b = g``; later steps: ``b = b·momentum + (1 − dampening)·g``
    (with ``dampening == 0`` the second term is exactly ``g``).
 3. ``nesterov_form == "torch"`` (torch SGD, MindSpore nn.SGD): ``u = g + momentum·b``;
@@ -15,6 +22,16 @@ scale; ``b`` the ``momentum_buffer`` slot; all in the parameter's dtype):
    ``u`` is not formed, the update is ``p = p − (g·lr + b·momentum·lr)``.
    Without Nesterov, ``u = b``.
 4. ``p = p − lr·u``.
+
+``momentum_form == "keras"`` (Keras 3 SGD, DIALECTS.md D5: lr inside the buffer, which
+starts at 0, no dampening):
+
+2. ``b = b·momentum − g·lr``
+3. Nesterov: ``p = p + (b·momentum − g·lr)``; else ``p = p + b``.
+
+torch's CPU kernels fuse ``b·momentum + (1−τ)·g``'s second product, ``g + μ·b`` and
+``p − lr·u`` into fused multiply-adds (one rounding); the canonical order rounds each
+operation, so float32 results can differ from torch.optim in the last bit.
 
 Dialect notes: MindSpore's ``nn.Momentum`` keeps the ``moments`` buffer even when
 ``momentum == 0``; the numbers are those of step 1 (``b = 0·b + g = g``). torch and
@@ -25,6 +42,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
+from ._decay import WeightDecayMode, check_choice
 from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
 
 __all__ = ["SGD"]
@@ -40,6 +58,15 @@ class SGD(Algorithm):
     dampening: float = 0.0
     nesterov: bool = False
     nesterov_form: str = "torch"
+    momentum_form: str = "buffer"
+    weight_decay_form: str = "coupled"
+
+    def __post_init__(self) -> None:
+        check_choice(self.name, "nesterov_form", self.nesterov_form, ("torch", "scaled"))
+        check_choice(self.name, "momentum_form", self.momentum_form, ("buffer", "keras"))
+        check_choice(self.name, "weight_decay_form", self.weight_decay_form, ("coupled", "keras"))
+
+    weight_decay_mode = WeightDecayMode()  # type: ignore[assignment]
 
     def slots(self) -> tuple[Slot, ...]:
         return (Slot("momentum_buffer"),) if self.momentum != 0.0 else ()

@@ -9,12 +9,18 @@ from .adam import adam
 from .adam_weight_decay import adam_weight_decay
 from .asgd import asgd
 from .sgd import sgd
+# -- sgd-adam (H2a) --
+from .nadam import nadam
+from .radam import radam
 
 KERNELS = {
     "sgd": sgd,
     "asgd": asgd,
     "adam": adam,
     "adam_weight_decay": adam_weight_decay,
+    # -- sgd-adam (H2a) --
+    "nadam": nadam,
+    "radam": radam,
 }
 
 __all__ = ["KERNELS"]

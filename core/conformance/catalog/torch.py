@@ -33,6 +33,11 @@ def torch_cases(lr: float, weight_decay: float, *hyperparameters) -> DialectCase
 
 # -- sgd-adam (H2a): SGD, Adam, AdamW, ASGD, NAdam, RAdam ------------------------------------
 _SGD = "torch.optim.SGD"
+_ADAM = "torch.optim.Adam"
+_ADAMW = "torch.optim.AdamW"
+_ASGD = "torch.optim.ASGD"
+_NADAM = "torch.optim.NAdam"
+_RADAM = "torch.optim.RAdam"
 
 _SGD_ADAM_CASES: dict[str, DialectCases] = {
     _SGD: torch_cases(
@@ -44,6 +49,47 @@ _SGD_ADAM_CASES: dict[str, DialectCases] = {
         ("maximize", {"momentum": 0.8, "maximize": True}),
         ("differentiable", {"momentum": 0.9, "differentiable": True, "foreach": True}),
         ("fused", {"momentum": 0.9, "fused": True}),
+    ),
+    _ADAM: torch_cases(
+        0.01, 1e-2,
+        ("default", {}),
+        ("amsgrad", {"amsgrad": True}),
+        ("decoupled", {"decoupled_weight_decay": True, "betas": (0.8, 0.95)}),
+        ("maximize", {"maximize": True, "eps": 1e-6}),
+        ("small_beta1", {"betas": (0.3, 0.9)}),
+        ("capturable_differentiable", {"capturable": True, "differentiable": True}),
+        ("fused", {"fused": True, "amsgrad": True}),
+    ),
+    _ADAMW: torch_cases(
+        0.01, 5e-2,
+        ("default", {}),
+        ("amsgrad", {"amsgrad": True, "betas": (0.85, 0.99)}),
+        ("maximize", {"maximize": True}),
+        ("capturable_differentiable", {"capturable": True, "differentiable": True, "foreach": True}),
+    ),
+    _ASGD: torch_cases(
+        0.05, 1e-2,
+        ("default", {}),
+        ("averaging", {"t0": 3.0}),
+        ("strong_decay", {"lambd": 0.05, "alpha": 0.5, "t0": 2.0}),
+        ("maximize", {"maximize": True, "t0": 0.0}),
+        ("capturable_differentiable", {"capturable": True, "differentiable": True}),
+    ),
+    _NADAM: torch_cases(
+        0.01, 1e-2,
+        ("default", {}),
+        ("momentum_decay", {"momentum_decay": 0.05, "betas": (0.8, 0.99)}),
+        ("decoupled", {"decoupled_weight_decay": True}),
+        ("maximize", {"maximize": True}),
+        ("capturable_differentiable", {"capturable": True, "differentiable": True}),
+    ),
+    _RADAM: torch_cases(
+        0.01, 1e-2,
+        ("default", {}),
+        ("early_rectification", {"betas": (0.9, 0.9)}),
+        ("decoupled", {"decoupled_weight_decay": True, "betas": (0.5, 0.8)}),
+        ("maximize", {"maximize": True}),
+        ("capturable_differentiable", {"capturable": True, "differentiable": True}),
     ),
 }
 
@@ -92,6 +138,55 @@ _SGD_ADAM_ERRORS: tuple[ErrorInput, ...] = (
                "optimizer parameters need to be organized in ordered collections"),
     ErrorInput("torch.sgd-params_bad_selector", "a selector dict with an unknown key", _SGD, "construct",
                dict(params={"name": "fc"}), GroupError, "a selector dict takes the keys"),
+    # torch.optim.Adam / AdamW
+    construct_error("torch.adam-lr_nan", _ADAM, dict(lr=float("nan")), SpecValueError,
+                    "Invalid learning rate: nan", "NaN learning rate (Adam compares 'not 0.0 <= lr')"),
+    construct_error("torch.adam-eps_negative", _ADAM, dict(eps=-1e-8), SpecValueError,
+                    "Invalid epsilon value: -1e-08", "negative eps"),
+    construct_error("torch.adam-beta1_one", _ADAM, dict(betas=(1.0, 0.999)), SpecValueError,
+                    "Invalid beta parameter at index 0: 1.0", "beta1 outside [0, 1)"),
+    construct_error("torch.adam-beta2_negative", _ADAM, dict(betas=(0.9, -0.1)), SpecValueError,
+                    "Invalid beta parameter at index 1: -0.1", "beta2 outside [0, 1)"),
+    construct_error("torch.adam-betas_int", _ADAM, dict(betas=(0, 0.999)), SpecValueError,
+                    "betas must be either both floats or both Tensors", "an int beta"),
+    construct_error("torch.adam-weight_decay_negative", _ADAM, dict(weight_decay=-0.1), SpecValueError,
+                    "Invalid weight_decay value: -0.1", "negative weight decay"),
+    construct_error("torch.adam-fused_differentiable", _ADAM, dict(fused=True, differentiable=True), RuntimeError,
+                    "`fused` does not support `differentiable`", "fused with differentiable"),
+    construct_error("torch.adam-betas_scalar", _ADAM, dict(betas=0.9), SpecTypeError,
+                    "'betas' must be a pair (beta1, beta2)", "betas not a pair (torch: a TypeError on indexing)"),
+    construct_error("torch.adamw-lr_negative", _ADAMW, dict(lr=-1.0), SpecValueError,
+                    "Invalid learning rate: -1.0", "negative learning rate"),
+    construct_error("torch.adamw-beta1_negative", _ADAMW, dict(betas=(-0.5, 0.999)), SpecValueError,
+                    "Invalid beta parameter at index 0: -0.5", "beta1 outside [0, 1)"),
+    construct_error("torch.adamw-fused_foreach", _ADAMW, dict(fused=True, foreach=True), RuntimeError,
+                    "`fused` and `foreach` cannot be `True` together.", "fused with foreach"),
+    construct_error("torch.adamw-decoupled_argument", _ADAMW, dict(decoupled_weight_decay=False), TypeError,
+                    "unexpected keyword argument 'decoupled_weight_decay'",
+                    "AdamW takes no decoupled_weight_decay argument"),
+    # torch.optim.ASGD
+    construct_error("torch.asgd-lr_negative", _ASGD, dict(lr=-0.01), SpecValueError,
+                    "Invalid learning rate: -0.01", "negative learning rate"),
+    construct_error("torch.asgd-weight_decay_negative", _ASGD, dict(weight_decay=-1), SpecValueError,
+                    "Invalid weight_decay value: -1", "negative weight decay"),
+    construct_error("torch.asgd-t0_str", _ASGD, dict(t0="1e6"), SpecTypeError,
+                    "'t0' must be a number", "t0 as a string (torch fails only when stepping)"),
+    # torch.optim.NAdam
+    construct_error("torch.nadam-momentum_decay_negative", _NADAM, dict(momentum_decay=-0.004), SpecValueError,
+                    "Invalid momentum_decay value: -0.004", "negative momentum_decay"),
+    construct_error("torch.nadam-eps_negative", _NADAM, dict(eps=-1.0), SpecValueError,
+                    "Invalid epsilon value: -1.0", "negative eps"),
+    construct_error("torch.nadam-beta2_one", _NADAM, dict(betas=(0.9, 1.0)), SpecValueError,
+                    "Invalid beta parameter at index 1: 1.0", "beta2 outside [0, 1)"),
+    construct_error("torch.nadam-weight_decay_negative", _NADAM, dict(weight_decay=-0.5), SpecValueError,
+                    "Invalid weight_decay value: -0.5", "negative weight decay"),
+    # torch.optim.RAdam
+    construct_error("torch.radam-lr_negative", _RADAM, dict(lr=-0.001), SpecValueError,
+                    "Invalid learning rate: -0.001", "negative learning rate"),
+    construct_error("torch.radam-beta1_one", _RADAM, dict(betas=(1.0, 0.999)), SpecValueError,
+                    "Invalid beta parameter at index 0: 1.0", "beta1 outside [0, 1)"),
+    construct_error("torch.radam-eps_negative", _RADAM, dict(eps=-1e-8), SpecValueError,
+                    "Invalid epsilon value: -1e-08", "negative eps"),
 )
 
 #: Hyperparameter sets of every torch-dialect class.

@@ -5,11 +5,24 @@ The shared base class is :class:`~._base.TorchOptimizer` (how to write a class o
 module docstring).
 """
 from ._base import TorchOptimizer
+# -- schedules (H1) --
+from . import lr_scheduler
 # -- sgd-adam (H2a) --
+from .adam import Adam, AdamW
+from .asgd import ASGD
+from .nadam import NAdam
+from .radam import RAdam
 from .sgd import SGD
 
 __all__: list[str] = [
     "TorchOptimizer",
+    # -- schedules (H1) --
+    "lr_scheduler",
     # -- sgd-adam (H2a) --
     "SGD",
+    "Adam",
+    "AdamW",
+    "ASGD",
+    "NAdam",
+    "RAdam",
 ]

@@ -213,7 +213,13 @@ class TorchOptimizer(DialectOptimizer):
     # -- torch Optimizer.__init__ ------------------------------------------------------------
     def _init_torch(self, params: Any, defaults: dict[str, Any], unassigned: str,
                     extra_arguments: Mapping[str, Any] | None = None) -> None:
-        """Validate like torch, then record ``params``, ``defaults`` and ``unassigned``."""
+        """Validate like torch, then record ``params``, ``defaults`` and ``unassigned``.
+
+        ``defaults`` holds every key of ``hyperparameters`` (torch's ``defaults`` dict);
+        only those that are constructor arguments are recorded (``AdamW`` fixes
+        ``decoupled_weight_decay=True`` without taking it as an argument), plus
+        ``extra_arguments`` (constructor arguments that are not hyperparameters).
+        """
         missing = [k for k in self.hyperparameters if k not in defaults]
         extra = [k for k in defaults if k not in self.hyperparameters]
         if missing or extra:
@@ -233,7 +239,8 @@ class TorchOptimizer(DialectOptimizer):
             raise SpecValueError(f"'unassigned' must be 'error' or 'frozen', but got {unassigned!r}")
         self._defaults = dict(defaults)
         self._unassigned = unassigned
-        arguments = {"params": params, **defaults}
+        accepted = set(self.argument_names())
+        arguments = {"params": params, **{k: v for k, v in defaults.items() if k in accepted}}
         if extra_arguments:
             arguments.update(extra_arguments)
         arguments["unassigned"] = unassigned

@@ -1,0 +1,81 @@
+"""RAdam: Adam with a rectified adaptive learning rate (Liu et al. 2020, arXiv:1908.03265).
+
+Canonical algorithm ``"radam"``. Lowered to by torch ``optim.RAdam``. Source: torch 2.13
+``torch/optim/radam.py`` (``_single_tensor_radam``).
+
+Host scalars at step ``t`` (Python float64, evaluated as torch writes them):
+``bc1 = 1 − β₁^t``, ``bc2 = 1 − β₂^t``, ``ρ∞ = 2/(1 − β₂) − 1``,
+``ρₜ = ρ∞ − 2·t·β₂^t / bc2``; when ``ρₜ > 5`` (the rectification threshold),
+``r = ((ρₜ − 4)(ρₜ − 2)ρ∞ / ((ρ∞ − 4)(ρ∞ − 2)ρₜ))^0.5`` and ``bc2_sqrt = bc2^0.5``;
+``decay = 1 − lr·wd`` with ``weight_decay_form="decoupled"`` (torch
+``decoupled_weight_decay=True``).
+
+Canonical op order (``g`` pre-processed; slots ``exp_avg`` = m, ``exp_avg_sq`` = v):
+
+0. ``weight_decay_form == "decoupled"`` and ``wd != 0``: ``p = p·decay``.
+1. ``m = m + w·(g − m)`` with ``w = 1 − β₁`` if ``w < 0.5``, else ``m = g − (g − m)·(1 − w)``
+   (torch ``lerp_``).
+2. ``v = v·β₂ + ((1 − β₂)·g)·g``
+3. ``m̂ = m / bc1``
+4. if ``ρₜ > 5``: ``a = (1 / (√v + ε))·bc2_sqrt`` (torch evaluates ``float / tensor`` as
+   ``reciprocal(tensor)·float``); ``p = p − ((m̂·lr)·a)·r``.
+   else: ``p = p − m̂·lr``.
+
+torch's CPU ``lerp_``/``addcmul_`` are fused multiply-adds (one rounding); the canonical
+order rounds every operation, so float32 results can differ in the last bit.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+from ._decay import WeightDecayMode, check_choice, decay_scalars
+from .base import Algorithm, HostStep, Slot, register_algorithm
+
+__all__ = ["RAdam"]
+
+#: ``ρₜ`` above which the variance is rectified (torch: ``rho_t > 5.0``).
+RECTIFICATION_THRESHOLD = 5.0
+
+
+@register_algorithm
+@dataclass(frozen=True)
+class RAdam(Algorithm):
+    """Canonical RAdam. See the module docstring for the op order."""
+
+    name = "radam"
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+    weight_decay_form: str = "coupled"
+    weight_decay_mode = WeightDecayMode()  # type: ignore[assignment]
+    moment_form = "torch"
+
+    def __post_init__(self) -> None:
+        check_choice(self.name, "weight_decay_form", self.weight_decay_form, ("coupled", "decoupled"))
+
+    def slots(self) -> tuple[Slot, ...]:
+        return (Slot("exp_avg"), Slot("exp_avg_sq"))
+
+    def host_scalars(self, host_state: Mapping[str, float], hs: HostStep, precision: str):
+        step, beta1, beta2 = float(hs.step), float(self.beta1), float(self.beta2)
+        bias_correction1 = 1 - beta1 ** step
+        bias_correction2 = 1 - beta2 ** step
+        rho_inf = 2 / (1 - beta2) - 1
+        rho_t = rho_inf - 2 * step * (beta2 ** step) / bias_correction2
+        rectified = rho_t > RECTIFICATION_THRESHOLD
+        scalars = {
+            "lr": hs.lr,
+            "weight_decay": hs.weight_decay,
+            "beta2": beta2,
+            "one_minus_beta1": 1 - beta1,
+            "one_minus_beta2": 1 - beta2,
+            "eps": float(self.eps),
+            "bias_correction1": bias_correction1,
+            "rectified": rectified,
+            **decay_scalars(self.weight_decay_form, hs.lr, hs.weight_decay),
+        }
+        if rectified:
+            scalars["rect"] = ((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
+            scalars["bc2_sqrt"] = bias_correction2 ** 0.5
+        return scalars, dict(host_state)
