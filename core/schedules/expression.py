@@ -67,6 +67,8 @@ class Expression:
 
     Args:
         source: the expression text, e.g. ``"0.95 ** epoch"``.
+        variables: the names bound to the argument (default ``("epoch", "step")``;
+            CyclicLR's ``scale_fn`` uses ``("x",)``).
 
     Raises:
         SpecTypeError: ``source`` is not a string.
@@ -74,9 +76,9 @@ class Expression:
             names it and the position).
     """
 
-    __slots__ = ("source", "_tree")
+    __slots__ = ("source", "variables", "_tree")
 
-    def __init__(self, source: str):
+    def __init__(self, source: str, variables: tuple[str, ...] = VARIABLES):
         if not isinstance(source, str):
             raise SpecTypeError(f"an expression must be a string. Received: {source!r} of type {type(source).__name__}")
         try:
@@ -84,6 +86,7 @@ class Expression:
         except SyntaxError as exc:
             raise SpecValueError(f"expression {source!r} is not valid: {exc.msg}") from None
         self.source = source
+        self.variables = tuple(variables)
         self._tree = tree.body
         self._check(self._tree)
 
@@ -92,7 +95,7 @@ class Expression:
         col = getattr(node, "col_offset", 0)
         return SpecValueError(
             f"expression {self.source!r}: {what} at column {col + 1} is not allowed; allowed: numbers, "
-            f"{', '.join(VARIABLES)}, {', '.join(_CONSTANTS)}, + - * / // % **, comparisons, 'if/else', "
+            f"{', '.join(self.variables)}, {', '.join(_CONSTANTS)}, + - * / // % **, comparisons, 'if/else', "
             f"and/or/not, and the functions {', '.join(_FUNCTIONS)}"
         )
 
@@ -101,7 +104,7 @@ class Expression:
             if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
                 raise self._refuse(node, f"the constant {node.value!r}")
         elif isinstance(node, ast.Name):
-            if node.id not in VARIABLES and node.id not in _CONSTANTS:
+            if node.id not in self.variables and node.id not in _CONSTANTS:
                 raise self._refuse(node, f"the name {node.id!r}")
         elif isinstance(node, ast.BinOp):
             if type(node.op) not in _BINARY:
@@ -147,7 +150,7 @@ class Expression:
         if isinstance(node, ast.Constant):
             return node.value
         if isinstance(node, ast.Name):
-            return x if node.id in VARIABLES else _CONSTANTS[node.id]
+            return x if node.id in self.variables else _CONSTANTS[node.id]
         if isinstance(node, ast.BinOp):
             return _BINARY[type(node.op)](self._eval(node.left, x), self._eval(node.right, x))
         if isinstance(node, ast.UnaryOp):
@@ -180,10 +183,10 @@ class Expression:
         return _FUNCTIONS[node.func.id](*(self._eval(a, x) for a in node.args))
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Expression) and other.source == self.source
+        return isinstance(other, Expression) and (other.source, other.variables) == (self.source, self.variables)
 
     def __hash__(self) -> int:
-        return hash(self.source)
+        return hash((self.source, self.variables))
 
     def __repr__(self) -> str:
         return f"Expression({self.source!r})"
