@@ -165,7 +165,15 @@ class Engine:
             if isinstance(value, Scheduled) and isinstance(value.schedule, StatefulSchedule):
                 where = f"groups[{group.index}] ({group.label})"
                 context = ScheduleContext(key=key, hyperparameters=group.algorithm.hyperparameters(), where=where)
-                group.tracks[key] = ValueTrack(value.schedule, context)
+                track = ValueTrack(value.schedule, context)
+                scheduled = track.runtime.hyperparameters()
+                if scheduled and group.algorithm.replace(**scheduled).slots() != group.algorithm.slots():
+                    raise SpecValueError(
+                        f"{where}: '{key}' schedules {sorted(scheduled)}, which would change the state slots of "
+                        f"{group.algorithm.name!r}; build the optimizer with values that keep them (e.g. a nonzero "
+                        f"momentum)"
+                    )
+                group.tracks[key] = track
 
     # -- construction helpers -------------------------------------------------------
     def _buckets(self, pos: int, names: Sequence[str], gc: bool, algorithm: Algorithm) -> tuple[Bucket, ...]:

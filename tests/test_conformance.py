@@ -139,11 +139,18 @@ def test_dynamic_weight_decay_declarations_match_the_classes():
         required = {n: defaults[n] for n, p in inspect.signature(cls.__init__).parameters.items()
                     if n in defaults and p.default is p.empty}
         schedule = nn.WarmUpLR(0.01, 2)
+
+        def build():
+            if entry.construct is not None:  # a wrapper: the wrapped optimizer takes the weight decay
+                return entry.construct(None, {entry.lr_keyword: 0.1, "weight_decay": schedule},
+                                       entry.hyperparameters[0][1])
+            return cls(None, weight_decay=schedule, **required)
+
         if entry.dynamic_weight_decay:
-            cls(None, weight_decay=schedule, **required)
+            build()
         else:
             with pytest.raises(TypeError, match="dynamic weight decay"):
-                cls(None, weight_decay=schedule, **required)
+                build()
             assert not any(c.id.endswith("wd_schedule") for c in CASES if c.optimizer == qualname)
 
 

@@ -19,12 +19,18 @@ class takes. Each case is a point of four axes:
   eligible for centralization, as in MindSpore, so this also checks it is skipped) and
   ``doc`` (the example of MindSpore's optimizer API docs on the ``tiny`` layout: conv
   group with ``weight_decay`` and ``grad_centralization``, which centralizes
-  ``conv2.weight``, and a group with its own ``lr``, then ``order_params``);
+  ``conv2.weight``, and a group with its own ``lr``, then ``order_params``); classes
+  that refuse group learning rates (``nn.FTRL``) take ``nolr`` instead (two groups on the
+  ``guide`` layout, one with ``weight_decay=0``, then ``order_params``);
 * **lr** — ``const``, ``list`` (a ``nn.dynamic_lr`` per-step list) or ``schedule`` (a
   ``nn.learning_rate_schedule`` class); the concrete function or class rotates through
   all of them in generation order;
 * **wd** — ``off``, ``const``, or ``schedule`` (a schedule as weight decay, only where the
   class allows it: ``nn.SGD`` refuses dynamic weight decay).
+
+A class's entry may restrict the combinations (``DialectCases.valid``) and say how to
+build it (``DialectCases.construct``: ``nn.LARS`` wraps an optimizer built from the
+case's groups and values).
 
 Selection rule: the full product (about 700 cases) would take minutes per backend, so
 the database is an **all-pairs covering** of the four axes per dialect: first each
@@ -191,7 +197,16 @@ def _groups_doc(lr: float, steps: int) -> tuple[str, Any]:
     ]
 
 
+def _groups_nolr(lr: float, steps: int) -> tuple[str, Any]:
+    return "guide", [
+        {"params": _GUIDE_CONV + ["fc.weight"], "weight_decay": 0.0},
+        {"params": "*"},
+        {"order_params": list(_GUIDE_NAMES)},
+    ]
+
+
 _GROUPS: dict[str, Callable[[float, int], tuple[str, Any]]] = {
+    "nolr": _groups_nolr,
     "none": _groups_none,
     "two": _groups_two,
     "guide": _groups_guide,
@@ -282,13 +297,17 @@ def generate_cases(steps: int = DEFAULT_STEPS) -> Iterator[CaseInfo]:
 
         axes = (labels, entry.group_forms, entry.lr_forms, entry.wd_forms)
         seeds = [(label, entry.group_forms[0], entry.lr_forms[0], entry.wd_forms[0]) for label in labels]
-        for label, groups, lr_form, wd_form in _all_pairs(axes, lambda combo: True, seeds):
+        valid = (lambda combo: entry.valid(*combo)) if entry.valid is not None else (lambda combo: True)
+        for label, groups, lr_form, wd_form in _all_pairs(axes, valid, seeds):
             layout, params = _GROUPS[groups](entry.lr, steps)
             learning_rate = _lr_value(lr_form, entry.lr, steps, rotation.get(lr_form, 0))
             if lr_form in rotation:
                 rotation[lr_form] += 1
             arguments = {entry.lr_keyword: learning_rate, "weight_decay": _wd_value(wd_form, entry.weight_decay)}
-            spec = cls(params, **arguments, **hyper[label])
+            if entry.construct is not None:
+                spec = entry.construct(params, arguments, hyper[label])
+            else:
+                spec = cls(params, **arguments, **hyper[label])
             case_id = f"{_short_name(qualname)}-{label}-groups_{groups}-lr_{lr_form}-wd_{wd_form}"
             yield CaseInfo(
                 id=case_id,

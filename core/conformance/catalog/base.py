@@ -7,12 +7,17 @@ dialect class, a :class:`DialectCases` entry (what the case database varies) and
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, Optional
 
-__all__ = ["DialectCases", "ErrorInput", "construct_error", "CONSTRUCT_PARAMS", "GROUP_FORMS", "LR_FORMS", "WD_FORMS"]
+__all__ = ["DialectCases", "ErrorInput", "construct_error", "CONSTRUCT_PARAMS", "GROUP_FORMS", "EXTRA_GROUP_FORMS",
+           "LR_FORMS", "WD_FORMS"]
 
 #: Every value of the ``groups``, ``lr`` and ``wd`` axes (see :mod:`optbridge.conformance.cases`).
 GROUP_FORMS: tuple[str, ...] = ("none", "two", "guide", "doc")
+#: Group forms a class takes only when it lists them: ``nolr`` (groups with their own
+#: ``weight_decay`` and ``order_params`` but no ``lr``, for classes that refuse group
+#: learning rates, such as ``nn.FTRL``).
+EXTRA_GROUP_FORMS: tuple[str, ...] = ("nolr",)
 LR_FORMS: tuple[str, ...] = ("const", "list", "schedule")
 WD_FORMS: tuple[str, ...] = ("off", "const", "schedule")
 
@@ -35,6 +40,13 @@ class DialectCases:
         lr_forms: the values of the ``lr`` axis the class takes.
         wd_forms: the values of the ``wd`` axis the class takes (``schedule`` only where
             the class accepts a schedule as weight decay; ``nn.SGD`` refuses it).
+        construct: how the database builds the class, ``construct(params, arguments,
+            hyperparameters)`` with ``arguments`` the learning rate and weight decay;
+            ``None``: ``cls(params, **arguments, **hyperparameters)``. Wrappers such as
+            ``nn.LARS`` build their wrapped optimizer here.
+        valid: ``valid(label, groups, lr, wd) -> bool``, the axis combinations the class
+            accepts (``None``: all), e.g. ``nn.LARS(use_clip=True)`` refuses a wrapped
+            optimizer with group and dynamic learning rates.
     """
 
     lr: float
@@ -44,9 +56,11 @@ class DialectCases:
     group_forms: tuple[str, ...] = GROUP_FORMS
     lr_forms: tuple[str, ...] = LR_FORMS
     wd_forms: tuple[str, ...] = WD_FORMS
+    construct: Optional[Callable[[Any, Mapping[str, Any], Mapping[str, Any]], Any]] = None
+    valid: Optional[Callable[[str, str, str, str], bool]] = None
 
     def __post_init__(self) -> None:
-        for axis, values, known in (("group_forms", self.group_forms, GROUP_FORMS),
+        for axis, values, known in (("group_forms", self.group_forms, GROUP_FORMS + EXTRA_GROUP_FORMS),
                                     ("lr_forms", self.lr_forms, LR_FORMS), ("wd_forms", self.wd_forms, WD_FORMS)):
             unknown = [v for v in values if v not in known]
             if unknown or not values:
