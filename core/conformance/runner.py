@@ -42,8 +42,8 @@ from .cases import CASES, DTYPES, CaseInfo
 from .compare import Metrics, TensorCheck, check_tensor
 from .tolerances import Tolerance, tolerance_for
 
-__all__ = ["Failure", "CaseResult", "run_case", "run_suite", "case_matrix", "expected_failure", "STATUSES",
-           "REFERENCE_BACKEND"]
+__all__ = ["Failure", "CaseResult", "run_case", "run_suite", "case_matrix", "expected_failure",
+           "stale_expected_failures", "STATUSES", "REFERENCE_BACKEND"]
 
 REFERENCE_BACKEND = "numpy"
 #: Outcomes of a case; ``passed``, ``xfailed`` and ``skipped`` are not failures.
@@ -190,6 +190,20 @@ class _CaseFailed(Exception):
 def expected_failure(xfails: Mapping[str, str], case_id: str, dtype: str) -> str | None:
     """The reason ``xfails`` (``{case id or "case id:dtype": reason}``) gives for a case in ``dtype``."""
     return xfails.get(f"{case_id}:{dtype}", xfails.get(case_id))
+
+
+def stale_expected_failures(xfails: Mapping[str, str], cases: Iterable[CaseInfo] | None = None) -> list[str]:
+    """Keys of ``xfails`` that name no case of ``cases`` (default: the database), sorted.
+
+    A ``"<case id>:<dtype>"`` key must name a known case and dtype.
+    """
+    known = {c.id for c in (CASES if cases is None else cases)}
+    stale = []
+    for key in xfails:
+        case_id, _, dtype = key.rpartition(":")
+        if key not in known and not (case_id in known and dtype in DTYPES):
+            stale.append(key)
+    return sorted(stale)
 
 
 def _resolve(backend: str | Backend) -> Backend:
