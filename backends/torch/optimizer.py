@@ -36,9 +36,11 @@ from .kernels import KERNELS, as_kernel
 from .paths import PATHS, SCALE, WD, bucket_step, compiled_bucket_step
 from . import state_io
 
-__all__ = ["Optimizer"]
+__all__ = ["Optimizer", "COMPILE_THRESHOLD"]
 
 _PARAM_DTYPES = (torch.float32, torch.float64)
+#: Default ``compile_threshold``: buckets below 65,536 elements are not worth a compile.
+COMPILE_THRESHOLD = 1 << 16
 _LOW_DTYPES = (torch.float16, torch.bfloat16)
 
 
@@ -51,6 +53,7 @@ class _Unit:
     slots: dict[str, list[torch.Tensor]]
     compute_dtype: torch.dtype | None
     device: torch.device
+    numel: int = 0
     flat: FlatBuffers | None = None
     native: Callable[..., None] | None = None
     compiled: dict[Any, Callable[..., None]] = field(default_factory=dict)
@@ -124,8 +127,8 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
         spec: a dialect optimizer (``optim.Adam(...)``, ``nn.Momentum(...)``) or a
             canonical :class:`~optbridge.spec.OptimizerSpec`.
         path: ``"auto"`` (torch's own fused kernel where the canonical formula is exactly
-            torch's, else compiled), ``"compiled"``, ``"native"`` (torch's kernel where one
-            exists, else compiled) or ``"reference"`` (eager, per tensor; for debugging).
+            torch's, else compiled), ``"compiled"`` (always compiled), ``"native"`` (same
+            as ``"auto"``) or ``"reference"`` (eager, per tensor; for debugging).
         flat: flat-buffer mode (see :mod:`optbridge.backends.torch.flat`).
         state_dtype: ``None`` (state in the parameter dtype; float16/bfloat16 parameters
             then raise) or ``torch.float32``: float32 state and float32 arithmetic for
@@ -133,6 +136,10 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
         names: a module (or ``{name: tensor}``) naming the tensors when ``params`` holds
             bare tensors, e.g. as ZeroRedundancyOptimizer's ``optimizer_class``.
         kernels: ``{algorithm: kernel}``; default: the backend's registered kernels.
+        compile_threshold: on ``"auto"``/``"native"``, a bucket with fewer elements than
+            this runs the eager reference code instead of being compiled: compiling costs
+            seconds, and a small bucket's eager step takes microseconds. ``0``: always
+            compile. ``"compiled"`` ignores it.
 
     Raises:
         SpecTypeError / SpecValueError: bad parameters or options.
@@ -142,7 +149,7 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
 
     def __init__(self, params: Any, spec: Any = None, *, path: str = "auto", flat: bool = False,
                  state_dtype: torch.dtype | None = None, names: Any = None,
-                 kernels: Mapping[str, Any] | None = None):
+                 kernels: Mapping[str, Any] | None = None, compile_threshold: int = COMPILE_THRESHOLD):
         if spec is None:
             raise SpecTypeError("Optimizer needs a spec: Optimizer(model.named_parameters(), spec)")
         canonical = spec.to_canonical() if hasattr(spec, "to_canonical") else spec
@@ -166,7 +173,10 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
             if not (t.is_leaf or t.retains_grad):
                 raise SpecValueError(f"parameter {name!r} is not a leaf tensor; only leaves can be optimized")
         self._kernel_table = {k: as_kernel(k, v) for k, v in (KERNELS if kernels is None else kernels).items()}
+        if isinstance(compile_threshold, bool) or not isinstance(compile_threshold, int) or compile_threshold < 0:
+            raise SpecValueError(f"compile_threshold must be an int >= 0. Received: {compile_threshold!r}")
         self._path = path
+        self._compile_threshold = compile_threshold
         self._flat = bool(flat)
         self._state_dtype = state_dtype
         self._spec = canonical
@@ -234,7 +244,7 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
                     params = [self._named_params[n] for n in unit_names]
                     slots = {s: [self.state[p][s] for p in params] for s in slot_names}
                     compute = self._state_dtype if dtype in _LOW_DTYPES else None
-                    unit = _Unit(tuple(unit_names), params, slots, compute, device)
+                    unit = _Unit(tuple(unit_names), params, slots, compute, device, sum(p.numel() for p in params))
                     if self._path in ("auto", "native") and compute is None:
                         unit.native = kernel.native_for(group.algorithm)
                     if self._flat and not bucket.centralize:
@@ -388,7 +398,7 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
         pre = (bs.negate, decay, bs.centralize, scale)
         args = (self._kernel_table[alg.name].update, alg, params, grads, slots, svec, tuple(names), flags, pre,
                 unit.compute_dtype)
-        if self._path == "reference":
+        if self._path == "reference" or (self._path != "compiled" and unit.numel < self._compile_threshold):
             bucket_step(*args)
             return
         key = (alg.name, alg, pre, tuple(names), tuple(sorted(flags)), unit.compute_dtype,

@@ -12,8 +12,11 @@ A kernel has two faces:
 * ``native(alg)`` (optional) — ``None`` unless the algorithm's canonical formula, with
   these hyperparameters, is exactly the formula of one of torch's own multi-tensor
   kernels (``torch._fused_*`` / ``torch._foreach_*``). Then it returns
-  ``run(params, grads, slots, scalars)`` calling that kernel, with ``scalars`` as
-  Python numbers.
+  ``run(params, grads, slots, scalars, negate, weight_decay)`` calling that kernel, with
+  ``scalars`` as Python numbers. ``negate`` (torch's ``maximize``) and ``weight_decay``
+  (coupled, ``g + wd·p``) are the pre-processing steps the native kernel must apply
+  first, in that order; the optimizer passes ``False``/``0.0`` when it has already
+  pre-processed the gradients (centralization or a loss scale follow the decay).
 
 Neither face validates or allocates beyond what the formula needs: the optimizer checks
 everything at build time.
@@ -30,7 +33,7 @@ __all__ = ["TorchKernel", "as_kernel"]
 Update = Callable[[Any, Sequence[torch.Tensor], Sequence[torch.Tensor], Mapping[str, Sequence[torch.Tensor]],
                    Mapping[str, Any]], None]
 Native = Callable[[Sequence[torch.Tensor], Sequence[torch.Tensor], Mapping[str, Sequence[torch.Tensor]],
-                   Mapping[str, Any]], None]
+                   Mapping[str, Any], bool, float], None]
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 Native path: torch's fused SGD (``torch._fused_sgd_``; the same formula as
 ``torch.optim.SGD``: first step ``b = g``, later ``b = b·μ + (1−dampening)·g``, update
 ``g + μ·b`` with Nesterov, else ``b``) whenever ``nesterov_form == "torch"`` or Nesterov
-is off. MindSpore's ``"scaled"`` Nesterov form has no torch kernel and is compiled.
+is off; it also applies ``maximize`` (negation) and coupled weight decay ``g + wd·p``
+in the canonical order. MindSpore's ``"scaled"`` Nesterov form has no torch kernel and is compiled.
 """
 from __future__ import annotations
 
@@ -41,11 +42,13 @@ def native(alg):
     if not hasattr(torch, "_fused_sgd_"):
         return None
 
-    def run(params, grads, slots, s) -> None:
+    def run(params, grads, slots, s, negate, weight_decay) -> None:
+        # the host scalars, not the hyperparameters: a float32-precision spec rounds them
         buffers = slots["momentum_buffer"] if alg.momentum != 0.0 else []
         torch._fused_sgd_(
-            params, grads, buffers, weight_decay=0.0, momentum=alg.momentum, lr=s["lr"],
-            dampening=alg.dampening, nesterov=alg.nesterov, maximize=False, is_first_step=bool(s["first_step"]),
+            params, grads, buffers, weight_decay=weight_decay, momentum=s["momentum"], lr=s["lr"],
+            dampening=1.0 - s["one_minus_dampening"], nesterov=alg.nesterov, maximize=negate,
+            is_first_step=bool(s["first_step"]),
         )
 
     return run
