@@ -27,11 +27,16 @@ GOLDENS = json.loads((Path(__file__).parent / "goldens" / "mindspore_optimizers.
 CASES = {c["name"]: c for c in GOLDENS["cases"]}
 LAYOUT = layouts.get_layout(GOLDENS["layout"])
 CPU_DEVIATIONS = {"momentum_nesterov", "momentum_grad_centralization"}
+# ms-only (H3): checked in tests/test_goldens_mindspore_ms_only.py
+CPU_DEVIATIONS |= {"ftrl_l1_lr_power", "lamb_basic", "lamb_groups", "lars_momentum", "lars_clip_adam_groups"}
 
 # Minimum bit-identical share measured against MindSpore 2.10 (docs/conformance.md: its CPU
 # Adam kernels fuse the moment updates (one rounding) and AdamWeightDecay's C loop evaluates
 # the step with double promotion; optbridge follows the two-rounding float32 op order).
 MIN_IDENTICAL = {"adam": 0.96, "adam_weight_decay": 0.65}
+# ms-only (H3): MindSpore's CPU ApplyProximalAdagrad fuses ``w − g·η`` (FMA) in its SIMD loop and
+# evaluates the l1 branch in double; optbridge rounds each op (measured 72-85% bit-identical).
+MIN_IDENTICAL.update({"proximal_adagrad": 0.7})
 
 
 def decode(text: str, shape) -> np.ndarray:

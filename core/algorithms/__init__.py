@@ -4,6 +4,11 @@ from .adam_weight_decay import AdamWeightDecay
 from .asgd import ASGD
 from .base import Algorithm, HostStep, Slot, algorithm_registry, register_algorithm, scalar_type
 from .sgd import SGD
+# -- ms-only (H3) --
+from .ftrl import FTRL
+from .lamb import Lamb
+from .lars import LARS
+from .proximal_adagrad import ProximalAdagrad
 # -- sgd-adam (H2a) --
 from .nadam import NAdam
 from .radam import RAdam
@@ -19,6 +24,11 @@ __all__ = [
     "ASGD",
     "Adam",
     "AdamWeightDecay",
+    # -- ms-only (H3) --
+    "FTRL",
+    "ProximalAdagrad",
+    "Lamb",
+    "LARS",
     # -- sgd-adam (H2a) --
     "NAdam",
     "RAdam",

@@ -68,3 +68,53 @@ RECORDS = [
     ("adamw_loss_scale", "AdamWeightDecay", dict(params=W, loss_scale=2.0)),
     ("adamw_beta2_str", "AdamWeightDecay", dict(params=W, beta2="0.9")),
 ]
+
+# -- ms-only (H3): FTRL, ProximalAdagrad, Lamb, LARS --
+RECORDS += [
+    ("ftrl_initial_accum_int", "FTRL", dict(params=W, initial_accum=1)),
+    ("ftrl_initial_accum_negative", "FTRL", dict(params=W, initial_accum=-0.1)),
+    ("ftrl_lr_int", "FTRL", dict(params=W, learning_rate=1)),
+    ("ftrl_lr_zero", "FTRL", dict(params=W, learning_rate=0.0)),
+    ("ftrl_lr_negative", "FTRL", dict(params=W, learning_rate=-0.1)),
+    ("ftrl_lr_nan", "FTRL", dict(params=W, learning_rate=float("nan"))),
+    ("ftrl_lr_list", "FTRL", dict(params=W, learning_rate=[0.1, 0.2])),
+    ("ftrl_group_lr", "FTRL", dict(params=[{"params": W, "lr": 0.1}, {"params": REST}])),
+    ("ftrl_lr_power_int", "FTRL", dict(params=W, lr_power=1)),
+    ("ftrl_lr_power_positive", "FTRL", dict(params=W, lr_power=0.5)),
+    ("ftrl_lr_power_inf", "FTRL", dict(params=W, lr_power=float("inf"))),
+    ("ftrl_l1_negative", "FTRL", dict(params=W, l1=-1.0)),
+    ("ftrl_l1_nan", "FTRL", dict(params=W, l1=float("nan"))),
+    ("ftrl_l2_int", "FTRL", dict(params=W, l2=1)),
+    ("ftrl_use_locking_int", "FTRL", dict(params=W, use_locking=1)),
+    ("ftrl_loss_scale_zero", "FTRL", dict(params=W, loss_scale=0.0)),
+    ("ftrl_weight_decay_negative", "FTRL", dict(params=W, weight_decay=-1.0)),
+    ("proximal_adagrad_accum_int", "ProximalAdagrad", dict(params=W, accum=1)),
+    ("proximal_adagrad_accum_negative", "ProximalAdagrad", dict(params=W, accum=-0.1)),
+    ("proximal_adagrad_l1_int", "ProximalAdagrad", dict(params=W, l1=1)),
+    ("proximal_adagrad_l1_nan", "ProximalAdagrad", dict(params=W, l1=float("nan"))),
+    ("proximal_adagrad_l2_negative", "ProximalAdagrad", dict(params=W, l2=-1.0)),
+    ("proximal_adagrad_use_locking_int", "ProximalAdagrad", dict(params=W, use_locking=1)),
+    ("proximal_adagrad_lr_negative", "ProximalAdagrad", dict(params=W, learning_rate=-1.0)),
+    ("proximal_adagrad_loss_scale_negative", "ProximalAdagrad", dict(params=W, loss_scale=-1.0)),
+    ("lamb_beta1_int", "Lamb", dict(params=W, learning_rate=0.1, beta1=1)),
+    ("lamb_beta1_one", "Lamb", dict(params=W, learning_rate=0.1, beta1=1.0)),
+    ("lamb_beta2_zero", "Lamb", dict(params=W, learning_rate=0.1, beta2=0.0)),
+    ("lamb_eps_zero", "Lamb", dict(params=W, learning_rate=0.1, eps=0.0)),
+    ("lamb_eps_int", "Lamb", dict(params=W, learning_rate=0.1, eps=1)),
+    ("lamb_eps_inf", "Lamb", dict(params=W, learning_rate=0.1, eps=float("inf"))),
+    ("lamb_weight_decay_negative", "Lamb", dict(params=W, learning_rate=0.1, weight_decay=-1.0)),
+]
+
+#: ``nn.LARS`` records: ``(id, lars kwargs, wrapped class name, wrapped kwargs)``; the wrapped
+#: optimizer is built first (``None`` as class name: pass ``optimizer=None``).
+WRAPPER_RECORDS = [
+    ("lars_epsilon_int", dict(epsilon=1), "Momentum", dict(params=W, learning_rate=0.1, momentum=0.9)),
+    ("lars_coefficient_int", dict(coefficient=1), "Momentum", dict(params=W, learning_rate=0.1, momentum=0.9)),
+    ("lars_use_clip_int", dict(use_clip=1), "Momentum", dict(params=W, learning_rate=0.1, momentum=0.9)),
+    ("lars_optimizer_none", dict(), None, None),
+    ("lars_clip_group_dynamic_lr", dict(use_clip=True), "Momentum",
+     dict(params=[{"params": W, "lr": 0.2}, {"params": REST}], learning_rate=[0.1, 0.2], momentum=0.9)),
+    ("lars_clip_group_static_lr", dict(use_clip=True), "Momentum",
+     dict(params=[{"params": W, "lr": 0.2}, {"params": REST}], learning_rate=0.1, momentum=0.9)),
+    ("lars_epsilon_negative", dict(epsilon=-1.0), "Momentum", dict(params=W, learning_rate=0.1, momentum=0.9)),
+]

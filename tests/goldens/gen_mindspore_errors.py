@@ -12,7 +12,7 @@ import mindspore
 from mindspore import Parameter, Tensor, nn
 
 sys.path.insert(0, str(Path(__file__).parent))
-from error_records import RECORDS  # noqa: E402
+from error_records import RECORDS, WRAPPER_RECORDS  # noqa: E402
 
 from optbridge.conformance import layouts, streams  # noqa: E402
 
@@ -41,6 +41,15 @@ def main():
         kwargs["params"] = to_ms(kwargs["params"])
         try:
             getattr(nn, optimizer)(**kwargs)
+            results[record_id] = {"type": None, "message": None}
+        except Exception as exc:
+            results[record_id] = {"type": type(exc).__name__, "message": str(exc).splitlines()[0]}
+    for record_id, lars_kwargs, wrapped, wrapped_kwargs in WRAPPER_RECORDS:  # nn.LARS
+        try:
+            inner = None
+            if wrapped is not None:
+                inner = getattr(nn, wrapped)(**{**wrapped_kwargs, "params": to_ms(wrapped_kwargs["params"])})
+            nn.LARS(inner, **lars_kwargs)
             results[record_id] = {"type": None, "message": None}
         except Exception as exc:
             results[record_id] = {"type": type(exc).__name__, "message": str(exc).splitlines()[0]}

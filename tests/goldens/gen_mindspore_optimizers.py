@@ -23,7 +23,7 @@ from mindspore import Parameter, Tensor, nn
 
 import optbridge
 from optbridge.conformance import layouts, streams
-from optbridge.groups import ParamInfo, resolve_groups
+from optbridge.groups import ParamInfo, resolve_groups, select
 
 OUT = Path(__file__).with_name("mindspore_optimizers.json")
 STEPS = 8
@@ -84,6 +84,52 @@ CASES = [
 ]
 
 
+# -- ms-only (H3): FTRL, ProximalAdagrad, Lamb, LARS --
+def lars_case(name, base, base_arguments, **arguments):
+    """An ``nn.LARS`` case: the wrapped optimizer's config sits under ``base_optimizer``."""
+    base_config = {"format_version": 1, "optimizer": f"mindspore.nn.{base}", **base_arguments}
+    return {"name": name, "config": {"format_version": 1, "optimizer": "mindspore.nn.LARS",
+                                     "base_optimizer": base_config, **arguments}}
+
+
+CASES += [
+    case("ftrl_basic", "FTRL", learning_rate=0.1, l2=0.1),
+    case("ftrl_l1_lr_power", "FTRL", learning_rate=0.05, l1=0.05, l2=0.01, lr_power=-0.3, initial_accum=0.2,
+         use_locking=True),
+    case("ftrl_decays_every_parameter", "FTRL", learning_rate=0.1, weight_decay=0.01),
+    case("ftrl_groups_dynamic_weight_decay", "FTRL",
+         params=[{"params": "conv*", "weight_decay": 0.05}, {"params": "*"}], learning_rate=0.1,
+         weight_decay=EXP_WD, loss_scale=4.0),
+    case("proximal_adagrad_basic", "ProximalAdagrad", learning_rate=0.1),
+    case("proximal_adagrad_l1_l2", "ProximalAdagrad", learning_rate=0.1, l1=0.01, l2=0.05, weight_decay=0.01),
+    case("proximal_adagrad_groups_schedule", "ProximalAdagrad",
+         params=[{"params": "conv*", "lr": COSINE}, {"params": "*"}], learning_rate=0.1, accum=0.5, loss_scale=2.0),
+    case("lamb_basic", "Lamb", learning_rate=0.01, weight_decay=0.01),
+    case("lamb_groups", "Lamb", params=[{"params": "conv*", "weight_decay": 0.05}, {"params": "*", "lr": POLY}],
+         learning_rate=0.01, beta1=0.8, eps=1e-8),
+    lars_case("lars_momentum", "Momentum", dict(learning_rate=0.1, momentum=0.9, weight_decay=0.01),
+              coefficient=0.02),
+    lars_case("lars_clip_adam_groups", "Adam",
+              dict(params=[{"params": "conv*", "lr": 0.02}, {"params": "*"}], learning_rate=0.01,
+                   weight_decay=0.01, loss_scale=4.0),
+              use_clip=True, coefficient=0.05, epsilon=1e-8, lars_filter={"min_ndim": 2}),
+    lars_case("lars_filtered_out", "Momentum",
+              dict(learning_rate=0.1, momentum=0.9, weight_decay=0.01, loss_scale=4.0),
+              lars_filter={"regex": "(?!)"}),
+]
+
+
+def ms_lars(config, parameters):
+    """``nn.LARS`` around the optimizer of ``base_optimizer``; selectors become filter functions."""
+    wrapped = ms_optimizer(config["base_optimizer"], parameters)
+    selector = config.get("lars_filter")
+    arguments = {k: config[k] for k in ("epsilon", "coefficient", "use_clip") if k in config}
+    if selector is not None:
+        chosen = set(select(selector, [ParamInfo(n, tuple(p.shape)) for n, p in parameters.items()]))
+        arguments["lars_filter"] = lambda p: p.name in chosen
+    return nn.LARS(wrapped, **arguments)
+
+
 def ms_value(value):
     """Translate a config value into what MindSpore takes."""
     if isinstance(value, dict) and "schedule" in value:
@@ -94,6 +140,8 @@ def ms_value(value):
 
 def ms_optimizer(config, parameters):
     """Build the MindSpore optimizer described by an optbridge config."""
+    if "base_optimizer" in config:
+        return ms_lars(config, parameters)
     spec = optbridge.from_dict(config)
     canonical = spec.to_canonical()
     infos = [ParamInfo(name, tuple(p.shape)) for name, p in parameters.items()]

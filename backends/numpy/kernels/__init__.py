@@ -9,6 +9,11 @@ from .adam import adam
 from .adam_weight_decay import adam_weight_decay
 from .asgd import asgd
 from .sgd import sgd
+# -- ms-only (H3) --
+from .ftrl import ftrl
+from .lamb import lamb
+from .lars import lars
+from .proximal_adagrad import proximal_adagrad
 # -- sgd-adam (H2a) --
 from .nadam import nadam
 from .radam import radam
@@ -18,6 +23,11 @@ KERNELS = {
     "asgd": asgd,
     "adam": adam,
     "adam_weight_decay": adam_weight_decay,
+    # -- ms-only (H3) --
+    "ftrl": ftrl,
+    "proximal_adagrad": proximal_adagrad,
+    "lamb": lamb,
+    "lars": lars,
     # -- sgd-adam (H2a) --
     "nadam": nadam,
     "radam": radam,

@@ -199,3 +199,152 @@ CONSTRUCT_ERRORS: tuple[ErrorInput, ...] = (
     construct_error("adamweightdecay-loss_scale", _ADAMW, dict(loss_scale=2.0), TypeError,
                "unexpected keyword argument 'loss_scale'", "nn.AdamWeightDecay has no loss_scale argument"),
 )
+
+
+# -- ms-only (H3): FTRL, ProximalAdagrad, Lamb, LARS -----------------------------------------------
+_FTRL = "mindspore.nn.FTRL"
+_PROXIMAL_ADAGRAD = "mindspore.nn.ProximalAdagrad"
+_LAMB = "mindspore.nn.Lamb"
+_LARS = "mindspore.nn.LARS"
+
+
+def _lars(params, arguments, hyperparameters):
+    """``nn.LARS`` around the wrapped optimizer named by ``base`` (default ``nn.Momentum``)."""
+    from ...dialects.base import dialect_registry
+
+    lars_arguments = dict(hyperparameters)
+    base_name, base_arguments = lars_arguments.pop("base", ("Momentum", {"momentum": 0.9}))
+    wrapped = dialect_registry[f"mindspore.nn.{base_name}"](params, **arguments, **base_arguments)
+    return dialect_registry[_LARS](wrapped, **lars_arguments)
+
+
+def _lars_valid(label: str, groups: str, lr: str, wd: str) -> bool:
+    """``use_clip`` refuses a wrapped optimizer with group and dynamic learning rates."""
+    return not (label == "clip" and groups == "two" and lr != "const")
+
+
+def _momentum(kind: str = "plain"):
+    """An ``nn.Momentum`` for ``nn.LARS`` to wrap: plain, with a group lr and a dynamic default
+    lr (``"group_dynamic_lr"``), or with a ``grad_centralization`` group (``"centralized"``)."""
+    from ...dialects.mindspore import nn
+
+    if kind == "group_dynamic_lr":
+        return nn.Momentum([{"params": _W, "lr": 0.2}, {"params": _REST}], [0.1, 0.2], 0.9)
+    if kind == "centralized":
+        return nn.Momentum([{"params": _W, "grad_centralization": True}, {"params": _REST}], 0.1, 0.9)
+    return nn.Momentum(_W, 0.1, 0.9)
+
+
+_MS_ONLY_CASES: dict[str, DialectCases] = {
+    _FTRL: DialectCases(
+        lr=0.1, weight_decay=1e-2, group_forms=("none", "nolr"), lr_forms=("const",),
+        hyperparameters=(
+            ("default", {}),
+            ("l1_l2", {"l1": 0.01, "l2": 0.05, "use_locking": True}),
+            ("lr_power", {"lr_power": -0.3, "initial_accum": 0.5, "l1": 0.001}),
+            ("fixed_lr", {"lr_power": 0.0, "l2": 0.01}),
+            ("loss_scale", {"loss_scale": 4.0}),
+        ),
+    ),
+    _PROXIMAL_ADAGRAD: DialectCases(
+        lr=0.1, weight_decay=1e-2,
+        hyperparameters=(
+            ("default", {}),
+            ("l1_l2", {"l1": 0.01, "l2": 0.05, "use_locking": True}),
+            ("l2_only", {"l2": 0.1}),
+            ("accum_loss_scale", {"accum": 0.5, "loss_scale": 2.0}),
+        ),
+    ),
+    _LAMB: DialectCases(
+        lr=0.01, weight_decay=1e-2,
+        hyperparameters=(
+            ("default", {}),
+            ("betas_eps", {"beta1": 0.8, "beta2": 0.95, "eps": 1e-8}),
+        ),
+    ),
+    _LARS: DialectCases(
+        lr=0.1, weight_decay=1e-2, group_forms=("none", "two", "nolr"), construct=_lars, valid=_lars_valid,
+        hyperparameters=(
+            ("default", {}),
+            ("clip", {"use_clip": True, "coefficient": 0.02}),
+            ("filter", {"lars_filter": {"min_ndim": 2}, "coefficient": 0.02, "epsilon": 1e-8}),
+            ("adam", {"base": ("Adam", {}), "coefficient": 0.05}),
+            ("proximal", {"base": ("ProximalAdagrad", {"l1": 0.001}), "coefficient": 0.05}),
+            ("loss_scale", {"base": ("Momentum", {"momentum": 0.9, "loss_scale": 4.0}), "coefficient": 0.02}),
+        ),
+    ),
+}
+
+_MS_ONLY_ERRORS: tuple[ErrorInput, ...] = (
+    construct_error("ftrl-initial_accum_int", _FTRL, dict(initial_accum=1), SpecTypeError,
+                    "the type of 'initial_accum' should be 'float', but got type 'int'", "initial_accum given as int"),
+    construct_error("ftrl-initial_accum_negative", _FTRL, dict(initial_accum=-0.1), SpecValueError,
+                    "the argument 'initial_accum' must >= 0.0, but got -0.1", "negative initial accumulator"),
+    construct_error("ftrl-lr_int", _FTRL, dict(learning_rate=1), SpecTypeError,
+                    "the type of 'learning_rate' should be 'float', but got type 'int'", "learning rate given as int"),
+    construct_error("ftrl-lr_zero", _FTRL, dict(learning_rate=0.0), SpecValueError,
+                    "the 'learning_rate' must be float and must > 0", "zero learning rate (the docs allow it)"),
+    construct_error("ftrl-lr_dynamic", _FTRL, dict(learning_rate=[0.1, 0.2]), SpecValueError,
+                    "dynamic learning rate and group learning rate are currently not supported in FTRL",
+                    "a per-step learning-rate list"),
+    ErrorInput("ftrl-group_lr", "a group with its own learning rate", _FTRL, "construct",
+               dict(params=[{"params": _W, "lr": 0.1}, {"params": _REST}]), SpecValueError,
+               "but got dynamic learning rate False and group learning rate True"),
+    construct_error("ftrl-lr_power_positive", _FTRL, dict(lr_power=0.5), SpecValueError,
+                    "the argument 'lr_power' must <= 0.0, but got 0.5", "positive lr_power"),
+    construct_error("ftrl-l1_negative", _FTRL, dict(l1=-1.0), SpecValueError,
+                    "the argument 'l1' must >= 0.0, but got -1.0", "negative l1"),
+    construct_error("ftrl-l2_int", _FTRL, dict(l2=1), SpecTypeError,
+                    "the type of 'l2' should be 'float', but got type 'int'", "l2 given as int"),
+    construct_error("ftrl-use_locking_int", _FTRL, dict(use_locking=1), SpecTypeError,
+                    "the type of 'use_locking' should be 'bool'", "use_locking given as int"),
+    construct_error("ftrl-loss_scale_zero", _FTRL, dict(loss_scale=0.0), SpecValueError,
+                    "the 'loss_scale' must be float and must > 0", "zero loss scale"),
+    construct_error("proximaladagrad-accum_int", _PROXIMAL_ADAGRAD, dict(accum=1), SpecTypeError,
+                    "the type of 'accum' should be 'float', but got type 'int'", "accum given as int"),
+    construct_error("proximaladagrad-accum_negative", _PROXIMAL_ADAGRAD, dict(accum=-0.1), SpecValueError,
+                    "the 'accum' must be float and must >= 0", "negative initial accumulator"),
+    construct_error("proximaladagrad-l1_nan", _PROXIMAL_ADAGRAD, dict(l1=float("nan")), SpecValueError,
+                    "the 'l1' must be a legal value", "NaN l1"),
+    construct_error("proximaladagrad-l2_negative", _PROXIMAL_ADAGRAD, dict(l2=-1.0), SpecValueError,
+                    "the 'l2' must be float and must >= 0", "negative l2"),
+    construct_error("proximaladagrad-use_locking_int", _PROXIMAL_ADAGRAD, dict(use_locking=1), SpecTypeError,
+                    "the type of 'use_locking' should be 'bool'", "use_locking given as int"),
+    construct_error("lamb-beta1_int", _LAMB, dict(learning_rate=0.1, beta1=1), SpecTypeError,
+                    "the type of 'beta1' should be 'float', but got type 'int'", "beta1 given as int"),
+    construct_error("lamb-beta1_one", _LAMB, dict(learning_rate=0.1, beta1=1.0), SpecValueError,
+                    "the 'beta1' must be in range of (0.0, 1.0)", "beta1 outside (0, 1)"),
+    construct_error("lamb-eps_zero", _LAMB, dict(learning_rate=0.1, eps=0.0), SpecValueError,
+                    "the 'eps' must be float and must > 0", "zero eps"),
+    construct_error("lamb-weight_decay_negative", _LAMB, dict(learning_rate=0.1, weight_decay=-1.0), SpecValueError,
+                    "the 'weight_decay' must be float and must >= 0", "negative weight decay"),
+    construct_error("lamb-loss_scale", _LAMB, dict(learning_rate=0.1, loss_scale=2.0), TypeError,
+                    "unexpected keyword argument 'loss_scale'", "nn.Lamb has no loss_scale argument"),
+    construct_error("lamb-no_learning_rate", _LAMB, dict(), TypeError,
+                    "missing 1 required positional argument: 'learning_rate'", "nn.Lamb has no default learning rate"),
+    ErrorInput("lars-epsilon_int", "epsilon given as int", _LARS, "construct",
+               dict(optimizer=_momentum(), epsilon=1), SpecTypeError,
+               "the type of 'epsilon' should be 'float', but got type 'int'"),
+    ErrorInput("lars-coefficient_int", "coefficient given as int", _LARS, "construct",
+               dict(optimizer=_momentum(), coefficient=1), SpecTypeError,
+               "the type of 'coefficient' should be 'float', but got type 'int'"),
+    ErrorInput("lars-use_clip_int", "use_clip given as int", _LARS, "construct",
+               dict(optimizer=_momentum(), use_clip=1), SpecTypeError,
+               "the type of 'use_clip' should be 'bool', but got type 'int'"),
+    ErrorInput("lars-optimizer_none", "no optimizer to wrap", _LARS, "construct", dict(optimizer=None),
+               SpecTypeError, "the type of 'optimizer' should be 'Optimizer', but got type 'NoneType'"),
+    ErrorInput("lars-clip_group_dynamic_lr", "use_clip around group and dynamic learning rates", _LARS,
+               "construct",
+               dict(optimizer=_momentum("group_dynamic_lr"), use_clip=True), SpecValueError,
+               "if the argument 'use_clip' is set to True, then the dynamic learning rate and group learning rate "
+               "cannot both be true"),
+    ErrorInput("lars-filter_callable", "a function as lars_filter (optbridge takes selectors)", _LARS,
+               "construct", dict(optimizer=_momentum(), lars_filter=len), SpecTypeError,
+               "optbridge takes 'lars_filter' as a parameter selector"),
+    ErrorInput("lars-grad_centralization", "a wrapped optimizer with grad_centralization groups", _LARS,
+               "construct", dict(optimizer=_momentum("centralized")), SpecValueError,
+               "optbridge does not support a wrapped optimizer with 'grad_centralization'"),
+)
+
+DIALECT_CASES.update(_MS_ONLY_CASES)
+CONSTRUCT_ERRORS = CONSTRUCT_ERRORS + _MS_ONLY_ERRORS

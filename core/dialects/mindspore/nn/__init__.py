@@ -28,6 +28,11 @@ from .learning_rate_schedule import (
 )
 from .momentum import Momentum
 from .sgd import SGD
+# -- ms-only (H3) --
+from .ftrl import FTRL
+from .proximal_adagrad import ProximalAdagrad
+from .lamb import Lamb
+from .lars import LARS
 
 __all__ = [
     "Momentum",
@@ -35,6 +40,11 @@ __all__ = [
     "ASGD",
     "Adam",
     "AdamWeightDecay",
+    # -- ms-only (H3) --
+    "FTRL",
+    "ProximalAdagrad",
+    "Lamb",
+    "LARS",
     "dynamic_lr",
     "learning_rate_schedule",
     "piecewise_constant_lr",
