@@ -14,6 +14,10 @@ Subcommands:
 * ``optbridge validate CONFIG`` — load a config without building anything and print the
   canonical algorithm and groups; exit status 1 with the error (and the path to the bad
   key) on a bad config.
+* ``optbridge plot CONFIG -o lr.png [--steps N] [--steps-per-epoch K]`` — draw each
+  group's learning rate (and weight decay, when it changes) over N optimizer steps
+  (default: the longest per-step list, else 100); epoch-interval schedules advance every
+  K steps (default 1). Needs matplotlib (extra ``plot``).
 
 ``python -m optbridge`` runs the same :func:`main`.
 """
@@ -69,6 +73,18 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("validate", help="check a config and print its canonical form")
     check.add_argument("config", metavar="CONFIG", help="config file (.json, .toml, .yaml)")
     check.set_defaults(handler=_validate)
+
+    plot = sub.add_parser("plot", help="draw lr (and weight decay) per group over steps to a PNG",
+                          description="Draw each group's learning rate, and its weight decay when it changes, "
+                                      "over the optimizer steps (one line per group, labelled by its selector).")
+    plot.add_argument("config", metavar="CONFIG", help="config file (.json, .toml, .yaml)")
+    plot.add_argument("-o", "--output", required=True, metavar="PNG", help="the PNG file to write")
+    plot.add_argument("--steps", type=int, metavar="N",
+                      help="optimizer steps (default: the longest per-step list, else 100)")
+    plot.add_argument("--steps-per-epoch", type=int, default=1, metavar="K",
+                      help="optimizer steps per epoch: epoch-interval schedules (torch lr_scheduler "
+                           "declarations) advance every K steps (default 1)")
+    plot.set_defaults(handler=_plot)
     return parser
 
 
@@ -217,4 +233,34 @@ def _validate(args: argparse.Namespace) -> int:
     if settings is not None:
         given = {k: v for k, v in dataclasses.asdict(settings).items() if v is not None}
         print("conform: " + ", ".join(f"{k}={v!r}" for k, v in given.items()))
+    return 0
+
+
+# -- plot --------------------------------------------------------------------------------
+def _plot(args: argparse.Namespace) -> int:
+    from .plot import default_steps, plot_schedules, schedule_curves
+
+    for name, value in (("steps", args.steps), ("steps-per-epoch", args.steps_per_epoch)):
+        if value is not None and value < 1:
+            return _error(f"--{name} must be >= 1. Received: {value}")
+    try:
+        data = read_config_file(args.config)
+        spec = from_dict(data).to_canonical()
+    except _BAD_CONFIG as exc:
+        return _error(_located(args.config, exc))
+    steps = args.steps if args.steps is not None else default_steps(spec)
+    try:
+        path = plot_schedules(spec, args.output, steps, args.steps_per_epoch, title=Path(args.config).name)
+        curves = schedule_curves(spec, steps, args.steps_per_epoch)
+    except _BAD_CONFIG as exc:
+        return _error(_located(args.config, exc))
+    except OSError as exc:
+        return _error(f"{args.output}: cannot write: {exc.strerror or exc}")
+    print(f"{path}: {steps} steps, {args.steps_per_epoch} per epoch")
+    for curve in curves:
+        if curve.key == "lr" or curve.varies:
+            finite = [v for v in curve.values if v == v]
+            shown = f"{finite[0]:.6g} -> {finite[-1]:.6g}" if finite else "no value"
+            note = f"  ({curve.note})" if curve.note else ""
+            print(f"  {curve.label} {curve.key}: {shown}{note}")
     return 0
