@@ -1,0 +1,69 @@
+"""TensorFlow kernel for canonical ``adam`` (op order: optbridge.algorithms.adam).
+
+Fused path: TensorFlow's ``ApplyAdam`` (``core/kernels/training_ops.cc``) computes
+``α = lr·√(1−β₂ᵖ)/(1−β₁ᵖ)``, ``m += (g − m)·(1 − β₁)``, ``v += (g² − v)·(1 − β₂)``,
+``var −= (m·α)/(√v + ε)`` (Nesterov: ``(g·(1−β₁) + β₁·m)·α`` in place of ``m·α``) —
+the canonical ``eps_placement="hat"``, ``moment_form="lerp"`` form. Fed ``lr =
+step_size`` and ``β₁ᵖ = β₂ᵖ = 0``, the op's ``α`` is ``step_size`` exactly;
+``ApplyAdamWithAmsgrad`` adds ``v̂ = max(v̂, v)`` (no Nesterov flag, as in the canonical
+algorithm). The op forms ``1 − β`` itself in the parameter dtype, which equals the host's
+``one_minus_beta`` when the host scalars are computed in that dtype (the optimizer only
+fuses then). Coupled weight decay only (it is pre-processing); everything else runs the
+compiled group kernel.
+"""
+from __future__ import annotations
+
+import tensorflow as tf
+
+from ._ops import apply_kernel_decay, update_moments
+from .base import Kernel
+
+
+def update(alg, params, grads, slots, s) -> None:
+    nesterov = alg.nesterov and not alg.amsgrad and alg.eps_placement == "hat"
+    for i, (p, g) in enumerate(zip(params, grads)):
+        m, v = slots["exp_avg"][i], slots["exp_avg_sq"][i]
+        apply_kernel_decay(alg.weight_decay_form, p, s)
+        m_new, v_new = update_moments(alg, g, m, v, s)
+        m.assign(m_new)
+        v.assign(v_new)
+        if alg.amsgrad:
+            vhat = slots["max_exp_avg_sq"][i]
+            v_new = tf.maximum(vhat, v_new)
+            vhat.assign(v_new)
+        if alg.eps_placement == "paper":
+            denom = tf.sqrt(v_new) / s["bc2_sqrt"] + s["eps"]
+            p.assign_sub(s["step_size"] * m_new / denom)
+            continue
+        denom = tf.sqrt(v_new) + s["eps"]
+        numer = m_new * s["beta1"] + s["one_minus_beta1"] * g if nesterov else m_new
+        p.assign_sub(s["step_size"] * numer / denom)
+
+
+def can_fuse(alg, probe, dtype) -> bool:
+    return alg.eps_placement == "hat" and alg.moment_form == "lerp" and alg.weight_decay_form == "coupled"
+
+
+def fused(alg, params, grads, slots, s) -> None:
+    zero = tf.zeros([], s["step_size"].dtype)
+    common = dict(beta1_power=zero, beta2_power=zero, lr=s["step_size"], beta1=s["beta1"], beta2=s["beta2"],
+                  epsilon=s["eps"])
+    for i, (p, g) in enumerate(zip(params, grads)):
+        m, v = slots["exp_avg"][i], slots["exp_avg_sq"][i]
+        if alg.amsgrad:
+            tf.raw_ops.ResourceApplyAdamWithAmsgrad(var=p.handle, m=m.handle, v=v.handle,
+                                                    vhat=slots["max_exp_avg_sq"][i].handle, grad=g, **common)
+        else:
+            tf.raw_ops.ResourceApplyAdam(var=p.handle, m=m.handle, v=v.handle, grad=g,
+                                         use_nesterov=bool(alg.nesterov), **common)
+
+
+KERNEL = Kernel(
+    "adam",
+    update,
+    jit_compile=True,
+    fused=fused,
+    can_fuse=can_fuse,
+    hyperparameters=frozenset({"beta1", "beta2", "eps", "amsgrad", "nesterov", "eps_placement", "power_form",
+                               "moment_form", "weight_decay_form", "maximize"}),
+)

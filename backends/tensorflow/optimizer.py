@@ -1,0 +1,386 @@
+"""The TensorFlow backend's optimizer: compiled group kernels over ``tf.Variable``\\ s.
+
+One ``tf.function`` per replica device runs every bucket's pre-processing and kernel in a
+single call. Its only inputs are the gradients and one float64 vector holding every host
+scalar of the step (learning rates, weight decay, bias corrections, ...), cast to each
+bucket's dtype inside the graph, so the function is traced once and never again however
+the scalars change. Kernels run under XLA or as TensorFlow's fused training ops where
+the kernel says so (:mod:`optbridge.backends.tensorflow.kernels`).
+
+Eagerly, the engine's host scalars are computed in Python before the call and the step is
+committed after it, so a step that fails changes nothing. Inside a ``tf.function`` (a
+``GradientTape`` loop compiled by the user, Keras ``model.fit``), the host scalars come
+from a ``tf.numpy_function`` that runs the engine once per executed step; the engine
+then counts the step as soon as its scalars are handed out.
+
+Distribution: variables created under a ``tf.distribute`` strategy (``MirroredStrategy``)
+get their state slots colocated with them (one copy per replica device), and
+``apply_gradients`` called in a replica context sums the gradients over replicas (as
+Keras optimizers do) and updates every replica's copy with the same kernel.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from optbridge.algorithms.base import Algorithm, HostStep
+from optbridge.engine import Engine, OptimizerAPI
+from optbridge.errors import BackendError, SpecTypeError, StateDictError, StepInputError
+from optbridge.groups import ParamInfo
+from optbridge.spec import OptimizerSpec
+
+from .kernels.base import Kernel, resolve_kernel
+from .params import named_variables, unwrap
+from .preprocess import preprocess_gradients
+
+__all__ = ["TensorFlowOptimizer", "SUPPORTED_DTYPES"]
+
+SUPPORTED_DTYPES = (tf.float32, tf.float64)
+_HEADER = 2  # per-layout vector entries before the algorithm's scalars: weight decay, gradient scale
+_BAD_NAME_CHARS = re.compile(r"[^A-Za-z0-9_./>-]")
+
+SlotFactory = Callable[[Any, str, float], Any]
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """One bucket (or its part of one dtype): what the step function is traced with."""
+
+    bucket: int
+    indices: tuple[int, ...]
+    algorithm: Algorithm
+    kernel: Kernel
+    keys: tuple[str, ...]
+    offset: int
+    negate: bool
+    decay: bool
+    centralize: bool
+    scale: bool
+    fused: bool
+    jit: bool
+
+    @property
+    def width(self) -> int:
+        return _HEADER + len(self.keys)
+
+
+def _default_slot(variable: Any, slot: str, init: float) -> tf.Variable:
+    """A slot variable beside ``variable`` (same device; per replica under a strategy)."""
+    var = unwrap(variable)
+    strategy = getattr(var, "distribute_strategy", None) or tf.distribute.get_strategy()
+    base = _BAD_NAME_CHARS.sub("_", str(var.name).split(":")[0])
+    with tf.init_scope(), strategy.scope(), strategy.extended.colocate_vars_with(var):
+        return tf.Variable(lambda: tf.fill(var.shape, tf.constant(init, var.dtype)), trainable=False,
+                           name=f"{base}/{slot}")
+
+
+def _check_hyperparameters(kernel: Kernel, alg: Algorithm, group: int) -> None:
+    if kernel.hyperparameters is not None:
+        defaults = type(alg)()
+        unknown = [k for k, v in alg.hyperparameters().items()
+                   if k not in kernel.hyperparameters and v != getattr(defaults, k)]
+        if unknown:
+            raise BackendError(
+                f"groups[{group}]: the tensorflow kernel for {alg.name!r} does not implement "
+                f"hyperparameter(s) {unknown}"
+            )
+    if kernel.unsupported is not None:
+        reason = kernel.unsupported(alg)
+        if reason:
+            raise BackendError(f"groups[{group}]: the tensorflow kernel for {alg.name!r} does not implement {reason}")
+
+
+class TensorFlowOptimizer(OptimizerAPI):
+    """An optbridge optimizer over TensorFlow variables.
+
+    Args:
+        spec: a canonical :class:`~optbridge.spec.OptimizerSpec`.
+        params: ``model.trainable_variables`` (names from ``variable.path``), ``(name,
+            variable)`` pairs, or a ``{name: variable}`` mapping; ``tf.Variable`` or Keras 3
+            variables, float32 or float64.
+        kernels: ``{algorithm name: kernel}`` (the backend's registry).
+        jit_compile: ``None`` uses each kernel's measured choice; ``True``/``False`` forces
+            XLA on or off for the compiled (non-fused) kernels.
+        fused: use TensorFlow's fused training ops where they compute the canonical formula.
+        slot_factory: ``slot_factory(variable, slot_name, initial_value)`` returning the
+            slot variable (a ``tf.Variable`` or Keras variable); default: a ``tf.Variable``
+            colocated with ``variable``.
+
+    Raises:
+        SpecTypeError: ``params`` are not variables, names collide, or a dtype is not
+            float32/float64.
+        BackendError: a kernel is missing or does not implement a hyperparameter.
+    """
+
+    def __init__(self, spec: OptimizerSpec, params: Any, kernels: Mapping[str, Any], *,
+                 jit_compile: bool | None = None, fused: bool = True, slot_factory: SlotFactory | None = None):
+        named = named_variables(params)
+        for name, var in named:
+            v = unwrap(var)
+            if v.dtype not in SUPPORTED_DTYPES:
+                raise SpecTypeError(f"parameter {name!r} must be float32 or float64. Received: {v.dtype.name}")
+            if not v.shape.is_fully_defined():
+                raise SpecTypeError(f"parameter {name!r} has a shape that is not fully defined: {v.shape}")
+        self._given = dict(named)
+        self._vars = {n: unwrap(v) for n, v in named}
+        self._engine = Engine(spec, [ParamInfo(n, tuple(v.shape)) for n, v in self._vars.items()])
+        self._order = tuple(self._engine.param_names)
+        self._position = {n: i for i, n in enumerate(self._order)}
+        self._by_id: dict[int, str] = {}
+        for n, given in self._given.items():
+            self._by_id[id(given)] = n
+            self._by_id[id(self._vars[n])] = n
+        self._kernels: dict[str, Kernel] = {}
+        for g in self._engine.groups:
+            name = g.algorithm.name
+            if name not in kernels:
+                raise BackendError(f"the tensorflow backend has no kernel for algorithm {name!r}")
+            kernel = self._kernels.setdefault(name, resolve_kernel(kernels[name], name))
+            _check_hyperparameters(kernel, g.algorithm, g.index)
+        factory = slot_factory or _default_slot
+        self._slot_objects: dict[str, dict[str, Any]] = {}
+        for name, slots in self._engine.expected_slots().items():
+            self._slot_objects[name] = {s: factory(self._given[name], s, init) for s, init in slots.items()}
+        self._slots = {n: {s: unwrap(o) for s, o in slots.items()} for n, slots in self._slot_objects.items()}
+        self._layouts, self._width = self._plan_layouts(jit_compile, fused)
+        first = self._vars[self._order[0]]
+        self._strategy = getattr(first, "distribute_strategy", None) or tf.distribute.get_strategy()
+        self._distributed = hasattr(first, "distribute_strategy")
+        self._anchor = first
+        replicas = len(self._components(first))
+        self._programs = [self._make_program(r) for r in range(replicas)]
+        self._replica_of = {c.device: r for r, c in enumerate(self._components(first))}
+
+    # -- construction -------------------------------------------------------------------
+    def _components(self, var: Any) -> tuple:
+        if hasattr(var, "distribute_strategy"):
+            return tuple(var.distribute_strategy.experimental_local_results(var))
+        return (var,)
+
+    def _plan_layouts(self, jit_compile: bool | None, fused: bool) -> tuple[tuple[_Layout, ...], int]:
+        spec = self._engine.spec
+        coupled = "weight_decay" in spec.preprocess
+        scale = "loss_scale" in spec.preprocess and spec.loss_scale != 1.0
+        layouts: list[_Layout] = []
+        offset = 0
+        bucket_pos = 0
+        for group in self._engine.groups:
+            alg = group.algorithm
+            kernel = self._kernels[alg.name]
+            wd_value = group.weight_decay
+            static_zero = wd_value.is_static and wd_value.at(0) == 0.0
+            for bucket in group.buckets:
+                probe, _ = alg.host_scalars(alg.init_host_state(),
+                                            HostStep(lr=0.01, weight_decay=0.0, step=1, partition=bucket.partition),
+                                            spec.precision)
+                keys = tuple(sorted(probe))
+                by_dtype: dict[Any, list[int]] = {}
+                for n in bucket.names:
+                    by_dtype.setdefault(self._vars[n].dtype, []).append(self._position[n])
+                for dtype, indices in by_dtype.items():
+                    # A fused op forms its own constants (1 − β, ...) in the parameter dtype: exact
+                    # only when the host scalars are computed in that dtype too.
+                    can_fuse = (fused and kernel.fused is not None and dtype.name == spec.precision
+                                and kernel.can_fuse(alg, probe, dtype.as_numpy_dtype))
+                    layout = _Layout(
+                        bucket=bucket_pos, indices=tuple(indices), algorithm=alg, kernel=kernel, keys=keys,
+                        offset=offset, negate=bool(alg.maximize),
+                        decay=coupled and alg.weight_decay_mode != "kernel" and bucket.decay and not static_zero,
+                        centralize=bucket.centralize, scale=scale, fused=bool(can_fuse),
+                        jit=kernel.jit_compile if jit_compile is None else bool(jit_compile),
+                    )
+                    layouts.append(layout)
+                    offset += layout.width
+                bucket_pos += 1
+        return tuple(layouts), offset
+
+    def _make_program(self, replica: int) -> Any:
+        params = [self._components(self._vars[n])[replica] for n in self._order]
+        slots = [{s: self._components(v)[replica] for s, v in self._slots[n].items()} for n in self._order]
+        runners = []
+        for layout in self._layouts:
+            runners.append(self._bucket_runner(layout, [params[i] for i in layout.indices],
+                                               {s: [slots[i][s] for i in layout.indices]
+                                                for s in (x.name for x in layout.algorithm.slots())}))
+
+        widths = [layout.width for layout in self._layouts]
+
+        def step(grads, scalars):
+            for layout, run, piece in zip(self._layouts, runners, tf.split(scalars, widths)):
+                run([grads[i] for i in layout.indices], piece)
+
+        return tf.function(step, autograph=False)
+
+    @staticmethod
+    def _bucket_runner(layout: _Layout, params: list, slots: dict) -> Callable:
+        dtype = params[0].dtype
+        update = layout.kernel.fused if layout.fused else layout.kernel.update
+
+        def run(grads, piece):
+            values = tf.unstack(tf.cast(piece, dtype), num=layout.width)
+            named = {k: values[_HEADER + j] for j, k in enumerate(layout.keys)}
+            g = preprocess_gradients(params, grads, negate=layout.negate, decay=layout.decay, weight_decay=values[0],
+                                     centralize=layout.centralize, scale=layout.scale, grad_scale=values[1])
+            update(layout.algorithm, params, g, slots, named)
+
+        if layout.jit and not layout.fused:
+            return tf.function(run, jit_compile=True, autograph=False)
+        return run
+
+    # -- public surface -----------------------------------------------------------------
+    @property
+    def variables(self) -> list[Any]:
+        """The state slot variables, parameter by parameter in ``param_names`` order."""
+        return [obj for n in self._order for obj in self._slot_objects.get(n, {}).values()]
+
+    @property
+    def trace_count(self) -> int:
+        """How many times the step functions have been traced (one per replica device at most)."""
+        return sum(int(p.experimental_get_tracing_count()) for p in self._programs)
+
+    @property
+    def fused_buckets(self) -> int:
+        """How many buckets run TensorFlow's fused training ops."""
+        return sum(1 for layout in self._layouts if layout.fused)
+
+    def slot(self, name: str, slot: str) -> Any:
+        """The state variable ``slot`` of parameter ``name`` (e.g. ``"exp_avg"``)."""
+        try:
+            return self._slot_objects[name][slot]
+        except KeyError:
+            raise KeyError(f"no slot {slot!r} for parameter {name!r}; slots: "
+                           f"{sorted(self._slot_objects.get(name, {}))}") from None
+
+    def step(self, grads: Any) -> None:
+        """Apply one update; ``grads`` is ``{name: gradient}`` or a sequence in ``param_names`` order.
+
+        Works eagerly and inside a ``tf.function``. Eagerly, every check and host scalar
+        comes first, so a bad call changes nothing.
+        """
+        names = self._order
+        if isinstance(grads, Mapping):
+            missing = [n for n in names if n not in grads]
+            if missing:
+                raise StepInputError(f"step: no gradient for parameter(s) {missing[:5]}")
+            ordered = [grads[n] for n in names]
+        elif isinstance(grads, Sequence) and not isinstance(grads, (str, bytes)):
+            if len(grads) != len(names):
+                raise StepInputError(
+                    f"step: got {len(grads)} gradients for {len(names)} parameters (order: optimizer.param_names)"
+                )
+            ordered = list(grads)
+        else:
+            raise StepInputError(f"step: gradients must be a mapping by name or a sequence. Received: {type(grads).__name__}")
+        self._apply(self._checked(ordered))
+
+    def apply_gradients(self, grads_and_vars: Any) -> None:
+        """Apply ``[(gradient, variable), ...]`` (``tf.GradientTape`` loops, like Keras optimizers).
+
+        Every trained variable needs a gradient; gradients of variables a
+        ``unassigned="frozen"`` spec leaves out are ignored. In a replica context of a
+        ``tf.distribute`` strategy the gradients are summed over replicas first.
+        """
+        by_name: dict[str, Any] = {}
+        for i, pair in enumerate(grads_and_vars):
+            try:
+                grad, var = pair
+            except (TypeError, ValueError):
+                raise StepInputError(f"apply_gradients: item {i} is not a (gradient, variable) pair") from None
+            name = self._by_id.get(id(var))
+            if name is None:
+                raise StepInputError(
+                    f"apply_gradients: item {i}: variable {getattr(var, 'name', var)!r} is not one this optimizer "
+                    f"was built with"
+                )
+            if grad is None:
+                continue
+            by_name[name] = grad
+        missing = [n for n in self._order if n not in by_name]
+        if missing:
+            raise StepInputError(f"apply_gradients: no gradient for parameter(s) {missing[:5]}")
+        ordered = self._checked([by_name[n] for n in self._order])
+        if tf.distribute.has_strategy() and not tf.distribute.in_cross_replica_context():
+            context = tf.distribute.get_replica_context()
+            reduced = context.all_reduce(tf.distribute.ReduceOp.SUM, ordered)
+            context.merge_call(lambda _strategy, grads: self._apply(list(grads)), args=(reduced,))
+        else:
+            self._apply(ordered)
+
+    # -- stepping -----------------------------------------------------------------------
+    def _checked(self, grads: Sequence[Any]) -> list[Any]:
+        out = []
+        for name, g in zip(self._order, grads):
+            var = self._vars[name]
+            if isinstance(g, tf.IndexedSlices):
+                g = tf.convert_to_tensor(g)
+            try:
+                g = tf.convert_to_tensor(g)
+            except (TypeError, ValueError) as exc:
+                raise StepInputError(f"step: gradient of {name!r} is not a tensor: {exc}") from None
+            if g.dtype != var.dtype:
+                raise StepInputError(f"step: gradient of {name!r} has dtype {g.dtype.name}, parameter has {var.dtype.name}")
+            if not g.shape.is_compatible_with(var.shape):
+                raise StepInputError(f"step: gradient of {name!r} has shape {g.shape}, parameter has {var.shape}")
+            out.append(g)
+        return out
+
+    def _pack(self, plan) -> np.ndarray:
+        vec = np.empty(self._width, np.float64)
+        for layout in self._layouts:
+            bs = plan.buckets[layout.bucket]
+            if not layout.decay and bs.weight_decay != 0.0:
+                raise BackendError(f"bucket {layout.bucket}: weight decay {bs.weight_decay} where none was planned")
+            vec[layout.offset] = bs.weight_decay
+            vec[layout.offset + 1] = 1.0 if bs.grad_scale is None else bs.grad_scale
+            try:
+                vec[layout.offset + _HEADER:layout.offset + layout.width] = [float(bs.scalars[k]) for k in layout.keys]
+            except KeyError as exc:
+                raise BackendError(f"algorithm {layout.algorithm.name!r} did not produce host scalar {exc}") from None
+        return vec
+
+    def _host_step(self) -> np.ndarray:
+        """Graph mode: the next step's host scalars; the engine counts the step."""
+        plan = self._engine.plan()
+        vec = self._pack(plan)
+        self._engine.commit(plan)
+        return vec
+
+    def _apply(self, grads: list[Any]) -> None:
+        if tf.executing_eagerly():
+            plan = self._engine.plan()
+            self._run(grads, tf.constant(self._pack(plan)))
+            self._engine.commit(plan)
+            return
+        scalars = tf.numpy_function(self._host_step, [], tf.float64, stateful=True, name="optbridge_host_scalars")
+        scalars.set_shape([self._width])
+        self._run(grads, scalars)
+
+    def _run(self, grads: list[Any], scalars: Any) -> None:
+        if not self._distributed:
+            self._programs[0](grads, scalars)
+            return
+
+        def per_replica(anchor, grads, scalars):
+            return self._programs[self._replica_of[anchor.device]](list(grads), scalars)
+
+        self._strategy.extended.update(self._anchor, per_replica, args=(grads, scalars), group=True)
+
+    # -- neutral state ------------------------------------------------------------------
+    def _export_slots(self) -> dict[str, dict[str, np.ndarray]]:
+        return {n: {s: np.array(v.numpy(), copy=True) for s, v in slots.items()} for n, slots in self._slots.items()}
+
+    def _import_slots(self, state: Mapping[str, Mapping[str, Any]]) -> None:
+        converted = {}
+        for n, slots in state.items():
+            dtype = self._vars[n].dtype.as_numpy_dtype
+            try:
+                converted[n] = {s: np.array(v, dtype=dtype, copy=True) for s, v in slots.items()}
+            except (TypeError, ValueError) as exc:
+                raise StateDictError(f"state[{n!r}]: cannot convert to {np.dtype(dtype).name}: {exc}") from exc
+        for n, slots in converted.items():
+            for s, value in slots.items():
+                self._slots[n][s].assign(value)
