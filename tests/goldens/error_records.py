@@ -67,6 +67,15 @@ RECORDS = [
     ("adamw_weight_decay_negative", "AdamWeightDecay", dict(params=W, weight_decay=-1.0)),
     ("adamw_loss_scale", "AdamWeightDecay", dict(params=W, loss_scale=2.0)),
     ("adamw_beta2_str", "AdamWeightDecay", dict(params=W, beta2="0.9")),
+    # -- sgd-adam (H2a): LazyAdam --
+    ("lazyadam_weight_decay_int", "LazyAdam", dict(params=W, weight_decay=0)),
+    ("lazyadam_weight_decay_negative", "LazyAdam", dict(params=W, weight_decay=-1.0)),
+    ("lazyadam_beta1_int", "LazyAdam", dict(params=W, beta1=1, weight_decay=0)),
+    ("lazyadam_beta2_one", "LazyAdam", dict(params=W, beta2=1.0)),
+    ("lazyadam_eps_zero", "LazyAdam", dict(params=W, eps=0.0)),
+    ("lazyadam_use_locking_int", "LazyAdam", dict(params=W, use_locking=1)),
+    ("lazyadam_use_nesterov_int", "LazyAdam", dict(params=W, use_nesterov=1)),
+    ("lazyadam_lr_negative", "LazyAdam", dict(params=W, learning_rate=-0.01)),
 ]
 
 # -- ms-only (H3): FTRL, ProximalAdagrad, Lamb, LARS --

@@ -83,6 +83,16 @@ CASES = [
          learning_rate=0.1, momentum=0.9),
 ]
 
+# -- sgd-adam (H2a): LazyAdam (dense gradients) --
+CASES += [
+    case("lazyadam_basic", "LazyAdam", learning_rate=0.01),
+    case("lazyadam_nesterov_weight_decay", "LazyAdam", learning_rate=0.01, beta1=0.8, use_nesterov=True,
+         weight_decay=0.01),
+    case("lazyadam_groups_schedule", "LazyAdam", params=[{"params": "conv*", "lr": WARMUP, "weight_decay": 0},
+                                                      {"params": "*", "lr": 0.02}],
+         learning_rate=0.01, eps=1e-6, use_locking=True, loss_scale=4.0),
+]
+
 
 # -- ms-only (H3): FTRL, ProximalAdagrad, Lamb, LARS --
 def lars_case(name, base, base_arguments, **arguments):

@@ -68,6 +68,16 @@ DIALECT_CASES: dict[str, DialectCases] = {
             ("betas_eps", {"beta1": 0.8, "beta2": 0.95, "eps": 1e-8}),
         ),
     ),
+    # -- sgd-adam (H2a) --
+    "mindspore.nn.LazyAdam": DialectCases(
+        lr=0.01, weight_decay=1e-2, wd_forms=("off", "const"),
+        hyperparameters=(
+            ("default", {}),
+            ("nesterov", {"use_nesterov": True}),
+            ("betas_locking", {"beta1": 0.8, "beta2": 0.95, "eps": 1e-6, "use_locking": True}),
+            ("loss_scale", {"loss_scale": 3.0}),
+        ),
+    ),
 }
 
 
@@ -198,6 +208,25 @@ CONSTRUCT_ERRORS: tuple[ErrorInput, ...] = (
                "the 'weight_decay' must be float and must >= 0", "negative weight decay"),
     construct_error("adamweightdecay-loss_scale", _ADAMW, dict(loss_scale=2.0), TypeError,
                "unexpected keyword argument 'loss_scale'", "nn.AdamWeightDecay has no loss_scale argument"),
+    # -- sgd-adam (H2a): nn.LazyAdam --
+    construct_error("lazyadam-weight_decay_int", "mindspore.nn.LazyAdam", dict(weight_decay=0), SpecTypeError,
+                    "the type of 'weight_dacay' should be 'float', but got type 'int'",
+                    "an int weight decay (every other nn optimizer accepts it)"),
+    construct_error("lazyadam-weight_decay_schedule", "mindspore.nn.LazyAdam",
+                    dict(weight_decay={"schedule": "mindspore.nn.WarmUpLR", "learning_rate": 0.01,
+                                       "warmup_steps": 2}),
+                    SpecTypeError, "the type of 'weight_dacay' should be 'float', but got type 'WarmUpLR'",
+                    "a schedule as weight decay"),
+    construct_error("lazyadam-beta1_int", "mindspore.nn.LazyAdam", dict(beta1=1), SpecTypeError,
+                    "the type of 'beta1' should be 'float'", "beta1 given as int"),
+    construct_error("lazyadam-beta2_one", "mindspore.nn.LazyAdam", dict(beta2=1.0), SpecValueError,
+                    "the 'beta2' must be in range of (0.0, 1.0)", "beta2 outside (0, 1)"),
+    construct_error("lazyadam-eps_zero", "mindspore.nn.LazyAdam", dict(eps=0.0), SpecValueError,
+                    "the 'eps' must be float and must > 0", "zero eps"),
+    construct_error("lazyadam-use_nesterov_int", "mindspore.nn.LazyAdam", dict(use_nesterov=1), SpecTypeError,
+                    "the type of 'use_nesterov' should be 'bool'", "use_nesterov given as int"),
+    construct_error("lazyadam-use_amsgrad", "mindspore.nn.LazyAdam", dict(use_amsgrad=True), TypeError,
+                    "unexpected keyword argument 'use_amsgrad'", "nn.LazyAdam has no use_amsgrad argument"),
 )
 
 

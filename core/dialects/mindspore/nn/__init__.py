@@ -28,6 +28,8 @@ from .learning_rate_schedule import (
 )
 from .momentum import Momentum
 from .sgd import SGD
+# -- sgd-adam (H2a) --
+from .lazyadam import LazyAdam
 # -- ms-only (H3) --
 from .ftrl import FTRL
 from .proximal_adagrad import ProximalAdagrad
@@ -40,6 +42,8 @@ __all__ = [
     "ASGD",
     "Adam",
     "AdamWeightDecay",
+    # -- sgd-adam (H2a) --
+    "LazyAdam",
     # -- ms-only (H3) --
     "FTRL",
     "ProximalAdagrad",
