@@ -1395,8 +1395,8 @@ class TorchSchedule(StatefulSchedule):
                 if isinstance(item, Mapping):
                     try:
                         item = schedule_from_config(item, path=f"schedulers[{i}]")
-                    except ConfigError as exc:
-                        raise SpecValueError(f"{name}.declare: {exc}") from None
+                    except ConfigError as exc:  # a TypeError, so an outer config path is added to it
+                        raise SpecTypeError(f"{name}.declare: {exc}") from None
                 if not isinstance(item, TorchSchedule):
                     raise SpecTypeError(
                         f"{name}.declare: schedulers[{i}] must be a torch scheduler declaration (e.g. "
