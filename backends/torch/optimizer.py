@@ -53,6 +53,7 @@ class _Unit:
     slots: dict[str, list[torch.Tensor]]
     compute_dtype: torch.dtype | None
     device: torch.device
+    algorithm: Any
     numel: int = 0
     flat: FlatBuffers | None = None
     native: Callable[..., None] | None = None
@@ -244,7 +245,8 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
                     params = [self._named_params[n] for n in unit_names]
                     slots = {s: [self.state[p][s] for p in params] for s in slot_names}
                     compute = self._state_dtype if dtype in _LOW_DTYPES else None
-                    unit = _Unit(tuple(unit_names), params, slots, compute, device, sum(p.numel() for p in params))
+                    unit = _Unit(tuple(unit_names), params, slots, compute, device, group.algorithm,
+                                 sum(p.numel() for p in params))
                     if self._path in ("auto", "native") and compute is None:
                         unit.native = kernel.native_for(group.algorithm)
                     if self._flat and not bucket.centralize:
@@ -378,11 +380,12 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
         decay = bs.weight_decay != 0.0
         scale = bs.grad_scale is not None
         if unit.native is not None:
+            scalars = dict(bs.scalars, step=self._engine.global_step + 1)
             if bs.centralize or scale:
                 grads = self._eager_preprocess(unit, bs, params, grads)
-                unit.native(params, grads, slots, bs.scalars, False, 0.0)
+                unit.native(alg, params, grads, slots, scalars, False, 0.0)
             else:
-                unit.native(params, grads, slots, bs.scalars, bs.negate, bs.weight_decay)
+                unit.native(alg, params, grads, slots, scalars, bs.negate, bs.weight_decay)
             return
         names, values, flags = [], [], {}
         for k, v in bs.scalars.items():
@@ -398,7 +401,10 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
         pre = (bs.negate, decay, bs.centralize, scale)
         args = (self._kernel_table[alg.name].update, alg, params, grads, slots, svec, tuple(names), flags, pre,
                 unit.compute_dtype)
-        if self._path == "reference" or (self._path != "compiled" and unit.numel < self._compile_threshold):
+        # A bound scheduler that changes hyperparameters (momentum/beta cycling) gives this step an
+        # algorithm other than the one the unit was compiled for: run it eagerly rather than recompile.
+        if (self._path == "reference" or alg != unit.algorithm
+                or (self._path != "compiled" and unit.numel < self._compile_threshold)):
             bucket_step(*args)
             return
         key = (alg.name, alg, pre, tuple(names), tuple(sorted(flags)), unit.compute_dtype,

@@ -5,13 +5,15 @@ torch kernel computes exactly the canonical formula) ending in
 ``KERNEL = TorchKernel("<name>", update[, native])``, then add one line below.
 """
 from .base import TorchKernel, as_kernel
-from . import adam, adam_weight_decay, asgd, sgd
+from . import adam, adam_weight_decay, asgd, nadam, radam, sgd
 
 KERNELS: dict[str, TorchKernel] = {
     "sgd": sgd.KERNEL,
     "asgd": asgd.KERNEL,
     "adam": adam.KERNEL,
     "adam_weight_decay": adam_weight_decay.KERNEL,
+    "nadam": nadam.KERNEL,
+    "radam": radam.KERNEL,
 }
 
 __all__ = ["KERNELS", "TorchKernel", "as_kernel"]

@@ -6,14 +6,19 @@ A kernel has two faces:
   algorithm (its ``core/algorithms/<name>.py`` docstring), written with torch in-place
   tensor ops, one tensor at a time. It runs eagerly on the *reference* path and is the
   function ``torch.compile`` traces on the *compiled* path, so both paths execute the
-  same op order. ``scalars`` maps each host scalar to a 0-d tensor in the compute dtype
+  same op order. ``update`` reads only *structural* hyperparameters from ``alg``
+  (booleans, form strings, ``momentum == 0``); every number comes from ``scalars``, so
+  a new value never changes the compiled graph. ``scalars`` maps each host scalar to a
+  0-d tensor in the compute dtype
   (Python ``bool`` flags such as ``first_step`` stay Python values); ``slots`` maps
   each slot name to the list of state tensors in parameter order.
 * ``native(alg)`` (optional) — ``None`` unless the algorithm's canonical formula, with
   these hyperparameters, is exactly the formula of one of torch's own multi-tensor
   kernels (``torch._fused_*`` / ``torch._foreach_*``). Then it returns
-  ``run(params, grads, slots, scalars, negate, weight_decay)`` calling that kernel, with
-  ``scalars`` as Python numbers. ``negate`` (torch's ``maximize``) and ``weight_decay``
+  ``run(alg, params, grads, slots, scalars, negate, weight_decay)`` calling that kernel
+  (``alg``: this step's algorithm, whose values a bound scheduler may change), with
+  ``scalars`` as Python numbers plus ``step`` (the 1-based global step, for torch
+  kernels that compute bias corrections themselves). ``negate`` (torch's ``maximize``) and ``weight_decay``
   (coupled, ``g + wd·p``) are the pre-processing steps the native kernel must apply
   first, in that order; the optimizer passes ``False``/``0.0`` when it has already
   pre-processed the gradients (centralization or a loss scale follow the decay).
@@ -32,7 +37,7 @@ __all__ = ["TorchKernel", "as_kernel"]
 
 Update = Callable[[Any, Sequence[torch.Tensor], Sequence[torch.Tensor], Mapping[str, Sequence[torch.Tensor]],
                    Mapping[str, Any]], None]
-Native = Callable[[Sequence[torch.Tensor], Sequence[torch.Tensor], Mapping[str, Sequence[torch.Tensor]],
+Native = Callable[[Any, Sequence[torch.Tensor], Sequence[torch.Tensor], Mapping[str, Sequence[torch.Tensor]],
                    Mapping[str, Any], bool, float], None]
 
 
