@@ -28,6 +28,7 @@ from .spec import GroupSpec, OptimizerSpec
 __all__ = [
     "__version__",
     "build",
+    "keras",
     "from_dict",
     "to_dict",
     "load",
@@ -68,3 +69,28 @@ def build(spec: DialectOptimizer | OptimizerSpec, params: Any, backend: str | No
         reason = chosen.unsupported.get(algorithm, "no kernel registered")
         raise BackendError(f"backend {name!r} cannot run algorithm {algorithm!r}: {reason}")
     return chosen.build(canonical, params, chosen.kernels)
+
+
+def keras(spec: DialectOptimizer | OptimizerSpec, **options: Any) -> Any:
+    """A ``keras.optimizers.Optimizer`` running ``spec`` on the TensorFlow backend.
+
+    ``model.compile(optimizer=optbridge.keras(spec))``: ``model.fit`` then trains with
+    optbridge's groups (selectors match Keras variable paths), schedules and kernels.
+    TensorFlow is imported here, never when ``optbridge`` is imported.
+
+    Args:
+        spec: a dialect optimizer or a canonical spec.
+        **options: ``jit_compile``, ``fused``, ``name`` (see
+            ``optbridge.backends.tensorflow.keras_adapter.KerasOptimizer``).
+
+    Raises:
+        BackendError: TensorFlow is not installed.
+    """
+    from importlib import import_module
+
+    try:
+        adapter = import_module("optbridge.backends.tensorflow.keras_adapter")
+    except ImportError as exc:
+        raise BackendError(f"optbridge.keras needs TensorFlow and Keras 3 (pip install optbridge[tensorflow]): {exc}") \
+            from exc
+    return adapter.KerasOptimizer(spec, **options)

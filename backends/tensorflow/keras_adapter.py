@@ -1,0 +1,177 @@
+"""A ``keras.optimizers.Optimizer`` that runs an optbridge spec: ``model.compile(optimizer=optbridge.keras(spec))``.
+
+Keras owns the training loop (``model.fit``, gradient computation, ``tf.distribute``);
+optbridge owns the update: groups resolved by variable path, schedules and every host
+scalar from the engine, the TensorFlow backend's compiled kernels. The adapter overrides
+``build`` (state slots are Keras optimizer variables created with
+``add_variable_from_reference``, so they sit beside each model variable and are saved
+with the model) and the TensorFlow backend's ``_backend_update_step`` (the whole update of
+a step, on every replica under ``MirroredStrategy``).
+
+Saving: ``get_config`` holds the spec as an optbridge config (``optbridge.to_dict``), so
+a dialect spec (``nn.Momentum(...)``, ``optim.SGD(...)``) round-trips through
+``model.save``/``keras.saving.load_model``; a canonical ``OptimizerSpec`` or a spec with
+a lambda schedule is not serialisable and says so. ``save_own_variables`` stores the
+slots plus the engine's host state (step counter, Adam's accumulated β powers, ASGD's
+η/μ, schedule state) under the key ``"optbridge"``. Loading a saved model needs this
+module imported (``import optbridge.backends.tensorflow.keras_adapter``) so that Keras
+finds the registered class ``"optbridge>KerasOptimizer"``.
+
+Not supported: Keras' own ``weight_decay``, ``clipnorm``/``clipvalue``/``global_clipnorm``,
+``use_ema``, ``loss_scale_factor`` and ``gradient_accumulation_steps`` (the spec has its
+own weight decay and loss scale), and XLA-compiled training steps (``jit_compile=True``
+in ``model.compile``): the host scalars come from a ``tf.numpy_function``.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from optbridge import plugin
+from optbridge.config import from_dict, to_dict
+from optbridge.dialects.base import DialectOptimizer
+from optbridge.errors import SpecTypeError, StateDictError
+from optbridge.spec import OptimizerSpec
+
+from .optimizer import TensorFlowOptimizer
+
+__all__ = ["KerasOptimizer"]
+
+_STATE_KEY = "optbridge"
+
+
+def _canonical(spec: Any) -> OptimizerSpec:
+    if isinstance(spec, DialectOptimizer):
+        return spec.to_canonical()
+    if isinstance(spec, OptimizerSpec):
+        return spec
+    raise SpecTypeError(f"optbridge.keras takes a dialect optimizer or an OptimizerSpec. Received: {type(spec).__name__}")
+
+
+def _plain(value: Any) -> Any:
+    """JSON-compatible copy of the engine's host state (NumPy scalars become numbers)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+@keras.saving.register_keras_serializable(package="optbridge", name="KerasOptimizer")
+class KerasOptimizer(keras.optimizers.Optimizer):
+    """Keras optimizer running an optbridge spec (see the module docstring).
+
+    Args:
+        spec: a dialect optimizer (``nn.Adam(None, 1e-3)``) or a canonical spec; group
+            selectors match Keras variable paths (``"dense/kernel"``, ``"conv2d/*"``).
+        jit_compile: XLA for the compiled kernels (``None``: each kernel's choice).
+        fused: use TensorFlow's fused training ops where they compute the canonical formula.
+        name: the optimizer's name.
+    """
+
+    def __init__(self, spec: Any, *, jit_compile: bool | None = None, fused: bool = True, name: str | None = None):
+        super().__init__(learning_rate=0.0, name=name or "optbridge")
+        self._spec = spec
+        self._canonical = _canonical(spec)
+        self._jit_compile = jit_compile
+        self._fused = fused
+        self._runner: TensorFlowOptimizer | None = None
+
+    # -- building -----------------------------------------------------------------------
+    def build(self, variables):
+        if self.built:
+            return
+        super().build(variables)
+        named = [(v.path, v) for v in variables]
+        kernels = plugin.get_backend("tensorflow").kernels
+        self._runner = TensorFlowOptimizer(self._canonical, named, kernels, jit_compile=self._jit_compile,
+                                           fused=self._fused, slot_factory=self._make_slot)
+
+    def _make_slot(self, variable: Any, slot: str, init: float):
+        return self.add_variable_from_reference(variable, name=slot, initializer=keras.initializers.Constant(init))
+
+    @property
+    def optbridge(self) -> TensorFlowOptimizer:
+        """The optbridge optimizer behind this adapter (``get_lr``, ``state_dict``, ...), once built."""
+        if self._runner is None:
+            raise ValueError(f"{self.name}: the optimizer is not built yet (call build(model.trainable_variables) "
+                             f"or train one step)")
+        return self._runner
+
+    # -- the update -----------------------------------------------------------------------
+    def _backend_update_step(self, grads, trainable_variables, learning_rate):
+        self.optbridge.apply_gradients(list(zip(grads, trainable_variables)))
+
+    def update_step(self, gradient, variable, learning_rate):
+        raise NotImplementedError("optbridge updates whole groups at once (_backend_update_step)")
+
+    # -- learning rate as Keras callbacks see it --------------------------------------------
+    @property
+    def learning_rate(self) -> float:
+        """The first group's learning rate at the next step (``ReduceLROnPlateau`` reads it)."""
+        if self._runner is None:
+            return float(self._canonical.lr.at(0))
+        return self._runner.get_lr()[0]
+
+    @learning_rate.setter
+    def learning_rate(self, value: Any) -> None:
+        if not hasattr(self, "_canonical"):  # Keras' own __init__ assigns its learning-rate variable
+            return
+        self.optbridge.set_lr(float(keras.ops.convert_to_numpy(value)))
+
+    # -- serialisation ----------------------------------------------------------------------
+    def get_config(self) -> dict[str, Any]:
+        if not isinstance(self._spec, DialectOptimizer):
+            raise TypeError(
+                f"{self.name}: a canonical OptimizerSpec has no config form; build the adapter from a dialect "
+                f"optimizer (e.g. optbridge.dialects.mindspore.nn.Momentum) to save it with the model"
+            )
+        return {"name": self.name, "spec": to_dict(self._spec), "jit_compile": self._jit_compile, "fused": self._fused}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], custom_objects=None) -> "KerasOptimizer":
+        config = dict(config)
+        spec = from_dict(config.pop("spec"))
+        return cls(spec, **config)
+
+    def save_own_variables(self, store) -> None:
+        super().save_own_variables(store)
+        if self._runner is not None:
+            state = self._runner._engine.state_dict({})
+            store[_STATE_KEY] = np.frombuffer(json.dumps(_plain(state)).encode("utf-8"), dtype=np.uint8)
+
+    def load_own_variables(self, store) -> None:
+        keys = [k for k in store.keys() if k != _STATE_KEY]
+        if self._runner is None or len(keys) != len(self.variables) or _STATE_KEY not in store.keys():
+            super().load_own_variables(store)  # Keras' own checks and warnings
+            return
+        try:
+            state = json.loads(bytes(np.asarray(store[_STATE_KEY], dtype=np.uint8)).decode("utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise StateDictError(f"{self.name}: the saved optbridge state is not readable: {exc}") from exc
+        state = self._renamed(state)
+        for i, variable in enumerate(self.variables):
+            variable.assign(store[str(i)])
+        state["state"] = self._runner._export_slots()
+        self._runner.load_state_dict(state)
+
+    def _renamed(self, state: dict[str, Any]) -> dict[str, Any]:
+        """The saved state under today's variable paths, matched by position as Keras matches variables.
+
+        Keras 3 does not keep ``variable.path`` across ``save``/``load_model``: a Sequential
+        model's ``"net/dense/kernel"`` comes back as ``"dense/kernel"``.
+        """
+        old = list(state.get("param_names", []))
+        new = list(self._runner.param_names)
+        if len(old) != len(new):
+            raise StateDictError(f"{self.name}: the saved optimizer trained {len(old)} variables, this model has {len(new)}")
+        rename = dict(zip(old, new))
+        state = dict(state, param_names=new)
+        state["groups"] = [dict(g, params=[rename.get(n, n) for n in g.get("params", [])]) for g in state.get("groups", [])]
+        return state
