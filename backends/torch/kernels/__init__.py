@@ -5,7 +5,7 @@ torch kernel computes exactly the canonical formula) ending in
 ``KERNEL = TorchKernel("<name>", update[, native])``, then add one line below.
 """
 from .base import TorchKernel, as_kernel
-from . import adam, adam_weight_decay, asgd, nadam, radam, sgd
+from . import adam, adam_weight_decay, asgd, ftrl, lamb, lars, nadam, proximal_adagrad, radam, sgd
 
 KERNELS: dict[str, TorchKernel] = {
     "sgd": sgd.KERNEL,
@@ -14,6 +14,10 @@ KERNELS: dict[str, TorchKernel] = {
     "adam_weight_decay": adam_weight_decay.KERNEL,
     "nadam": nadam.KERNEL,
     "radam": radam.KERNEL,
+    "ftrl": ftrl.KERNEL,
+    "proximal_adagrad": proximal_adagrad.KERNEL,
+    "lamb": lamb.KERNEL,
+    "lars": lars.KERNEL,
 }
 
 __all__ = ["KERNELS", "TorchKernel", "as_kernel"]
