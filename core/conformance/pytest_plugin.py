@@ -1,8 +1,6 @@
-"""The conformance suite as a pytest plugin, shipped in the wheel (DESIGN.md section 7).
+"""The conformance suite for pytest, shipped in the wheel (DESIGN.md section 7).
 
-Registered through the ``pytest11`` entry point ``optbridge`` of optbridge's
-``pyproject.toml``, so it is active wherever optbridge is installed; until asked for,
-it only adds command-line options. Two ways to run the suite on a backend:
+Two ways to run the suite on a backend:
 
 * the shipped test module, from any directory::
 
@@ -29,14 +27,12 @@ backend's framework, NumPy, optbridge and Python. Expected failures are strict: 
 case that passes fails as ``XPASS(strict)``, and an entry naming no case fails
 ``test_expected_failures_name_cases``.
 
-The shipped module lives in ``optbridge/conformance/suite/``, a directory without
-``__init__.py``, and :func:`pytest_collect_directory` collects optbridge's own package
-directories as plain directories, so pytest imports neither them nor optbridge a second
-time under another name (which a ``package-dir`` mapped editable install would cause).
+The command-line options and the collection of the shipped module come from
+:mod:`optbridge.pytest_hooks`, registered through the ``pytest11`` entry point
+``optbridge``; this module holds what a test file imports.
 """
 from __future__ import annotations
 
-import fnmatch
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,11 +45,8 @@ if TYPE_CHECKING:
     from .runner import CaseResult
 
 __all__ = ["ConformanceCase", "conformance_cases", "parametrize_with_cases", "check_expected_failures",
-           "read_xfails_file", "SUITE_MODULE"]
+           "read_xfails_file"]
 
-_HERE = Path(__file__).resolve().parent
-#: The shipped test module ``pytest --pyargs optbridge.conformance`` collects.
-SUITE_MODULE = _HERE / "suite" / "test_optbridge_conformance.py"
 _DTYPES = ("float32", "float64")
 
 
@@ -181,41 +174,3 @@ def check_expected_failures(backend: str, xfails: Mapping[str, str] | None = Non
     stale = stale_expected_failures(listed)
     if stale:
         pytest.fail(f"expected failures of {backend!r} name no case of the database: {stale}", pytrace=False)
-
-
-# -- hooks ------------------------------------------------------------------------------
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("optbridge", "optbridge conformance suite (pytest --pyargs optbridge.conformance)")
-    group.addoption("--optbridge-backend", action="append", dest="optbridge_backends", metavar="NAME",
-                    help="backend to run the shipped suite on (repeatable; default: every installed backend)")
-    group.addoption("--optbridge-dtype", action="append", dest="optbridge_dtypes", choices=_DTYPES,
-                    help="dtype to run (repeatable; default: float32 and float64)")
-    group.addoption("--optbridge-xfails", dest="optbridge_xfails", metavar="FILE",
-                    help="JSON {case id: reason} of expected failures besides the backend's own")
-
-
-def _owns(path: Path) -> bool:
-    """Whether ``path`` is optbridge's conformance package directory or one of its parents."""
-    try:
-        return path.resolve() in (_HERE, *_HERE.parents) and (path / "__init__.py").is_file()
-    except OSError:
-        return False
-
-
-if hasattr(pytest, "Dir"):  # pytest >= 8: a plain directory collector exists
-
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_collect_directory(path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-        if _owns(path):
-            return pytest.Dir.from_parent(parent, path=path)
-        return None
-
-
-def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Module | None:
-    """Collect the shipped module even where ``python_files`` would not match its name."""
-    if file_path.name != SUITE_MODULE.name or file_path.resolve() != SUITE_MODULE:
-        return None
-    patterns = parent.config.getini("python_files")
-    if parent.session.isinitpath(file_path) or any(fnmatch.fnmatch(file_path.name, p) for p in patterns):
-        return None
-    return pytest.Module.from_parent(parent, path=file_path)
