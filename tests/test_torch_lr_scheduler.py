@@ -495,7 +495,7 @@ def test_plateau_needs_a_metric_and_end_epoch_changes_nothing_when_it_fails():
     spec = optim.SGD([{"params": "a", "lr": obs.StepLR.declare(0.1, step_size=1, gamma=0.5)},
                       {"params": "b", "lr": obs.ReduceLROnPlateau.declare(0.1, patience=0)}], lr=0.1)
     opt = optbridge.build(spec, params)
-    with pytest.raises(ValueError, match=r"groups\[1\] \('b'\): 'lr' is a ReduceLROnPlateauDeclaration schedule"):
+    with pytest.raises(ValueError, match=r"groups\[1\] \('b'\): 'lr' is a ReduceLROnPlateau schedule that reacts"):
         opt.end_epoch()
     assert opt.get_lr() == [0.1, 0.1]
     with pytest.raises(TypeError, match="'metric' must be a number or None"):

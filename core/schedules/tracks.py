@@ -86,7 +86,8 @@ class ValueTrack:
             return
         if self.runtime.needs_metric and metric is None:
             raise SpecValueError(
-                f"{self.context.where}: '{self.context.key}' is a {type(self.schedule).__name__} schedule that "
+                f"{self.context.where}: '{self.context.key}' is a {type(self.schedule).__name__.removesuffix('Declaration')} "
+                f"schedule that "
                 f"reacts to a metric: call end_epoch(metric=...) with the monitored value"
             )
         self.runtime.advance(metric)

@@ -1479,7 +1479,8 @@ class TorchSchedule(StatefulSchedule):
         if _is_plain_callable(value):
             if strict:
                 raise SpecTypeError(
-                    f"{self.name}.declare: '{key}' is a Python callable ({value!r}), which is not serialisable; "
+                    f"{self.name}.declare: '{key}' is a Python callable "
+                    f"({getattr(value, '__qualname__', type(value).__name__)}), which is not serialisable; "
                     f"give an expression string such as \"0.95 ** epoch\" to write this schedule to a config"
                 )
             return ("callable", id(value))
