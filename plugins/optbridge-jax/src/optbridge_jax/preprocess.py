@@ -19,43 +19,9 @@ from typing import Sequence
 import jax
 import jax.numpy as jnp
 
-from .ops import divide
+from .ops import divide, pairwise_sum
 
-__all__ = ["preprocess_gradients", "pairwise_sum", "numpy_mean"]
-
-_BLOCK = 128   # NumPy's PW_BLOCKSIZE
-_LANES = 8     # accumulators of NumPy's unrolled block loop
-
-
-def pairwise_sum(rows: jax.Array) -> jax.Array:
-    """Row sums of a 2-D array in exactly NumPy's order for a contiguous reduction.
-
-    NumPy's ``add.reduce`` over a contiguous axis (``pairwise_sum`` in
-    ``numpy/_core/src/umath/loops_utils.h.src``): fewer than 8 values are added one by
-    one; up to 128 values go to 8 running accumulators, combined as
-    ``((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7))``, then the remainder one by one; longer rows
-    are split at ``n/2`` rounded down to a multiple of 8 and the halves' sums added.
-    XLA's reductions use another order, which changes the last bit of a mean.
-    """
-    n = rows.shape[1]
-    if n < _LANES:
-        total = jnp.zeros(rows.shape[:1], rows.dtype)
-        for i in range(n):
-            total = total + rows[:, i]
-        return total
-    if n <= _BLOCK:
-        acc = rows[:, :_LANES]
-        end = n - n % _LANES
-        for i in range(_LANES, end, _LANES):
-            acc = acc + rows[:, i:i + _LANES]
-        r = [acc[:, j] for j in range(_LANES)]
-        total = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
-        for i in range(end, n):
-            total = total + rows[:, i]
-        return total
-    half = n // 2
-    half -= half % _LANES
-    return pairwise_sum(rows[:, :half]) + pairwise_sum(rows[:, half:])
+__all__ = ["preprocess_gradients", "numpy_mean"]
 
 
 def numpy_mean(g: jax.Array) -> jax.Array:

@@ -33,7 +33,7 @@ import numpy as np
 
 from .preprocess import preprocess_gradients
 
-__all__ = ["compiled_step", "split_scalars", "Kernel"]
+__all__ = ["compiled_step", "split_scalars", "merge_scalars", "Kernel", "EXACT_OPTIONS"]
 
 Kernel = Callable[..., tuple[Sequence[jax.Array], Mapping[str, Sequence[jax.Array]]]]
 
@@ -41,23 +41,38 @@ Kernel = Callable[..., tuple[Sequence[jax.Array], Mapping[str, Sequence[jax.Arra
 EXACT_OPTIONS = {"xla_backend_optimization_level": 0}
 
 
-def split_scalars(scalars: Mapping[str, Any], dtype: np.dtype) -> tuple[dict[str, np.ndarray], tuple]:
-    """``(numeric, flags)``: numbers cast to ``dtype`` on the host, booleans as a hashable tuple."""
-    numeric: dict[str, np.ndarray] = {}
-    flags: list[tuple[str, bool]] = []
+def split_scalars(scalars: Mapping[str, Any], dtype: np.dtype) -> tuple[dict[str, Any], tuple]:
+    """``(numeric, flags)``: numbers cast to ``dtype`` on the host, booleans as a hashable tuple.
+
+    A nested mapping (a wrapping algorithm's ``scalars["inner"]``) is split the same way:
+    its numbers stay nested in ``numeric`` and its flags nest in ``flags``.
+    """
+    numeric: dict[str, Any] = {}
+    flags: list[tuple[str, Any]] = []
     for key, value in scalars.items():
-        if isinstance(value, (bool, np.bool_)):
+        if isinstance(value, Mapping):
+            numeric[key], inner = split_scalars(value, dtype)
+            flags.append((key, inner))
+        elif isinstance(value, (bool, np.bool_)):
             flags.append((key, bool(value)))
         else:
             numeric[key] = np.asarray(value, dtype=dtype)
     return numeric, tuple(sorted(flags))
 
 
+def merge_scalars(numeric: Mapping[str, Any], flags: tuple) -> dict[str, Any]:
+    """The kernel's ``scalars``: :func:`split_scalars` undone (traced numbers, static flags)."""
+    out = {k: v for k, v in numeric.items() if not isinstance(v, Mapping)}
+    for key, value in flags:
+        out[key] = merge_scalars(numeric[key], value) if isinstance(value, tuple) else value
+    return out
+
+
 def _bucket_step(kernel: Kernel, params, grads, slots, numeric, weight_decay, grad_scale, *,
                  algorithm, negate: bool, centralize: bool, flags: tuple):
     g = preprocess_gradients(params, grads, weight_decay, centralize, grad_scale, negate)
     new_params, new_slots = kernel(algorithm, list(params), g, {k: list(v) for k, v in slots.items()},
-                                   {**numeric, **dict(flags)})
+                                   merge_scalars(numeric, flags))
     return tuple(new_params), {k: tuple(v) for k, v in new_slots.items()}
 
 

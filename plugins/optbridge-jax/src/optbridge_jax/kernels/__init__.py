@@ -20,6 +20,12 @@ operation by operation, so results are bitwise those of the NumPy reference on C
 from .adam import adam
 from .adam_weight_decay import adam_weight_decay
 from .asgd import asgd
+from .ftrl import ftrl
+from .lamb import lamb
+from .lars import lars
+from .nadam import nadam
+from .proximal_adagrad import proximal_adagrad
+from .radam import radam
 from .sgd import sgd
 
 KERNELS = {
@@ -27,6 +33,12 @@ KERNELS = {
     "asgd": asgd,
     "adam": adam,
     "adam_weight_decay": adam_weight_decay,
+    "nadam": nadam,
+    "radam": radam,
+    "ftrl": ftrl,
+    "proximal_adagrad": proximal_adagrad,
+    "lamb": lamb,
+    "lars": lars,
 }
 
 __all__ = ["KERNELS"]
