@@ -27,6 +27,8 @@ GOLDENS = json.loads((Path(__file__).parent / "goldens" / "mindspore_optimizers.
 CASES = {c["name"]: c for c in GOLDENS["cases"]}
 LAYOUT = layouts.get_layout(GOLDENS["layout"])
 CPU_DEVIATIONS = {"momentum_nesterov", "momentum_grad_centralization"}
+# adaptive (H2b): checked in tests/test_goldens_mindspore_adaptive.py
+CPU_DEVIATIONS |= {"adagrad_no_update_slots"}
 # ms-only (H3): checked in tests/test_goldens_mindspore_ms_only.py
 CPU_DEVIATIONS |= {"ftrl_l1_lr_power", "lamb_basic", "lamb_groups", "lars_momentum", "lars_clip_adam_groups"}
 
@@ -37,6 +39,10 @@ MIN_IDENTICAL = {"adam": 0.96, "adam_weight_decay": 0.65}
 # sgd-adam (H2a): nn.LazyAdam runs nn.Adam's operator (same mismatching elements as adam_basic); its grouped
 # case with a warm-up schedule and loss scale accumulates them to 94.1% over 8 steps.
 MIN_IDENTICAL["adam"] = 0.94
+# adaptive (H2b): MindSpore's CPU RMSProp computes √s + ε in its AVX loop, √(s + ε) (documented,
+# followed here) in the scalar tail; its Adagrad/Adadelta kernels round differently in a
+# few percent of elements (measured with 1e-6 + 1e-5·|x| passing everywhere).
+MIN_IDENTICAL.update({"rmsprop": 0.6, "adagrad": 0.88, "adadelta": 0.88})
 # ms-only (H3): MindSpore's CPU ApplyProximalAdagrad fuses ``w − g·η`` (FMA) in its SIMD loop and
 # evaluates the l1 branch in double; optbridge rounds each op (measured 72-85% bit-identical).
 MIN_IDENTICAL.update({"proximal_adagrad": 0.7})

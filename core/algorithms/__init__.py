@@ -4,6 +4,12 @@ from .adam_weight_decay import AdamWeightDecay
 from .asgd import ASGD
 from .base import Algorithm, HostStep, Slot, algorithm_registry, register_algorithm, scalar_type
 from .sgd import SGD
+# -- adaptive (H2b) --
+from .adadelta import Adadelta
+from .adagrad import Adagrad
+from .adamax import Adamax
+from .rmsprop import RMSProp
+from .rprop import Rprop
 # -- ms-only (H3) --
 from .ftrl import FTRL
 from .lamb import Lamb
@@ -32,4 +38,10 @@ __all__ = [
     # -- sgd-adam (H2a) --
     "NAdam",
     "RAdam",
+    # -- adaptive (H2b) --
+    "RMSProp",
+    "Adagrad",
+    "Adadelta",
+    "Adamax",
+    "Rprop",
 ]

@@ -93,6 +93,34 @@ CASES += [
          learning_rate=0.01, eps=1e-6, use_locking=True, loss_scale=4.0),
 ]
 
+# -- adaptive (H2b): RMSProp, Adagrad, Adadelta, AdaMax, Rprop, AdaFactor --
+CASES += [
+    case("rmsprop_basic", "RMSProp", learning_rate=0.01),
+    case("rmsprop_momentum_weight_decay", "RMSProp", learning_rate=0.01, momentum=0.9, epsilon=1e-6,
+         weight_decay=0.01),
+    case("rmsprop_centered", "RMSProp", learning_rate=0.01, centered=True, momentum=0.5, decay=0.8),
+    case("rmsprop_centered_plain", "RMSProp", learning_rate=0.005, centered=True),
+    case("rmsprop_groups_schedule", "RMSProp", params=[{"params": "conv*", "lr": COSINE}, {"params": "*"}],
+         learning_rate=0.01, momentum=0.9, loss_scale=4.0),
+    case("adagrad_basic", "Adagrad", learning_rate=0.05),
+    case("adagrad_groups", "Adagrad", params=[{"params": "conv*", "weight_decay": 0.05}, {"params": "*", "lr": POLY}],
+         accum=0.5, learning_rate=0.05, loss_scale=2.0),
+    case("adagrad_no_update_slots", "Adagrad", learning_rate=0.05, update_slots=False),
+    case("adadelta_basic", "Adadelta"),
+    case("adadelta_rho_eps_weight_decay", "Adadelta", learning_rate=0.5, rho=0.8, epsilon=1e-4, weight_decay=0.01),
+    case("adamax_basic", "AdaMax", learning_rate=0.01),
+    case("adamax_small_beta2", "AdaMax", learning_rate=0.01, beta1=0.8, beta2=0.5, eps=1e-3),
+    case("adamax_groups_schedule", "AdaMax", params=[{"params": "fc.*", "lr": WARMUP}, {"params": "*"}],
+         learning_rate=0.01, weight_decay=0.01, loss_scale=8.0),
+    case("rprop_basic", "Rprop", learning_rate=0.01),
+    case("rprop_etas_weight_decay", "Rprop", learning_rate=0.02, etas=[0.3, 1.5], step_sizes=[1e-3, 0.03],
+         weight_decay=0.01),
+    case("rprop_groups_schedule", "Rprop", params=[{"params": "conv*", "lr": COSINE}, {"params": "*", "lr": 0.005}],
+         learning_rate=0.01),
+]
+#: Arguments MindSpore wants as tuples (configs hold lists).
+TUPLE_ARGUMENTS = ("etas", "step_sizes", "eps")
+
 
 # -- ms-only (H3): FTRL, ProximalAdagrad, Lamb, LARS --
 def lars_case(name, base, base_arguments, **arguments):
@@ -157,6 +185,7 @@ def ms_optimizer(config, parameters):
     infos = [ParamInfo(name, tuple(p.shape)) for name, p in parameters.items()]
     kwargs = {k: ms_value(v) for k, v in config.items()
               if k not in ("format_version", "optimizer", "params", "unassigned")}
+    kwargs = {k: tuple(v) if k in TUPLE_ARGUMENTS and isinstance(v, list) else v for k, v in kwargs.items()}
     groups = config.get("params")
     if groups is None:
         ms_params = list(parameters.values())

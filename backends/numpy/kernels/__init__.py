@@ -9,6 +9,12 @@ from .adam import adam
 from .adam_weight_decay import adam_weight_decay
 from .asgd import asgd
 from .sgd import sgd
+# -- adaptive (H2b) --
+from .adadelta import adadelta
+from .adagrad import adagrad
+from .adamax import adamax
+from .rmsprop import rmsprop
+from .rprop import rprop
 # -- ms-only (H3) --
 from .ftrl import ftrl
 from .lamb import lamb
@@ -31,6 +37,12 @@ KERNELS = {
     # -- sgd-adam (H2a) --
     "nadam": nadam,
     "radam": radam,
+    # -- adaptive (H2b) --
+    "rmsprop": rmsprop,
+    "adagrad": adagrad,
+    "adadelta": adadelta,
+    "adamax": adamax,
+    "rprop": rprop,
 }
 
 __all__ = ["KERNELS"]

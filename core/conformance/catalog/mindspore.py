@@ -230,6 +230,107 @@ CONSTRUCT_ERRORS: tuple[ErrorInput, ...] = (
 )
 
 
+# -- adaptive (H2b): RMSProp, Adagrad, Adadelta, AdaMax, Rprop, AdaFactor ------------------------
+_RMSPROP = "mindspore.nn.RMSProp"
+_ADAGRAD = "mindspore.nn.Adagrad"
+_ADADELTA = "mindspore.nn.Adadelta"
+_ADAMAX = "mindspore.nn.AdaMax"
+_RPROP = "mindspore.nn.Rprop"
+
+_ADAPTIVE_CASES: dict[str, DialectCases] = {
+    _RMSPROP: DialectCases(
+        lr=0.01, weight_decay=1e-2,
+        hyperparameters=(
+            ("default", {}),
+            ("momentum", {"momentum": 0.9, "epsilon": 1e-6}),
+            ("centered", {"centered": True, "momentum": 0.5, "use_locking": True}),
+            ("centered_plain", {"centered": True, "decay": 0.8}),
+            ("loss_scale", {"momentum": 0.9, "loss_scale": 4.0}),
+        ),
+    ),
+    _ADAGRAD: DialectCases(
+        lr=0.05, weight_decay=1e-2,
+        hyperparameters=(
+            ("default", {}),
+            ("accum", {"accum": 0.5, "loss_scale": 2.0}),
+            ("no_update_slots", {"update_slots": False}),
+        ),
+    ),
+    _ADADELTA: DialectCases(
+        lr=1.0, weight_decay=1e-2,
+        hyperparameters=(
+            ("default", {}),
+            ("rho_eps", {"rho": 0.8, "epsilon": 1e-4, "loss_scale": 2.0}),
+        ),
+    ),
+    _ADAMAX: DialectCases(
+        lr=0.01, weight_decay=1e-2,
+        hyperparameters=(
+            ("default", {}),
+            ("small_beta2", {"beta1": 0.8, "beta2": 0.5, "eps": 1e-3}),
+            ("loss_scale", {"loss_scale": 8.0}),
+        ),
+    ),
+    _RPROP: DialectCases(
+        lr=0.01, weight_decay=1e-2,
+        hyperparameters=(
+            ("default", {}),
+            ("etas_steps", {"etas": (0.3, 1.5), "step_sizes": (1e-3, 0.02)}),
+        ),
+    ),
+}
+
+_ADAPTIVE_ERRORS: tuple[ErrorInput, ...] = (
+    construct_error("rmsprop-decay_int", _RMSPROP, dict(decay=1), SpecTypeError,
+                    "the type of 'decay' should be 'float', but got type 'int'", "decay given as int"),
+    construct_error("rmsprop-decay_negative", _RMSPROP, dict(decay=-0.9), SpecValueError,
+                    "the 'decay' must be float and must >= 0", "negative decay"),
+    construct_error("rmsprop-momentum_negative", _RMSPROP, dict(momentum=-0.1), SpecValueError,
+                    "the 'momentum' must be float and must >= 0", "negative momentum"),
+    construct_error("rmsprop-epsilon_zero", _RMSPROP, dict(epsilon=0.0), SpecValueError,
+                    "the 'epsilon' must be float and must > 0", "zero epsilon"),
+    construct_error("rmsprop-centered_int", _RMSPROP, dict(centered=1), SpecTypeError,
+                    "the type of 'centered' should be 'bool', but got type 'int'", "centered given as int"),
+    construct_error("rmsprop-use_locking_int", _RMSPROP, dict(use_locking=1), SpecTypeError,
+                    "the type of 'use_locking' should be 'bool'", "use_locking given as int"),
+    construct_error("adagrad-accum_int", _ADAGRAD, dict(accum=1), SpecTypeError,
+                    "the type of 'accum' should be 'float', but got type 'int'", "accum given as int"),
+    construct_error("adagrad-accum_negative", _ADAGRAD, dict(accum=-0.1), SpecValueError,
+                    "the 'accum' must be float and must >= 0", "negative initial accumulator"),
+    construct_error("adagrad-update_slots_int", _ADAGRAD, dict(update_slots=1), SpecTypeError,
+                    "the type of 'update_slots' should be 'bool'", "update_slots given as int"),
+    construct_error("adadelta-rho_range", _ADADELTA, dict(rho=1.5), SpecValueError,
+                    "the 'rho' must be in range of [0.0, 1.0], but got 1.5", "rho outside [0, 1]"),
+    construct_error("adadelta-epsilon_negative", _ADADELTA, dict(epsilon=-1e-6), SpecValueError,
+                    "the 'epsilon' must be float and must >= 0", "negative epsilon"),
+    construct_error("adadelta-rho_int", _ADADELTA, dict(rho=1), SpecTypeError,
+                    "the type of 'rho' should be 'float'", "rho given as int"),
+    construct_error("adamax-beta1_one", _ADAMAX, dict(beta1=1.0), SpecValueError,
+                    "the 'beta1' must be in range of (0.0, 1.0)", "beta1 outside (0, 1)"),
+    construct_error("adamax-eps_zero", _ADAMAX, dict(eps=0.0), SpecValueError,
+                    "the 'eps' must be float and must > 0", "zero eps"),
+    construct_error("adamax-beta2_int", _ADAMAX, dict(beta2=1), SpecTypeError,
+                    "the type of 'beta2' should be 'float'", "beta2 given as int"),
+    construct_error("rprop-etas_float", _RPROP, dict(etas=0.5), SpecTypeError,
+                    "For Rprop, etas must be a tuple, but got <class 'float'>.", "etas not a tuple"),
+    construct_error("rprop-etas_length", _RPROP, dict(etas=(0.5, 1.2, 2.0)), SpecValueError,
+                    "etas must be a tuple with the size of 2, but got 3", "three etas"),
+    construct_error("rprop-step_sizes_order", _RPROP, dict(step_sizes=(50.0, 1e-6)), SpecValueError,
+                    "maximal step size should not be less than minimal step size", "step sizes in the wrong order"),
+    construct_error("rprop-etaminus_range", _RPROP, dict(etas=(1.5, 2.0)), SpecValueError,
+                    "the 'etaminus' must be in range of (0.0, 1.0), but got 1.5", "etaminus outside (0, 1)"),
+    construct_error("rprop-etaplus_small", _RPROP, dict(etas=(0.5, 0.9)), SpecValueError,
+                    "etaplus must be greater than 1.0, but got etaplus 0.9", "etaplus <= 1"),
+    construct_error("rprop-min_step_int", _RPROP, dict(step_sizes=(0, 50.0)), SpecTypeError,
+                    "the type of 'min_step_sizes' should be 'float'", "minimal step size given as int"),
+    construct_error("rprop-loss_scale", _RPROP, dict(loss_scale=2.0), TypeError,
+                    "unexpected keyword argument 'loss_scale'", "nn.Rprop has no loss_scale argument"),
+)
+
+DIALECT_CASES.update(_ADAPTIVE_CASES)
+CONSTRUCT_ERRORS = CONSTRUCT_ERRORS + _ADAPTIVE_ERRORS
+
+
 # -- ms-only (H3): FTRL, ProximalAdagrad, Lamb, LARS -----------------------------------------------
 _FTRL = "mindspore.nn.FTRL"
 _PROXIMAL_ADAGRAD = "mindspore.nn.ProximalAdagrad"

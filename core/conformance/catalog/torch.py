@@ -189,12 +189,104 @@ _SGD_ADAM_ERRORS: tuple[ErrorInput, ...] = (
                     "Invalid epsilon value: -1e-08", "negative eps"),
 )
 
+# -- adaptive (H2b): RMSprop, Adagrad, Adadelta, Adamax, Rprop, Adafactor ----------------------
+_RMSPROP = "torch.optim.RMSprop"
+_ADAGRAD = "torch.optim.Adagrad"
+_ADADELTA = "torch.optim.Adadelta"
+_ADAMAX = "torch.optim.Adamax"
+_RPROP = "torch.optim.Rprop"
+
+_ADAPTIVE_CASES: dict[str, DialectCases] = {
+    _RMSPROP: torch_cases(
+        0.01, 1e-2,
+        ("default", {}),
+        ("momentum", {"momentum": 0.9, "eps": 1e-6, "foreach": True}),
+        ("centered", {"centered": True, "momentum": 0.5, "alpha": 0.9}),
+        ("centered_plain", {"centered": True, "maximize": True, "capturable": True}),
+        ("differentiable", {"momentum": 0.8, "differentiable": True, "foreach": False}),
+    ),
+    _ADAGRAD: torch_cases(
+        0.05, 1e-2,
+        ("default", {}),
+        ("lr_decay", {"lr_decay": 0.1, "initial_accumulator_value": 0.1, "eps": 1e-6}),
+        ("maximize", {"maximize": True, "differentiable": True}),
+        ("fused", {"fused": True}),
+    ),
+    _ADADELTA: torch_cases(
+        1.0, 1e-2,
+        ("default", {}),
+        ("rho_eps", {"rho": 0.8, "eps": 1e-4, "capturable": True}),
+        ("maximize", {"maximize": True, "differentiable": True}),
+    ),
+    _ADAMAX: torch_cases(
+        0.01, 1e-2,
+        ("default", {}),
+        ("small_beta2", {"betas": (0.8, 0.5), "eps": 1e-3, "capturable": True}),
+        ("maximize", {"maximize": True, "differentiable": True}),
+    ),
+    _RPROP: DialectCases(
+        lr=0.01, weight_decay=0.0, lr_keyword="lr", group_forms=TORCH_GROUP_FORMS, wd_forms=("off",),
+        hyperparameters=(
+            ("default", {}),
+            ("etas_steps", {"etas": (0.3, 1.5), "step_sizes": (1e-3, 0.02), "capturable": True}),
+            ("maximize", {"maximize": True, "differentiable": True}),
+        ),
+        construct=lambda params, arguments, hyperparameters: _rprop(params, arguments, hyperparameters),
+    ),
+}
+
+
+def _rprop(params, arguments, hyperparameters):
+    """torch.optim.Rprop has no ``weight_decay``: the database's zero weight decay is dropped
+    (from the arguments and from group dicts); any other weight decay is refused."""
+    from ...dialects.torch.optim import Rprop
+
+    decays = [arguments.get("weight_decay", 0.0)]
+    if isinstance(params, list):
+        decays += [g.get("weight_decay", 0.0) for g in params if isinstance(g, dict)]
+        params = [{k: v for k, v in g.items() if k != "weight_decay"} if isinstance(g, dict) else g for g in params]
+    if any(d != 0.0 for d in decays):
+        raise TypeError("torch.optim.Rprop takes no weight_decay: neither weight decay nor dynamic weight decay "
+                        "is supported")
+    return Rprop(params, lr=arguments["lr"], **hyperparameters)
+
+_ADAPTIVE_ERRORS: tuple[ErrorInput, ...] = (
+    construct_error("torch.rmsprop-alpha_negative", _RMSPROP, dict(alpha=-0.9), SpecValueError,
+                    "Invalid alpha value: -0.9", "negative alpha"),
+    construct_error("torch.rmsprop-eps_negative", _RMSPROP, dict(eps=-1e-8), SpecValueError,
+                    "Invalid epsilon value: -1e-08", "negative eps"),
+    construct_error("torch.rmsprop-momentum_negative", _RMSPROP, dict(momentum=-0.1), SpecValueError,
+                    "Invalid momentum value: -0.1", "negative momentum"),
+    construct_error("torch.adagrad-lr_decay_negative", _ADAGRAD, dict(lr_decay=-0.1), SpecValueError,
+                    "Invalid lr_decay value: -0.1", "negative lr_decay"),
+    construct_error("torch.adagrad-initial_accumulator_negative", _ADAGRAD, dict(initial_accumulator_value=-1.0),
+                    SpecValueError, "Invalid initial_accumulator_value value: -1.0", "negative initial accumulator"),
+    construct_error("torch.adagrad-fused_foreach", _ADAGRAD, dict(fused=True, foreach=True), RuntimeError,
+                    "`fused` and `foreach` cannot be `True` together.", "fused with foreach"),
+    construct_error("torch.adadelta-rho_range", _ADADELTA, dict(rho=1.5), SpecValueError,
+                    "Invalid rho value: 1.5", "rho outside [0, 1]"),
+    construct_error("torch.adadelta-weight_decay_negative", _ADADELTA, dict(weight_decay=-0.1), SpecValueError,
+                    "Invalid weight_decay value: -0.1", "negative weight decay"),
+    construct_error("torch.adamax-beta1_one", _ADAMAX, dict(betas=(1.0, 0.999)), SpecValueError,
+                    "Invalid beta parameter at index 0: 1.0", "beta1 outside [0, 1)"),
+    construct_error("torch.adamax-eps_negative", _ADAMAX, dict(eps=-1e-8), SpecValueError,
+                    "Invalid epsilon value: -1e-08", "negative eps"),
+    construct_error("torch.rprop-etas_order", _RPROP, dict(etas=(1.2, 0.5)), SpecValueError,
+                    "Invalid eta values: 1.2, 0.5", "etaminus above etaplus"),
+    construct_error("torch.rprop-lr_negative", _RPROP, dict(lr=-0.01), SpecValueError,
+                    "Invalid learning rate: -0.01", "negative learning rate"),
+    construct_error("torch.rprop-etas_scalar", _RPROP, dict(etas=0.5), SpecTypeError,
+                    "'etas' must be a pair", "etas not a pair (torch: a TypeError from indexing)"),
+)
+
 #: Hyperparameter sets of every torch-dialect class.
 DIALECT_CASES: dict[str, DialectCases] = {
     **_SGD_ADAM_CASES,
+    **_ADAPTIVE_CASES,
 }
 
 #: The ``construct`` records of every torch-dialect class.
 CONSTRUCT_ERRORS: tuple[ErrorInput, ...] = (
     *_SGD_ADAM_ERRORS,
+    *_ADAPTIVE_ERRORS,
 )

@@ -30,6 +30,12 @@ from .momentum import Momentum
 from .sgd import SGD
 # -- sgd-adam (H2a) --
 from .lazyadam import LazyAdam
+# -- adaptive (H2b) --
+from .adadelta import Adadelta
+from .adagrad import Adagrad
+from .adamax import AdaMax
+from .rmsprop import RMSProp
+from .rprop import Rprop
 # -- ms-only (H3) --
 from .ftrl import FTRL
 from .proximal_adagrad import ProximalAdagrad
@@ -44,11 +50,18 @@ __all__ = [
     "AdamWeightDecay",
     # -- sgd-adam (H2a) --
     "LazyAdam",
+    # -- adaptive (H2b) --
+    "RMSProp",
+    "Adagrad",
+    "Adadelta",
+    "AdaMax",
+    "Rprop",
     # -- ms-only (H3) --
     "FTRL",
     "ProximalAdagrad",
     "Lamb",
     "LARS",
+    # --
     "dynamic_lr",
     "learning_rate_schedule",
     "piecewise_constant_lr",

@@ -13,6 +13,12 @@ from .asgd import ASGD
 from .nadam import NAdam
 from .radam import RAdam
 from .sgd import SGD
+# -- adaptive (H2b) --
+from .adadelta import Adadelta
+from .adagrad import Adagrad
+from .adamax import Adamax
+from .rmsprop import RMSprop
+from .rprop import Rprop
 
 __all__: list[str] = [
     "TorchOptimizer",
@@ -25,4 +31,10 @@ __all__: list[str] = [
     "ASGD",
     "NAdam",
     "RAdam",
+    # -- adaptive (H2b) --
+    "RMSprop",
+    "Adagrad",
+    "Adadelta",
+    "Adamax",
+    "Rprop",
 ]

@@ -1,0 +1,66 @@
+"""Adagrad (Duchi, Hazan & Singer 2011, JMLR 12), with torch's lr decay.
+
+Canonical algorithm ``"adagrad"``. Lowered to by MindSpore ``nn.Adagrad`` and torch
+``optim.Adagrad``; Keras ``optimizers.Adagrad`` takes the third set of flags
+(DIALECTS.md D7):
+
+* ``initial_accumulator_value`` — the sum starts at 0 (torch) or 0.1 (MindSpore ``accum``,
+  Keras).
+* ``eps_placement`` — ``"outside"``: ``√s + ε`` (torch) · ``"inside"``: ``√(s + ε)``
+  (Keras) · ``"none"``: ``√s``, no ε at all (MindSpore ``ApplyAdagrad``).
+* ``lr_decay`` — torch: the step uses ``clr = lr / (1 + (t − 1)·lr_decay)``, a host scalar
+  (0 elsewhere).
+* ``update_slots`` — MindSpore: with ``False`` the accumulator is read but never updated
+  (``ApplyAdagrad(update_slots=False)``, the documented formula; MindSpore 2.10's CPU
+  kernel updates it anyway — see ``nn.Adagrad``).
+
+The float op order below is torch's (``_single_tensor_adagrad``), Keras's and that of
+MindSpore's documented ``ApplyAdagrad``; MindSpore 2.10's CPU kernel agrees with it on
+more than 99% of float32 elements (measured), so no arithmetic flag is needed.
+
+Canonical op order (``g`` pre-processed; slot ``sum`` = s; host scalar ``clr``):
+
+1. ``update_slots``: ``s = s + g·g`` (torch ``addcmul_(g, g, value=1)`` is the same).
+2. denominator ``d`` — outside: ``√s + ε`` · inside: ``√(s + ε)`` · none: ``√s``.
+3. ``p = p − (clr·g)/d`` (torch ``addcdiv_(g, d, value=−clr)``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+from ._flags import check_choice
+from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
+
+__all__ = ["Adagrad"]
+
+
+@register_algorithm
+@dataclass(frozen=True)
+class Adagrad(Algorithm):
+    """Canonical Adagrad. See the module docstring for the op order."""
+
+    name = "adagrad"
+    lr_decay: float = 0.0
+    eps: float = 1e-10
+    initial_accumulator_value: float = 0.0
+    eps_placement: str = "outside"
+    update_slots: bool = True
+
+    def __post_init__(self) -> None:
+        check_choice(self, "eps_placement", ("outside", "inside", "none"))
+
+    def slots(self) -> tuple[Slot, ...]:
+        return (Slot("sum", self.initial_accumulator_value),)
+
+    def host_scalars(self, host_state: Mapping[str, float], hs: HostStep, precision: str):
+        t = scalar_type(precision)
+        lr = t(hs.lr)
+        clr = lr / (t(1.0) + t(hs.step - 1) * t(self.lr_decay)) if self.lr_decay != 0.0 else lr
+        scalars = {
+            "lr": hs.lr,
+            "weight_decay": hs.weight_decay,
+            "clr": float(clr),
+            "eps": float(t(self.eps)),
+        }
+        return scalars, dict(host_state)

@@ -1,0 +1,85 @@
+"""AdaMax (Kingma & Ba 2015, arXiv:1412.6980 §7.1): Adam with the infinity norm.
+
+Canonical algorithm ``"adamax"``. Lowered to by MindSpore ``nn.AdaMax`` and torch
+``optim.Adamax``; Keras ``optimizers.Adamax`` takes the third set of flags
+(DIALECTS.md D9):
+
+* ``eps_placement`` — ``"max"``: ``u = max(β₂·u, |g| + ε)``, divide by ``u`` (torch,
+  optax) · ``"denominator"``: ``u = max(β₂·u, |g|)``, divide by ``u + ε`` (MindSpore
+  ``ApplyAdaMax``, Keras). Invisible at β₂ = 0.999; at β₂ = 0.5 they part after a few steps.
+* ``power_form`` — ``"pow"``: ``β₁ᵗ`` computed as a power (torch ``beta1 ** step``, Keras)
+  · ``"accumulate"``: MindSpore keeps ``beta1_power`` as a float32 parameter multiplied by
+  β₁ every step.
+
+``arithmetic`` picks the float op order: ``"torch"`` (``_single_tensor_adamax``),
+``"mindspore"`` (MindSpore 2.10 CPU ``ApplyAdaMax``, bit-identical in measurements) or
+``"keras"`` (``keras/src/optimizers/adamax.py``).
+
+Host scalars at step ``t``: ``bias_correction = 1 − β₁ᵗ`` and
+``step_size = lr / bias_correction``, in the dialect's precision.
+
+Canonical op order (``g`` pre-processed; slots ``exp_avg`` = m, ``exp_inf`` = u):
+
+1. first moment — torch: ``m = lerp(m, g, 1−β₁)`` (ATen's two-branch lerp) · mindspore:
+   ``m = β₁·m + (1−β₁)·g`` · keras: ``m = m + (g − m)·(1−β₁)``.
+2. infinity norm — max: ``u = max(u·β₂, |g| + ε)``, ``d = u`` · denominator:
+   ``u = max(u·β₂, |g|)``, ``d = u + ε``.
+3. torch: ``p = p − (step_size·m)/d`` · mindspore: ``p = p − step_size·(m/d)`` · keras:
+   ``p = p − (lr·m)/(bias_correction·d)``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+from ._flags import check_choice
+from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
+
+__all__ = ["Adamax"]
+
+
+@register_algorithm
+@dataclass(frozen=True)
+class Adamax(Algorithm):
+    """Canonical AdaMax. See the module docstring for the op order."""
+
+    name = "adamax"
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+    eps_placement: str = "max"
+    power_form: str = "pow"
+    arithmetic: str = "torch"
+
+    def __post_init__(self) -> None:
+        check_choice(self, "eps_placement", ("max", "denominator"))
+        check_choice(self, "power_form", ("pow", "accumulate"))
+        check_choice(self, "arithmetic", ("torch", "mindspore", "keras"))
+
+    def slots(self) -> tuple[Slot, ...]:
+        return (Slot("exp_avg"), Slot("exp_inf"))
+
+    def init_host_state(self) -> dict[str, float]:
+        return {"beta1_power": 1.0} if self.power_form == "accumulate" else {}
+
+    def host_scalars(self, host_state: Mapping[str, float], hs: HostStep, precision: str):
+        t = scalar_type(precision)
+        beta1 = t(self.beta1)
+        next_state = dict(host_state)
+        if self.power_form == "accumulate":
+            beta1_power = t(host_state["beta1_power"]) * beta1
+            next_state["beta1_power"] = float(beta1_power)
+        else:
+            beta1_power = beta1 ** t(hs.step)
+        bias_correction = t(1.0) - beta1_power
+        scalars = {
+            "lr": hs.lr,
+            "weight_decay": hs.weight_decay,
+            "beta1": float(beta1),
+            "one_minus_beta1": float(t(1.0) - beta1),
+            "beta2": float(t(self.beta2)),
+            "eps": float(t(self.eps)),
+            "bias_correction": float(bias_correction),
+            "step_size": float(t(hs.lr) / bias_correction),
+        }
+        return scalars, next_state

@@ -1,0 +1,89 @@
+"""RMSProp (Hinton, Coursera lecture 6e, slide 29), plain and centered, with momentum.
+
+Canonical algorithm ``"rmsprop"``. Lowered to by MindSpore ``nn.RMSProp`` and torch
+``optim.RMSprop``; Keras ``optimizers.RMSprop`` takes the third set of flags. The
+dialects differ on three axes (DIALECTS.md D8), each an explicit flag:
+
+* ``eps_placement`` — ``"outside"``: ``d = √v + ε`` (torch) · ``"inside"``:
+  ``d = √(v + ε)`` (MindSpore, Keras, TF1).
+* ``initial_square_avg`` — the mean square starts at 0 (torch, Keras) or at 1.0
+  (MindSpore ``mean_square`` is created with ``init='ones'``, also when centered).
+* ``lr_placement`` — ``"outside"``: the momentum buffer holds ``g/d`` and the update is
+  ``lr·buf`` (torch) · ``"inside"``: the buffer holds ``lr·g/d`` and the update is ``buf``
+  (MindSpore, Keras). The two agree for a constant lr and differ once lr changes.
+
+``centered`` subtracts the squared running mean of the gradient from the mean square
+(Graves 2013). ``arithmetic`` chooses whose float op order the kernel reproduces
+(mathematically equal forms, different float32 roundings): ``"torch"``
+(``torch/optim/rmsprop.py`` ``_single_tensor_rmsprop``), ``"mindspore"`` (MindSpore 2.10
+CPU ``ApplyRMSProp``/``ApplyCenteredRMSProp`` kernels) or ``"keras"``
+(``keras/src/optimizers/rmsprop.py``).
+
+Canonical op order (``g`` pre-processed; slots ``square_avg`` = v, ``grad_avg`` = ḡ,
+``momentum_buffer`` = b; ``ρ`` = ``alpha``, ``μ`` = ``momentum``; all in the parameter's
+dtype, host scalars ``one_minus_alpha = 1 − ρ`` and ``lr`` in the dialect's precision):
+
+1. mean square — torch: ``v = v·ρ + ((1−ρ)·g)·g`` · mindspore: ``v = v + (g·g − v)·(1−ρ)``
+   · keras: ``v = ρ·v + (1−ρ)·(g·g)``.
+2. centered only: mean gradient — torch: ``ḡ = lerp(ḡ, g, 1−ρ)`` (ATen's two-branch lerp:
+   ``a + w·(b − a)`` for ``|w| < 0.5``, else ``b − (b − a)·(1 − w)``) · mindspore: ``ḡ = ḡ + (g − ḡ)·(1−ρ)`` · keras:
+   ``ḡ = ρ·ḡ + (1−ρ)·g``; then ``s = v − ḡ·ḡ``. Not centered: ``s = v``.
+3. denominator — outside: ``d = √s + ε`` · inside: ``d = √(s + ε)``.
+   MindSpore's centered kernel skips (leaves ``b`` and ``p`` unchanged for) every
+   element whose ``s + ε`` is not positive; the mindspore arithmetic does the same.
+4. lr outside: ``momentum > 0``: ``b = b·μ + g/d``, ``p = p − lr·b``; else
+   ``p = p − (lr·g)/d``.
+   lr inside: ``u = (g·lr)/d``; ``momentum > 0``: ``b = b·μ + u``, ``p = p − b``; else
+   ``p = p − u``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+from ._flags import check_choice
+from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
+
+__all__ = ["RMSProp"]
+
+
+@register_algorithm
+@dataclass(frozen=True)
+class RMSProp(Algorithm):
+    """Canonical RMSProp. See the module docstring for the op order."""
+
+    name = "rmsprop"
+    alpha: float = 0.99
+    eps: float = 1e-8
+    momentum: float = 0.0
+    centered: bool = False
+    eps_placement: str = "outside"
+    initial_square_avg: float = 0.0
+    lr_placement: str = "outside"
+    arithmetic: str = "torch"
+
+    def __post_init__(self) -> None:
+        check_choice(self, "eps_placement", ("outside", "inside"))
+        check_choice(self, "lr_placement", ("outside", "inside"))
+        check_choice(self, "arithmetic", ("torch", "mindspore", "keras"))
+
+    def slots(self) -> tuple[Slot, ...]:
+        slots = [Slot("square_avg", self.initial_square_avg)]
+        if self.centered:
+            slots.append(Slot("grad_avg"))
+        if self.momentum > 0:
+            slots.append(Slot("momentum_buffer"))
+        return tuple(slots)
+
+    def host_scalars(self, host_state: Mapping[str, float], hs: HostStep, precision: str):
+        t = scalar_type(precision)
+        scalars = {
+            "lr": hs.lr,
+            "weight_decay": hs.weight_decay,
+            "alpha": float(t(self.alpha)),
+            "one_minus_alpha": float(t(1.0) - t(self.alpha)),
+            "eps": float(t(self.eps)),
+            "momentum": float(t(self.momentum)),
+        }
+        return scalars, dict(host_state)
+
