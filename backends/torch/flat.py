@@ -17,9 +17,9 @@ What flat mode forbids (checked every step, with an error naming the parameter):
   parameter that got no gradient steps with a zero gradient, unlike torch's skip).
 
 A gradient tensor assigned by hand (``p.grad = t``) is copied into the buffer and the
-view re-attached. Buckets with gradient centralization stay per-tensor (the mean is per
-tensor). Parameters lose non-default strides (e.g. ``channels_last``): views are
-contiguous.
+view re-attached. Buckets with gradient centralization, and algorithms whose kernel is
+not elementwise (``TorchKernel.elementwise``: LAMB, LARS), stay per-tensor. Parameters
+lose non-default strides (e.g. ``channels_last``): views are contiguous.
 """
 from __future__ import annotations
 

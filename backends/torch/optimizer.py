@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -37,6 +38,11 @@ from .paths import PATHS, SCALE, WD, bucket_step, compiled_bucket_step
 from . import state_io
 
 __all__ = ["Optimizer", "COMPILE_THRESHOLD"]
+
+
+def work_params(params: Sequence[torch.Tensor], compute_dtype: torch.dtype | None) -> list[torch.Tensor]:
+    """The parameters in the compute dtype (copies for float16/bfloat16 with float32 state)."""
+    return list(params) if compute_dtype is None else [p.to(compute_dtype) for p in params]
 
 _PARAM_DTYPES = (torch.float32, torch.float64)
 #: Default ``compile_threshold``: buckets below 65,536 elements are not worth a compile.
@@ -249,7 +255,7 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
                                  sum(p.numel() for p in params))
                     if self._path in ("auto", "native") and compute is None:
                         unit.native = kernel.native_for(group.algorithm)
-                    if self._flat and not bucket.centralize:
+                    if self._flat and not bucket.centralize and kernel.elementwise:
                         unit.flat = flatten(unit_names, params, slots)
                         for p, i in zip(params, range(len(params))):
                             for s in slot_names:
@@ -407,11 +413,28 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
                 or (self._path != "compiled" and unit.numel < self._compile_threshold)):
             bucket_step(*args)
             return
+        if bs.centralize:
+            # inductor (torch 2.13) fails to compile the per-tensor mean next to in-place updates
+            # (KeyError in loop_body): centralize eagerly, compile the rest.
+            grads = self._eager_preprocess(unit, bs, work_params(params, unit.compute_dtype), grads)
+            pre = (False, False, False, False)
+            args = args[:3] + (grads,) + args[4:8] + (pre,) + args[9:]
         key = (alg.name, alg, pre, tuple(names), tuple(sorted(flags)), unit.compute_dtype,
                tuple((tuple(p.shape), p.dtype, str(p.device)) for p in params))
         fn = unit.compiled.get(key)
         if fn is None:
-            fn = unit.compiled[key] = compiled_bucket_step(key)
+            fn = compiled_bucket_step(key)
+            try:
+                fn(*args)  # compiles; a compile error raises before any tensor is written
+            except Exception as exc:
+                warnings.warn(f"optbridge torch backend: torch.compile failed for a {alg.name!r} bucket "
+                              f"({type(exc).__name__}: {str(exc)[:200]}); this bucket runs eagerly", RuntimeWarning,
+                              stacklevel=3)
+                unit.compiled[key] = bucket_step
+                bucket_step(*args)
+                return
+            unit.compiled[key] = fn
+            return
         fn(*args)
 
     @staticmethod
@@ -422,9 +445,12 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
         return host.to(device, non_blocking=True)
 
     def _eager_preprocess(self, unit: _Unit, bs: BucketStep, params, grads) -> list[torch.Tensor]:
+        """Pre-process gradients eagerly (in the compute dtype of ``params``)."""
         from .preprocess import preprocess_gradients
 
         dtype = params[0].dtype
+        if grads[0].dtype != dtype:
+            grads = [g.to(dtype) for g in grads]
         wd = torch.tensor(bs.weight_decay, dtype=dtype, device=unit.device) if bs.weight_decay != 0.0 else None
         scale = torch.tensor(bs.grad_scale, dtype=dtype, device=unit.device) if bs.grad_scale is not None else None
         return preprocess_gradients(params, grads, bs.negate, wd, bs.centralize, scale)

@@ -49,11 +49,14 @@ class TorchKernel:
         name: the canonical algorithm name.
         update: the per-tensor canonical op order (reference path; traced when compiled).
         native: ``native(alg) -> run | None``; see the module docstring.
+        elementwise: ``False`` when the op order reduces over each tensor (LAMB's and
+            LARS' trust ratios): flat-buffer mode then keeps the bucket per tensor.
     """
 
     name: str
     update: Update
     native: Callable[[Any], Native | None] | None = None
+    elementwise: bool = True
 
     def native_for(self, alg: Any) -> Native | None:
         """torch's own kernel for these hyperparameters, or ``None``."""

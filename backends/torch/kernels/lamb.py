@@ -33,4 +33,4 @@ def update(alg, params, grads, slots, s) -> None:
         p.sub_((ratio * lr) * u)
 
 
-KERNEL = TorchKernel("lamb", update)
+KERNEL = TorchKernel("lamb", update, elementwise=False)

@@ -30,4 +30,4 @@ def update(alg, params, grads, slots, s) -> None:
     KERNELS[alg.inner.name].update(alg.inner, params, grads, slots, s["inner"])
 
 
-KERNEL = TorchKernel("lars", update)
+KERNEL = TorchKernel("lars", update, elementwise=False)
