@@ -61,7 +61,7 @@ def fused(alg, params, grads, slots, s) -> None:
 KERNEL = Kernel(
     "adam",
     update,
-    jit_compile=True,
+    jit_compile=False,
     fused=fused,
     can_fuse=can_fuse,
     hyperparameters=frozenset({"beta1", "beta2", "eps", "amsgrad", "nesterov", "eps_placement", "power_form",

@@ -27,6 +27,6 @@ def update(alg, params, grads, slots, s) -> None:
 KERNEL = Kernel(
     "adam_weight_decay",
     update,
-    jit_compile=True,
+    jit_compile=False,
     hyperparameters=frozenset({"beta1", "beta2", "eps", "maximize"}),
 )

@@ -24,6 +24,6 @@ def update(alg, params, grads, slots, s) -> None:
 KERNEL = Kernel(
     "asgd",
     update,
-    jit_compile=True,
+    jit_compile=False,
     hyperparameters=frozenset({"lambd", "alpha", "t0", "eta_mu_float32", "maximize"}),
 )

@@ -56,7 +56,7 @@ def fused(alg, params, grads, slots, s) -> None:
 KERNEL = Kernel(
     "sgd",
     update,
-    jit_compile=True,
+    jit_compile=False,
     fused=fused,
     can_fuse=can_fuse,
     hyperparameters=frozenset({"momentum", "dampening", "nesterov", "nesterov_form", "momentum_form",
