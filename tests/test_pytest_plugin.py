@@ -15,7 +15,6 @@ import subprocess
 import sys
 import textwrap
 import tomllib
-from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -59,8 +58,17 @@ PROBE = textwrap.dedent('''
 ''')
 
 
-def _has_entry_point() -> bool:
-    return any(ep.name == "optbridge" for ep in metadata.entry_points(group="pytest11"))
+def pytest_plugin_args(cwd: Path) -> list[str]:
+    """``["-p", "optbridge.pytest_hooks"]`` unless pytest will load it from the entry point.
+
+    An editable install made before the ``pytest11`` entry point existed lacks it; asked
+    from ``cwd`` in a fresh interpreter, as the pytest run will see the metadata.
+    """
+    probe = ("from importlib import metadata\n"
+             "print(any(ep.name == 'optbridge' for ep in metadata.entry_points(group='pytest11')))")
+    cwd.mkdir(parents=True, exist_ok=True)
+    found = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=cwd, timeout=120)
+    return [] if found.stdout.strip() == "True" else ["-p", "optbridge.pytest_hooks"]
 
 
 @pytest.fixture
@@ -80,9 +88,9 @@ def run_pytest(site: Path, *args: str, xfails: dict | None = None, cwd: Path | N
     env["PYTHONPATH"] = os.pathsep.join([str(site), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     env["OPTBRIDGE_PLUGINS"] = "numpy,skewed"
     env["SKEWED_XFAILS"] = json.dumps(xfails or {})
-    plugin_args = [] if _has_entry_point() else ["-p", "optbridge.pytest_hooks"]
     workdir = cwd or (site / "work")
     workdir.mkdir(exist_ok=True)
+    plugin_args = pytest_plugin_args(workdir)
     command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "ob_probe", *plugin_args, *args]
     result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=workdir, timeout=300)
     return result.returncode, result.stdout + result.stderr
