@@ -82,6 +82,7 @@ class KerasOptimizer(keras.optimizers.Optimizer):
         self._jit_compile = jit_compile
         self._fused = fused
         self._runner: TensorFlowOptimizer | None = None
+        self._pending_lr: float | None = None
 
     # -- building -----------------------------------------------------------------------
     def build(self, variables):
@@ -92,6 +93,9 @@ class KerasOptimizer(keras.optimizers.Optimizer):
         kernels = plugin.get_backend("tensorflow").kernels
         self._runner = TensorFlowOptimizer(self._canonical, named, kernels, jit_compile=self._jit_compile,
                                            fused=self._fused, slot_factory=self._make_slot)
+        if self._pending_lr is not None:
+            self._runner.set_lr(self._pending_lr)
+            self._pending_lr = None
 
     def _make_slot(self, variable: Any, slot: str, init: float):
         return self.add_variable_from_reference(variable, name=slot, initializer=keras.initializers.Constant(init))
@@ -116,14 +120,18 @@ class KerasOptimizer(keras.optimizers.Optimizer):
     def learning_rate(self) -> float:
         """The first group's learning rate at the next step (``ReduceLROnPlateau`` reads it)."""
         if self._runner is None:
-            return float(self._canonical.lr.at(0))
+            return self._pending_lr if self._pending_lr is not None else float(self._canonical.lr.at(0))
         return self._runner.get_lr()[0]
 
     @learning_rate.setter
     def learning_rate(self, value: Any) -> None:
         if not hasattr(self, "_canonical"):  # Keras' own __init__ assigns its learning-rate variable
             return
-        self.optbridge.set_lr(float(keras.ops.convert_to_numpy(value)))
+        value = float(keras.ops.convert_to_numpy(value))
+        if self._runner is None:  # e.g. LearningRateScheduler before the first batch: applied by build
+            self._pending_lr = value
+            return
+        self._runner.set_lr(value)
 
     # -- serialisation ----------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:
