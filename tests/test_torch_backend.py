@@ -96,6 +96,19 @@ def test_fast_paths_equal_the_reference_path_over_eight_steps(name, path, flat, 
             torch.testing.assert_close(sd_fast["state"][n][slot], v, rtol=rtol, atol=atol)
 
 
+def test_compiled_path_in_chunks_equals_the_reference(monkeypatch):
+    import optbridge.backends.torch.optimizer as module
+
+    monkeypatch.setattr(module, "COMPILE_CHUNK", 4)
+    ref_model, fast_model = Net(), Net()
+    ref = Optimizer(ref_model.named_parameters(), SPECS["asgd"](), path="reference")
+    fast = Optimizer(fast_model.named_parameters(), SPECS["asgd"](), path="compiled")
+    train(ref_model, ref, 7)
+    train(fast_model, fast, 7)
+    for (n, a), b in zip(values(ref_model).items(), values(fast_model).values()):
+        torch.testing.assert_close(b, a, rtol=2e-6, atol=1e-7, msg=n)
+
+
 def test_params_whose_grad_is_none_are_skipped():
     model = Net()
     opt = optbridge.build(nn.Adam(None, 0.1), model.named_parameters())

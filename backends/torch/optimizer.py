@@ -47,6 +47,8 @@ def work_params(params: Sequence[torch.Tensor], compute_dtype: torch.dtype | Non
 _PARAM_DTYPES = (torch.float32, torch.float64)
 #: Default ``compile_threshold``: buckets below 65,536 elements are not worth a compile.
 COMPILE_THRESHOLD = 1 << 16
+#: The compiled path compiles at most this many tensors per graph.
+COMPILE_CHUNK = 64
 _LOW_DTYPES = (torch.float16, torch.bfloat16)
 
 
@@ -419,6 +421,18 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
             grads = self._eager_preprocess(unit, bs, work_params(params, unit.compute_dtype), grads)
             pre = (False, False, False, False)
             args = args[:3] + (grads,) + args[4:8] + (pre,) + args[9:]
+        if len(params) > COMPILE_CHUNK:
+            # bounded graphs: compile time stays flat, and chunks of equal shapes share one compiled function
+            for lo in range(0, len(params), COMPILE_CHUNK):
+                hi = lo + COMPILE_CHUNK
+                chunk = (args[2][lo:hi], args[3][lo:hi], {k: v[lo:hi] for k, v in args[4].items()})
+                self._run_compiled(unit, alg, args[:2] + chunk + args[5:], pre, names, flags)
+            return
+        self._run_compiled(unit, alg, args, pre, names, flags)
+
+    def _run_compiled(self, unit: _Unit, alg: Any, args: tuple, pre: tuple, names: list[str],
+                      flags: Mapping[str, Any]) -> None:
+        params = args[2]
         key = (alg.name, alg, pre, tuple(names), tuple(sorted(flags)), unit.compute_dtype,
                tuple((tuple(p.shape), p.dtype, str(p.device)) for p in params))
         fn = unit.compiled.get(key)
