@@ -17,8 +17,11 @@ Kernels are pure and run inside ``jax.jit`` (:mod:`optbridge_jax.step`); they fo
 the algorithm's canonical op order (the numbered list in its module docstring)
 operation by operation, so results are bitwise those of the NumPy reference on CPU.
 """
+from .adadelta import adadelta
+from .adagrad import adagrad
 from .adam import adam
 from .adam_weight_decay import adam_weight_decay
+from .adamax import adamax
 from .asgd import asgd
 from .ftrl import ftrl
 from .lamb import lamb
@@ -26,6 +29,8 @@ from .lars import lars
 from .nadam import nadam
 from .proximal_adagrad import proximal_adagrad
 from .radam import radam
+from .rmsprop import rmsprop
+from .rprop import rprop
 from .sgd import sgd
 
 KERNELS = {
@@ -39,6 +44,11 @@ KERNELS = {
     "proximal_adagrad": proximal_adagrad,
     "lamb": lamb,
     "lars": lars,
+    "rmsprop": rmsprop,
+    "adagrad": adagrad,
+    "adadelta": adadelta,
+    "adamax": adamax,
+    "rprop": rprop,
 }
 
 __all__ = ["KERNELS"]

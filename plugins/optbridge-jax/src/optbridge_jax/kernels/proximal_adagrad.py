@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
+from ..ops import sqrt
+
 
 def proximal_adagrad(alg, params, grads, slots, scalars):
     """Adagrad with a proximal l1/l2 step; returns ``(params, {"accum"})``."""
@@ -11,7 +13,7 @@ def proximal_adagrad(alg, params, grads, slots, scalars):
     new_params, accums = [], []
     for p, g, s in zip(params, grads, slots["accum"]):
         s = s + g * g
-        eta = scalars["lr"] / jnp.sqrt(s)
+        eta = scalars["lr"] / sqrt(s)
         v = p - g * eta
         shrunk = jnp.sign(v) * jnp.maximum(jnp.abs(v) - eta * l1, zero) / (one + l2 * eta)
         new_params.append(jnp.where(l1 > 0, shrunk, v / (one + l2 * eta)))
