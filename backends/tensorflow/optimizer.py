@@ -20,6 +20,7 @@ Keras optimizers do) and updates every replica's copy with the same kernel.
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
@@ -41,6 +42,7 @@ __all__ = ["TensorFlowOptimizer", "SUPPORTED_DTYPES"]
 
 SUPPORTED_DTYPES = (tf.float32, tf.float64)
 _HEADER = 2  # per-layout vector entries before the algorithm's scalars: weight decay, gradient scale
+_PROBE_STEPS = (1, 2, 10, 1000, 1_000_000)  # steps whose host scalars name every scalar an algorithm uses
 _BAD_NAME_CHARS = re.compile(r"[^A-Za-z0-9_./>-]")
 
 SlotFactory = Callable[[Any, str, float], Any]
@@ -54,7 +56,7 @@ class _Layout:
     indices: tuple[int, ...]
     algorithm: Algorithm
     kernel: Kernel
-    keys: tuple[str, ...]
+    keys: tuple[tuple, ...]
     offset: int
     negate: bool
     decay: bool
@@ -66,6 +68,28 @@ class _Layout:
     @property
     def width(self) -> int:
         return _HEADER + len(self.keys)
+
+
+def _flatten(scalars: Mapping[str, Any], prefix: tuple = ()) -> dict[tuple, Any]:
+    """``{key path: value}`` of a possibly nested scalar mapping (LARS nests its inner algorithm's)."""
+    out: dict[tuple, Any] = {}
+    for key, value in scalars.items():
+        if isinstance(value, Mapping):
+            out.update(_flatten(value, prefix + (key,)))
+        else:
+            out[prefix + (key,)] = value
+    return out
+
+
+def _nest(pairs: Sequence[tuple[tuple, Any]]) -> dict[str, Any]:
+    """The inverse of :func:`_flatten`."""
+    out: dict[str, Any] = {}
+    for path, value in pairs:
+        level = out
+        for key in path[:-1]:
+            level = level.setdefault(key, {})
+        level[path[-1]] = value
+    return out
 
 
 def _default_slot(variable: Any, slot: str, init: float) -> tf.Variable:
@@ -80,9 +104,14 @@ def _default_slot(variable: Any, slot: str, init: float) -> tf.Variable:
 
 def _check_hyperparameters(kernel: Kernel, alg: Algorithm, group: int) -> None:
     if kernel.hyperparameters is not None:
-        defaults = type(alg)()
+        defaults = {}
+        for f in dataclasses.fields(alg):
+            if f.default is not dataclasses.MISSING:
+                defaults[f.name] = f.default
+            elif f.default_factory is not dataclasses.MISSING:
+                defaults[f.name] = f.default_factory()
         unknown = [k for k, v in alg.hyperparameters().items()
-                   if k not in kernel.hyperparameters and v != getattr(defaults, k)]
+                   if k not in kernel.hyperparameters and (k not in defaults or v != defaults[k])]
         if unknown:
             raise BackendError(
                 f"groups[{group}]: the tensorflow kernel for {alg.name!r} does not implement "
@@ -174,10 +203,7 @@ class TensorFlowOptimizer(OptimizerAPI):
             wd_value = group.weight_decay
             static_zero = wd_value.is_static and wd_value.at(0) == 0.0
             for bucket in group.buckets:
-                probe, _ = alg.host_scalars(alg.init_host_state(),
-                                            HostStep(lr=0.01, weight_decay=0.0, step=1, partition=bucket.partition),
-                                            spec.precision)
-                keys = tuple(sorted(probe))
+                probe, keys = self._probe(alg, bucket.partition)
                 by_dtype: dict[Any, list[int]] = {}
                 for n in bucket.names:
                     by_dtype.setdefault(self._vars[n].dtype, []).append(self._position[n])
@@ -197,6 +223,23 @@ class TensorFlowOptimizer(OptimizerAPI):
                     offset += layout.width
                 bucket_pos += 1
         return tuple(layouts), offset
+
+    def _probe(self, alg: Algorithm, partition: str) -> tuple[dict[str, Any], tuple[tuple, ...]]:
+        """The first step's host scalars and every scalar name the algorithm can produce.
+
+        Some algorithms add scalars only on some steps (RAdam's rectification terms once
+        ρₜ > 5); the step function is traced with all of them, and a step that lacks one
+        feeds NaN there (its kernel reads it only under the flag that says it exists).
+        """
+        precision = self._engine.spec.precision
+        keys: set[tuple] = set()
+        first = None
+        for step in _PROBE_STEPS:
+            scalars, _ = alg.host_scalars(alg.init_host_state(),
+                                          HostStep(lr=0.01, weight_decay=0.0, step=step, partition=partition), precision)
+            first = scalars if first is None else first
+            keys.update(_flatten(scalars))
+        return first, tuple(sorted(keys))
 
     def _make_program(self, replica: int) -> Any:
         params = [self._components(self._vars[n])[replica] for n in self._order]
@@ -222,7 +265,7 @@ class TensorFlowOptimizer(OptimizerAPI):
 
         def run(grads, piece):
             values = tf.unstack(tf.cast(piece, dtype), num=layout.width)
-            named = {k: values[_HEADER + j] for j, k in enumerate(layout.keys)}
+            named = _nest([(k, values[_HEADER + j]) for j, k in enumerate(layout.keys)])
             g = preprocess_gradients(params, grads, negate=layout.negate, decay=layout.decay, weight_decay=values[0],
                                      centralize=layout.centralize, scale=layout.scale, grad_scale=values[1])
             update(layout.algorithm, params, g, slots, named)
@@ -336,10 +379,12 @@ class TensorFlowOptimizer(OptimizerAPI):
                 raise BackendError(f"bucket {layout.bucket}: weight decay {bs.weight_decay} where none was planned")
             vec[layout.offset] = bs.weight_decay
             vec[layout.offset + 1] = 1.0 if bs.grad_scale is None else bs.grad_scale
-            try:
-                vec[layout.offset + _HEADER:layout.offset + layout.width] = [float(bs.scalars[k]) for k in layout.keys]
-            except KeyError as exc:
-                raise BackendError(f"algorithm {layout.algorithm.name!r} did not produce host scalar {exc}") from None
+            flat = _flatten(bs.scalars)
+            unknown = set(flat) - set(layout.keys)
+            if unknown:
+                raise BackendError(f"algorithm {layout.algorithm.name!r} produced host scalars {sorted(unknown)} "
+                                   f"it did not produce when the optimizer was built")
+            vec[layout.offset + _HEADER:layout.offset + layout.width] = [float(flat.get(k, np.nan)) for k in layout.keys]
         return vec
 
     def _host_step(self) -> np.ndarray:

@@ -11,6 +11,17 @@ KERNELS = {
     "asgd": KernelRef("asgd"),
     "adam": KernelRef("adam"),
     "adam_weight_decay": KernelRef("adam_weight_decay"),
+    "nadam": KernelRef("nadam"),
+    "radam": KernelRef("radam"),
+    "adamax": KernelRef("adamax"),
+    "rmsprop": KernelRef("rmsprop"),
+    "adagrad": KernelRef("adagrad"),
+    "adadelta": KernelRef("adadelta"),
+    "rprop": KernelRef("rprop"),
+    "ftrl": KernelRef("ftrl"),
+    "proximal_adagrad": KernelRef("proximal_adagrad"),
+    "lamb": KernelRef("lamb"),
+    "lars": KernelRef("lars"),
 }
 
 #: Algorithms this backend declines on purpose: ``{name: reason}``.
