@@ -60,7 +60,13 @@ if torch is not None:
             return Optimizer(params, spec, path=chosen, flat=use_flat, kernels=kernels)
 
         label = "" if path is None and flat is None else f" (path={path or 'env'}{', flat' if flat else ''})"
+        from optbridge.algorithms import algorithm_registry
+
+        missing = {name: "no torch kernel yet: the canonical algorithm is newer than the torch backend's kernels "
+                         "(recipe: docs/backends-torch.md, 'Adding a kernel')"
+                   for name in algorithm_registry if name not in KERNELS}
         return Backend(
+            unsupported=missing,
             name="torch",
             build=build,
             kernels=KERNELS,
