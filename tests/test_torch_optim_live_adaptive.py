@@ -52,11 +52,14 @@ CASES = [
     ("rprop", "Rprop", {"lr": 0.05}, {"etas": (0.3, 1.5)}, dict(lr=0.01)),
     ("rprop_steps_maximize", "Rprop", {"step_sizes": (1e-3, 0.02)}, {"maximize": True},
      dict(lr=0.01, etas=(0.4, 1.3), step_sizes=(1e-4, 1.0))),
+    ("adafactor", "Adafactor", {"lr": 0.05, "weight_decay": 0.1}, {"beta2_decay": -0.5}, dict(lr=0.01)),
+    ("adafactor_eps_d_maximize", "Adafactor", {"maximize": True, "d": 2.0}, {"eps": (1e-20, 1e-2)},
+     dict(lr=0.5, weight_decay=1e-2, eps=(1e-10, 1e-3))),
 ]
 CLASSES = sorted({c[1] for c in CASES})
 
 #: Minimum float32 bit-identical share per class, as measured with torch 2.13 on x86-64.
-MIN_IDENTICAL = {"RMSprop": 0.45, "Adagrad": 0.75, "Adadelta": 0.65, "Adamax": 0.9, "Rprop": 1.0}
+MIN_IDENTICAL = {"RMSprop": 0.45, "Adagrad": 0.75, "Adadelta": 0.65, "Adamax": 0.9, "Rprop": 1.0, "Adafactor": 0.25}
 
 _STATS: dict[str, dict[str, float]] = {}
 

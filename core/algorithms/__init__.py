@@ -10,6 +10,7 @@ from .adagrad import Adagrad
 from .adamax import Adamax
 from .rmsprop import RMSProp
 from .rprop import Rprop
+from .adafactor import Adafactor
 # -- ms-only (H3) --
 from .ftrl import FTRL
 from .lamb import Lamb
@@ -44,4 +45,5 @@ __all__ = [
     "Adadelta",
     "Adamax",
     "Rprop",
+    "Adafactor",
 ]

@@ -117,6 +117,13 @@ CASES += [
          weight_decay=0.01),
     case("rprop_groups_schedule", "Rprop", params=[{"params": "conv*", "lr": COSINE}, {"params": "*", "lr": 0.005}],
          learning_rate=0.01),
+    case("adafactor_default", "AdaFactor"),
+    case("adafactor_warmup_no_first_moment", "AdaFactor", beta1=0.0, warmup_init=True, eps=[1e-30, 1e-2]),
+    case("adafactor_manual_lr_weight_decay", "AdaFactor", learning_rate=0.01, relative_step=False,
+         scale_parameter=False, weight_decay=0.01, clip_threshold=0.5, decay_rate=0.5),
+    case("adafactor_lr_schedule", "AdaFactor", learning_rate=COSINE, relative_step=False, beta1=0.5),
+    case("adafactor_groups_ignored_decay_and_loss_scale", "AdaFactor",
+         params=[{"params": "conv*", "weight_decay": 0.1}, {"params": "*"}], weight_decay=0.02, loss_scale=4.0),
 ]
 #: Arguments MindSpore wants as tuples (configs hold lists).
 TUPLE_ARGUMENTS = ("etas", "step_sizes", "eps")

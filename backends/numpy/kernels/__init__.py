@@ -15,6 +15,7 @@ from .adagrad import adagrad
 from .adamax import adamax
 from .rmsprop import rmsprop
 from .rprop import rprop
+from .adafactor import adafactor
 # -- ms-only (H3) --
 from .ftrl import ftrl
 from .lamb import lamb
@@ -43,6 +44,7 @@ KERNELS = {
     "adadelta": adadelta,
     "adamax": adamax,
     "rprop": rprop,
+    "adafactor": adafactor,
 }
 
 __all__ = ["KERNELS"]

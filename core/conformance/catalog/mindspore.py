@@ -236,6 +236,17 @@ _ADAGRAD = "mindspore.nn.Adagrad"
 _ADADELTA = "mindspore.nn.Adadelta"
 _ADAMAX = "mindspore.nn.AdaMax"
 _RPROP = "mindspore.nn.Rprop"
+_ADAFACTOR = "mindspore.nn.AdaFactor"
+
+
+def _adafactor(params, arguments, hyperparameters):
+    """nn.AdaFactor refuses a learning rate with ``relative_step`` (its default): drop it there."""
+    from ...dialects.mindspore.nn import AdaFactor
+
+    if hyperparameters.get("relative_step", True):
+        arguments = {k: v for k, v in arguments.items() if k != "learning_rate"}
+    return AdaFactor(params, **arguments, **hyperparameters)
+
 
 _ADAPTIVE_CASES: dict[str, DialectCases] = {
     _RMSPROP: DialectCases(
@@ -277,6 +288,20 @@ _ADAPTIVE_CASES: dict[str, DialectCases] = {
             ("default", {}),
             ("etas_steps", {"etas": (0.3, 1.5), "step_sizes": (1e-3, 0.02)}),
         ),
+    ),
+    # one group only (a group lr fails in MindSpore) and no dynamic weight decay; the lr axis
+    # only where relative_step=False (with it, the learning rate is computed, not given)
+    _ADAFACTOR: DialectCases(
+        lr=0.01, weight_decay=1e-2, group_forms=("none",), wd_forms=("off", "const"),
+        hyperparameters=(
+            ("default", {}),
+            ("warmup_no_first_moment", {"warmup_init": True, "beta1": 0.0, "compression": True}),
+            ("manual_lr", {"relative_step": False, "scale_parameter": False, "clip_threshold": 0.5,
+                           "decay_rate": 0.5}),
+            ("manual_lr_scaled", {"relative_step": False, "beta1": 0.5, "loss_scale": 4.0}),
+        ),
+        construct=_adafactor,
+        valid=lambda label, groups, lr, wd: lr == "const" or label.startswith("manual"),
     ),
 }
 
@@ -323,6 +348,22 @@ _ADAPTIVE_ERRORS: tuple[ErrorInput, ...] = (
                     "etaplus must be greater than 1.0, but got etaplus 0.9", "etaplus <= 1"),
     construct_error("rprop-min_step_int", _RPROP, dict(step_sizes=(0, 50.0)), SpecTypeError,
                     "the type of 'min_step_sizes' should be 'float'", "minimal step size given as int"),
+    construct_error("adafactor-lr_with_relative_step", _ADAFACTOR, dict(learning_rate=0.01), SpecValueError,
+                    "Cannot combine manual lr and relative_step options", "a learning rate with relative_step"),
+    construct_error("adafactor-warmup_without_relative_step", _ADAFACTOR,
+                    dict(learning_rate=0.01, relative_step=False, warmup_init=True), SpecValueError,
+                    "warmup_init requires relative_step=True", "warmup_init without relative_step"),
+    construct_error("adafactor-eps_length", _ADAFACTOR, dict(eps=(1e-30, 1e-3, 1.0)), SpecValueError,
+                    "eps must have 2 value: (eps1, eps2).", "three eps"),
+    construct_error("adafactor-decay_rate_range", _ADAFACTOR, dict(decay_rate=1.0), SpecValueError,
+                    "the 'decay_rate' must be in range of (0, 1), but got 1.0", "decay_rate outside (0, 1)"),
+    construct_error("adafactor-weight_decay_range", _ADAFACTOR, dict(weight_decay=1.0), SpecValueError,
+                    "the 'weight_decay' must be in range of [0, 1), but got 1.0", "weight_decay outside [0, 1)"),
+    construct_error("adafactor-beta1_str", _ADAFACTOR, dict(beta1="0.9"), SpecTypeError,
+                    "the type of 'beta1' should be one of '['int', 'float']'", "beta1 as a string"),
+    ErrorInput("adafactor-group_lr", "a group learning rate (MindSpore fails at the first step)", _ADAFACTOR,
+               "construct", dict(params=[{"params": _W, "lr": 0.05}, {"params": _REST}], learning_rate=0.01,
+                                 relative_step=False), SpecValueError, "a group 'lr' is not supported"),
     construct_error("rprop-loss_scale", _RPROP, dict(loss_scale=2.0), TypeError,
                     "unexpected keyword argument 'loss_scale'", "nn.Rprop has no loss_scale argument"),
 )

@@ -195,6 +195,7 @@ _ADAGRAD = "torch.optim.Adagrad"
 _ADADELTA = "torch.optim.Adadelta"
 _ADAMAX = "torch.optim.Adamax"
 _RPROP = "torch.optim.Rprop"
+_ADAFACTOR = "torch.optim.Adafactor"
 
 _ADAPTIVE_CASES: dict[str, DialectCases] = {
     _RMSPROP: torch_cases(
@@ -232,6 +233,12 @@ _ADAPTIVE_CASES: dict[str, DialectCases] = {
             ("maximize", {"maximize": True, "differentiable": True}),
         ),
         construct=lambda params, arguments, hyperparameters: _rprop(params, arguments, hyperparameters),
+    ),
+    _ADAFACTOR: torch_cases(
+        0.01, 1e-2,
+        ("default", {}),
+        ("eps_d", {"eps": (1e-20, 1e-2), "d": 2.0, "beta2_decay": -0.5, "foreach": True}),
+        ("maximize", {"maximize": True, "foreach": False}),
     ),
 }
 
@@ -275,6 +282,14 @@ _ADAPTIVE_ERRORS: tuple[ErrorInput, ...] = (
                     "Invalid eta values: 1.2, 0.5", "etaminus above etaplus"),
     construct_error("torch.rprop-lr_negative", _RPROP, dict(lr=-0.01), SpecValueError,
                     "Invalid learning rate: -0.01", "negative learning rate"),
+    construct_error("torch.adafactor-beta2_decay_positive", _ADAFACTOR, dict(beta2_decay=0.8), SpecValueError,
+                    "beta2_decay should be <= 0 but is: 0.8", "positive beta2_decay"),
+    construct_error("torch.adafactor-d_small", _ADAFACTOR, dict(d=0.5), SpecValueError,
+                    "Clipping threshold d should be >= 1 but is: 0.5", "d below 1"),
+    construct_error("torch.adafactor-eps1_negative", _ADAFACTOR, dict(eps=(-1.0, 1e-3)), SpecValueError,
+                    "epsilon1 should be >= 0 but is: -1.0", "negative eps1"),
+    construct_error("torch.adafactor-lr_negative", _ADAFACTOR, dict(lr=-0.01), SpecValueError,
+                    "Learning rate should be >= 0 but is: -0.01", "negative learning rate"),
     construct_error("torch.rprop-etas_scalar", _RPROP, dict(etas=0.5), SpecTypeError,
                     "'etas' must be a pair", "etas not a pair (torch: a TypeError from indexing)"),
 )

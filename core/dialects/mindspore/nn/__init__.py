@@ -36,6 +36,7 @@ from .adagrad import Adagrad
 from .adamax import AdaMax
 from .rmsprop import RMSProp
 from .rprop import Rprop
+from .adafactor import AdaFactor
 # -- ms-only (H3) --
 from .ftrl import FTRL
 from .proximal_adagrad import ProximalAdagrad
@@ -56,6 +57,7 @@ __all__ = [
     "Adadelta",
     "AdaMax",
     "Rprop",
+    "AdaFactor",
     # -- ms-only (H3) --
     "FTRL",
     "ProximalAdagrad",

@@ -19,6 +19,7 @@ from .adagrad import Adagrad
 from .adamax import Adamax
 from .rmsprop import RMSprop
 from .rprop import Rprop
+from .adafactor import Adafactor
 
 __all__: list[str] = [
     "TorchOptimizer",
@@ -37,4 +38,5 @@ __all__: list[str] = [
     "Adadelta",
     "Adamax",
     "Rprop",
+    "Adafactor",
 ]
