@@ -356,3 +356,15 @@ def test_state_lives_beside_each_variable():
         for slot in ("exp_avg", "exp_avg_sq"):
             assert opt.slot(n, slot).device == v.device
     assert len(opt.variables) == 2 * len(params)
+
+
+def test_step_benchmark_runs():
+    import pathlib
+
+    script = pathlib.Path(__file__).parents[1] / "benchmarks" / "tensorflow_step.py"
+    out = subprocess.run([sys.executable, str(script), "--layouts", "tiny", "--rows", "SGD-momentum", "AdamW",
+                          "--repeat", "1", "--warmup", "1"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    rows = [line.split() for line in out.stdout.splitlines() if line.startswith("tiny")]
+    assert [r[1] for r in rows] == ["SGD-momentum", "AdamW"]
+    assert rows[0][-1] != "-" and rows[1][-1] == "-"  # a raw fused op exists for momentum, none for AdamW
