@@ -20,7 +20,7 @@ from optbridge.groups import ParamInfo
 from optbridge.spec import OptimizerSpec
 
 from .pytree import named_leaves
-from .step import compiled_step, split_scalars
+from .step import StaticAlgorithm, compiled_step, split_scalars
 
 __all__ = ["JaxOptimizer", "check_dtype"]
 
@@ -152,7 +152,8 @@ class JaxOptimizer(OptimizerAPI):
                     numeric,
                     np.asarray(bs.weight_decay, dtype) if bs.weight_decay != 0.0 else None,
                     np.asarray(bs.grad_scale, dtype) if bs.grad_scale is not None else None,
-                    algorithm=bs.algorithm, negate=bs.negate, centralize=bs.centralize, flags=flags,
+                    algorithm=StaticAlgorithm(bs.algorithm), negate=bs.negate, centralize=bs.centralize,
+                    flags=flags,
                 )
                 for i, n in enumerate(names):
                     params[n] = new_params[i]

@@ -7,8 +7,8 @@ Declared in this distribution's ``pyproject.toml``::
 
 Every hook returns data. The backend supports float32 always and float64 when
 ``jax_enable_x64`` is on at discovery time (set ``JAX_ENABLE_X64=1`` before the first
-use of ``optbridge.plugin``); its strict expected failures in the conformance suite are
-``data/xfails.json``.
+use of ``optbridge.plugin``); its strict expected failures in the conformance suite and
+the algorithms it declares unsupported are data, in ``data/xfails.json``.
 """
 from __future__ import annotations
 
@@ -27,8 +27,8 @@ from .kernels import KERNELS
 from .optimizer import JaxOptimizer, check_dtype
 from .pytree import named_leaves
 
-__all__ = ["optbridge_backends", "optbridge_detect_backend", "expected_failures", "make_params", "to_numpy",
-           "grads_from_numpy", "build"]
+__all__ = ["optbridge_backends", "optbridge_detect_backend", "expected_failures", "unsupported", "make_params",
+           "to_numpy", "grads_from_numpy", "build"]
 
 
 def build(spec, params, kernels) -> JaxOptimizer:
@@ -53,10 +53,19 @@ def grads_from_numpy(grads: Mapping[str, np.ndarray], params: Mapping[str, jax.A
     return {k: jnp.asarray(np.asarray(g, dtype=params[k].dtype)) for k, g in grads.items()}
 
 
-def expected_failures() -> dict[str, str]:
-    """The backend's ``{case id: reason}`` from ``data/xfails.json``."""
+def _data() -> dict[str, Any]:
     text = (resources.files("optbridge_jax") / "data" / "xfails.json").read_text(encoding="utf-8")
-    return {str(k): str(v) for k, v in json.loads(text)["xfails"].items()}
+    return json.loads(text)
+
+
+def expected_failures() -> dict[str, str]:
+    """The backend's strict expected failures ``{case id: reason}`` (``data/xfails.json``)."""
+    return {str(k): str(v) for k, v in _data()["xfails"].items()}
+
+
+def unsupported() -> dict[str, str]:
+    """``{algorithm: reason}`` the backend declares it has no kernel for (``data/xfails.json``)."""
+    return {str(k): str(v) for k, v in _data().get("unsupported", {}).items()}
 
 
 def _version() -> str:
@@ -78,6 +87,7 @@ def optbridge_backends() -> list[Backend]:
             grads_from_numpy=grads_from_numpy,
             functional=True,
             expected_failures=expected_failures(),
+            unsupported=unsupported(),
         )
     ]
 

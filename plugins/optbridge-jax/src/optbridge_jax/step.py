@@ -8,9 +8,9 @@ A kernel (:mod:`optbridge_jax.kernels`) is a pure function over one bucket's arr
 (part of the compiled program, one trace per value) and what is *traced* (fed as
 arrays, so a new learning rate every step does not recompile):
 
-* static — the algorithm instance (a frozen, hashable dataclass: its flags decide the
-  program), which pre-processing steps run, and every ``bool`` host scalar
-  (``first_step``, ``average``);
+* static — the algorithm instance (its flags decide the program; wrapped in
+  :class:`StaticAlgorithm` so that any hyperparameter value hashes), which
+  pre-processing steps run, and every ``bool`` host scalar (``first_step``, ``average``);
 * traced — the parameters, gradients and slots, and every numeric host scalar, cast on
   the host to the bucket's dtype exactly like the NumPy reference casts it
   (``p.dtype.type(scalars[key])``).
@@ -25,6 +25,7 @@ Adam step on CPU, results within the conformance pass rule but not bitwise equal
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 from typing import Any, Callable, Mapping, Sequence
 
@@ -33,12 +34,41 @@ import numpy as np
 
 from .preprocess import preprocess_gradients
 
-__all__ = ["compiled_step", "split_scalars", "merge_scalars", "Kernel", "EXACT_OPTIONS"]
+__all__ = ["compiled_step", "split_scalars", "merge_scalars", "StaticAlgorithm", "Kernel", "EXACT_OPTIONS"]
 
 Kernel = Callable[..., tuple[Sequence[jax.Array], Mapping[str, Sequence[jax.Array]]]]
 
 #: Compiler options that keep a·b + c as two rounded operations (see the module docstring).
 EXACT_OPTIONS = {"xla_backend_optimization_level": 0}
+
+
+def _frozen(value: Any) -> Any:
+    """A hashable stand-in for a hyperparameter value (dicts and lists become sorted tuples)."""
+    if isinstance(value, Mapping):
+        return tuple(sorted((str(k), _frozen(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple)):
+        return tuple(_frozen(v) for v in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return (type(value).__qualname__,) + tuple((f.name, _frozen(getattr(value, f.name)))
+                                                   for f in dataclasses.fields(value))
+    return value
+
+
+class StaticAlgorithm:
+    """An algorithm as a ``jax.jit`` static argument: hashable even when a hyperparameter is a
+    dict (``lars``'s ``lars_filter`` selector); equal when the algorithms are equal."""
+
+    __slots__ = ("algorithm", "_key")
+
+    def __init__(self, algorithm: Any):
+        self.algorithm = algorithm
+        self._key = _frozen(algorithm)
+
+    def __hash__(self) -> int:
+        return hash(self._key)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, StaticAlgorithm) and self._key == other._key
 
 
 def split_scalars(scalars: Mapping[str, Any], dtype: np.dtype) -> tuple[dict[str, Any], tuple]:
@@ -71,7 +101,7 @@ def merge_scalars(numeric: Mapping[str, Any], flags: tuple) -> dict[str, Any]:
 def _bucket_step(kernel: Kernel, params, grads, slots, numeric, weight_decay, grad_scale, *,
                  algorithm, negate: bool, centralize: bool, flags: tuple):
     g = preprocess_gradients(params, grads, weight_decay, centralize, grad_scale, negate)
-    new_params, new_slots = kernel(algorithm, list(params), g, {k: list(v) for k, v in slots.items()},
+    new_params, new_slots = kernel(algorithm.algorithm, list(params), g, {k: list(v) for k, v in slots.items()},
                                    merge_scalars(numeric, flags))
     return tuple(new_params), {k: tuple(v) for k, v in new_slots.items()}
 
@@ -81,7 +111,7 @@ def compiled_step(kernel: Kernel, exact: bool) -> Callable[..., Any]:
     """The jitted bucket step of ``kernel`` (one per kernel and contraction mode).
 
     Call it as ``step(params, grads, slots, numeric, weight_decay, grad_scale,
-    algorithm=..., negate=..., centralize=..., flags=...)`` with tuples of arrays,
+    algorithm=StaticAlgorithm(...), negate=..., centralize=..., flags=...)`` with tuples of arrays,
     ``slots`` as ``{name: tuple}``, ``numeric``/``flags`` from :func:`split_scalars`, and
     ``weight_decay``/``grad_scale`` an array or ``None`` (step skipped). Returns
     ``(new_params, new_slots)`` as tuples.
