@@ -10,7 +10,8 @@ database nor a framework. It adds
   ``{case id: reason}``), read by the shipped module
   ``optbridge/conformance/suite/test_optbridge_conformance.py`` that
   ``pytest --pyargs optbridge.conformance`` runs;
-* collection of that module whatever the project's ``python_files`` setting;
+* collection of that module whatever the project's ``python_files`` setting, and the
+  conformance table of the cases run at the end of the session;
 * collection of optbridge's own package directories as plain directories (pytest >= 8),
   so that pytest imports neither them nor optbridge a second time under another name
   (which an editable install with a ``package-dir`` mapping would otherwise cause). The
@@ -27,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["SUITE_MODULE", "pytest_addoption", "pytest_collect_file"]
+__all__ = ["SUITE_MODULE", "pytest_addoption", "pytest_collect_file", "pytest_terminal_summary"]
 
 _CONFORMANCE = Path(__file__).resolve().parent / "conformance"
 #: The shipped test module ``pytest --pyargs optbridge.conformance`` collects.
@@ -60,6 +61,19 @@ if hasattr(pytest, "Dir"):  # pytest >= 8 has a plain directory collector
         if _is_optbridge_package(path):
             return pytest.Dir.from_parent(parent, path=path)
         return None
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    """The conformance table of the cases this session ran, if it ran any."""
+    import sys
+
+    helpers = sys.modules.get("optbridge.conformance.pytest_plugin")
+    if helpers is None or not helpers.RESULTS:
+        return
+    from optbridge.conformance.report import format_table
+
+    terminalreporter.write_sep("=", "optbridge conformance")
+    terminalreporter.write_line(format_table(helpers.RESULTS))
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Module | None:

@@ -124,6 +124,8 @@ def test_a_passing_backend_passes_without_importing_optbridge_twice(site):
     assert code == 0, out
     assert outcomes(out) == {"passed": 5}
     assert "DOUBLE-IMPORTS: []" in out
+    table = out[out.index("optbridge conformance"):]
+    assert "numpy    float32      2       2" in table and "numpy    float64      2       2" in table
 
 
 def test_a_wrong_kernel_fails_with_the_reproducer(site):

@@ -23,7 +23,8 @@ Test ids read ``test_trajectory[jax-mindspore.Momentum-nesterov-groups_guide-lr_
 (backend, case id, dtype), so ``-k "jax and Momentum and float32"`` works. A failing
 case fails with the case's reproducer: the config as JSON with its ``conform`` table, the
 step, parameter and slot at fault, the deviation and its limit, and the versions of the
-backend's framework, NumPy, optbridge and Python. Expected failures are strict: a listed
+backend's framework, NumPy, optbridge and Python; the session ends with the conformance
+table of every case run. Expected failures are strict: a listed
 case that passes fails as ``XPASS(strict)``, and an entry naming no case fails
 ``test_expected_failures_name_cases``.
 
@@ -48,6 +49,10 @@ __all__ = ["ConformanceCase", "conformance_cases", "parametrize_with_cases", "ch
            "read_xfails_file"]
 
 _DTYPES = ("float32", "float64")
+
+#: Every result :meth:`ConformanceCase.check` produced in this process, for the table
+#: :mod:`optbridge.pytest_hooks` prints at the end of the session.
+RESULTS: list["CaseResult"] = []
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,7 @@ class ConformanceCase:
         reproducer (:meth:`CaseResult.describe`).
         """
         result = self.run()
+        RESULTS.append(result)
         if result.status == "skipped":
             pytest.skip(result.reason)
         if result.status == "xfailed":
