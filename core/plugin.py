@@ -229,9 +229,13 @@ def backends() -> dict[str, Backend]:
 
 
 def broken_plugins() -> list[PluginFailure]:
-    """Plugins that failed to import, register, or answer a hook."""
+    """Plugins that failed to import, register, or answer a hook, each failure once.
+
+    A hook asked once per backend (``optbridge_kernels``) that fails the same way for
+    every backend is one failure, not one per backend.
+    """
     backends()
-    return list(_state.failures)
+    return list(dict.fromkeys(_state.failures))
 
 
 def get_backend(name: str) -> Backend:

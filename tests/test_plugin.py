@@ -153,7 +153,8 @@ def probe(plugin_dir, only=None):
 
 def test_broken_plugins_are_reported_by_name_and_skipped(plugin_dir):
     out = probe(plugin_dir)
-    assert out["backends"] == ["bag", "numpy"]
+    assert {"bag", "numpy"} <= set(out["backends"])
+    assert not {"broken-import", "raising", "wrong-hook"} & set(out["backends"])
     assert out["broken"] == [["broken-import", "import"], ["raising", "optbridge_backends"],
                              ["wrong-hook", "register"]]
     assert "broken on purpose" in out["errors"]["broken-import"]
