@@ -72,6 +72,16 @@ def dialect_table_markdown() -> str:
         "select), initial slot values, weight-decay coupling, the MindSpore beta/gamma decay",
         "filter, host-scalar precision and the gradient pre-processing steps.",
         "",
+        "The same data, programmatically:",
+        "",
+        "```python",
+        "from optbridge.dialects.table import dialect_properties",
+        "",
+        "adam = dialect_properties()[\"adam\"]",
+        "assert adam[\"mindspore.nn.Adam\"][\"eps_placement\"] == \"'hat'\"      # epsilon-hat (DIALECTS.md D1)",
+        "assert adam[\"torch.optim.Adam\"][\"eps_placement\"] == \"'paper'\"",
+        "```",
+        "",
     ]
     for algorithm, rows in sorted(dialect_properties().items()):
         names = list(rows)
