@@ -5,7 +5,8 @@ torch kernel computes exactly the canonical formula) ending in
 ``KERNEL = TorchKernel("<name>", update[, native])``, then add one line below.
 """
 from .base import TorchKernel, as_kernel
-from . import adam, adam_weight_decay, asgd, ftrl, lamb, lars, nadam, proximal_adagrad, radam, sgd
+from . import (adadelta, adagrad, adam, adam_weight_decay, adamax, asgd, ftrl, lamb, lars, nadam, proximal_adagrad,
+               radam, rmsprop, rprop, sgd)
 
 KERNELS: dict[str, TorchKernel] = {
     "sgd": sgd.KERNEL,
@@ -18,6 +19,11 @@ KERNELS: dict[str, TorchKernel] = {
     "proximal_adagrad": proximal_adagrad.KERNEL,
     "lamb": lamb.KERNEL,
     "lars": lars.KERNEL,
+    "rmsprop": rmsprop.KERNEL,
+    "adagrad": adagrad.KERNEL,
+    "adadelta": adadelta.KERNEL,
+    "adamax": adamax.KERNEL,
+    "rprop": rprop.KERNEL,
 }
 
 __all__ = ["KERNELS", "TorchKernel", "as_kernel"]
