@@ -22,13 +22,11 @@ KERNELS = {
     "proximal_adagrad": KernelRef("proximal_adagrad"),
     "lamb": KernelRef("lamb"),
     "lars": KernelRef("lars"),
+    "adafactor": KernelRef("adafactor"),
 }
 
 #: Algorithms this backend declines on purpose: ``{name: reason}``.
-UNSUPPORTED: dict[str, str] = {
-    "adafactor": ("not written yet: its reference takes per-tensor norms in float64 and MindSpore's sequential "
-                  "block sums, which need a dedicated group kernel (tracked in docs/backends-tensorflow.md)"),
-}
+UNSUPPORTED: dict[str, str] = {}
 
 #: The reason given for a registered algorithm that has no kernel here yet.
 NO_KERNEL_YET = ("no TensorFlow kernel has been written for it yet (add one: backends/tensorflow/kernels, recipe in "
