@@ -65,8 +65,9 @@ class Backend:
             parameters instead of updating ``params`` in place (JAX-style backends); the
             conformance suite then reads the parameters from what ``step`` returned.
         expected_failures: the backend's strict expected failures in the conformance
-            suite, ``{case id: reason}`` (a key ``"<case id>:<dtype>"`` limits one to a
-            dtype). A listed case that passes is reported (``XPASS(strict)``).
+            suite, ``{case id or error-input id: reason}`` (a key ``"<case id>:<dtype>"``
+            limits one to a dtype). A listed case or error input that passes is reported
+            (``XPASS(strict)``).
     """
 
     name: str

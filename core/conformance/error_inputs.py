@@ -197,7 +197,7 @@ def check_error_input(record: ErrorInput, backend: str | Backend) -> ErrorCheck:
 
     Returns:
         An :class:`ErrorCheck` with status ``"passed"``, ``"xfailed"`` (listed in
-        ``record.xfails`` and mismatching) or ``"skipped"`` (the backend declares the
+        ``record.xfails`` or the backend's ``expected_failures`` and mismatching) or ``"skipped"`` (the backend declares the
         algorithm unsupported or lacks the dtype).
 
     Raises:
@@ -206,7 +206,7 @@ def check_error_input(record: ErrorInput, backend: str | Backend) -> ErrorCheck:
         BackendError: ``backend`` names no installed backend.
     """
     chosen = backend if isinstance(backend, Backend) else plugin.get_backend(backend)
-    expected = record.xfails.get(chosen.name)
+    expected = record.xfails.get(chosen.name, chosen.expected_failures.get(record.id))
     try:
         exc = _trigger(record, chosen)
     except ErrorInputMismatch as mismatch:

@@ -193,11 +193,14 @@ def expected_failure(xfails: Mapping[str, str], case_id: str, dtype: str) -> str
 
 
 def stale_expected_failures(xfails: Mapping[str, str], cases: Iterable[CaseInfo] | None = None) -> list[str]:
-    """Keys of ``xfails`` that name no case of ``cases`` (default: the database), sorted.
+    """Keys of ``xfails`` that name no case of ``cases`` (default: the database) and no
+    error input (:data:`~optbridge.conformance.error_inputs.ERROR_INPUTS`), sorted.
 
     A ``"<case id>:<dtype>"`` key must name a known case and dtype.
     """
-    known = {c.id for c in (CASES if cases is None else cases)}
+    from .error_inputs import ERROR_INPUTS
+
+    known = {c.id for c in (CASES if cases is None else cases)} | {r.id for r in ERROR_INPUTS}
     stale = []
     for key in xfails:
         case_id, _, dtype = key.rpartition(":")
