@@ -18,6 +18,7 @@ the algorithm's canonical op order (the numbered list in its module docstring)
 operation by operation, so results are bitwise those of the NumPy reference on CPU.
 """
 from .adadelta import adadelta
+from .adafactor import adafactor
 from .adagrad import adagrad
 from .adam import adam
 from .adam_weight_decay import adam_weight_decay
@@ -49,6 +50,7 @@ KERNELS = {
     "adadelta": adadelta,
     "adamax": adamax,
     "rprop": rprop,
+    "adafactor": adafactor,
 }
 
 __all__ = ["KERNELS"]
