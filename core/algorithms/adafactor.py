@@ -65,7 +65,7 @@ from typing import Mapping, Optional
 
 import numpy as np
 
-from ._flags import check_choice
+from ._decay import check_choice
 from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
 
 __all__ = ["Adafactor"]
@@ -94,10 +94,10 @@ class Adafactor(Algorithm):
     arithmetic: str = "torch"
 
     def __post_init__(self) -> None:
-        check_choice(self, "lr_rule", ("min_lr", "lr", "relative", "relative_warmup"))
-        check_choice(self, "eps1_placement", ("clamp", "add"))
-        check_choice(self, "weight_decay_form", ("decoupled", "mindspore"))
-        check_choice(self, "arithmetic", ("torch", "mindspore"))
+        check_choice(self.name, "lr_rule", self.lr_rule, ("min_lr", "lr", "relative", "relative_warmup"))
+        check_choice(self.name, "eps1_placement", self.eps1_placement, ("clamp", "add"))
+        check_choice(self.name, "weight_decay_form", self.weight_decay_form, ("decoupled", "mindspore"))
+        check_choice(self.name, "arithmetic", self.arithmetic, ("torch", "mindspore"))
         expected = {"torch": "clamp", "mindspore": "add"}[self.arithmetic]
         if self.eps1_placement != expected:
             raise ValueError(

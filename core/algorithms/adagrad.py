@@ -29,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-from ._flags import check_choice
+from ._decay import check_choice
 from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
 
 __all__ = ["Adagrad"]
@@ -48,7 +48,7 @@ class Adagrad(Algorithm):
     update_slots: bool = True
 
     def __post_init__(self) -> None:
-        check_choice(self, "eps_placement", ("outside", "inside", "none"))
+        check_choice(self.name, "eps_placement", self.eps_placement, ("outside", "inside", "none"))
 
     def slots(self) -> tuple[Slot, ...]:
         return (Slot("sum", self.initial_accumulator_value),)

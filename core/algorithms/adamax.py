@@ -32,7 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-from ._flags import check_choice
+from ._decay import check_choice
 from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
 
 __all__ = ["Adamax"]
@@ -52,9 +52,9 @@ class Adamax(Algorithm):
     arithmetic: str = "torch"
 
     def __post_init__(self) -> None:
-        check_choice(self, "eps_placement", ("max", "denominator"))
-        check_choice(self, "power_form", ("pow", "accumulate"))
-        check_choice(self, "arithmetic", ("torch", "mindspore", "keras"))
+        check_choice(self.name, "eps_placement", self.eps_placement, ("max", "denominator"))
+        check_choice(self.name, "power_form", self.power_form, ("pow", "accumulate"))
+        check_choice(self.name, "arithmetic", self.arithmetic, ("torch", "mindspore", "keras"))
 
     def slots(self) -> tuple[Slot, ...]:
         return (Slot("exp_avg"), Slot("exp_inf"))

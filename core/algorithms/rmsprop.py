@@ -41,7 +41,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-from ._flags import check_choice
+from ._decay import check_choice
 from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
 
 __all__ = ["RMSProp"]
@@ -63,9 +63,9 @@ class RMSProp(Algorithm):
     arithmetic: str = "torch"
 
     def __post_init__(self) -> None:
-        check_choice(self, "eps_placement", ("outside", "inside"))
-        check_choice(self, "lr_placement", ("outside", "inside"))
-        check_choice(self, "arithmetic", ("torch", "mindspore", "keras"))
+        check_choice(self.name, "eps_placement", self.eps_placement, ("outside", "inside"))
+        check_choice(self.name, "lr_placement", self.lr_placement, ("outside", "inside"))
+        check_choice(self.name, "arithmetic", self.arithmetic, ("torch", "mindspore", "keras"))
 
     def slots(self) -> tuple[Slot, ...]:
         slots = [Slot("square_avg", self.initial_square_avg)]
