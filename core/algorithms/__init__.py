@@ -19,6 +19,8 @@ from .proximal_adagrad import ProximalAdagrad
 # -- sgd-adam (H2a) --
 from .nadam import NAdam
 from .radam import RAdam
+# -- lion (issue 6) --
+from .lion import Lion
 
 __all__ = [
     "Algorithm",
@@ -46,4 +48,6 @@ __all__ = [
     "Adamax",
     "Rprop",
     "Adafactor",
+    # -- lion (issue 6) --
+    "Lion",
 ]

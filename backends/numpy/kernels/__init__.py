@@ -24,6 +24,8 @@ from .proximal_adagrad import proximal_adagrad
 # -- sgd-adam (H2a) --
 from .nadam import nadam
 from .radam import radam
+# -- lion (issue 6) --
+from .lion import lion
 
 KERNELS = {
     "sgd": sgd,
@@ -45,6 +47,8 @@ KERNELS = {
     "adamax": adamax,
     "rprop": rprop,
     "adafactor": adafactor,
+    # -- lion (issue 6) --
+    "lion": lion,
 }
 
 __all__ = ["KERNELS"]

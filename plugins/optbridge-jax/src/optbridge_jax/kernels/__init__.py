@@ -27,6 +27,7 @@ from .asgd import asgd
 from .ftrl import ftrl
 from .lamb import lamb
 from .lars import lars
+from .lion import lion
 from .nadam import nadam
 from .proximal_adagrad import proximal_adagrad
 from .radam import radam
@@ -51,6 +52,7 @@ KERNELS = {
     "adamax": adamax,
     "rprop": rprop,
     "adafactor": adafactor,
+    "lion": lion,
 }
 
 __all__ = ["KERNELS"]
