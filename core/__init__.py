@@ -19,6 +19,7 @@ from ._version import __version__
 from .config import from_dict, load, save, to_dict
 from .dialects import mindspore as _mindspore_dialect  # registers the dialect classes
 from .dialects import torch as _torch_dialect  # registers the dialect classes
+from .dialects import keras as _keras_dialect  # registers the dialect classes
 from .dialects.base import DialectOptimizer
 from . import plugin
 from .errors import BackendError, OptbridgeError

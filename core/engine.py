@@ -16,6 +16,7 @@ algorithm's update runs, and ``global_step`` increases by one.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
@@ -178,11 +179,14 @@ class Engine:
     # -- construction helpers -------------------------------------------------------
     def _buckets(self, pos: int, names: Sequence[str], gc: bool, algorithm: Algorithm) -> tuple[Bucket, ...]:
         use_filter = self.spec.decay_filter == "mindspore"
+        exclude = re.compile("|".join(self.spec.decay_exclude)) if self.spec.decay_exclude else None
         centralize_on = gc and "centralization" in self.spec.preprocess
         partition = algorithm.partition(list(self.params.values()))
         keyed: dict[tuple[bool, bool, str], list[str]] = {}
         for n in names:
             decay = _mindspore_decay_filter(n) if use_filter else True
+            if exclude is not None and exclude.search(n) is not None:
+                decay = False
             centralize = centralize_on and centralization_eligible(self.params[n].shape)
             keyed.setdefault((decay, centralize, partition.get(n, "")), []).append(n)
         return tuple(Bucket(pos, tuple(v), d, c, part) for (d, c, part), v in keyed.items())

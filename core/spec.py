@@ -60,6 +60,8 @@ class OptimizerSpec:
         static_lr_offset: MindSpore quirk: when some group lr is dynamic, static group
             lrs pass through ``lr + 1 − 1`` in float32 (``_ConvertToCell``).
         origin: the dialect class this was lowered from, for messages.
+        decay_exclude: regular expressions; a parameter whose name one of them matches
+            (``re.search``) is not decayed (Keras ``exclude_from_weight_decay(var_names=...)``).
     """
 
     algorithm: Algorithm
@@ -74,3 +76,4 @@ class OptimizerSpec:
     preprocess: tuple[str, ...] = PREPROCESS_STEPS
     static_lr_offset: bool = False
     origin: str = ""
+    decay_exclude: tuple[str, ...] = ()

@@ -8,13 +8,13 @@ for a registered class that has none.
 """
 from __future__ import annotations
 
-from . import mindspore, torch
+from . import keras, mindspore, torch
 from .base import DialectCases, ErrorInput
 
 __all__ = ["DIALECT_CASES", "CONSTRUCT_ERRORS", "FAMILIES"]
 
 #: The catalog modules, one per dialect family.
-FAMILIES = (mindspore, torch)
+FAMILIES = (mindspore, torch, keras)
 
 #: ``{dialect qualname: DialectCases}`` over every family.
 DIALECT_CASES: dict[str, DialectCases] = {q: e for family in FAMILIES for q, e in family.DIALECT_CASES.items()}

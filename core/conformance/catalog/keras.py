@@ -1,0 +1,174 @@
+"""Conformance catalog of the Keras dialect (:mod:`optbridge.dialects.keras.optimizers`).
+
+The message fragments of the ``construct`` records are Keras 3.15's own words where
+Keras raises the same error (``tests/test_keras_optimizers_live_part1.py`` checks them
+against Keras itself); records about optbridge's extensions and refusals (unmodelled
+arguments, callables, selectors, group dicts) carry optbridge's messages.
+
+Axes: Keras has no ``order_params``/``grad_centralization`` (group forms ``none`` and
+``two``; group dicts use the key ``learning_rate``) and no dynamic weight decay (``wd``
+forms ``off``, which is Keras's ``weight_decay=None``, and ``const``). The ``schedule``
+lr form uses Keras's own schedules (:mod:`optbridge.dialects.keras.optimizers.schedules`):
+the database's MindSpore schedule of a case is replaced by the Keras schedule of the
+same shape (:func:`keras_schedule_for`); a per-step list is an optbridge extension.
+
+Engineers adding Keras classes append their entries in their own block below.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+from ...errors import GroupError, SpecKeyError, SpecTypeError, SpecValueError
+from ...schedules.base import Schedule
+from .base import CONSTRUCT_PARAMS, DialectCases, ErrorInput, construct_error
+
+__all__ = ["DIALECT_CASES", "CONSTRUCT_ERRORS", "KERAS_GROUP_FORMS", "KERAS_WD_FORMS", "keras_cases",
+           "keras_schedule_for"]
+
+#: The ``groups`` axis values Keras classes take.
+KERAS_GROUP_FORMS = ("none", "two")
+#: The ``wd`` axis values Keras classes take (Keras's weight decay is ``None`` or a number).
+KERAS_WD_FORMS = ("off", "const")
+_W = list(CONSTRUCT_PARAMS)
+_STEPS = 8
+
+
+def keras_schedule_for(schedule: Schedule, lr: float) -> Schedule:
+    """The Keras schedule standing in for the database's MindSpore ``schedule`` (base ``lr``).
+
+    One Keras class per MindSpore class, so the rotation of the database's schedules
+    rotates through Keras's: exponential, inverse time (staircase and not), cosine with
+    and without warm-up, polynomial with ``cycle``; piecewise constant and cosine restarts
+    appear in the classes' own hyperparameter sets.
+    """
+    from ...dialects.keras.optimizers import schedules as ks
+
+    kind = type(schedule).__name__
+    if kind == "ExponentialDecayLR":
+        return ks.ExponentialDecay(lr, decay_steps=2, decay_rate=0.8)
+    if kind == "NaturalExpDecayLR":
+        return ks.InverseTimeDecay(lr, decay_steps=2, decay_rate=0.3, staircase=True)
+    if kind == "InverseDecayLR":
+        return ks.InverseTimeDecay(lr, decay_steps=2, decay_rate=0.5)
+    if kind == "CosineDecayLR":
+        return ks.CosineDecay(lr, decay_steps=_STEPS, alpha=0.1)
+    if kind == "PolynomialDecayLR":
+        return ks.PolynomialDecay(lr, decay_steps=_STEPS - 2, end_learning_rate=lr * 0.1, power=2.0, cycle=True)
+    return ks.CosineDecay(lr * 0.1, decay_steps=_STEPS - 3, warmup_target=lr, warmup_steps=3)
+
+
+def _keras_construct(qualname: str, base_lr: float) -> Callable[[Any, Mapping[str, Any], Mapping[str, Any]], Any]:
+    """How the database builds a Keras class: Keras schedules, ``learning_rate`` group keys,
+    ``weight_decay=None`` for the ``off`` form (``AdamW`` requires a number and keeps 0.0)."""
+
+    def construct(params: Any, arguments: Mapping[str, Any], hyperparameters: Mapping[str, Any]) -> Any:
+        from ...dialects.base import dialect_registry
+
+        cls = dialect_registry[qualname]
+        lr = arguments["learning_rate"]
+        if isinstance(lr, Schedule):
+            lr = keras_schedule_for(lr, base_lr)
+        elif isinstance(lr, list):
+            lr = [float(v) for v in lr]
+        wd = arguments["weight_decay"]
+        if wd == 0.0 and qualname != "keras.optimizers.AdamW":
+            wd = None
+        if isinstance(params, list):
+            params = [{("learning_rate" if k == "lr" else k): v for k, v in g.items()} if isinstance(g, dict) else g
+                      for g in params]
+        return cls(learning_rate=lr, weight_decay=wd, **hyperparameters, params=params)
+
+    return construct
+
+
+def keras_cases(qualname: str, lr: float, weight_decay: float, *hyperparameters) -> DialectCases:
+    """A Keras class's :class:`DialectCases`: Keras's axis forms and construction."""
+    return DialectCases(lr=lr, weight_decay=weight_decay, hyperparameters=tuple(hyperparameters),
+                        lr_keyword="learning_rate", group_forms=KERAS_GROUP_FORMS, wd_forms=KERAS_WD_FORMS,
+                        construct=_keras_construct(qualname, lr))
+
+
+# -- keras-1: SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta ---------------------------------------
+_SGD = "keras.optimizers.SGD"
+
+_PART1_CASES: dict[str, DialectCases] = {
+    _SGD: keras_cases(
+        _SGD, 0.05, 1e-2,
+        ("default", {}),
+        ("momentum", {"momentum": 0.9}),
+        ("nesterov", {"momentum": 0.8, "nesterov": True}),
+        ("nesterov_no_momentum", {"nesterov": True, "exclude_from_weight_decay": ["bias", "beta"]}),
+    ),
+}
+
+_PART1_ERRORS: tuple[ErrorInput, ...] = (
+    # keras.optimizers.Optimizer (shared by every class; recorded on SGD)
+    construct_error("keras.sgd-lr_int", _SGD, dict(learning_rate=1), SpecValueError,
+                    "Argument `learning_rate` should be float, or an instance of LearningRateSchedule",
+                    "an int learning rate (Keras requires a float)"),
+    construct_error("keras.sgd-lr_callable", _SGD, dict(learning_rate=lambda: 0.1), SpecTypeError,
+                    "a callable `learning_rate` is not supported by optbridge", "a callable learning rate"),
+    construct_error("keras.sgd-kwargs_unknown", _SGD, dict(lr=0.1), SpecValueError,
+                    "Argument(s) not recognized: {'lr': 0.1}", "an unknown keyword argument"),
+    construct_error("keras.sgd-clip_two", _SGD, dict(clipnorm=1.0, clipvalue=0.5), SpecValueError,
+                    "Only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be set.",
+                    "two clipping arguments"),
+    construct_error("keras.sgd-accumulation_one", _SGD, dict(gradient_accumulation_steps=1), SpecValueError,
+                    "`gradient_accumulation_steps` must be an integer >= 2.", "gradient accumulation over 1 step"),
+    construct_error("keras.sgd-ema_momentum_range", _SGD, dict(use_ema=True, ema_momentum=1.5), SpecValueError,
+                    "`ema_momentum` must be in the range [0, 1].", "EMA momentum above 1"),
+    construct_error("keras.sgd-ema_frequency", _SGD, dict(use_ema=True, ema_overwrite_frequency=0.5),
+                    SpecValueError, "`ema_overwrite_frequency` must be an integer >= 1 or None.",
+                    "a fractional EMA overwrite frequency"),
+    construct_error("keras.sgd-clipnorm_not_modelled", _SGD, dict(clipnorm=1.0), SpecValueError,
+                    "`clipnorm=1.0` is not implemented by optbridge", "gradient clipping (not modelled)"),
+    construct_error("keras.sgd-global_clipnorm_not_modelled", _SGD, dict(global_clipnorm=1.0), SpecValueError,
+                    "`global_clipnorm=1.0` is not implemented by optbridge", "global clipping (not modelled)"),
+    construct_error("keras.sgd-clipvalue_not_modelled", _SGD, dict(clipvalue=0.5), SpecValueError,
+                    "`clipvalue=0.5` is not implemented by optbridge", "value clipping (not modelled)"),
+    construct_error("keras.sgd-ema_not_modelled", _SGD, dict(use_ema=True), SpecValueError,
+                    "`use_ema=True` is not implemented by optbridge", "weight EMA (not modelled)"),
+    construct_error("keras.sgd-loss_scale_not_modelled", _SGD, dict(loss_scale_factor=128.0), SpecValueError,
+                    "`loss_scale_factor=128.0` is not implemented by optbridge", "loss scaling (not modelled)"),
+    construct_error("keras.sgd-accumulation_not_modelled", _SGD, dict(gradient_accumulation_steps=4),
+                    SpecValueError, "`gradient_accumulation_steps=4` is not implemented by optbridge",
+                    "gradient accumulation (not modelled)"),
+    construct_error("keras.sgd-weight_decay_str", _SGD, dict(weight_decay="0.01"), SpecTypeError,
+                    "`weight_decay` must be a number", "weight decay as a string"),
+    construct_error("keras.sgd-weight_decay_schedule", _SGD,
+                    dict(weight_decay={"schedule": "keras.optimizers.schedules.ExponentialDecay",
+                                       "initial_learning_rate": 0.01, "decay_steps": 2, "decay_rate": 0.5}),
+                    SpecTypeError, "Keras has no dynamic weight decay", "a schedule config as weight decay"),
+    construct_error("keras.sgd-exclude_bad_regex", _SGD, dict(exclude_from_weight_decay=["bias("]), SpecValueError,
+                    "`var_names[0]` is not a valid regular expression", "an invalid exclusion pattern"),
+    construct_error("keras.sgd-momentum_int", _SGD, dict(momentum=0), SpecValueError,
+                    "`momentum` must be a float between [0, 1].", "an int momentum (Keras requires a float)"),
+    construct_error("keras.sgd-momentum_range", _SGD, dict(momentum=1.5), SpecValueError,
+                    "`momentum` must be a float between [0, 1].", "momentum above 1"),
+    construct_error("keras.sgd-nesterov_str", _SGD, dict(nesterov="yes"), SpecTypeError,
+                    "`nesterov` must be a bool", "nesterov as a string"),
+    ErrorInput("keras.sgd-params_empty", "an empty parameter list", _SGD, "construct", dict(params=[]),
+               SpecValueError, "`params` must not be an empty list"),
+    ErrorInput("keras.sgd-group_no_params", "a group dict without 'params'", _SGD, "construct",
+               dict(params=[{"learning_rate": 0.1}]), SpecKeyError, "groups[0]: the group dict has no 'params' key"),
+    ErrorInput("keras.sgd-group_bad_key", "a torch-style 'lr' group key", _SGD, "construct",
+               dict(params=[{"params": _W, "lr": 0.1}]), SpecKeyError, "unknown key(s) ['lr']"),
+    ErrorInput("keras.sgd-group_momentum_range", "a group with momentum above 1", _SGD, "construct",
+               dict(params=[{"params": _W}, {"params": "*", "momentum": 2.0}]), SpecValueError,
+               "groups[1] ('*'): `momentum` must be a float between [0, 1]."),
+    ErrorInput("keras.sgd-group_lr_int", "a group with an int learning rate", _SGD, "construct",
+               dict(params=[{"params": _W, "learning_rate": 1}]), SpecValueError,
+               "Argument `learning_rate` should be float"),
+    ErrorInput("keras.sgd-params_bad_selector", "a selector dict with an unknown key", _SGD, "construct",
+               dict(params={"name": "fc"}), GroupError, "a selector dict takes the keys"),
+)
+
+#: Hyperparameter sets of every Keras-dialect class.
+DIALECT_CASES: dict[str, DialectCases] = {
+    **_PART1_CASES,
+}
+
+#: The ``construct`` records of every Keras-dialect class.
+CONSTRUCT_ERRORS: tuple[ErrorInput, ...] = (
+    *_PART1_ERRORS,
+)
