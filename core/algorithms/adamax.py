@@ -11,15 +11,23 @@ Canonical algorithm ``"adamax"``. Lowered to by MindSpore ``nn.AdaMax`` and torc
   · ``"accumulate"``: MindSpore keeps ``beta1_power`` as a float32 parameter multiplied by
   β₁ every step.
 
+* ``weight_decay_form`` — ``"coupled"`` (``g + wd·p`` before the update, torch and
+  MindSpore) or ``"keras"`` (Keras's base optimizer: ``p − (p·wd)·lr`` first, applied by
+  the kernel when ``wd != 0``); see :mod:`optbridge.algorithms._decay`.
+
 ``arithmetic`` picks the float op order: ``"torch"`` (``_single_tensor_adamax``),
 ``"mindspore"`` (MindSpore 2.10 CPU ``ApplyAdaMax``, bit-identical in measurements) or
 ``"keras"`` (``keras/src/optimizers/adamax.py``).
 
 Host scalars at step ``t``: ``bias_correction = 1 − β₁ᵗ`` and
-``step_size = lr / bias_correction``, in the dialect's precision.
+``step_size = lr / bias_correction``, in the dialect's precision. ``one_minus_beta1`` is
+``1 − β₁`` in that precision, except for ``"keras"``: Keras writes ``1 - self.beta_1`` on
+Python floats, so it is the float64 difference (rounded to the parameter's dtype by the
+kernel) -- ``float32(1 − 0.9)`` is 3 ulp away from ``float32(1) − float32(0.9)``.
 
 Canonical op order (``g`` pre-processed; slots ``exp_avg`` = m, ``exp_inf`` = u):
 
+0. ``weight_decay_form == "keras"`` and ``wd != 0``: ``p = p − (p·wd)·lr``.
 1. first moment — torch: ``m = lerp(m, g, 1−β₁)`` (ATen's two-branch lerp) · mindspore:
    ``m = β₁·m + (1−β₁)·g`` · keras: ``m = m + (g − m)·(1−β₁)``.
 2. infinity norm — max: ``u = max(u·β₂, |g| + ε)``, ``d = u`` · denominator:
@@ -32,10 +40,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-from ._decay import check_choice
+from ._decay import WeightDecayMode, check_choice
 from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
 
 __all__ = ["Adamax"]
+
+WEIGHT_DECAY_FORMS = ("coupled", "keras")
 
 
 @register_algorithm
@@ -50,11 +60,15 @@ class Adamax(Algorithm):
     eps_placement: str = "max"
     power_form: str = "pow"
     arithmetic: str = "torch"
+    weight_decay_form: str = "coupled"
+
+    weight_decay_mode = WeightDecayMode()  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         check_choice(self.name, "eps_placement", self.eps_placement, ("max", "denominator"))
         check_choice(self.name, "power_form", self.power_form, ("pow", "accumulate"))
         check_choice(self.name, "arithmetic", self.arithmetic, ("torch", "mindspore", "keras"))
+        check_choice(self.name, "weight_decay_form", self.weight_decay_form, WEIGHT_DECAY_FORMS)
 
     def slots(self) -> tuple[Slot, ...]:
         return (Slot("exp_avg"), Slot("exp_inf"))
@@ -76,7 +90,7 @@ class Adamax(Algorithm):
             "lr": hs.lr,
             "weight_decay": hs.weight_decay,
             "beta1": float(beta1),
-            "one_minus_beta1": float(t(1.0) - beta1),
+            "one_minus_beta1": 1.0 - float(self.beta1) if self.arithmetic == "keras" else float(t(1.0) - beta1),
             "beta2": float(t(self.beta2)),
             "eps": float(t(self.eps)),
             "bias_correction": float(bias_correction),

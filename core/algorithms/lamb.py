@@ -20,7 +20,10 @@ D13), the explicit flag ``weight_decay_form``:
 Host scalars at step ``t``, in ``precision`` (MindSpore's kernel evaluates
 ``pow(β, global_step)`` in float32, Keras ``ops.power`` in the variable dtype):
 ``bias_correction1 = 1 − β₁ᵗ``, ``bias_correction2 = 1 − β₂ᵗ``, ``one_minus_beta1``,
-``one_minus_beta2``, ``eps``.
+``one_minus_beta2``, ``eps``. ``arithmetic`` says how ``1 − β`` is formed:
+``"mindspore"`` in ``precision``; ``"keras"`` as the float64 difference (Keras writes
+``1 - self.beta_1`` on Python floats; the kernel rounds it to the parameter's dtype) --
+``float32(1 − 0.999)`` and ``float32(1) − float32(0.999)`` differ by 1.3e-5 relative.
 
 Canonical op order (``g`` pre-processed; slots ``exp_avg`` = m, ``exp_avg_sq`` = v;
 norms are ``√(Σx²)`` over the whole tensor, summed in the parameter's dtype):
@@ -45,6 +48,7 @@ from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
 __all__ = ["Lamb"]
 
 WEIGHT_DECAY_FORMS = ("inside", "keras", "coupled")
+ARITHMETICS = ("mindspore", "keras")
 
 
 @register_algorithm
@@ -57,9 +61,11 @@ class Lamb(Algorithm):
     beta2: float = 0.999
     eps: float = 1e-6
     weight_decay_form: str = "inside"
+    arithmetic: str = "mindspore"
 
     def __post_init__(self) -> None:
         check_choice(self.name, "weight_decay_form", self.weight_decay_form, WEIGHT_DECAY_FORMS)
+        check_choice(self.name, "arithmetic", self.arithmetic, ARITHMETICS)
 
     @property
     def weight_decay_mode(self) -> str:  # type: ignore[override]
@@ -73,11 +79,15 @@ class Lamb(Algorithm):
         t = scalar_type(precision)
         one = t(1.0)
         beta1, beta2 = t(self.beta1), t(self.beta2)
+        if self.arithmetic == "keras":
+            one_minus = (1.0 - float(self.beta1), 1.0 - float(self.beta2))
+        else:
+            one_minus = (float(one - beta1), float(one - beta2))
         scalars = {
             "lr": hs.lr,
             "weight_decay": hs.weight_decay,
-            "one_minus_beta1": float(one - beta1),
-            "one_minus_beta2": float(one - beta2),
+            "one_minus_beta1": one_minus[0],
+            "one_minus_beta2": one_minus[1],
             "bias_correction1": float(one - t(host_pow(self.beta1, hs.step, precision))),
             "bias_correction2": float(one - t(host_pow(self.beta2, hs.step, precision))),
             "eps": float(t(self.eps)),

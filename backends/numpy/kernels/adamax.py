@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._decay import apply_kernel_decay
 from ._ops import torch_lerp_
 
 
@@ -13,6 +14,8 @@ def adamax(alg, params, grads, slots, scalars) -> None:
         t = p.dtype.type
         beta1, omb1 = t(scalars["beta1"]), t(scalars["one_minus_beta1"])
         eps = t(scalars["eps"])
+        # 0. kernel-side (Keras) weight decay
+        apply_kernel_decay(alg.weight_decay_form, p, scalars)
         # 1. first moment
         if arithmetic == "torch":
             torch_lerp_(m, g, scalars["one_minus_beta1"])

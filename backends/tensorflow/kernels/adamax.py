@@ -2,13 +2,14 @@
 
 First moment in torch's (``lerp``), MindSpore's or Keras' arithmetic; ``u = max(u·β₂,
 |g| + ε)`` (``eps_placement="max"``) or ``max(u·β₂, |g|)`` with ε added to the
-denominator; the update in the matching arithmetic.
+denominator; the update in the matching arithmetic. Keras's weight decay
+``p −= (p·wd)·lr`` comes first (``weight_decay_form="keras"``).
 """
 from __future__ import annotations
 
 import tensorflow as tf
 
-from ._ops import torch_lerp
+from ._ops import apply_kernel_decay, torch_lerp
 from .base import Kernel
 
 
@@ -16,6 +17,7 @@ def update(alg, params, grads, slots, s) -> None:
     arithmetic = alg.arithmetic
     beta1, omb1, eps = s["beta1"], s["one_minus_beta1"], s["eps"]
     for p, g, m, u in zip(params, grads, slots["exp_avg"], slots["exp_inf"]):
+        apply_kernel_decay(alg.weight_decay_form, p, s)
         if arithmetic == "torch":
             m_new = torch_lerp(m, g, omb1)
         elif arithmetic == "mindspore":
@@ -42,5 +44,6 @@ def update(alg, params, grads, slots, s) -> None:
 KERNEL = Kernel(
     "adamax",
     update,
-    hyperparameters=frozenset({"beta1", "beta2", "eps", "eps_placement", "power_form", "arithmetic", "maximize"}),
+    hyperparameters=frozenset({"beta1", "beta2", "eps", "eps_placement", "power_form", "arithmetic",
+                               "weight_decay_form", "maximize"}),
 )

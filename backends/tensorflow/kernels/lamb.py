@@ -34,4 +34,5 @@ def update(alg, params, grads, slots, s) -> None:
         p.assign_sub((ratio * lr) * u)
 
 
-KERNEL = Kernel("lamb", update, hyperparameters=frozenset({"beta1", "beta2", "eps", "weight_decay_form", "maximize"}))
+KERNEL = Kernel("lamb", update, hyperparameters=frozenset({"beta1", "beta2", "eps", "weight_decay_form", "arithmetic",
+                                                            "maximize"}))

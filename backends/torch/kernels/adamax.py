@@ -1,13 +1,14 @@
 """Torch kernel for canonical ``adamax`` (op order: optbridge.algorithms.adamax).
 
-Mirrors ``backends/numpy/kernels/adamax.py``: the three ``arithmetic`` forms and both
-``eps_placement`` forms. No native path: the compiled path is the fast one.
+Mirrors ``backends/numpy/kernels/adamax.py``: the three ``arithmetic`` forms, both
+``eps_placement`` forms and Keras's kernel-side weight decay. No native path: the
+compiled path is the fast one.
 """
 from __future__ import annotations
 
 import torch
 
-from ._common import lerp_
+from ._common import kernel_decay, lerp_
 from .base import TorchKernel
 
 
@@ -16,6 +17,8 @@ def update(alg, params, grads, slots, s) -> None:
     arithmetic = alg.arithmetic
     beta1, omb1, eps = s["beta1"], s["one_minus_beta1"], s["eps"]
     for p, g, m, u in zip(params, grads, slots["exp_avg"], slots["exp_inf"]):
+        # 0. kernel-side (Keras) weight decay
+        kernel_decay(alg.weight_decay_form, p, s)
         # 1. first moment
         if arithmetic == "torch":
             lerp_(m, g, omb1, abs(1.0 - alg.beta1) < 0.5)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from .adam import lerp
+from .decay import kernel_decay
 
 
 def adamax(alg, params, grads, slots, scalars):
@@ -12,6 +13,7 @@ def adamax(alg, params, grads, slots, scalars):
     beta1, omb1, eps = scalars["beta1"], scalars["one_minus_beta1"], scalars["eps"]
     new_params, ms, us = [], [], []
     for p, g, m, u in zip(params, grads, slots["exp_avg"], slots["exp_inf"]):
+        p = kernel_decay(alg.weight_decay_form, p, scalars)
         if arithmetic == "torch":
             m = lerp(m, g, omb1)
         elif arithmetic == "mindspore":
