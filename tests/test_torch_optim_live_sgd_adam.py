@@ -174,7 +174,8 @@ def test_torch_sgd_and_mindspore_momentum_are_one_algorithm(dtype, lr, group_lr,
 # -- the catalog's construct records against torch itself --------------------------------------
 #: Records about optbridge extensions or stricter checks that torch does not raise itself.
 OPTBRIDGE_ONLY = {
-    "torch.sgd-lr_str", "torch.sgd-lr_list_negative", "torch.sgd-weight_decay_schedule",
+    "torch.sgd-lr_str", "torch.sgd-lr_list_negative", "torch.sgd-weight_decay_list_negative",
+    "torch.sgd-weight_decay_str",
     "torch.sgd-group_no_params", "torch.sgd-group_bad_key", "torch.sgd-group_momentum_negative",
     "torch.sgd-group_params_bad_type", "torch.sgd-params_bad_selector", "torch.sgd-group_not_dict",
     "torch.adam-betas_scalar", "torch.asgd-t0_str",

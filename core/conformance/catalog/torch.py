@@ -6,8 +6,9 @@ torch itself); records about optbridge's extensions (selectors, per-step lr list
 keys and group values that torch does not validate) carry optbridge's messages.
 
 Axes: torch has no ``order_params``/``grad_centralization`` (group forms ``none`` and
-``two``) and no dynamic weight decay (``wd`` forms ``off`` and ``const``); a per-step
-list and a schedule as ``lr`` are optbridge extensions and run as ``lr`` forms.
+``two``); a per-step list and a schedule as ``lr``, and a schedule as ``weight_decay``
+(``wd`` form ``schedule``), are optbridge extensions of the torch dialect and run as
+axis forms like the MindSpore dialect's (``Rprop`` has no weight decay: ``off`` only).
 
 Engineers adding torch classes append their entries in their own block below.
 """
@@ -20,8 +21,8 @@ __all__ = ["DIALECT_CASES", "CONSTRUCT_ERRORS", "TORCH_GROUP_FORMS", "TORCH_WD_F
 
 #: The ``groups`` axis values torch classes take.
 TORCH_GROUP_FORMS = ("none", "two")
-#: The ``wd`` axis values torch classes take (torch's weight decay is a number).
-TORCH_WD_FORMS = ("off", "const")
+#: The ``wd`` axis values torch classes take (a schedule as weight decay is an optbridge extension).
+TORCH_WD_FORMS = ("off", "const", "schedule")
 _W = list(CONSTRUCT_PARAMS)
 
 
@@ -106,10 +107,12 @@ _SGD_ADAM_ERRORS: tuple[ErrorInput, ...] = (
                     "Invalid momentum value: -0.5", "negative momentum"),
     construct_error("torch.sgd-weight_decay_negative", _SGD, dict(weight_decay=-1e-3), SpecValueError,
                     "Invalid weight_decay value: -0.001", "negative weight decay"),
-    construct_error("torch.sgd-weight_decay_schedule", _SGD,
-                    dict(weight_decay={"schedule": "mindspore.nn.WarmUpLR", "learning_rate": 0.01,
-                                       "warmup_steps": 2}),
-                    SpecTypeError, "dynamic weight decay (a schedule) is not supported", "a schedule as weight decay"),
+    construct_error("torch.sgd-weight_decay_list_negative", _SGD, dict(weight_decay=[1e-2, -1e-2]), SpecValueError,
+                    "Invalid weight_decay value: -0.01 (weight_decay[1])",
+                    "a per-step weight-decay list with a negative entry"),
+    construct_error("torch.sgd-weight_decay_str", _SGD, dict(weight_decay="1e-2"), SpecTypeError,
+                    "'weight_decay' must be a number, a per-step list of numbers or a Schedule",
+                    "weight decay as a string (torch: a comparison TypeError)"),
     construct_error("torch.sgd-nesterov_no_momentum", _SGD, dict(nesterov=True), SpecValueError,
                     "Nesterov momentum requires a momentum and zero dampening", "Nesterov without momentum"),
     construct_error("torch.sgd-nesterov_dampening", _SGD, dict(momentum=0.9, dampening=0.1, nesterov=True),

@@ -28,10 +28,16 @@ checks, the message prefixed with ``groups[i] (<selector>): ``. An argument of a
 torch cannot compare (``lr="0.1"``) raises ``TypeError`` naming the argument (torch
 raises Python's own comparison ``TypeError``).
 
-Learning rates, per group too: a number (torch), or -- optbridge extensions -- a
-per-step list (entry ``i`` is used by the optimizer step with index ``i``) or a
-:class:`~optbridge.schedules.base.Schedule`. Weight decay is a number, as in torch; a
-schedule as weight decay raises ``TypeError`` ("dynamic weight decay is not supported").
+Learning rates and weight decay, per group too: a number (torch), or -- optbridge
+extensions -- a per-step list (entry ``i`` is used by the optimizer step with index
+``i``) or a :class:`~optbridge.schedules.base.Schedule` (any registered schedule:
+``optim.lr_scheduler.*.declare(...)``, ``nn.learning_rate_schedule`` classes, ...), the
+value forms the MindSpore dialect and the canonical :class:`~optbridge.spec.GroupSpec`
+take. Every entry of a per-step list passes the class's own check for a number (torch's
+message, e.g. ``Invalid weight_decay value: -0.1``, followed by ``(weight_decay[i])``);
+a schedule's values are not checked ahead of time (MindSpore does not check a weight-decay
+``Cell`` either). Coupled decay adds ``wd(t)·p`` to the gradient of step ``t``; decoupled
+decay (``AdamW``) multiplies by ``1 − lr(t)·wd(t)``.
 
 Numbers: torch computes every host scalar in Python ``float`` (float64), so the spec's
 ``precision`` is ``"float64"``; weight decay applies to every parameter of a group (no
@@ -76,8 +82,9 @@ Writing a torch-dialect class on this base
   ``params``/group dicts, then ``_check`` on each group's merged values, then
   :meth:`_check_after_params` for torch's post-``super().__init__`` checks such as
   "`fused` and `foreach` cannot be `True` together.") and records the arguments.
-* ``_check`` receives ``hp["lr"]`` as a number even when the user gave a list or a
-  schedule (the base validates those itself and hands ``_check`` a valid stand-in).
+* ``_check`` receives ``hp["lr"]`` and ``hp["weight_decay"]`` as numbers even when the
+  user gave a list or a schedule (the base validates those itself and hands ``_check``
+  a valid stand-in; for a weight-decay list it also calls ``_check`` once per entry).
 * ``_algorithm`` must not read ``lr`` or ``weight_decay``: the base lowers them to the
   group's values (``GroupSpec.lr``/``weight_decay``); every other hyperparameter that
   differs from the constructor's becomes a per-group override (``GroupSpec.overrides``).
@@ -148,6 +155,34 @@ def _where(index: int, selector: Any) -> str:
     return f"groups[{index}] ({describe_selector(selector)}): "
 
 
+def _per_step_entries(value: Any, key: str, where: str) -> list[Any] | None:
+    """The entries of a per-step list (a list, tuple or 1-D array), or ``None`` for another form.
+
+    Entries must be numbers (``bool`` is refused); their ranges are the caller's to check.
+    """
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        return None
+    if not isinstance(value, (list, tuple, np.ndarray)):
+        return None
+    entries = list(value.tolist() if isinstance(value, np.ndarray) else value)
+    if not entries:
+        raise SpecValueError(f"{where}a per-step '{key}' list must not be empty")
+    for i, entry in enumerate(entries):
+        if not _is_number(entry) or isinstance(entry, bool):
+            raise SpecTypeError(
+                f"{where}entries of a per-step '{key}' list must be numbers; {key}[{i}] is {entry!r} "
+                f"of type {type(entry).__name__}"
+            )
+    return entries
+
+
+def _not_a_value(key: str, value: Any, where: str) -> SpecTypeError:
+    return SpecTypeError(
+        f"{where}'{key}' must be a number, a per-step list of numbers or a Schedule, but got {value!r} "
+        f"of type {type(value).__name__}"
+    )
+
+
 def _lr_value(lr: Any, where: str) -> tuple[Value, Any]:
     """The lr as a canonical value, and the number ``_check`` sees in its place.
 
@@ -158,25 +193,34 @@ def _lr_value(lr: Any, where: str) -> tuple[Value, Any]:
         return Scheduled(lr), 0.0
     if isinstance(lr, np.ndarray) and lr.ndim == 0:
         lr = lr.item()
-    if isinstance(lr, (list, tuple, np.ndarray)):
-        entries = list(lr.tolist() if isinstance(lr, np.ndarray) else lr)
-        if not entries:
-            raise SpecValueError(f"{where}a per-step 'lr' list must not be empty")
+    entries = _per_step_entries(lr, "lr", where)
+    if entries is not None:
         for i, entry in enumerate(entries):
-            if not _is_number(entry) or isinstance(entry, bool):
-                raise SpecTypeError(
-                    f"{where}entries of a per-step 'lr' list must be numbers; lr[{i}] is {entry!r} "
-                    f"of type {type(entry).__name__}"
-                )
             if not 0.0 <= entry or math.isinf(entry):
                 raise SpecValueError(f"{where}Invalid learning rate: {entry} (lr[{i}])")
         return PerStep(tuple(float(e) for e in entries)), entries[0]
     if not _is_number(lr):
-        raise SpecTypeError(
-            f"{where}'lr' must be a number, a per-step list of numbers or a Schedule, but got {lr!r} "
-            f"of type {type(lr).__name__}"
-        )
+        raise _not_a_value("lr", lr, where)
     return Constant(float(lr)), lr
+
+
+def _wd_value(wd: Any, where: str) -> tuple[Value, Any, list[Any]]:
+    """The weight decay as a canonical value, the stand-in ``_check`` sees, and the list entries.
+
+    A number is torch's (the stand-in is the number itself, so torch's message shows it as
+    given); a per-step list and a schedule are optbridge extensions (stand-in ``0.0``;
+    the caller checks each list entry with the class's own check).
+    """
+    if isinstance(wd, Schedule):
+        return Scheduled(wd), 0.0, []
+    if isinstance(wd, np.ndarray) and wd.ndim == 0:
+        wd = wd.item()
+    entries = _per_step_entries(wd, "weight_decay", where)
+    if entries is not None:
+        return PerStep(tuple(float(e) for e in entries)), 0.0, entries
+    if not _is_number(wd):
+        raise _not_a_value("weight_decay", wd, where)
+    return Constant(float(wd)), wd, []
 
 
 class TorchOptimizer(DialectOptimizer):
@@ -225,15 +269,17 @@ class TorchOptimizer(DialectOptimizer):
         if missing or extra:
             raise TypeError(f"{type(self).__name__}: defaults do not match 'hyperparameters' "
                             f"(missing {missing}, unexpected {extra})")
-        self._default_lr = self._checked(defaults, "")
+        self._default_lr, self._default_wd = self._checked(defaults, "")
         self._groups_input, self._group_list = self._parse_params(params)
         self._group_lrs: list[Value | None] = []
+        self._group_wds: list[Value | None] = []
         if self._group_list is not None:
             for index, group in enumerate(self._group_list):
                 where = _where(index, group["params"])
                 merged = {**defaults, **{k: v for k, v in group.items() if k != "params"}}
-                lr = self._checked(merged, where)
+                lr, wd = self._checked(merged, where)
                 self._group_lrs.append(lr if "lr" in group else None)
+                self._group_wds.append(wd if "weight_decay" in group else None)
         self._check_after_params(dict(defaults))
         if unassigned not in ("error", "frozen"):
             raise SpecValueError(f"'unassigned' must be 'error' or 'frozen', but got {unassigned!r}")
@@ -246,23 +292,34 @@ class TorchOptimizer(DialectOptimizer):
         arguments["unassigned"] = unassigned
         self._record(arguments)
 
-    def _checked(self, hp: dict[str, Any], where: str) -> Value:
-        """Run the dynamic-lr and weight-decay checks and ``_check``; return the lr value."""
-        lr, stand_in = _lr_value(hp["lr"], where)
-        if isinstance(hp.get("weight_decay"), Schedule):
-            raise SpecTypeError(
-                f"{where}'weight_decay' must be a number: dynamic weight decay (a schedule) is not supported "
-                f"by torch.optim.{self.cls_name}"
-            )
+    def _checked(self, hp: dict[str, Any], where: str) -> tuple[Value, Value]:
+        """Check lr and weight decay forms, then ``_check``; return the lr and weight-decay values.
+
+        ``_check`` runs once with number stand-ins for dynamic values (torch's order and
+        messages for everything), then once per entry of a per-step weight-decay list (the
+        class's own weight-decay check, the message naming the entry).
+        """
+        lr, lr_stand_in = _lr_value(hp["lr"], where)
+        stand_ins = {"lr": lr_stand_in}
+        wd: Value = Constant(0.0)
+        entries: list[Any] = []
+        if "weight_decay" in hp:
+            wd, stand_ins["weight_decay"], entries = _wd_value(hp["weight_decay"], where)
+        self._run_check({**hp, **stand_ins}, where, "")
+        for i, entry in enumerate(entries):
+            self._run_check({**hp, **stand_ins, "weight_decay": entry}, where, f" (weight_decay[{i}])")
+        return lr, wd
+
+    def _run_check(self, hp: dict[str, Any], where: str, suffix: str) -> None:
+        """``_check`` with its message prefixed by ``where`` and followed by ``suffix``."""
         try:
-            self._check({**hp, "lr": stand_in})
+            self._check(hp)
         except SpecKeyError:
             raise
         except (SpecTypeError, SpecValueError, RuntimeError) as exc:
-            if not where:
+            if not where and not suffix:
                 raise
-            raise type(exc)(f"{where}{exc}") from None
-        return lr
+            raise type(exc)(f"{where}{exc}{suffix}") from None
 
     def _parse_params(self, params: Any) -> tuple[Any, list[dict[str, Any]] | None]:
         """``None`` | a selector (one group) | a list of group dicts."""
@@ -317,7 +374,7 @@ class TorchOptimizer(DialectOptimizer):
             groups = None if sel is None else (GroupSpec(params=list(sel) if isinstance(sel, tuple) else sel),)
         else:
             specs = []
-            for index, (group, lr) in enumerate(zip(self._group_list, self._group_lrs)):
+            for index, (group, lr, wd) in enumerate(zip(self._group_list, self._group_lrs, self._group_wds)):
                 merged = {**defaults, **{k: v for k, v in group.items() if k != "params"}}
                 group_alg = self._algorithm(merged)
                 if group_alg.name != algorithm.name:
@@ -330,7 +387,7 @@ class TorchOptimizer(DialectOptimizer):
                 specs.append(GroupSpec(
                     params=list(selector) if isinstance(selector, tuple) else selector,
                     lr=lr,
-                    weight_decay=Constant(float(group["weight_decay"])) if "weight_decay" in group else None,
+                    weight_decay=wd,
                     overrides=overrides,
                     source_index=index,
                 ))
@@ -338,7 +395,7 @@ class TorchOptimizer(DialectOptimizer):
         return OptimizerSpec(
             algorithm=algorithm,
             lr=self._default_lr,
-            weight_decay=Constant(float(defaults.get("weight_decay", 0.0))),
+            weight_decay=self._default_wd,
             groups=groups,
             decay_filter=None,
             unassigned=self._unassigned,
