@@ -23,6 +23,7 @@ KERNELS = {
     "lamb": KernelRef("lamb"),
     "lars": KernelRef("lars"),
     "adafactor": KernelRef("adafactor"),
+    "lion": KernelRef("lion"),
 }
 
 #: Algorithms this backend declines on purpose: ``{name: reason}``.

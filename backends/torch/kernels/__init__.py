@@ -7,6 +7,7 @@ torch kernel computes exactly the canonical formula) ending in
 from .base import TorchKernel, as_kernel
 from . import (adadelta, adagrad, adam, adam_weight_decay, adamax, asgd, ftrl, lamb, lars, nadam, proximal_adagrad,
                radam, rmsprop, rprop, sgd)
+from . import lion
 
 KERNELS: dict[str, TorchKernel] = {
     "sgd": sgd.KERNEL,
@@ -24,6 +25,7 @@ KERNELS: dict[str, TorchKernel] = {
     "adadelta": adadelta.KERNEL,
     "adamax": adamax.KERNEL,
     "rprop": rprop.KERNEL,
+    "lion": lion.KERNEL,
 }
 
 __all__ = ["KERNELS", "TorchKernel", "as_kernel"]
