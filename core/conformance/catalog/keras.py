@@ -163,12 +163,123 @@ _PART1_ERRORS: tuple[ErrorInput, ...] = (
                dict(params={"name": "fc"}), GroupError, "a selector dict takes the keys"),
 )
 
+# -- keras-2: Adamax, Nadam, Ftrl, Lion, Lamb -------------------------------------------------------
+_ADAMAX = "keras.optimizers.Adamax"
+_NADAM = "keras.optimizers.Nadam"
+_FTRL = "keras.optimizers.Ftrl"
+_LION = "keras.optimizers.Lion"
+_LAMB = "keras.optimizers.Lamb"
+
+_PART2_CASES: dict[str, DialectCases] = {
+    _ADAMAX: keras_cases(
+        _ADAMAX, 0.01, 1e-2,
+        ("default", {}),
+        ("small_beta2", {"beta_1": 0.8, "beta_2": 0.5, "epsilon": 1e-3}),
+        ("exclude", {"beta_2": 0.9, "exclude_from_weight_decay": ["bias", "beta", "gamma"]}),
+    ),
+    _NADAM: keras_cases(
+        _NADAM, 0.01, 1e-2,
+        ("default", {}),
+        ("betas_eps", {"beta_1": 0.8, "beta_2": 0.99, "epsilon": 1e-5}),
+        ("exclude", {"beta_1": 0.95, "exclude_from_weight_decay": ["bias"]}),
+    ),
+    _FTRL: keras_cases(
+        _FTRL, 0.1, 1e-2,
+        ("default", {}),
+        ("l1_l2", {"l1_regularization_strength": 0.01, "l2_regularization_strength": 0.05}),
+        ("power_shrinkage", {"learning_rate_power": -0.3, "initial_accumulator_value": 0.5,
+                             "l2_shrinkage_regularization_strength": 0.03}),
+        ("beta_fixed_rate", {"learning_rate_power": 0.0, "beta": 0.5, "l2_regularization_strength": 0.01}),
+        ("zero_accumulator", {"initial_accumulator_value": 0.0, "l1_regularization_strength": 0.001,
+                              "exclude_from_weight_decay": ["beta", "gamma"]}),
+    ),
+    _LION: keras_cases(
+        _LION, 0.002, 5e-2,
+        ("default", {}),
+        ("betas", {"beta_1": 0.95, "beta_2": 0.98}),
+        ("beta1_one", {"beta_1": 1.0, "beta_2": 0.9, "exclude_from_weight_decay": ["bias"]}),
+    ),
+    _LAMB: keras_cases(
+        _LAMB, 0.01, 1e-2,
+        ("default", {}),
+        ("betas_eps", {"beta_1": 0.8, "beta_2": 0.95, "epsilon": 1e-6}),
+        ("exclude", {"exclude_from_weight_decay": ["bias", "beta", "gamma"]}),
+    ),
+}
+
+_PART2_ERRORS: tuple[ErrorInput, ...] = (
+    # keras.optimizers.Adamax (Keras validates none of its own arguments)
+    construct_error("keras.adamax-beta_1_str", _ADAMAX, dict(beta_1="0.9"), SpecTypeError,
+                    "`beta_1` must be a number", "beta_1 as a string (Keras fails in the first update)"),
+    construct_error("keras.adamax-lr_int", _ADAMAX, dict(learning_rate=1), SpecValueError,
+                    "Argument `learning_rate` should be float", "an int learning rate"),
+    # keras.optimizers.Nadam
+    construct_error("keras.nadam-epsilon_none", _NADAM, dict(epsilon=None), SpecTypeError,
+                    "`epsilon` must be a number", "epsilon None (Keras fails in the first update)"),
+    construct_error("keras.nadam-beta_2_callable", _NADAM, dict(beta_2=lambda: 0.99), SpecTypeError,
+                    "`beta_2` must be a number", "a callable beta_2 (configs run no code)"),
+    ErrorInput("keras.nadam-group_beta_1_str", "a group with beta_1 as a string", _NADAM, "construct",
+               dict(params=[{"params": _W, "beta_1": "0.9"}]), SpecTypeError,
+               "groups[0] (['conv1.weight', 'fc.weight']): `beta_1` must be a number"),
+    # keras.optimizers.Ftrl (Keras's own checks, in its order)
+    construct_error("keras.ftrl-initial_accumulator_negative", _FTRL, dict(initial_accumulator_value=-0.1),
+                    SpecValueError, "`initial_accumulator_value` needs to be positive or zero. "
+                    "Received: initial_accumulator_value=-0.1.", "negative initial accumulator"),
+    construct_error("keras.ftrl-learning_rate_power_positive", _FTRL, dict(learning_rate_power=0.5), SpecValueError,
+                    "`learning_rate_power` needs to be negative or zero. Received: learning_rate_power=0.5.",
+                    "positive learning_rate_power"),
+    construct_error("keras.ftrl-l1_negative", _FTRL, dict(l1_regularization_strength=-0.01), SpecValueError,
+                    "`l1_regularization_strength` needs to be positive or zero. "
+                    "Received: l1_regularization_strength=-0.01.", "negative l1 strength"),
+    construct_error("keras.ftrl-l2_negative", _FTRL, dict(l2_regularization_strength=-0.01), SpecValueError,
+                    "`l2_regularization_strength` needs to be positive or zero. "
+                    "Received: l2_regularization_strength=-0.01.", "negative l2 strength"),
+    construct_error("keras.ftrl-l2_shrinkage_negative", _FTRL, dict(l2_shrinkage_regularization_strength=-0.5),
+                    SpecValueError, "`l2_shrinkage_regularization_strength` needs to be positive or zero. "
+                    "Received: l2_shrinkage_regularization_strength=-0.5.", "negative l2 shrinkage strength"),
+    construct_error("keras.ftrl-check_order", _FTRL,
+                    dict(learning_rate_power=0.5, l1_regularization_strength=-1.0, initial_accumulator_value=-1.0),
+                    SpecValueError, "`initial_accumulator_value` needs to be positive or zero.",
+                    "several bad values: Keras reports the initial accumulator first"),
+    construct_error("keras.ftrl-lr_before_own_checks", _FTRL, dict(learning_rate=1, learning_rate_power=0.5),
+                    SpecValueError, "Argument `learning_rate` should be float",
+                    "an int learning rate and a bad power: the base optimizer's check comes first"),
+    construct_error("keras.ftrl-beta_str", _FTRL, dict(beta="0.5"), SpecTypeError, "`beta` must be a number",
+                    "beta as a string (Keras fails in the first update)"),
+    ErrorInput("keras.ftrl-group_l1_negative", "a group with a negative l1 strength", _FTRL, "construct",
+               dict(params=[{"params": _W}, {"params": "*", "l1_regularization_strength": -0.1}]), SpecValueError,
+               "groups[1] ('*'): `l1_regularization_strength` needs to be positive or zero."),
+    # keras.optimizers.Lion
+    construct_error("keras.lion-beta_1_zero", _LION, dict(beta_1=0.0), SpecValueError,
+                    "Argument `beta_1` must be in the [0, 1] range. Otherwise, the optimizer degenerates to "
+                    "SignSGD. Received: beta_1=0.0.", "beta_1 = 0 (Keras refuses 0 despite its message)"),
+    construct_error("keras.lion-beta_1_above_one", _LION, dict(beta_1=1.5), SpecValueError,
+                    "Argument `beta_1` must be in the [0, 1] range.", "beta_1 above 1"),
+    construct_error("keras.lion-clip_before_beta_1", _LION, dict(beta_1=-1.0, clipnorm=1.0, clipvalue=1.0),
+                    SpecValueError, "Only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be set.",
+                    "two clipping arguments and a bad beta_1: the base optimizer's check comes first"),
+    construct_error("keras.lion-beta_2_str", _LION, dict(beta_2="0.99"), SpecTypeError, "`beta_2` must be a number",
+                    "beta_2 as a string (Keras fails in the first update)"),
+    ErrorInput("keras.lion-group_beta_1_negative", "a group with a negative beta_1", _LION, "construct",
+               dict(params=[{"params": _W, "beta_1": -0.5}]), SpecValueError,
+               "groups[0] (['conv1.weight', 'fc.weight']): Argument `beta_1` must be in the [0, 1] range."),
+    # keras.optimizers.Lamb
+    construct_error("keras.lamb-epsilon_str", _LAMB, dict(epsilon="1e-7"), SpecTypeError,
+                    "`epsilon` must be a number", "epsilon as a string (Keras fails in the first update)"),
+    construct_error("keras.lamb-kwargs_unknown", _LAMB, dict(eps=1e-6), SpecValueError,
+                    "Argument(s) not recognized: {'eps': 1e-06}", "torch's/MindSpore's eps keyword"),
+    ErrorInput("keras.lamb-group_bad_key", "a MindSpore-style 'eps' group key", _LAMB, "construct",
+               dict(params=[{"params": _W, "eps": 1e-6}]), SpecKeyError, "unknown key(s) ['eps']"),
+)
+
 #: Hyperparameter sets of every Keras-dialect class.
 DIALECT_CASES: dict[str, DialectCases] = {
     **_PART1_CASES,
+    **_PART2_CASES,
 }
 
 #: The ``construct`` records of every Keras-dialect class.
 CONSTRUCT_ERRORS: tuple[ErrorInput, ...] = (
     *_PART1_ERRORS,
+    *_PART2_ERRORS,
 )

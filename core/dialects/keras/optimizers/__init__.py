@@ -5,10 +5,22 @@ names, signatures, defaults and numbers; parameters are chosen by selectors.
 from . import schedules
 # -- keras-1: shared base, SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta --
 from .sgd import SGD
+# -- keras-2: Adamax, Nadam, Ftrl, Lion, Lamb --
+from .adamax import Adamax
+from .ftrl import Ftrl
+from .lamb import Lamb
+from .lion import Lion
+from .nadam import Nadam
 
 __all__: list[str] = [
     # -- schedules (H1) --
     "schedules",
     # -- keras-1: shared base, SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta --
     "SGD",
+    # -- keras-2: Adamax, Nadam, Ftrl, Lion, Lamb --
+    "Adamax",
+    "Nadam",
+    "Ftrl",
+    "Lion",
+    "Lamb",
 ]
