@@ -2,25 +2,46 @@
 
 Canonical algorithm ``"adadelta"``. Lowered to by MindSpore ``nn.Adadelta`` and torch
 ``optim.Adadelta``; Keras ``optimizers.Adadelta`` has the same formula (only its defaults
-differ, DIALECTS.md D15). Source: torch ``optim/adadelta.py`` ``_single_tensor_adadelta``
-and MindSpore ``ApplyAdadelta``. The three frameworks compute the same numbers, so the
-algorithm has no dialect flag; MindSpore 2.10's CPU kernel agrees with the op order below
-on more than 99% of float32 elements (measured).
+differ, DIALECTS.md D15). Sources: torch ``optim/adadelta.py`` ``_single_tensor_adadelta``,
+MindSpore ``ApplyAdadelta`` and Keras 3 ``keras/src/optimizers/adadelta.py``. The three
+frameworks compute the same formula; MindSpore 2.10's CPU kernel agrees with torch's op
+order on more than 99% of float32 elements (measured). Keras rounds differently and
+decays weights its own way, hence two flags:
+
+* ``arithmetic`` — ``"torch"`` (torch, MindSpore) or ``"keras"``: Keras's op order below,
+  with the host scalar ``1 − ρ`` computed in float64 and rounded to the dialect's
+  precision (Keras's ``1 - rho`` on Python floats).
+* ``weight_decay_form`` — ``"coupled"`` (``g + wd·p`` in pre-processing) or ``"keras"``
+  (Keras's base optimizer: ``p = p − (p·wd)·lr`` first, by the kernel; see
+  :mod:`optbridge.algorithms._decay`).
 
 Canonical op order (``g`` pre-processed; slots ``square_avg`` = v, ``acc_delta`` = u;
 host scalar ``one_minus_rho = 1 − ρ``):
+
+0. ``weight_decay_form == "keras"``: ``p = p − (p·wd)·lr``, only when ``wd != 0``.
+
+``arithmetic == "torch"``:
 
 1. ``v = v·ρ + ((1−ρ)·g)·g``
 2. ``std = √(v + ε)``; ``δ = √(u + ε)``
 3. ``δ = (δ / std)·g``
 4. ``u = u·ρ + ((1−ρ)·δ)·δ``
 5. ``p = p − lr·δ``
+
+``arithmetic == "keras"`` (``Adadelta.update_step``; Keras's ``δ`` is the negation of
+this one, which changes no rounding):
+
+1. ``v = ρ·v + (1−ρ)·(g·g)``
+2. ``δ = (√(u + ε)·g) / √(v + ε)``
+3. ``u = ρ·u + (1−ρ)·(δ·δ)``
+4. ``p = p − lr·δ``
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Mapping
 
+from ._decay import WeightDecayMode, check_choice
 from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
 
 __all__ = ["Adadelta"]
@@ -34,6 +55,14 @@ class Adadelta(Algorithm):
     name = "adadelta"
     rho: float = 0.9
     eps: float = 1e-6
+    arithmetic: str = "torch"
+    weight_decay_form: str = "coupled"
+
+    def __post_init__(self) -> None:
+        check_choice(self.name, "arithmetic", self.arithmetic, ("torch", "keras"))
+        check_choice(self.name, "weight_decay_form", self.weight_decay_form, ("coupled", "keras"))
+
+    weight_decay_mode = WeightDecayMode()  # type: ignore[assignment]
 
     def slots(self) -> tuple[Slot, ...]:
         return (Slot("square_avg"), Slot("acc_delta"))
@@ -44,7 +73,7 @@ class Adadelta(Algorithm):
             "lr": hs.lr,
             "weight_decay": hs.weight_decay,
             "rho": float(t(self.rho)),
-            "one_minus_rho": float(t(1.0) - t(self.rho)),
+            "one_minus_rho": float(t(1.0 - self.rho) if self.arithmetic == "keras" else t(1.0) - t(self.rho)),
             "eps": float(t(self.eps)),
         }
         return scalars, dict(host_state)

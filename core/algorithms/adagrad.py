@@ -14,12 +14,17 @@ Canonical algorithm ``"adagrad"``. Lowered to by MindSpore ``nn.Adagrad`` and to
   (``ApplyAdagrad(update_slots=False)``, the documented formula; MindSpore 2.10's CPU
   kernel updates it anyway — see ``nn.Adagrad``).
 
+* ``weight_decay_form`` — ``"coupled"`` (``g + wd·p`` in pre-processing: MindSpore,
+  torch) or ``"keras"`` (Keras's base optimizer: ``p = p − (p·wd)·lr`` first, by the
+  kernel; see :mod:`optbridge.algorithms._decay`).
+
 The float op order below is torch's (``_single_tensor_adagrad``), Keras's and that of
 MindSpore's documented ``ApplyAdagrad``; MindSpore 2.10's CPU kernel agrees with it on
 more than 99% of float32 elements (measured), so no arithmetic flag is needed.
 
 Canonical op order (``g`` pre-processed; slot ``sum`` = s; host scalar ``clr``):
 
+0. ``weight_decay_form == "keras"``: ``p = p − (p·wd)·lr``, only when ``wd != 0``.
 1. ``update_slots``: ``s = s + g·g`` (torch ``addcmul_(g, g, value=1)`` is the same).
 2. denominator ``d`` — outside: ``√s + ε`` · inside: ``√(s + ε)`` · none: ``√s``.
 3. ``p = p − (clr·g)/d`` (torch ``addcdiv_(g, d, value=−clr)``).
@@ -29,7 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-from ._decay import check_choice
+from ._decay import WeightDecayMode, check_choice
 from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
 
 __all__ = ["Adagrad"]
@@ -46,9 +51,13 @@ class Adagrad(Algorithm):
     initial_accumulator_value: float = 0.0
     eps_placement: str = "outside"
     update_slots: bool = True
+    weight_decay_form: str = "coupled"
 
     def __post_init__(self) -> None:
         check_choice(self.name, "eps_placement", self.eps_placement, ("outside", "inside", "none"))
+        check_choice(self.name, "weight_decay_form", self.weight_decay_form, ("coupled", "keras"))
+
+    weight_decay_mode = WeightDecayMode()  # type: ignore[assignment]
 
     def slots(self) -> tuple[Slot, ...]:
         return (Slot("sum", self.initial_accumulator_value),)

@@ -12,8 +12,11 @@ operator docs, torch 2.13 ``torch/optim/adam.py`` (``_single_tensor_adam``), Ker
   the step-dependent ``ε' = ε·√(1−β₂ᵗ)``.
 * ``power_form`` — ``"accumulate"`` (MindSpore: ``β₁ᵗ``/``β₂ᵗ`` kept as float32 products,
   ``beta1_power *= beta1``) or ``"pow"`` (torch, Keras: ``β**t`` each step).
-* ``moment_form`` — ``"lerp"`` (MindSpore, Keras): ``m += (g − m)(1 − β₁)``,
-  ``v += (g² − v)(1 − β₂)``; ``"torch"``: ``m = lerp(m, g, 1 − β₁)`` (torch's ``lerp_``:
+* ``moment_form`` — ``"lerp"`` (MindSpore): ``m += (g − m)(1 − β₁)``,
+  ``v += (g² − v)(1 − β₂)``; ``"keras"``: the same ops, but the host scalars ``1 − β₁``
+  and ``1 − β₂`` are computed in float64 and then rounded to ``precision`` (Keras writes
+  ``1 - self.beta_1`` on Python floats; in float32 ``float32(1 − 0.9)`` is 3 ulp from
+  ``float32(1) − float32(0.9)``); ``"torch"``: ``m = lerp(m, g, 1 − β₁)`` (torch's ``lerp_``:
   ``m + w·(g − m)`` for ``w < 0.5``, else ``g − (g − m)·(1 − w)``) and
   ``v = v·β₂ + ((1 − β₂)·g)·g`` (``mul_`` then ``addcmul_``).
 * ``nesterov`` — MindSpore ``use_nesterov``: TF ApplyAdam's form, the numerator is
@@ -40,9 +43,9 @@ Canonical op order (``g`` pre-processed; slots ``exp_avg`` = m, ``exp_avg_sq`` =
 
 0. kernel-side weight decay (``"decoupled"``: ``p = p·decay``; ``"keras"``:
    ``p = p − (p·wd)·lr``), only when ``wd != 0``.
-1. ``m``: ``"lerp"``: ``m = m + (g − m)·(1 − β₁)``; ``"torch"``: ``m = m + w·(g − m)``
+1. ``m``: ``"lerp"``/``"keras"``: ``m = m + (g − m)·(1 − β₁)``; ``"torch"``: ``m = m + w·(g − m)``
    with ``w = 1 − β₁`` if ``w < 0.5``, else ``m = g − (g − m)·(1 − w)``.
-2. ``v``: ``"lerp"``: ``v = v + (g·g − v)·(1 − β₂)``; ``"torch"``:
+2. ``v``: ``"lerp"``/``"keras"``: ``v = v + (g·g − v)·(1 − β₂)``; ``"torch"``:
    ``v = v·β₂ + ((1 − β₂)·g)·g``.
 3. AMSGrad: ``v̂ = max(v̂, v)``; the denominator uses ``v̂``.
 4. ``"hat"``: numerator ``n = m``, or with Nesterov ``n = m·β₁ + (1 − β₁)·g``.
@@ -95,7 +98,7 @@ class Adam(Algorithm):
     def __post_init__(self) -> None:
         check_choice(self.name, "eps_placement", self.eps_placement, ("hat", "paper"))
         check_choice(self.name, "power_form", self.power_form, ("accumulate", "pow"))
-        check_choice(self.name, "moment_form", self.moment_form, ("lerp", "torch"))
+        check_choice(self.name, "moment_form", self.moment_form, ("lerp", "keras", "torch"))
         check_choice(self.name, "weight_decay_form", self.weight_decay_form, WEIGHT_DECAY_FORMS)
 
     weight_decay_mode = WeightDecayMode()  # type: ignore[assignment]
@@ -124,8 +127,8 @@ class Adam(Algorithm):
             "weight_decay": hs.weight_decay,
             "beta1": float(beta1),
             "beta2": float(beta2),
-            "one_minus_beta1": float(one - beta1),
-            "one_minus_beta2": float(one - beta2),
+            "one_minus_beta1": float(t(1.0 - self.beta1) if self.moment_form == "keras" else one - beta1),
+            "one_minus_beta2": float(t(1.0 - self.beta2) if self.moment_form == "keras" else one - beta2),
             "eps": float(t(self.eps)),
             **decay_scalars(self.weight_decay_form, hs.lr, hs.weight_decay),
         }

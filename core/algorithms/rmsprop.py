@@ -12,17 +12,23 @@ dialects differ on three axes (DIALECTS.md D8), each an explicit flag:
   ``lr·buf`` (torch) · ``"inside"``: the buffer holds ``lr·g/d`` and the update is ``buf``
   (MindSpore, Keras). The two agree for a constant lr and differ once lr changes.
 
+* ``weight_decay_form`` — ``"coupled"`` (``g + wd·p`` in pre-processing: MindSpore,
+  torch) or ``"keras"`` (Keras's base optimizer: ``p = p − (p·wd)·lr`` first, by the
+  kernel; see :mod:`optbridge.algorithms._decay`).
+
 ``centered`` subtracts the squared running mean of the gradient from the mean square
 (Graves 2013). ``arithmetic`` chooses whose float op order the kernel reproduces
 (mathematically equal forms, different float32 roundings): ``"torch"``
 (``torch/optim/rmsprop.py`` ``_single_tensor_rmsprop``), ``"mindspore"`` (MindSpore 2.10
 CPU ``ApplyRMSProp``/``ApplyCenteredRMSProp`` kernels) or ``"keras"``
-(``keras/src/optimizers/rmsprop.py``).
+(``keras/src/optimizers/rmsprop.py``). With ``"keras"`` the host scalar ``1 − ρ`` is computed
+in float64 and rounded to the dialect's precision, as Keras's ``1 - rho`` on Python floats.
 
 Canonical op order (``g`` pre-processed; slots ``square_avg`` = v, ``grad_avg`` = ḡ,
 ``momentum_buffer`` = b; ``ρ`` = ``alpha``, ``μ`` = ``momentum``; all in the parameter's
 dtype, host scalars ``one_minus_alpha = 1 − ρ`` and ``lr`` in the dialect's precision):
 
+0. ``weight_decay_form == "keras"``: ``p = p − (p·wd)·lr``, only when ``wd != 0``.
 1. mean square — torch: ``v = v·ρ + ((1−ρ)·g)·g`` · mindspore: ``v = v + (g·g − v)·(1−ρ)``
    · keras: ``v = ρ·v + (1−ρ)·(g·g)``.
 2. centered only: mean gradient — torch: ``ḡ = lerp(ḡ, g, 1−ρ)`` (ATen's two-branch lerp:
@@ -41,7 +47,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-from ._decay import check_choice
+from ._decay import WeightDecayMode, check_choice
 from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
 
 __all__ = ["RMSProp"]
@@ -61,11 +67,15 @@ class RMSProp(Algorithm):
     initial_square_avg: float = 0.0
     lr_placement: str = "outside"
     arithmetic: str = "torch"
+    weight_decay_form: str = "coupled"
 
     def __post_init__(self) -> None:
         check_choice(self.name, "eps_placement", self.eps_placement, ("outside", "inside"))
         check_choice(self.name, "lr_placement", self.lr_placement, ("outside", "inside"))
         check_choice(self.name, "arithmetic", self.arithmetic, ("torch", "mindspore", "keras"))
+        check_choice(self.name, "weight_decay_form", self.weight_decay_form, ("coupled", "keras"))
+
+    weight_decay_mode = WeightDecayMode()  # type: ignore[assignment]
 
     def slots(self) -> tuple[Slot, ...]:
         slots = [Slot("square_avg", self.initial_square_avg)]
@@ -81,7 +91,7 @@ class RMSProp(Algorithm):
             "lr": hs.lr,
             "weight_decay": hs.weight_decay,
             "alpha": float(t(self.alpha)),
-            "one_minus_alpha": float(t(1.0) - t(self.alpha)),
+            "one_minus_alpha": float(t(1.0 - self.alpha) if self.arithmetic == "keras" else t(1.0) - t(self.alpha)),
             "eps": float(t(self.eps)),
             "momentum": float(t(self.momentum)),
         }

@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._decay import apply_kernel_decay
+
 
 def adagrad(alg, params, grads, slots, scalars) -> None:
     """Update ``params`` and the ``sum`` slots in place."""
     for p, g, s in zip(params, grads, slots["sum"]):
         t = p.dtype.type
         eps = t(scalars["eps"])
+        apply_kernel_decay(alg.weight_decay_form, p, scalars)
         if alg.update_slots:
             s += g * g
         if alg.eps_placement == "outside":

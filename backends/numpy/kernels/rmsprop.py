@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._decay import apply_kernel_decay
 from ._ops import torch_lerp_
 
 
@@ -15,6 +16,8 @@ def rmsprop(alg, params, grads, slots, scalars) -> None:
         rho, omr = t(scalars["alpha"]), t(scalars["one_minus_alpha"])
         eps, lr = t(scalars["eps"]), t(scalars["lr"])
         v = slots["square_avg"][i]
+        # 0. Keras weight decay
+        apply_kernel_decay(alg.weight_decay_form, p, scalars)
         # 1. mean square
         if arithmetic == "torch":
             v *= rho

@@ -3,13 +3,13 @@
 The compiled group kernel follows the NumPy reference branch for branch: the mean square
 in torch's, MindSpore's or Keras' arithmetic, the centered variant, ε outside or inside
 the square root, and the learning rate outside (torch) or inside (MindSpore, Keras) the
-momentum buffer; MindSpore's centered form leaves elements whose ``s + ε ≤ 0`` untouched.
+momentum buffer, Keras's weight decay first; MindSpore's centered form leaves elements whose ``s + ε ≤ 0`` untouched.
 """
 from __future__ import annotations
 
 import tensorflow as tf
 
-from ._ops import torch_lerp
+from ._ops import apply_kernel_decay, torch_lerp
 from .base import Kernel
 
 
@@ -19,6 +19,7 @@ def update(alg, params, grads, slots, s) -> None:
     use_momentum = alg.momentum > 0
     for i, (p, g) in enumerate(zip(params, grads)):
         v = slots["square_avg"][i]
+        apply_kernel_decay(alg.weight_decay_form, p, s)
         if arithmetic == "torch":
             v_new = v * rho + omr * g * g
         elif arithmetic == "mindspore":
@@ -73,5 +74,5 @@ KERNEL = Kernel(
     "rmsprop",
     update,
     hyperparameters=frozenset({"alpha", "eps", "momentum", "centered", "eps_placement", "initial_square_avg",
-                               "lr_placement", "arithmetic", "maximize"}),
+                               "lr_placement", "arithmetic", "weight_decay_form", "maximize"}),
 )

@@ -1,10 +1,11 @@
 """Torch kernel for canonical ``adagrad`` (op order: optbridge.algorithms.adagrad).
 
 Mirrors ``backends/numpy/kernels/adagrad.py``: the three ``eps_placement`` forms and
-``update_slots``. No native path: the compiled path is the fast one.
+``update_slots``, Keras's weight decay. No native path: the compiled path is the fast one.
 """
 from __future__ import annotations
 
+from ._common import kernel_decay
 from .base import TorchKernel
 
 
@@ -12,6 +13,7 @@ def update(alg, params, grads, slots, s) -> None:
     """Canonical Adagrad, one tensor at a time, in place."""
     eps, clr = s["eps"], s["clr"]
     for p, g, acc in zip(params, grads, slots["sum"]):
+        kernel_decay(alg.weight_decay_form, p, s)
         if alg.update_slots:
             acc.add_(g * g)
         if alg.eps_placement == "outside":

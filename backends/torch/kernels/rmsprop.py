@@ -1,14 +1,15 @@
 """Torch kernel for canonical ``rmsprop`` (op order: optbridge.algorithms.rmsprop).
 
 Mirrors ``backends/numpy/kernels/rmsprop.py`` op for op for the three ``arithmetic``
-forms, both ``eps_placement`` and ``lr_placement`` forms, ``centered`` and momentum.
+forms, both ``eps_placement`` and ``lr_placement`` forms, ``centered``, momentum and Keras's
+weight decay.
 No native path: the compiled path is the fast one.
 """
 from __future__ import annotations
 
 import torch
 
-from ._common import lerp_
+from ._common import kernel_decay, lerp_
 from .base import TorchKernel
 
 
@@ -19,6 +20,8 @@ def update(alg, params, grads, slots, s) -> None:
     rho, omr, eps, lr = s["alpha"], s["one_minus_alpha"], s["eps"], s["lr"]
     for i, (p, g) in enumerate(zip(params, grads)):
         v = slots["square_avg"][i]
+        # 0. Keras weight decay
+        kernel_decay(alg.weight_decay_form, p, s)
         # 1. mean square
         if arithmetic == "torch":
             v.mul_(rho)

@@ -90,6 +90,11 @@ def keras_cases(qualname: str, lr: float, weight_decay: float, *hyperparameters)
 
 # -- keras-1: SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta ---------------------------------------
 _SGD = "keras.optimizers.SGD"
+_ADAM = "keras.optimizers.Adam"
+_ADAMW = "keras.optimizers.AdamW"
+_RMSPROP = "keras.optimizers.RMSprop"
+_ADAGRAD = "keras.optimizers.Adagrad"
+_ADADELTA = "keras.optimizers.Adadelta"
 
 _PART1_CASES: dict[str, DialectCases] = {
     _SGD: keras_cases(
@@ -98,6 +103,34 @@ _PART1_CASES: dict[str, DialectCases] = {
         ("momentum", {"momentum": 0.9}),
         ("nesterov", {"momentum": 0.8, "nesterov": True}),
         ("nesterov_no_momentum", {"nesterov": True, "exclude_from_weight_decay": ["bias", "beta"]}),
+    ),
+    _ADAM: keras_cases(
+        _ADAM, 0.01, 1e-2,
+        ("default", {}),
+        ("amsgrad", {"amsgrad": True}),
+        ("betas_eps", {"beta_1": 0.8, "beta_2": 0.95, "epsilon": 1e-5, "exclude_from_weight_decay": ["gamma"]}),
+    ),
+    _ADAMW: keras_cases(
+        _ADAMW, 0.01, 5e-2,
+        ("default", {}),
+        ("amsgrad", {"amsgrad": True, "beta_1": 0.5}),
+    ),
+    _RMSPROP: keras_cases(
+        _RMSPROP, 0.005, 1e-2,
+        ("default", {}),
+        ("momentum", {"momentum": 0.9, "epsilon": 1e-5}),
+        ("centered", {"centered": True, "momentum": 0.5, "rho": 0.8}),
+        ("centered_plain", {"centered": True, "exclude_from_weight_decay": ["fc"]}),
+    ),
+    _ADAGRAD: keras_cases(
+        _ADAGRAD, 0.05, 1e-2,
+        ("default", {}),
+        ("accumulator_eps", {"initial_accumulator_value": 0.5, "epsilon": 1e-4}),
+    ),
+    _ADADELTA: keras_cases(
+        _ADADELTA, 1.0, 1e-2,
+        ("default", {}),
+        ("rho_eps", {"rho": 0.8, "epsilon": 1e-5}),
     ),
 }
 
@@ -161,6 +194,39 @@ _PART1_ERRORS: tuple[ErrorInput, ...] = (
                "Argument `learning_rate` should be float"),
     ErrorInput("keras.sgd-params_bad_selector", "a selector dict with an unknown key", _SGD, "construct",
                dict(params={"name": "fc"}), GroupError, "a selector dict takes the keys"),
+    # keras.optimizers.Adam / AdamW
+    construct_error("keras.adam-lr_int", _ADAM, dict(learning_rate=0), SpecValueError,
+                    "Argument `learning_rate` should be float", "an int learning rate"),
+    construct_error("keras.adam-beta_1_str", _ADAM, dict(beta_1="0.9"), SpecTypeError,
+                    "`beta_1` must be a number", "beta_1 as a string"),
+    construct_error("keras.adam-amsgrad_int", _ADAM, dict(amsgrad=1), SpecTypeError,
+                    "`amsgrad` must be a bool", "amsgrad as an int"),
+    ErrorInput("keras.adam-group_epsilon_str", "a group with a string epsilon", _ADAM, "construct",
+               dict(params=[{"params": _W, "epsilon": "1e-7"}, {"params": "*"}]), SpecTypeError,
+               "groups[0] (['conv1.weight', 'fc.weight']): `epsilon` must be a number"),
+    construct_error("keras.adamw-weight_decay_none", _ADAMW, dict(weight_decay=None), SpecValueError,
+                    "Argument `weight_decay` must be a float. Received: weight_decay=None", "no weight decay"),
+    construct_error("keras.adamw-lr_int", _ADAMW, dict(learning_rate=1), SpecValueError,
+                    "Argument `learning_rate` should be float", "an int learning rate"),
+    # keras.optimizers.RMSprop
+    construct_error("keras.rmsprop-lr_int", _RMSPROP, dict(learning_rate=0), SpecValueError,
+                    "Argument `learning_rate` should be float", "an int learning rate"),
+    construct_error("keras.rmsprop-rho_none", _RMSPROP, dict(rho=None), SpecTypeError,
+                    "`rho` must be a number", "rho as None"),
+    construct_error("keras.rmsprop-centered_str", _RMSPROP, dict(centered="no"), SpecTypeError,
+                    "`centered` must be a bool", "centered as a string"),
+    # keras.optimizers.Adagrad
+    construct_error("keras.adagrad-lr_int", _ADAGRAD, dict(learning_rate=1), SpecValueError,
+                    "Argument `learning_rate` should be float", "an int learning rate"),
+    construct_error("keras.adagrad-accumulator_str", _ADAGRAD, dict(initial_accumulator_value="0.1"),
+                    SpecTypeError, "`initial_accumulator_value` must be a number", "accumulator as a string"),
+    # keras.optimizers.Adadelta
+    construct_error("keras.adadelta-lr_int", _ADADELTA, dict(learning_rate=1), SpecValueError,
+                    "Argument `learning_rate` should be float", "an int learning rate"),
+    construct_error("keras.adadelta-epsilon_list", _ADADELTA, dict(epsilon=[1e-7]), SpecTypeError,
+                    "`epsilon` must be a number", "epsilon as a list"),
+    construct_error("keras.adadelta-kwargs_unknown", _ADADELTA, dict(rho_=0.9), SpecValueError,
+                    "Argument(s) not recognized: {'rho_': 0.9}", "a misspelt argument"),
 )
 
 # -- keras-2: Adamax, Nadam, Ftrl, Lion, Lamb -------------------------------------------------------

@@ -4,6 +4,11 @@ names, signatures, defaults and numbers; parameters are chosen by selectors.
 # -- schedules (H1) --
 from . import schedules
 # -- keras-1: shared base, SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta --
+from .adadelta import Adadelta
+from .adagrad import Adagrad
+from .adam import Adam
+from .adamw import AdamW
+from .rmsprop import RMSprop
 from .sgd import SGD
 # -- keras-2: Adamax, Nadam, Ftrl, Lion, Lamb --
 from .adamax import Adamax
@@ -17,6 +22,11 @@ __all__: list[str] = [
     "schedules",
     # -- keras-1: shared base, SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta --
     "SGD",
+    "Adam",
+    "AdamW",
+    "RMSprop",
+    "Adagrad",
+    "Adadelta",
     # -- keras-2: Adamax, Nadam, Ftrl, Lion, Lamb --
     "Adamax",
     "Nadam",

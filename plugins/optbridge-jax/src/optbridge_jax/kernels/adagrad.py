@@ -4,6 +4,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from ..ops import sqrt
+from .decay import kernel_decay
 
 
 def adagrad(alg, params, grads, slots, scalars):
@@ -11,6 +12,7 @@ def adagrad(alg, params, grads, slots, scalars):
     eps, clr = scalars["eps"], scalars["clr"]
     new_params, sums = [], []
     for p, g, s in zip(params, grads, slots["sum"]):
+        p = kernel_decay(alg.weight_decay_form, p, scalars)
         if alg.update_slots:
             s = s + g * g
         if alg.eps_placement == "outside":

@@ -5,6 +5,7 @@ import jax.numpy as jnp
 
 from ..ops import sqrt
 from .adam import lerp
+from .decay import kernel_decay
 
 
 def rmsprop(alg, params, grads, slots, scalars):
@@ -17,6 +18,7 @@ def rmsprop(alg, params, grads, slots, scalars):
     new_params = []
     for i, (p, g) in enumerate(zip(params, grads)):
         v = slots["square_avg"][i]
+        p = kernel_decay(alg.weight_decay_form, p, scalars)
         if arithmetic == "torch":
             v = v * rho + omr * g * g
         elif arithmetic == "mindspore":
