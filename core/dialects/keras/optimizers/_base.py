@@ -249,6 +249,8 @@ class KerasOptimizer(DialectOptimizer):
     cls_name: ClassVar[str] = "Optimizer"
     #: the class's own hyperparameters (a group dict may override them)
     hyperparameters: ClassVar[tuple[str, ...]] = ()
+    #: arguments accepted only at their Keras default (:data:`NOT_MODELLED`)
+    fixed_arguments: ClassVar[tuple[str, ...]] = tuple(NOT_MODELLED)
 
     _hp: dict[str, Any]
     _group_list: list[dict[str, Any]] | None
