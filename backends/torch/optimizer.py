@@ -411,7 +411,7 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
                 unit.compute_dtype)
         # A bound scheduler that changes hyperparameters (momentum/beta cycling) gives this step an
         # algorithm other than the one the unit was compiled for: run it eagerly rather than recompile.
-        if (self._path == "reference" or alg != unit.algorithm
+        if (self._path == "reference" or alg != unit.algorithm or not self._kernel_table[alg.name].compiles(alg)
                 or (self._path != "compiled" and unit.numel < self._compile_threshold)):
             bucket_step(*args)
             return

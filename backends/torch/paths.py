@@ -87,6 +87,24 @@ def compiled_bucket_step(key: Any) -> Callable[..., None]:
         if fn is None:
             code = bucket_step.__code__.replace(co_name=f"bucket_step_{len(_cache)}")
             fresh = types.FunctionType(code, bucket_step.__globals__, code.co_name, bucket_step.__defaults__)
-            fn = torch.compile(fresh, fullgraph=True, dynamic=False)
+            fn = _scalars_as_vectors(torch.compile(fresh, fullgraph=True, dynamic=False))
             _cache[key] = fn
         return fn
+
+
+def _as_1d(tensors: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+    return [t.view(1) if t.dim() == 0 else t for t in tensors]
+
+
+def _scalars_as_vectors(compiled: Callable[..., None]) -> Callable[..., None]:
+    """``compiled`` called with every 0-d parameter, gradient and slot as a 1-element view.
+
+    torch 2.13's ``torch.compile`` (AOTAutograd) drops in-place updates of a 0-d float64
+    CPU input that does not require grad: ``p.sub_(u)`` on ``torch.tensor(0.5,
+    dtype=torch.float64)`` leaves ``p`` unchanged. A 1-element view updates the same
+    storage; no kernel's formula depends on 0-d versus 1-element 1-d.
+    """
+    def run(update, alg, params, grads, slots, *rest):
+        return compiled(update, alg, _as_1d(params), _as_1d(grads), {k: _as_1d(v) for k, v in slots.items()}, *rest)
+
+    return run

@@ -5,8 +5,8 @@ torch kernel computes exactly the canonical formula) ending in
 ``KERNEL = TorchKernel("<name>", update[, native])``, then add one line below.
 """
 from .base import TorchKernel, as_kernel
-from . import (adadelta, adagrad, adam, adam_weight_decay, adamax, asgd, ftrl, lamb, lars, nadam, proximal_adagrad,
-               radam, rmsprop, rprop, sgd)
+from . import (adadelta, adafactor, adagrad, adam, adam_weight_decay, adamax, asgd, ftrl, lamb, lars, nadam,
+               proximal_adagrad, radam, rmsprop, rprop, sgd)
 from . import lion
 
 KERNELS: dict[str, TorchKernel] = {
@@ -25,6 +25,7 @@ KERNELS: dict[str, TorchKernel] = {
     "adadelta": adadelta.KERNEL,
     "adamax": adamax.KERNEL,
     "rprop": rprop.KERNEL,
+    "adafactor": adafactor.KERNEL,
     "lion": lion.KERNEL,
 }
 

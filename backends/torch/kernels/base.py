@@ -23,6 +23,11 @@ A kernel has two faces:
   first, in that order; the optimizer passes ``False``/``0.0`` when it has already
   pre-processed the gradients (centralization or a loss scale follow the decay).
 
+A kernel whose op order ``torch.compile`` cannot express as one graph (a loop over a
+tensor's elements, a host value) says so with ``compilable(alg) -> False``: the
+``"compiled"`` and ``"auto"`` paths then run its ``update`` eagerly, exactly as the
+``"reference"`` path does.
+
 Neither face validates or allocates beyond what the formula needs: the optimizer checks
 everything at build time.
 """
@@ -51,16 +56,23 @@ class TorchKernel:
         native: ``native(alg) -> run | None``; see the module docstring.
         elementwise: ``False`` when the op order reduces over each tensor (LAMB's and
             LARS' trust ratios): flat-buffer mode then keeps the bucket per tensor.
+        compilable: ``compilable(alg) -> bool``, ``False`` for hyperparameters whose op
+            order must run eagerly (see the module docstring); ``None``: always compilable.
     """
 
     name: str
     update: Update
     native: Callable[[Any], Native | None] | None = None
     elementwise: bool = True
+    compilable: Callable[[Any], bool] | None = None
 
     def native_for(self, alg: Any) -> Native | None:
         """torch's own kernel for these hyperparameters, or ``None``."""
         return None if self.native is None else self.native(alg)
+
+    def compiles(self, alg: Any) -> bool:
+        """Whether the compiled path may ``torch.compile`` ``update`` for these hyperparameters."""
+        return self.compilable is None or bool(self.compilable(alg))
 
 
 def as_kernel(name: str, kernel: Any) -> TorchKernel:
