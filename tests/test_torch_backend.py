@@ -195,8 +195,8 @@ def test_lr_rule_an_optbridge_schedule_owns_the_lr_and_is_published():
 def test_read_only_group_keys_raise_when_changed():
     model = Net()
     opt = optbridge.build(nn.Momentum(None, 0.1, 0.9), model.named_parameters())
-    opt.param_groups[0]["momentum"] = 0.5
-    with pytest.raises(SpecValueError, match=r"param_groups\[0\]\['momentum'\]"):
+    opt.param_groups[0]["nesterov"] = True
+    with pytest.raises(SpecValueError, match=r"param_groups\[0\]\['nesterov'\]"):
         opt.step()
 
 
@@ -362,3 +362,28 @@ def test_closure_is_called_with_grad_enabled_and_its_loss_returned():
 
     loss = opt.step(closure)
     assert isinstance(loss, torch.Tensor) and opt.global_step == 1
+
+
+def test_flat_mode_copies_a_hand_assigned_gradient_and_refuses_none_or_a_moved_gradient():
+    model, twin = Net(), Net()
+    opt = Optimizer(model.named_parameters(), nn.Momentum(None, 0.1, 0.9), flat=True)
+    ref = Optimizer(twin.named_parameters(), nn.Momentum(None, 0.1, 0.9))
+    for m in (model, twin):
+        for p in m.parameters():
+            p.grad = torch.full_like(p, 0.5)
+    opt.step()
+    ref.step()
+    unit = opt._units[0][0]
+    assert all(p.grad.data_ptr() >= unit.flat.grad.data_ptr() for p in model.parameters())
+    for (n, a), b in zip(values(model).items(), values(twin).values()):
+        assert torch.equal(a, b), n
+    model.fc.weight.grad.set_(torch.ones_like(model.fc.weight))
+    twin.fc.weight.grad = torch.ones_like(twin.fc.weight)
+    opt.step()
+    ref.step()
+    for (n, a), b in zip(values(model).items(), values(twin).values()):
+        assert torch.equal(a, b), n
+    assert model.fc.weight.grad.data_ptr() == unit.flat.grad.data_ptr()
+    model.fc.weight.grad = None
+    with pytest.raises(StepInputError, match="fc.weight.*grad None"):
+        opt.step()

@@ -23,6 +23,7 @@ lose non-default strides (e.g. ``channels_last``): views are contiguous.
 """
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
@@ -31,6 +32,9 @@ import torch
 from optbridge.errors import StepInputError
 
 __all__ = ["FlatBuffers", "flatten"]
+
+_data_ptr = torch.Tensor.data_ptr
+_grad_of = operator.attrgetter("grad")
 
 
 @dataclass
@@ -43,8 +47,9 @@ class FlatBuffers:
     param: torch.Tensor
     grad: torch.Tensor
     slots: dict[str, torch.Tensor]
-    param_ptrs: tuple[int, ...]
-    grad_ptrs: tuple[int, ...]
+    param_ptrs: list[int]
+    grad_ptrs: list[int]
+    grad_views: tuple[torch.Tensor, ...] = ()
 
     def view(self, buffer: torch.Tensor, i: int) -> torch.Tensor:
         p = self.params[i]
@@ -55,9 +60,23 @@ class FlatBuffers:
         for i, p in enumerate(self.params):
             if p.grad is None or p.grad.data_ptr() != self.grad_ptrs[i]:
                 p.grad = self.view(self.grad, i)
+        self.grad_views = tuple(p.grad for p in self.params)
+
+    def intact(self) -> bool:
+        """Whether every parameter's storage and every ``.grad`` object are still the buffers' views.
+
+        The per-step fast path: C-level passes over the tensors (``data_ptr`` of each
+        parameter, identity of each ``.grad`` with the view attached last, ``data_ptr`` of
+        those views, which catches ``p.grad.set_(...)``), no Python loop body per tensor.
+        """
+        return (list(map(_data_ptr, self.params)) == self.param_ptrs
+                and all(map(operator.is_, map(_grad_of, self.params), self.grad_views))
+                and list(map(_data_ptr, self.grad_views)) == self.grad_ptrs)
 
     def check(self) -> None:
         """Verify the views are intact before a step; copy hand-assigned gradients in."""
+        if self.intact():
+            return
         for i, p in enumerate(self.params):
             if p.data_ptr() != self.param_ptrs[i]:
                 raise StepInputError(
@@ -77,6 +96,7 @@ class FlatBuffers:
                 view = self.view(self.grad, i)
                 view.copy_(g)
                 p.grad = view
+        self.grad_views = tuple(p.grad for p in self.params)
 
 
 def flatten(names: Sequence[str], params: Sequence[torch.Tensor],
@@ -93,7 +113,7 @@ def flatten(names: Sequence[str], params: Sequence[torch.Tensor],
     flat_p = torch.empty(total, dtype=first.dtype, device=first.device)
     flat_g = torch.zeros(total, dtype=first.dtype, device=first.device)
     flat_slots = {k: torch.empty(total, dtype=v[0].dtype, device=first.device) for k, v in slots.items()}
-    buffers = FlatBuffers(tuple(names), tuple(params), tuple(offsets), flat_p, flat_g, flat_slots, (), ())
+    buffers = FlatBuffers(tuple(names), tuple(params), tuple(offsets), flat_p, flat_g, flat_slots, [], [])
     with torch.no_grad():
         for i, p in enumerate(params):
             view = buffers.view(flat_p, i)
@@ -107,6 +127,7 @@ def flatten(names: Sequence[str], params: Sequence[torch.Tensor],
                 sview = buffers.view(flat_slots[k], i)
                 sview.copy_(lst[i])
                 lst[i] = sview
-    buffers.param_ptrs = tuple(p.data_ptr() for p in params)
-    buffers.grad_ptrs = tuple(p.grad.data_ptr() for p in params)
+    buffers.param_ptrs = [p.data_ptr() for p in params]
+    buffers.grad_ptrs = [p.grad.data_ptr() for p in params]
+    buffers.grad_views = tuple(p.grad for p in params)
     return buffers
