@@ -278,6 +278,20 @@ class Engine:
                 alg = alg.replace(**scheduled)
         return alg
 
+    def algorithm_at(self, group: GroupRuntime, step: int) -> Algorithm:
+        """The algorithm ``group`` runs at step ``step``: its own, with the momentum or beta1
+        a declared ``CyclicLR``/``OneCycleLR`` sets for that step (what :meth:`plan` uses)."""
+        return self._step_algorithm(group, step)
+
+    def scheduled_hyperparameters(self, group: GroupRuntime) -> frozenset[str]:
+        """Names of the hyperparameters of ``group`` its declared schedules set every step."""
+        return frozenset(k for track in group.tracks.values() for k in track.runtime.hyperparameters())
+
+    def weight_decay_value(self, group: GroupRuntime, step: int) -> float:
+        """The weight decay ``group`` is given for step ``step`` (before the loss-scale product
+        and the rounding of :meth:`weight_decay_at`)."""
+        return self._value_at(group, group.weight_decay, "weight_decay", step)
+
     def commit(self, plan: StepPlan) -> None:
         """Record a step that ran: keep the new host state and advance the global step."""
         for group, host_state in zip(self.groups, plan.next_host_states):
@@ -451,6 +465,11 @@ class OptimizerAPI:
         self._engine.check_state_dict(state_dict)
         self._import_slots(state_dict["state"])
         self._engine.load_host_state(state_dict)
+
+    def _schedule_changed(self, group: int, key: str) -> None:
+        """Hook: a bound ``optim.lr_scheduler`` changed ``key`` (``"lr"``, ``"momentum"`` or
+        ``"betas"``) of the group at position ``group`` through the engine. A backend that
+        shows values outside the engine (the torch backend's ``param_groups``) updates them."""
 
     def _export_slots(self) -> dict[str, dict[str, np.ndarray]]:
         raise NotImplementedError

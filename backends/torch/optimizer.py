@@ -12,8 +12,19 @@ See ``docs/backends-torch.md`` for the user guide; the rules that matter here:
   ``StaticLearningRateError`` at the next step — one owner per learning rate. After
   each step, ``set_lr``, ``end_epoch`` and ``load_state_dict`` the optimizer publishes
   the lr of the next step into ``group['lr']``.
-* Other group keys (the algorithm's hyperparameters, ``weight_decay``) are read-only: a
-  changed value raises at the next step instead of being ignored.
+* **Momentum and betas are live too**, as in torch: ``group['momentum']``,
+  ``group['betas']`` (torch's name, published for algorithms with ``beta1``/``beta2``)
+  and ``group['beta1']``/``group['beta2']``. After each step the optimizer publishes the
+  values the next step uses (a declared ``CyclicLR``/``OneCycleLR`` cycles them; a bound
+  optbridge scheduler changes them through the engine); a value changed since then —
+  by torch's own ``CyclicLR``/``OneCycleLR`` or by hand — is applied with
+  ``Engine.set_hyperparameters`` before the next step and stays until changed again. A
+  value a declared schedule sets every step cannot be written (one owner per value), and
+  a change that would add or drop state slots (momentum to or from 0) raises; nothing is
+  applied when any edit of any group is refused.
+* ``group['weight_decay']`` shows the next step's weight decay (an optbridge schedule or
+  per-step list included). It and the other hyperparameters are read-only: a changed
+  value raises at the next step instead of being ignored.
 """
 from __future__ import annotations
 
@@ -34,7 +45,7 @@ from optbridge.spec import GroupSpec, OptimizerSpec
 
 from .flat import FlatBuffers, flatten
 from .kernels import KERNELS, as_kernel
-from .paths import PATHS, SCALE, WD, bucket_step, compiled_bucket_step
+from .paths import PATHS, SCALE, WD, bucket_step, compiled_bucket_step, trace_key
 from . import state_io
 
 __all__ = ["Optimizer", "COMPILE_THRESHOLD"]
@@ -50,6 +61,8 @@ COMPILE_THRESHOLD = 1 << 16
 #: The compiled path compiles at most this many tensors per graph.
 COMPILE_CHUNK = 64
 _LOW_DTYPES = (torch.float16, torch.bfloat16)
+#: ``param_groups`` keys written back into the engine when changed (see the module docstring).
+_LIVE_KEYS = ("lr", "momentum", "betas", "beta1", "beta2")
 
 
 @dataclass
@@ -66,6 +79,8 @@ class _Unit:
     flat: FlatBuffers | None = None
     native: Callable[..., None] | None = None
     compiled: dict[Any, Callable[..., None]] = field(default_factory=dict)
+    #: :func:`~optbridge.backends.torch.paths.trace_key` -> the algorithm its graph is traced with
+    traced: dict[Any, Any] = field(default_factory=dict)
 
 
 def _dtype_name(dtype: torch.dtype) -> str:
@@ -122,6 +137,54 @@ def _named(params: Any, names: Any) -> list[tuple[str, torch.Tensor]]:
         seen_names.add(name)
         seen_tensors.add(tensor)
     return out
+
+
+def _with_betas(hyperparameters: Mapping[str, Any]) -> dict[str, Any]:
+    """The hyperparameters plus torch's ``betas`` pair when the algorithm has ``beta1`` and ``beta2``."""
+    keys = dict(hyperparameters)
+    if "beta1" in keys and "beta2" in keys:
+        keys["betas"] = (keys["beta1"], keys["beta2"])
+    return keys
+
+
+def _scalar(value: Any) -> Any:
+    """A one-element tensor as a Python number (torch allows tensor hyperparameters); else ``value``."""
+    return value.item() if isinstance(value, torch.Tensor) and value.numel() == 1 else value
+
+
+def _differs(value: Any, published: Any) -> bool:
+    try:
+        return bool(value != published)
+    except (TypeError, RuntimeError, ValueError):  # e.g. a pair holding tensors
+        return True
+
+
+def _hyperparameter_edits(index: int, group: Mapping[str, Any], published: Mapping[str, Any],
+                          changed: Sequence[str]) -> dict[str, Any]:
+    """``{momentum | beta1 | beta2: value}`` from the changed live keys of ``param_groups[index]``.
+
+    ``betas`` (torch's key; its schedulers write it) and ``beta1``/``beta2`` may both be
+    edited only if they agree.
+    """
+    values: dict[str, Any] = {}
+    if "momentum" in changed:
+        values["momentum"] = _scalar(group["momentum"])
+    if "betas" in changed:
+        betas = group["betas"]
+        if isinstance(betas, (str, bytes)) or not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise SpecValueError(f"param_groups[{index}]['betas'] must be a pair (beta1, beta2). Received: {betas!r}")
+        for name, value, before in zip(("beta1", "beta2"), betas, published["betas"]):
+            if _differs(value, before):
+                values[name] = _scalar(value)
+    for name in ("beta1", "beta2"):
+        if name in changed:
+            value = _scalar(group[name])
+            if name in values and _differs(values[name], value):
+                raise SpecValueError(
+                    f"param_groups[{index}]: 'betas' and '{name}' were both changed and disagree "
+                    f"({group['betas']!r} and {group[name]!r})")
+            values[name] = value
+    return values
 
 
 class Optimizer(torch.optim.Optimizer, OptimizerAPI):
@@ -209,10 +272,20 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
         return engine
 
     def _group_keys(self, engine: Engine, index: int) -> dict[str, Any]:
+        """The hyperparameters, torch's ``betas`` and the weight decay of the next step.
+
+        A finished per-step weight-decay list shows nothing (the group keeps its last value).
+        """
         group = engine.groups[index]
-        keys = dict(group.algorithm.hyperparameters())
+        keys = _with_betas(engine.algorithm_at(group, engine.global_step).hyperparameters())
         wd = group.weight_decay
-        keys["weight_decay"] = wd.at(0) if isinstance(wd, Constant) else type(wd).__name__
+        if isinstance(wd, Constant):
+            keys["weight_decay"] = wd.value
+        else:
+            try:
+                keys["weight_decay"] = engine.weight_decay_value(group, engine.global_step)
+            except ScheduleExhaustedError:
+                pass
         return keys
 
     def _torch_groups(self, engine: Engine) -> list[dict[str, Any]]:
@@ -225,7 +298,7 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
         return out
 
     def _defaults(self, engine: Engine) -> dict[str, Any]:
-        defaults = dict(engine.spec.algorithm.hyperparameters())
+        defaults = _with_betas(engine.spec.algorithm.hyperparameters())
         defaults["lr"] = engine.get_lr()[0]
         return defaults
 
@@ -265,46 +338,82 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
                     units.append(unit)
                 self._units.append(units)
 
-    # -- learning rate ownership ------------------------------------------------------
+    # -- live group keys: lr, momentum, betas ------------------------------------------
     def _publish(self) -> None:
-        """Write the next step's lr into each group (a finished per-step list keeps its last value)."""
+        """Write the next step's lr, hyperparameters and weight decay into each group.
+
+        A finished per-step list keeps its last value.
+        """
         engine = self._engine
         published = []
-        for group, runtime in zip(self.param_groups, engine.groups):
+        for i, (group, runtime) in enumerate(zip(self.param_groups, engine.groups)):
             try:
                 group["lr"] = engine.lr_at(runtime, engine.global_step)
             except ScheduleExhaustedError:
                 pass
-            published.append(group["lr"])
+            keys = self._group_keys(engine, i)
+            group.update(keys)
+            published.append({k: group[k] for k in ("lr", *keys)})
         self._published = published
-        self._group_snapshot = [self._group_keys(self._engine, i) for i in range(len(self._engine.groups))]
+
+    def _schedule_changed(self, group: int, key: str) -> None:
+        """A bound optbridge scheduler changed ``key`` of a group in the engine: show it in
+        ``param_groups`` (only that value: an edit not yet applied elsewhere stays pending)."""
+        engine = self._engine
+        if key == "lr":
+            values = {"lr": engine.lr_at(engine.groups[group], engine.global_step)}
+        else:
+            values = {k: v for k, v in self._group_keys(engine, group).items()
+                      if k in ("momentum", "betas", "beta1", "beta2")}
+        self.param_groups[group].update(values)
+        self._published[group].update(values)
 
     def _sync_lr(self) -> None:
-        """Apply ``group['lr']`` edits (see the module docstring); check read-only keys."""
-        if len(self.param_groups) != len(self._engine.groups):
+        """Apply edits of the live keys (see the module docstring); check the read-only keys.
+
+        Every edit of every group is validated and applied, or (any refused) none is.
+        """
+        engine = self._engine
+        if len(self.param_groups) != len(engine.groups):
             raise StepInputError(
-                f"param_groups has {len(self.param_groups)} groups, the optimizer {len(self._engine.groups)}; "
+                f"param_groups has {len(self.param_groups)} groups, the optimizer {len(engine.groups)}; "
                 f"add groups with add_param_group")
-        edits = []
-        for i, (group, published, snapshot) in enumerate(zip(self.param_groups, self._published,
-                                                               self._group_snapshot)):
-            for key, value in snapshot.items():
-                if key in group and group[key] != value:
+        lr_edits: list[tuple[int, float]] = []
+        hyper_edits: list[tuple[int, dict[str, Any]]] = []
+        for i, (group, published) in enumerate(zip(self.param_groups, self._published)):
+            changed = [k for k, v in published.items() if k in group and _differs(group[k], v)]
+            for key in changed:
+                if key not in _LIVE_KEYS:
                     raise SpecValueError(
-                        f"param_groups[{i}]['{key}'] was changed to {group[key]!r} (was {value!r}); only 'lr' is "
-                        f"live on the optbridge torch optimizer: build a new spec to change '{key}'")
-            lr = group["lr"]
-            if lr != published:
-                if isinstance(lr, torch.Tensor):
-                    lr = float(lr)
-                edits.append((i, lr))
-        if not edits:
+                        f"param_groups[{i}]['{key}'] was changed to {group[key]!r} (was {published[key]!r}); only "
+                        f"{list(_LIVE_KEYS)} are live on the optbridge torch optimizer: build a new spec to change "
+                        f"'{key}'")
+            if "lr" in changed:
+                lr = _scalar(group["lr"])
+                if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr < 0:
+                    raise SpecValueError(f"param_groups[{i}]['lr'] must be a finite number >= 0. Received: {lr!r}")
+                lr_edits.append((i, float(lr)))
+            values = _hyperparameter_edits(i, group, published, changed)
+            scheduled = sorted(engine.scheduled_hyperparameters(engine.groups[i]) & set(values))
+            if scheduled:
+                raise SpecValueError(
+                    f"param_groups[{i}]: {scheduled} is set every step by the group's optbridge schedule "
+                    f"(CyclicLR/OneCycleLR declared with cycle_momentum=True) and cannot be written")
+            if values:
+                hyper_edits.append((i, values))
+        if not lr_edits and not hyper_edits:
             return
-        for i, lr in edits:
-            if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr < 0:
-                raise SpecValueError(f"param_groups[{i}]['lr'] must be a finite number >= 0. Received: {lr!r}")
-        for i, lr in edits:
-            self._engine.set_lr(float(lr), group=i)
+        saved = [(g.algorithm, dict(g.hyperparameter_overrides), g.lr_override) for g in engine.groups]
+        try:
+            for i, values in hyper_edits:
+                engine.set_hyperparameters(i, **values)
+            for i, lr in lr_edits:
+                engine.set_lr(lr, group=i)
+        except BaseException:
+            for g, (algorithm, overrides, lr_override) in zip(engine.groups, saved):
+                g.algorithm, g.hyperparameter_overrides, g.lr_override = algorithm, overrides, lr_override
+            raise
+        self._publish()
 
     def set_lr(self, value: float, group: int | None = None) -> None:
         self._sync_lr()
@@ -409,12 +518,14 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
         pre = (bs.negate, decay, bs.centralize, scale)
         args = (self._kernel_table[alg.name].update, alg, params, grads, slots, svec, tuple(names), flags, pre,
                 unit.compute_dtype)
-        # A bound scheduler that changes hyperparameters (momentum/beta cycling) gives this step an
-        # algorithm other than the one the unit was compiled for: run it eagerly rather than recompile.
-        if (self._path == "reference" or alg != unit.algorithm or not self._kernel_table[alg.name].compiles(alg)
+        if (self._path == "reference" or not self._kernel_table[alg.name].compiles(alg)
                 or (self._path != "compiled" and unit.numel < self._compile_threshold)):
             bucket_step(*args)
             return
+        # cycled momentum/betas arrive as scalars: trace with the representative of this step's
+        # algorithm, so a new value never recompiles
+        alg = unit.traced.setdefault(trace_key(alg, unit.algorithm), alg)
+        args = args[:1] + (alg,) + args[2:]
         if bs.centralize:
             # inductor (torch 2.13) fails to compile the per-tensor mean next to in-place updates
             # (KeyError in loop_body): centralize eagerly, compile the rest.
@@ -486,7 +597,8 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
 
         Parameters need names (``(name, tensor)`` pairs, or tensors with ``names=`` given
         at construction). Keys other than ``params``, ``lr``, ``weight_decay`` and
-        ``param_names`` must be the algorithm's hyperparameters. The new group's host
+        ``param_names`` must be the algorithm's hyperparameters (or torch's ``betas`` for
+        ``beta1``/``beta2``). The new group's host
         state starts fresh; the global step continues.
         """
         if self._building:
@@ -505,10 +617,15 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
             if n in self._named_params or t in lookup:
                 raise SpecValueError(f"add_param_group: parameter {n!r} is already in a group")
         alg_keys = set(self._spec.algorithm.hyperparameters())
-        unknown = [k for k in param_group if k not in alg_keys | {"params", "lr", "weight_decay", "param_names"}]
+        extra = {"params", "lr", "weight_decay", "param_names"} | ({"betas"} if {"beta1", "beta2"} <= alg_keys else set())
+        unknown = [k for k in param_group if k not in alg_keys | extra]
         if unknown:
-            raise SpecValueError(f"add_param_group: unknown keys {unknown}; allowed: lr, weight_decay and "
+            raise SpecValueError(f"add_param_group: unknown keys {unknown}; allowed: {sorted(extra - {'params'})} and "
                                  f"{sorted(alg_keys)}")
+        overrides = {k: v for k, v in param_group.items() if k in alg_keys}
+        if "betas" in param_group:
+            overrides.update(_hyperparameter_edits(len(self.param_groups), param_group, {"betas": (None, None)},
+                                                   [k for k in ("betas", "beta1", "beta2") if k in param_group]))
         self._sync_lr()
         spec = self._spec
         existing = spec.groups if spec.groups is not None else (GroupSpec(params=list(self._engine.param_names)),)
@@ -516,7 +633,7 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
             params=[n for n, _ in named],
             lr=None if "lr" not in param_group else Constant(float(param_group["lr"])),
             weight_decay=None if "weight_decay" not in param_group else Constant(float(param_group["weight_decay"])),
-            overrides={k: v for k, v in param_group.items() if k in alg_keys},
+            overrides=overrides,
             source_index=len(existing),
         )
         order = spec.order_params

@@ -11,6 +11,10 @@
   code object, so dynamo's per-code recompile limit is never shared between buckets;
   within one, the Python flags of the first and later steps give at most two graphs.
   Inductor's on-disk FX graph cache makes the first step of a later process cheap.
+  Momentum and betas that change from step to step (``CyclicLR``/``OneCycleLR``
+  cycling, a hand edit of ``param_groups``) reach the kernel as host scalars too; the
+  graph is traced with a *representative* algorithm (:func:`trace_key`), so cycling
+  them never recompiles.
 * **native** — torch's own fused/foreach kernel (``TorchKernel.native``) where the
   canonical formula is exactly torch's.
 """
@@ -24,13 +28,36 @@ import torch
 
 from .preprocess import preprocess_gradients
 
-__all__ = ["bucket_step", "compiled_bucket_step", "PATHS", "WD", "SCALE"]
+__all__ = ["bucket_step", "compiled_bucket_step", "trace_key", "PATHS", "WD", "SCALE", "LIVE_HYPERPARAMETERS"]
 
 #: Path names accepted by :class:`optbridge.backends.torch.Optimizer`.
 PATHS = ("auto", "reference", "compiled", "native")
 #: Names of the pre-processing scalars inside the scalar vector.
 WD = "_preprocess_weight_decay"
 SCALE = "_preprocess_grad_scale"
+#: Hyperparameters whose values may change between steps (momentum/beta1 cycling, hand edits of
+#: ``param_groups``). Kernels read their values from the host scalars (``s["momentum"]``,
+#: ``s["beta1"]``, ...); from ``alg`` only whether they are zero, positive, or within 0.5
+#: of 1 (SGD's ``momentum == 0``, RMSprop's ``momentum > 0``, torch's ``lerp`` form).
+LIVE_HYPERPARAMETERS = ("momentum", "beta1", "beta2")
+
+
+def trace_key(alg: Any, base: Any) -> Any:
+    """What a compiled graph of ``alg`` depends on, for a bucket built with ``base``.
+
+    ``alg`` itself when its live hyperparameters (:data:`LIVE_HYPERPARAMETERS`) equal
+    ``base``'s; otherwise ``alg`` with them reset to ``base``'s values together with,
+    for each, the three tests kernels may make on it (``== 0``, ``> 0``,
+    ``|1 − v| < 0.5``). Steps whose keys are equal run one graph, traced with the first
+    such step's algorithm: cycling momentum or beta1 inside one class compiles once.
+    """
+    hp, base_hp = alg.hyperparameters(), base.hyperparameters()
+    live = [k for k in LIVE_HYPERPARAMETERS
+            if k in hp and k in base_hp and isinstance(hp[k], float) and hp[k] != base_hp[k]]
+    if not live:
+        return alg
+    tests = tuple((k, hp[k] == 0.0, hp[k] > 0.0, abs(1.0 - hp[k]) < 0.5) for k in live)
+    return alg.replace(**{k: base_hp[k] for k in live}), tests
 
 
 def bucket_step(

@@ -106,14 +106,18 @@ class _EngineGroup(MutableMapping):
     ``"lr"`` is the group's static learning rate (``Engine.static_lr``/``set_lr``);
     ``"momentum"`` and ``"betas"`` are the algorithm's ``momentum`` or
     ``(beta1, beta2)`` (``Engine.set_hyperparameters``); every other key is scheduler
-    bookkeeping kept in the engine's ``scheduler_values`` (neutral state).
+    bookkeeping kept in the engine's ``scheduler_values`` (neutral state). After writing
+    ``"lr"``, ``"momentum"`` or ``"betas"`` it calls ``changed(index, key)`` (the
+    optimizer's ``_schedule_changed``: the torch backend shows the value in its own
+    ``param_groups``).
     """
 
-    __slots__ = ("_engine", "_index")
+    __slots__ = ("_engine", "_index", "_changed")
 
-    def __init__(self, engine: Engine, index: int):
+    def __init__(self, engine: Engine, index: int, changed: Callable[[int, str], None] | None = None):
         self._engine = engine
         self._index = index
+        self._changed = changed
 
     def _hyper(self) -> dict[str, Any]:
         return self._engine.groups[self._index].algorithm.hyperparameters()
@@ -144,6 +148,9 @@ class _EngineGroup(MutableMapping):
                 self._engine.set_hyperparameters(self._index, beta1=value[0], beta2=value[1])
         else:
             self._engine.groups[self._index].scheduler_values[key] = value
+            return
+        if self._changed is not None:
+            self._changed(self._index, key)
 
     def __delitem__(self, key: str) -> None:
         del self._engine.groups[self._index].scheduler_values[key]
@@ -162,7 +169,8 @@ class _BoundOptimizer:
 
     def __init__(self, owner: Any):
         self.engine: Engine = owner._engine
-        self.param_groups = [_EngineGroup(self.engine, i) for i in range(len(self.engine.groups))]
+        changed = getattr(owner, "_schedule_changed", None)
+        self.param_groups = [_EngineGroup(self.engine, i, changed) for i in range(len(self.engine.groups))]
         hp = self.engine.spec.algorithm.hyperparameters()
         self.defaults = {k: hp[k] for k in ("momentum",) if k in hp}
         if "beta1" in hp and "beta2" in hp:
