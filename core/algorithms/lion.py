@@ -24,7 +24,8 @@ Dialect axes (DIALECTS.md D3, D15), each an explicit flag:
   decay; Optax ``weight_decay=1e-3`` (the dialect supplies its own).
 
 Host scalars at every step, in ``precision`` (Keras: ``ops.cast(beta, variable.dtype)``
-and ``1.0 − beta`` in that dtype, i.e. float32 for float32 variables):
+and ``1.0 − beta`` in that dtype, i.e. float32 for float32 variables; Optax forms
+``1. − b1`` on Python floats, i.e. ``precision="float64"`` rounded to the dtype):
 ``beta_1``, ``beta_2``, ``one_minus_beta_1 = 1 − β₁``, ``one_minus_beta_2 = 1 − β₂``,
 plus ``lr``, ``weight_decay`` and, for ``"decoupled"``, ``decay``.
 
