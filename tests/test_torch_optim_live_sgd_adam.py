@@ -19,23 +19,20 @@ from __future__ import annotations
 
 import re
 
-import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
 
 import optbridge  # noqa: E402
-from optbridge.conformance import compare, streams  # noqa: E402
+import torch_live  # noqa: E402
+from optbridge.conformance import streams  # noqa: E402
 from optbridge.conformance.catalog import CONSTRUCT_ERRORS  # noqa: E402
 from optbridge.dialects.base import dialect_registry  # noqa: E402
 from optbridge.dialects.mindspore import nn  # noqa: E402
 from optbridge.dialects.torch import optim  # noqa: E402
-from optbridge.groups import ParamInfo, resolve_groups  # noqa: E402
+from torch_live import LAYOUT, STEPS  # noqa: E402
 
-LAYOUT = (("conv.weight", (4, 3, 3)), ("conv.bias", (4,)), ("fc.weight", (5, 7)), ("fc.bias", (5,)))
-STEPS = 25
 SEED = 11
-GROUPS_A = ["conv.*"]
 
 #: (id, class name, group-0 overrides, group-1 overrides, constructor arguments)
 CASES = [
@@ -73,65 +70,14 @@ MIN_IDENTICAL = {"SGD": 0.55, "Adam": 0.35, "AdamW": 0.35, "ASGD": 0.55, "NAdam"
 _STATS: dict[str, dict[str, float]] = {}
 
 
-def _groups(group0: dict, group1: dict) -> list[dict]:
-    return [{"params": list(GROUPS_A), **group0}, {"params": "*", **group1}]
-
-
-def _torch_groups(group0: dict, group1: dict, tensors: dict) -> list[dict]:
-    infos = [ParamInfo(n, s) for n, s in LAYOUT]
-    resolution = resolve_groups([g["params"] for g in _groups(group0, group1)], infos)
-    out = []
-    for resolved, overrides in zip(resolution.groups, (group0, group1)):
-        out.append({"params": [tensors[n] for n in resolved.names], **overrides})
-    return out
-
-
-def run_both(cls_name: str, group0: dict, group1: dict, kwargs: dict, dtype: str):
-    """Yield ``(step, ours, theirs)`` after every step."""
-    spec = getattr(optim, cls_name)(_groups(group0, group1), **kwargs)
-    start = streams.as_dtype(streams.initial_params(LAYOUT, SEED), dtype)
-    ours = {k: v.copy() for k, v in start.items()}
-    opt = optbridge.build(spec, ours, backend="numpy")
-    tensors = {k: torch.tensor(v.copy(), requires_grad=True) for k, v in start.items()}
-    reference = getattr(torch.optim, cls_name)(_torch_groups(group0, group1, tensors), foreach=False, **kwargs)
-    for step in range(STEPS):
-        grads = streams.as_dtype(streams.gradients(LAYOUT, step, SEED), dtype)
-        opt.step(grads)
-        for name, tensor in tensors.items():
-            tensor.grad = torch.from_numpy(grads[name].copy())
-        reference.step()
-        yield step, ours, {k: t.detach().numpy() for k, t in tensors.items()}
-
-
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 def test_float64_matches_torch(case):
-    case_id, cls_name, group0, group1, kwargs = case
-    for step, ours, theirs in run_both(cls_name, group0, group1, kwargs, "float64"):
-        for name, _ in LAYOUT:
-            scale = np.abs(theirs[name]).max()
-            deviation = np.abs(ours[name] - theirs[name]).max()
-            assert deviation <= 1e-12 * scale, f"{case_id}: step {step} {name}: {deviation:.3g} (scale {scale:.3g})"
+    torch_live.assert_float64_matches(case, SEED)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 def test_float32_matches_torch(case):
-    case_id, cls_name, group0, group1, kwargs = case
-    identical = total = 0
-    worst_ulps = 0.0
-    for step, ours, theirs in run_both(cls_name, group0, group1, kwargs, "float32"):
-        for name, _ in LAYOUT:
-            a, b = ours[name], theirs[name]
-            tolerance = 1e-6 + 1e-5 * np.abs(b.astype(np.float64))
-            deviation = np.abs(a.astype(np.float64) - b)
-            assert np.all(deviation <= tolerance), f"{case_id}: step {step} {name}: {deviation.max():.3g}"
-            identical += compare.bitwise_equal_count(a, b)
-            total += a.size
-            worst_ulps = max(worst_ulps, compare.ulp_distance(a, b))
-    stats = _STATS.setdefault(cls_name, {"identical": 0, "total": 0, "worst_ulps": 0.0})
-    stats["identical"] += identical
-    stats["total"] += total
-    stats["worst_ulps"] = max(stats["worst_ulps"], worst_ulps)
-    assert identical / total >= MIN_IDENTICAL[cls_name], f"{case_id}: {identical}/{total} bit-identical"
+    torch_live.assert_float32_matches(case, SEED, MIN_IDENTICAL[case[1]], _STATS)
 
 
 def test_report_float32_agreement(capsys):
@@ -139,10 +85,7 @@ def test_report_float32_agreement(capsys):
     if set(_STATS) != set(CLASSES):
         pytest.skip("run together with test_float32_matches_torch to collect the numbers")
     with capsys.disabled():
-        print("\nfloat32 vs torch.optim (25 steps, 2 groups):")
-        for cls_name in CLASSES:
-            s = _STATS[cls_name]
-            print(f"  {cls_name:6s} bit-identical {s['identical'] / s['total']:.2%}  worst {s['worst_ulps']:.0f} ulp")
+        print("\n" + "\n".join(torch_live.report(_STATS, CLASSES)))
 
 
 # -- one canonical algorithm for two dialects ---------------------------------------------------
