@@ -20,74 +20,31 @@ need neither TensorFlow nor Keras).
 """
 from __future__ import annotations
 
-import inspect
-import json
-import re
-
-import numpy as np
 import pytest
 
-import optbridge
+import keras_live
+from keras_live import cosine, exponential, inverse_time, piecewise, polynomial, restarts
 from optbridge.algorithms import FTRL, Adamax, Lamb, Lion, NAdam
-from optbridge.conformance import compare, streams
 from optbridge.conformance.catalog import CONSTRUCT_ERRORS, DIALECT_CASES
 from optbridge.dialects.base import dialect_registry
 from optbridge.dialects.keras import optimizers
 from optbridge.dialects.keras.optimizers import schedules
 
-try:
-    import keras
-    import tensorflow as tf
-except ImportError:  # the core tox env has neither
-    keras = tf = None
-
+keras = keras_live.frameworks()[0]  # None in the core tox env, which has neither Keras nor TensorFlow
 needs_keras = pytest.mark.skipif(keras is None, reason="needs keras and tensorflow")
 
-LAYOUT = (("dense/kernel", (7, 5)), ("dense/bias", (5,)), ("conv/kernel", (3, 3, 2, 4)), ("norm/gamma", (4,)))
-NAMES = [n for n, _ in LAYOUT]
-STEPS = 25
 SEED = 29
-GROUP_A = ["dense/kernel", "conv/kernel"]
-GROUP_B = ["dense/bias", "norm/gamma"]
 CLASSES = ["Adamax", "Nadam", "Ftrl", "Lion", "Lamb"]
-_EXTENSIONS = ("params", "unassigned", "exclude_from_weight_decay")
-
-
-def _exp(lr):
-    return ("ExponentialDecay", dict(initial_learning_rate=lr, decay_steps=4, decay_rate=0.7))
-
-
-def _cos(lr):
-    return ("CosineDecay", dict(initial_learning_rate=lr * 0.1, decay_steps=15, alpha=0.05, warmup_target=lr,
-                                warmup_steps=5))
-
-
-def _poly(lr):
-    return ("PolynomialDecay", dict(initial_learning_rate=lr, decay_steps=8, end_learning_rate=lr * 0.1, power=2.0,
-                                    cycle=True))
-
-
-def _inverse(lr):
-    return ("InverseTimeDecay", dict(initial_learning_rate=lr, decay_steps=3, decay_rate=0.5, staircase=True))
-
-
-def _piecewise(lr):
-    return ("PiecewiseConstantDecay", dict(boundaries=[5, 12], values=[lr, lr * 0.5, lr * 0.2]))
-
-
-def _restarts(lr):
-    return ("CosineDecayRestarts", dict(initial_learning_rate=lr, first_decay_steps=6, t_mul=1.5, m_mul=0.8,
-                                        alpha=0.1))
 
 
 #: (id, class, constructor arguments, learning-rate schedule or None, exclusion patterns, tf backend run)
 CASES = [
     ("adamax_default", "Adamax", dict(), None, None, True),
     ("adamax_small_beta2_wd_schedule", "Adamax", dict(beta_1=0.8, beta_2=0.5, epsilon=1e-3, weight_decay=0.05),
-     _exp(0.01), ["bias"], False),
+     exponential(0.01), ["bias"], False),
     ("adamax_wd", "Adamax", dict(learning_rate=0.01, weight_decay=0.1), None, None, False),
     ("nadam_default", "Nadam", dict(learning_rate=0.01), None, None, True),
-    ("nadam_wd_schedule", "Nadam", dict(beta_1=0.8, beta_2=0.99, epsilon=1e-5, weight_decay=0.05), _cos(0.01),
+    ("nadam_wd_schedule", "Nadam", dict(beta_1=0.8, beta_2=0.99, epsilon=1e-5, weight_decay=0.05), cosine(0.01),
      ["gamma"], False),
     ("nadam_wd", "Nadam", dict(learning_rate=0.005, beta_1=0.95, weight_decay=0.1), None, None, False),
     ("ftrl_default", "Ftrl", dict(learning_rate=0.1), None, None, True),
@@ -95,16 +52,16 @@ CASES = [
                                 l2_regularization_strength=0.05), None, None, False),
     ("ftrl_power_shrinkage_wd_schedule", "Ftrl",
      dict(learning_rate_power=-0.3, initial_accumulator_value=0.5, l2_shrinkage_regularization_strength=0.03,
-          weight_decay=0.02), _inverse(0.1), ["bias"], False),
+          weight_decay=0.02), inverse_time(0.1), ["bias"], False),
     ("ftrl_beta_fixed_rate", "Ftrl", dict(learning_rate=0.05, learning_rate_power=0.0, beta=0.5,
                                           l1_regularization_strength=0.001, l2_regularization_strength=0.01),
      None, None, False),
     ("ftrl_zero_accumulator", "Ftrl", dict(initial_accumulator_value=0.0, learning_rate_power=-0.7,
-                                           weight_decay=0.01), _piecewise(0.1), None, False),
+                                           weight_decay=0.01), piecewise(0.1), None, False),
     ("lion_default", "Lion", dict(), None, None, True),
-    ("lion_wd_schedule", "Lion", dict(beta_1=0.95, beta_2=0.98, weight_decay=0.1), _poly(0.003), ["norm"], False),
+    ("lion_wd_schedule", "Lion", dict(beta_1=0.95, beta_2=0.98, weight_decay=0.1), polynomial(0.003), ["norm"], False),
     ("lamb_default", "Lamb", dict(learning_rate=0.01), None, None, False),
-    ("lamb_wd_schedule", "Lamb", dict(beta_1=0.8, beta_2=0.95, epsilon=1e-6, weight_decay=0.05), _restarts(0.02),
+    ("lamb_wd_schedule", "Lamb", dict(beta_1=0.8, beta_2=0.95, epsilon=1e-6, weight_decay=0.05), restarts(0.02),
      ["bias"], False),
     ("lamb_wd", "Lamb", dict(learning_rate=0.01, weight_decay=0.1), None, None, True),
 ]
@@ -129,90 +86,16 @@ MIN_IDENTICAL = {"Adamax": 1.0, "Nadam": 1.0, "Lion": 1.0, "Ftrl": 0.45, "Lamb":
 _STATS: dict[tuple[str, str], dict[str, float]] = {}
 
 
-def _schedules(schedule):
-    """The same schedule as optbridge's Keras-dialect object and as Keras's own."""
-    if schedule is None:
-        return None, None
-    kind, kwargs = schedule
-    return getattr(schedules, kind)(**kwargs), getattr(keras.optimizers.schedules, kind)(**kwargs)
-
-
-def _keras_variables(start, names):
-    return [tf.Variable(start[n].copy(), name=n) for n in names]
-
-
-def _keras_optimizer(cls_name, kwargs, exclude):
-    opt = getattr(keras.optimizers, cls_name)(**kwargs)
-    if exclude:
-        opt.exclude_from_weight_decay(var_names=list(exclude))
-    return opt
-
-
-def _record(cls_name, ours, theirs, where, backend="numpy"):
-    """Assert the tolerance; add the bit-identical count and the worst ulp to the class stats."""
-    stats = _STATS.setdefault((backend, cls_name), {"identical": 0, "total": 0, "worst_ulps": 0.0})
-    for name in NAMES:
-        a, b = ours[name], theirs[name]
-        assert a.dtype == b.dtype == np.float32, name
-        tolerance = 1e-6 + 1e-5 * np.abs(b.astype(np.float64))
-        deviation = np.abs(a.astype(np.float64) - b)
-        assert np.all(deviation <= tolerance), f"{where} {name}: {deviation.max():.3g}"
-        stats["identical"] += compare.bitwise_equal_count(a, b)
-        stats["total"] += a.size
-        stats["worst_ulps"] = max(stats["worst_ulps"], compare.ulp_distance(a, b))
-
-
-def _grads(step):
-    return streams.as_dtype(streams.gradients(LAYOUT, step, SEED), "float32")
-
-
-def _start():
-    return streams.as_dtype(streams.initial_params(LAYOUT, SEED), "float32")
-
-
-def _spec(cls_name, kwargs, ours_lr, exclude):
-    return getattr(optimizers, cls_name)(**{**kwargs, **({"learning_rate": ours_lr} if ours_lr else {})},
-                                         exclude_from_weight_decay=exclude)
-
-
 @needs_keras
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 def test_numpy_backend_matches_keras(case):
-    case_id, cls_name, kwargs, schedule, exclude, _ = case
-    ours_lr, keras_lr = _schedules(schedule)
-    start = _start()
-    ours = {k: v.copy() for k, v in start.items()}
-    opt = optbridge.build(_spec(cls_name, kwargs, ours_lr, exclude), ours, backend="numpy")
-    variables = _keras_variables(start, NAMES)
-    reference = _keras_optimizer(cls_name, {**kwargs, **({"learning_rate": keras_lr} if keras_lr else {})}, exclude)
-    for step in range(STEPS):
-        grads = _grads(step)
-        opt.step(grads)
-        reference.apply_gradients([(tf.constant(grads[n]), v) for n, v in zip(NAMES, variables)])
-        _record(cls_name, ours, {n: v.numpy() for n, v in zip(NAMES, variables)}, f"{case_id}: step {step}")
+    keras_live.assert_matches_keras(case, SEED, _STATS)
 
 
 @needs_keras
 @pytest.mark.parametrize("case", GROUP_CASES, ids=[c[0] for c in GROUP_CASES])
 def test_groups_match_one_keras_optimizer_per_group(case):
-    case_id, cls_name, shared, group_a, group_b = case
-    params = [{"params": list(GROUP_A), **group_a}, {"params": list(GROUP_B), **group_b}]
-    spec = getattr(optimizers, cls_name)(**shared, params=params)
-    start = _start()
-    ours = {k: v.copy() for k, v in start.items()}
-    opt = optbridge.build(spec, ours, backend="numpy")
-    references = []
-    for names, overrides in ((GROUP_A, group_a), (GROUP_B, group_b)):
-        references.append((names, _keras_variables(start, names),
-                           getattr(keras.optimizers, cls_name)(**{**shared, **overrides})))
-    for step in range(STEPS):
-        grads = _grads(step)
-        opt.step(grads)
-        theirs = {}
-        for names, variables, reference in references:
-            reference.apply_gradients([(tf.constant(grads[n]), v) for n, v in zip(names, variables)])
-            theirs.update({n: v.numpy() for n, v in zip(names, variables)})
-        _record(cls_name, ours, theirs, f"groups {case_id}: step {step}")
+    keras_live.assert_groups_match_keras(case, SEED, _STATS)
 
 
 TF_CASES = [c for c in CASES if c[5]]
@@ -221,20 +104,7 @@ TF_CASES = [c for c in CASES if c[5]]
 @needs_keras
 @pytest.mark.parametrize("case", TF_CASES, ids=[c[0] for c in TF_CASES])
 def test_tensorflow_backend_matches_keras(case):
-    case_id, cls_name, kwargs, schedule, exclude, _ = case
-    ours_lr, keras_lr = _schedules(schedule)
-    start = _start()
-    ours = dict(zip(NAMES, _keras_variables(start, NAMES)))
-    opt = optbridge.build(_spec(cls_name, kwargs, ours_lr, exclude), ours)
-    assert type(opt).__module__.startswith("optbridge.backends.tensorflow")
-    variables = _keras_variables(start, NAMES)
-    reference = _keras_optimizer(cls_name, {**kwargs, **({"learning_rate": keras_lr} if keras_lr else {})}, exclude)
-    for step in range(STEPS):
-        grads = _grads(step)
-        opt.step({n: tf.constant(g) for n, g in grads.items()})
-        reference.apply_gradients([(tf.constant(grads[n]), v) for n, v in zip(NAMES, variables)])
-        _record(cls_name, {n: v.numpy() for n, v in ours.items()}, {n: v.numpy() for n, v in zip(NAMES, variables)},
-                f"tensorflow {case_id}: step {step}", backend="tensorflow")
+    keras_live.assert_matches_keras(case, SEED, _STATS, backend="tensorflow")
 
 
 def test_every_class_has_two_cases_a_group_case_and_a_tensorflow_run():
@@ -257,11 +127,7 @@ def test_report_float32_agreement(capsys):
     if set(_STATS) != expected:
         pytest.skip("run together with the comparison tests to collect the numbers")
     with capsys.disabled():
-        print(f"\nfloat32 vs keras.optimizers ({keras.__version__}, {STEPS} steps):")
-        for backend, cls_name in sorted(expected):
-            s = _STATS[backend, cls_name]
-            print(f"  {backend:10s} {cls_name:6s} bit-identical {s['identical'] / s['total']:.2%} of {s['total']} "
-                  f"worst {s['worst_ulps']:.0f} ulp")
+        print("\n" + "\n".join(keras_live.report(_STATS, expected)))
     for cls_name in CLASSES:
         s = _STATS["numpy", cls_name]
         assert s["identical"] / s["total"] >= MIN_IDENTICAL[cls_name], cls_name
@@ -315,14 +181,7 @@ ROUND_TRIP = [
 @pytest.mark.parametrize("fmt", ["dict", "json", "toml", "yaml"])
 @pytest.mark.parametrize("spec", ROUND_TRIP, ids=[type(s).__name__ for s in ROUND_TRIP])
 def test_config_round_trip(spec, fmt, tmp_path):
-    if fmt == "dict":
-        again = optbridge.from_dict(json.loads(json.dumps(optbridge.to_dict(spec))))
-    else:
-        if fmt == "yaml":
-            pytest.importorskip("yaml")
-        again = optbridge.load(optbridge.save(spec, tmp_path / f"opt.{fmt}"))
-    assert again == spec
-    assert again.to_canonical() == spec.to_canonical()
+    keras_live.assert_config_round_trip(spec, fmt, tmp_path)
 
 
 def test_every_class_has_a_catalog_entry_with_its_own_records():
@@ -347,16 +206,7 @@ KERAS_RECORDS = [r for r in CONSTRUCT_ERRORS if r.optimizer.startswith("keras.op
 
 @pytest.mark.parametrize("record", KERAS_RECORDS, ids=[r.id for r in KERAS_RECORDS])
 def test_construct_record(record):
-    with pytest.raises(record.error_type, match=re.escape(record.message)):
-        dialect_registry[record.optimizer](**record.kwargs)
-    if record.id in OPTBRIDGE_ONLY:
-        return
-    if keras is None:
-        pytest.skip("needs keras to compare the message with Keras's own")
-    keras_kwargs = {k: v for k, v in record.kwargs.items() if k not in _EXTENSIONS}
-    builtin = next(t for t in record.error_type.__mro__ if t.__module__ == "builtins")
-    with pytest.raises(builtin, match=re.escape(record.message)):
-        getattr(keras.optimizers, record.optimizer.split(".")[-1])(**keras_kwargs)
+    keras_live.assert_construct_record(record, OPTBRIDGE_ONLY)
 
 
 def test_keras_accepts_what_optbridge_accepts_at_the_edges():
@@ -372,9 +222,4 @@ def test_keras_accepts_what_optbridge_accepts_at_the_edges():
 @needs_keras
 def test_signatures_match_keras():
     """Argument names, order and defaults are Keras's (optbridge adds keyword-only extensions)."""
-    for cls_name in CLASSES:
-        theirs = inspect.signature(getattr(keras.optimizers, cls_name).__init__).parameters
-        ours = inspect.signature(getattr(optimizers, cls_name).__init__).parameters
-        keras_part = [(n, p.default) for n, p in ours.items() if n not in _EXTENSIONS]
-        assert keras_part == [(n, p.default) for n, p in theirs.items()], cls_name
-        assert all(ours[n].kind is inspect.Parameter.KEYWORD_ONLY for n in _EXTENSIONS), cls_name
+    keras_live.assert_signatures_match_keras(CLASSES)
