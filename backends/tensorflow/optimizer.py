@@ -55,6 +55,7 @@ class _Layout:
     bucket: int
     indices: tuple[int, ...]
     algorithm: Algorithm
+    kernel_algorithm: Algorithm  # ``algorithm``, or its ``"coupled"`` form where kernel decay is statically off
     kernel: Kernel
     keys: tuple[tuple, ...]
     offset: int
@@ -100,6 +101,23 @@ def _default_slot(variable: Any, slot: str, init: float) -> tf.Variable:
     with tf.init_scope(), strategy.scope(), strategy.extended.colocate_vars_with(var):
         return tf.Variable(lambda: tf.fill(var.shape, tf.constant(init, var.dtype)), trainable=False,
                            name=f"{base}/{slot}")
+
+
+def _without_kernel_decay(alg: Algorithm) -> Algorithm:
+    """``alg`` with ``weight_decay_form="coupled"`` if it has a kernel-side form that allows it.
+
+    Used for buckets whose kernel-side weight decay is zero on every step (the group's
+    decay is a static 0, or the bucket is excluded from decay): the canonical step 0 is
+    skipped when ``wd == 0``, and the coupled form adds nothing since pre-processing decay
+    is off for such a bucket.
+    """
+    form = getattr(alg, "weight_decay_form", "coupled")
+    if form == "coupled":
+        return alg
+    try:
+        return dataclasses.replace(alg, weight_decay_form="coupled")
+    except ValueError:
+        return alg
 
 
 def _check_hyperparameters(kernel: Kernel, alg: Algorithm, group: int) -> None:
@@ -207,13 +225,17 @@ class TensorFlowOptimizer(OptimizerAPI):
                 by_dtype: dict[Any, list[int]] = {}
                 for n in bucket.names:
                     by_dtype.setdefault(self._vars[n].dtype, []).append(self._position[n])
+                kernel_alg = alg
+                if kernel.separable_decay and alg.weight_decay_mode == "kernel" and (static_zero or not bucket.decay):
+                    kernel_alg = _without_kernel_decay(alg)
                 for dtype, indices in by_dtype.items():
                     # A fused op forms its own constants (1 − β, ...) in the parameter dtype: exact
                     # only when the host scalars are computed in that dtype too.
                     can_fuse = (fused and kernel.fused is not None and dtype.name == spec.precision
-                                and kernel.can_fuse(alg, probe, dtype.as_numpy_dtype))
+                                and kernel.can_fuse(kernel_alg, probe, dtype.as_numpy_dtype))
                     layout = _Layout(
-                        bucket=bucket_pos, indices=tuple(indices), algorithm=alg, kernel=kernel, keys=keys,
+                        bucket=bucket_pos, indices=tuple(indices), algorithm=alg, kernel_algorithm=kernel_alg,
+                        kernel=kernel, keys=keys,
                         offset=offset, negate=bool(alg.maximize),
                         decay=coupled and alg.weight_decay_mode != "kernel" and bucket.decay and not static_zero,
                         centralize=bucket.centralize, scale=scale, fused=bool(can_fuse),
@@ -268,7 +290,7 @@ class TensorFlowOptimizer(OptimizerAPI):
             named = _nest([(k, values[_HEADER + j]) for j, k in enumerate(layout.keys)])
             g = preprocess_gradients(params, grads, negate=layout.negate, decay=layout.decay, weight_decay=values[0],
                                      centralize=layout.centralize, scale=layout.scale, grad_scale=values[1])
-            update(layout.algorithm, params, g, slots, named)
+            update(layout.kernel_algorithm, params, g, slots, named)
 
         if layout.jit and not layout.fused:
             return tf.function(run, jit_compile=True, autograph=False)

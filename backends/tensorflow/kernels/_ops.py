@@ -5,7 +5,38 @@ from typing import Mapping
 
 import tensorflow as tf
 
-__all__ = ["apply_kernel_decay", "torch_lerp", "update_moments"]
+__all__ = ["add_scaled", "apply_kernel_decay", "descend", "divide_descend", "torch_lerp", "update_moments", "update_moments_in_place"]
+
+
+def descend(p: tf.Variable, alpha: tf.Tensor, delta: tf.Tensor) -> None:
+    """``p ← p − delta·alpha`` in one pass over ``p``.
+
+    ``tf.raw_ops.ResourceApplyGradientDescent`` (TensorFlow ``core/kernels/training_ops.cc``,
+    ``ApplyGradientDescent``: ``var -= grad * alpha``) takes both operands as inputs and
+    rounds the product, then the difference: bit for bit ``p.assign_sub(alpha·delta)``
+    without the intermediate tensor.
+    """
+    tf.raw_ops.ResourceApplyGradientDescent(var=p.handle, alpha=alpha, delta=delta, use_locking=False)
+
+
+def add_scaled(x: tf.Variable, delta: tf.Tensor, c: tf.Tensor) -> None:
+    """``x ← x + delta·c`` in one pass over ``x``: :func:`descend` with ``alpha = −c``.
+
+    ``x − delta·(−c)`` is ``x + delta·c`` bit for bit: negation is exact, rounding to
+    nearest is symmetric, and IEEE 754 defines ``a − b`` as ``a + (−b)``.
+    """
+    descend(x, -c, delta)
+
+
+def divide_descend(p: tf.Variable, lr: tf.Tensor, numer: tf.Tensor, accum: tf.Variable, eps: tf.Tensor) -> None:
+    """``p ← p − (lr·numer)/(√accum + ε)`` in one pass; ``accum`` is read, not written.
+
+    ``tf.raw_ops.ResourceApplyAdagradV2(update_slots=False)`` (``training_ops.cc``,
+    ``ApplyAdagradV2``: ``var -= grad * lr / (accum.sqrt() + epsilon)``) takes every constant
+    as an input and rounds each operation in this order.
+    """
+    tf.raw_ops.ResourceApplyAdagradV2(var=p.handle, accum=accum.handle, lr=lr, epsilon=eps, grad=numer,
+                                      use_locking=False, update_slots=False)
 
 
 def apply_kernel_decay(form: str, p: tf.Variable, s: Mapping[str, tf.Tensor]) -> None:
@@ -16,9 +47,9 @@ def apply_kernel_decay(form: str, p: tf.Variable, s: Mapping[str, tf.Tensor]) ->
     data-dependent branch.
     """
     if form == "decoupled":
-        p.assign(p * s["decay"])
+        p.assign(p * s["decay"], read_value=False)
     elif form == "keras":
-        p.assign(p - (p * s["weight_decay"]) * s["lr"])
+        descend(p, s["lr"], p * s["weight_decay"])
 
 
 def torch_lerp(a: tf.Tensor, b: tf.Tensor, w: tf.Tensor) -> tf.Tensor:
@@ -33,3 +64,19 @@ def update_moments(alg, g: tf.Tensor, m: tf.Tensor, v: tf.Tensor, s: Mapping[str
     if alg.moment_form == "torch":
         return torch_lerp(m, g, s["one_minus_beta1"]), v * s["beta2"] + (s["one_minus_beta2"] * g) * g
     return m + (g - m) * s["one_minus_beta1"], v + (g * g - v) * s["one_minus_beta2"]
+
+
+def update_moments_in_place(alg, g: tf.Tensor, m: tf.Variable, v: tf.Variable, s: Mapping[str, tf.Tensor]) -> None:
+    """Steps 1–2 of adam-family algorithms written into the slots.
+
+    ``"lerp"``/``"keras"``: ``m += (g − m)·(1 − β₁)`` and ``v += (g·g − v)·(1 − β₂)``, each
+    one :func:`add_scaled` (the same roundings as forming ``m + (g − m)·(1 − β₁)``, in
+    fewer passes); ``"torch"``: :func:`update_moments` assigned.
+    """
+    if alg.moment_form == "torch":
+        m_new, v_new = update_moments(alg, g, m, v, s)
+        m.assign(m_new, read_value=False)
+        v.assign(v_new, read_value=False)
+        return
+    add_scaled(m, g - m, s["one_minus_beta1"])
+    add_scaled(v, g * g - v, s["one_minus_beta2"])

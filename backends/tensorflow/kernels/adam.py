@@ -10,12 +10,17 @@ algorithm). The op forms ``1 − β`` itself in the parameter dtype, which equal
 ``one_minus_beta`` when the host scalars are computed in that dtype (the optimizer only
 fuses then). Coupled weight decay only (it is pre-processing); everything else runs the
 compiled group kernel.
+
+The compiled kernel writes the moments with ``assign_add`` (``"lerp"``/``"keras"``) and
+makes the ``"hat"`` step ``p −= (step_size·n)/(√v + ε)`` one ``ResourceApplyAdagradV2``
+with ``update_slots=False`` (``var -= grad·lr/(√accum + ε)`` with ``grad = n``,
+``accum = v`` or ``v̂``), the canonical roundings in one pass.
 """
 from __future__ import annotations
 
 import tensorflow as tf
 
-from ._ops import apply_kernel_decay, update_moments
+from ._ops import apply_kernel_decay, divide_descend, update_moments_in_place
 from .base import Kernel
 
 
@@ -24,20 +29,17 @@ def update(alg, params, grads, slots, s) -> None:
     for i, (p, g) in enumerate(zip(params, grads)):
         m, v = slots["exp_avg"][i], slots["exp_avg_sq"][i]
         apply_kernel_decay(alg.weight_decay_form, p, s)
-        m_new, v_new = update_moments(alg, g, m, v, s)
-        m.assign(m_new)
-        v.assign(v_new)
+        update_moments_in_place(alg, g, m, v, s)
+        second = v
         if alg.amsgrad:
-            vhat = slots["max_exp_avg_sq"][i]
-            v_new = tf.maximum(vhat, v_new)
-            vhat.assign(v_new)
+            second = slots["max_exp_avg_sq"][i]
+            second.assign(tf.maximum(second, v), read_value=False)
         if alg.eps_placement == "paper":
-            denom = tf.sqrt(v_new) / s["bc2_sqrt"] + s["eps"]
-            p.assign_sub(s["step_size"] * m_new / denom)
+            denom = tf.sqrt(second.read_value()) / s["bc2_sqrt"] + s["eps"]
+            p.assign_sub(s["step_size"] * m / denom, read_value=False)
             continue
-        denom = tf.sqrt(v_new) + s["eps"]
-        numer = m_new * s["beta1"] + s["one_minus_beta1"] * g if nesterov else m_new
-        p.assign_sub(s["step_size"] * numer / denom)
+        numer = m * s["beta1"] + s["one_minus_beta1"] * g if nesterov else m.read_value()
+        divide_descend(p, s["step_size"], numer, second, s["eps"])
 
 
 def can_fuse(alg, probe, dtype) -> bool:
@@ -64,6 +66,7 @@ KERNEL = Kernel(
     jit_compile=False,
     fused=fused,
     can_fuse=can_fuse,
+    separable_decay=True,
     hyperparameters=frozenset({"beta1", "beta2", "eps", "amsgrad", "nesterov", "eps_placement", "power_form",
                                "moment_form", "weight_decay_form", "maximize"}),
 )

@@ -45,6 +45,11 @@ class Kernel:
             added to the algorithm later fails loudly instead of computing something else).
         hyperparameters: the algorithm hyperparameters the kernel was written for; any
             other hyperparameter set away from its default makes the build fail, naming it.
+        separable_decay: the kernel's only use of a kernel-side ``weight_decay_form``
+            (``"keras"``, ``"decoupled"``) is the canonical step 0 (``apply_kernel_decay``),
+            which the canonical order skips when ``wd == 0``; a bucket whose weight decay is
+            zero on every step then runs the kernel with ``weight_decay_form="coupled"``
+            (no decay pass at all).
     """
 
     name: str
@@ -54,6 +59,7 @@ class Kernel:
     can_fuse: Callable[[Any, Mapping[str, Any], Any], bool] | None = None
     unsupported: Callable[[Any], str | None] | None = None
     hyperparameters: frozenset[str] | None = None
+    separable_decay: bool = False
 
     def __post_init__(self) -> None:
         if (self.fused is None) != (self.can_fuse is None):

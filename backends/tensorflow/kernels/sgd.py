@@ -8,12 +8,20 @@ the canonical ``nesterov_form="scaled"``); TensorFlow ``core/kernels/training_op
 ``"scaled"`` Nesterov form. The canonical first step ``b = g`` is ``0·momentum + g`` on
 the zero-initialised buffer (the slot's initial value). Everything else runs the
 compiled group kernel.
+
+The compiled kernel uses single-pass TensorFlow ops wherever their rounding order is the
+canonical one: plain SGD ``p ← p − lr·g`` is ``ResourceApplyGradientDescent``
+(``var -= grad·alpha``), and the Keras momentum form is ``ResourceApplyKerasMomentum``
+(``training_ops.cc`` ``ApplyKerasMomentum``: ``accum = accum·momentum − grad·lr``, then
+``var += accum``, or with ``use_nesterov`` ``var += accum·momentum − grad·lr``), which
+takes every constant as an input: bit for bit the canonical ``"keras"`` form in any
+dtype (``tests/test_tensorflow_fused_ops.py``).
 """
 from __future__ import annotations
 
 import tensorflow as tf
 
-from ._ops import apply_kernel_decay
+from ._ops import apply_kernel_decay, descend
 from .base import Kernel, flag
 
 
@@ -22,24 +30,23 @@ def update(alg, params, grads, slots, s) -> None:
     if alg.momentum == 0.0:
         for p, g in zip(params, grads):
             apply_kernel_decay(alg.weight_decay_form, p, s)
-            p.assign_sub(lr * g)
+            descend(p, lr, g)
         return
     mu = s["momentum"]
     for p, g, b in zip(params, grads, slots["momentum_buffer"]):
         apply_kernel_decay(alg.weight_decay_form, p, s)
         if alg.momentum_form == "keras":
-            buf = b * mu - g * lr
-            b.assign(buf)
-            p.assign_add(buf * mu - g * lr if alg.nesterov else buf)
+            tf.raw_ops.ResourceApplyKerasMomentum(var=p.handle, accum=b.handle, lr=lr, grad=g, momentum=mu,
+                                                  use_locking=False, use_nesterov=bool(alg.nesterov))
             continue
         buf = tf.cond(flag(s["first_step"]), lambda: tf.identity(g), lambda: b * mu + s["one_minus_dampening"] * g)
-        b.assign(buf)
+        b.assign(buf, read_value=False)
         if not alg.nesterov:
-            p.assign_sub(lr * buf)
+            descend(p, lr, buf)
         elif alg.nesterov_form == "scaled":
-            p.assign_sub(g * lr + buf * mu * lr)
+            p.assign_sub(g * lr + buf * mu * lr, read_value=False)
         else:
-            p.assign_sub(lr * (g + mu * buf))
+            descend(p, lr, g + mu * buf)
 
 
 def can_fuse(alg, probe, dtype) -> bool:
@@ -59,6 +66,7 @@ KERNEL = Kernel(
     jit_compile=False,
     fused=fused,
     can_fuse=can_fuse,
+    separable_decay=True,
     hyperparameters=frozenset({"momentum", "dampening", "nesterov", "nesterov_form", "momentum_form",
                                "weight_decay_form", "maximize"}),
 )
