@@ -45,7 +45,7 @@ from optbridge.spec import GroupSpec, OptimizerSpec
 
 from .flat import FlatBuffers, flatten
 from .kernels import KERNELS, as_kernel
-from .paths import PATHS, SCALE, WD, bucket_step, compiled_bucket_step, trace_key
+from .paths import NESTED, PATHS, SCALE, WD, bucket_step, compiled_bucket_step, hashable, trace_key
 from . import state_io
 
 __all__ = ["Optimizer", "COMPILE_THRESHOLD"]
@@ -506,11 +506,15 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
             return
         names, values, flags = [], [], {}
         for k, v in bs.scalars.items():
-            if isinstance(v, float):
-                names.append(k)
-                values.append(v)
-            else:
-                flags[k] = v
+            # a nested mapping (LARS's inner scalars) joins the vector too: as Python floats in
+            # flags, a new learning rate would recompile
+            for name, value in ({f"{k}{NESTED}{ik}": iv for ik, iv in v.items()} if isinstance(v, Mapping)
+                                else {k: v}).items():
+                if isinstance(value, float):
+                    names.append(name)
+                    values.append(value)
+                else:
+                    flags[name] = value
         names += [WD, SCALE]
         values += [bs.weight_decay, 1.0 if bs.grad_scale is None else bs.grad_scale]
         dtype = unit.compute_dtype or params[0].dtype
@@ -524,7 +528,7 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
             return
         # cycled momentum/betas arrive as scalars: trace with the representative of this step's
         # algorithm, so a new value never recompiles
-        alg = unit.traced.setdefault(trace_key(alg, unit.algorithm), alg)
+        alg = unit.traced.setdefault(hashable(trace_key(alg, unit.algorithm)), alg)
         args = args[:1] + (alg,) + args[2:]
         if bs.centralize:
             # inductor (torch 2.13) fails to compile the per-tensor mean next to in-place updates
@@ -544,8 +548,8 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
     def _run_compiled(self, unit: _Unit, alg: Any, args: tuple, pre: tuple, names: list[str],
                       flags: Mapping[str, Any]) -> None:
         params = args[2]
-        key = (alg.name, alg, pre, tuple(names), tuple(sorted(flags)), unit.compute_dtype,
-               tuple((tuple(p.shape), p.dtype, str(p.device)) for p in params))
+        key = hashable((alg.name, alg, pre, tuple(names), tuple(sorted(flags)), unit.compute_dtype,
+                        tuple((tuple(p.shape), p.dtype, str(p.device)) for p in params)))
         fn = unit.compiled.get(key)
         if fn is None:
             fn = compiled_bucket_step(key)

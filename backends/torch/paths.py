@@ -28,13 +28,17 @@ import torch
 
 from .preprocess import preprocess_gradients
 
-__all__ = ["bucket_step", "compiled_bucket_step", "trace_key", "PATHS", "WD", "SCALE", "LIVE_HYPERPARAMETERS"]
+__all__ = ["bucket_step", "compiled_bucket_step", "trace_key", "hashable", "PATHS", "WD", "SCALE", "NESTED",
+           "LIVE_HYPERPARAMETERS"]
 
 #: Path names accepted by :class:`optbridge.backends.torch.Optimizer`.
 PATHS = ("auto", "reference", "compiled", "native")
 #: Names of the pre-processing scalars inside the scalar vector.
 WD = "_preprocess_weight_decay"
 SCALE = "_preprocess_grad_scale"
+#: Joins an outer and an inner name of a nested host scalar (LARS's ``scalars["inner"]["lr"]``
+#: travels in the scalar vector as ``"inner.lr"``; :func:`bucket_step` nests it again).
+NESTED = "."
 #: Hyperparameters whose values may change between steps (momentum/beta1 cycling, hand edits of
 #: ``param_groups``). Kernels read their values from the host scalars (``s["momentum"]``,
 #: ``s["beta1"]``, ...); from ``alg`` only whether they are zero, positive, or within 0.5
@@ -60,6 +64,16 @@ def trace_key(alg: Any, base: Any) -> Any:
     return alg.replace(**{k: base_hp[k] for k in live}), tests
 
 
+def hashable(key: Any) -> Any:
+    """``key`` for a dict of compiled functions: itself, or its ``repr`` when a field is
+    unhashable (LARS's ``lars_filter`` selector can be a dict)."""
+    try:
+        hash(key)
+    except TypeError:
+        return repr(key)
+    return key
+
+
 def bucket_step(
     update: Callable[..., None],
     alg: Any,
@@ -80,8 +94,9 @@ def bucket_step(
         params, grads: the bucket's tensors (grads are not modified).
         slots: ``{slot name: [state tensors]}`` in the compute dtype.
         svec: every float host scalar, in the compute dtype, in the order of ``names``.
-        names: the scalar names.
-        flags: non-float host scalars (``first_step``, ``average``), kept as Python values.
+        names: the scalar names; ``"outer.inner"`` (:data:`NESTED`) is ``s["outer"]["inner"]``.
+        flags: non-float host scalars (``first_step``, ``average``), kept as Python values
+            (nested the same way).
         pre: ``(negate, weight decay, centralize, loss scale)`` switches.
         compute_dtype: ``None`` to compute in the parameter dtype; otherwise the state
             dtype (float16/bfloat16 parameters with float32 state).
@@ -89,6 +104,9 @@ def bucket_step(
     s = dict(flags)
     for i, name in enumerate(names):
         s[name] = svec[i]
+    for key in [k for k in s if NESTED in k]:
+        outer, inner = key.split(NESTED, 1)
+        s.setdefault(outer, {})[inner] = s.pop(key)
     negate, decay, centralize, scale = pre
     if compute_dtype is None:
         work = params
