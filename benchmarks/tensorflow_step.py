@@ -11,17 +11,24 @@ on three float32 layouts: the 161 ResNet-50 tensors (25.6M parameters), 2,000 te
   graph kernel), stepped eagerly (the gradients are passed into the step function);
   ``ob-tf.function`` — the same step inside a ``tf.function`` that closes over the
   gradients, as the Keras and raw-op columns do (host scalars via ``tf.numpy_function``);
-  ``ob-graph`` — fused ops off; ``ob-xla`` — fused ops off, XLA on;
+  ``ob-graph`` — fused ops off; ``ob-xla`` — fused ops off, XLA on (one cluster per
+  variable; not bitwise: XLA on CPU contracts ``a·b + c`` into fused multiply-adds);
 * ``keras-eager`` / ``keras-tf.function`` / ``keras-xla`` — ``keras.optimizers.<X>.apply``
   eagerly, inside ``tf.function`` and inside ``tf.function(jit_compile=True)``;
 * ``raw-op`` — ``tf.raw_ops.ResourceApply*`` per variable in one ``tf.function`` (none for
   AdamW).
 
 Ratios: the faster optbridge column (eager or ``tf.function``) / the fastest Keras
-column, and / the raw op. The optbridge specs use
-the canonical algorithm closest to each Keras optimizer (AdamW: MindSpore's
-``adam_weight_decay``, the same amount of work). The machine is shared: the load average
-is printed; rerun on a quiet machine for numbers to quote.
+column, and / the raw op. Like is compared with like: each row's optbridge spec is the
+Keras-dialect class with the Keras optimizer's arguments
+(``optbridge.dialects.keras.optimizers.AdamW(1e-3, weight_decay=0.004)`` against
+``keras.optimizers.AdamW(1e-3, weight_decay=0.004)``), so optbridge computes Keras's
+formula bit for bit. The raw op is the speed reference: ``ResourceApplyKerasMomentum``
+is Keras SGD's formula; ``ResourceApplyAdam``, ``ResourceApplyRMSProp`` and
+``ResourceApplyAdagradV2`` do the same work in other roundings (``1 − β`` formed in
+float32, ε outside the square root), which optbridge's Keras forms may not use. The
+machine is shared: the load average is printed; rerun on a quiet machine for numbers
+to quote.
 
     python benchmarks/tensorflow_step.py --repeat 20
     python benchmarks/tensorflow_step.py --layouts many --rows Adam --repeat 5
@@ -39,11 +46,9 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import keras  # noqa: E402
 
-from optbridge import algorithms as A  # noqa: E402
 from optbridge.conformance import layouts  # noqa: E402
+from optbridge.dialects.keras import optimizers as K  # noqa: E402
 from optbridge.plugin import get_backend  # noqa: E402
-from optbridge.schedules.values import Constant  # noqa: E402
-from optbridge.spec import OptimizerSpec  # noqa: E402
 from optbridge.backends.tensorflow.optimizer import TensorFlowOptimizer  # noqa: E402
 
 LAYOUTS = {
@@ -55,28 +60,21 @@ LAYOUTS = {
 LR = 1e-3
 
 
-def _spec(algorithm, **extra):
-    return OptimizerSpec(algorithm=algorithm, lr=Constant(LR), precision="float32", **extra)
-
-
 ROWS = {
-    "SGD-momentum": dict(spec=lambda: _spec(A.SGD(momentum=0.9)), algorithm="sgd",
-                         keras=lambda: keras.optimizers.SGD(LR, momentum=0.9),
-                         raw=lambda v, s, g: tf.raw_ops.ResourceApplyMomentum(
+    "SGD-momentum": dict(spec=lambda: K.SGD(LR, momentum=0.9), keras=lambda: keras.optimizers.SGD(LR, momentum=0.9),
+                         raw=lambda v, s, g: tf.raw_ops.ResourceApplyKerasMomentum(
                              var=v.handle, accum=s[0].handle, lr=LR, grad=g, momentum=0.9), slots=1),
-    "Adam": dict(spec=lambda: _spec(A.Adam()), algorithm="adam", keras=lambda: keras.optimizers.Adam(LR),
+    "Adam": dict(spec=lambda: K.Adam(LR), keras=lambda: keras.optimizers.Adam(LR),
                  raw=lambda v, s, g: tf.raw_ops.ResourceApplyAdam(
                      var=v.handle, m=s[0].handle, v=s[1].handle, beta1_power=0.9, beta2_power=0.999, lr=LR,
                      beta1=0.9, beta2=0.999, epsilon=1e-7, grad=g), slots=2),
-    "AdamW": dict(spec=lambda: _spec(A.AdamWeightDecay(), weight_decay=Constant(0.004)), algorithm="adam_weight_decay",
-                  keras=lambda: keras.optimizers.AdamW(LR, weight_decay=0.004), raw=None, slots=2),
-    "RMSprop": dict(spec=lambda: _spec(A.algorithm_registry["rmsprop"]()) if "rmsprop" in A.algorithm_registry
-                    else None, algorithm="rmsprop", keras=lambda: keras.optimizers.RMSprop(LR),
+    "AdamW": dict(spec=lambda: K.AdamW(LR, weight_decay=0.004), keras=lambda: keras.optimizers.AdamW(LR, weight_decay=0.004),
+                  raw=None, slots=2),
+    "RMSprop": dict(spec=lambda: K.RMSprop(LR), keras=lambda: keras.optimizers.RMSprop(LR),
                     raw=lambda v, s, g: tf.raw_ops.ResourceApplyRMSProp(
                         var=v.handle, ms=s[0].handle, mom=s[1].handle, lr=LR, rho=0.9, momentum=0.0, epsilon=1e-7,
                         grad=g), slots=2),
-    "Adagrad": dict(spec=lambda: _spec(A.algorithm_registry["adagrad"]()) if "adagrad" in A.algorithm_registry
-                    else None, algorithm="adagrad", keras=lambda: keras.optimizers.Adagrad(LR),
+    "Adagrad": dict(spec=lambda: K.Adagrad(LR), keras=lambda: keras.optimizers.Adagrad(LR),
                     raw=lambda v, s, g: tf.raw_ops.ResourceApplyAdagradV2(
                         var=v.handle, accum=s[0].handle, lr=LR, epsilon=1e-7, grad=g), slots=1),
 }
@@ -88,8 +86,8 @@ def _configs(row, params, grads, kernels):
         return [tf.Variable(p) for p in params]
 
     out = {}
-    spec = row["spec"]()
-    if spec is not None and row["algorithm"] in kernels:
+    spec = row["spec"]().to_canonical()
+    if spec.algorithm.name in kernels:
         for column, options in (("optbridge", {}), ("ob-graph", {"fused": False}),
                                 ("ob-xla", {"fused": False, "jit_compile": True})):
             variables = fresh()
