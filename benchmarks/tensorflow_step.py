@@ -19,7 +19,8 @@ on three float32 layouts: the 161 ResNet-50 tensors (25.6M parameters), 2,000 te
   AdamW).
 
 Ratios: the faster optbridge column (eager or ``tf.function``) / the fastest Keras
-column, and / the raw op. Like is compared with like: each row's optbridge spec is the
+column, and / the raw op; ``xla/xla`` is ``ob-xla`` / ``keras-xla`` (both contract
+``a·b + c`` into fused multiply-adds, so neither is bitwise equal to its graph form). Like is compared with like: each row's optbridge spec is the
 Keras-dialect class with the Keras optimizer's arguments
 (``optbridge.dialects.keras.optimizers.AdamW(1e-3, weight_decay=0.004)`` against
 ``keras.optimizers.AdamW(1e-3, weight_decay=0.004)``), so optbridge computes Keras's
@@ -143,7 +144,7 @@ def main() -> None:
     print(f"tensorflow {tf.__version__}, keras {keras.__version__}, {os.cpu_count()} CPUs, "
           f"load average {tuple(round(x, 2) for x in os.getloadavg())}")
     columns = ["optbridge", "ob-tf.function", "ob-graph", "ob-xla", "keras-eager", "keras-tf.function", "keras-xla", "raw-op"]
-    print(f"{'layout':9s} {'row':13s} " + " ".join(f"{c:>17s}" for c in columns) + f" {'/keras':>7s} {'/raw':>6s}")
+    print(f"{'layout':9s} {'row':13s} " + " ".join(f"{c:>17s}" for c in columns) + f" {'/keras':>7s} {'xla/xla':>7s} {'/raw':>6s}")
     rng = np.random.default_rng(0)
     for layout in args.layouts:
         shapes = LAYOUTS[layout]
@@ -165,8 +166,9 @@ def main() -> None:
             ours = min((ms[c] for c in ("optbridge", "ob-tf.function") if c in ms), default=None)
             ratio_keras = f"{ours / keras_best:7.2f}" if ours else f"{'-':>7s}"
             ratio_raw = f"{ours / ms['raw-op']:6.2f}" if ours and "raw-op" in ms else f"{'-':>6s}"
+            ratio_xla = f"{ms['ob-xla'] / ms['keras-xla']:7.2f}" if "ob-xla" in ms else f"{'-':>7s}"
             cells = " ".join(f"{ms[c]:17.2f}" if c in ms else f"{'-':>17s}" for c in columns)
-            print(f"{layout:9s} {name:13s} {cells} {ratio_keras} {ratio_raw}", flush=True)
+            print(f"{layout:9s} {name:13s} {cells} {ratio_keras} {ratio_xla} {ratio_raw}", flush=True)
             del configs
     print(f"load average at the end {tuple(round(x, 2) for x in os.getloadavg())}")
 

@@ -10,7 +10,11 @@ on a per-step Python value, so nothing retraces after the first step.
     ``grads`` pre-processed tensors in the same order, ``slots`` maps each slot name to
     its variables, ``scalars`` maps each host scalar name to a scalar tensor in the
     parameter dtype (booleans such as ``first_step`` arrive as ``1``/``0``). It runs
-    inside ``tf.function(jit_compile=Kernel.jit_compile)``.
+    inside the step ``tf.function``; under XLA (``Kernel.jit_compile`` or the optimizer's
+    ``jit_compile=True``) it is called with one variable at a time, each its own XLA
+    cluster, so a kernel must update every variable independently of the others. It may
+    use ``tf.raw_ops.ResourceApply*`` ops that take every constant as an input where their
+    formula rounds in the canonical order (``_ops.descend``, ``_ops.divide_descend``).
 
 ``fused(alg, params, grads, slots, scalars)`` (optional)
     The same update through TensorFlow's fused training ops (``tf.raw_ops.ResourceApply*``),
