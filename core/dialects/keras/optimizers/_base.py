@@ -261,7 +261,13 @@ class KerasOptimizer(DialectOptimizer):
 
     # -- hooks for subclasses -------------------------------------------------------------
     def _check(self, hp: dict[str, Any], where: str) -> None:
-        """The class's checks on one set of merged hyperparameters (Keras's words)."""
+        """The class's checks on one set of merged hyperparameters (Keras's words).
+
+        By default every hyperparameter must be a number (:func:`check_number`); classes
+        with flags or range checks override this.
+        """
+        for name in self.hyperparameters:
+            check_number(name, hp[name], where)
 
     def _check_after_base(self, arguments: dict[str, Any]) -> None:
         """Checks Keras runs on the base arguments after ``super().__init__`` (``AdamW``)."""

@@ -21,7 +21,7 @@ from typing import Any
 
 from ....algorithms.adadelta import Adadelta as CanonicalAdadelta
 from ...base import register_dialect
-from ._base import KerasOptimizer, check_number
+from ._base import KerasOptimizer
 
 __all__ = ["Adadelta"]
 
@@ -47,10 +47,6 @@ class Adadelta(KerasOptimizer):
                  params: Any = None, unassigned: str = "error", exclude_from_weight_decay: Any = None,
                  **kwargs: Any):
         self._init_keras(locals(), kwargs)
-
-    def _check(self, hp: dict[str, Any], where: str) -> None:
-        for name in ("rho", "epsilon"):
-            check_number(name, hp[name], where)
 
     def _algorithm(self, hp: dict[str, Any]) -> CanonicalAdadelta:
         return CanonicalAdadelta(rho=float(hp["rho"]), eps=float(hp["epsilon"]), arithmetic="keras",

@@ -20,7 +20,7 @@ from typing import Any
 
 from ....algorithms.adagrad import Adagrad as CanonicalAdagrad
 from ...base import register_dialect
-from ._base import KerasOptimizer, check_number
+from ._base import KerasOptimizer
 
 __all__ = ["Adagrad"]
 
@@ -46,10 +46,6 @@ class Adagrad(KerasOptimizer):
                  params: Any = None, unassigned: str = "error", exclude_from_weight_decay: Any = None,
                  **kwargs: Any):
         self._init_keras(locals(), kwargs)
-
-    def _check(self, hp: dict[str, Any], where: str) -> None:
-        for name in ("initial_accumulator_value", "epsilon"):
-            check_number(name, hp[name], where)
 
     def _algorithm(self, hp: dict[str, Any]) -> CanonicalAdagrad:
         return CanonicalAdagrad(lr_decay=0.0, eps=float(hp["epsilon"]),

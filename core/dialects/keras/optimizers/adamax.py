@@ -24,7 +24,7 @@ from typing import Any
 
 from ....algorithms.adamax import Adamax as CanonicalAdamax
 from ...base import register_dialect
-from ._base import KerasOptimizer, check_number
+from ._base import KerasOptimizer
 
 __all__ = ["Adamax"]
 
@@ -50,10 +50,6 @@ class Adamax(KerasOptimizer):
                  gradient_accumulation_steps: Any = None, name: Any = None, *, params: Any = None,
                  unassigned: str = "error", exclude_from_weight_decay: Any = None, **kwargs: Any):
         self._init_keras(locals(), kwargs)
-
-    def _check(self, hp: dict[str, Any], where: str) -> None:
-        for name in self.hyperparameters:
-            check_number(name, hp[name], where)
 
     def _algorithm(self, hp: dict[str, Any]) -> CanonicalAdamax:
         return CanonicalAdamax(beta1=float(hp["beta_1"]), beta2=float(hp["beta_2"]), eps=float(hp["epsilon"]),

@@ -29,7 +29,7 @@ from typing import Any
 
 from ....algorithms.lamb import Lamb as CanonicalLamb
 from ...base import register_dialect
-from ._base import KerasOptimizer, check_number
+from ._base import KerasOptimizer
 
 __all__ = ["Lamb"]
 
@@ -55,10 +55,6 @@ class Lamb(KerasOptimizer):
                  gradient_accumulation_steps: Any = None, name: Any = None, *, params: Any = None,
                  unassigned: str = "error", exclude_from_weight_decay: Any = None, **kwargs: Any):
         self._init_keras(locals(), kwargs)
-
-    def _check(self, hp: dict[str, Any], where: str) -> None:
-        for name in self.hyperparameters:
-            check_number(name, hp[name], where)
 
     def _algorithm(self, hp: dict[str, Any]) -> CanonicalLamb:
         return CanonicalLamb(beta1=float(hp["beta_1"]), beta2=float(hp["beta_2"]), eps=float(hp["epsilon"]),
