@@ -81,7 +81,7 @@ def keras(spec: DialectOptimizer | OptimizerSpec, **options: Any) -> Any:
 
     Args:
         spec: a dialect optimizer or a canonical spec.
-        **options: ``jit_compile``, ``fused``, ``name`` (see
+        **options: ``jit_compile``, ``fused``, ``native``, ``name`` (see
             ``optbridge.backends.tensorflow.keras_adapter.KerasOptimizer``).
 
     Raises:

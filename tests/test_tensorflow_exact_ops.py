@@ -41,7 +41,12 @@ def _random(n, dtype, scale=1.0, seed=0):
 
 
 def _run_both(spec, dtype, steps=8, seed=11, **options):
-    """Step the TF optimizer and the NumPy reference on the same gradients; return both."""
+    """Step the TF optimizer and the NumPy reference on the same gradients; return both.
+
+    The TensorFlow-op kernels are under test here, so optbridge's native ops are off
+    unless a test asks for them (they have their own tests: test_tensorflow_native.py).
+    """
+    options.setdefault("native", False)
     rng = np.random.default_rng(seed)
     values = {n: rng.standard_normal(s).astype(dtype) for n, s in SHAPES.items()}
     ref = {n: v.copy() for n, v in values.items()}

@@ -72,15 +72,19 @@ class KerasOptimizer(keras.optimizers.Optimizer):
             selectors match Keras variable paths (``"dense/kernel"``, ``"conv2d/*"``).
         jit_compile: XLA for the compiled kernels (``None``: each kernel's choice).
         fused: use TensorFlow's fused training ops where they compute the canonical formula.
+        native: use optbridge's single-pass CPU ops where a kernel has them (same numbers;
+            see :mod:`optbridge.backends.tensorflow.native`).
         name: the optimizer's name.
     """
 
-    def __init__(self, spec: Any, *, jit_compile: bool | None = None, fused: bool = True, name: str | None = None):
+    def __init__(self, spec: Any, *, jit_compile: bool | None = None, fused: bool = True, native: bool = True,
+                 name: str | None = None):
         super().__init__(learning_rate=0.0, name=name or "optbridge")
         self._spec = spec
         self._canonical = _canonical(spec)
         self._jit_compile = jit_compile
         self._fused = fused
+        self._native = native
         self._runner: TensorFlowOptimizer | None = None
         self._pending_lr: float | None = None
 
@@ -92,7 +96,7 @@ class KerasOptimizer(keras.optimizers.Optimizer):
         named = [(v.path, v) for v in variables]
         kernels = plugin.get_backend("tensorflow").kernels
         self._runner = TensorFlowOptimizer(self._canonical, named, kernels, jit_compile=self._jit_compile,
-                                           fused=self._fused, slot_factory=self._make_slot)
+                                           fused=self._fused, native=self._native, slot_factory=self._make_slot)
         if self._pending_lr is not None:
             self._runner.set_lr(self._pending_lr)
             self._pending_lr = None
@@ -140,7 +144,8 @@ class KerasOptimizer(keras.optimizers.Optimizer):
                 f"{self.name}: a canonical OptimizerSpec has no config form; build the adapter from a dialect "
                 f"optimizer (e.g. optbridge.dialects.mindspore.nn.Momentum) to save it with the model"
             )
-        return {"name": self.name, "spec": to_dict(self._spec), "jit_compile": self._jit_compile, "fused": self._fused}
+        return {"name": self.name, "spec": to_dict(self._spec), "jit_compile": self._jit_compile, "fused": self._fused,
+                "native": self._native}
 
     @classmethod
     def from_config(cls, config: dict[str, Any], custom_objects=None) -> "KerasOptimizer":

@@ -35,6 +35,7 @@ from optbridge.groups import ParamInfo
 from optbridge.spec import OptimizerSpec
 
 from .kernels.base import Kernel, resolve_kernel
+from .native import load as native_ops
 from .params import named_variables, unwrap
 from .preprocess import preprocess_gradients
 
@@ -65,6 +66,7 @@ class _Layout:
     centralize: bool
     scale: bool
     fused: bool
+    native: bool
     jit: bool
 
     @property
@@ -152,8 +154,12 @@ class TensorFlowOptimizer(OptimizerAPI):
             variables, float32 or float64.
         kernels: ``{algorithm name: kernel}`` (the backend's registry).
         jit_compile: ``None`` uses each kernel's measured choice; ``True``/``False`` forces
-            XLA on or off for the compiled (non-fused) kernels.
+            XLA on or off for the compiled (non-fused, non-native) kernels.
         fused: use TensorFlow's fused training ops where they compute the canonical formula.
+        native: use optbridge's single-pass CPU ops (:mod:`optbridge.backends.tensorflow.native`)
+            for buckets whose variables live on CPU devices, where the kernel has one, unless
+            ``jit_compile=True``; they give the same numbers as the TensorFlow-op kernels and
+            are preferred to ``fused``.
         slot_factory: ``slot_factory(variable, slot_name, initial_value)`` returning the
             slot variable (a ``tf.Variable`` or Keras variable); default: a ``tf.Variable``
             colocated with ``variable``.
@@ -165,7 +171,8 @@ class TensorFlowOptimizer(OptimizerAPI):
     """
 
     def __init__(self, spec: OptimizerSpec, params: Any, kernels: Mapping[str, Any], *,
-                 jit_compile: bool | None = None, fused: bool = True, slot_factory: SlotFactory | None = None):
+                 jit_compile: bool | None = None, fused: bool = True, native: bool = True,
+                 slot_factory: SlotFactory | None = None):
         named = named_variables(params)
         for name, var in named:
             v = unwrap(var)
@@ -195,7 +202,7 @@ class TensorFlowOptimizer(OptimizerAPI):
         for name, slots in self._engine.expected_slots().items():
             self._slot_objects[name] = {s: factory(self._given[name], s, init) for s, init in slots.items()}
         self._slots = {n: {s: unwrap(o) for s, o in slots.items()} for n, slots in self._slot_objects.items()}
-        self._layouts, self._width = self._plan_layouts(jit_compile, fused)
+        self._layouts, self._width = self._plan_layouts(jit_compile, fused, native)
         first = self._vars[self._order[0]]
         self._strategy = getattr(first, "distribute_strategy", None) or tf.distribute.get_strategy()
         self._distributed = hasattr(first, "distribute_strategy")
@@ -211,7 +218,12 @@ class TensorFlowOptimizer(OptimizerAPI):
             return tuple(var.distribute_strategy.experimental_local_results(var))
         return (var,)
 
-    def _plan_layouts(self, jit_compile: bool | None, fused: bool) -> tuple[tuple[_Layout, ...], int]:
+    def _on_cpu(self, names: Sequence[str]) -> bool:
+        """Whether every replica copy of these variables lives on a CPU device."""
+        return all("CPU" in (c.device or "CPU").upper() for n in names for c in self._components(self._vars[n]))
+
+    def _plan_layouts(self, jit_compile: bool | None, fused: bool,
+                      native: bool) -> tuple[tuple[_Layout, ...], int]:
         spec = self._engine.spec
         coupled = "weight_decay" in spec.preprocess
         scale = "loss_scale" in spec.preprocess and spec.loss_scale != 1.0
@@ -236,12 +248,16 @@ class TensorFlowOptimizer(OptimizerAPI):
                     # only when the host scalars are computed in that dtype too.
                     can_fuse = (fused and kernel.fused is not None and dtype.name == spec.precision
                                 and kernel.can_fuse(kernel_alg, probe, dtype.as_numpy_dtype))
+                    use_native = (native and jit_compile is not True and kernel.native is not None
+                                  and kernel.can_native(kernel_alg)
+                                  and self._on_cpu([self._order[i] for i in indices]) and native_ops() is not None)
                     layout = _Layout(
                         bucket=bucket_pos, indices=tuple(indices), algorithm=alg, kernel_algorithm=kernel_alg,
                         kernel=kernel, keys=keys,
                         offset=offset, negate=bool(alg.maximize),
                         decay=coupled and alg.weight_decay_mode != "kernel" and bucket.decay and not static_zero,
-                        centralize=bucket.centralize, scale=scale, fused=bool(can_fuse),
+                        centralize=bucket.centralize, scale=scale, fused=bool(can_fuse) and not use_native,
+                        native=use_native,
                         jit=kernel.jit_compile if jit_compile is None else bool(jit_compile),
                     )
                     layouts.append(layout)
@@ -294,7 +310,8 @@ class TensorFlowOptimizer(OptimizerAPI):
         shapes, the same on one 25.6M tensor (``benchmarks/tensorflow_step.py``, ``ob-xla``).
         """
         dtype = params[0].dtype
-        update = layout.kernel.fused if layout.fused else layout.kernel.update
+        update = (layout.kernel.native if layout.native else
+                  layout.kernel.fused if layout.fused else layout.kernel.update)
 
         def run(params, slots, grads, piece):
             values = tf.unstack(tf.cast(piece, dtype), num=layout.width)
@@ -303,7 +320,7 @@ class TensorFlowOptimizer(OptimizerAPI):
                                      centralize=layout.centralize, scale=layout.scale, grad_scale=values[1])
             update(layout.kernel_algorithm, params, g, slots, named)
 
-        if not layout.jit or layout.fused:
+        if not layout.jit or layout.fused or layout.native:
             return lambda grads, piece: run(params, slots, grads, piece)
         one = tf.function(lambda p, s, g, piece: run([p], {k: [v] for k, v in s.items()}, [g], piece),
                           jit_compile=True, autograph=False)
@@ -329,6 +346,11 @@ class TensorFlowOptimizer(OptimizerAPI):
     def fused_buckets(self) -> int:
         """How many buckets run TensorFlow's fused training ops."""
         return sum(1 for layout in self._layouts if layout.fused)
+
+    @property
+    def native_buckets(self) -> int:
+        """How many buckets run optbridge's native single-pass ops."""
+        return sum(1 for layout in self._layouts if layout.native)
 
     def slot(self, name: str, slot: str) -> Any:
         """The state variable ``slot`` of parameter ``name`` (e.g. ``"exp_avg"``)."""

@@ -5,7 +5,8 @@ from typing import Mapping
 
 import tensorflow as tf
 
-__all__ = ["add_scaled", "apply_kernel_decay", "descend", "divide_descend", "torch_lerp", "update_moments", "update_moments_in_place"]
+__all__ = ["add_scaled", "apply_kernel_decay", "descend", "divide_descend", "native_decay", "native_scalars",
+           "torch_lerp", "update_moments", "update_moments_in_place"]
 
 
 def descend(p: tf.Variable, alpha: tf.Tensor, delta: tf.Tensor) -> None:
@@ -80,3 +81,21 @@ def update_moments_in_place(alg, g: tf.Tensor, m: tf.Variable, v: tf.Variable, s
         return
     add_scaled(m, g - m, s["one_minus_beta1"])
     add_scaled(v, g * g - v, s["one_minus_beta2"])
+
+
+def native_decay(form: str) -> str:
+    """The native ops' ``decay`` attribute for a ``weight_decay_form`` (``"coupled"`` is
+    pre-processing, so the kernel applies none)."""
+    return form if form in ("decoupled", "keras") else "none"
+
+
+def native_scalars(s: Mapping[str, tf.Tensor], names: tuple[str, ...], optional: frozenset = frozenset()) -> tf.Tensor:
+    """The native ops' ``scalars`` vector: ``s[name]`` for each name, in order.
+
+    A name in ``optional`` that the algorithm did not produce (e.g. ``decay`` without the
+    decoupled form, ``momentum`` at 0) is fed as 0; the op never reads it then. Any other
+    missing name is a programming error and raises ``KeyError``.
+    """
+    dtype = next(iter(s.values())).dtype
+    zero = tf.zeros([], dtype)
+    return tf.stack([s[n] if n in s or n not in optional else zero for n in names])

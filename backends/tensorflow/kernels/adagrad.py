@@ -10,12 +10,16 @@
 canonical roundings in one pass. ``"none"`` (MindSpore) is the same op with ``ε = 0`` when
 the sum is updated (``√s + 0`` is ``√s`` unless ``s = −0``, which ``s + g·g`` never is).
 ``"inside"`` (Keras) has no such op: ``assign_add`` then one subtraction.
+
+Native path (preferred; :mod:`optbridge.backends.tensorflow.native`): ``OptbridgeAdagrad``
+runs the canonical order, every placement and weight-decay form, in one pass.
 """
 from __future__ import annotations
 
 import tensorflow as tf
 
-from ._ops import apply_kernel_decay
+from ..native import load as native_ops
+from ._ops import apply_kernel_decay, native_decay, native_scalars
 from .base import Kernel
 
 
@@ -37,10 +41,21 @@ def update(alg, params, grads, slots, s) -> None:
         p.assign_sub(clr * g / d, read_value=False)
 
 
+def native(alg, params, grads, slots, s) -> None:
+    ops = native_ops()
+    scalars = native_scalars(s, ("clr", "eps", "lr", "weight_decay", "decay"), optional=frozenset({"decay"}))
+    attrs = dict(decay=native_decay(alg.weight_decay_form), eps_placement=alg.eps_placement,
+                 update_slots=bool(alg.update_slots))
+    for p, g, acc in zip(params, grads, slots["sum"]):
+        ops.optbridge_adagrad(var=p.handle, sum=acc.handle, grad=g, scalars=scalars, **attrs)
+
+
 KERNEL = Kernel(
     "adagrad",
     update,
     separable_decay=True,
+    native=native,
+    can_native=lambda alg: True,
     hyperparameters=frozenset({"lr_decay", "eps", "initial_accumulator_value", "eps_placement", "update_slots",
                                "weight_decay_form", "maximize"}),
 )

@@ -15,12 +15,19 @@ The compiled kernel writes the moments with ``assign_add`` (``"lerp"``/``"keras"
 makes the ``"hat"`` step ``p −= (step_size·n)/(√v + ε)`` one ``ResourceApplyAdagradV2``
 with ``update_slots=False`` (``var -= grad·lr/(√accum + ε)`` with ``grad = n``,
 ``accum = v`` or ``v̂``), the canonical roundings in one pass.
+
+Native path (preferred where it applies; :mod:`optbridge.backends.tensorflow.native`):
+``OptbridgeAdam`` runs steps 0–5 of the ``"hat"`` form with ``"lerp"``/``"keras"``
+moments in one pass over ``p, g, m, v`` (and ``v̂``), the host's ``1 − β`` fed in — so
+Keras' Adam/AdamW, which TensorFlow's ``ApplyAdam`` cannot compute bit for bit, get a
+single-pass kernel too.
 """
 from __future__ import annotations
 
 import tensorflow as tf
 
-from ._ops import apply_kernel_decay, divide_descend, update_moments_in_place
+from ..native import load as native_ops
+from ._ops import apply_kernel_decay, divide_descend, native_decay, native_scalars, update_moments_in_place
 from .base import Kernel
 
 
@@ -60,6 +67,22 @@ def fused(alg, params, grads, slots, s) -> None:
                                          use_nesterov=bool(alg.nesterov), **common)
 
 
+def can_native(alg) -> bool:
+    return alg.eps_placement == "hat" and alg.moment_form in ("lerp", "keras")
+
+
+def native(alg, params, grads, slots, s) -> None:
+    ops = native_ops()
+    scalars = native_scalars(s, ("step_size", "one_minus_beta1", "one_minus_beta2", "eps", "beta1", "lr",
+                                 "weight_decay", "decay"), optional=frozenset({"decay"}))
+    attrs = dict(decay=native_decay(alg.weight_decay_form), amsgrad=bool(alg.amsgrad),
+                 nesterov=bool(alg.nesterov and not alg.amsgrad))
+    for i, (p, g) in enumerate(zip(params, grads)):
+        m, v = slots["exp_avg"][i], slots["exp_avg_sq"][i]
+        vhat = slots["max_exp_avg_sq"][i] if alg.amsgrad else v
+        ops.optbridge_adam(var=p.handle, m=m.handle, v=v.handle, vhat=vhat.handle, grad=g, scalars=scalars, **attrs)
+
+
 KERNEL = Kernel(
     "adam",
     update,
@@ -67,6 +90,8 @@ KERNEL = Kernel(
     fused=fused,
     can_fuse=can_fuse,
     separable_decay=True,
+    native=native,
+    can_native=can_native,
     hyperparameters=frozenset({"beta1", "beta2", "eps", "amsgrad", "nesterov", "eps_placement", "power_form",
                                "moment_form", "weight_decay_form", "maximize"}),
 )

@@ -23,6 +23,14 @@ on a per-step Python value, so nothing retraces after the first step.
     algorithm's host scalars of a first step as Python numbers. The optimizer considers
     fusing only when the spec's host ``precision`` is the parameter dtype, since fused ops
     form constants such as ``1 − β`` themselves, in the parameter dtype.
+
+``native(alg, params, grads, slots, scalars)`` (optional)
+    The same update through optbridge's own single-pass CPU ops
+    (:mod:`optbridge.backends.tensorflow.native`), used when ``can_native(alg)`` says the
+    op implements these hyperparameters, the library is available and every variable of
+    the bucket lives on a CPU device. It evaluates the canonical op order with the same
+    roundings as ``update``, so the choice never changes a number; it is preferred to
+    ``fused`` (one pass over memory where TensorFlow's ops take up to three).
 """
 from __future__ import annotations
 
@@ -44,6 +52,8 @@ class Kernel:
             ``benchmarks/tensorflow_step.py``).
         fused: the fused-op update, or ``None``.
         can_fuse: ``can_fuse(alg, probe, dtype) -> bool``; required with ``fused``.
+        native: the native-op update, or ``None``.
+        can_native: ``can_native(alg) -> bool``; required with ``native``.
         unsupported: ``unsupported(alg) -> reason or None``: hyperparameter values the
             kernel does not implement (checked when the optimizer is built, so a flag
             added to the algorithm later fails loudly instead of computing something else).
@@ -64,10 +74,14 @@ class Kernel:
     unsupported: Callable[[Any], str | None] | None = None
     hyperparameters: frozenset[str] | None = None
     separable_decay: bool = False
+    native: Callable[..., None] | None = None
+    can_native: Callable[[Any], bool] | None = None
 
     def __post_init__(self) -> None:
         if (self.fused is None) != (self.can_fuse is None):
             raise ValueError(f"kernel {self.name!r}: 'fused' and 'can_fuse' go together")
+        if (self.native is None) != (self.can_native is None):
+            raise ValueError(f"kernel {self.name!r}: 'native' and 'can_native' go together")
 
 
 @dataclass(frozen=True)

@@ -18,12 +18,17 @@ arithmetic with ε and lr inside and momentum, not centered (``ResourceApplyCent
 does not skip elements whose ``s + ε ≤ 0``, so the centered form is not fused). The op
 forms ``1 − ρ`` in the parameter dtype, as the host does for this arithmetic when the
 host precision is that dtype (the optimizer only fuses then).
+
+Native path (preferred; :mod:`optbridge.backends.tensorflow.native`): ``OptbridgeRMSProp``
+runs the whole canonical order above, every flag, in one pass over the variable, its
+slots and the gradient.
 """
 from __future__ import annotations
 
 import tensorflow as tf
 
-from ._ops import add_scaled, apply_kernel_decay, divide_descend, torch_lerp
+from ..native import load as native_ops
+from ._ops import add_scaled, apply_kernel_decay, divide_descend, native_decay, native_scalars, torch_lerp
 from .base import Kernel
 
 
@@ -108,12 +113,30 @@ def fused(alg, params, grads, slots, s) -> None:
                                         momentum=s["momentum"], epsilon=s["eps"], grad=g, use_locking=False)
 
 
+def native(alg, params, grads, slots, s) -> None:
+    ops = native_ops()
+    scalars = native_scalars(s, ("lr", "alpha", "one_minus_alpha", "eps", "momentum", "weight_decay", "decay"),
+                             optional=frozenset({"momentum", "decay"}))
+    use_momentum = alg.momentum > 0
+    attrs = dict(decay=native_decay(alg.weight_decay_form), arithmetic=alg.arithmetic, centered=bool(alg.centered),
+                 eps_inside=alg.eps_placement == "inside", lr_inside=alg.lr_placement == "inside",
+                 use_momentum=bool(use_momentum))
+    for i, (p, g) in enumerate(zip(params, grads)):
+        v = slots["square_avg"][i]
+        ga = slots["grad_avg"][i] if alg.centered else v
+        b = slots["momentum_buffer"][i] if use_momentum else v
+        ops.optbridge_rms_prop(var=p.handle, square_avg=v.handle, grad_avg=ga.handle, momentum_buffer=b.handle,
+                               grad=g, scalars=scalars, **attrs)
+
+
 KERNEL = Kernel(
     "rmsprop",
     update,
     fused=fused,
     can_fuse=can_fuse,
     separable_decay=True,
+    native=native,
+    can_native=lambda alg: True,
     hyperparameters=frozenset({"alpha", "eps", "momentum", "centered", "eps_placement", "initial_square_avg",
                                "lr_placement", "arithmetic", "weight_decay_form", "maximize"}),
 )
