@@ -6,12 +6,14 @@ Rows: SGD with momentum, Adam, AdamW, RMSprop and Adagrad (where optbridge has a
 on three float32 layouts: the 161 ResNet-50 tensors (25.6M parameters), 2,000 tensors of
 512 elements, and one tensor of 25.6M elements. Columns:
 
-* ``optbridge`` — ``optbridge.build(spec, variables)`` with its defaults (TensorFlow's
-  fused ``ResourceApply*`` op where it computes the canonical formula, else the compiled
-  graph kernel), stepped eagerly (the gradients are passed into the step function);
+* ``optbridge`` — ``optbridge.build(spec, variables)`` with its defaults (optbridge's
+  native single-pass op where the kernel has one, else TensorFlow's fused
+  ``ResourceApply*`` op where it computes the canonical formula, else the compiled graph
+  kernel), stepped eagerly (the gradients are passed into the step function);
   ``ob-tf.function`` — the same step inside a ``tf.function`` that closes over the
   gradients, as the Keras and raw-op columns do (host scalars via ``tf.numpy_function``);
-  ``ob-graph`` — fused ops off; ``ob-xla`` — fused ops off, XLA on (one cluster per
+  ``ob-graph`` — native and fused ops off (TensorFlow-op graph kernels); ``ob-xla`` —
+  native and fused ops off, XLA on (one cluster per
   variable; not bitwise: XLA on CPU contracts ``a·b + c`` into fused multiply-adds);
 * ``keras-eager`` / ``keras-tf.function`` / ``keras-xla`` — ``keras.optimizers.<X>.apply``
   eagerly, inside ``tf.function`` and inside ``tf.function(jit_compile=True)``;
@@ -89,7 +91,7 @@ def _configs(row, params, grads, kernels):
     out = {}
     spec = row["spec"]().to_canonical()
     if spec.algorithm.name in kernels:
-        for column, options in (("optbridge", {}), ("ob-graph", {"fused": False}),
+        for column, options in (("optbridge", {}), ("ob-graph", {"fused": False, "native": False}),
                                 ("ob-xla", {"fused": False, "jit_compile": True})):
             variables = fresh()
             opt = TensorFlowOptimizer(spec, [(f"p{i}", v) for i, v in enumerate(variables)], kernels, **options)
