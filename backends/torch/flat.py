@@ -16,10 +16,20 @@ What flat mode forbids (checked every step, with an error naming the parameter):
   ``set_to_none`` says, and every parameter of a flat bucket is stepped every step (a
   parameter that got no gradient steps with a zero gradient, unlike torch's skip).
 
-A gradient tensor assigned by hand (``p.grad = t``) is copied into the buffer and the
-view re-attached. Buckets with gradient centralization, and algorithms whose kernel is
-not elementwise (``TorchKernel.elementwise``: LAMB, LARS), stay per-tensor. Parameters
-lose non-default strides (e.g. ``channels_last``): views are contiguous.
+A gradient tensor assigned by hand (``p.grad = t``), or a gradient view moved to other
+memory (``p.grad.set_(t)``, ``p.grad.data = t``), is copied into the buffer and the view
+re-attached. Buckets with gradient centralization, and algorithms whose kernel is not
+elementwise (``TorchKernel.elementwise``: LAMB, LARS), stay per-tensor. Parameters lose
+non-default strides (e.g. ``channels_last``): views are contiguous.
+
+The per-step check (:meth:`FlatBuffers.intact`) is exact and costs three C-level passes
+over the bucket's tensors, no Python loop body per tensor: the ``data_ptr`` of each
+gradient view the optimizer attached (catches ``set_``/``.data =`` on it), the identity
+of each ``p.grad`` with that view (catches ``None`` and hand-assigned gradients), the
+``data_ptr`` of each parameter (catches replaced ``.data``). The views are made with one
+``as_strided`` call each and kept for the optimizer's lifetime (``zero_grad()``
+re-attaches the same objects), so the first pass reads objects allocated together.
+Only when a pass fails does :meth:`FlatBuffers.check` walk the parameters one by one.
 """
 from __future__ import annotations
 
@@ -37,6 +47,14 @@ _data_ptr = torch.Tensor.data_ptr
 _grad_of = operator.attrgetter("grad")
 
 
+def _contiguous_strides(shape: torch.Size) -> tuple[int, ...]:
+    strides, step = [], 1
+    for n in reversed(shape):
+        strides.append(step)
+        step *= max(n, 1)
+    return tuple(reversed(strides))
+
+
 @dataclass
 class FlatBuffers:
     """One bucket's buffers and where each parameter sits in them."""
@@ -52,31 +70,50 @@ class FlatBuffers:
     grad_views: tuple[torch.Tensor, ...] = ()
 
     def view(self, buffer: torch.Tensor, i: int) -> torch.Tensor:
-        p = self.params[i]
-        return buffer[self.offsets[i]:self.offsets[i] + p.numel()].view(p.shape)
+        """Parameter ``i``'s contiguous view of ``buffer`` (one tensor object, no intermediate slice)."""
+        shape = self.params[i].shape
+        return buffer.as_strided(shape, _contiguous_strides(shape), buffer.storage_offset() + self.offsets[i])
+
+    def _grad_view(self, i: int) -> torch.Tensor:
+        """The gradient view attached last when it still points into the buffer, else a fresh one."""
+        held = self.grad_views[i] if self.grad_views else None
+        if held is not None and held.data_ptr() == self.grad_ptrs[i] and held.shape == self.params[i].shape:
+            return held
+        return self.view(self.grad, i)
 
     def attach_grads(self) -> None:
-        """Point every ``.grad`` at its view of the gradient buffer (after ``set_to_none``)."""
-        for i, p in enumerate(self.params):
-            if p.grad is None or p.grad.data_ptr() != self.grad_ptrs[i]:
-                p.grad = self.view(self.grad, i)
-        self.grad_views = tuple(p.grad for p in self.params)
+        """Point every ``.grad`` at its view of the gradient buffer (after ``set_to_none``).
+
+        Re-attaches the views made before (no new tensor objects) unless one was moved to
+        other memory.
+        """
+        if not self.grad_views or list(map(_data_ptr, self.grad_views)) != self.grad_ptrs:
+            self.grad_views = tuple(self._grad_view(i) for i in range(len(self.params)))
+        if all(map(operator.is_, map(_grad_of, self.params), self.grad_views)):
+            return
+        for p, v in zip(self.params, self.grad_views):
+            if p.grad is not v:
+                p.grad = v
 
     def intact(self) -> bool:
         """Whether every parameter's storage and every ``.grad`` object are still the buffers' views.
 
-        The per-step fast path: C-level passes over the tensors (``data_ptr`` of each
-        parameter, identity of each ``.grad`` with the view attached last, ``data_ptr`` of
-        those views, which catches ``p.grad.set_(...)``), no Python loop body per tensor.
+        The per-step fast path: three C-level passes (see the module docstring), no Python
+        loop body per tensor.
         """
-        return (list(map(_data_ptr, self.params)) == self.param_ptrs
+        return (list(map(_data_ptr, self.grad_views)) == self.grad_ptrs
                 and all(map(operator.is_, map(_grad_of, self.params), self.grad_views))
-                and list(map(_data_ptr, self.grad_views)) == self.grad_ptrs)
+                and list(map(_data_ptr, self.params)) == self.param_ptrs)
 
     def check(self) -> None:
-        """Verify the views are intact before a step; copy hand-assigned gradients in."""
+        """Verify the views are intact before a step; copy hand-assigned or moved gradients in.
+
+        Validates every parameter before it copies anything, so an error leaves the
+        gradient buffer as it was.
+        """
         if self.intact():
             return
+        moved: list[tuple[int, torch.Tensor]] = []
         for i, p in enumerate(self.params):
             if p.data_ptr() != self.param_ptrs[i]:
                 raise StepInputError(
@@ -88,15 +125,18 @@ class FlatBuffers:
                 raise StepInputError(
                     f"flat mode: parameter {self.names[i]!r} has .grad None; flat mode steps every parameter of "
                     f"a bucket, use optimizer.zero_grad() (it zeros the gradient buffer in place)")
-            if g.data_ptr() != self.grad_ptrs[i]:
-                if g.shape != p.shape:
-                    raise StepInputError(
-                        f"step: gradient of {self.names[i]!r} has shape {tuple(g.shape)}, parameter has "
-                        f"{tuple(p.shape)}")
-                view = self.view(self.grad, i)
-                view.copy_(g)
-                p.grad = view
-        self.grad_views = tuple(p.grad for p in self.params)
+            if g.shape != p.shape:
+                raise StepInputError(
+                    f"step: gradient of {self.names[i]!r} has shape {tuple(g.shape)}, parameter has "
+                    f"{tuple(p.shape)}")
+            if g.data_ptr() != self.grad_ptrs[i] or g.stride() != _contiguous_strides(g.shape):
+                moved.append((i, g))
+        storage = self.grad.untyped_storage().data_ptr()
+        for i, g in moved:
+            # a gradient aliasing the buffer (another parameter's view, a transposed view) is read first
+            source = g.clone() if g.untyped_storage().data_ptr() == storage else g
+            self.view(self.grad, i).copy_(source)
+        self.attach_grads()
 
 
 def flatten(names: Sequence[str], params: Sequence[torch.Tensor],
@@ -119,15 +159,15 @@ def flatten(names: Sequence[str], params: Sequence[torch.Tensor],
             view = buffers.view(flat_p, i)
             view.copy_(p)
             p.data = view
-            gview = buffers.view(flat_g, i)
             if p.grad is not None:
-                gview.copy_(p.grad)
-            p.grad = gview
+                buffers.view(flat_g, i).copy_(p.grad)
             for k, lst in slots.items():
                 sview = buffers.view(flat_slots[k], i)
                 sview.copy_(lst[i])
                 lst[i] = sview
     buffers.param_ptrs = [p.data_ptr() for p in params]
-    buffers.grad_ptrs = [p.grad.data_ptr() for p in params]
-    buffers.grad_views = tuple(p.grad for p in params)
+    buffers.grad_ptrs = [flat_g.data_ptr() + o * flat_g.element_size() for o in offsets]
+    # the gradient views are made in one run, after the parameter and slot views, so their
+    # tensor objects lie together in memory (the first pass of intact() reads them)
+    buffers.attach_grads()
     return buffers

@@ -29,7 +29,9 @@ See ``docs/backends-torch.md`` for the user guide; the rules that matter here:
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
+import operator
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -56,6 +58,9 @@ def work_params(params: Sequence[torch.Tensor], compute_dtype: torch.dtype | Non
     return list(params) if compute_dtype is None else [p.to(compute_dtype) for p in params]
 
 _PARAM_DTYPES = (torch.float32, torch.float64)
+_grad_of = operator.attrgetter("grad")
+#: what a gradient must share with its parameter (the layout excludes sparse gradients)
+_metadata = operator.attrgetter("shape", "dtype", "device", "layout")
 #: Default ``compile_threshold``: buckets below 65,536 elements are not worth a compile.
 COMPILE_THRESHOLD = 1 << 16
 #: The compiled path compiles at most this many tensors per graph.
@@ -77,8 +82,15 @@ class _Unit:
     algorithm: Any
     numel: int = 0
     flat: FlatBuffers | None = None
+    #: flat mode: the one-tensor lists every step passes (built once)
+    flat_grads: list[torch.Tensor] = field(default_factory=list)
+    flat_params: list[torch.Tensor] = field(default_factory=list)
+    flat_slots: dict[str, list[torch.Tensor]] = field(default_factory=dict)
     native: Callable[..., None] | None = None
     compiled: dict[Any, Callable[..., None]] = field(default_factory=dict)
+    #: ``(step variant, first index of the chunk)`` -> compiled function, for steps where every
+    #: parameter has a gradient (the chunk's layout is then fixed; no per-tensor key each step)
+    chunks: dict[Any, Callable[..., None]] = field(default_factory=dict)
     #: :func:`~optbridge.backends.torch.paths.trace_key` -> the algorithm its graph is traced with
     traced: dict[Any, Any] = field(default_factory=dict)
 
@@ -332,6 +344,8 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
                         unit.native = kernel.native_for(group.algorithm)
                     if self._flat and not bucket.centralize and kernel.elementwise:
                         unit.flat = flatten(unit_names, params, slots)
+                        unit.flat_grads, unit.flat_params = [unit.flat.grad], [unit.flat.param]
+                        unit.flat_slots = {k: [v] for k, v in unit.flat.slots.items()}
                         for p, i in zip(params, range(len(params))):
                             for s in slot_names:
                                 self.state[p][s] = slots[s][i]
@@ -439,10 +453,16 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
             for unit in units:
                 if unit.flat is not None:
                     unit.flat.check()
-                    row.append((None, [unit.flat.grad]))
+                    row.append((None, unit.flat_grads))
+                    continue
+                grads = list(map(_grad_of, unit.params))
+                if (all(map(operator.is_not, grads, itertools.repeat(None)))
+                        and list(map(_metadata, grads)) == list(map(_metadata, unit.params))):
+                    # every gradient present, dense, and of its parameter's shape, dtype and device
+                    row.append((None, grads))
                     continue
                 present: list[int] = []
-                grads: list[torch.Tensor] = []
+                grads = []
                 for i, p in enumerate(unit.params):
                     g = p.grad
                     if g is None:
@@ -488,7 +508,7 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
     def _run(self, unit: _Unit, bs: BucketStep, present: list[int] | None, grads: list[torch.Tensor]) -> None:
         alg = bs.algorithm
         if unit.flat is not None:
-            params, slots = [unit.flat.param], {k: [v] for k, v in unit.flat.slots.items()}
+            params, slots = unit.flat_params, unit.flat_slots
         elif present is None:
             params, slots = unit.params, unit.slots
         else:
@@ -536,35 +556,45 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
             grads = self._eager_preprocess(unit, bs, work_params(params, unit.compute_dtype), grads)
             pre = (False, False, False, False)
             args = args[:3] + (grads,) + args[4:8] + (pre,) + args[9:]
+        variant = (alg.name, alg, pre, tuple(names), tuple(sorted(flags)), unit.compute_dtype)
+        whole = present is None
         if len(params) > COMPILE_CHUNK:
             # bounded graphs: compile time stays flat, and chunks of equal shapes share one compiled function
             for lo in range(0, len(params), COMPILE_CHUNK):
                 hi = lo + COMPILE_CHUNK
                 chunk = (args[2][lo:hi], args[3][lo:hi], {k: v[lo:hi] for k, v in args[4].items()})
-                self._run_compiled(unit, alg, args[:2] + chunk + args[5:], pre, names, flags)
+                self._run_compiled(unit, variant, args[:2] + chunk + args[5:], lo if whole else None)
             return
-        self._run_compiled(unit, alg, args, pre, names, flags)
+        self._run_compiled(unit, variant, args, 0 if whole else None)
 
-    def _run_compiled(self, unit: _Unit, alg: Any, args: tuple, pre: tuple, names: list[str],
-                      flags: Mapping[str, Any]) -> None:
-        params = args[2]
-        key = hashable((alg.name, alg, pre, tuple(names), tuple(sorted(flags)), unit.compute_dtype,
-                        tuple((tuple(p.shape), p.dtype, str(p.device)) for p in params)))
+    def _run_compiled(self, unit: _Unit, variant: tuple, args: tuple, chunk: int | None) -> None:
+        """Run one chunk's compiled function; ``chunk``: its first index when every parameter of
+        the unit has a gradient (its layout is the unit's, so the function is looked up without
+        a per-tensor key), else ``None``."""
+        fast = None if chunk is None else hashable((variant, chunk))
+        fn = unit.chunks.get(fast) if fast is not None else None
+        if fn is not None:
+            fn(*args)
+            return
+        alg, params = args[1], args[2]
+        layout = tuple((tuple(p.shape), p.dtype, str(p.device)) for p in params)
+        key = hashable(variant + (layout,))
         fn = unit.compiled.get(key)
         if fn is None:
-            fn = compiled_bucket_step(key)
+            fn = compiled_bucket_step(key, zero_dim=any(not shape for shape, _, _ in layout))
             try:
                 fn(*args)  # compiles; a compile error raises before any tensor is written
             except Exception as exc:
                 warnings.warn(f"optbridge torch backend: torch.compile failed for a {alg.name!r} bucket "
                               f"({type(exc).__name__}: {str(exc)[:200]}); this bucket runs eagerly", RuntimeWarning,
                               stacklevel=3)
-                unit.compiled[key] = bucket_step
+                fn = bucket_step
                 bucket_step(*args)
-                return
             unit.compiled[key] = fn
-            return
-        fn(*args)
+        else:
+            fn(*args)
+        if fast is not None:
+            unit.chunks[fast] = fn
 
     @staticmethod
     def _scalar_vector(values: list[float], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
@@ -587,13 +617,17 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
     # -- gradients ------------------------------------------------------------------------
     @torch._disable_dynamo
     def zero_grad(self, set_to_none: bool = True) -> None:
-        """Reset gradients (``set_to_none`` as in torch; flat buckets are zeroed in place)."""
-        super().zero_grad(set_to_none)
-        for units in self._units:
-            for unit in units:
-                if unit.flat is not None:
-                    unit.flat.attach_grads()
-                    unit.flat.grad.zero_()
+        """Reset gradients (``set_to_none`` as in torch; flat buckets are zeroed in place).
+
+        When every bucket is flat, torch's per-parameter pass is skipped: the gradient views
+        are re-attached where something replaced them, and each buffer is zeroed.
+        """
+        flat = [unit.flat for units in self._units for unit in units if unit.flat is not None]
+        if len(flat) < sum(map(len, self._units)):
+            super().zero_grad(set_to_none)
+        for buffers in flat:
+            buffers.attach_grads()
+            buffers.grad.zero_()
 
     # -- groups -----------------------------------------------------------------------------
     def add_param_group(self, param_group: dict[str, Any]) -> None:

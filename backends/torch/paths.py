@@ -125,14 +125,26 @@ _cache: dict[Any, Callable[..., None]] = {}
 _lock = threading.Lock()
 
 
-def compiled_bucket_step(key: Any) -> Callable[..., None]:
-    """The compiled :func:`bucket_step` for one bucket layout ``key`` (cached per process)."""
+#: inductor options of the compiled path. ``size_asserts``: the generated ``call`` would check
+#: every input's sizes and strides again after dynamo's guards have (one Python call per tensor
+#: per step: 644 on the 161 ResNet-50 tensors with Adam); the arithmetic is the same either way.
+INDUCTOR_OPTIONS = {"size_asserts": False}
+
+
+def compiled_bucket_step(key: Any, zero_dim: bool = True) -> Callable[..., None]:
+    """The compiled :func:`bucket_step` for one bucket layout ``key`` (cached per process).
+
+    ``zero_dim``: whether the layout has 0-d tensors (they are passed as 1-element views,
+    see :func:`_scalars_as_vectors`; without them the compiled function is called directly).
+    """
     with _lock:
         fn = _cache.get(key)
         if fn is None:
             code = bucket_step.__code__.replace(co_name=f"bucket_step_{len(_cache)}")
             fresh = types.FunctionType(code, bucket_step.__globals__, code.co_name, bucket_step.__defaults__)
-            fn = _scalars_as_vectors(torch.compile(fresh, fullgraph=True, dynamic=False))
+            fn = torch.compile(fresh, fullgraph=True, dynamic=False, options=INDUCTOR_OPTIONS)
+            if zero_dim:
+                fn = _scalars_as_vectors(fn)
             _cache[key] = fn
         return fn
 
