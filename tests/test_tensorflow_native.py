@@ -147,7 +147,7 @@ def test_a_value_read_before_the_step_is_not_changed_by_it():
     assert not np.array_equal(opt.slot("w", "exp_avg").numpy(), before_m)
 
 
-def test_the_op_rejects_mismatched_shapes_and_a_short_scalar_vector():
+def test_the_op_rejects_mismatched_shapes_dtypes_and_a_short_scalar_vector():
     ops = native.load()
     var, acc = tf.Variable(tf.ones([3])), tf.Variable(tf.ones([3]))
     with pytest.raises(tf.errors.InvalidArgumentError, match="shapes differ"):
@@ -155,6 +155,10 @@ def test_the_op_rejects_mismatched_shapes_and_a_short_scalar_vector():
                               eps_placement="outside")
     with pytest.raises(tf.errors.InvalidArgumentError, match="vector of 5"):
         ops.optbridge_adagrad(var=var.handle, sum=acc.handle, grad=tf.ones([3]), scalars=tf.ones([4]),
+                              eps_placement="outside")
+    with pytest.raises(tf.errors.InvalidArgumentError, match="dtype is double"):
+        wide = tf.Variable(tf.ones([3], tf.float64))
+        ops.optbridge_adagrad(var=wide.handle, sum=acc.handle, grad=tf.ones([3]), scalars=tf.ones([5]),
                               eps_placement="outside")
     assert np.array_equal(var.numpy(), np.ones(3)) and np.array_equal(acc.numpy(), np.ones(3))
 

@@ -69,6 +69,12 @@ bool Prepare(OpKernelContext* ctx, const std::vector<int>& ids, int grad_id, int
       ctx->CtxFailure(absl::FailedPreconditionError("optbridge native op: a variable is not initialized"));
       return false;
     }
+    if ((*tensors)[k].dtype() != DataTypeToEnum<T>::value) {
+      ctx->CtxFailure(absl::InvalidArgumentError("optbridge native op: a variable's dtype is " +
+                                                 DataTypeString((*tensors)[k].dtype()) + ", the gradient's " +
+                                                 DataTypeString(DataTypeToEnum<T>::value)));
+      return false;
+    }
   }
   const Tensor& grad = ctx->input(grad_id);
   for (size_t k = 0; k < ids.size(); ++k) {
