@@ -72,7 +72,7 @@ class KerasOptimizer(keras.optimizers.Optimizer):
             selectors match Keras variable paths (``"dense/kernel"``, ``"conv2d/*"``).
         jit_compile: XLA for the compiled kernels (``None``: each kernel's choice).
         fused: use TensorFlow's fused training ops where they compute the canonical formula.
-        native: use optbridge's single-pass CPU ops where a kernel has them (same numbers;
+        native: use optbridge's single-pass CPU ops where a kernel has them (bitwise the NumPy reference;
             see :mod:`optbridge.backends.tensorflow.native`).
         name: the optimizer's name.
     """

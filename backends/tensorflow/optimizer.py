@@ -158,7 +158,7 @@ class TensorFlowOptimizer(OptimizerAPI):
         fused: use TensorFlow's fused training ops where they compute the canonical formula.
         native: use optbridge's single-pass CPU ops (:mod:`optbridge.backends.tensorflow.native`)
             for buckets whose variables live on CPU devices, where the kernel has one, unless
-            ``jit_compile=True``; they give the same numbers as the TensorFlow-op kernels and
+            ``jit_compile=True``; they round as the NumPy reference does (bit for bit) and
             are preferred to ``fused``.
         slot_factory: ``slot_factory(variable, slot_name, initial_value)`` returning the
             slot variable (a ``tf.Variable`` or Keras variable); default: a ``tf.Variable``

@@ -28,8 +28,9 @@ on a per-step Python value, so nothing retraces after the first step.
     The same update through optbridge's own single-pass CPU ops
     (:mod:`optbridge.backends.tensorflow.native`), used when ``can_native(alg)`` says the
     op implements these hyperparameters, the library is available and every variable of
-    the bucket lives on a CPU device. It evaluates the canonical op order with the same
-    roundings as ``update``, so the choice never changes a number; it is preferred to
+    the bucket lives on a CPU device. It evaluates the canonical op order with every
+    operation rounded in the parameter dtype (bit for bit the NumPy reference; ``update``
+    is too, except where Grappler rewrites ``x/√y`` as ``x·rsqrt(y)``); it is preferred to
     ``fused`` (one pass over memory where TensorFlow's ops take up to three).
 """
 from __future__ import annotations

@@ -8,7 +8,9 @@ whose ``1 − β`` is rounded from float64; Keras' ε inside the square root; ev
 and ``OptbridgeAdagrad`` — that update a variable and its slots in one pass, evaluating the
 canonical op order of their algorithm element by element with every operation rounded
 separately (compiled with ``-ffp-contract=off``; ``sqrt`` and division are correctly
-rounded), so their results are bit for bit those of the op chains they replace.
+rounded), so their results are bit for bit those of the NumPy reference backend in the
+same dtype (the TensorFlow-op kernels differ from it by a few ulps where Grappler rewrites
+``x/√y`` as ``x·rsqrt(y)``).
 
 The library is built with the C++ compiler TensorFlow's headers need
 (``tf.sysconfig.get_compile_flags()``, ``get_link_flags()``) the first time a kernel asks
@@ -81,20 +83,20 @@ def _compiler() -> str | None:
     return os.environ.get("CXX") or shutil.which("c++") or shutil.which("g++") or shutil.which("clang++")
 
 
-def _library_path(tf: Any, compiler: str, version: str) -> Path:
+def _library_path(tf: Any, compiler: str, version: str, flags: tuple[str, ...]) -> Path:
     key = hashlib.sha256()
     for part in (SOURCE.read_bytes(), tf.__version__.encode(), compiler.encode(), version.encode(),
-                 " ".join(_FLAGS + _cpu_flags()).encode(), platform.machine().encode(), sys.version.encode()):
+                 " ".join(flags).encode(), platform.machine().encode(), sys.version.encode()):
         key.update(part)
         key.update(b"\0")
     return cache_dir() / f"tf-native-{key.hexdigest()[:16]}" / "optbridge_tf_ops.so"
 
 
-def _build(tf: Any, compiler: str, target: Path) -> None:
+def _build(tf: Any, compiler: str, flags: tuple[str, ...], target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, partial = tempfile.mkstemp(suffix=".so", dir=target.parent)
     os.close(fd)
-    command = [compiler, *_FLAGS, *_cpu_flags(), *tf.sysconfig.get_compile_flags(), "-o", partial, str(SOURCE),
+    command = [compiler, *flags, *tf.sysconfig.get_compile_flags(), "-o", partial, str(SOURCE),
                *tf.sysconfig.get_link_flags()]
     try:
         result = subprocess.run(command, capture_output=True, text=True)
@@ -125,9 +127,10 @@ def load() -> Any:
             if compiler is None:
                 raise RuntimeError("no C++ compiler found (set CXX or install g++)")
             version = subprocess.run([compiler, "--version"], capture_output=True, text=True).stdout
-            target = _library_path(tf, compiler, version)
+            flags = _FLAGS + _cpu_flags()
+            target = _library_path(tf, compiler, version, flags)
             if not target.exists():
-                _build(tf, compiler, target)
+                _build(tf, compiler, flags, target)
             module = tf.load_op_library(str(target))
         except Exception as exc:  # any failure means: use the TensorFlow-op kernels
             _state["error"] = f"{type(exc).__name__}: {exc}"
