@@ -4,7 +4,8 @@ Every operation the flat.py docstring forbids or copies in is made once, and the
 asserts both the fast check's verdict (``FlatBuffers.intact()`` False) and what
 ``step()`` then does, against a per-tensor optimizer fed the same gradients. A fast
 check that missed any of them would let ``step()`` train on the stale buffer: these
-tests fail if ``intact()`` returned True unconditionally.
+tests fail if ``intact()`` returned True unconditionally. Every test runs twice: with
+the compiled check (``hostscan``) and with the Python one.
 """
 from __future__ import annotations
 
@@ -12,10 +13,19 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from optbridge.backends.torch import Optimizer  # noqa: E402
+from optbridge.backends.torch import Optimizer, hostscan  # noqa: E402
 from optbridge.backends.torch.flat import FlatBuffers  # noqa: E402
 from optbridge.dialects.mindspore import nn  # noqa: E402
 from optbridge.errors import StepInputError  # noqa: E402
+
+
+@pytest.fixture(autouse=True, params=["compiled", "python"])
+def scan_mode(request, monkeypatch):
+    if request.param == "python":
+        monkeypatch.setenv(hostscan.ENV_SWITCH, "0")
+    else:
+        assert hostscan.load() is not None, hostscan.build_error()
+    return request.param
 
 
 class Net(torch.nn.Module):
@@ -101,6 +111,26 @@ def test_a_transposed_alias_of_the_view_is_read_as_its_values():
     assert not buffers(opt).intact()
     step_both(opt, ref)
     assert_same(model, twin)
+
+
+@pytest.mark.parametrize("how", ["resize_", "as_strided_"])
+def test_a_gradient_view_reshaped_in_place_fails_the_fast_check(how):
+    model, twin, opt, ref = pair()
+    view = model.sq.weight.grad
+    if how == "resize_":
+        view.resize_(9)                          # same memory, other shape
+    else:
+        twin.sq.weight.grad = twin.sq.weight.grad.t().contiguous()
+        view.as_strided_((3, 3), (1, 3))         # same memory, transposed strides
+    assert model.sq.weight.grad is view and view.data_ptr() == buffers(opt).grad_ptrs[0]
+    assert not buffers(opt).intact()
+    if how == "resize_":
+        with pytest.raises(StepInputError, match="sq.weight.*shape"):
+            opt.step()
+    else:
+        step_both(opt, ref)
+        assert_same(model, twin)
+        assert buffers(opt).intact()
 
 
 def test_grad_none_fails_the_fast_check_and_raises_before_anything_is_copied():

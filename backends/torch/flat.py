@@ -22,17 +22,20 @@ re-attached. Buckets with gradient centralization, and algorithms whose kernel i
 elementwise (``TorchKernel.elementwise``: LAMB, LARS), stay per-tensor. Parameters lose
 non-default strides (e.g. ``channels_last``): views are contiguous.
 
-The per-step check (:meth:`FlatBuffers.intact`) is exact and costs three C-level passes
-over the bucket's tensors, no Python loop body per tensor: the ``data_ptr`` of each
-gradient view the optimizer attached (catches ``set_``/``.data =`` on it), the identity
-of each ``p.grad`` with that view (catches ``None`` and hand-assigned gradients), the
-``data_ptr`` of each parameter (catches replaced ``.data``). The views are made with one
-``as_strided`` call each and kept for the optimizer's lifetime (``zero_grad()``
-re-attaches the same objects), so the first pass reads objects allocated together.
-Only when a pass fails does :meth:`FlatBuffers.check` walk the parameters one by one.
+The per-step check (:meth:`FlatBuffers.intact`) is exact: for every parameter, that its
+``data_ptr`` is where flat mode put it (catches replaced ``.data``), that ``p.grad`` is
+the gradient view the optimizer attached (catches ``None`` and hand-assigned gradients),
+and that the view still starts where it did, contiguous and of the parameter's shape
+(catches ``set_``/``.data =``/``resize_`` on it). The compiled scan
+(:mod:`.hostscan`) does this in one C++ loop, about 15 ns per parameter; without it,
+C-level ``map`` passes in Python do the same (about 0.4 µs per parameter). The views
+are made with one ``as_strided`` call each and kept for the optimizer's lifetime
+(``zero_grad()`` re-attaches the same objects). Only when the check fails does
+:meth:`FlatBuffers.check` walk the parameters one by one.
 """
 from __future__ import annotations
 
+import array
 import operator
 from dataclasses import dataclass
 from typing import Mapping, Sequence
@@ -41,10 +44,14 @@ import torch
 
 from optbridge.errors import StepInputError
 
+from . import hostscan
+
 __all__ = ["FlatBuffers", "flatten"]
 
 _data_ptr = torch.Tensor.data_ptr
 _grad_of = operator.attrgetter("grad")
+_shape_of = operator.attrgetter("shape")
+_is_contiguous = torch.Tensor.is_contiguous
 
 
 def _contiguous_strides(shape: torch.Size) -> tuple[int, ...]:
@@ -68,6 +75,8 @@ class FlatBuffers:
     param_ptrs: list[int]
     grad_ptrs: list[int]
     grad_views: tuple[torch.Tensor, ...] = ()
+    #: ``param_ptrs + grad_ptrs`` as native uint64 (the compiled check's table), made on first use
+    _pointers: bytes | None = None
 
     def view(self, buffer: torch.Tensor, i: int) -> torch.Tensor:
         """Parameter ``i``'s contiguous view of ``buffer`` (one tensor object, no intermediate slice)."""
@@ -77,7 +86,8 @@ class FlatBuffers:
     def _grad_view(self, i: int) -> torch.Tensor:
         """The gradient view attached last when it still points into the buffer, else a fresh one."""
         held = self.grad_views[i] if self.grad_views else None
-        if held is not None and held.data_ptr() == self.grad_ptrs[i] and held.shape == self.params[i].shape:
+        if (held is not None and held.data_ptr() == self.grad_ptrs[i] and held.shape == self.params[i].shape
+                and held.is_contiguous()):
             return held
         return self.view(self.grad, i)
 
@@ -87,7 +97,11 @@ class FlatBuffers:
         Re-attaches the views made before (no new tensor objects) unless one was moved to
         other memory.
         """
-        if not self.grad_views or list(map(_data_ptr, self.grad_views)) != self.grad_ptrs:
+        if self.intact():
+            return
+        views = self.grad_views
+        if (not views or list(map(_data_ptr, views)) != self.grad_ptrs or not all(map(_is_contiguous, views))
+                or list(map(_shape_of, views)) != list(map(_shape_of, self.params))):
             self.grad_views = tuple(self._grad_view(i) for i in range(len(self.params)))
         if all(map(operator.is_, map(_grad_of, self.params), self.grad_views)):
             return
@@ -98,12 +112,19 @@ class FlatBuffers:
     def intact(self) -> bool:
         """Whether every parameter's storage and every ``.grad`` object are still the buffers' views.
 
-        The per-step fast path: three C-level passes (see the module docstring), no Python
-        loop body per tensor.
+        The per-step fast path: one compiled scan, or three C-level passes in Python (see
+        the module docstring); no Python loop body per tensor.
         """
+        scan = hostscan.load()
+        if scan is not None:
+            if self._pointers is None:
+                self._pointers = array.array("Q", self.param_ptrs + self.grad_ptrs).tobytes()
+            return scan.flat_intact(self.params, self.grad_views, self._pointers, hostscan.ACCEPTED)
         return (list(map(_data_ptr, self.grad_views)) == self.grad_ptrs
                 and all(map(operator.is_, map(_grad_of, self.params), self.grad_views))
-                and list(map(_data_ptr, self.params)) == self.param_ptrs)
+                and list(map(_data_ptr, self.params)) == self.param_ptrs
+                and all(map(_is_contiguous, self.grad_views))
+                and list(map(_shape_of, self.grad_views)) == list(map(_shape_of, self.params)))
 
     def check(self) -> None:
         """Verify the views are intact before a step; copy hand-assigned or moved gradients in.

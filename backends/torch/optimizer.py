@@ -34,17 +34,17 @@ import math
 import operator
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
-import numpy as np
 import torch
 
 from optbridge.engine import BucketStep, Engine, OptimizerAPI
-from optbridge.errors import BackendError, ScheduleExhaustedError, SpecTypeError, SpecValueError, StateDictError, StepInputError
+from optbridge.errors import BackendError, ScheduleExhaustedError, SpecTypeError, SpecValueError, StepInputError
 from optbridge.groups import ParamInfo
 from optbridge.schedules.values import Constant
 from optbridge.spec import GroupSpec, OptimizerSpec
 
+from . import hostscan
 from .flat import FlatBuffers, flatten
 from .kernels import KERNELS, as_kernel
 from .paths import NESTED, PATHS, SCALE, WD, bucket_step, compiled_bucket_step, hashable, trace_key
@@ -446,7 +446,13 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
 
     # -- the step -----------------------------------------------------------------------
     def _gather(self) -> list[list[tuple[list[int] | None, list[torch.Tensor]]]]:
-        """Each unit's gradients (and which parameters have one); validates before any update."""
+        """Each unit's gradients (and which parameters have one); validates before any update.
+
+        The common case — every gradient present and matching its parameter — is one
+        compiled scan per unit (:mod:`.hostscan`; a Python scan where it is unavailable);
+        anything else takes the per-parameter loop below, which names the parameter at fault.
+        """
+        scan = hostscan.load()
         out = []
         for units in self._units:
             row = []
@@ -455,9 +461,14 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
                     unit.flat.check()
                     row.append((None, unit.flat_grads))
                     continue
-                grads = list(map(_grad_of, unit.params))
-                if (all(map(operator.is_not, grads, itertools.repeat(None)))
-                        and list(map(_metadata, grads)) == list(map(_metadata, unit.params))):
+                if scan is not None:
+                    grads = scan.dense_grads(unit.params, hostscan.ACCEPTED)
+                else:
+                    grads = list(map(_grad_of, unit.params))
+                    if not (all(map(operator.is_not, grads, itertools.repeat(None)))
+                            and list(map(_metadata, grads)) == list(map(_metadata, unit.params))):
+                        grads = None
+                if grads is not None:
                     # every gradient present, dense, and of its parameter's shape, dtype and device
                     row.append((None, grads))
                     continue

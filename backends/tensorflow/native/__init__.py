@@ -25,17 +25,12 @@ live on CPU devices.
 """
 from __future__ import annotations
 
-import hashlib
-import os
-import platform
-import shutil
-import subprocess
-import sys
-import tempfile
 import threading
 import warnings
 from pathlib import Path
 from typing import Any
+
+from optbridge import native_build
 
 __all__ = ["SOURCE", "ENV_SWITCH", "cache_dir", "enabled", "load", "build_error"]
 
@@ -45,20 +40,12 @@ _FLAGS = ("-shared", "-fPIC", "-O3", "-ffp-contract=off", "-fno-math-errno", "-W
 
 _lock = threading.Lock()
 _state: dict[str, Any] = {}
+cache_dir = native_build.cache_dir
 
 
 def enabled() -> bool:
     """Whether native kernels may be used (``OPTBRIDGE_TF_NATIVE`` is not ``0``/``false``/``off``)."""
-    return os.environ.get(ENV_SWITCH, "1").strip().lower() not in ("0", "false", "off", "no")
-
-
-def cache_dir() -> Path:
-    """Where built libraries are kept: ``$OPTBRIDGE_CACHE_DIR`` or ``~/.cache/optbridge``."""
-    root = os.environ.get("OPTBRIDGE_CACHE_DIR")
-    if root:
-        return Path(root)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "optbridge"
+    return not native_build.switched_off(ENV_SWITCH)
 
 
 def build_error() -> str | None:
@@ -66,46 +53,15 @@ def build_error() -> str | None:
     return _state.get("error")
 
 
-def _cpu_flags() -> tuple[str, ...]:
-    """``-mavx2`` where the CPU has AVX2 (twice the vector width of the x86-64 baseline,
-    which the 25.6M-element Adam step needs to beat TensorFlow's own op); never ``-mfma``."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    return ("-mavx2",) if "avx2" in line.split() else ()
-    except OSError:
-        pass
-    return ()
-
-
-def _compiler() -> str | None:
-    return os.environ.get("CXX") or shutil.which("c++") or shutil.which("g++") or shutil.which("clang++")
-
-
-def _library_path(tf: Any, compiler: str, version: str, flags: tuple[str, ...]) -> Path:
-    key = hashlib.sha256()
-    for part in (SOURCE.read_bytes(), tf.__version__.encode(), compiler.encode(), version.encode(),
-                 " ".join(flags).encode(), platform.machine().encode(), sys.version.encode()):
-        key.update(part)
-        key.update(b"\0")
-    return cache_dir() / f"tf-native-{key.hexdigest()[:16]}" / "optbridge_tf_ops.so"
-
-
-def _build(tf: Any, compiler: str, flags: tuple[str, ...], target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, partial = tempfile.mkstemp(suffix=".so", dir=target.parent)
-    os.close(fd)
-    command = [compiler, *flags, *tf.sysconfig.get_compile_flags(), "-o", partial, str(SOURCE),
-               *tf.sysconfig.get_link_flags()]
-    try:
-        result = subprocess.run(command, capture_output=True, text=True)
-        if result.returncode != 0:
-            raise RuntimeError(f"{' '.join(command)} failed:\n{result.stderr[-2000:]}")
-        os.replace(partial, target)
-    finally:
-        if os.path.exists(partial):
-            os.unlink(partial)
+def _library(tf: Any) -> Path:
+    """Build (or find in the cache) the op library; ``-mavx2`` where the CPU has AVX2 (twice
+    the vector width of the x86-64 baseline, which the 25.6M-element Adam step needs to
+    beat TensorFlow's own op)."""
+    flags = _FLAGS + native_build.cpu_flags()
+    return native_build.cached_build(
+        "tf-native", SOURCE, "optbridge_tf_ops.so", flags, [tf.__version__],
+        lambda cxx, out: [cxx, *flags, *tf.sysconfig.get_compile_flags(), "-o", out, str(SOURCE),
+                          *tf.sysconfig.get_link_flags()])
 
 
 def load() -> Any:
@@ -123,15 +79,7 @@ def load() -> Any:
         try:
             import tensorflow as tf
 
-            compiler = _compiler()
-            if compiler is None:
-                raise RuntimeError("no C++ compiler found (set CXX or install g++)")
-            version = subprocess.run([compiler, "--version"], capture_output=True, text=True).stdout
-            flags = _FLAGS + _cpu_flags()
-            target = _library_path(tf, compiler, version, flags)
-            if not target.exists():
-                _build(tf, compiler, flags, target)
-            module = tf.load_op_library(str(target))
+            module = tf.load_op_library(str(_library(tf)))
         except Exception as exc:  # any failure means: use the TensorFlow-op kernels
             _state["error"] = f"{type(exc).__name__}: {exc}"
             warnings.warn(f"optbridge: native TensorFlow kernels unavailable, using TensorFlow ops "

@@ -1,0 +1,105 @@
+"""Compiled host-side scans over a parameter list: gradient gathering and the flat-mode check.
+
+Before an update the torch optimizer reads every parameter's ``.grad`` and checks it
+(present, dense, the parameter's shape, dtype and device), and in flat mode it checks
+that no parameter's ``.data`` or ``.grad`` was replaced. In Python each of those reads
+makes an object (``torch.Size``, ``torch.device``, a bound method), about 1 µs per
+parameter: 2.4 ms on 2,000 tensors, as long as the fused SGD kernel itself. The two
+functions of ``optbridge_torch_hostscan.cpp`` do the same reads on the tensors' C++
+fields in one loop (measured: 27 µs for 2,000 parameters):
+
+* ``dense_grads(params, accepted)``: the gradients, or ``None`` unless every one is
+  present and matches its parameter — then the optimizer's Python path sorts out which
+  are missing and raises for the wrong ones, with their names;
+* ``flat_intact(params, views, param_ptrs, grad_ptrs, accepted)``: whether every flat
+  parameter and gradient view is where flat mode put it (see :mod:`..flat`).
+
+Both read only tensors whose type is exactly ``torch.Tensor`` or ``torch.nn.Parameter``
+(:data:`ACCEPTED`) and answer "not the fast case" for anything else.
+
+The module is built with torch's headers on first use (about 15 s) and cached like every
+optbridge library (:mod:`optbridge.native_build`, keyed by the source, the torch version
+and the compiler). ``OPTBRIDGE_TORCH_HOSTSCAN=0`` switches it off; without a compiler, or
+when the build fails, :func:`load` returns ``None`` after one warning and the optimizer
+does the same scans in Python (same answers, slower).
+"""
+from __future__ import annotations
+
+import importlib.machinery
+import importlib.util
+import threading
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from optbridge import native_build
+
+__all__ = ["SOURCE", "ENV_SWITCH", "ACCEPTED", "enabled", "load", "build_error"]
+
+SOURCE = Path(__file__).with_name("optbridge_torch_hostscan.cpp")
+ENV_SWITCH = "OPTBRIDGE_TORCH_HOSTSCAN"
+#: The tensor types the scans read (no ``__torch_function__`` override between them and C++).
+ACCEPTED = (torch.Tensor, torch.nn.Parameter)
+_FLAGS = ("-shared", "-fPIC", "-O2", "-std=c++20", "-w")
+
+_lock = threading.Lock()
+_state: dict[str, Any] = {}
+
+
+def enabled() -> bool:
+    """Whether the compiled scans may be used (``OPTBRIDGE_TORCH_HOSTSCAN`` is not ``0``/``false``/``off``)."""
+    return not native_build.switched_off(ENV_SWITCH)
+
+
+def build_error() -> str | None:
+    """Why the module is not available in this process (``None`` if it is, or was not tried)."""
+    return _state.get("error")
+
+
+def _command(cxx: str, out: str) -> list[str]:
+    from torch.utils import cpp_extension
+    import sysconfig
+
+    abi = f"-D_GLIBCXX_USE_CXX11_ABI={int(torch._C._GLIBCXX_USE_CXX11_ABI)}"
+    includes = [f"-I{p}" for p in (*cpp_extension.include_paths(), sysconfig.get_paths()["include"])]
+    libraries = [f"-L{p}" for p in cpp_extension.library_paths()]
+    return [cxx, *_FLAGS, abi, *includes, "-o", out, str(SOURCE), *libraries,
+            "-lc10", "-ltorch_cpu", "-ltorch", "-ltorch_python"]
+
+
+def _import(path: Path) -> Any:
+    loader = importlib.machinery.ExtensionFileLoader("optbridge_torch_hostscan", str(path))
+    spec = importlib.util.spec_from_file_location("optbridge_torch_hostscan", str(path), loader=loader)
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+def load() -> Any:
+    """The compiled module (``dense_grads``, ``flat_intact``), or ``None``.
+
+    Builds it on first use (see the module docstring). Thread-safe; the outcome is
+    remembered for the process.
+    """
+    if not enabled():
+        return None
+    if "module" in _state:
+        return _state["module"]
+    with _lock:
+        if "module" in _state:
+            return _state["module"]
+        module = None
+        try:
+            suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
+            key = [torch.__version__, str(torch.version.git_version), str(torch._C._GLIBCXX_USE_CXX11_ABI)]
+            path = native_build.cached_build("torch-hostscan", SOURCE, "optbridge_torch_hostscan" + suffix,
+                                             _FLAGS, key, _command)
+            module = _import(path)
+        except Exception as exc:  # any failure means: scan in Python
+            _state["error"] = f"{type(exc).__name__}: {exc}"
+            warnings.warn(f"optbridge: compiled torch host scans unavailable, scanning in Python "
+                          f"({_state['error'].splitlines()[0]})", RuntimeWarning, stacklevel=2)
+        _state["module"] = module
+        return module

@@ -1,0 +1,184 @@
+"""The compiled host scans (``optbridge.backends.torch.hostscan``) against their Python twins.
+
+``dense_grads`` must answer exactly what the optimizer's Python check answers (every
+gradient present and of its parameter's shape, dtype, device and layout) for every way a
+gradient can be made wrong on a CPU-only torch (torch itself refuses a ``.grad`` on another
+device), and hand back the very ``.grad`` objects; the build must be cached,
+switchable off, and fall back to Python with one warning when it fails.
+"""
+from __future__ import annotations
+
+import operator
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from optbridge.backends.torch import Optimizer, hostscan  # noqa: E402
+from optbridge.dialects.mindspore import nn  # noqa: E402
+from optbridge.errors import StepInputError  # noqa: E402
+
+_metadata = operator.attrgetter("shape", "dtype", "device", "layout")
+
+
+@pytest.fixture(scope="module")
+def scan():
+    module = hostscan.load()
+    assert module is not None, hostscan.build_error()
+    return module
+
+
+def python_answer(params):
+    """The Python definition: every grad present and matching its parameter."""
+    grads = [p.grad for p in params]
+    if any(g is None for g in grads) or [_metadata(g) for g in grads] != [_metadata(p) for p in params]:
+        return None
+    return grads
+
+
+def fresh():
+    params = [torch.nn.Parameter(torch.randn(3, 2)), torch.nn.Parameter(torch.randn(4)),
+              torch.nn.Parameter(torch.randn(2, dtype=torch.float64))]
+    for p in params:
+        p.grad = torch.randn_like(p)
+    return params
+
+
+def _missing(ps):
+    ps[1].grad = None
+
+
+def _other_dtype(ps):
+    ps[0].grad.data = torch.zeros(3, 2, dtype=torch.float64)
+
+
+def _other_shape(ps):
+    ps[1].grad.data = torch.zeros(2, 2)
+
+
+def _sparse(ps):
+    ps[1].grad = torch.zeros(4).to_sparse()
+
+
+class Sub(torch.nn.Parameter):
+    """A parameter subclass: the compiled scan leaves it to Python."""
+
+
+def _subclass(ps):
+    ps[0] = Sub(ps[0].detach().clone())
+    ps[0].grad = torch.ones(3, 2)
+
+
+CASES = {"all present": lambda ps: None, "missing": _missing, "other dtype": _other_dtype,
+         "other shape": _other_shape, "sparse": _sparse, "subclass": _subclass}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_dense_grads_answers_like_the_python_check(scan, case):
+    params = fresh()
+    CASES[case](params)
+    got = scan.dense_grads(params, hostscan.ACCEPTED)
+    want = python_answer(params)
+    if case == "subclass":
+        assert got is None and want is not None  # left to the Python path, which accepts it
+        return
+    assert (got is None) == (want is None)
+    if want is not None:
+        assert len(got) == len(want) and all(g is w for g, w in zip(got, want))
+
+
+def test_dense_grads_takes_tuples_and_refuses_other_containers(scan):
+    params = fresh()
+    assert all(g is p.grad for g, p in zip(scan.dense_grads(tuple(params), hostscan.ACCEPTED), params))
+    with pytest.raises(TypeError, match="list or tuple"):
+        scan.dense_grads(iter(params), hostscan.ACCEPTED)
+    assert scan.dense_grads([], hostscan.ACCEPTED) == []
+
+
+@pytest.mark.parametrize("mode", ["compiled", "python"])
+def test_step_names_the_parameter_whose_gradient_is_wrong(mode, monkeypatch):
+    if mode == "python":
+        monkeypatch.setenv(hostscan.ENV_SWITCH, "0")
+    model = torch.nn.Linear(3, 2)
+    opt = Optimizer(model.named_parameters(), nn.Momentum(None, 0.1, 0.9))
+    model.weight.grad = torch.ones(2, 3)
+    model.bias.grad = torch.ones(2)
+    model.bias.grad.data = torch.ones(3)
+    before = model.weight.detach().clone()
+    with pytest.raises(StepInputError, match="'bias'.*\\(3,\\)"):
+        opt.step()
+    assert torch.equal(model.weight, before)  # validated before anything was updated
+
+
+@pytest.mark.parametrize("mode", ["compiled", "python"])
+def test_parameters_without_gradients_are_skipped_on_both_paths(mode, monkeypatch):
+    if mode == "python":
+        monkeypatch.setenv(hostscan.ENV_SWITCH, "0")
+    model = torch.nn.Linear(3, 2)
+    opt = Optimizer(model.named_parameters(), nn.Momentum(None, 0.1, 0.9))
+    bias = model.bias.detach().clone()
+    model.weight.grad = torch.ones(2, 3)
+    weight = model.weight.detach().clone()
+    opt.step()
+    assert torch.equal(model.bias, bias) and torch.equal(model.weight, weight - 0.1)
+
+
+def _fresh_process(code: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+                          env={**os.environ, **env}, timeout=300)
+
+
+_PROBE = """
+    import warnings
+    warnings.simplefilter("always")
+    import torch
+    from optbridge.backends.torch import Optimizer, hostscan
+    from optbridge.dialects.mindspore import nn
+    torch.manual_seed(0)
+    model = torch.nn.Linear(4, 3)
+    with warnings.catch_warnings(record=True) as caught:
+        opt = Optimizer(model.named_parameters(), nn.Adam(None, 0.1), flat=True)
+        for _ in range(3):
+            opt.zero_grad()
+            model(torch.ones(2, 4)).sum().backward()
+            opt.step()
+    print("loaded", hostscan.load() is not None)
+    print("error", hostscan.build_error())
+    print("warnings", [str(w.message) for w in caught if "host scans" in str(w.message)])
+    print("w", model.weight.detach().flatten().tolist())
+"""
+
+
+def test_switched_off_by_the_environment_variable(tmp_path):
+    out = _fresh_process(_PROBE, {hostscan.ENV_SWITCH: "0", "OPTBRIDGE_CACHE_DIR": str(tmp_path)})
+    assert out.returncode == 0, out.stderr
+    assert "loaded False" in out.stdout and "error None" in out.stdout
+    assert list(tmp_path.iterdir()) == []  # nothing built
+
+
+def test_a_failing_build_warns_once_and_scans_in_python(tmp_path):
+    failing = tmp_path / "failing-c++"
+    failing.write_text("#!/bin/sh\necho 'simulated compiler failure' >&2\nexit 1\n")
+    failing.chmod(0o755)
+    out = _fresh_process(_PROBE, {"CXX": str(failing), "OPTBRIDGE_CACHE_DIR": str(tmp_path / "cache")})
+    assert out.returncode == 0, out.stderr
+    assert "loaded False" in out.stdout and "simulated compiler failure" in out.stdout
+    assert out.stdout.count("compiled torch host scans unavailable") == 1
+    reference = _fresh_process(_PROBE, {hostscan.ENV_SWITCH: "0", "OPTBRIDGE_CACHE_DIR": str(tmp_path)})
+    assert out.stdout.splitlines()[-1] == reference.stdout.splitlines()[-1]  # same numbers
+
+
+def test_the_build_is_cached_across_processes(tmp_path):
+    first = _fresh_process(_PROBE, {"OPTBRIDGE_CACHE_DIR": str(tmp_path)})
+    assert first.returncode == 0 and "loaded True" in first.stdout, first.stderr + first.stdout
+    (built,) = list(tmp_path.glob("torch-hostscan-*/optbridge_torch_hostscan*"))
+    stamp = built.stat().st_mtime_ns
+    second = _fresh_process(_PROBE, {"OPTBRIDGE_CACHE_DIR": str(tmp_path)})
+    assert "loaded True" in second.stdout, second.stderr + second.stdout
+    assert built.stat().st_mtime_ns == stamp  # loaded, not rebuilt (a build replaces the file)
+    assert list(tmp_path.glob("torch-hostscan-*/*")) == [built]
+    assert first.stdout.splitlines()[-1] == second.stdout.splitlines()[-1]
