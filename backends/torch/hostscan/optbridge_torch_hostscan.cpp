@@ -2,8 +2,8 @@
 //
 // Each function does what a Python loop over the parameters would do with `p.grad`,
 // `p.data_ptr()`, `p.shape`, `p.dtype`, `p.device` and `p.layout`, reading the tensors'
-// C++ fields directly instead of making a Python object per attribute: about 15 ns per
-// parameter instead of about 1 us. The Python fallbacks in `backends/torch/optimizer.py`
+// C++ fields directly instead of making a Python object per attribute: about 30-50 ns per
+// parameter instead of about 0.7 us (metadata in cache). The Python fallbacks in `backends/torch/optimizer.py`
 // and `backends/torch/flat.py` compute the same answers; a scan that meets anything it
 // does not handle (a tensor subclass, a tensor without storage) answers "not the fast
 // case" and the caller takes its Python path, which raises the precise error.
