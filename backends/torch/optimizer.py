@@ -621,8 +621,9 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
         dtype = params[0].dtype
         if grads[0].dtype != dtype:
             grads = [g.to(dtype) for g in grads]
-        wd = torch.tensor(bs.weight_decay, dtype=dtype, device=unit.device) if bs.weight_decay != 0.0 else None
-        scale = torch.tensor(bs.grad_scale, dtype=dtype, device=unit.device) if bs.grad_scale is not None else None
+        # torch.full fills on the device (torch.tensor(x, device=cuda) would copy from the host and sync)
+        wd = torch.full((), bs.weight_decay, dtype=dtype, device=unit.device) if bs.weight_decay != 0.0 else None
+        scale = torch.full((), bs.grad_scale, dtype=dtype, device=unit.device) if bs.grad_scale is not None else None
         return preprocess_gradients(params, grads, bs.negate, wd, bs.centralize, scale)
 
     # -- gradients ------------------------------------------------------------------------
