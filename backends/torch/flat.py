@@ -29,16 +29,15 @@ and that the view still starts where it did, contiguous and of the parameter's s
 (catches ``set_``/``.data =``/``resize_`` on it). The compiled scan
 (:mod:`.hostscan`) does this in one C++ loop, about 50 ns per parameter in cache;
 without it, five C-level ``map`` passes in Python do the same (about 0.5 µs per
-parameter). The views
-are made with one ``as_strided`` call each and kept for the optimizer's lifetime
-(``zero_grad()`` re-attaches the same objects). Only when the check fails does
-:meth:`FlatBuffers.check` walk the parameters one by one.
+parameter). The views are made with one ``as_strided`` call each and kept for the
+optimizer's lifetime (``zero_grad()`` re-attaches the same objects). Only when the check
+fails does :meth:`FlatBuffers.check` walk the parameters one by one.
 """
 from __future__ import annotations
 
 import array
 import operator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 import torch
@@ -77,7 +76,7 @@ class FlatBuffers:
     grad_ptrs: list[int]
     grad_views: tuple[torch.Tensor, ...] = ()
     #: ``param_ptrs + grad_ptrs`` as native uint64 (the compiled check's table), made on first use
-    _pointers: bytes | None = None
+    _pointers: bytes | None = field(default=None, repr=False, compare=False)
 
     def view(self, buffer: torch.Tensor, i: int) -> torch.Tensor:
         """Parameter ``i``'s contiguous view of ``buffer`` (one tensor object, no intermediate slice)."""
@@ -113,7 +112,7 @@ class FlatBuffers:
     def intact(self) -> bool:
         """Whether every parameter's storage and every ``.grad`` object are still the buffers' views.
 
-        The per-step fast path: one compiled scan, or three C-level passes in Python (see
+        The per-step fast path: one compiled scan, or five C-level passes in Python (see
         the module docstring); no Python loop body per tensor.
         """
         scan = hostscan.load()
