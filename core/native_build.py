@@ -19,10 +19,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
+import warnings
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
-__all__ = ["cache_dir", "compiler", "cpu_flags", "switched_off", "cached_build"]
+__all__ = ["cache_dir", "compiler", "cpu_flags", "switched_off", "cached_build", "LazyLibrary"]
 
 
 def cache_dir() -> Path:
@@ -104,3 +106,47 @@ def cached_build(kind: str, source: Path, filename: str, flags: Sequence[str], k
         if os.path.exists(partial):
             os.unlink(partial)
     return target
+
+
+class LazyLibrary:
+    """A library loaded on first use, once per process, with a switch and a fallback.
+
+    ``load()`` returns ``open_library()``'s result, or ``None`` when the environment
+    variable ``env_switch`` says off (then nothing is built) or when ``open_library``
+    raised: that failure is kept (:meth:`build_error`) and reported once, as a
+    ``RuntimeWarning`` reading ``"optbridge: {unavailable} ({first line of the error})"``,
+    and the caller takes its fallback. Thread-safe; the outcome is remembered.
+    """
+
+    def __init__(self, env_switch: str, unavailable: str, open_library: Callable[[], Any]):
+        self.env_switch = env_switch
+        self._unavailable = unavailable
+        self._open = open_library
+        self._lock = threading.Lock()
+        self._state: dict[str, Any] = {}
+
+    def enabled(self) -> bool:
+        """Whether the library may be used (the switch is not ``0``/``false``/``off``/``no``)."""
+        return not switched_off(self.env_switch)
+
+    def build_error(self) -> str | None:
+        """Why the library is not available in this process (``None`` if it is, or was not tried)."""
+        return self._state.get("error")
+
+    def load(self) -> Any:
+        """The opened library, or ``None`` (switched off, or it could not be built or opened)."""
+        if not self.enabled():
+            return None
+        if "library" in self._state:
+            return self._state["library"]
+        with self._lock:
+            if "library" not in self._state:
+                library = None
+                try:
+                    library = self._open()
+                except Exception as exc:  # any failure means: the caller's fallback
+                    self._state["error"] = f"{type(exc).__name__}: {exc}"
+                    warnings.warn(f"optbridge: {self._unavailable} ({self._state['error'].splitlines()[0]})",
+                                  RuntimeWarning, stacklevel=2)
+                self._state["library"] = library
+            return self._state["library"]

@@ -13,15 +13,13 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
-import subprocess
-import sys
-import textwrap
 
 import numpy as np
 import pytest
 
 tf = pytest.importorskip("tensorflow")
 
+import native_build_checks  # noqa: E402
 import optbridge  # noqa: E402
 from optbridge.backends.tensorflow import native  # noqa: E402
 from optbridge.backends.tensorflow.optimizer import TensorFlowOptimizer  # noqa: E402
@@ -163,11 +161,6 @@ def test_the_op_rejects_mismatched_shapes_dtypes_and_a_short_scalar_vector():
     assert np.array_equal(var.numpy(), np.ones(3)) and np.array_equal(acc.numpy(), np.ones(3))
 
 
-def _fresh_process(code: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
-                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **env}, timeout=300)
-
-
 _PROBE = """
     import warnings
     warnings.simplefilter("always")
@@ -184,33 +177,18 @@ _PROBE = """
 """
 
 
+_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3"}
+
+
 def test_switched_off_by_the_environment_variable(tmp_path):
-    out = _fresh_process(_PROBE, {"OPTBRIDGE_TF_NATIVE": "0", "OPTBRIDGE_CACHE_DIR": str(tmp_path)})
-    assert out.returncode == 0, out.stderr
-    assert "native_buckets 0" in out.stdout and "error None" in out.stdout
-    assert list(tmp_path.iterdir()) == []  # nothing built
+    native_build_checks.switched_off_builds_nothing(_PROBE, _ENV, native.ENV_SWITCH, "native_buckets 0", tmp_path)
 
 
 def test_a_failing_build_warns_once_and_falls_back_to_tensorflow_ops(tmp_path):
-    failing = tmp_path / "failing-c++"
-    failing.write_text("#!/bin/sh\necho 'simulated compiler failure' >&2\nexit 1\n")
-    failing.chmod(0o755)
-    out = _fresh_process(_PROBE, {"CXX": str(failing), "OPTBRIDGE_CACHE_DIR": str(tmp_path / "cache")})
-    assert out.returncode == 0, out.stderr
-    assert "native_buckets 0" in out.stdout
-    assert "simulated compiler failure" in out.stdout
-    assert out.stdout.count("native TensorFlow kernels unavailable") == 1
-    reference = _fresh_process(_PROBE, {"OPTBRIDGE_TF_NATIVE": "0", "OPTBRIDGE_CACHE_DIR": str(tmp_path)})
-    assert out.stdout.splitlines()[-1] == reference.stdout.splitlines()[-1]  # same numbers
+    native_build_checks.failing_build_warns_once(_PROBE, _ENV, native.ENV_SWITCH, "native_buckets 0",
+                                                 "native TensorFlow kernels unavailable", tmp_path)
 
 
 def test_the_build_is_cached_across_processes(tmp_path):
-    first = _fresh_process(_PROBE, {"OPTBRIDGE_CACHE_DIR": str(tmp_path)})
-    assert first.returncode == 0 and "native_buckets 1" in first.stdout, first.stderr + first.stdout
-    (built,) = list(tmp_path.glob("tf-native-*/optbridge_tf_ops.so"))
-    stamp = built.stat().st_mtime_ns
-    second = _fresh_process(_PROBE, {"OPTBRIDGE_CACHE_DIR": str(tmp_path)})
-    assert "native_buckets 1" in second.stdout, second.stderr + second.stdout
-    assert built.stat().st_mtime_ns == stamp  # loaded, not rebuilt (a build replaces the file)
-    assert list(tmp_path.glob("tf-native-*/*")) == [built]
-    assert first.stdout.splitlines()[-1] == second.stdout.splitlines()[-1]
+    native_build_checks.build_is_cached_across_processes(_PROBE, _ENV, "native_buckets 1",
+                                                         "tf-native-*/optbridge_tf_ops.so", tmp_path)

@@ -9,15 +9,12 @@ switchable off, and fall back to Python with one warning when it fails.
 from __future__ import annotations
 
 import operator
-import os
-import subprocess
-import sys
-import textwrap
 
 import pytest
 
 torch = pytest.importorskip("torch")
 
+import native_build_checks  # noqa: E402
 from optbridge.backends.torch import Optimizer, hostscan  # noqa: E402
 from optbridge.dialects.mindspore import nn  # noqa: E402
 from optbridge.errors import StepInputError  # noqa: E402
@@ -30,6 +27,14 @@ def scan():
     module = hostscan.load()
     assert module is not None, hostscan.build_error()
     return module
+
+
+@pytest.fixture(params=["compiled", "python"])
+def scan_mode(request, monkeypatch):
+    """Runs a test with the compiled scans and again with them switched off."""
+    if request.param == "python":
+        monkeypatch.setenv(hostscan.ENV_SWITCH, "0")
+    return request.param
 
 
 def python_answer(params):
@@ -99,10 +104,8 @@ def test_dense_grads_takes_tuples_and_refuses_other_containers(scan):
     assert scan.dense_grads([], hostscan.ACCEPTED) == []
 
 
-@pytest.mark.parametrize("mode", ["compiled", "python"])
-def test_step_names_the_parameter_whose_gradient_is_wrong(mode, monkeypatch):
-    if mode == "python":
-        monkeypatch.setenv(hostscan.ENV_SWITCH, "0")
+@pytest.mark.usefixtures("scan_mode")
+def test_step_names_the_parameter_whose_gradient_is_wrong():
     model = torch.nn.Linear(3, 2)
     opt = Optimizer(model.named_parameters(), nn.Momentum(None, 0.1, 0.9))
     model.weight.grad = torch.ones(2, 3)
@@ -114,10 +117,8 @@ def test_step_names_the_parameter_whose_gradient_is_wrong(mode, monkeypatch):
     assert torch.equal(model.weight, before)  # validated before anything was updated
 
 
-@pytest.mark.parametrize("mode", ["compiled", "python"])
-def test_parameters_without_gradients_are_skipped_on_both_paths(mode, monkeypatch):
-    if mode == "python":
-        monkeypatch.setenv(hostscan.ENV_SWITCH, "0")
+@pytest.mark.usefixtures("scan_mode")
+def test_parameters_without_gradients_are_skipped_on_both_paths():
     model = torch.nn.Linear(3, 2)
     opt = Optimizer(model.named_parameters(), nn.Momentum(None, 0.1, 0.9))
     bias = model.bias.detach().clone()
@@ -125,11 +126,6 @@ def test_parameters_without_gradients_are_skipped_on_both_paths(mode, monkeypatc
     weight = model.weight.detach().clone()
     opt.step()
     assert torch.equal(model.bias, bias) and torch.equal(model.weight, weight - 0.1)
-
-
-def _fresh_process(code: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
-                          env={**os.environ, **env}, timeout=300)
 
 
 _PROBE = """
@@ -154,31 +150,14 @@ _PROBE = """
 
 
 def test_switched_off_by_the_environment_variable(tmp_path):
-    out = _fresh_process(_PROBE, {hostscan.ENV_SWITCH: "0", "OPTBRIDGE_CACHE_DIR": str(tmp_path)})
-    assert out.returncode == 0, out.stderr
-    assert "loaded False" in out.stdout and "error None" in out.stdout
-    assert list(tmp_path.iterdir()) == []  # nothing built
+    native_build_checks.switched_off_builds_nothing(_PROBE, {}, hostscan.ENV_SWITCH, "loaded False", tmp_path)
 
 
 def test_a_failing_build_warns_once_and_scans_in_python(tmp_path):
-    failing = tmp_path / "failing-c++"
-    failing.write_text("#!/bin/sh\necho 'simulated compiler failure' >&2\nexit 1\n")
-    failing.chmod(0o755)
-    out = _fresh_process(_PROBE, {"CXX": str(failing), "OPTBRIDGE_CACHE_DIR": str(tmp_path / "cache")})
-    assert out.returncode == 0, out.stderr
-    assert "loaded False" in out.stdout and "simulated compiler failure" in out.stdout
-    assert out.stdout.count("compiled torch host scans unavailable") == 1
-    reference = _fresh_process(_PROBE, {hostscan.ENV_SWITCH: "0", "OPTBRIDGE_CACHE_DIR": str(tmp_path)})
-    assert out.stdout.splitlines()[-1] == reference.stdout.splitlines()[-1]  # same numbers
+    native_build_checks.failing_build_warns_once(_PROBE, {}, hostscan.ENV_SWITCH, "loaded False",
+                                                 "compiled torch host scans unavailable", tmp_path)
 
 
 def test_the_build_is_cached_across_processes(tmp_path):
-    first = _fresh_process(_PROBE, {"OPTBRIDGE_CACHE_DIR": str(tmp_path)})
-    assert first.returncode == 0 and "loaded True" in first.stdout, first.stderr + first.stdout
-    (built,) = list(tmp_path.glob("torch-hostscan-*/optbridge_torch_hostscan*"))
-    stamp = built.stat().st_mtime_ns
-    second = _fresh_process(_PROBE, {"OPTBRIDGE_CACHE_DIR": str(tmp_path)})
-    assert "loaded True" in second.stdout, second.stderr + second.stdout
-    assert built.stat().st_mtime_ns == stamp  # loaded, not rebuilt (a build replaces the file)
-    assert list(tmp_path.glob("torch-hostscan-*/*")) == [built]
-    assert first.stdout.splitlines()[-1] == second.stdout.splitlines()[-1]
+    native_build_checks.build_is_cached_across_processes(_PROBE, {}, "loaded True",
+                                                         "torch-hostscan-*/optbridge_torch_hostscan*", tmp_path)

@@ -99,9 +99,7 @@ class FlatBuffers:
         """
         if self.intact():
             return
-        views = self.grad_views
-        if (not views or list(map(_data_ptr, views)) != self.grad_ptrs or not all(map(_is_contiguous, views))
-                or list(map(_shape_of, views)) != list(map(_shape_of, self.params))):
+        if not self._views_in_place():
             self.grad_views = tuple(self._grad_view(i) for i in range(len(self.params)))
         if all(map(operator.is_, map(_grad_of, self.params), self.grad_views)):
             return
@@ -120,11 +118,15 @@ class FlatBuffers:
             if self._pointers is None:
                 self._pointers = array.array("Q", self.param_ptrs + self.grad_ptrs).tobytes()
             return scan.flat_intact(self.params, self.grad_views, self._pointers, hostscan.ACCEPTED)
-        return (list(map(_data_ptr, self.grad_views)) == self.grad_ptrs
+        return (self._views_in_place()
                 and all(map(operator.is_, map(_grad_of, self.params), self.grad_views))
-                and list(map(_data_ptr, self.params)) == self.param_ptrs
-                and all(map(_is_contiguous, self.grad_views))
-                and list(map(_shape_of, self.grad_views)) == list(map(_shape_of, self.params)))
+                and list(map(_data_ptr, self.params)) == self.param_ptrs)
+
+    def _views_in_place(self) -> bool:
+        """Whether every held gradient view still starts at its place, contiguous, of its parameter's shape."""
+        views = self.grad_views
+        return (list(map(_data_ptr, views)) == self.grad_ptrs and all(map(_is_contiguous, views))
+                and list(map(_shape_of, views)) == list(map(_shape_of, self.params)))
 
     def check(self) -> None:
         """Verify the views are intact before a step; copy hand-assigned or moved gradients in.

@@ -25,8 +25,6 @@ live on CPU devices.
 """
 from __future__ import annotations
 
-import threading
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -38,19 +36,7 @@ SOURCE = Path(__file__).with_name("optbridge_tf_ops.cc")
 ENV_SWITCH = "OPTBRIDGE_TF_NATIVE"
 _FLAGS = ("-shared", "-fPIC", "-O3", "-ffp-contract=off", "-fno-math-errno", "-Wno-deprecated-declarations")
 
-_lock = threading.Lock()
-_state: dict[str, Any] = {}
 cache_dir = native_build.cache_dir
-
-
-def enabled() -> bool:
-    """Whether native kernels may be used (``OPTBRIDGE_TF_NATIVE`` is not ``0``/``false``/``off``)."""
-    return not native_build.switched_off(ENV_SWITCH)
-
-
-def build_error() -> str | None:
-    """Why the library is not available in this process (``None`` if it is, or was not tried)."""
-    return _state.get("error")
 
 
 def _library(tf: Any) -> Path:
@@ -64,25 +50,18 @@ def _library(tf: Any) -> Path:
                           *tf.sysconfig.get_link_flags()])
 
 
-def load() -> Any:
-    """The loaded op module (``optbridge_adam``, ``optbridge_rms_prop``, ``optbridge_adagrad``), or ``None``.
+def _open() -> Any:
+    import tensorflow as tf
 
-    Builds the library on first use (see the module docstring). Thread-safe; the outcome
-    is remembered for the process.
-    """
-    if not enabled():
-        return None
-    with _lock:
-        if "module" in _state:
-            return _state["module"]
-        module = None
-        try:
-            import tensorflow as tf
+    return tf.load_op_library(str(_library(tf)))
 
-            module = tf.load_op_library(str(_library(tf)))
-        except Exception as exc:  # any failure means: use the TensorFlow-op kernels
-            _state["error"] = f"{type(exc).__name__}: {exc}"
-            warnings.warn(f"optbridge: native TensorFlow kernels unavailable, using TensorFlow ops "
-                          f"({_state['error'].splitlines()[0]})", RuntimeWarning, stacklevel=2)
-        _state["module"] = module
-        return module
+
+_LIBRARY = native_build.LazyLibrary(ENV_SWITCH, "native TensorFlow kernels unavailable, using TensorFlow ops",
+                                    _open)
+#: Whether native kernels may be used (``OPTBRIDGE_TF_NATIVE`` is not ``0``/``false``/``off``).
+enabled = _LIBRARY.enabled
+#: Why the library is not available in this process (``None`` if it is, or was not tried).
+build_error = _LIBRARY.build_error
+#: The loaded op module (``optbridge_adam``, ``optbridge_rms_prop``, ``optbridge_adagrad``), or
+#: ``None``; builds the library on first use (see the module docstring).
+load = _LIBRARY.load

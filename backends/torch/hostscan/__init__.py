@@ -29,8 +29,6 @@ from __future__ import annotations
 import importlib.machinery
 import importlib.util
 import sysconfig
-import threading
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -45,19 +43,6 @@ ENV_SWITCH = "OPTBRIDGE_TORCH_HOSTSCAN"
 #: The tensor types the scans read (no ``__torch_function__`` override between them and C++).
 ACCEPTED = (torch.Tensor, torch.nn.Parameter)
 _FLAGS = ("-shared", "-fPIC", "-O2", "-std=c++20", "-w")
-
-_lock = threading.Lock()
-_state: dict[str, Any] = {}
-
-
-def enabled() -> bool:
-    """Whether the compiled scans may be used (``OPTBRIDGE_TORCH_HOSTSCAN`` is not ``0``/``false``/``off``)."""
-    return not native_build.switched_off(ENV_SWITCH)
-
-
-def build_error() -> str | None:
-    """Why the module is not available in this process (``None`` if it is, or was not tried)."""
-    return _state.get("error")
 
 
 def _command(cxx: str, out: str) -> list[str]:
@@ -80,29 +65,18 @@ def _import(path: Path) -> Any:
     return module
 
 
-def load() -> Any:
-    """The compiled module (``dense_grads``, ``flat_intact``), or ``None``.
+def _open() -> Any:
+    suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
+    key = [torch.__version__, str(torch.version.git_version), str(torch._C._GLIBCXX_USE_CXX11_ABI)]
+    return _import(native_build.cached_build("torch-hostscan", SOURCE, "optbridge_torch_hostscan" + suffix,
+                                             _FLAGS, key, _command))
 
-    Builds it on first use (see the module docstring). Thread-safe; the outcome is
-    remembered for the process.
-    """
-    if not enabled():
-        return None
-    if "module" in _state:
-        return _state["module"]
-    with _lock:
-        if "module" in _state:
-            return _state["module"]
-        module = None
-        try:
-            suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
-            key = [torch.__version__, str(torch.version.git_version), str(torch._C._GLIBCXX_USE_CXX11_ABI)]
-            path = native_build.cached_build("torch-hostscan", SOURCE, "optbridge_torch_hostscan" + suffix,
-                                             _FLAGS, key, _command)
-            module = _import(path)
-        except Exception as exc:  # any failure means: scan in Python
-            _state["error"] = f"{type(exc).__name__}: {exc}"
-            warnings.warn(f"optbridge: compiled torch host scans unavailable, scanning in Python "
-                          f"({_state['error'].splitlines()[0]})", RuntimeWarning, stacklevel=2)
-        _state["module"] = module
-        return module
+
+_LIBRARY = native_build.LazyLibrary(ENV_SWITCH, "compiled torch host scans unavailable, scanning in Python", _open)
+#: Whether the compiled scans may be used (``OPTBRIDGE_TORCH_HOSTSCAN`` is not ``0``/``false``/``off``).
+enabled = _LIBRARY.enabled
+#: Why the module is not available in this process (``None`` if it is, or was not tried).
+build_error = _LIBRARY.build_error
+#: The compiled module (``dense_grads``, ``flat_intact``), or ``None``; builds it on first
+#: use (see the module docstring).
+load = _LIBRARY.load
