@@ -475,6 +475,47 @@ def test_error_input_wrong_exception_and_strict_xpass():
     assert check_error_input(listed, "numpy").status == "xfailed"
 
 
+def _in_place_backend() -> optbridge.plugin.Backend:
+    """The NumPy backend with torch's gradient contract: ``grads_from_numpy`` attaches each
+    gradient to its parameter (in the parameter's dtype) and returns ``None``; ``step``
+    takes no gradients and reads what is attached."""
+    numpy_backend = get_backend("numpy")
+    attached: dict[int, np.ndarray] = {}
+
+    def grads_from_numpy(grads, params):
+        for name, g in grads.items():
+            attached[id(params[name])] = np.asarray(g, dtype=params[name].dtype)
+        return None
+
+    class ReadsAttached:
+        def __init__(self, inner, params):
+            self.inner, self.params = inner, params
+
+        def step(self, grads):
+            assert grads is None, "an in-place backend's step takes no gradients"
+            self.inner.step({k: attached[id(p)] for k, p in self.params.items() if id(p) in attached})
+
+        def state_dict(self):
+            return self.inner.state_dict()
+
+    return numpy_clone("in-place", grads_from_numpy=grads_from_numpy,
+                       build=lambda s, p, k: ReadsAttached(numpy_backend.build(s, p, k), p))
+
+
+@pytest.mark.parametrize("record_id", ["adam-step_grad_dtype", "asgd-step_grad_dtype_float64"])
+def test_gradient_dtype_records_on_a_backend_whose_hook_attaches_gradients_in_place(record_id):
+    record = next(r for r in ERROR_INPUTS if r.id == record_id)
+    check = check_error_input(record, _in_place_backend())
+    assert check.status == "skipped"
+    assert "attaches gradients in place" in check.reason and record.dtype in check.reason
+
+
+def test_other_step_records_run_on_a_backend_whose_hook_attaches_gradients_in_place():
+    backend = _in_place_backend()
+    record = next(r for r in ERROR_INPUTS if r.id == "momentum-step_grad_shape")
+    assert check_error_input(record, backend).status == "passed"
+
+
 def test_duplicate_parameter_is_a_runtime_error():
     record = next(r for r in ERROR_INPUTS if r.id == "sgd-build_duplicate_parameter")
     assert isinstance(check_error_input(record, "numpy").exception, RuntimeError)

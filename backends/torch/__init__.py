@@ -53,10 +53,6 @@ if torch is not None:
     STEP_INPUT_EXPECTED_FAILURES = {
         "momentum-step_grad_shape": "torch refuses to assign a .grad of another shape (its own RuntimeError) "
                                     "before the optimizer runs",
-        "adam-step_grad_dtype": "torch gradients arrive through .grad, which holds the parameter's dtype; "
-                                "a wrongly typed gradient cannot be handed to step()",
-        "asgd-step_grad_dtype_float64": "torch gradients arrive through .grad, which holds the parameter's "
-                                        "dtype; a wrongly typed gradient cannot be handed to step()",
         "sgd-step_grad_missing": "torch.optim semantics: a parameter whose .grad is None is skipped, not an error",
     }
 
