@@ -6,6 +6,19 @@ resolve through registries, never ``eval`` or pickle, so loading a config runs n
 Unknown keys are rejected with the path to them (``params[1].lr.decay_stepz``). A
 top-level ``conform`` table (settings of ``optbridge conform``) is accepted and ignored
 here; :mod:`optbridge.conformance.cases` validates it.
+
+Bounds, so that no config can make loading hang or exhaust memory (each violation is a
+:class:`~optbridge.errors.ConfigError` naming the path):
+
+* nesting at most :data:`MAX_DEPTH` containers deep, and at most :data:`MAX_VALUES`
+  values in all, counted *expanded*: a list or mapping that appears in several places
+  (a YAML alias, or one Python object referenced twice) counts once per appearance; a
+  container that contains itself is refused;
+* no integer too large to be a float (``|x| >= 2**1024``): every number a dialect
+  takes ends up as a float or a step count;
+* files: at most :data:`MAX_FILE_BYTES` bytes, UTF-8; YAML documents are composed
+  first and their expanded size checked *before* any Python object is built, so an
+  "alias bomb" (a few hundred bytes asking for gigabytes) is refused in microseconds.
 """
 from __future__ import annotations
 
@@ -17,12 +30,76 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .dialects.base import CONFIG_FORMAT_VERSION, DialectOptimizer, dialect_registry
-from .errors import ConfigError
+from .errors import ConfigError, OptbridgeError
 from .schedules.base import schedule_registry
 
-__all__ = ["to_dict", "from_dict", "load", "read_data", "save", "dumps_toml", "validate"]
+__all__ = [
+    "to_dict", "from_dict", "load", "read_data", "save", "dumps_toml", "validate", "check_structure",
+    "MAX_DEPTH", "MAX_VALUES", "MAX_FILE_BYTES",
+]
 
 _TOP_KEYS = ("format_version", "optimizer", "conform")
+
+#: Deepest nesting of lists/mappings a config may have (the top-level mapping is depth 1).
+MAX_DEPTH = 64
+#: Most values (containers, keys and scalars, aliases expanded) a config may hold.
+MAX_VALUES = 1_000_000
+#: Largest config file, in bytes.
+MAX_FILE_BYTES = 64 * 1024 * 1024
+_FLOAT_LIMIT = 2**1024
+
+
+def _path_join(path: str, key: Any) -> str:
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    return f"{path}.{key}" if path else str(key)
+
+
+def check_structure(data: Any, path: str = "") -> None:
+    """Check a config's size, depth and numbers (see the module docstring's bounds).
+
+    Costs time proportional to the number of *distinct* objects, however often they are
+    shared (expanded sizes are memoised per object).
+
+    Raises:
+        ConfigError: nesting deeper than :data:`MAX_DEPTH`, more than :data:`MAX_VALUES`
+            values expanded, a container inside itself, or an integer beyond the float
+            range; the message names the path.
+    """
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(value: Any, where: str, depth: int) -> int:
+        if isinstance(value, bool) or value is None or isinstance(value, (str, float)):
+            return 1
+        if isinstance(value, int):
+            if abs(value) >= _FLOAT_LIMIT:
+                raise ConfigError(f"{where or '<root>'}: the integer {str(value)[:20]}... ({len(str(abs(value)))} "
+                                  f"digits) is too large; numbers must fit a float (|x| < 2**1024)")
+            return 1
+        if not isinstance(value, (Mapping, list, tuple)):
+            return 1
+        key = id(value)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            raise ConfigError(f"{where or '<root>'}: a list or mapping contains itself")
+        if depth > MAX_DEPTH:
+            raise ConfigError(f"{where or '<root>'}: the config nests deeper than {MAX_DEPTH} levels")
+        active.add(key)
+        total = 1
+        items = value.items() if isinstance(value, Mapping) else enumerate(value)
+        for k, v in items:
+            child = _path_join(where, k if isinstance(value, Mapping) else int(k))
+            total += size(v, child, depth + 1) + (1 if isinstance(value, Mapping) else 0)
+            if total > MAX_VALUES:
+                raise ConfigError(f"{where or '<root>'}: the config holds more than {MAX_VALUES} values (aliases "
+                                  f"and shared lists count once per use)")
+        active.discard(key)
+        sizes[key] = total
+        return total
+
+    size(data, path, 1)
 
 
 def to_dict(spec: DialectOptimizer) -> dict[str, Any]:
@@ -34,7 +111,7 @@ def to_dict(spec: DialectOptimizer) -> dict[str, Any]:
 
 def _check_schedule(data: Mapping[str, Any], path: str) -> None:
     kind = data.get("schedule")
-    if kind not in schedule_registry:
+    if not isinstance(kind, str) or kind not in schedule_registry:
         raise ConfigError(f"{path}.schedule: unknown schedule {kind!r}. Known: {sorted(schedule_registry)}")
     cls = schedule_registry[kind]
     params = inspect.signature(cls.__init__).parameters
@@ -60,11 +137,12 @@ def validate(data: Mapping[str, Any]) -> type[DialectOptimizer]:
     """
     if not isinstance(data, Mapping):
         raise ConfigError(f"<root>: a config must be a mapping. Received: {type(data).__name__}")
+    check_structure(data)
     version = data.get("format_version")
-    if version != CONFIG_FORMAT_VERSION:
+    if isinstance(version, bool) or version != CONFIG_FORMAT_VERSION:
         raise ConfigError(f"format_version: expected {CONFIG_FORMAT_VERSION}. Received: {version!r}")
     name = data.get("optimizer")
-    if name not in dialect_registry:
+    if not isinstance(name, str) or name not in dialect_registry:
         raise ConfigError(f"optimizer: unknown optimizer {name!r}. Known: {sorted(dialect_registry)}")
     cls = dialect_registry[name]
     known = [cls.nested_optimizers.get(n, n) for n in cls.argument_names()]
@@ -96,8 +174,19 @@ def _rebuild(value: Any, path: str) -> Any:
     from .schedules.base import schedule_from_config
 
     if isinstance(value, Mapping) and "schedule" in value:
-        return schedule_from_config(value, path=path)
+        try:
+            return schedule_from_config(value, path=path)
+        except ConfigError:
+            raise
+        except OptbridgeError as exc:  # the schedule's own check: same type, with the config path
+            raise _at(path, exc) from exc
     return value
+
+
+def _at(path: str, exc: OptbridgeError) -> OptbridgeError:
+    """``exc`` again (same class) with ``path`` in front of its message."""
+    text = str(exc)
+    return type(exc)(text if text.startswith(path) else f"{path}: {text}")
 
 
 def _nested_optimizer(value: Any, path: str) -> DialectOptimizer:
@@ -112,7 +201,14 @@ def _nested_optimizer(value: Any, path: str) -> DialectOptimizer:
 
 
 def from_dict(data: Mapping[str, Any]) -> DialectOptimizer:
-    """Build the dialect optimizer a config describes (inverse of :func:`to_dict`)."""
+    """Build the dialect optimizer a config describes (inverse of :func:`to_dict`).
+
+    Raises:
+        ConfigError: a malformed config (see :func:`validate` and the bounds in the module
+            docstring), with the path to the bad key.
+        SpecTypeError, SpecValueError: the dialect class or a schedule refuses its
+            arguments (a schedule's error carries its config path, e.g. ``lr: ...``).
+    """
     cls = validate(data)
     nested = {config_key: argument for argument, config_key in cls.nested_optimizers.items()}
     kwargs: dict[str, Any] = {}
@@ -127,6 +223,9 @@ def from_dict(data: Mapping[str, Any]) -> DialectOptimizer:
         else:
             value = _rebuild(value, key)
         kwargs[key] = value
+    for key in cls.tuple_arguments:
+        if isinstance(kwargs.get(key), list):
+            kwargs[key] = tuple(kwargs[key])
     if "params" in cls.argument_names():
         kwargs.setdefault("params", None)
     try:
@@ -163,23 +262,76 @@ def read_data(path: str | Path, format: str | None = None) -> dict[str, Any]:
     path = Path(path)
     fmt = _format(path, format)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    if len(raw) > MAX_FILE_BYTES:
+        raise ConfigError(f"{path}: the file is larger than {MAX_FILE_BYTES} bytes")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}: {raw[exc.start:exc.start + 1]!r})") from None
     try:
         if fmt == "json":
             data = json.loads(text)
         elif fmt == "toml":
             data = tomllib.loads(text)
         else:
-            data = _yaml().safe_load(text)
+            data = _yaml_load(text, str(path))
     except ConfigError:
         raise
+    except RecursionError:
+        raise ConfigError(f"{path}: the {fmt.upper()} document nests deeper than {MAX_DEPTH} levels") from None
     except Exception as exc:
         raise ConfigError(f"{path}: not valid {fmt.upper()}: {exc}") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a config must be a mapping. Received: {type(data).__name__}")
+    check_structure(data, "")
     return data
+
+
+def _yaml_load(text: str, where: str) -> Any:
+    """``yaml.safe_load`` that checks the composed node graph before building objects.
+
+    Aliases make the composed graph a DAG (or a cycle): its expanded size is computed
+    once per node, so a bomb is measured, not expanded.
+    """
+    yaml = _yaml()
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        sizes: dict[int, int] = {}
+        active: set[int] = set()
+
+        def size(n: Any, depth: int) -> int:
+            if isinstance(n, yaml.ScalarNode):
+                return 1
+            key = id(n)
+            if key in sizes:
+                return sizes[key]
+            if key in active:
+                raise ConfigError(f"{where}: a YAML alias refers to a node that contains it")
+            if depth > MAX_DEPTH:
+                raise ConfigError(f"{where}: the YAML document nests deeper than {MAX_DEPTH} levels")
+            active.add(key)
+            children = [c for pair in n.value for c in pair] if isinstance(n, yaml.MappingNode) else n.value
+            total = 1
+            for child in children:
+                total += size(child, depth + 1)
+                if total > MAX_VALUES:
+                    raise ConfigError(f"{where}: the YAML document holds more than {MAX_VALUES} values once its "
+                                      f"aliases are expanded")
+            active.discard(key)
+            sizes[key] = total
+            return total
+
+        size(node, 1)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
 
 
 def load(path: str | Path, format: str | None = None) -> DialectOptimizer:

@@ -16,7 +16,6 @@ algorithm's update runs, and ``global_step`` increases by one.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
@@ -26,6 +25,7 @@ from .algorithms.base import Algorithm, HostStep, scalar_type
 from . import state
 from .errors import ScheduleExhaustedError, SpecTypeError, SpecValueError, StaticLearningRateError
 from .groups import ParamInfo, Resolution, resolve_groups
+from .patterns import compile_name_pattern
 from .schedules.stateful import ScheduleContext, StatefulSchedule
 from .schedules.tracks import ValueTrack, check_metric
 from .schedules.values import Constant, Scheduled, Value
@@ -179,13 +179,14 @@ class Engine:
     # -- construction helpers -------------------------------------------------------
     def _buckets(self, pos: int, names: Sequence[str], gc: bool, algorithm: Algorithm) -> tuple[Bucket, ...]:
         use_filter = self.spec.decay_filter == "mindspore"
-        exclude = re.compile("|".join(self.spec.decay_exclude)) if self.spec.decay_exclude else None
+        # Each pattern on its own (joined, "a|(?i)b" would not compile); matched in linear time.
+        exclude = [compile_name_pattern(p) for p in self.spec.decay_exclude]
         centralize_on = gc and "centralization" in self.spec.preprocess
         partition = algorithm.partition(list(self.params.values()))
         keyed: dict[tuple[bool, bool, str], list[str]] = {}
         for n in names:
             decay = _mindspore_decay_filter(n) if use_filter else True
-            if exclude is not None and exclude.search(n) is not None:
+            if any(pattern.search(n) for pattern in exclude):
                 decay = False
             centralize = centralize_on and centralization_eligible(self.params[n].shape)
             keyed.setdefault((decay, centralize, partition.get(n, "")), []).append(n)

@@ -22,6 +22,7 @@ __all__ = [
     "BackendError",
     "StepInputError",
     "StateDictError",
+    "ExpressionError",
 ]
 
 
@@ -78,3 +79,11 @@ class StepInputError(OptbridgeError, ValueError):
 
 class StateDictError(OptbridgeError, ValueError):
     """A state dictionary does not fit the optimizer it is loaded into."""
+
+
+class ExpressionError(SpecValueError, ArithmeticError):
+    """A schedule expression (``lr_lambda="1 / epoch"``) cannot be evaluated, or exceeds its bounds.
+
+    Also an ``ArithmeticError``: a Python ``lr_lambda`` that divides by zero or overflows
+    raises one (``ZeroDivisionError``, ``OverflowError``) in torch.
+    """

@@ -7,7 +7,10 @@ A group's ``params`` is a *selector*, never a framework object, so a config is p
   crosses dots); ``"*"`` — every parameter that no *earlier* group claimed.
 * ``["fc.weight", "fc.bias", "conv*"]`` — a list of names/globs, taken in list order
   (each glob's matches in model order).
-* ``{"regex": "conv\\\\d+\\\\.weight"}`` — names that the regular expression matches in full.
+* ``{"regex": "conv\\\\d+\\\\.weight"}`` — names that the regular expression matches in full
+  (as ``re.fullmatch``), matched in linear time by :class:`optbridge.patterns.NamePattern`
+  so no pattern can make resolution hang; backreferences, lookarounds, conditionals,
+  atomic groups and possessive quantifiers are refused (see :mod:`optbridge.patterns`).
 * ``{"name_contains": ["bn", "norm"]}`` — names containing any of the substrings.
 * ``{"ndim": 4}``, ``{"min_ndim": 2}``, ``{"max_ndim": 1}`` — by tensor rank.
   Keys of one dict combine with AND: ``{"name_contains": "conv", "ndim": 4}``.
@@ -26,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
 from .errors import DuplicateParameterError, GroupError, SelectorTypeError
+from .patterns import compile_name_pattern
 
 __all__ = [
     "ParamInfo",
@@ -100,9 +104,11 @@ def validate_selector(selector: Any, where: str) -> None:
             if not isinstance(selector["regex"], str):
                 raise GroupError(f"{where}: 'regex' must be a string. Received: {selector['regex']!r}")
             try:
-                re.compile(selector["regex"])
+                compile_name_pattern(selector["regex"])
             except re.error as exc:
                 raise GroupError(f"{where}: 'regex' {selector['regex']!r} does not compile: {exc}") from None
+            except ValueError as exc:
+                raise GroupError(f"{where}: 'regex': {exc}") from None
         if "name_contains" in selector:
             parts = selector["name_contains"]
             parts = [parts] if isinstance(parts, str) else parts
@@ -139,7 +145,7 @@ def validate_selector(selector: Any, where: str) -> None:
 
 
 def _match_dict(selector: Mapping[str, Any], info: ParamInfo) -> bool:
-    if "regex" in selector and re.fullmatch(selector["regex"], info.name) is None:
+    if "regex" in selector and not compile_name_pattern(selector["regex"]).fullmatch(info.name):
         return False
     if "name_contains" in selector:
         parts = selector["name_contains"]

@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import zlib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -79,12 +80,24 @@ __all__ = [
     "uncovered_dialects",
     "ConformSettings",
     "parse_conform_table",
+    "MAX_CONFORM_STEPS",
+    "MAX_LAYOUT_ELEMENTS",
+    "MAX_LAYOUT_TENSORS",
+    "MAX_LAYOUT_NDIM",
     "read_config_file",
     "case_from_config",
 ]
 
 DTYPES: tuple[str, ...] = ("float32", "float64")
 DEFAULT_STEPS = 8
+#: Most ``steps`` a config's ``conform`` table (or ``--steps``) may ask for.
+MAX_CONFORM_STEPS = 100_000
+#: Most elements, summed over the tensors, of a ``conform`` table's explicit layout
+#: (the built-in ``resnet50`` layout has 25.6 million).
+MAX_LAYOUT_ELEMENTS = 32 * 1024 * 1024
+#: Most tensors of an explicit layout, and most dimensions of one shape.
+MAX_LAYOUT_TENSORS = 100_000
+MAX_LAYOUT_NDIM = 16
 LayoutSpec = Union[str, Layout]
 
 
@@ -363,9 +376,11 @@ class ConformSettings:
     seed: int | None = None
 
 
-def _check_int(value: Any, path: str, minimum: int) -> int:
+def _check_int(value: Any, path: str, minimum: int, maximum: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ConfigError(f"{path}: must be an int >= {minimum}. Received: {value!r}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{path}: must be an int <= {maximum}. Received: {value!r}")
     return value
 
 
@@ -378,8 +393,11 @@ def _check_layout(value: Any, path: str) -> LayoutSpec:
         raise ConfigError(
             f"{path}: must be a built-in layout name or a non-empty list of [name, [shape...]]. Received: {value!r}"
         )
+    if len(value) > MAX_LAYOUT_TENSORS:
+        raise ConfigError(f"{path}: at most {MAX_LAYOUT_TENSORS} tensors. Received: {len(value)}")
     out: list[tuple[str, tuple[int, ...]]] = []
     seen: set[str] = set()
+    elements = 0
     for i, item in enumerate(value):
         where = f"{path}[{i}]"
         if not isinstance(item, (list, tuple)) or len(item) != 2:
@@ -392,7 +410,15 @@ def _check_layout(value: Any, path: str) -> LayoutSpec:
         seen.add(name)
         if not isinstance(shape, (list, tuple)):
             raise ConfigError(f"{where}: the shape must be a list of ints. Received: {shape!r}")
-        dims = tuple(_check_int(d, f"{where}[1][{j}]", 1) for j, d in enumerate(shape))
+        if len(shape) > MAX_LAYOUT_NDIM:
+            raise ConfigError(f"{where}: a shape has at most {MAX_LAYOUT_NDIM} dimensions. Received: {len(shape)}")
+        dims = tuple(_check_int(d, f"{where}[1][{j}]", 1, MAX_LAYOUT_ELEMENTS) for j, d in enumerate(shape))
+        elements += math.prod(dims)
+        if elements > MAX_LAYOUT_ELEMENTS:
+            raise ConfigError(
+                f"{where}: the layout holds more than {MAX_LAYOUT_ELEMENTS} elements in all (up to this tensor: "
+                f"{elements})"
+            )
         out.append((name, dims))
     return tuple(out)
 
@@ -403,7 +429,10 @@ def parse_conform_table(table: Any, path: str = "conform") -> ConformSettings:
     Raises:
         ConfigError: not a table, an unknown key, a layout that is neither a built-in
             name nor ``[[name, [shape...]], ...]``, ``steps`` not an int >= 1, or
-            ``seed`` not an int >= 0; the message names the path.
+            ``seed`` not an int >= 0; more than :data:`MAX_CONFORM_STEPS` steps, or a layout
+            of more than :data:`MAX_LAYOUT_TENSORS` tensors, :data:`MAX_LAYOUT_NDIM`
+            dimensions in a shape or :data:`MAX_LAYOUT_ELEMENTS` elements in all; the
+            message names the path.
     """
     if not isinstance(table, Mapping):
         raise ConfigError(f"{path}: must be a table with keys layout, steps, seed. Received: {table!r}")
@@ -412,7 +441,7 @@ def parse_conform_table(table: Any, path: str = "conform") -> ConformSettings:
             raise ConfigError(f"{path}.{key}: unknown key. Known: ['layout', 'steps', 'seed']")
     return ConformSettings(
         layout=_check_layout(table["layout"], f"{path}.layout") if "layout" in table else None,
-        steps=_check_int(table["steps"], f"{path}.steps", 1) if "steps" in table else None,
+        steps=_check_int(table["steps"], f"{path}.steps", 1, MAX_CONFORM_STEPS) if "steps" in table else None,
         seed=_check_int(table["seed"], f"{path}.seed", 0) if "seed" in table else None,
     )
 
@@ -445,7 +474,7 @@ def case_from_config(
         id=name,
         config=config,
         layout=chosen_layout if chosen_layout is not None else "guide",
-        steps=_check_int(steps, "steps", 1) if steps is not None else (settings.steps or 10),
+        steps=_check_int(steps, "steps", 1, MAX_CONFORM_STEPS) if steps is not None else (settings.steps or 10),
         seed=_check_int(seed, "seed", 0) if seed is not None else (settings.seed or 0),
         dtypes=tuple(dtypes),
     )

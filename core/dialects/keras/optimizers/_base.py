@@ -122,6 +122,7 @@ import numpy as np
 from ....algorithms.base import Algorithm
 from ....errors import SpecKeyError, SpecTypeError, SpecValueError
 from ....groups import describe_selector, validate_selector
+from ....patterns import compile_name_pattern
 from ....schedules.base import Schedule
 from ....schedules.values import Constant, PerStep, Scheduled, Value
 from ....spec import GroupSpec, OptimizerSpec
@@ -232,9 +233,11 @@ def _check_patterns(var_names: Any) -> list[str] | None:
         if not isinstance(pattern, str):
             raise SpecTypeError(f"`var_names[{i}]` must be a string (a regular expression). Received: {pattern!r}")
         try:
-            re.compile(pattern)
+            compile_name_pattern(pattern)
         except re.error as exc:
             raise SpecValueError(f"`var_names[{i}]` is not a valid regular expression: {pattern!r} ({exc})") from None
+        except ValueError as exc:
+            raise SpecValueError(f"`var_names[{i}]`: {exc}") from None
     return patterns or None
 
 
@@ -384,8 +387,11 @@ class KerasOptimizer(DialectOptimizer):
     def exclude_from_weight_decay(self, var_list: Any = None, var_names: Any = None) -> None:
         """Keras's method: parameters whose name matches one of ``var_names`` are not decayed.
 
-        Each pattern is searched (``re.search``) in the parameter's optbridge name (see the
-        module docstring for how that relates to Keras's ``variable.name``). As in Keras,
+        Each pattern is searched (as ``re.search``) on its own in the parameter's optbridge
+        name (see the module docstring for how that relates to Keras's ``variable.name``),
+        in linear time by :class:`optbridge.patterns.NamePattern`, which refuses
+        backreferences, lookarounds, conditionals, atomic groups and possessive
+        quantifiers. As in Keras,
         a call replaces the patterns of an earlier call, and ``None`` or an empty list
         clears them. The patterns are kept as the ``exclude_from_weight_decay`` argument,
         so ``to_dict()`` carries them.
@@ -393,7 +399,8 @@ class KerasOptimizer(DialectOptimizer):
         Raises:
             TypeError: ``var_list`` is given (framework variables cannot be part of a
                 plain-data config); a pattern that is not a string.
-            ValueError: a pattern that is not a valid regular expression.
+            ValueError: a pattern that is not a valid regular expression, or one that
+                :class:`~optbridge.patterns.NamePattern` refuses.
         """
         if var_list:
             raise SpecTypeError(

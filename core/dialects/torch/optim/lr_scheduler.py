@@ -42,9 +42,12 @@ holding one is not serialisable: ``to_dict()`` says so) or a string such as
 without ``eval``, which is serialisable. ``CyclicLR``'s ``scale_fn`` likewise takes a
 callable or an expression over ``x``.
 
-Deviations, all deliberate: a failing ``step()`` restores ``last_epoch`` (torch leaves it
-advanced); the optimizer must be an optbridge optimizer (a torch ``Optimizer`` is not
-one: use ``torch.optim.lr_scheduler`` for those); group learning rates must be static.
+Deviations, all deliberate: a failing ``step()`` (an ``lr_lambda`` expression that
+divides by zero, say) leaves the scheduler as it was: ``last_epoch`` and ``_step_count``
+are restored, and ``SequentialLR``/``ChainedScheduler`` restore every wrapped scheduler
+and the groups' values (torch leaves them advanced); the optimizer must be an optbridge
+optimizer (a torch ``Optimizer`` is not one: use ``torch.optim.lr_scheduler`` for those);
+group learning rates must be static.
 
 Source: ``torch/optim/lr_scheduler.py`` of torch 2.13.0.
 """
@@ -257,6 +260,27 @@ class _initial_mode:
         self.o._is_initial = False
 
 
+class _unchanged_on_failure:
+    """Restore a composite scheduler's state (and its wrapped ones') and the groups' values
+    if the step inside raises: a chained scheduler must not stay half-stepped."""
+
+    def __init__(self, o: "LRScheduler"):
+        self.o = o
+
+    def __enter__(self) -> None:
+        self.state = copy.deepcopy(self.o.state_dict())
+        self.groups = [dict(group) for group in self.o._opt.param_groups]
+
+    def __exit__(self, kind: Any, *exc: Any) -> None:
+        if kind is None:
+            return
+        self.o.load_state_dict(self.state)
+        for group, values in zip(self.o._opt.param_groups, self.groups):
+            for key, value in values.items():
+                if group.get(key) != value:
+                    group[key] = value
+
+
 def _warn_get_lr_called_within_step(lr_scheduler: "LRScheduler") -> None:
     if not lr_scheduler._get_lr_called_within_step:
         warnings.warn(
@@ -365,10 +389,14 @@ class LRScheduler:
                 UserWarning,
                 stacklevel=2,
             )
-        self._step_count += 1
         if epoch is not None:
             warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=2)
-        self._update_lr(epoch)
+        self._step_count += 1
+        try:
+            self._update_lr(epoch)
+        except BaseException:
+            self._step_count -= 1  # a failed step leaves the scheduler as it was (see the module docstring)
+            raise
 
     def _update_lr(self, epoch: float | None = None) -> None:
         saved = self.last_epoch
@@ -677,15 +705,16 @@ class SequentialLR(LRScheduler):
             scheds.last_epoch -= 1
 
     def step(self) -> None:  # type: ignore[override]
-        """Perform a step."""
-        self.last_epoch += 1
-        idx = bisect_right(self._milestones, self.last_epoch)
-        scheduler = self._schedulers[idx]
-        if idx > 0 and self._milestones[idx - 1] == self.last_epoch:
-            scheduler._update_lr(0)
-        else:
-            scheduler.step()
-        self._last_lr = scheduler.get_last_lr()
+        """Perform a step (a failing one leaves every scheduler and the lrs as they were)."""
+        with _unchanged_on_failure(self):
+            self.last_epoch += 1
+            idx = bisect_right(self._milestones, self.last_epoch)
+            scheduler = self._schedulers[idx]
+            if idx > 0 and self._milestones[idx - 1] == self.last_epoch:
+                scheduler._update_lr(0)
+            else:
+                scheduler.step()
+            self._last_lr = scheduler.get_last_lr()
 
     def state_dict(self) -> dict[str, Any]:
         state = self._state("_schedulers")
@@ -812,10 +841,11 @@ class ChainedScheduler(LRScheduler):
         self._last_lr = _param_groups_val_list(self._schedulers[-1]._opt, "lr")
 
     def step(self) -> None:  # type: ignore[override]
-        """Perform a step."""
-        for scheduler in self._schedulers:
-            scheduler.step()
-        self._last_lr = _param_groups_val_list(self._schedulers[-1]._opt, "lr")
+        """Perform a step (a failing one leaves every scheduler and the lrs as they were)."""
+        with _unchanged_on_failure(self):
+            for scheduler in self._schedulers:
+                scheduler.step()
+            self._last_lr = _param_groups_val_list(self._schedulers[-1]._opt, "lr")
 
     state_dict = SequentialLR.state_dict
     load_state_dict = SequentialLR.load_state_dict
@@ -1365,6 +1395,11 @@ class TorchSchedule(StatefulSchedule):
         unknown = [k for k in arguments if k not in allowed]
         if unknown:
             raise SpecTypeError(f"{name}.declare got unexpected argument(s) {unknown}; {name} takes {allowed}")
+        params = inspect.signature(self.scheduler.__init__).parameters
+        missing = [n for n in allowed if n in params and params[n].default is inspect.Parameter.empty
+                   and params[n].kind is not inspect.Parameter.VAR_KEYWORD and n not in arguments]
+        if missing:  # torch's constructor raises TypeError for a missing required argument
+            raise SpecTypeError(f"{name}.declare is missing required argument(s) {missing}; {name} takes {allowed}")
         if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float))):
             raise SpecTypeError(f"{name}.declare: 'lr' must be a number. Received: {lr!r}")
         if lr is not None and name in _SETS_LR:
