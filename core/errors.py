@@ -61,8 +61,13 @@ class ConfigError(OptbridgeError, ValueError):
     """A configuration document is malformed; the message carries the path to the bad key."""
 
 
-class ScheduleExhaustedError(OptbridgeError, IndexError):
-    """A per-step sequence of values was asked for a step past its end."""
+class ScheduleExhaustedError(OptbridgeError, IndexError, RuntimeError):
+    """A per-step sequence of values was asked for a step past its end.
+
+    An ``IndexError`` (an index past the end of a list) and a ``RuntimeError``: MindSpore
+    2.10 raises ``RuntimeError`` when a per-step learning-rate list runs out mid-training
+    (its ``Gather`` kernel: "the 'input_indices' should be in the range [0, N)").
+    """
 
 
 class StaticLearningRateError(OptbridgeError, TypeError):
