@@ -59,6 +59,10 @@ class DialectOptimizer:
     #: wrapper such as ``nn.LARS``); configs store that optimizer's own config under the
     #: key, since the config's ``optimizer`` key names the class itself
     nested_optimizers: ClassVar[dict[str, str]] = {}
+    #: arguments the origin framework requires as tuples (MindSpore ``nn.Rprop``'s ``etas``):
+    #: the constructor refuses a list as the original does, while :func:`optbridge.from_dict`
+    #: turns a config's list (JSON, TOML and YAML have no tuples) into the tuple
+    tuple_arguments: ClassVar[tuple[str, ...]] = ()
 
     _arguments: dict[str, Any]
 

@@ -5,7 +5,7 @@ recorded in ``tests/goldens/mindspore_errors.json``.
 """
 from __future__ import annotations
 
-from ...errors import SelectorTypeError, SpecKeyError, SpecTypeError, SpecValueError
+from ...errors import DuplicateParameterError, GroupError, SelectorTypeError, SpecKeyError, SpecTypeError, SpecValueError
 from ..layouts import LAYOUTS
 from .base import CONSTRUCT_PARAMS, DialectCases, ErrorInput, construct_error
 
@@ -61,6 +61,16 @@ DIALECT_CASES: dict[str, DialectCases] = {
             ("offload", {"use_offload": True}),
         ),
     ),
+    # deprecated since MindSpore 2.0, shipped in 2.10: nn.Adam(use_offload=True) as a class
+    "mindspore.nn.AdamOffload": DialectCases(
+        lr=0.01, weight_decay=1e-2,
+        hyperparameters=(
+            ("default", {}),
+            ("nesterov", {"use_nesterov": True}),
+            ("betas_locking", {"beta1": 0.8, "beta2": 0.95, "eps": 1e-6, "use_locking": True}),
+            ("loss_scale", {"loss_scale": 3.0}),
+        ),
+    ),
     "mindspore.nn.AdamWeightDecay": DialectCases(
         lr=0.01, weight_decay=1e-2,
         hyperparameters=(
@@ -99,6 +109,12 @@ CONSTRUCT_ERRORS: tuple[ErrorInput, ...] = (
                SpecValueError, "the 'weight_decay' must be float and must >= 0", "negative weight decay"),
     construct_error("momentum-weight_decay_str", _MOM, dict(learning_rate=0.1, momentum=0.9, weight_decay="x"),
                SpecTypeError, "the argument 'Weight_decay' must be int, float or Cell", "weight decay as a string"),
+    construct_error("momentum-lr_str", _MOM, dict(learning_rate="0.1", momentum=0.9), SpecValueError,
+               "could not convert string to float: '.'", "a str learning rate (MindSpore raises ValueError)"),
+    construct_error("momentum-group_params_duplicate", _MOM,
+               dict(params=[{"params": _W + _W[:1]}, {"params": _REST}], learning_rate=0.1, momentum=0.9),
+               DuplicateParameterError, "the conv1.weight parameter already exists",
+               "a parameter listed twice in one group (MindSpore raises RuntimeError)"),
     construct_error("momentum-loss_scale_zero", _MOM, dict(learning_rate=0.1, momentum=0.9, loss_scale=0.0),
                SpecValueError, "the 'loss_scale' must be float and must > 0", "zero loss scale"),
     construct_error("momentum-loss_scale_str", _MOM, dict(learning_rate=0.1, momentum=0.9, loss_scale="x"),
@@ -197,6 +213,23 @@ CONSTRUCT_ERRORS: tuple[ErrorInput, ...] = (
                "there is no parameter named 'use_amsgrad'", "use_amsgrad with use_lazy"),
     construct_error("adam-weight_decay_negative", _ADAM, dict(weight_decay=-0.5), SpecValueError,
                "the 'weight_decay' must be float and must >= 0", "negative weight decay"),
+    # nn.AdamOffload
+    construct_error("adamoffload-beta1_int", "mindspore.nn.AdamOffload", dict(beta1=1), SpecTypeError,
+               "For 'AdamOffload', the type of 'beta1' should be 'float'", "beta1 given as int"),
+    construct_error("adamoffload-beta2_zero", "mindspore.nn.AdamOffload", dict(beta2=0.0), SpecValueError,
+               "the 'beta2' must be in range of (0.0, 1.0)", "beta2 outside (0, 1)"),
+    construct_error("adamoffload-eps_zero", "mindspore.nn.AdamOffload", dict(eps=0.0), SpecValueError,
+               "the 'eps' must be float and must > 0", "zero eps"),
+    construct_error("adamoffload-use_nesterov_int", "mindspore.nn.AdamOffload", dict(use_nesterov=1), SpecTypeError,
+               "the type of 'use_nesterov' should be 'bool'", "use_nesterov given as int"),
+    construct_error("adamoffload-use_amsgrad", "mindspore.nn.AdamOffload", dict(use_amsgrad=True), TypeError,
+               "unexpected keyword argument 'use_amsgrad'", "nn.AdamOffload has no use_amsgrad argument"),
+    construct_error("adamoffload-lr_str", "mindspore.nn.AdamOffload", dict(learning_rate="0.01"), SpecValueError,
+               "MindSpore reads a str as a per-step table of its characters: could not convert string to float",
+               "a str learning rate (MindSpore raises ValueError)"),
+    construct_error("adamoffload-params_duplicate", "mindspore.nn.AdamOffload",
+               dict(params=list(CONSTRUCT_PARAMS) + list(CONSTRUCT_PARAMS)[:1]), GroupError,
+               "the argument parameters list", "a parameter listed twice (MindSpore raises ValueError)"),
     # nn.AdamWeightDecay
     construct_error("adamweightdecay-beta1_range", _ADAMW, dict(beta1=1.5), SpecValueError,
                "the 'beta1' must be in range of (0.0, 1.0)", "beta1 outside (0, 1)"),
@@ -338,6 +371,10 @@ _ADAPTIVE_ERRORS: tuple[ErrorInput, ...] = (
                     "the type of 'beta2' should be 'float'", "beta2 given as int"),
     construct_error("rprop-etas_float", _RPROP, dict(etas=0.5), SpecTypeError,
                     "For Rprop, etas must be a tuple, but got <class 'float'>.", "etas not a tuple"),
+    construct_error("rprop-etas_list", _RPROP, dict(etas=[0.5, 1.2]), SpecTypeError,
+                    "For Rprop, etas must be a tuple, but got <class 'list'>.", "etas as a list (a tuple is required)"),
+    construct_error("rprop-step_sizes_list", _RPROP, dict(step_sizes=[1e-6, 50.0]), SpecTypeError,
+                    "For Rprop, step_sizes must be a tuple", "step_sizes as a list (a tuple is required)"),
     construct_error("rprop-etas_length", _RPROP, dict(etas=(0.5, 1.2, 2.0)), SpecValueError,
                     "etas must be a tuple with the size of 2, but got 3", "three etas"),
     construct_error("rprop-step_sizes_order", _RPROP, dict(step_sizes=(50.0, 1e-6)), SpecValueError,

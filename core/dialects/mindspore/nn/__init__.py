@@ -1,12 +1,14 @@
 """``optbridge.dialects.mindspore.nn`` mirrors ``mindspore.nn`` (MindSpore 2.10).
 
 Optimizers: :class:`Momentum`, :class:`SGD`, :class:`ASGD`, :class:`Adam`,
-:class:`AdamWeightDecay`. Learning rates: the :mod:`dynamic_lr` list functions and the
+:class:`AdamOffload`, :class:`AdamWeightDecay`, :class:`LazyAdam`, :class:`RMSProp`,
+:class:`Adagrad`, :class:`Adadelta`, :class:`AdaMax`, :class:`Rprop`, :class:`AdaFactor`,
+:class:`FTRL`, :class:`ProximalAdagrad`, :class:`Lamb`, :class:`LARS`. Learning rates: the :mod:`dynamic_lr` list functions and the
 :mod:`learning_rate_schedule` classes, also available at this level as in MindSpore
 (``nn.cosine_decay_lr``, ``nn.PolynomialDecayLR``).
 """
 from . import dynamic_lr, learning_rate_schedule
-from .adam import Adam, AdamWeightDecay
+from .adam import Adam, AdamOffload, AdamWeightDecay
 from .asgd import ASGD
 from .dynamic_lr import (
     cosine_decay_lr,
@@ -48,6 +50,7 @@ __all__ = [
     "SGD",
     "ASGD",
     "Adam",
+    "AdamOffload",
     "AdamWeightDecay",
     # -- sgd-adam (H2a) --
     "LazyAdam",

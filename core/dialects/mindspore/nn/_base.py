@@ -8,7 +8,11 @@ names containing ``beta`` or ``gamma`` are not decayed; grouped: each group's ow
 ``weight_decay`` applies), and how learning rates are held:
 
 * a number is a float32 parameter (the engine rounds it to float32);
-* a list / 1-D array is a float32 per-step table read at ``global_step``;
+* a list / 1-D array is a float32 per-step table read at ``global_step``; a step past its
+  end raises :class:`~optbridge.errors.ScheduleExhaustedError`, a ``RuntimeError`` as in
+  MindSpore;
+* a ``str`` or ``bytes`` is refused with a ``ValueError`` (MindSpore iterates it as a table
+  of characters and raises ``ValueError`` unless every character is a digit);
 * a ``LearningRateSchedule`` is evaluated at ``global_step`` (in float32);
 * when any group has an ``lr`` and any learning rate is dynamic, MindSpore wraps the
   static ones in ``_ConvertToCell``, which returns ``lr + 1.0 − 1.0`` in float32 — a
@@ -18,6 +22,11 @@ names containing ``beta`` or ``gamma`` are not decayed; grouped: each group's ow
 ungrouped), a selector (a name, glob, list of names/globs, or selector dict: ungrouped),
 or a list of group dicts whose ``params`` are selectors. ``unassigned`` is an optbridge
 extension (keyword-only): ``"frozen"`` leaves parameters that no group selects untouched.
+A selector list that names the same entry twice is refused as MindSpore refuses a
+repeated ``Parameter``: ungrouped with a ``ValueError`` (:class:`~optbridge.errors.GroupError`),
+inside one group with a ``RuntimeError`` (:class:`~optbridge.errors.DuplicateParameterError`),
+in ``order_params`` with a ``ValueError``. A parameter in two groups is a
+``DuplicateParameterError`` when the groups are resolved at build.
 """
 from __future__ import annotations
 
@@ -27,7 +36,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ....errors import SelectorTypeError, SpecKeyError, SpecTypeError, SpecValueError
+from ....errors import DuplicateParameterError, GroupError, SelectorTypeError, SpecKeyError, SpecTypeError, \
+    SpecValueError
 from ....groups import describe_selector, validate_selector
 from ....schedules.base import Schedule
 from ....schedules.values import Constant, PerStep, Scheduled, Value
@@ -101,6 +111,40 @@ def _where(index: int | None, selector: Any = None) -> str:
     return f"groups[{index}] ({describe_selector(selector)}): "
 
 
+def _first_repeat(entries: list[Any]) -> tuple[str, int, int] | None:
+    """The first entry of a selector list that repeats an earlier one: ``(entry, first, second)``.
+
+    Only literal repeats count (the same name or glob written twice); two different
+    globs that match one parameter are a union, resolved at build.
+    """
+    seen: dict[str, int] = {}
+    for position, entry in enumerate(entries):
+        if entry in seen:
+            return entry, seen[entry], position
+        seen[entry] = position
+    return None
+
+
+def _text_learning_rate_error(learning_rate: str | bytes, where: str) -> SpecValueError:
+    """MindSpore iterates a ``str`` (``bytes``) learning rate as a per-step table of its characters
+    (byte values): ``np.array(list(lr)).astype(np.float32)``. It raises ``ValueError`` for a
+    character that is not a digit and silently accepts ``"12"`` as the table ``[1.0, 2.0]``; this
+    dialect refuses every ``str`` and ``bytes`` learning rate with a ``ValueError``.
+    """
+    head = (f"For 'Optimizer', {where}the argument 'learning_rate' must be int, float, Tensor, Iterable of numbers "
+            f"or LearningRateSchedule, but got the {type(learning_rate).__name__} {learning_rate!r}")
+    if isinstance(learning_rate, bytes):
+        return SpecValueError(f"{head}: MindSpore would take it as the per-step table "
+                              f"{[float(b) for b in learning_rate]} (one entry per byte value).")
+    for character in learning_rate:
+        try:
+            float(character)
+        except ValueError as exc:
+            return SpecValueError(f"{head}: MindSpore reads a str as a per-step table of its characters: {exc}")
+    return SpecValueError(f"{head}: MindSpore would take it as the per-step table "
+                          f"{[float(c) for c in learning_rate]} (one entry per character).")
+
+
 class _LR:
     """A preprocessed learning rate: static float, per-step float32 table, or schedule."""
 
@@ -167,6 +211,14 @@ class MindSporeOptimizer(DialectOptimizer):
             raise SpecValueError("For 'Optimizer', the argument parameters must not be empty.")
         if all(isinstance(x, str) for x in items):
             validate_selector(items, "params")
+            repeat = _first_repeat(items)
+            if repeat is not None:
+                name, first, second = repeat
+                raise GroupError(
+                    f"For 'Optimizer', the argument parameters list {name!r} twice (entries {first} and {second}); "
+                    f"MindSpore refuses a repeated parameter (ValueError: the names of its optimizer state would "
+                    f"clash): list each parameter once."
+                )
             return tuple(items)
         if all(isinstance(x, Mapping) for x in items):
             return [dict(x) for x in items]
@@ -190,7 +242,9 @@ class MindSporeOptimizer(DialectOptimizer):
                 f"For 'Optimizer', {where}if 'learning_rate' is Tensor type, then the dimension of it should "
                 f"be 0 or 1, but got {learning_rate.ndim}."
             )
-        if isinstance(learning_rate, (str, bytes)) or not isinstance(learning_rate, Iterable):
+        if isinstance(learning_rate, (str, bytes)):
+            raise _text_learning_rate_error(learning_rate, where)
+        if not isinstance(learning_rate, Iterable):
             raise SpecTypeError(
                 f"For 'Optimizer', {where}the argument 'learning_rate' must be int, float, Tensor, Iterable or "
                 f"LearningRateSchedule, but got {type(learning_rate)}."
@@ -246,6 +300,14 @@ class MindSporeOptimizer(DialectOptimizer):
                     )
                 validate_selector(order if isinstance(order, (str, Mapping)) else list(order),
                                   f"groups[{index}] 'order_params'")
+                repeat = None if isinstance(order, (str, Mapping)) else _first_repeat(list(order))
+                if repeat is not None:
+                    name, first, second = repeat
+                    raise GroupError(
+                        f"For 'Optimizer', groups[{index}] 'order_params': lists {name!r} twice (entries {first} "
+                        f"and {second}); MindSpore refuses it (ValueError: the length of order parameters must be "
+                        f"the same as the length of group parameters): list each parameter once."
+                    )
                 continue
             if "params" not in group:
                 raise SpecKeyError(f"For 'Optimizer', groups[{index}]: the group dict has no 'params' key.")
@@ -259,6 +321,12 @@ class MindSporeOptimizer(DialectOptimizer):
                 validate_selector(list(selector) if isinstance(selector, tuple) else selector, where)
             except SelectorTypeError as exc:
                 raise SelectorTypeError(f"For 'Optimizer', {exc}") from None
+            repeat = _first_repeat(list(selector)) if isinstance(selector, (list, tuple)) else None
+            if repeat is not None:
+                raise DuplicateParameterError(
+                    f"For 'Optimizer', {where}: the {repeat[0]} parameter already exists, it does not support "
+                    f"repeated setting. Please check whether the optimizer parameter has been set multiple times."
+                )
 
     def _init_group_params(self, groups: list[dict], default_lr: _LR, weight_decay: Any) -> None:
         """MindSpore ``_parse_group_params`` + ``_init_group_params``."""

@@ -14,6 +14,17 @@ with ``β₁ᵗ``/``β₂ᵗ`` kept as float32 products (DIALECTS.md D1). ``use_
 ``use_lazy`` and ``use_offload`` select other operators that give the same numbers for
 dense gradients; with ``use_offload`` MindSpore skips gradient centralization.
 
+``AdamOffload`` (deprecated since MindSpore 2.0, still shipped in 2.10) is ``Adam`` with
+``use_offload=True`` as a class of its own: no ``use_amsgrad``, no ``**kwargs``, and no
+gradient centralization (its ``construct`` runs weight decay and loss-scale division
+only). It lowers exactly as ``Adam(use_offload=True)`` does; MindSpore 2.10 gives the two
+the same bits. Its CPU operator ``AdamNoUpdateParam`` returns the step
+``−lr·m/(√v + ε)`` and adds it to the parameter, with the moments computed as fused
+multiply-adds (``m = fma(m, β₁, (1 − β₁)·g)``, ``v = fma(v, β₂, ((1 − β₂)·g)·g)``,
+measured bit for bit), where the canonical order rounds ``m + (g − m)(1 − β₁)`` step by
+step: the float32 trajectories agree within ``1e-6 + 1e-5·|x|`` and are bit-identical in
+about 94 % of elements (``tests/goldens/mindspore_optimizers.json``, ``adam_offload_*``).
+
 ``AdamWeightDecay`` lowers to canonical ``adam_weight_decay`` (D3): no bias correction,
 decoupled decay inside the step, ε default 1e-6, and no gradient centralization or
 loss-scale handling (MindSpore's ``construct`` calls neither).
@@ -30,7 +41,7 @@ from ...base import register_dialect
 from ._base import MindSporeOptimizer, check_bool_type, check_float_type, check_open_unit_interval, \
     check_positive_float
 
-__all__ = ["Adam", "AdamWeightDecay"]
+__all__ = ["Adam", "AdamOffload", "AdamWeightDecay"]
 
 
 def _check_param_value(beta1: Any, beta2: Any, eps: Any, cls_name: str) -> None:
@@ -102,6 +113,38 @@ class Adam(MindSporeOptimizer):
         if a.get("use_offload", False):
             return self._lower(algorithm, preprocess=("weight_decay", "loss_scale"))
         return self._lower(algorithm)
+
+
+@register_dialect
+class AdamOffload(MindSporeOptimizer):
+    """Adam with the update computed on the host, as ``mindspore.nn.AdamOffload`` (deprecated since
+    MindSpore 2.0 in favour of ``nn.Adam(use_offload=True)``, which gives the same numbers).
+
+    Raises:
+        TypeError: ``beta1``/``beta2``/``eps`` not float; ``use_locking``/``use_nesterov`` not
+            bool; base-class type errors.
+        ValueError: ``beta1``/``beta2`` outside (0, 1), ``eps`` <= 0; base range errors.
+    """
+
+    qualname = "mindspore.nn.AdamOffload"
+    cls_name = "AdamOffload"
+    preprocess = ("weight_decay", "loss_scale")
+
+    def __init__(self, params: Any, learning_rate: Any = 1e-3, beta1: float = 0.9, beta2: float = 0.999,
+                 eps: float = 1e-8, use_locking: bool = False, use_nesterov: bool = False, weight_decay: Any = 0.0,
+                 loss_scale: float = 1.0, *, unassigned: str = "error"):
+        self._init_base(params, learning_rate, weight_decay, loss_scale, unassigned)
+        _check_param_value(beta1, beta2, eps, self.cls_name)
+        check_bool_type("use_locking", use_locking, self.cls_name)
+        check_bool_type("use_nesterov", use_nesterov, self.cls_name)
+        self._record(dict(params=params, learning_rate=learning_rate, beta1=beta1, beta2=beta2, eps=eps,
+                          use_locking=use_locking, use_nesterov=use_nesterov, weight_decay=weight_decay,
+                          loss_scale=loss_scale, unassigned=unassigned))
+
+    def to_canonical(self) -> OptimizerSpec:
+        a = self._arguments
+        return self._lower(CanonicalAdam(beta1=a["beta1"], beta2=a["beta2"], eps=a["eps"], nesterov=a["use_nesterov"],
+                                         eps_placement="hat", power_form="accumulate"))
 
 
 @register_dialect

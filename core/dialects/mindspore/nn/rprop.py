@@ -6,9 +6,10 @@ MindSpore's update (``nn/optim/rprop.py``), the same numbers as torch's Rprop: w
 ``step_sizes``; ``w = w − sign(g)·Δ``. Every step size starts at the learning rate of the
 first step (``global_step == 1``), later learning rates are never read.
 
-``etas`` and ``step_sizes`` must be tuples in MindSpore; this class also takes lists,
-because configuration files (JSON, TOML, YAML) have no tuples. MindSpore's own
-type-check message for ``step_sizes`` names ``type(etas)`` (a bug in
+``etas`` and ``step_sizes`` must be tuples, as in MindSpore: a list (or an array) raises
+its ``TypeError``. Configuration files (JSON, TOML, YAML) have no tuples, so
+:func:`optbridge.from_dict` turns their lists into tuples (``tuple_arguments``).
+MindSpore's own type-check message for ``step_sizes`` names ``type(etas)`` (a bug in
 ``nn/optim/rprop.py``); this class repeats it, so the words stay MindSpore's.
 """
 from __future__ import annotations
@@ -30,7 +31,7 @@ class Rprop(MindSporeOptimizer):
     """Resilient backpropagation, as ``mindspore.nn.Rprop`` (no ``loss_scale`` argument, as in MindSpore).
 
     Raises:
-        TypeError: ``etas``/``step_sizes`` not a tuple (or list); an element not float;
+        TypeError: ``etas``/``step_sizes`` not a tuple (a list too); an element not float;
             base-class type errors.
         ValueError: ``etas``/``step_sizes`` not of length 2; minimal step size above the
             maximal one; ``etaminus`` outside (0, 1); ``etaplus`` <= 1; base range errors.
@@ -38,15 +39,16 @@ class Rprop(MindSporeOptimizer):
 
     qualname = "mindspore.nn.Rprop"
     cls_name = "Rprop"
+    tuple_arguments = ("etas", "step_sizes")
 
     def __init__(self, params: Any, learning_rate: Any = 0.1, etas: Any = (0.5, 1.2), step_sizes: Any = (1e-6, 50.),
                  weight_decay: Any = 0., *, unassigned: str = "error"):
         self._init_base(params, learning_rate, weight_decay, 1.0, unassigned)
-        if not isinstance(etas, (tuple, list)):
+        if not isinstance(etas, tuple):
             raise SpecTypeError(f"For Rprop, etas must be a tuple, but got {type(etas)}.")
         if len(etas) != 2:
             raise SpecValueError(f"For Rprop, etas must be a tuple with the size of 2, but got {len(etas)}.")
-        if not isinstance(step_sizes, (tuple, list)):
+        if not isinstance(step_sizes, tuple):
             raise SpecTypeError(f"For Rprop, step_sizes must be a tuple, but got {type(etas)}.")
         if len(step_sizes) != 2:
             raise SpecValueError(
