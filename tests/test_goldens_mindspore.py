@@ -46,6 +46,10 @@ MIN_IDENTICAL.update({"rmsprop": 0.6, "adagrad": 0.88, "adadelta": 0.88})
 # ms-only (H3): MindSpore's CPU ApplyProximalAdagrad fuses ``w − g·η`` (FMA) in its SIMD loop and
 # evaluates the l1 branch in double; optbridge rounds each op (measured 72-85% bit-identical).
 MIN_IDENTICAL.update({"proximal_adagrad": 0.7})
+# issue 13 item 5: nn.AdamOffload's AdamNoUpdateParam computes the moments as fused multiply-adds
+# (re-derived bit for bit below); the canonical lerp form rounds each op: measured 93.8% (basic) and
+# 96.3% (nesterov + weight decay, groups + loss scale) bit-identical, max deviation 5.96e-08 (9.3e-7 relative).
+MIN_IDENTICAL_CASE = {"adam_offload_basic": 0.93}
 
 
 def decode(text: str, shape) -> np.ndarray:
@@ -75,7 +79,46 @@ def test_numpy_backend_matches_mindspore(name):
             assert np.all(dev <= tol), f"{name}: step {step} {pname}: max deviation {dev.max():.3g}"
             identical += int(np.sum(ours.view(np.uint32) == gold.view(np.uint32)))
             total += ours.size
-    assert identical / total >= MIN_IDENTICAL.get(algorithm, 1.0), f"{name}: {identical}/{total} bit-identical"
+    minimum = MIN_IDENTICAL_CASE.get(name, MIN_IDENTICAL.get(algorithm, 1.0))
+    assert identical / total >= minimum, f"{name}: {identical}/{total} bit-identical"
+
+
+def test_mindspore_adam_offload_is_adam_with_use_offload():
+    offload, adam = CASES["adam_offload_nesterov_weight_decay"], CASES["adam_use_offload"]
+    assert {k: v for k, v in offload["config"].items() if k != "optimizer"} == \
+        {k: v for k, v in adam["config"].items() if k not in ("optimizer", "use_offload")}
+    assert offload["trajectory"] == adam["trajectory"]
+    ours = optbridge.from_dict(offload["config"]).to_canonical()
+    assert ours.algorithm == optbridge.from_dict(adam["config"]).to_canonical().algorithm
+    assert ours.preprocess == ("weight_decay", "loss_scale")
+
+
+def test_mindspore_adam_offload_kernel_fuses_the_moment_updates():
+    """MindSpore's CPU AdamNoUpdateParam, re-derived: ``m = fma(m, β₁, (1−β₁)·g)``,
+    ``v = fma(v, β₂, ((1−β₂)·g)·g)``, ``p += (−s·m)/(√v + ε)`` with ``s = lr·√(1−β₂ᵗ)/(1−β₁ᵗ)``
+    (float32). The fma is emulated in float64: the product of two float32 values is exact there,
+    and rounding the sum to float64 and then to float32 reproduces every element of the golden."""
+    f32 = np.float32
+
+    def fma(a, b, c):
+        return (a.astype(np.float64) * np.float64(b) + c.astype(np.float64)).astype(f32)
+
+    case = CASES["adam_offload_basic"]
+    lr, beta1, beta2, eps = f32(case["config"]["learning_rate"]), f32(0.9), f32(0.999), f32(1e-8)
+    params = streams.as_dtype(streams.initial_params(LAYOUT, GOLDENS["seed"]), "float32")
+    m = {k: np.zeros_like(v) for k, v in params.items()}
+    v = {k: np.zeros_like(x) for k, x in params.items()}
+    beta1_power = beta2_power = f32(1.0)
+    for step in range(GOLDENS["steps"]):
+        grads = streams.as_dtype(streams.gradients(LAYOUT, step, GOLDENS["seed"]), "float32")
+        beta1_power, beta2_power = beta1_power * beta1, beta2_power * beta2
+        size = lr * np.sqrt(f32(1) - beta2_power) / (f32(1) - beta1_power)
+        for name, shape in LAYOUT:
+            g = grads[name]
+            m[name] = fma(m[name], beta1, (f32(1) - beta1) * g)
+            v[name] = fma(v[name], beta2, ((f32(1) - beta2) * g) * g)
+            params[name] = params[name] + ((-size) * m[name]) / (np.sqrt(v[name]) + eps)
+            np.testing.assert_array_equal(params[name], decode(case["trajectory"][step][name], shape))
 
 
 def test_mindspore_cpu_ignores_use_nesterov():

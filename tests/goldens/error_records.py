@@ -6,6 +6,8 @@ generator turns names into MindSpore ``Parameter`` objects of the ``tiny`` layou
 """
 from __future__ import annotations
 
+import numpy as np
+
 W = ["conv1.weight", "fc.weight"]
 B = ["fc.bias"]
 ALL = ["conv1.weight", "bn1.gamma", "bn1.beta", "conv2.weight", "fc.weight", "fc.bias"]
@@ -185,4 +187,63 @@ WRAPPER_RECORDS = [
     ("lars_clip_group_static_lr", dict(use_clip=True), "Momentum",
      dict(params=[{"params": W, "lr": 0.2}, {"params": REST}], learning_rate=0.1, momentum=0.9)),
     ("lars_epsilon_negative", dict(epsilon=-1.0), "Momentum", dict(params=W, learning_rate=0.1, momentum=0.9)),
+]
+
+# -- issue 13 item 5: where MindSpore 2.10 decides the exception type --
+RECORDS += [
+    # a str learning rate: MindSpore iterates it as a table of characters (ValueError, or accepted)
+    ("lr_str", "Momentum", dict(params=W, learning_rate="0.1", momentum=0.9)),
+    ("group_lr_str", "Momentum",
+     dict(params=[{"params": W, "lr": "0.1"}, {"params": REST}], learning_rate=0.1, momentum=0.9)),
+    ("lr_str_space", "Adam", dict(params=W, learning_rate=" ")),
+    ("lr_str_digits", "Momentum", dict(params=W, learning_rate="12", momentum=0.9)),
+    ("lr_str_empty", "SGD", dict(params=W, learning_rate="")),
+    ("lr_bytes", "Momentum", dict(params=W, learning_rate=b"12", momentum=0.9)),
+    ("ftrl_lr_str", "FTRL", dict(params=W, learning_rate="0.1")),
+    ("adafactor_lr_str", "AdaFactor", dict(params=W, learning_rate="0.1", relative_step=False)),
+    # the same parameter twice: ungrouped, inside one group, in order_params
+    ("params_duplicate", "Momentum", dict(params=W + W[:1], learning_rate=0.1, momentum=0.9)),
+    ("adam_params_duplicate", "Adam", dict(params=B + W + B)),
+    ("group_params_duplicate", "Momentum",
+     dict(params=[{"params": W + W[1:]}, {"params": REST}], learning_rate=0.1, momentum=0.9)),
+    ("rprop_group_params_duplicate", "Rprop", dict(params=[{"params": W}, {"params": REST + REST[:1]}])),
+    ("order_params_duplicate", "Momentum",
+     dict(params=[{"params": W}, {"params": REST}, {"order_params": W + REST + W[:1]}], learning_rate=0.1,
+          momentum=0.9)),
+    # a list (or an array) where MindSpore requires a tuple; AdaFactor's eps takes both
+    ("rprop_etas_list", "Rprop", dict(params=W, etas=[0.5, 1.2])),
+    ("rprop_step_sizes_list", "Rprop", dict(params=W, step_sizes=[1e-6, 50.0])),
+    ("rprop_both_lists", "Rprop", dict(params=W, etas=[0.5, 1.2], step_sizes=[1e-6, 50.0])),
+    ("rprop_group_etas_list", "Rprop", dict(params=[{"params": W}, {"params": REST}], etas=[0.3, 1.5])),
+    ("rprop_etas_tuple_numpy_floats", "Rprop", dict(params=W, etas=(np.float32(0.5), 1.2))),
+    ("adafactor_eps_list", "AdaFactor", dict(params=W, eps=[1e-30, 1e-3])),
+    ("adafactor_eps_array", "AdaFactor", dict(params=W, eps=np.array([1e-30, 1e-3]))),
+    ("lr_tuple", "Momentum", dict(params=W, learning_rate=(0.1, 0.05), momentum=0.9)),
+    ("params_tuple", "Momentum", dict(params=tuple(W), learning_rate=0.1, momentum=0.9)),
+    # nn.AdamOffload (deprecated since MindSpore 2.0, shipped in 2.10)
+    ("adamoffload_beta1_int", "AdamOffload", dict(params=W, beta1=1)),
+    ("adamoffload_beta1_one", "AdamOffload", dict(params=W, beta1=1.0)),
+    ("adamoffload_beta2_zero", "AdamOffload", dict(params=W, beta2=0.0)),
+    ("adamoffload_eps_zero", "AdamOffload", dict(params=W, eps=0.0)),
+    ("adamoffload_eps_int", "AdamOffload", dict(params=W, eps=1)),
+    ("adamoffload_use_locking_int", "AdamOffload", dict(params=W, use_locking=1)),
+    ("adamoffload_use_nesterov_int", "AdamOffload", dict(params=W, use_nesterov=1)),
+    ("adamoffload_use_amsgrad", "AdamOffload", dict(params=W, use_amsgrad=True)),
+    ("adamoffload_weight_decay_negative", "AdamOffload", dict(params=W, weight_decay=-0.5)),
+    ("adamoffload_loss_scale_str", "AdamOffload", dict(params=W, loss_scale="x")),
+    ("adamoffload_lr_negative", "AdamOffload", dict(params=W, learning_rate=-0.01)),
+    ("adamoffload_group_bad_key", "AdamOffload", dict(params=[{"params": W, "betas": (0.9, 0.99)}])),
+]
+
+#: Inputs MindSpore accepts at construction and refuses while training:
+#: ``(id, optimizer class name, kwargs, steps)``; the generator runs up to ``steps`` steps on
+#: the ``tiny`` gradient stream and records the first step that raises (``step``: the number
+#: of steps that ran before it).
+STEP_RECORDS = [
+    ("momentum_lr_list_exhausted", "Momentum", dict(params=W, learning_rate=[0.1, 0.05, 0.02], momentum=0.9), 5),
+    ("adam_group_lr_list_exhausted", "Adam",
+     dict(params=[{"params": W, "lr": [0.01, 0.005]}, {"params": REST}], learning_rate=0.01), 4),
+    ("sgd_lr_tuple_exhausted", "SGD", dict(params=W, learning_rate=(0.1, 0.05)), 4),
+    ("rprop_lr_list_exhausted", "Rprop", dict(params=W, learning_rate=[0.01, 0.02]), 4),
+    ("adamoffload_lr_list_exhausted", "AdamOffload", dict(params=W, learning_rate=[0.01, 0.005]), 4),
 ]

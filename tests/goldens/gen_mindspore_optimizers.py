@@ -160,7 +160,21 @@ CASES += [
               use_clip=True, coefficient=0.05, epsilon=1e-8, lars_filter={"min_ndim": 2}),
     lars_case("lars_filtered_out", "Momentum",
               dict(learning_rate=0.1, momentum=0.9, weight_decay=0.01, loss_scale=4.0),
-              lars_filter={"regex": "(?!)"}),
+              lars_filter={"name_contains": ["no-such-parameter"]}),
+]
+
+# -- issue 13 item 5: nn.AdamOffload (deprecated since 2.0, shipped in 2.10) and nn.Adam(use_offload=True) --
+CASES += [
+    case("adam_offload_basic", "AdamOffload", learning_rate=0.01),
+    case("adam_offload_nesterov_weight_decay", "AdamOffload", learning_rate=0.01, use_nesterov=True,
+         weight_decay=0.01, use_locking=True),
+    case("adam_offload_groups_loss_scale", "AdamOffload",
+         params=[{"params": "conv*", "lr": WARMUP, "grad_centralization": True},
+                 {"params": "*", "weight_decay": 0.01}],
+         learning_rate=0.01, beta1=0.8, beta2=0.9, eps=1e-6, loss_scale=4.0),
+    # the arguments of adam_offload_nesterov_weight_decay: MindSpore gives the two the same bits
+    case("adam_use_offload", "Adam", learning_rate=0.01, use_nesterov=True, weight_decay=0.01, use_locking=True,
+         use_offload=True),
 ]
 
 
