@@ -13,6 +13,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -178,6 +180,23 @@ _PROBE = """
 
 
 _ENV = {"TF_CPP_MIN_LOG_LEVEL": "3"}
+_WARNING = "native TensorFlow kernels unavailable"
+
+
+@pytest.fixture(scope="module")
+def build(tmp_path_factory):
+    """One build in a fresh cache, shared by the tests below (it takes about 20 s)."""
+    cache = tmp_path_factory.mktemp("tf-native") / "new" / "cache"
+    return native_build_checks.first_build(_PROBE, _ENV, "native_buckets 1", "tf-native", cache)
+
+
+@pytest.fixture(scope="module")
+def fallback_numbers(tmp_path_factory):
+    """The numbers of the TensorFlow-op kernels (the switch off)."""
+    out = native_build_checks.fresh_process(_PROBE, {**_ENV, native.ENV_SWITCH: "0",
+                                                     "OPTBRIDGE_CACHE_DIR": str(tmp_path_factory.mktemp("off"))})
+    assert "native_buckets 0" in out.stdout, out.stderr
+    return out.stdout.splitlines()[-1]
 
 
 def test_switched_off_by_the_environment_variable(tmp_path):
@@ -185,10 +204,26 @@ def test_switched_off_by_the_environment_variable(tmp_path):
 
 
 def test_a_failing_build_warns_once_and_falls_back_to_tensorflow_ops(tmp_path):
-    native_build_checks.failing_build_warns_once(_PROBE, _ENV, native.ENV_SWITCH, "native_buckets 0",
-                                                 "native TensorFlow kernels unavailable", tmp_path)
+    native_build_checks.failing_build_warns_once(_PROBE, _ENV, native.ENV_SWITCH, "native_buckets 0", _WARNING,
+                                                 tmp_path)
 
 
-def test_the_build_is_cached_across_processes(tmp_path):
-    native_build_checks.build_is_cached_across_processes(_PROBE, _ENV, "native_buckets 1",
-                                                         "tf-native-*/optbridge_tf_ops.so", tmp_path)
+def test_the_build_is_cached_across_processes(build, fallback_numbers):
+    native_build_checks.build_is_cached_across_processes(_PROBE, _ENV, "native_buckets 1", build)
+    assert build.numbers == fallback_numbers  # Adam's TF-op kernel has no x/sqrt(y) for Grappler to rewrite
+
+
+# The checks are optbridge.native_build's, tested on every planting in test_native_build.py
+# and test_torch_hostscan.py; two show that the op library goes through them too.
+@pytest.mark.parametrize("how", ["world-writable-1777-cache-by-another-user", "wrong-hash-record"])
+def test_a_planted_library_is_not_loaded(build, fallback_numbers, how, tmp_path):
+    native_build_checks.planted_library_is_not_loaded(_PROBE, _ENV, "native_buckets 0", _WARNING, build,
+                                                      fallback_numbers, how, tmp_path)
+
+
+def test_the_prebuild_entry_point_finds_the_library_the_optimizer_uses(build):
+    env = {**os.environ, **_ENV, "OPTBRIDGE_CACHE_DIR": str(build.entry.parent)}
+    ahead = subprocess.run([sys.executable, "-m", "optbridge.backends.tensorflow.native"], capture_output=True,
+                           text=True, env=env, timeout=300)
+    assert ahead.returncode == 0, ahead.stderr
+    assert ahead.stdout.strip().endswith(f": {build.library}") and "compiling" not in ahead.stderr, ahead.stdout

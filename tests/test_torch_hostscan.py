@@ -9,6 +9,9 @@ switchable off, and fall back to Python with one warning when it fails.
 from __future__ import annotations
 
 import operator
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -149,15 +152,50 @@ _PROBE = """
 """
 
 
+_WARNING = "compiled torch host scans unavailable"
+
+
+@pytest.fixture(scope="module")
+def build(tmp_path_factory):
+    """One build in a fresh cache, shared by the tests below (it takes about 15 s)."""
+    cache = tmp_path_factory.mktemp("hostscan") / "new" / "cache"
+    return native_build_checks.first_build(_PROBE, {}, "loaded True", "torch-hostscan", cache)
+
+
+@pytest.fixture(scope="module")
+def fallback_numbers(tmp_path_factory):
+    """The numbers of the Python scans (the switch off)."""
+    out = native_build_checks.fresh_process(_PROBE, {hostscan.ENV_SWITCH: "0",
+                                                     "OPTBRIDGE_CACHE_DIR": str(tmp_path_factory.mktemp("off"))})
+    assert "loaded False" in out.stdout, out.stderr
+    return out.stdout.splitlines()[-1]
+
+
 def test_switched_off_by_the_environment_variable(tmp_path):
     native_build_checks.switched_off_builds_nothing(_PROBE, {}, hostscan.ENV_SWITCH, "loaded False", tmp_path)
 
 
 def test_a_failing_build_warns_once_and_scans_in_python(tmp_path):
-    native_build_checks.failing_build_warns_once(_PROBE, {}, hostscan.ENV_SWITCH, "loaded False",
-                                                 "compiled torch host scans unavailable", tmp_path)
+    native_build_checks.failing_build_warns_once(_PROBE, {}, hostscan.ENV_SWITCH, "loaded False", _WARNING, tmp_path)
 
 
-def test_the_build_is_cached_across_processes(tmp_path):
-    native_build_checks.build_is_cached_across_processes(_PROBE, {}, "loaded True",
-                                                         "torch-hostscan-*/optbridge_torch_hostscan*", tmp_path)
+def test_the_build_is_cached_across_processes(build, fallback_numbers):
+    native_build_checks.build_is_cached_across_processes(_PROBE, {}, "loaded True", build)
+    assert build.numbers == fallback_numbers  # the compiled scans change no number
+
+
+@pytest.mark.parametrize("how", native_build_checks.PLANTINGS)
+def test_a_planted_library_is_not_loaded(build, fallback_numbers, how, tmp_path):
+    native_build_checks.planted_library_is_not_loaded(_PROBE, {}, "loaded False", _WARNING, build, fallback_numbers,
+                                                      how, tmp_path)
+
+
+def test_the_prebuild_entry_point_finds_the_library_the_optimizer_uses(build):
+    env = {**os.environ, "OPTBRIDGE_CACHE_DIR": str(build.entry.parent)}
+    ahead = subprocess.run([sys.executable, "-m", "optbridge.backends.torch.hostscan"], capture_output=True,
+                           text=True, env=env, timeout=300)
+    assert ahead.returncode == 0, ahead.stderr
+    assert ahead.stdout.strip().endswith(f": {build.library}") and "compiling" not in ahead.stderr, ahead.stdout
+    off = subprocess.run([sys.executable, "-m", "optbridge.backends.torch.hostscan"], capture_output=True,
+                         text=True, env={**env, hostscan.ENV_SWITCH: "off"}, timeout=300)
+    assert off.returncode == 1 and "switched off (OPTBRIDGE_TORCH_HOSTSCAN=off)" in off.stdout, off.stdout

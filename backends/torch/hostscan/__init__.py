@@ -18,11 +18,16 @@ cache, 0.26 ms out of it):
 Both read only tensors whose type is exactly ``torch.Tensor`` or ``torch.nn.Parameter``
 (:data:`ACCEPTED`) and answer "not the fast case" for anything else.
 
-The module is built with torch's headers on first use (about 15 s) and cached like every
-optbridge library (:mod:`optbridge.native_build`, keyed by the source, the torch version
-and the compiler). ``OPTBRIDGE_TORCH_HOSTSCAN=0`` switches it off; without a compiler, or
-when the build fails, :func:`load` returns ``None`` after one warning and the optimizer
-does the same scans in Python (same answers, slower).
+The module is built with torch's headers on first use (about 15 s, after a logged notice;
+``python -m optbridge.backends.torch.hostscan`` builds it ahead of time) and cached like
+every optbridge library (:mod:`optbridge.native_build`: keyed by the source, the torch
+version and the compiler; loaded only from a directory and a file that only the current
+user or root can write, with the SHA-256 recorded at its build). It is built at run time,
+not at install time, because it links to torch's C++ symbols, which change between torch
+releases. ``OPTBRIDGE_TORCH_HOSTSCAN=0`` switches it off; without a compiler, when the
+build fails, or when the cached file fails a check, :func:`load` returns ``None`` after
+one warning that says why and the optimizer does the same scans in Python (same answers,
+slower).
 """
 from __future__ import annotations
 
@@ -36,7 +41,7 @@ import torch
 
 from optbridge import native_build
 
-__all__ = ["SOURCE", "ENV_SWITCH", "ACCEPTED", "enabled", "load", "build_error"]
+__all__ = ["SOURCE", "ENV_SWITCH", "ACCEPTED", "LIBRARY", "enabled", "load", "build_error"]
 
 SOURCE = Path(__file__).with_name("optbridge_torch_hostscan.cpp")
 ENV_SWITCH = "OPTBRIDGE_TORCH_HOSTSCAN"
@@ -65,18 +70,20 @@ def _import(path: Path) -> Any:
     return module
 
 
-def _open() -> Any:
+def _locate() -> Path:
     suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
     key = [torch.__version__, str(torch.version.git_version), str(torch._C._GLIBCXX_USE_CXX11_ABI)]
-    return _import(native_build.cached_build("torch-hostscan", SOURCE, "optbridge_torch_hostscan" + suffix,
-                                             _FLAGS, key, _command))
+    return native_build.cached_build("torch-hostscan", SOURCE, "optbridge_torch_hostscan" + suffix, _FLAGS, key,
+                                     _command, description="the torch host scans",
+                                     prebuild_command="python -m optbridge.backends.torch.hostscan")
 
 
-_LIBRARY = native_build.LazyLibrary(ENV_SWITCH, "compiled torch host scans unavailable, scanning in Python", _open)
+#: The compiled module, located (built and checked) and imported on first use.
+LIBRARY = native_build.LazyLibrary("compiled torch host scans", ENV_SWITCH, "scanning in Python", _locate, _import)
 #: Whether the compiled scans may be used (``OPTBRIDGE_TORCH_HOSTSCAN`` is not ``0``/``false``/``off``).
-enabled = _LIBRARY.enabled
+enabled = LIBRARY.enabled
 #: Why the module is not available in this process (``None`` if it is, or was not tried).
-build_error = _LIBRARY.build_error
+build_error = LIBRARY.build_error
 #: The compiled module (``dense_grads``, ``flat_intact``), or ``None``; builds it on first
 #: use (see the module docstring).
-load = _LIBRARY.load
+load = LIBRARY.load
