@@ -250,7 +250,7 @@ def run_case(entry):
 
 
 def main():
-    mindspore.set_context(device_target="CPU")
+    mindspore.set_context(mode=mindspore.PYNATIVE_MODE, device_target="CPU")
     results = [run_case(entry) for entry in CASES]
     doc = {
         "generator": "tests/goldens/gen_mindspore_optimizers.py",
