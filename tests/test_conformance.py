@@ -510,6 +510,12 @@ def test_gradient_dtype_records_on_a_backend_whose_hook_attaches_gradients_in_pl
     assert "attaches gradients in place" in check.reason and record.dtype in check.reason
 
 
+def test_gradient_dtype_record_on_a_backend_without_the_other_dtype():
+    record = next(r for r in ERROR_INPUTS if r.id == "adam-step_grad_dtype")
+    check = check_error_input(record, numpy_clone("float32-only", dtypes=("float32",)))
+    assert check.status == "skipped" and "lacks float64" in check.reason
+
+
 def test_other_step_records_run_on_a_backend_whose_hook_attaches_gradients_in_place():
     backend = _in_place_backend()
     record = next(r for r in ERROR_INPUTS if r.id == "momentum-step_grad_shape")

@@ -185,10 +185,11 @@ def _faulty_grads(record: ErrorInput, backend: Backend, layout: Any, params: Any
     """The step's gradients with the record's fault, converted by the backend's hook.
 
     Raises:
-        _FaultNotInjectable: a ``dtype`` fault on a backend whose ``grads_from_numpy``
-            attaches gradients to the parameters in place and returns ``None`` (torch's
-            ``.grad``): the hook converts to each parameter's own dtype, so a gradient of
-            another dtype cannot be handed over through it.
+        _FaultNotInjectable: a ``dtype`` fault on a backend that lacks the other dtype
+            (JAX without ``jax_enable_x64``), or whose ``grads_from_numpy`` attaches
+            gradients to the parameters in place and returns ``None`` (torch's ``.grad``):
+            the hook converts to each parameter's own dtype, so a gradient of another
+            dtype cannot be handed over through it.
     """
     grads = streams.as_dtype(streams.gradients(layout, step), record.dtype)
     name = record.fault_param
@@ -198,6 +199,8 @@ def _faulty_grads(record: ErrorInput, backend: Backend, layout: Any, params: Any
         del grads[name]
     elif record.fault == "dtype":
         other = "float64" if record.dtype == "float32" else "float32"
+        if other not in backend.dtypes:
+            raise _FaultNotInjectable(f"backend lacks {other}, the wrong gradient's dtype")
         wrong = backend.make_params({name: streams.initial_params(layout)[name]}, other)
         faulty = backend.grads_from_numpy({name: grads[name].astype(other)}, wrong)
         if faulty is None:
