@@ -74,8 +74,10 @@ def check_structure(data: Any, path: str = "") -> None:
             return 1
         if isinstance(value, int):
             if abs(value) >= _FLOAT_LIMIT:
-                raise ConfigError(f"{where or '<root>'}: the integer {str(value)[:20]}... ({len(str(abs(value)))} "
-                                  f"digits) is too large; numbers must fit a float (|x| < 2**1024)")
+                # bit_length, not str(): str() of an int past 4300 digits raises ValueError
+                sign = "-" if value < 0 else ""
+                raise ConfigError(f"{where or '<root>'}: the integer {sign}2**{abs(value).bit_length() - 1}... is too "
+                                  f"large; numbers must fit a float (|x| < 2**1024)")
             return 1
         if not isinstance(value, (Mapping, list, tuple)):
             return 1

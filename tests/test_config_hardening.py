@@ -238,8 +238,14 @@ def test_non_utf8_file_is_a_config_error(tmp_path, capsys):
     ({**SGD, "params": [{"params": "*", "lr": 10**400}]}, "params[0].lr"),
 ])
 def test_huge_integers_are_config_errors(config, path):
-    with pytest.raises(ConfigError, match=rf"^{re.escape(path)}: the integer -?10+\.\.\. \(401 digits\) is too large"):
+    with pytest.raises(ConfigError, match=rf"^{re.escape(path)}: the integer -?2\*\*1328\.\.\. is too large"):
         optbridge.from_dict(config)
+
+
+def test_integers_past_python_str_limit_are_config_errors():
+    """``str()`` of an int with more than 4,300 digits raises ValueError: messages must not call it."""
+    with pytest.raises(ConfigError, match=r"^momentum: the integer 2\*\*16609\.\.\. is too large"):
+        optbridge.from_dict({**SGD, "momentum": 10**5000})
 
 
 @pytest.mark.parametrize("config, message", [
@@ -352,3 +358,21 @@ def test_every_failure_here_is_an_optbridge_error():
     start = time.perf_counter()
     NamePattern("(.*.*)*X").fullmatch("a" * 5000)
     assert time.perf_counter() - start < 2.0
+
+
+@pytest.mark.parametrize("build, message", [
+    (lambda: optim.SGD(None, lr=10**400), r"^'lr' must fit a float \(\|x\| < 2\*\*1024\). Received an integer of 1329 bits"),
+    (lambda: optim.Adam([{"params": "*", "eps": -(10**400)}]), r"^groups\[0\] \('\*'\): 'eps' must fit a float"),
+    (lambda: optim.SGD(None, lr=[0.1, 10**400]), r"^'lr\[1\]' must fit a float"),
+])
+def test_torch_dialect_refuses_integers_past_the_float_range(build, message):
+    """Python API: torch-dialect classes converted such an int with float() (OverflowError)."""
+    with pytest.raises(SpecValueError, match=message):
+        build()
+
+
+def test_keras_dialect_refuses_integers_past_the_float_range():
+    from optbridge.dialects.keras import optimizers
+
+    with pytest.raises(SpecValueError, match=r"'weight_decay' must fit a float"):
+        optimizers.AdamW(learning_rate=0.1, weight_decay=10**400)

@@ -11,10 +11,12 @@ from typing import Any, ClassVar, Mapping
 
 import numpy as np
 
+from ..errors import SpecValueError
 from ..schedules.base import Schedule
 from ..spec import OptimizerSpec
 
-__all__ = ["DialectOptimizer", "dialect_registry", "register_dialect", "to_data", "CONFIG_FORMAT_VERSION"]
+__all__ = ["DialectOptimizer", "dialect_registry", "register_dialect", "to_data", "check_fits_float",
+           "CONFIG_FORMAT_VERSION"]
 
 CONFIG_FORMAT_VERSION = 1
 dialect_registry: dict[str, type["DialectOptimizer"]] = {}
@@ -27,6 +29,21 @@ def register_dialect(cls: type["DialectOptimizer"]) -> type["DialectOptimizer"]:
         raise ValueError(f"dialect optimizer {cls.qualname!r} is already registered by {existing.__qualname__}")
     dialect_registry[cls.qualname] = cls
     return cls
+
+
+def check_fits_float(name: str, value: Any, where: str = "") -> None:
+    """Refuse an integer too large for a float (``|x| >= 2**1024``), alone or in a per-step list.
+
+    ``float(10**400)`` raises ``OverflowError``; a dialect converts every hyperparameter to a
+    float, so such an integer is refused up front with a ``SpecValueError`` naming ``name``
+    (the message gives the bit length: ``str()`` of a huge int may itself raise).
+    """
+    entries = value if isinstance(value, (list, tuple)) else (value,)
+    for i, entry in enumerate(entries):
+        if isinstance(entry, int) and not isinstance(entry, bool) and abs(entry) >= 2**1024:
+            at = f"{name}[{i}]" if entries is value else name
+            raise SpecValueError(f"{where}'{at}' must fit a float (|x| < 2**1024). Received an integer of "
+                                 f"{abs(entry).bit_length()} bits")
 
 
 def to_data(value: Any) -> Any:

@@ -126,7 +126,7 @@ from ....patterns import compile_name_pattern
 from ....schedules.base import Schedule
 from ....schedules.values import Constant, PerStep, Scheduled, Value
 from ....spec import GroupSpec, OptimizerSpec
-from ...base import DialectOptimizer
+from ...base import DialectOptimizer, check_fits_float
 
 __all__ = ["KerasOptimizer", "BASE_ARGUMENTS", "NOT_MODELLED", "check_number", "check_flag"]
 
@@ -172,6 +172,7 @@ def check_number(name: str, value: Any, where: str = "") -> Any:
     if not _is_number(value):
         raise SpecTypeError(f"{where}`{name}` must be a number. Received: {name}={value!r} "
                             f"of type {type(value).__name__}")
+    check_fits_float(name, value, where)
     return value
 
 

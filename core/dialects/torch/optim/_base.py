@@ -107,7 +107,7 @@ from ....groups import describe_selector, validate_selector
 from ....schedules.base import Schedule
 from ....schedules.values import Constant, PerStep, Scheduled, Value
 from ....spec import GroupSpec, OptimizerSpec
-from ...base import DialectOptimizer
+from ...base import DialectOptimizer, check_fits_float
 
 __all__ = ["TorchOptimizer", "TorchRuntimeError", "number", "check_betas", "check_fused"]
 
@@ -297,8 +297,11 @@ class TorchOptimizer(DialectOptimizer):
 
         ``_check`` runs once with number stand-ins for dynamic values (torch's order and
         messages for everything), then once per entry of a per-step weight-decay list (the
-        class's own weight-decay check, the message naming the entry).
+        class's own weight-decay check, the message naming the entry). First, an integer
+        past the float range (``10**400``, which ``float()`` cannot convert) is refused.
         """
+        for key, value in hp.items():
+            check_fits_float(key, value, where)
         lr, lr_stand_in = _lr_value(hp["lr"], where)
         stand_ins = {"lr": lr_stand_in}
         wd: Value = Constant(0.0)
