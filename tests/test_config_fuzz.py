@@ -85,7 +85,7 @@ def _nested(depth: int) -> list:
 
 #: Values a hostile or careless config writer might put anywhere.
 TRICKY = st.sampled_from([
-    None, True, 0, -1, 1, 10**400, -(10**400), 10**5000, 2**1023, 1e308, float("nan"), float("inf"), -0.0, "", "*",
+    None, True, 0, -1, 1, 10**400, -(10**400), 2**1023, 1e308, float("nan"), float("inf"), -0.0, "", "*",
     "(.*.*)*X", "((9**1024)**1024)**1024", "1/epoch", "1 / (epoch - 1)", "log(epoch - 1)", "exp(epoch * 1000)",
     "9**9**9", "(-1) ** 0.5", "a|(?i)b", ["a", "(?i)b"], ["(a)\\1"], "\x00", "é",
     [], {}, [[[]]], {"schedule": None}, {"regex": "(a|a)*$"}, {"regex": "(.*.*)*X"}, {"params": "*"},
