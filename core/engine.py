@@ -15,6 +15,7 @@ algorithm's update runs, and ``global_step`` increases by one.
 """
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
@@ -372,7 +373,7 @@ class Engine:
         """Change algorithm hyperparameters of one group from the next step on.
 
         Used by bound schedulers that cycle ``momentum`` or ``beta1``. Each name must be a
-        hyperparameter of the group's algorithm, each value a number, and the change must
+        hyperparameter of the group's algorithm, each value a finite number, and the change must
         not change the algorithm's state slots (SGD keeps no momentum buffer when built
         with ``momentum=0``). Validated in full before anything changes.
         """
@@ -384,6 +385,8 @@ class Engine:
                 raise SpecValueError(f"{where}: {name!r} is not a hyperparameter of {g.algorithm.name!r}: {sorted(known)}")
             if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
                 raise SpecTypeError(f"{where}: {name!r} must be a number. Received: {value!r}")
+            if not math.isfinite(value):
+                raise SpecValueError(f"{where}: {name!r} must be a finite number. Received: {value!r}")
         changed = g.algorithm.replace(**{k: float(v) for k, v in values.items()})
         if changed.slots() != g.algorithm.slots():
             raise SpecValueError(
@@ -407,29 +410,50 @@ class Engine:
                 out[n] = {s.name: s.init for s in g.algorithm.slots()}
         return out
 
+    def parse_state_dict(self, sd: Any, *, describe: Any = None, slots: bool = True) -> "state.EngineState":
+        """Check a neutral state against this optimizer; return it checked, change nothing.
+
+        See :func:`optbridge.state.parse_state_dict` for the rules; ``describe`` tells a
+        backend's arrays apart (default :func:`optbridge.state.describe_array`).
+
+        Raises:
+            StateDictError: naming the path at fault.
+        """
+        return state.parse_state_dict(self, sd, describe=describe or state.describe_array, slots=slots)
+
     def check_state_dict(self, sd: Mapping[str, Any]) -> None:
         """Validate a neutral state against this optimizer without changing anything."""
-        state.check_state_dict(self, sd)
+        state.parse_state_dict(self, sd)
+
+    def apply_state(self, parsed: "state.EngineState") -> None:
+        """Swap a state checked by :meth:`parse_state_dict` in (apply each result once).
+
+        Only assignments of values checked and built beforehand: this cannot fail half-way.
+        """
+        for g, gs in zip(self.groups, parsed.groups):
+            g.host_state = dict(gs.host_state)
+            g.lr_override = gs.lr_override
+            g.scheduler_values = copy.deepcopy(dict(gs.scheduler_values))
+            g.hyperparameter_overrides = dict(gs.hyperparameters)
+            g.algorithm = gs.algorithm
+            for key, schedule in gs.schedules.items():
+                g.tracks[key].runtime = schedule.runtime
+                g.tracks[key].advances = schedule.advances
+        self.global_step = parsed.global_step
 
     def load_host_state(self, sd: Mapping[str, Any]) -> None:
-        """Apply the engine part of a state already checked by :meth:`check_state_dict`."""
-        for g, sg in zip(self.groups, sd["groups"]):
-            g.host_state = {k: float(v) for k, v in sg["host_state"].items()}
-            g.lr_override = None if sg.get("lr_override") is None else float(sg["lr_override"])
-            g.scheduler_values = dict(sg.get("scheduler_values", {}))
-            g.hyperparameter_overrides = {k: float(v) for k, v in sg.get("hyperparameters", {}).items()}
-            base = g.base_algorithm if g.base_algorithm is not None else g.algorithm
-            g.algorithm = base.replace(**g.hyperparameter_overrides) if g.hyperparameter_overrides else base
-            for key, track in g.tracks.items():
-                track.load_state_dict(sg["schedules"][key])
-        self.global_step = int(sd["global_step"])
+        """Check and apply the engine part of a neutral state (its ``state`` is ignored);
+        all or nothing, with the rules of :meth:`parse_state_dict`."""
+        self.apply_state(state.parse_state_dict(self, sd, slots=False))
 
 
 class OptimizerAPI:
     """The user-facing methods every backend optimizer shares (DESIGN.md section 10).
 
     A backend class mixes this in, sets ``self._engine`` and implements
-    ``_export_slots()`` (NumPy copies of its state) and ``_import_slots(state)``.
+    ``_export_slots()`` (NumPy copies of its state) and ``_import_slots(state)``, which
+    receives checked values (real floating-point arrays of each parameter's shape) and
+    converts every one of them before it assigns any.
     """
 
     _engine: Engine
@@ -462,10 +486,22 @@ class OptimizerAPI:
         return self._engine.state_dict(self._export_slots())
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
-        """Load a neutral state; validated in full before anything changes."""
-        self._engine.check_state_dict(state_dict)
-        self._import_slots(state_dict["state"])
-        self._engine.load_host_state(state_dict)
+        """Load a neutral state; all or nothing.
+
+        The engine checks every value (:meth:`Engine.parse_state_dict`), the backend
+        converts every slot array and only then assigns them (``_import_slots``), then
+        the engine swaps the checked host state in. A refusal raises
+        :class:`~optbridge.errors.StateDictError` naming the path at fault and leaves
+        parameters, slots, counters and learning rates as they were.
+        """
+        parsed = self._engine.parse_state_dict(state_dict, describe=self._describe_slot)
+        self._import_slots(parsed.slots)
+        self._engine.apply_state(parsed)
+
+    #: ``describe(value) -> (shape, dtype kind, dtype name) | None`` for slot values in a
+    #: loaded state (see :func:`optbridge.state.describe_array`); a backend whose tensors
+    #: NumPy cannot read overrides it.
+    _describe_slot = staticmethod(state.describe_array)
 
     def _schedule_changed(self, group: int, key: str) -> None:
         """Hook: a bound ``optim.lr_scheduler`` changed ``key`` (``"lr"``, ``"momentum"`` or

@@ -22,13 +22,22 @@ runtime holding epoch counters, ``ReduceLROnPlateau``'s ``best``/``num_bad_epoch
 ``cooldown_counter`` and so on); ``scheduler_values`` torch's scheduler bookkeeping
 (``initial_lr``, ``max_lr``, ...); ``hyperparameters`` algorithm hyperparameters changed at
 run time (momentum cycled by ``CyclicLR``). Format 1 dicts (no such keys) still load
-into optimizers without stateful schedules. Loading validates everything before anything
-changes.
+into optimizers without stateful schedules.
+
+Loading is all or nothing. :func:`parse_state_dict` turns an untrusted mapping into a
+checked :class:`EngineState` (every key, type, range, shape and dtype kind, with the
+rules of ``set_lr`` and ``set_hyperparameters``; see its docstring) and raises
+:class:`~optbridge.errors.StateDictError` naming the path at fault
+(``groups[0].host_state.beta1_power``). A backend then converts every slot array
+before it assigns any, and :meth:`~optbridge.engine.Engine.apply_state` swaps the
+checked values in, which cannot fail.
 """
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Any, Mapping
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import numpy as np
 
@@ -37,7 +46,20 @@ from .errors import StateDictError
 if TYPE_CHECKING:
     from .engine import Engine
 
-__all__ = ["STATE_FORMAT", "STATE_FORMAT_VERSION", "build_state_dict", "check_state_dict"]
+__all__ = [
+    "STATE_FORMAT",
+    "STATE_FORMAT_VERSION",
+    "EngineState",
+    "GroupState",
+    "ScheduleState",
+    "build_state_dict",
+    "check_state_dict",
+    "describe_array",
+    "is_real",
+    "parse_state_dict",
+    "plain_data",
+    "real_number",
+]
 
 STATE_FORMAT = "optbridge.state"
 STATE_FORMAT_VERSION = 2
@@ -69,77 +91,357 @@ def build_state_dict(engine: "Engine", slots: Mapping[str, Mapping[str, np.ndarr
     }
 
 
-def check_state_dict(engine: "Engine", sd: Mapping[str, Any]) -> None:
-    """Raise :class:`StateDictError` unless ``sd`` fits ``engine`` exactly; change nothing."""
-    if not isinstance(sd, Mapping) or sd.get("format") != STATE_FORMAT:
+# -- checked values ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ScheduleState:
+    """A checked schedule state: the advances and a fresh runtime with the state loaded."""
+
+    advances: int
+    runtime: Any
+
+
+@dataclass(frozen=True)
+class GroupState:
+    """A checked group state, ready to be swapped into a :class:`~optbridge.engine.GroupRuntime`."""
+
+    host_state: Mapping[str, float]
+    lr_override: float | None
+    schedules: Mapping[str, ScheduleState]
+    scheduler_values: Mapping[str, Any]
+    hyperparameters: Mapping[str, float]
+    algorithm: Any
+
+
+@dataclass(frozen=True)
+class EngineState:
+    """A state dict checked against one engine (:func:`parse_state_dict`).
+
+    ``slots`` holds the values of ``sd["state"]`` as given (each checked to be a real
+    floating-point array of its parameter's shape); the backend converts them.
+    Applied once, by :meth:`optbridge.engine.Engine.apply_state`.
+    """
+
+    global_step: int
+    groups: tuple[GroupState, ...]
+    slots: Mapping[str, Mapping[str, Any]]
+
+
+#: Top-level keys of the neutral format.
+TOP_KEYS = ("format", "format_version", "algorithm", "global_step", "param_names", "groups", "state")
+#: Top-level keys a backend's own layout adds beside the neutral ones (the torch backend's
+#: ``param_groups``); that backend checks them, every other backend ignores them.
+LAYOUT_KEYS = ("param_groups",)
+#: The keys of one group, by format version.
+GROUP_KEYS = {
+    1: ("index", "params", "host_state", "lr_override"),
+    2: ("index", "params", "host_state", "lr_override", "schedules", "scheduler_values", "hyperparameters"),
+}
+_SCHEDULE_KEYS = ("kind", "interval", "advances", "runtime")
+
+
+def describe_array(value: Any) -> tuple[tuple[int, ...], str, str] | None:
+    """``(shape, dtype kind, dtype name)`` of an array value, or ``None`` if it is not one.
+
+    Arrays are NumPy arrays and scalars and objects NumPy reads through ``__array__``
+    that also have ``shape`` and ``dtype`` (JAX and TensorFlow arrays, CPU torch
+    tensors). Lists, Python numbers, ``None`` and strings are not arrays. A backend whose
+    tensors NumPy cannot read (CUDA torch tensors, bfloat16) passes its own describer.
+    """
+    if isinstance(value, (np.ndarray, np.generic)):
+        return tuple(value.shape), value.dtype.kind, value.dtype.name
+    if hasattr(value, "__array__") and hasattr(value, "shape") and hasattr(value, "dtype"):
+        try:
+            arr = np.asarray(value)
+        except (TypeError, ValueError, RuntimeError):
+            return None
+        return tuple(arr.shape), arr.dtype.kind, arr.dtype.name
+    return None
+
+
+def is_real(value: Any) -> bool:
+    """A Python or NumPy integer or float, not a bool (``True`` is no learning rate)."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+
+
+def _at(path: str, key: Any) -> str:
+    """``path.key`` for identifier keys, ``path['a.b']`` for others."""
+    if isinstance(key, str) and key.isidentifier():
+        return f"{path}.{key}" if path else key
+    return f"{path}[{key!r}]"
+
+
+def real_number(value: Any, path: str, *, minimum: float | None = None, allow_inf: bool = False) -> float:
+    """``value`` as a float: a real number (not a bool, not NaN, finite unless ``allow_inf``).
+
+    Raises:
+        StateDictError: naming ``path``.
+    """
+    if not is_real(value):
+        raise StateDictError(f"{path}: must be a real number. Received: {value!r}")
+    try:
+        x = float(value)
+    except OverflowError:
+        raise StateDictError(f"{path}: must be a finite number. Received: {value!r}") from None
+    if math.isnan(x) or (math.isinf(x) and not allow_inf):
+        raise StateDictError(f"{path}: must be a finite number. Received: {value!r}")
+    if minimum is not None and x < minimum:
+        raise StateDictError(f"{path}: must be >= {minimum}. Received: {value!r}")
+    return x
+
+
+def _count(value: Any, path: str) -> int:
+    """A Python or NumPy int >= 0 (not a bool)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise StateDictError(f"{path}: must be an int >= 0. Received: {value!r}")
+    return int(value)
+
+
+def _mapping(value: Any, path: str) -> Mapping:
+    if not isinstance(value, Mapping):
+        raise StateDictError(f"{path}: must be a mapping. Received: {type(value).__name__} {value!r:.80}")
+    return value
+
+
+def _exact_keys(value: Mapping, expected: Any, path: str, what: str = "keys") -> None:
+    """Raise unless ``value`` has exactly the keys ``expected`` (naming the missing and extra ones)."""
+    got, want = set(value), set(expected)
+    if got != want:
+        missing = sorted(map(str, want - got))
+        extra = sorted(map(repr, got - want))
+        raise StateDictError(f"{path}: {what} do not match: missing {missing}, unexpected {extra}")
+
+
+def plain_data(value: Any, path: str) -> Any:
+    """A deep copy of plain data: finite numbers, bools, strings, ``None``, lists, str-keyed mappings.
+
+    Raises:
+        StateDictError: naming the path to the first value that is none of these.
+    """
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if is_real(value):
+        real_number(value, path)
+        return value.item() if isinstance(value, np.generic) else value
+    if isinstance(value, (list, tuple)):
+        return type(value)(plain_data(v, f"{path}[{i}]") for i, v in enumerate(value))
+    if isinstance(value, Mapping):
+        for k in value:
+            if not isinstance(k, str):
+                raise StateDictError(f"{path}: keys must be strings. Received: {k!r}")
+        return {k: plain_data(v, _at(path, k)) for k, v in value.items()}
+    raise StateDictError(f"{path}: must be plain data (numbers, strings, lists, mappings). Received: {value!r:.80}")
+
+
+def _like(template: Any, value: Any, path: str) -> Any:
+    """``value`` checked to have ``template``'s structure, rebuilt with its container types.
+
+    Mappings need the same keys, lists and tuples the same length; a number stands where
+    a number stood (int or float: counters become fractional epochs; ±inf allowed, as
+    in ``ReduceLROnPlateau``'s ``best``; NaN not), a bool where a bool, ``None`` where
+    ``None``; strings (modes from the declaration) must be equal.
+    """
+    if isinstance(template, Mapping):
+        value = _mapping(value, path)
+        _exact_keys(value, template, path)
+        items = [(k, _like(template[k], value[k], _at(path, k))) for k in template]
+        try:
+            return type(template)(items)
+        except TypeError:
+            return dict(items)
+    if isinstance(template, (list, tuple)):
+        if not isinstance(value, (list, tuple)) or len(value) != len(template):
+            raise StateDictError(f"{path}: must be a list of {len(template)} item(s). Received: {value!r:.80}")
+        return type(template)(_like(t, v, f"{path}[{i}]") for i, (t, v) in enumerate(zip(template, value)))
+    if isinstance(template, (bool, np.bool_)):
+        if not isinstance(value, (bool, np.bool_)):
+            raise StateDictError(f"{path}: must be a bool. Received: {value!r:.80}")
+        return bool(value)
+    if is_real(template):
+        real_number(value, path, allow_inf=True)
+        return value.item() if isinstance(value, np.generic) else value
+    if template is None:
+        if value is not None:
+            raise StateDictError(f"{path}: must be None. Received: {value!r:.80}")
+        return None
+    if isinstance(template, str):
+        if value != template:
+            raise StateDictError(f"{path}: must be {template!r}. Received: {value!r:.80}")
+        return value
+    raise StateDictError(f"{path}: holds a {type(template).__name__}, which a state dict cannot restore")
+
+
+# -- parsing -------------------------------------------------------------------------------
+def parse_state_dict(engine: "Engine", sd: Any, *, describe: Callable[[Any], Any] = describe_array,
+                     slots: bool = True) -> EngineState:
+    """Check an untrusted state dict against ``engine`` and return it as an :class:`EngineState`.
+
+    Nothing changes: the result is applied by :meth:`Engine.apply_state`. Every value is
+    checked with the rules of the setters, and a refusal raises :class:`StateDictError`
+    naming the path (``groups[0].host_state.beta1_power``):
+
+    * the top-level keys are exactly :data:`TOP_KEYS` (plus :data:`LAYOUT_KEYS`);
+      ``format``, ``format_version`` (:data:`READABLE_VERSIONS`) and ``algorithm`` match;
+      ``global_step`` is an int >= 0; ``param_names`` is the optimizer's order;
+    * each group has exactly the keys :data:`GROUP_KEYS` of its version, its ``index``
+      and ``params``; ``host_state`` has the algorithm's keys, each a finite real
+      number; ``lr_override`` is ``None`` or a finite number >= 0 (``set_lr``'s rule);
+      ``hyperparameters`` are numeric hyperparameters of the group's algorithm with
+      finite values that keep its state slots (``set_hyperparameters``' rule);
+      ``scheduler_values`` maps names to finite numbers (torch's ``initial_lr``,
+      ``max_momentum``, ...); ``schedules`` has a state
+      for each stateful schedule of the group: same ``kind`` and ``interval``,
+      ``advances`` an int >= 0 (at most ``global_step`` for ``interval="step"``), and a
+      ``runtime`` of the structure a fresh runtime has, which loads and gives a finite
+      value;
+    * ``state`` (unless ``slots=False``) has exactly the trained parameters, each exactly
+      the algorithm's slots, each an array (``describe`` says what is one) of a real
+      floating-point dtype — not complex, integer or bool — and of the parameter's
+      shape. Floating-point values of another width are accepted: the backend rounds
+      them to the state dtype, as ``torch.optim`` casts loaded state to the parameter's.
+      Slot contents are data and are not range-checked (a diverged run's NaNs load).
+
+    Args:
+        engine: the engine the state is for.
+        sd: the state dict (anything: it is checked).
+        describe: ``describe(value) -> (shape, dtype kind, dtype name) | None`` for the
+            backend's arrays (default :func:`describe_array`).
+        slots: ``False`` checks the host part only (``state`` is then ignored).
+    """
+    sd = _mapping(sd, "state dict")
+    if sd.get("format") != STATE_FORMAT:
         raise StateDictError(f"not an optbridge state dict (expected 'format': {STATE_FORMAT!r})")
-    if sd.get("format_version") not in READABLE_VERSIONS:
+    version = sd.get("format_version")
+    if isinstance(version, bool) or version not in READABLE_VERSIONS:
+        raise StateDictError(f"state format_version {version!r} is not supported (expected one of {READABLE_VERSIONS})")
+    unknown = sorted(repr(k) for k in sd if k not in TOP_KEYS + LAYOUT_KEYS)
+    missing = [k for k in TOP_KEYS if k not in sd and (slots or k != "state")]
+    if unknown or missing:
+        raise StateDictError(f"state dict: keys do not match: missing {missing}, unexpected {unknown}")
+    if sd["algorithm"] != engine.spec.algorithm.name:
         raise StateDictError(
-            f"state format_version {sd.get('format_version')!r} is not supported (expected one of {READABLE_VERSIONS})"
-        )
-    if sd.get("algorithm") != engine.spec.algorithm.name:
+            f"state is for algorithm {sd['algorithm']!r}, this optimizer runs {engine.spec.algorithm.name!r}")
+    global_step = _count(sd["global_step"], "global_step")
+    names = sd["param_names"]
+    if not isinstance(names, (list, tuple)) or list(names) != list(engine.param_names):
+        raise StateDictError(f"param_names: {names!r:.200} is not this optimizer's order {list(engine.param_names)!r:.200}")
+    groups = sd["groups"]
+    if not isinstance(groups, (list, tuple)) or len(groups) != len(engine.groups):
         raise StateDictError(
-            f"state is for algorithm {sd.get('algorithm')!r}, this optimizer runs {engine.spec.algorithm.name!r}"
-        )
-    step = sd.get("global_step")
-    if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
-        raise StateDictError(f"'global_step' must be an int >= 0. Received: {step!r}")
-    groups = sd.get("groups")
-    if not isinstance(groups, list) or len(groups) != len(engine.groups):
-        raise StateDictError(
-            f"state has {len(groups) if isinstance(groups, list) else groups!r} groups, "
-            f"this optimizer has {len(engine.groups)}"
-        )
-    for pos, (g, sg) in enumerate(zip(engine.groups, groups)):
-        if list(sg.get("params", [])) != list(g.names):
-            raise StateDictError(f"groups[{pos}]: state holds parameters {sg.get('params')!r}, expected {list(g.names)!r}")
-        if set(sg.get("host_state", {})) != set(g.host_state):
-            raise StateDictError(
-                f"groups[{pos}]: host state keys {sorted(sg.get('host_state', {}))} != {sorted(g.host_state)}"
-            )
-        override = sg.get("lr_override")
-        if override is not None and (isinstance(override, bool) or not isinstance(override, (int, float))):
-            raise StateDictError(f"groups[{pos}]: 'lr_override' must be a number or None. Received: {override!r}")
-        _check_schedule_state(g, sg, pos)
-    expected = engine.expected_slots()
-    state = sd.get("state", {})
-    if not isinstance(state, Mapping) or set(state) != set(expected):
-        got = set(state) if isinstance(state, Mapping) else set()
-        raise StateDictError(
-            f"state parameters do not match: missing {sorted(set(expected) - got)[:5]}, "
-            f"unexpected {sorted(got - set(expected))[:5]}"
-        )
-    for name, slots in expected.items():
-        got = state[name]
-        if set(got) != set(slots):
-            raise StateDictError(f"state[{name!r}]: slots {sorted(got)} != expected {sorted(slots)}")
-        shape = tuple(engine.params[name].shape)
-        for slot, arr in got.items():
-            if tuple(np.shape(arr)) != shape:
-                raise StateDictError(f"state[{name!r}][{slot!r}]: shape {np.shape(arr)} != parameter shape {shape}")
+            f"state has {len(groups) if isinstance(groups, (list, tuple)) else groups!r} groups, "
+            f"this optimizer has {len(engine.groups)}")
+    parsed = tuple(_parse_group(g, sg, pos, version, global_step) for pos, (g, sg) in enumerate(zip(engine.groups, groups)))
+    checked: dict[str, dict[str, Any]] = {}
+    if slots:
+        checked = _parse_slots(engine, sd["state"], describe)
+    return EngineState(global_step=global_step, groups=parsed, slots=checked)
 
 
-def _check_schedule_state(g: Any, sg: Mapping[str, Any], pos: int) -> None:
-    """Format-2 keys of one group: schedule states, scheduler values, hyperparameters."""
+def check_state_dict(engine: "Engine", sd: Any, *, describe: Callable[[Any], Any] = describe_array) -> None:
+    """Raise :class:`StateDictError` unless ``sd`` fits ``engine`` exactly; change nothing."""
+    parse_state_dict(engine, sd, describe=describe)
+
+
+def _parse_group(g: Any, sg: Any, pos: int, version: int, global_step: int) -> GroupState:
+    where = f"groups[{pos}]"
+    sg = _mapping(sg, where)
+    _exact_keys(sg, GROUP_KEYS[version], where)
+    index = sg["index"]
+    if isinstance(index, (bool, np.bool_)) or not isinstance(index, (int, np.integer)) or index != g.index:
+        raise StateDictError(f"{where}.index: must be {g.index}. Received: {index!r}")
+    params = sg["params"]
+    if not isinstance(params, (list, tuple)) or list(params) != list(g.names):
+        raise StateDictError(f"{where}: state holds parameters {params!r:.200}, expected {list(g.names)!r:.200}")
+    host = _mapping(sg["host_state"], f"{where}.host_state")
+    if set(host) != set(g.host_state):
+        raise StateDictError(f"{where}: host state keys {sorted(map(str, host))} != {sorted(g.host_state)}")
+    host_state = {k: real_number(host[k], _at(f"{where}.host_state", k)) for k in g.host_state}
+    override = sg["lr_override"]
+    lr_override = None if override is None else real_number(override, f"{where}.lr_override", minimum=0.0)
     schedules = sg.get("schedules", {})
     if not isinstance(schedules, Mapping) or set(schedules) != set(g.tracks):
-        got = sorted(schedules) if isinstance(schedules, Mapping) else schedules
+        got = sorted(map(str, schedules)) if isinstance(schedules, Mapping) else schedules
         raise StateDictError(
-            f"groups[{pos}]: schedule states for {got!r}, this optimizer's group has stateful schedules for "
-            f"{sorted(g.tracks)}"
-        )
-    for key, track in g.tracks.items():
-        track.check_state_dict(schedules[key], f"groups[{pos}].schedules[{key!r}]")
-    values = sg.get("scheduler_values", {})
-    if not isinstance(values, Mapping):
-        raise StateDictError(f"groups[{pos}]: 'scheduler_values' must be a mapping. Received: {values!r}")
-    hyper = sg.get("hyperparameters", {})
-    if not isinstance(hyper, Mapping):
-        raise StateDictError(f"groups[{pos}]: 'hyperparameters' must be a mapping. Received: {hyper!r}")
+            f"{where}: schedule states for {got!r}, this optimizer's group has stateful schedules for {sorted(g.tracks)}")
+    parsed_schedules = {key: _parse_schedule(track, schedules[key], f"{where}.schedules[{key!r}]", global_step)
+                        for key, track in g.tracks.items()}
+    values = _mapping(sg.get("scheduler_values", {}), f"{where}.scheduler_values")
+    for key in values:
+        if not isinstance(key, str):
+            raise StateDictError(f"{where}.scheduler_values: keys must be strings. Received: {key!r}")
+    scheduler_values = {k: real_number(v, _at(f"{where}.scheduler_values", k)) for k, v in values.items()}
+    hyper = _mapping(sg.get("hyperparameters", {}), f"{where}.hyperparameters")
     base = g.base_algorithm if g.base_algorithm is not None else g.algorithm
     known = base.hyperparameters()
+    overrides: dict[str, float] = {}
     for name, value in hyper.items():
+        path = _at(f"{where}.hyperparameters", name)
         if name not in known:
-            raise StateDictError(f"groups[{pos}]: 'hyperparameters' names {name!r}, not a hyperparameter of {base.name!r}")
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
-            raise StateDictError(f"groups[{pos}]: 'hyperparameters'[{name!r}] must be a number. Received: {value!r}")
+            raise StateDictError(f"{where}: 'hyperparameters' names {name!r}, not a hyperparameter of {base.name!r}")
+        if not is_real(known[name]):
+            raise StateDictError(f"{path}: {name!r} of {base.name!r} is not numeric and cannot be overridden")
+        overrides[name] = real_number(value, path)
+    algorithm = base.replace(**overrides) if overrides else base
+    if algorithm.slots() != base.slots():
+        raise StateDictError(
+            f"{where}.hyperparameters: {overrides} change the state slots of {base.name!r} (from "
+            f"{[s.name for s in base.slots()]} to {[s.name for s in algorithm.slots()]})")
+    return GroupState(host_state=host_state, lr_override=lr_override, schedules=parsed_schedules,
+                      scheduler_values=scheduler_values, hyperparameters=overrides, algorithm=algorithm)
+
+
+def _parse_schedule(track: Any, state: Any, where: str, global_step: int) -> ScheduleState:
+    """A fresh runtime of ``track``'s declaration with ``state`` loaded into it (the track is not touched)."""
+    if not isinstance(state, Mapping) or set(state) != set(_SCHEDULE_KEYS):
+        raise StateDictError(f"{where}: a schedule state must hold 'kind', 'interval', 'advances' and 'runtime'")
+    if state["kind"] != track.schedule.kind or state["interval"] != track.interval:
+        raise StateDictError(
+            f"{where}: state is for a {state['kind']!r:.80} schedule with interval {state['interval']!r:.40}, this group "
+            f"runs {track.schedule.kind!r} with interval {track.interval!r}")
+    advances = _count(state["advances"], f"{where}.advances")
+    if track.interval == "step" and advances > global_step:
+        raise StateDictError(
+            f"{where}.advances: a step-interval schedule advances once per optimizer step: {advances} > global_step "
+            f"{global_step}")
+    runtime = track.schedule.start(track.context)
+    loaded = _like(runtime.state_dict(), state["runtime"], f"{where}.runtime")
+    try:
+        runtime.load_state_dict(loaded)
+        value = runtime.value()
+        scheduled = runtime.hyperparameters()
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError, ArithmeticError) as exc:
+        raise StateDictError(f"{where}.runtime: does not load: {type(exc).__name__}: {exc}") from None
+    real_number(value, f"{where}.runtime (the value it gives)")
+    for name, v in scheduled.items():
+        real_number(v, f"{where}.runtime (the {name!r} it gives)")
+    return ScheduleState(advances=advances, runtime=runtime)
+
+
+def _parse_slots(engine: "Engine", state: Any, describe: Callable[[Any], Any]) -> dict[str, dict[str, Any]]:
+    expected = engine.expected_slots()
+    state = _mapping(state, "state")
+    if set(state) != set(expected):
+        raise StateDictError(
+            f"state parameters do not match: missing {sorted(set(expected) - set(state))[:5]}, "
+            f"unexpected {sorted(map(repr, set(state) - set(expected)))[:5]}")
+    out: dict[str, dict[str, Any]] = {}
+    for name, names in expected.items():
+        where = f"state[{name!r}]"
+        got = _mapping(state[name], where)
+        if set(got) != set(names):
+            raise StateDictError(f"{where}: slots {sorted(map(str, got))} != expected {sorted(names)}")
+        shape = tuple(engine.params[name].shape)
+        for slot in names:
+            path = _at(where, slot)
+            value = got[slot]
+            info = describe(value)
+            if info is None:
+                raise StateDictError(f"{path}: must be an array. Received: {type(value).__name__} {value!r:.80}")
+            got_shape, kind, dtype = info
+            if kind != "f":
+                raise StateDictError(f"{path}: must hold real floating-point values. Received dtype {dtype}")
+            if tuple(got_shape) != shape:
+                raise StateDictError(f"{path}: shape {tuple(got_shape)} != parameter shape {shape}")
+        out[name] = {slot: got[slot] for slot in names}
+    return out

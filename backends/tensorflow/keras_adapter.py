@@ -160,6 +160,13 @@ class KerasOptimizer(keras.optimizers.Optimizer):
             store[_STATE_KEY] = np.frombuffer(json.dumps(_plain(state)).encode("utf-8"), dtype=np.uint8)
 
     def load_own_variables(self, store) -> None:
+        """Restore the variables and the optbridge state saved by :meth:`save_own_variables`.
+
+        All or nothing: the saved state (with the slot values from ``store``) is checked
+        in full by the optimizer's ``load_state_dict`` and the other variables' values are
+        converted before anything is assigned; a refusal raises
+        :class:`~optbridge.errors.StateDictError`.
+        """
         keys = [k for k in store.keys() if k != _STATE_KEY]
         if self._runner is None or len(keys) != len(self.variables) or _STATE_KEY not in store.keys():
             super().load_own_variables(store)  # Keras' own checks and warnings
@@ -168,11 +175,33 @@ class KerasOptimizer(keras.optimizers.Optimizer):
             state = json.loads(bytes(np.asarray(store[_STATE_KEY], dtype=np.uint8)).decode("utf-8"))
         except (ValueError, UnicodeDecodeError) as exc:
             raise StateDictError(f"{self.name}: the saved optbridge state is not readable: {exc}") from exc
+        if not isinstance(state, dict):
+            raise StateDictError(f"{self.name}: the saved optbridge state is not a mapping: {type(state).__name__}")
         state = self._renamed(state)
+        position = {id(v): i for i, v in enumerate(self.variables)}
+        slot_positions: set[int] = set()
+        state["state"] = {}
+        for name, slots in self._runner._slot_objects.items():
+            state["state"][name] = {}
+            for slot, variable in slots.items():
+                i = position[id(variable)]
+                slot_positions.add(i)
+                state["state"][name][slot] = np.asarray(store[str(i)])
+        others = []
         for i, variable in enumerate(self.variables):
-            variable.assign(store[str(i)])
-        state["state"] = self._runner._export_slots()
+            if i in slot_positions:
+                continue
+            value = np.asarray(store[str(i)])
+            if tuple(value.shape) != tuple(variable.shape):
+                raise StateDictError(f"{self.name}: saved variable {i} ({variable.path}) has shape {value.shape}, "
+                                     f"the variable {tuple(variable.shape)}")
+            try:
+                others.append((variable, value.astype(keras.backend.standardize_dtype(variable.dtype))))
+            except (TypeError, ValueError) as exc:
+                raise StateDictError(f"{self.name}: saved variable {i} ({variable.path}): {exc}") from exc
         self._runner.load_state_dict(state)
+        for variable, value in others:
+            variable.assign(value)
 
     def _renamed(self, state: dict[str, Any]) -> dict[str, Any]:
         """The saved state under today's variable paths, matched by position as Keras matches variables.
@@ -180,11 +209,19 @@ class KerasOptimizer(keras.optimizers.Optimizer):
         Keras 3 does not keep ``variable.path`` across ``save``/``load_model``: a Sequential
         model's ``"net/dense/kernel"`` comes back as ``"dense/kernel"``.
         """
-        old = list(state.get("param_names", []))
+        old = state.get("param_names")
         new = list(self._runner.param_names)
+        if not isinstance(old, list) or not all(isinstance(n, str) for n in old):
+            raise StateDictError(f"{self.name}: the saved optbridge state's 'param_names' must be a list of names. "
+                                 f"Received: {old!r:.80}")
         if len(old) != len(new):
             raise StateDictError(f"{self.name}: the saved optimizer trained {len(old)} variables, this model has {len(new)}")
         rename = dict(zip(old, new))
         state = dict(state, param_names=new)
-        state["groups"] = [dict(g, params=[rename.get(n, n) for n in g.get("params", [])]) for g in state.get("groups", [])]
+        groups = state.get("groups")
+        if isinstance(groups, list):  # anything else is refused, with its path, by load_state_dict
+            state["groups"] = [
+                dict(g, params=[rename.get(n, n) if isinstance(n, str) else n for n in g["params"]])
+                if isinstance(g, dict) and isinstance(g.get("params"), list) else g
+                for g in groups]
         return state

@@ -721,6 +721,8 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
     def _import_slots(self, state: Mapping[str, Mapping[str, Any]]) -> None:
         state_io.import_slots(self, state)
 
+    _describe_slot = staticmethod(state_io.describe_slot)
+
     def state_dict(self) -> dict[str, Any]:
         """torch layout keyed by parameter name, which is also the neutral optbridge state.
 
@@ -737,7 +739,9 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         """Load a state from :meth:`state_dict` (any backend's neutral state works too).
 
-        Validated in full before anything changes.
+        All or nothing: checked in full and every slot value converted before anything
+        changes (see :mod:`optbridge.backends.torch.state_io`); a refusal raises
+        :class:`~optbridge.errors.StateDictError` naming the path at fault.
         """
         state_io.load_state_dict(self, state_dict)
         self._publish()

@@ -16,6 +16,11 @@
 Like torch, the state tensors are returned by reference, not copied. Slots are named as
 the canonical algorithm names them (``exp_avg``, ``momentum_buffer``, ``ax``); there is
 no per-parameter ``step``: the step counter is the optimizer's ``global_step``.
+
+:func:`load_state_dict` is all or nothing: the torch layout (:func:`check_param_groups`)
+and the neutral part (:func:`optbridge.state.parse_state_dict`: every key, type, range,
+shape and dtype kind) are checked and every slot value is converted before anything
+changes; a refusal raises :class:`~optbridge.errors.StateDictError` naming the path.
 """
 from __future__ import annotations
 
@@ -25,11 +30,12 @@ import numpy as np
 import torch
 
 from optbridge.errors import StateDictError
+from optbridge.state import describe_array, is_real, plain_data, real_number
 
 if TYPE_CHECKING:
     from .optimizer import Optimizer
 
-__all__ = ["state_dict", "load_state_dict", "import_slots", "to_numpy"]
+__all__ = ["state_dict", "load_state_dict", "import_slots", "check_param_groups", "describe_slot", "to_numpy"]
 
 _NEUTRAL_ONLY = ("params", "param_names")
 
@@ -68,11 +74,24 @@ def state_dict(opt: "Optimizer") -> dict[str, Any]:
     return neutral
 
 
-def import_slots(opt: "Optimizer", state: Mapping[str, Mapping[str, Any]]) -> None:
-    """Copy slot values in place (the kernels and flat buffers keep their tensors).
+def describe_slot(value: Any) -> tuple[tuple[int, ...], str, str] | None:
+    """``(shape, dtype kind, dtype name)`` of a tensor (any device or dtype), else as
+    :func:`optbridge.state.describe_array` describes NumPy values."""
+    if isinstance(value, torch.Tensor):
+        if value.is_complex():
+            kind = "c"
+        elif value.is_floating_point():
+            kind = "f"
+        else:
+            kind = "b" if value.dtype is torch.bool else "i"
+        return tuple(value.shape), kind, str(value.dtype).removeprefix("torch.")
+    return describe_array(value)
 
-    Every value is converted first, so a bad one raises before anything changes.
-    """
+
+def convert_slots(opt: "Optimizer", state: Mapping[str, Mapping[str, Any]]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """``[(slot tensor, new value)]``: every value of a checked ``state`` as a fresh tensor of its
+    slot's dtype and device (floating-point values of another width are rounded, as
+    ``torch.optim`` casts loaded state). Changes nothing."""
     converted = []
     for name, slots in state.items():
         p = opt._named_params[name]
@@ -80,44 +99,111 @@ def import_slots(opt: "Optimizer", state: Mapping[str, Mapping[str, Any]]) -> No
             target = opt.state[p][slot]
             try:
                 if isinstance(value, torch.Tensor):
-                    tensor = value.detach().to(device=target.device, dtype=target.dtype)
+                    tensor = value.detach().to(device=target.device, dtype=target.dtype, copy=True)
                 else:
-                    tensor = torch.as_tensor(np.asarray(value), dtype=target.dtype, device=target.device)
+                    tensor = torch.tensor(np.asarray(value), dtype=target.dtype, device=target.device)
             except (TypeError, ValueError, RuntimeError) as exc:
-                raise StateDictError(f"state[{name!r}][{slot!r}]: cannot convert to {target.dtype}: {exc}") from exc
+                raise StateDictError(f"state[{name!r}].{slot}: cannot convert to {target.dtype}: {exc}") from exc
             if tuple(tensor.shape) != tuple(target.shape):
-                raise StateDictError(f"state[{name!r}][{slot!r}]: shape {tuple(tensor.shape)} != {tuple(target.shape)}")
+                raise StateDictError(f"state[{name!r}].{slot}: shape {tuple(tensor.shape)} != {tuple(target.shape)}")
             converted.append((target, tensor))
+    return converted
+
+
+def assign_slots(converted: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
+    """Copy converted values in place (the kernels and flat buffers keep their tensors)."""
     with torch.no_grad():
         for target, tensor in converted:
             target.copy_(tensor)
 
 
+def import_slots(opt: "Optimizer", state: Mapping[str, Mapping[str, Any]]) -> None:
+    """Copy checked slot values in place; every value is converted before any is copied."""
+    assign_slots(convert_slots(opt, state))
+
+
+def _same_kind(template: Any, value: Any, path: str, minimum: float | None = None) -> None:
+    """``value`` is of ``template``'s kind: a finite number, a bool, a string or a list of them."""
+    if isinstance(template, bool):
+        if not isinstance(value, bool):
+            raise StateDictError(f"{path}: must be a bool. Received: {value!r:.80}")
+    elif is_real(template):
+        real_number(value.item() if isinstance(value, torch.Tensor) and value.numel() == 1 else value, path,
+                    minimum=minimum)
+    elif isinstance(template, str):
+        if not isinstance(value, str):
+            raise StateDictError(f"{path}: must be a string. Received: {value!r:.80}")
+    elif isinstance(template, (list, tuple)):
+        if not isinstance(value, (list, tuple)) or len(value) != len(template):
+            raise StateDictError(f"{path}: must be a list of {len(template)} item(s). Received: {value!r:.80}")
+        for i, (t, v) in enumerate(zip(template, value)):
+            _same_kind(t, v, f"{path}[{i}]")
+
+
+def check_param_groups(opt: "Optimizer", saved: Any) -> list[dict[str, Any]]:
+    """The scheduler keys of each saved group to set, after checking the torch layout.
+
+    ``saved`` (the state dict's ``param_groups``; a neutral state from another backend has
+    none) must hold one dict per group with the group's parameter names under
+    ``params`` (and ``param_names``). The optimizer's own keys (``lr``, the
+    hyperparameters, ``betas``, ``weight_decay``) must have the kind they have here; their
+    values come from the spec and the neutral state, not from here. Every other key
+    (``initial_lr`` and the like, written by torch lr_schedulers, or a user's) must be plain
+    data; those are returned, and on load they replace the group's other keys, as torch
+    replaces its param_groups.
+    """
+    if not isinstance(saved, (list, tuple)) or len(saved) != len(opt.param_groups):
+        raise StateDictError(f"state has {len(saved) if isinstance(saved, (list, tuple)) else saved!r:.80} "
+                             f"param_groups, this optimizer has {len(opt.param_groups)}")
+    extras = []
+    for i, (group, entry) in enumerate(zip(opt.param_groups, saved)):
+        where = f"param_groups[{i}]"
+        if not isinstance(entry, Mapping):
+            raise StateDictError(f"{where}: must be a dict. Received: {type(entry).__name__} {entry!r:.80}")
+        names = list(group["param_names"])
+        if "params" not in entry:
+            raise StateDictError(f"{where}: has no 'params'")
+        for key in _NEUTRAL_ONLY:
+            if key in entry and (not isinstance(entry[key], (list, tuple)) or list(entry[key]) != names):
+                raise StateDictError(f"{where}.{key}: must be this group's parameters {names!r:.200}. Received: "
+                                     f"{entry[key]!r:.200}")
+        own = opt._published[i]
+        extra = {}
+        for key, value in entry.items():
+            if key in _NEUTRAL_ONLY:
+                continue
+            path = f"{where}[{key!r}]"
+            if key in own:
+                _same_kind(own[key], value, path, minimum=0.0 if key == "lr" else None)
+            elif not isinstance(key, str):
+                raise StateDictError(f"{where}: keys must be strings. Received: {key!r}")
+            else:
+                extra[key] = plain_data(value, path)
+        extras.append(extra)
+    return extras
+
+
 def load_state_dict(opt: "Optimizer", sd: Mapping[str, Any]) -> None:
-    """Validate ``sd`` in full, then load slots, counters and torch group extras."""
+    """Check ``sd`` in full, convert every slot value, then load slots, counters and torch
+    group keys; a refusal (:class:`StateDictError` naming the path) changes nothing."""
     if not isinstance(sd, Mapping) or sd.get("format") != "optbridge.state":
         raise StateDictError(
-            "not an optbridge state dict: the torch backend loads what its state_dict() (or any optbridge "
-            "backend's state_dict()) returns, not a torch.optim optimizer's state")
+            "not an optbridge state dict (expected 'format': 'optbridge.state'): the torch backend loads what its "
+            "state_dict() (or any optbridge backend's state_dict()) returns, not a torch.optim optimizer's state")
     for hook in opt._optimizer_load_state_dict_pre_hooks.values():
         result = hook(opt, sd)
         if result is not None:
             sd = result
-    saved_groups = sd.get("param_groups")
-    if saved_groups is not None:
-        if not isinstance(saved_groups, list) or len(saved_groups) != len(opt.param_groups):
-            raise StateDictError(f"state has {len(saved_groups) if isinstance(saved_groups, list) else saved_groups!r} "
-                                 f"param_groups, this optimizer has {len(opt.param_groups)}")
-    opt._engine.check_state_dict(sd)
-    import_slots(opt, sd["state"])
-    opt._engine.load_host_state(sd)
-    if saved_groups is not None:
-        # keys torch lr_schedulers add (initial_lr, ...) travel with the groups; the optimizer's own keys
-        # and lr come from the spec and the engine state.
-        for group, saved in zip(opt.param_groups, saved_groups):
-            for key, value in saved.items():
-                if key not in group:
-                    group[key] = value
+    extras = check_param_groups(opt, sd["param_groups"]) if "param_groups" in sd else None
+    parsed = opt._engine.parse_state_dict(sd, describe=describe_slot)
+    converted = convert_slots(opt, parsed.slots)
+    assign_slots(converted)
+    opt._engine.apply_state(parsed)
+    if extras is not None:
+        for group, own, extra in zip(opt.param_groups, opt._published, extras):
+            for key in [k for k in group if k not in own and k not in _NEUTRAL_ONLY and k not in extra]:
+                del group[key]
+            group.update(extra)
     for hook in opt._optimizer_load_state_dict_post_hooks.values():
         hook(opt)
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from ..errors import SpecTypeError, SpecValueError, StateDictError
+from ..errors import SpecTypeError, SpecValueError
 from .stateful import ScheduleContext, StatefulSchedule
 
 __all__ = ["ValueTrack", "check_metric"]
@@ -102,22 +102,8 @@ class ValueTrack:
             "runtime": self.runtime.state_dict(),
         }
 
-    def check_state_dict(self, state: Any, where: str) -> None:
-        """Raise :class:`StateDictError` unless ``state`` fits this track."""
-        if not isinstance(state, Mapping) or set(state) != {"kind", "interval", "advances", "runtime"}:
-            raise StateDictError(f"{where}: a schedule state must hold 'kind', 'interval', 'advances' and 'runtime'")
-        if state["kind"] != self.schedule.kind or state["interval"] != self.interval:
-            raise StateDictError(
-                f"{where}: state is for a {state['kind']!r} schedule with interval {state['interval']!r}, this group "
-                f"runs {self.schedule.kind!r} with interval {self.interval!r}"
-            )
-        advances = state["advances"]
-        if isinstance(advances, bool) or not isinstance(advances, int) or advances < 0:
-            raise StateDictError(f"{where}: 'advances' must be an int >= 0. Received: {advances!r}")
-        if not isinstance(state["runtime"], Mapping):
-            raise StateDictError(f"{where}: 'runtime' must be a mapping. Received: {type(state['runtime']).__name__}")
-
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Restore a state checked by :meth:`check_state_dict`."""
+        """Restore a state taken with :meth:`state_dict` (loaded state dicts are checked by
+        :func:`optbridge.state.parse_state_dict`, which builds a fresh runtime instead)."""
         self.runtime.load_state_dict(state["runtime"])
         self.advances = int(state["advances"])

@@ -182,17 +182,44 @@ class JaxOptimizer(OptimizerAPI):
                            for g in sd["groups"]]}
 
     def restore(self, params: Any, slots: Mapping[str, Mapping[str, jax.Array]], host: Mapping[str, Any]) -> None:
-        """Continue from a state taken with :attr:`slots` and :meth:`host_state` (no copies, no checks
-        beyond the structure)."""
+        """Continue from a state taken with :attr:`slots` and :meth:`host_state` (no copies).
+
+        ``host`` is checked with the rules of ``load_state_dict``, the slots for their
+        parameters, names, shapes and dtypes, before anything changes.
+        """
         names, leaves, treedef = named_leaves(params)
         if treedef != self._treedef:
             raise StepInputError(f"params: the pytree structure differs from the one the optimizer was built "
                                  f"with ({treedef} vs {self._treedef})")
-        if set(slots) != set(self._slots):
-            raise StateDictError(f"state: slots for {sorted(slots)[:5]}, expected {sorted(self._slots)[:5]}")
-        self._params = {n: _as_array(leaf, f"parameter {n!r}") for n, leaf in zip(names, leaves)}
+        new_params = {n: _as_array(leaf, f"parameter {n!r}") for n, leaf in zip(names, leaves)}
+        if not isinstance(slots, Mapping) or set(slots) != set(self._slots):
+            got = sorted(slots)[:5] if isinstance(slots, Mapping) else slots
+            raise StateDictError(f"state: slots for {got!r:.200}, expected {sorted(self._slots)[:5]}")
+        for n, current in self._slots.items():
+            given = slots[n]
+            if not isinstance(given, Mapping) or set(given) != set(current):
+                raise StateDictError(f"state[{n!r}]: slots {given!r:.80} != expected {sorted(current)}")
+            for k, ref in current.items():
+                value = given[k]
+                if getattr(value, "shape", None) != ref.shape or getattr(value, "dtype", None) != ref.dtype:
+                    raise StateDictError(f"state[{n!r}].{k}: must be a {ref.dtype} array of shape {ref.shape}. "
+                                         f"Received: {type(value).__name__} {getattr(value, 'dtype', '')} "
+                                         f"{getattr(value, 'shape', '')}")
+        if not isinstance(host, Mapping) or set(host) != {"global_step", "groups"}:
+            raise StateDictError(f"host: must hold 'global_step' and 'groups'. Received: {host!r:.120}")
+        full = self._engine.state_dict({})
+        groups = host["groups"]
+        if not isinstance(groups, list) or len(groups) != len(full["groups"]):
+            raise StateDictError(f"host.groups: must be a list of {len(full['groups'])} group(s). Received: {groups!r:.120}")
+        for i, (g, h) in enumerate(zip(full["groups"], groups)):
+            if not isinstance(h, Mapping) or set(h) != {"host_state", "lr_override"}:
+                raise StateDictError(f"host.groups[{i}]: must hold 'host_state' and 'lr_override'. Received: {h!r:.120}")
+            g.update(host_state=h["host_state"], lr_override=h["lr_override"])
+        full["global_step"] = host["global_step"]
+        parsed = self._engine.parse_state_dict(full, slots=False)
+        self._params = new_params
         self._slots = {n: dict(s) for n, s in slots.items()}
-        self._engine.load_host_state(host)
+        self._engine.apply_state(parsed)
 
     # -- neutral state (OptimizerAPI) -----------------------------------------------------
     def _export_slots(self) -> dict[str, dict[str, np.ndarray]]:
