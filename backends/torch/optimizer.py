@@ -28,6 +28,7 @@ See ``docs/backends-torch.md`` for the user guide; the rules that matter here:
 """
 from __future__ import annotations
 
+import array
 import dataclasses
 import itertools
 import math
@@ -47,7 +48,8 @@ from optbridge.spec import GroupSpec, OptimizerSpec
 from . import hostscan
 from .flat import FlatBuffers, flatten
 from .kernels import KERNELS, as_kernel
-from .paths import NESTED, PATHS, SCALE, WD, bucket_step, compiled_bucket_step, hashable, trace_key
+from .paths import (NESTED, PATHS, SCALE, WD, bucket_step, compiled_bucket_step, fused_layout, hashable,
+                    in_layout_of, same_strides, trace_key)
 from . import state_io
 
 __all__ = ["Optimizer", "COMPILE_THRESHOLD"]
@@ -61,6 +63,10 @@ _PARAM_DTYPES = (torch.float32, torch.float64)
 _grad_of = operator.attrgetter("grad")
 #: what a gradient must share with its parameter (the layout excludes sparse gradients)
 _metadata = operator.attrgetter("shape", "dtype", "device", "layout")
+_stride_of = torch.Tensor.stride
+#: tensor types whose ``*_like`` factories make plain tensors (a subclass may dispatch them elsewhere)
+_PLAIN = (torch.Tensor, torch.nn.Parameter)
+_is_contiguous = torch.Tensor.is_contiguous
 #: Default ``compile_threshold``: buckets below 65,536 elements are not worth a compile.
 COMPILE_THRESHOLD = 1 << 16
 #: The compiled path compiles at most this many tensors per graph.
@@ -87,6 +93,9 @@ class _Unit:
     flat_params: list[torch.Tensor] = field(default_factory=list)
     flat_slots: dict[str, list[torch.Tensor]] = field(default_factory=dict)
     native: Callable[..., None] | None = None
+    #: with ``native``: the state tensors' layout per parameter for the gradient scan
+    #: (:func:`_state_layouts`), recorded when the unit is built
+    layouts: bytes = b""
     compiled: dict[Any, Callable[..., None]] = field(default_factory=dict)
     #: ``(step variant, first index of the chunk)`` -> compiled function, for steps where every
     #: parameter has a gradient (the chunk's layout is then fixed; no per-tensor key each step)
@@ -197,6 +206,43 @@ def _hyperparameter_edits(index: int, group: Mapping[str, Any], published: Mappi
                     f"({group['betas']!r} and {group[name]!r})")
             values[name] = value
     return values
+
+
+def _all_contiguous(params: Sequence[torch.Tensor], grads: Sequence[torch.Tensor],
+                    slots: Mapping[str, Sequence[torch.Tensor]]) -> bool:
+    """Whether every parameter, gradient and slot is contiguous (the Python scan's layout check:
+    contiguous tensors of one shape share their strides wherever they matter)."""
+    return all(all(map(_is_contiguous, ts)) for ts in (params, grads, *slots.values()))
+
+
+def _state_layouts(slots: Mapping[str, Sequence[torch.Tensor]]) -> bytes:
+    """The compiled gradient scan's record of each parameter's state layout (``b""``: no state).
+
+    Per parameter, native int64 ``ndim, sizes..., strides...`` of its slots, or ``-1``
+    when they differ from one another (that parameter then never passes the scan). The
+    scan compares each parameter with it every step (a replaced ``p.data`` is caught
+    there); the record itself stays true because the optimizer writes its state tensors
+    in place only (``load_state_dict`` copies into them), so the scan need not read them.
+    """
+    lists = list(slots.values())
+    if not lists:
+        return b""
+    words: list[int] = []
+    for tensors in zip(*lists):
+        first = tensors[0]
+        if all(t.shape == first.shape and same_strides(t, first) for t in tensors[1:]):
+            words += [first.dim(), *first.shape, *first.stride()]
+        else:
+            words.append(-1)
+    return array.array("q", words).tobytes()
+
+
+def _split(which: Sequence[bool], params: list[torch.Tensor], grads: list[torch.Tensor],
+           slots: Mapping[str, list[torch.Tensor]], keep: bool) -> tuple[list, list, dict[str, list]]:
+    """The parameters, gradients and slots at the indices where ``which`` is ``keep``."""
+    def pick(seq: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        return [t for t, w in zip(seq, which) if w == keep]
+    return pick(params), pick(grads), {k: pick(v) for k, v in slots.items()}
 
 
 class Optimizer(torch.optim.Optimizer, OptimizerAPI):
@@ -321,7 +367,10 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
             entry = self.state[p]
             for slot, init in slots.items():
                 if slot not in entry:
-                    entry[slot] = torch.full(p.shape, init, dtype=dtype, device=p.device)
+                    # in the parameter's memory layout where it is dense (torch.optim's zeros_like(p,
+                    # memory_format=torch.preserve_format)): the fused kernels need it (paths.fused_layout)
+                    entry[slot] = (torch.full_like(p.detach(), init, dtype=dtype) if type(p) in _PLAIN
+                                   else torch.full(p.shape, init, dtype=dtype, device=p.device))
 
     def _build_units(self) -> None:
         self._units: list[list[_Unit]] = []
@@ -349,6 +398,8 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
                         for p, i in zip(params, range(len(params))):
                             for s in slot_names:
                                 self.state[p][s] = slots[s][i]
+                    if unit.native is not None and unit.flat is None:
+                        unit.layouts = _state_layouts(slots)
                     units.append(unit)
                 self._units.append(units)
 
@@ -445,12 +496,15 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
         self._publish()
 
     # -- the step -----------------------------------------------------------------------
-    def _gather(self) -> list[list[tuple[list[int] | None, list[torch.Tensor]]]]:
-        """Each unit's gradients (and which parameters have one); validates before any update.
+    def _gather(self) -> list[list[tuple[list[int] | None, list[torch.Tensor], bool]]]:
+        """Each unit's gradients, which parameters have one, and whether the layouts are checked.
 
-        The common case — every gradient present and matching its parameter — is one
-        compiled scan per unit (:mod:`.hostscan`; a Python scan where it is unavailable);
-        anything else takes the per-parameter loop below, which names the parameter at fault.
+        Validates before any update. The common case — every gradient present and matching
+        its parameter — is one compiled scan per unit (:mod:`.hostscan`; a Python scan where
+        it is unavailable); anything else takes the per-parameter loop below, which names
+        the parameter at fault. For a unit on torch's fused kernel the scan also checks the
+        memory layouts (:func:`~.paths.fused_layout`); the third entry says it found them all
+        alike, else :meth:`_run` sorts the tensors out one by one.
         """
         scan = hostscan.load()
         out = []
@@ -459,18 +513,21 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
             for unit in units:
                 if unit.flat is not None:
                     unit.flat.check()
-                    row.append((None, unit.flat_grads))
+                    row.append((None, unit.flat_grads, True))  # one contiguous buffer each
                     continue
+                native = unit.native is not None
                 if scan is not None:
-                    grads = scan.dense_grads(unit.params, hostscan.ACCEPTED)
+                    grads = scan.dense_grads(unit.params, hostscan.ACCEPTED, unit.layouts if native else None)
                 else:
                     grads = list(map(_grad_of, unit.params))
                     if not (all(map(operator.is_not, grads, itertools.repeat(None)))
-                            and list(map(_metadata, grads)) == list(map(_metadata, unit.params))):
+                            and list(map(_metadata, grads)) == list(map(_metadata, unit.params))
+                            and (not native or _all_contiguous(unit.params, grads, unit.slots))):
                         grads = None
                 if grads is not None:
-                    # every gradient present, dense, and of its parameter's shape, dtype and device
-                    row.append((None, grads))
+                    # every gradient present, dense, and of its parameter's shape, dtype and
+                    # device (and, for a fused unit, every tensor of one index laid out alike)
+                    row.append((None, grads, True))
                     continue
                 present: list[int] = []
                 grads = []
@@ -487,7 +544,7 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
                             f"parameter is {tuple(p.shape)} {p.dtype} on {p.device}")
                     present.append(i)
                     grads.append(g)
-                row.append((None if len(present) == len(unit.params) else present, grads))
+                row.append((None if len(present) == len(unit.params) else present, grads, not native))
             out.append(row)
         return out
 
@@ -509,14 +566,20 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
         gathered = self._gather()
         plan = self._engine.plan()
         for bs, units, row in zip(plan.buckets, self._units, gathered):
-            for unit, (present, grads) in zip(units, row):
+            for unit, (present, grads, layouts_checked) in zip(units, row):
                 if grads:
-                    self._run(unit, bs, present, grads)
+                    self._run(unit, bs, present, grads, layouts_checked)
         self._engine.commit(plan)
         self._publish()
         return loss
 
-    def _run(self, unit: _Unit, bs: BucketStep, present: list[int] | None, grads: list[torch.Tensor]) -> None:
+    def _run(self, unit: _Unit, bs: BucketStep, present: list[int] | None, grads: list[torch.Tensor],
+             layouts_checked: bool) -> None:
+        """Update one unit's parameters that have gradients (``present``: their indices, ``None``: all).
+
+        ``layouts_checked``: the gather found every parameter, gradient and slot of a fused
+        unit in one layout; otherwise each tensor is sorted by :func:`fused_layout` first.
+        """
         alg = bs.algorithm
         if unit.flat is not None:
             params, slots = unit.flat_params, unit.flat_slots
@@ -527,14 +590,33 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
             slots = {k: [v[i] for i in present] for k, v in unit.slots.items()}
         decay = bs.weight_decay != 0.0
         scale = bs.grad_scale is not None
+        eager = False
         if unit.native is not None:
-            scalars = dict(bs.scalars, step=self._engine.global_step + 1)
-            if bs.centralize or scale:
-                grads = self._eager_preprocess(unit, bs, params, grads)
-                unit.native(alg, params, grads, slots, scalars, False, 0.0)
-            else:
-                unit.native(alg, params, grads, slots, scalars, bs.negate, bs.weight_decay)
-            return
+            preprocess = bs.centralize or scale
+            rest = None
+            if not layouts_checked:
+                eager_ones = [fused_layout(p, g, [v[i] for v in slots.values()]) == "eager"
+                              for i, (p, g) in enumerate(zip(params, grads))]
+                if any(eager_ones):
+                    # the parameters torch's kernel cannot pair with their state run on the reference path
+                    rest = _split(eager_ones, params, grads, slots, True)
+                    params, grads, slots = _split(eager_ones, params, grads, slots, False)
+                if not preprocess:
+                    grads = in_layout_of(params, grads)
+            if params:
+                scalars = dict(bs.scalars, step=self._engine.global_step + 1)
+                if preprocess:
+                    grads = self._eager_preprocess(unit, bs, params, grads)
+                    # the pre-processed tensors take their layout from torch's ops: check it again
+                    if list(map(_stride_of, grads)) != list(map(_stride_of, params)):
+                        grads = in_layout_of(params, grads)
+                    unit.native(alg, params, grads, slots, scalars, False, 0.0)
+                else:
+                    unit.native(alg, params, grads, slots, scalars, bs.negate, bs.weight_decay)
+            if rest is None:
+                return
+            params, grads, slots = rest
+            eager = True
         names, values, flags = [], [], {}
         for k, v in bs.scalars.items():
             # a nested mapping (LARS's inner scalars) joins the vector too: as Python floats in
@@ -553,7 +635,7 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
         pre = (bs.negate, decay, bs.centralize, scale)
         args = (self._kernel_table[alg.name].update, alg, params, grads, slots, svec, tuple(names), flags, pre,
                 unit.compute_dtype)
-        if (self._path == "reference" or not self._kernel_table[alg.name].compiles(alg)
+        if (eager or self._path == "reference" or not self._kernel_table[alg.name].compiles(alg)
                 or (self._path != "compiled" and unit.numel < self._compile_threshold)):
             bucket_step(*args)
             return

@@ -16,7 +16,12 @@
   graph is traced with a *representative* algorithm (:func:`trace_key`), so cycling
   them never recompiles.
 * **native** — torch's own fused/foreach kernel (``TorchKernel.native``) where the
-  canonical formula is exactly torch's.
+  canonical formula is exactly torch's. torch's fused CPU kernels walk each tensor's
+  memory linearly over ``numel`` elements, whatever its strides (and its CUDA kernels
+  refuse mismatched strides): they are given only tensors for which
+  :func:`fused_layout` answers ``"fused"``, gradients in another layout are copied into
+  the parameter's first (``"copy"``), and parameters that are not dense, or whose state
+  is laid out differently, run on the reference path (``"eager"``).
 """
 from __future__ import annotations
 
@@ -28,8 +33,8 @@ import torch
 
 from .preprocess import preprocess_gradients
 
-__all__ = ["bucket_step", "compiled_bucket_step", "trace_key", "hashable", "PATHS", "WD", "SCALE", "NESTED",
-           "LIVE_HYPERPARAMETERS"]
+__all__ = ["bucket_step", "compiled_bucket_step", "trace_key", "hashable", "fused_layout", "in_layout_of",
+           "same_strides", "PATHS", "WD", "SCALE", "NESTED", "LIVE_HYPERPARAMETERS"]
 
 #: Path names accepted by :class:`optbridge.backends.torch.Optimizer`.
 PATHS = ("auto", "reference", "compiled", "native")
@@ -72,6 +77,56 @@ def hashable(key: Any) -> Any:
     except TypeError:
         return repr(key)
     return key
+
+
+def same_strides(t: torch.Tensor, p: torch.Tensor) -> bool:
+    """Whether ``t`` (of ``p``'s shape) addresses its elements as ``p`` does: equal strides in
+    every dimension of size > 1 (torch's ``_check_tensors_share_sizes_and_strides``)."""
+    return all(n == 1 or a == b for n, a, b in zip(p.shape, t.stride(), p.stride()))
+
+
+def _dense(t: torch.Tensor) -> bool:
+    """Whether ``t``'s elements fill ``numel`` consecutive memory slots, each once (torch's
+    ``is_non_overlapping_and_dense``): a permutation of the dimensions makes it contiguous."""
+    if t.numel() == 0:
+        return True
+    expected = 1
+    for stride, n in sorted((st, n) for st, n in zip(t.stride(), t.shape) if n != 1):
+        if stride != expected:
+            return False
+        expected *= n
+    return True
+
+
+def fused_layout(param: torch.Tensor, grad: torch.Tensor, slots: Sequence[torch.Tensor]) -> str:
+    """How one parameter may go through torch's fused kernels, judged by memory layout.
+
+    A fused kernel pairs the ``k``-th memory slot of the parameter with the ``k``-th of
+    its gradient and of each state tensor, over ``numel`` slots: that is elementwise
+    only when all of them share one non-overlapping, dense layout.
+
+    Returns:
+        ``"fused"`` when the parameter is non-overlapping and dense and the gradient and
+        every slot have its strides (:func:`same_strides`); ``"copy"`` when only the
+        gradient differs (transposed, expanded, a strided view): it must first be copied
+        into the parameter's layout (:func:`in_layout_of`); ``"eager"`` when the parameter
+        is not dense or a slot is laid out differently: the parameter must run on the
+        reference path.
+    """
+    strides = param.stride()
+    if param.is_contiguous() and grad.stride() == strides and all(s.stride() == strides for s in slots):
+        return "fused"  # the common case, without the per-dimension walks below
+    if not _dense(param) or not all(same_strides(s, param) for s in slots):
+        return "eager"
+    return "fused" if same_strides(grad, param) else "copy"
+
+
+def in_layout_of(params: Sequence[torch.Tensor], grads: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+    """``grads``, each one not laid out like its (dense) parameter replaced by a copy that is.
+
+    ``torch.empty_like`` keeps a non-overlapping, dense tensor's strides exactly.
+    """
+    return [g if same_strides(g, p) else torch.empty_like(p).copy_(g) for p, g in zip(params, grads)]
 
 
 def bucket_step(

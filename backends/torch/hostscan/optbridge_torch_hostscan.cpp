@@ -34,20 +34,44 @@ bool same_meta(const at::Tensor& g, const at::Tensor& p) {
          g.sizes().equals(p.sizes());
 }
 
+// Whether `t` is laid out in memory exactly like `p` (which has `t`'s sizes): equal strides
+// in every dimension of size > 1 (a size-1 dimension's stride addresses nothing). torch's
+// own rule for its multi-tensor fast paths (`_check_tensors_share_sizes_and_strides`).
+bool same_strides(const at::Tensor& t, const at::Tensor& p) {
+  c10::IntArrayRef sizes = p.sizes(), a = t.strides(), b = p.strides();
+  for (size_t d = 0; d < sizes.size(); ++d) {
+    if (sizes[d] != 1 && a[d] != b[d]) return false;
+  }
+  return true;
+}
+
 bool list_or_tuple(PyObject* obj, const char* function) {
   if (PyList_Check(obj) || PyTuple_Check(obj)) return true;
   PyErr_Format(PyExc_TypeError, "%s: expected a list or tuple, got %s", function, Py_TYPE(obj)->tp_name);
   return false;
 }
 
-// dense_grads(params: list | tuple, accepted: tuple) -> list | None
+// dense_grads(params: list | tuple, accepted: tuple, layouts: bytes | None = None) -> list | None
 // The list of every parameter's `.grad` when each one is present, has its parameter's
-// layout, dtype, device and shape; otherwise None. Staged like flat_intact (below).
+// layout, dtype, device and shape; otherwise None. With `layouts`, also only when every
+// parameter is non-overlapping and dense, its gradient has its strides, and (unless
+// `layouts` is empty) its sizes and strides are those recorded for its state tensors:
+// `layouts` holds native int64 records, one per parameter in order, `ndim, sizes...,
+// strides...` (ndim -1: the state matches no layout). Then torch's fused kernels, which
+// walk each tensor's memory linearly, read the elements of one index of every list together.
+// Strides are compared in dimensions of size > 1 only (a size-1 dimension's stride addresses
+// nothing), as torch's `_check_tensors_share_sizes_and_strides` does. Staged like
+// flat_intact (below).
 PyObject* dense_grads(PyObject*, PyObject* args) {
   PyObject* params;
   PyObject* accepted;
-  if (!PyArg_ParseTuple(args, "OO!", &params, &PyTuple_Type, &accepted)) return nullptr;
+  PyObject* layouts = Py_None;
+  if (!PyArg_ParseTuple(args, "OO!|O", &params, &PyTuple_Type, &accepted, &layouts)) return nullptr;
   if (!list_or_tuple(params, "dense_grads")) return nullptr;
+  if (layouts != Py_None && !PyBytes_Check(layouts)) {
+    PyErr_Format(PyExc_TypeError, "dense_grads: layouts must be bytes or None, got %s", Py_TYPE(layouts)->tp_name);
+    return nullptr;
+  }
   Py_ssize_t n = PySequence_Fast_GET_SIZE(params);
   std::vector<const at::Tensor*> p(n), g(n);
   try {
@@ -59,6 +83,28 @@ PyObject* dense_grads(PyObject*, PyObject* args) {
     for (Py_ssize_t i = 0; i < n; ++i) g[i] = &p[i]->grad();
     for (Py_ssize_t i = 0; i < n; ++i) {
       if (!g[i]->defined() || !same_meta(*g[i], *p[i])) Py_RETURN_NONE;
+    }
+    if (layouts != Py_None) {
+      for (Py_ssize_t i = 0; i < n; ++i) {
+        if (!p[i]->is_non_overlapping_and_dense() || !same_strides(*g[i], *p[i])) Py_RETURN_NONE;
+      }
+      if (PyBytes_GET_SIZE(layouts) != 0) {
+        if (PyBytes_GET_SIZE(layouts) % static_cast<Py_ssize_t>(sizeof(int64_t)) != 0) Py_RETURN_NONE;
+        Py_ssize_t words = PyBytes_GET_SIZE(layouts) / static_cast<Py_ssize_t>(sizeof(int64_t));
+        const int64_t* record = reinterpret_cast<const int64_t*>(PyBytes_AS_STRING(layouts));
+        const int64_t* stop = record + words;
+        for (Py_ssize_t i = 0; i < n; ++i) {
+          if (record >= stop) Py_RETURN_NONE;
+          int64_t ndim = *record++;
+          if (ndim < 0 || ndim != p[i]->dim() || stop - record < 2 * ndim) Py_RETURN_NONE;
+          c10::IntArrayRef sizes = p[i]->sizes(), strides = p[i]->strides();
+          for (int64_t d = 0; d < ndim; ++d) {
+            if (record[d] != sizes[d] || (sizes[d] != 1 && record[ndim + d] != strides[d])) Py_RETURN_NONE;
+          }
+          record += 2 * ndim;
+        }
+        if (record != stop) Py_RETURN_NONE;
+      }
     }
   } catch (const std::exception&) {
     PyErr_Clear();
@@ -133,7 +179,8 @@ PyObject* flat_intact(PyObject*, PyObject* args) {
 
 PyMethodDef methods[] = {
     {"dense_grads", dense_grads, METH_VARARGS,
-     "dense_grads(params, accepted) -> list of grads, or None unless every grad is present and matches"},
+     "dense_grads(params, accepted, layouts=None) -> list of grads, or None unless every grad is present and "
+     "matches (with layouts: and every parameter is dense and laid out like its grad and its recorded state)"},
     {"flat_intact", flat_intact, METH_VARARGS,
      "flat_intact(params, views, pointers, accepted) -> whether the flat views are intact"},
     {nullptr, nullptr, 0, nullptr}};
