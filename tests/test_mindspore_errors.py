@@ -20,7 +20,7 @@ import pytest
 import optbridge
 from optbridge.conformance import layouts, streams
 from optbridge.dialects.mindspore import nn
-from optbridge.errors import DuplicateParameterError, GroupError, ScheduleExhaustedError
+from optbridge.errors import DuplicateParameterError, GroupError, ScheduleExhaustedError, SpecValueError
 
 sys.path.insert(0, str(Path(__file__).parent / "goldens"))
 from error_records import RECORDS, STEP_RECORDS  # noqa: E402
@@ -150,3 +150,24 @@ def test_group_errors_name_the_group():
         nn.Momentum([{"params": "conv*"}, {"params": "fc.*", "weight_decay": -0.1}], 0.1, 0.9)
     with pytest.raises(KeyError, match=r"groups\[0\]: the key in group params"):
         nn.Adam([{"params": "*", "betas": (0.9, 0.99)}])
+
+
+HUGE = 10**400  # float(HUGE) raises OverflowError
+
+
+@pytest.mark.parametrize("build", [
+    lambda: nn.Momentum(None, learning_rate=HUGE, momentum=0.9),
+    lambda: nn.Momentum(None, learning_rate=[0.1, HUGE], momentum=0.9),
+    lambda: nn.Momentum(None, learning_rate=0.1, momentum=0.9, weight_decay=HUGE),
+    lambda: nn.Momentum(None, learning_rate=0.1, momentum=0.9, loss_scale=HUGE),
+    lambda: nn.Momentum([{"params": "*", "lr": HUGE}], learning_rate=0.1, momentum=0.9),
+    lambda: nn.Momentum([{"params": "*", "weight_decay": HUGE}], learning_rate=0.1, momentum=0.9),
+    lambda: nn.exponential_decay_lr(0.1, 0.9, HUGE, 5, 2),
+    lambda: nn.warmup_lr(0.1, HUGE, 5, 2),
+    lambda: nn.learning_rate_schedule.PolynomialDecayLR(0.1, 0.01, HUGE, 1.0),
+    lambda: nn.learning_rate_schedule.ExponentialDecayLR(0.1, 0.9, HUGE),
+], ids=["lr", "lr_list", "weight_decay", "loss_scale", "group_lr", "group_weight_decay", "exponential_decay_lr",
+        "warmup_lr", "PolynomialDecayLR", "ExponentialDecayLR"])
+def test_an_integer_too_large_for_a_float_is_a_spec_value_error(build):
+    with pytest.raises(SpecValueError, match=r"must fit a float \(\|x\| < 2\*\*1024\)"):
+        build()

@@ -42,7 +42,7 @@ from ....groups import describe_selector, validate_selector
 from ....schedules.base import Schedule
 from ....schedules.values import Constant, PerStep, Scheduled, Value
 from ....spec import PREPROCESS_STEPS, GroupSpec, OptimizerSpec
-from ...base import DialectOptimizer
+from ...base import DialectOptimizer, check_fits_float
 
 __all__ = ["MindSporeOptimizer", "check_float_type", "check_bool_type", "check_positive_float",
            "check_non_negative_float"]
@@ -174,6 +174,7 @@ class MindSporeOptimizer(DialectOptimizer):
                    unassigned: str) -> None:
         self._groups_input = self._check_params(params)
         if isinstance(loss_scale, int) and not isinstance(loss_scale, bool):
+            check_fits_float("loss_scale", loss_scale, f"For '{self.cls_name}', ")
             loss_scale = float(loss_scale)
         check_float_type("loss_scale", loss_scale, self.cls_name)
         check_positive_float("loss_scale", loss_scale, self.cls_name)
@@ -230,6 +231,7 @@ class MindSporeOptimizer(DialectOptimizer):
     def _preprocess_single_lr(self, learning_rate: Any, where: str = "") -> _LR:
         """MindSpore ``_preprocess_single_lr``."""
         if isinstance(learning_rate, (float, int, np.floating, np.integer)) and not isinstance(learning_rate, np.bool_):
+            check_fits_float("learning_rate", learning_rate, f"For 'Optimizer', {where}")
             lr = float(learning_rate)
             check_non_negative_float("learning rate", lr, self.cls_name, where)
             return _LR(Constant(lr))
@@ -250,9 +252,10 @@ class MindSporeOptimizer(DialectOptimizer):
                 f"LearningRateSchedule, but got {type(learning_rate)}."
             )
         items = list(learning_rate)
+        check_fits_float("learning_rate", items, f"For 'Optimizer', {where}")
         try:
             table = np.array(items).astype(np.float32)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             raise SpecValueError(
                 f"For 'Optimizer', {where}a dynamic 'learning_rate' must hold numbers: {exc}"
             ) from None
@@ -266,6 +269,7 @@ class MindSporeOptimizer(DialectOptimizer):
     def _preprocess_weight_decay(self, weight_decay: Any, where: str = "") -> Value:
         """MindSpore ``_preprocess_weight_decay`` (the loss-scale product is the engine's)."""
         if isinstance(weight_decay, (float, int, np.floating, np.integer)) and not isinstance(weight_decay, np.bool_):
+            check_fits_float("weight_decay", weight_decay, f"For 'Optimizer', {where}")
             wd = float(weight_decay)
             check_non_negative_float("weight_decay", wd, self.cls_name, where)
             return Constant(wd)

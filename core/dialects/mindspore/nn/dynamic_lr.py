@@ -46,6 +46,7 @@ import math
 from typing import Any, Sequence
 
 from ....errors import SpecTypeError, SpecValueError
+from ...base import check_fits_float
 
 __all__ = [
     "piecewise_constant_lr",
@@ -77,6 +78,7 @@ def _check_finite_number(
     in MindSpore.
     """
     subject = _subject(arg_name, prim_name)
+    check_fits_float(arg_name, arg_value, f"For '{prim_name}', " if prim_name else "")
     if not isinstance(arg_value, arg_type):
         raise SpecTypeError(
             f"{subject} must be {arg_type.__name__}, but got '{arg_value}' "
