@@ -206,9 +206,13 @@ def _exact_keys(value: Mapping, expected: Any, path: str, what: str = "keys") ->
     """Raise unless ``value`` has exactly the keys ``expected`` (naming the missing and extra ones)."""
     got, want = set(value), set(expected)
     if got != want:
-        missing = sorted(map(str, want - got))
-        extra = sorted(map(repr, got - want))
-        raise StateDictError(f"{path}: {what} do not match: missing {missing}, unexpected {extra}")
+        raise StateDictError(f"{path}: {what} do not match: missing {_names(want - got)}, unexpected {_names(got - want)}")
+
+
+def _names(keys: Any) -> str:
+    """``['a', 'b', 3]``: sorted reprs, at most five."""
+    shown = sorted(map(repr, keys))
+    return "[" + ", ".join(shown[:5]) + (", ..." if len(shown) > 5 else "") + "]"
 
 
 def plain_data(value: Any, path: str) -> Any:
@@ -315,10 +319,10 @@ def parse_state_dict(engine: "Engine", sd: Any, *, describe: Callable[[Any], Any
     version = sd.get("format_version")
     if isinstance(version, bool) or version not in READABLE_VERSIONS:
         raise StateDictError(f"state format_version {version!r} is not supported (expected one of {READABLE_VERSIONS})")
-    unknown = sorted(repr(k) for k in sd if k not in TOP_KEYS + LAYOUT_KEYS)
+    unknown = [k for k in sd if k not in TOP_KEYS + LAYOUT_KEYS]
     missing = [k for k in TOP_KEYS if k not in sd and (slots or k != "state")]
     if unknown or missing:
-        raise StateDictError(f"state dict: keys do not match: missing {missing}, unexpected {unknown}")
+        raise StateDictError(f"state dict: keys do not match: missing {_names(missing)}, unexpected {_names(unknown)}")
     if sd["algorithm"] != engine.spec.algorithm.name:
         raise StateDictError(
             f"state is for algorithm {sd['algorithm']!r}, this optimizer runs {engine.spec.algorithm.name!r}")
@@ -355,7 +359,7 @@ def _parse_group(g: Any, sg: Any, pos: int, version: int, global_step: int) -> G
         raise StateDictError(f"{where}: state holds parameters {params!r:.200}, expected {list(g.names)!r:.200}")
     host = _mapping(sg["host_state"], f"{where}.host_state")
     if set(host) != set(g.host_state):
-        raise StateDictError(f"{where}: host state keys {sorted(map(str, host))} != {sorted(g.host_state)}")
+        raise StateDictError(f"{where}.host_state: host state keys {sorted(map(str, host))} != {sorted(g.host_state)}")
     host_state = {k: real_number(host[k], _at(f"{where}.host_state", k)) for k in g.host_state}
     override = sg["lr_override"]
     lr_override = None if override is None else real_number(override, f"{where}.lr_override", minimum=0.0)
@@ -422,9 +426,8 @@ def _parse_slots(engine: "Engine", state: Any, describe: Callable[[Any], Any]) -
     expected = engine.expected_slots()
     state = _mapping(state, "state")
     if set(state) != set(expected):
-        raise StateDictError(
-            f"state parameters do not match: missing {sorted(set(expected) - set(state))[:5]}, "
-            f"unexpected {sorted(map(repr, set(state) - set(expected)))[:5]}")
+        raise StateDictError(f"state parameters do not match: missing {_names(set(expected) - set(state))}, "
+                             f"unexpected {_names(set(state) - set(expected))}")
     out: dict[str, dict[str, Any]] = {}
     for name, names in expected.items():
         where = f"state[{name!r}]"

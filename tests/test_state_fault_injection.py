@@ -1,373 +1,157 @@
 """Fault injection into real state dicts: ``load_state_dict`` is all or nothing.
 
-Real state dicts of several algorithms (torch-dialect Adam with three groups and two
-declared schedulers and an ``lr_override``, SGD whose lr and momentum a bound CyclicLR
-drives, MindSpore Momentum with a per-step lr list, Keras Adam, ASGD, Rprop) are taken on
-the NumPy, torch and TensorFlow backends. Every field is mutated in turn, walking the dict
-recursively: wrong type (``"abc"``, ``None``, a list, a complex number, ``True`` for a
-number, ``1`` for a bool), bad value (NaN; a negative counter or learning rate; a changed
-string), wrong shape, wrong dtype kind (complex, int, bool, a nested list), a missing key
-and an extra key. Each must raise :class:`StateDictError`, whose message names the field
-(its key or its parent's), and leave the parameters, slots, ``global_step``, learning
-rates and (torch) ``param_groups`` bit for bit as they were. After every mutation the
-optimizer takes one more step beside an untouched twin, and the two stay bitwise equal.
-
-Accepted on purpose, and checked to be harmless (nothing changes, the next step equals the
-twin's):
-
-* a float64 slot for float32 state: floating-point state of another width is rounded to
-  the state dtype, as ``torch.optim`` casts loaded state (float32 widened to float64 and
-  back is exact);
-* torch ``param_groups``: the optimizer's own keys (``lr``, hyperparameters, ``betas``,
-  ``weight_decay``) missing, or a string flag changed, since their values come from the
-  spec and the neutral state; ``param_names`` or the whole ``param_groups`` missing (a
-  neutral state from another backend); other keys (``initial_lr`` from torch's
-  schedulers, or a user's) missing, added or holding other plain data.
-
-Not mutated, because the result is a different valid state rather than a fault: removing
-a run-time hyperparameter override or a scheduler value, adding a scheduler value, and
-``None`` for a set ``lr_override``. Slot contents are data and not range-checked (a
-diverged run's NaNs load, as in torch); host scalars are checked to be finite numbers.
+The shipped check :func:`optbridge.conformance.state_faults.check_state_faults` (its
+docstring lists the mutations and what is accepted on purpose) runs on every case and on
+the NumPy, torch and TensorFlow backends, plus a torch run whose ``CyclicLR`` is torch's
+own (it writes ``initial_lr``/``max_momentum``/... into ``param_groups`` and
+``momentum`` through them). Then the faults the issue reported, one by one.
 """
 from __future__ import annotations
 
 import copy
+import json
 import math
-from typing import Any, Callable, Iterator
 
 import numpy as np
 import pytest
 
 import optbridge
-from optbridge.dialects.keras import optimizers as keras_optimizers
+from optbridge.conformance.state_faults import STATE_FAULT_CASES, WARMUP, check_state_faults
 from optbridge.dialects.mindspore import nn
 from optbridge.dialects.torch import optim
-from optbridge.dialects.torch.optim import lr_scheduler as obs
-from optbridge.errors import StateDictError
-
-SHAPES = {"fc.weight": (3, 2), "fc.bias": (2,), "conv.weight": (2, 2, 2), "head.bias": (3,)}
-#: Steps before the state dict is taken (the lr list covers them and one per mutation).
-WARMUP = 4
-LONG = 2000
-
-#: Paths whose numbers have a lower bound: a negative value must be refused there.
-_BOUNDED = ("global_step", "lr_override", "advances", "index", "lr")
+from optbridge.errors import SpecValueError, StateDictError
 
 
-# -- the optimizers ------------------------------------------------------------------------
-def adam_groups():
-    return optim.Adam([{"params": "fc.*", "lr": obs.StepLR.declare(0.01, step_size=2, gamma=0.5, interval="step")},
-                       {"params": "conv.*", "lr": obs.ReduceLROnPlateau.declare(0.02, patience=0, factor=0.5)},
-                       {"params": "*"}], lr=0.005, amsgrad=True)
-
-
-def sgd_cyclic():
-    return optim.SGD(None, lr=0.05, momentum=0.9)
-
-
-def momentum_lr_list():
-    return nn.Momentum(None, learning_rate=[0.1 * 0.999 ** k for k in range(LONG)], momentum=0.9)
-
-
-def keras_adam():
-    return keras_optimizers.Adam(learning_rate=0.01)
-
-
-def asgd():
-    return nn.ASGD(None, learning_rate=0.05, t0=2.0)
-
-
-def rprop():
-    return optim.Rprop(None, lr=0.01)
-
-
-def warm_up(opt, stepper, backend: str, name: str) -> None:
-    """A few steps, schedules advanced and edited, so every part of the state is non-trivial."""
-    sched = None
-    if name == "sgd_cyclic":
-        if backend == "torch":
-            import torch
-            sched = torch.optim.lr_scheduler.CyclicLR(opt, base_lr=0.01, max_lr=0.1, step_size_up=3)
-        else:
-            sched = obs.CyclicLR(opt, base_lr=0.01, max_lr=0.1, step_size_up=3)
-    for k in range(WARMUP):
-        stepper(k)
-        if sched is not None:
-            sched.step()
-        if name == "adam_groups":
-            opt.end_epoch(metric=1.0)
-    if name == "adam_groups":
-        opt.set_lr(0.003, group=2)
-
-
-SPECS: dict[str, Callable[[], Any]] = {
-    "adam_groups": adam_groups, "sgd_cyclic": sgd_cyclic, "momentum_lr_list": momentum_lr_list,
-    "keras_adam": keras_adam, "asgd": asgd, "rprop": rprop,
-}
-BACKENDS = ("numpy", "torch", "tensorflow")
-
-
-def gradient(step: int) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(500 + step)
-    return {n: rng.standard_normal(s).astype(np.float32) for n, s in SHAPES.items()}
-
-
-def initial() -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(7)
-    return {n: rng.standard_normal(s).astype(np.float32) for n, s in SHAPES.items()}
-
-
-class Harness:
-    """One backend's optimizer, its parameters and a step from the shared gradient stream."""
-
-    def __init__(self, backend: str, name: str):
-        self.backend = backend
-        values = initial()
-        if backend == "numpy":
-            self.params = values
-        elif backend == "torch":
-            import torch
-            self.params = {n: torch.nn.Parameter(torch.from_numpy(v)) for n, v in values.items()}
-        else:
-            import tensorflow as tf
-            self.params = {n: tf.Variable(v) for n, v in values.items()}
-        self.opt = optbridge.build(SPECS[name](), self.params)
-        warm_up(self.opt, self.step, backend, name)
-
-    def step(self, k: int) -> None:
-        grads = gradient(k)
-        if self.backend == "numpy":
-            self.opt.step(grads)
-        elif self.backend == "torch":
-            import torch
-            for n, p in self.params.items():
-                p.grad = torch.from_numpy(grads[n])
-            self.opt.step()
-        else:
-            import tensorflow as tf
-            self.opt.step({n: tf.constant(g) for n, g in grads.items()})
-
-    def param_values(self) -> dict[str, np.ndarray]:
-        if self.backend == "numpy":
-            return {n: v.copy() for n, v in self.params.items()}
-        if self.backend == "torch":
-            return {n: p.detach().numpy().copy() for n, p in self.params.items()}
-        return {n: v.numpy().copy() for n, v in self.params.items()}
-
-    def fingerprint(self, with_extras: bool = True) -> str:
-        """Parameters, state dict (slots, counters, host state), lrs and torch param_groups, exactly."""
-        lrs = self.opt.get_lr()  # first: it catches step-interval schedules up (lazily, see ValueTrack)
-        parts = {"params": self.param_values(), "state": self.opt.state_dict(), "lrs": lrs,
-                 "global_step": self.opt.global_step}
-        if self.backend == "torch":
-            own = set(self.opt._published[0]) | {"params", "param_names"}
-            parts["param_groups"] = [{k: v for k, v in g.items() if k != "params" and (with_extras or k in own)}
-                                     for g in self.opt.param_groups]
-            if not with_extras:
-                parts["state"] = dict(parts["state"], param_groups=[
-                    {k: v for k, v in g.items() if k in own} for g in parts["state"]["param_groups"]])
-        return repr(_exact(parts))
-
-
-def _exact(value: Any) -> Any:
-    """Arrays and tensors as (dtype, shape, bytes); floats by repr: equal means bit for bit."""
-    if hasattr(value, "detach"):
-        value = value.detach().numpy()
-    if isinstance(value, np.ndarray):
-        return ("array", value.dtype.str, value.shape, value.tobytes().hex())
-    if isinstance(value, dict):  # key order is not state (a reloaded torch group key moves to the end)
-        return {k: _exact(value[k]) for k in sorted(value, key=repr)}
-    if isinstance(value, (list, tuple)):
-        return [type(value).__name__] + [_exact(v) for v in value]
-    if isinstance(value, float):
-        return float.hex(value)
-    return value
-
-
-# -- the mutations --------------------------------------------------------------------------
-Path = tuple
-
-
-def _is_array(value: Any) -> bool:
-    return isinstance(value, np.ndarray) or hasattr(value, "detach")
-
-
-def _array_variants(value: Any) -> dict[str, Any]:
-    arr = value.detach().numpy() if hasattr(value, "detach") else value
-    out = {
-        "shape": np.concatenate([arr.ravel(), arr.ravel()[:1]]),
-        "complex": arr.astype(np.complex64) + 1j,
-        "int": arr.astype(np.int32),
-        "bool": arr > 0,
-        "list": arr.tolist(),
-        "none": None,
-        "abc": "abc",
-        "float64": arr.astype(np.float64),
-    }
-    if hasattr(value, "detach"):
-        import torch
-        out = {k: torch.from_numpy(np.ascontiguousarray(v)) if isinstance(v, np.ndarray) else v for k, v in out.items()}
-    return out
-
-
-def _leaf_variants(value: Any, path: Path) -> dict[str, Any]:
-    if isinstance(value, bool):
-        return {"int": 1, "abc": "abc", "none": None}
-    if isinstance(value, str):
-        return {"changed": value + "_x", "int": 7, "none": None}
-    out: dict[str, Any] = {"abc": "abc", "list": [0.1], "complex": complex(0.1, 1.0), "nan": math.nan, "bool": True}
-    if value is not None:
-        out["none"] = None
-        out["list"] = [value]
-    if path[-1] in _BOUNDED and "runtime" not in path:  # a schedule's runtime numbers carry no range
-        out["negative"] = -1 if isinstance(value, int) else -0.5
-    if path[-1] == "lr_override" and value is not None:
-        del out["none"]  # None is a valid lr_override: no override
-    return out
-
-
-def _optional_entries(path: Path) -> bool:
-    """Entries of these mappings are optional: removing or adding one is a valid state."""
-    return len(path) >= 1 and path[-1] in ("hyperparameters", "scheduler_values")
-
-
-def _node_variants(node: Any, path: Path) -> dict[str, Any]:
-    """The replacements of the value at ``path`` (a mapping, a list or a leaf)."""
-    if _is_array(node):
-        return _array_variants(node)
-    if isinstance(node, dict):
-        out = {} if _optional_entries(path) else {"extra": {**node, "bogus_key": 1.0}}
-        return out if not path else {**out, "none": None, "list": [1.0]}
-    if isinstance(node, (list, tuple)):
-        out = {"longer": type(node)(list(node) + [node[-1] if node else 1.0])}
-        if node:
-            out["shorter"] = type(node)(list(node)[:-1])
-        return {**out, "abc": "abc", "none": None}
-    return _leaf_variants(node, path)
-
-
-def mutations(sd: Any, path: Path = ()) -> Iterator[tuple[Path, str]]:
-    """``(path, kind)`` for every field of ``sd``: its variants, and ``"missing"`` for each key."""
-    for kind in _node_variants(sd, path):
-        yield path, kind
-    if isinstance(sd, dict):
-        if not _optional_entries(path):
-            for key in sd:
-                yield path + (key,), "missing"
-        for key, value in sd.items():
-            yield from mutations(value, path + (key,))
-    elif isinstance(sd, (list, tuple)):
-        for i, value in enumerate(sd):
-            yield from mutations(value, path + (i,))
-
-
-def mutated(sd: Any, path: Path, kind: str) -> Any:
-    """A deep copy of ``sd`` with the mutation ``kind`` at ``path`` (made from today's value there)."""
-    sd = copy.deepcopy(sd)
-    if kind == "missing":
-        return put(sd, path, _MISSING)
-    node = sd
-    for key in path:
-        node = node[key]
-    return put(sd, path, _node_variants(node, path)[kind])
-
-
-_MISSING = object()
-
-
-def put(root: Any, path: Path, value: Any) -> Any:
-    """``root`` with ``value`` at ``path``, in place (tuples rebuilt; ``_MISSING`` deletes the key)."""
-    if not path:
-        return value
-    head, rest = path[0], path[1:]
-    if isinstance(root, tuple):
-        items = list(root)
-        items[head] = put(items[head], rest, value)
-        return tuple(items)
-    if value is _MISSING and not rest:
-        del root[head]
-        return root
-    root[head] = put(root[head], rest, value)
-    return root
-
-
-def expected_outcome(path: Path, kind: str, torch_own: set[str]) -> str:
-    """``"refused"``, ``"unchanged"`` (accepted, nothing changes) or ``"extras"`` (accepted:
-    only torch param_groups' scheduler/user keys change)."""
-    if kind == "float64" and path and path[0] == "state":
-        return "unchanged"
-    if path and path[0] == "param_groups":
-        if path == ("param_groups",):
-            return "unchanged" if kind == "missing" else "refused"
-        if len(path) == 2:
-            return "extras" if kind == "extra" else "refused"
-        key = path[2]
-        if key == "params":
-            return "refused"
-        if key == "param_names":
-            return "unchanged" if kind == "missing" and len(path) == 3 else "refused"
-        if key in torch_own:
-            if len(path) == 3 and (kind == "missing" or kind == "changed"):
-                return "unchanged"
-            return "refused"
-        return "refused" if kind in ("nan", "complex") else "extras"
-    return "refused"
-
-
-def _names_the_field(message: str, path: Path) -> bool:
-    """The message names the mutated key or its parent (or the added ``bogus_key``)."""
-    keys = [str(k) for k in path if isinstance(k, str)][-2:]
-    return not keys or "bogus_key" in message or any(k in message for k in keys)
-
-
-def inject(backend: str, name: str) -> tuple[int, int, int]:
-    """Every mutation of ``name``'s state dict on ``backend``; returns (tried, refused, accepted)."""
-    victim, twin = Harness(backend, name), Harness(backend, name)
-    torch_own = set(victim.opt._published[0]) if backend == "torch" else set()
-    template = victim.opt.state_dict()
-    tried = refused = accepted = 0
-    for k, (path, kind) in enumerate(mutations(template), start=WARMUP):
-        outcome = expected_outcome(path, kind, torch_own)
-        before, before_core = victim.fingerprint(), victim.fingerprint(with_extras=False)
-        original = copy.deepcopy(victim.opt.state_dict())
-        sd = mutated(original, path, kind)
-        tried += 1
-        where = f"{backend}/{name}: {path} {kind}"
-        if outcome == "refused":
-            try:
-                victim.opt.load_state_dict(sd)
-            except StateDictError as exc:
-                assert _names_the_field(str(exc), path), f"{where}: the message does not name the field: {exc}"
-            else:
-                pytest.fail(f"{where}: accepted")
-            assert victim.fingerprint() == before, f"{where}: changed state although refused"
-            refused += 1
-        else:
-            try:
-                victim.opt.load_state_dict(sd)
-            except StateDictError as exc:
-                pytest.fail(f"{where}: refused although harmless: {exc}")
-            if outcome == "unchanged":
-                assert victim.fingerprint() == before, where
-            else:
-                assert victim.fingerprint(with_extras=False) == before_core, where
-                victim.opt.load_state_dict(original)  # the torch scheduler keys as they were
-                assert victim.fingerprint() == before, where
-            accepted += 1
-        victim.step(k)
-        twin.step(k)
-        a, b = victim.param_values(), twin.param_values()
-        for n in SHAPES:
-            assert a[n].tobytes() == b[n].tobytes(), f"{where}: the next step differs from the twin's ({n})"
-    assert victim.fingerprint(with_extras=False) == twin.fingerprint(with_extras=False)
-    return tried, refused, accepted
-
-
-@pytest.mark.parametrize("name", sorted(SPECS))
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_every_mutation_is_refused_whole_or_harmless(backend, name):
-    """See the module docstring; prints the counts (``pytest -s``)."""
+@pytest.mark.parametrize("case", sorted(STATE_FAULT_CASES))
+@pytest.mark.parametrize("backend", ["numpy", "torch", "tensorflow"])
+def test_every_mutation_is_refused_whole_or_harmless(backend, case):
     if backend != "numpy":
         pytest.importorskip(backend)
-    tried, refused, accepted = inject(backend, name)
-    print(f"{backend}/{name}: {tried} mutations, {refused} refused, {accepted} accepted harmlessly")
+    report = check_state_faults(backend, case)
+    print(report)
+    assert report.refused > 100
+
+
+def test_torch_param_groups_written_by_torch_schedulers():
+    torch = pytest.importorskip("torch")
+
+    def warm_up(opt, step):
+        sched = torch.optim.lr_scheduler.CyclicLR(opt, base_lr=0.01, max_lr=0.1, step_size_up=3)
+        for k in range(WARMUP):
+            step(k)
+            sched.step()
+
+    report = check_state_faults("torch", "sgd_cyclic", warm_up=warm_up)
+    print(report)
+    assert report.accepted > 20  # initial_lr, max_momentum, base_momentum: plain data, loaded as given
+
+
+def _numpy_adam():
+    params = {"w": np.linspace(-1, 1, 6).astype(np.float32).reshape(3, 2)}
+    opt = optbridge.build(nn.Adam(None, 0.01), params)
+    opt.step({"w": np.ones((3, 2), np.float32)})
+    return opt, params
+
+
+@pytest.mark.parametrize("value", ["abc", None, [0.5], math.nan, True])
+def test_bad_host_state_names_its_path_and_changes_nothing(value):
+    opt, params = _numpy_adam()
+    sd = opt.state_dict()
+    sd["state"]["w"]["exp_avg"] = np.full((3, 2), 7.0, np.float32)  # would be loaded first before
+    sd["groups"][0]["host_state"]["beta1_power"] = value
+    before = copy.deepcopy(opt.state_dict()), params["w"].copy()
+    with pytest.raises(StateDictError, match=r"^groups\[0\]\.host_state\.beta1_power: must be a"):
+        opt.load_state_dict(sd)
+    assert repr(opt.state_dict()) == repr(before[0]) and np.array_equal(params["w"], before[1])
+
+
+@pytest.mark.parametrize("value", [math.nan, -0.1, math.inf, "0.1", True])
+def test_lr_override_follows_set_lr_rules(value):
+    opt, _ = _numpy_adam()
+    with pytest.raises(SpecValueError):
+        opt.set_lr(value)
+    sd = opt.state_dict()
+    sd["groups"][0]["lr_override"] = value
+    with pytest.raises(StateDictError, match=r"groups\[0\]\.lr_override"):
+        opt.load_state_dict(sd)
+    assert opt.get_lr() == [pytest.approx(0.01)]
+
+
+def test_complex_slots_are_refused_not_truncated():
+    opt, _ = _numpy_adam()
+    sd = opt.state_dict()
+    sd["state"]["w"]["exp_avg_sq"] = sd["state"]["w"]["exp_avg_sq"] + 1j
+    with pytest.raises(StateDictError, match=r"state\['w'\]\.exp_avg_sq: must hold real floating-point values. "
+                                             r"Received dtype complex"):
+        opt.load_state_dict(sd)
+
+
+def test_nan_hyperparameters_are_refused_on_load_and_by_set_hyperparameters():
+    params = {"w": np.ones(2, np.float32)}
+    opt = optbridge.build(optim.SGD(None, lr=0.1, momentum=0.9), params)
+    sd = opt.state_dict()
+    sd["groups"][0]["hyperparameters"] = {"momentum": math.nan}
+    with pytest.raises(StateDictError, match=r"groups\[0\]\.hyperparameters\.momentum: must be a finite number"):
+        opt.load_state_dict(sd)
+    with pytest.raises(SpecValueError, match="'momentum' must be a finite number"):
+        opt._engine.set_hyperparameters(0, momentum=math.nan)
+    assert opt._engine.groups[0].algorithm.momentum == 0.9
+
+
+def test_a_schedule_runtime_from_another_declaration_is_refused():
+    from optbridge.dialects.torch.optim import lr_scheduler as obs
+    spec = optim.SGD([{"params": "*", "lr": obs.StepLR.declare(0.1, step_size=2)}], lr=0.1)
+    opt = optbridge.build(spec, {"w": np.ones(2)})
+    sd = opt.state_dict()
+    sd["groups"][0]["schedules"]["lr"]["runtime"]["scheduler"]["extra_attribute"] = 1
+    with pytest.raises(StateDictError, match=r"runtime\.scheduler: keys do not match: missing \[\], unexpected "
+                                             r"\['extra_attribute'\]"):
+        opt.load_state_dict(sd)
+
+
+def test_torch_param_group_that_is_not_a_dict_changes_nothing():
+    torch = pytest.importorskip("torch")
+    w = torch.nn.Parameter(torch.ones(2))
+    opt = optbridge.build(nn.Momentum(None, 0.1, 0.9), {"w": w})
+    w.grad = torch.ones(2)
+    opt.step()
+    sd = copy.deepcopy(opt.state_dict())
+    for _ in range(2):
+        opt.step()
+    sd["param_groups"][0] = ["not", "a", "dict"]
+    with pytest.raises(StateDictError, match=r"param_groups\[0\]: must be a dict"):
+        opt.load_state_dict(sd)
+    assert opt.global_step == 3
+
+
+def test_torch_scheduler_keys_are_replaced_on_load_like_torch():
+    torch = pytest.importorskip("torch")
+    w = torch.nn.Parameter(torch.ones(2))
+    opt = optbridge.build(nn.Momentum(None, 0.1, 0.9), {"w": w})
+    sd = copy.deepcopy(opt.state_dict())
+    opt.param_groups[0]["initial_lr"] = 0.5  # e.g. a torch scheduler bound after the checkpoint
+    sd["param_groups"][0]["note"] = "mine"
+    opt.load_state_dict(sd)
+    assert "initial_lr" not in opt.param_groups[0] and opt.param_groups[0]["note"] == "mine"
+
+
+def test_keras_adapter_refuses_a_corrupted_saved_state_before_assigning_any_variable():
+    pytest.importorskip("tensorflow")
+    keras = pytest.importorskip("keras")
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="d")])
+    opt = optbridge.keras(nn.Adam(None, 0.01))
+    model.compile(optimizer=opt, loss="mse")
+    x, y = np.ones((4, 3), np.float32), np.zeros((4, 2), np.float32)
+    model.fit(x, y, epochs=1, verbose=0)
+    store: dict = {}
+    opt.save_own_variables(store)
+    state = json.loads(store["optbridge"].tobytes().decode("utf-8"))
+    state["groups"][0]["host_state"]["beta1_power"] = "abc"
+    store["optbridge"] = np.frombuffer(json.dumps(state).encode("utf-8"), dtype=np.uint8)
+    for key in store:
+        if key != "optbridge":
+            store[key] = np.asarray(store[key]) + 1.0  # every variable would change if assigned
+    before = [v.numpy().copy() for v in opt.variables]
+    with pytest.raises(StateDictError, match=r"groups\[0\]\.host_state\.beta1_power"):
+        opt.load_own_variables(store)
+    assert all(np.array_equal(a, v.numpy()) for a, v in zip(before, opt.variables))
