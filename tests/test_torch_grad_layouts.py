@@ -14,6 +14,7 @@ on a few algorithms here and on every class with ``OPTBRIDGE_TEST_COMPILED_ALL=1
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Callable
 
 import numpy as np
@@ -226,17 +227,25 @@ def test_native_path_with_the_python_scan(qualname, label, monkeypatch):
     assert_matches_reference(qualname, label, "native", False)
 
 
-#: compiled on the algorithms of the issue and one with a per-tensor reduction (LAMB): one
-#: build per class (every layout is a parameter of one optimizer)
-COMPILED_SETS = [("torch.optim.SGD", "momentum"), ("torch.optim.Adam", "default"), ("mindspore.nn.Momentum", "default"),
-                 ("keras.optimizers.Lamb", "default")]
+#: compiled on the algorithms of the issue, on kernels writing state through a maximum
+#: (Adam's amsgrad, Adamax) and one with a per-tensor reduction (LAMB): one build per class
+#: (every layout is a parameter of one optimizer). ``OPTBRIDGE_TEST_COMPILED_ALL=1``: the
+#: first set of every class (about 5 minutes on 2 cores).
+COMPILED_SETS = [("torch.optim.SGD", "momentum"), ("torch.optim.Adam", "amsgrad"), ("mindspore.nn.Momentum", "default"),
+                 ("torch.optim.Adamax", "default"), ("keras.optimizers.Lamb", "default")]
 if os.environ.get("OPTBRIDGE_TEST_COMPILED_ALL", "") == "1":
     COMPILED_SETS = [(q, DIALECT_CASES[q].hyperparameters[0][0]) for q in DIALECT_CASES]
 
 
 @pytest.mark.parametrize("qualname,label", COMPILED_SETS, ids=[f"{q}-{l}" for q, l in COMPILED_SETS])
 def test_compiled_path_every_layout_matches_the_reference(qualname, label):
-    assert_matches_reference(qualname, label, "compiled", False)
+    """Compiled, not the eager fallback: state in a ``channels_last`` or transposed layout
+    must not stop dynamo (it refuses a non-contiguous ``out=`` tensor)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert_matches_reference(qualname, label, "compiled", False)
+    fallbacks = [str(w.message) for w in caught if "torch.compile failed" in str(w.message)]
+    assert not fallbacks, fallbacks
 
 
 # -- the decisions, device-independent (the CUDA kernels refuse what the CPU ones misread) ----

@@ -24,7 +24,7 @@ def update(alg, params, grads, slots, s) -> None:
         update_moments(alg, g, m, v, s)
         if alg.amsgrad:
             vhat = slots["max_exp_avg_sq"][i]
-            torch.maximum(vhat, v, out=vhat)
+            vhat.copy_(torch.maximum(vhat, v))  # not out=: dynamo refuses a non-contiguous out
             denom = vhat.sqrt()
         else:
             denom = v.sqrt()

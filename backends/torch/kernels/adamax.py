@@ -31,10 +31,10 @@ def update(alg, params, grads, slots, s) -> None:
         if alg.eps_placement == "max":
             a = g.abs()
             a.add_(eps)
-            torch.maximum(u, a, out=u)
+            u.copy_(torch.maximum(u, a))  # not out=: dynamo refuses a non-contiguous out (channels_last state)
             d = u
         else:
-            torch.maximum(u, g.abs(), out=u)
+            u.copy_(torch.maximum(u, g.abs()))
             d = u + eps
         # 3. update
         if arithmetic == "torch":

@@ -20,7 +20,7 @@ def update(alg, params, grads, slots, s) -> None:
         one = torch.ones_like(g)
         factor = torch.where(sign > 0, etaplus * one, torch.where(sign < 0, etaminus * one, one))
         step.mul_(factor)
-        torch.clamp(step, s["step_size_min"], s["step_size_max"], out=step)
+        step.clamp_(s["step_size_min"], s["step_size_max"])  # not out=: dynamo refuses a non-contiguous out
         accepted = torch.where(factor == etaminus, torch.zeros_like(g), g)
         p.sub_(torch.sign(accepted) * step)
         prev.copy_(accepted)
