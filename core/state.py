@@ -145,15 +145,13 @@ def describe_array(value: Any) -> tuple[tuple[int, ...], str, str] | None:
     Arrays are NumPy arrays and scalars and objects NumPy reads through ``__array__``
     that also have ``shape`` and ``dtype`` (JAX and TensorFlow arrays, CPU torch
     tensors). Lists, Python numbers, ``None`` and strings are not arrays. A backend whose
-    tensors NumPy cannot read (CUDA torch tensors, bfloat16) passes its own describer.
+    tensors NumPy cannot read (CUDA torch tensors, bfloat16) passes its own describer;
+    here NumPy's error propagates.
     """
     if isinstance(value, (np.ndarray, np.generic)):
         return tuple(value.shape), value.dtype.kind, value.dtype.name
     if hasattr(value, "__array__") and hasattr(value, "shape") and hasattr(value, "dtype"):
-        try:
-            arr = np.asarray(value)
-        except (TypeError, ValueError, RuntimeError):
-            return None
+        arr = np.asarray(value)  # may raise (a CUDA tensor): parse_state_dict reports it with the path
         return tuple(arr.shape), arr.dtype.kind, arr.dtype.name
     return None
 
@@ -241,17 +239,24 @@ def plain_data(value: Any, path: str) -> Any:
 def _like(template: Any, value: Any, path: str) -> Any:
     """``value`` checked to have ``template``'s structure, rebuilt with its container types.
 
-    Mappings need the same keys, lists and tuples the same length; a number stands where
+    Mappings need the same keys (an int key may come as its string, as JSON writes it),
+    lists and tuples the same length; a number stands where
     a number stood (int or float: counters become fractional epochs; ±inf allowed, as
     in ``ReduceLROnPlateau``'s ``best``; NaN not), a bool where a bool, ``None`` where
     ``None``; strings (modes from the declaration) must be equal.
     """
     if isinstance(template, Mapping):
         value = _mapping(value, path)
-        _exact_keys(value, template, path)
-        items = [(k, _like(template[k], value[k], _at(path, k))) for k in template]
+        # JSON (the Keras adapter's saved state) writes int keys (MultiStepLR's milestones) as strings
+        given = {k: k if k in value or not isinstance(k, int) or isinstance(k, bool) or str(k) not in value
+                 else str(k) for k in template}
+        if set(value) != set(given.values()):
+            missing = [k for k in template if given[k] not in value]
+            raise StateDictError(f"{path}: keys do not match: missing {_names(missing)}, unexpected "
+                                 f"{_names(set(value) - set(given.values()))}")
+        items = [(k, _like(template[k], value[given[k]], _at(path, k))) for k in template]
         try:
-            return type(template)(items)
+            return type(template)(dict(items))  # a mapping, not pairs: Counter(pairs) would count them
         except TypeError:
             return dict(items)
     if isinstance(template, (list, tuple)):
@@ -438,7 +443,10 @@ def _parse_slots(engine: "Engine", state: Any, describe: Callable[[Any], Any]) -
         for slot in names:
             path = _at(where, slot)
             value = got[slot]
-            info = describe(value)
+            try:
+                info = describe(value)
+            except (TypeError, ValueError, RuntimeError) as exc:
+                raise StateDictError(f"{path}: cannot be read as an array here: {exc}") from None
             if info is None:
                 raise StateDictError(f"{path}: must be an array. Received: {type(value).__name__} {value!r:.80}")
             got_shape, kind, dtype = info

@@ -155,3 +155,23 @@ def test_keras_adapter_refuses_a_corrupted_saved_state_before_assigning_any_vari
     with pytest.raises(StateDictError, match=r"groups\[0\]\.host_state\.beta1_power"):
         opt.load_own_variables(store)
     assert all(np.array_equal(a, v.numpy()) for a, v in zip(before, opt.variables))
+
+
+def test_a_schedule_state_through_json_resumes_identically():
+    """JSON (the Keras adapter's saved state) writes MultiStepLR's int milestone keys as strings
+    and tuples as lists; the loaded runtime gets the declaration's types back."""
+    from optbridge.dialects.torch.optim import lr_scheduler as obs
+    spec = optim.SGD([{"params": "*", "lr": obs.MultiStepLR.declare(0.1, milestones=[2, 4])}], lr=0.1, momentum=0.9)
+    first, reference = (optbridge.build(spec, {"w": np.ones(2)}) for _ in range(2))
+    sd = first.state_dict()
+    through_json = json.loads(json.dumps({k: v for k, v in sd.items() if k != "state"}))
+    resumed = optbridge.build(spec, {"w": np.ones(2)})
+    resumed.load_state_dict(dict(through_json, state=sd["state"]))
+    lrs = []
+    for _ in range(6):
+        for opt in (resumed, reference):
+            opt.step({"w": np.ones(2)})
+            opt.end_epoch()
+        assert resumed.get_lr() == reference.get_lr()
+        lrs.append(resumed.get_lr()[0])
+    assert len(set(lrs)) == 3  # both milestones were passed
