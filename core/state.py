@@ -187,6 +187,12 @@ def real_number(value: Any, path: str, *, minimum: float | None = None, allow_in
     return x
 
 
+def _names_equal(value: Any, names: Any) -> bool:
+    """``value`` is a list (or tuple) of exactly these strings, in this order."""
+    return (isinstance(value, (list, tuple)) and all(isinstance(n, str) for n in value)
+            and list(value) == list(names))
+
+
 def _count(value: Any, path: str) -> int:
     """A Python or NumPy int >= 0 (not a bool)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 0:
@@ -275,7 +281,7 @@ def _like(template: Any, value: Any, path: str) -> Any:
             raise StateDictError(f"{path}: must be None. Received: {value!r:.80}")
         return None
     if isinstance(template, str):
-        if value != template:
+        if not isinstance(value, str) or value != template:
             raise StateDictError(f"{path}: must be {template!r}. Received: {value!r:.80}")
         return value
     raise StateDictError(f"{path}: holds a {type(template).__name__}, which a state dict cannot restore")
@@ -319,21 +325,21 @@ def parse_state_dict(engine: "Engine", sd: Any, *, describe: Callable[[Any], Any
         slots: ``False`` checks the host part only (``state`` is then ignored).
     """
     sd = _mapping(sd, "state dict")
-    if sd.get("format") != STATE_FORMAT:
+    if not isinstance(sd.get("format"), str) or sd["format"] != STATE_FORMAT:
         raise StateDictError(f"not an optbridge state dict (expected 'format': {STATE_FORMAT!r})")
     version = sd.get("format_version")
-    if isinstance(version, bool) or version not in READABLE_VERSIONS:
+    if isinstance(version, (bool, np.bool_)) or not isinstance(version, (int, np.integer)) or version not in READABLE_VERSIONS:
         raise StateDictError(f"state format_version {version!r} is not supported (expected one of {READABLE_VERSIONS})")
     unknown = [k for k in sd if k not in TOP_KEYS + LAYOUT_KEYS]
     missing = [k for k in TOP_KEYS if k not in sd and (slots or k != "state")]
     if unknown or missing:
         raise StateDictError(f"state dict: keys do not match: missing {_names(missing)}, unexpected {_names(unknown)}")
-    if sd["algorithm"] != engine.spec.algorithm.name:
+    if not isinstance(sd["algorithm"], str) or sd["algorithm"] != engine.spec.algorithm.name:
         raise StateDictError(
             f"state is for algorithm {sd['algorithm']!r}, this optimizer runs {engine.spec.algorithm.name!r}")
     global_step = _count(sd["global_step"], "global_step")
     names = sd["param_names"]
-    if not isinstance(names, (list, tuple)) or list(names) != list(engine.param_names):
+    if not _names_equal(names, engine.param_names):
         raise StateDictError(f"param_names: {names!r:.200} is not this optimizer's order {list(engine.param_names)!r:.200}")
     groups = sd["groups"]
     if not isinstance(groups, (list, tuple)) or len(groups) != len(engine.groups):
@@ -360,7 +366,7 @@ def _parse_group(g: Any, sg: Any, pos: int, version: int, global_step: int) -> G
     if isinstance(index, (bool, np.bool_)) or not isinstance(index, (int, np.integer)) or index != g.index:
         raise StateDictError(f"{where}.index: must be {g.index}. Received: {index!r}")
     params = sg["params"]
-    if not isinstance(params, (list, tuple)) or list(params) != list(g.names):
+    if not _names_equal(params, g.names):
         raise StateDictError(f"{where}: state holds parameters {params!r:.200}, expected {list(g.names)!r:.200}")
     host = _mapping(sg["host_state"], f"{where}.host_state")
     if set(host) != set(g.host_state):
@@ -404,7 +410,8 @@ def _parse_schedule(track: Any, state: Any, where: str, global_step: int) -> Sch
     """A fresh runtime of ``track``'s declaration with ``state`` loaded into it (the track is not touched)."""
     if not isinstance(state, Mapping) or set(state) != set(_SCHEDULE_KEYS):
         raise StateDictError(f"{where}: a schedule state must hold 'kind', 'interval', 'advances' and 'runtime'")
-    if state["kind"] != track.schedule.kind or state["interval"] != track.interval:
+    if not isinstance(state["kind"], str) or not isinstance(state["interval"], str) or (
+            state["kind"] != track.schedule.kind or state["interval"] != track.interval):
         raise StateDictError(
             f"{where}: state is for a {state['kind']!r:.80} schedule with interval {state['interval']!r:.40}, this group "
             f"runs {track.schedule.kind!r} with interval {track.interval!r}")

@@ -164,7 +164,8 @@ def check_param_groups(opt: "Optimizer", saved: Any) -> list[dict[str, Any]]:
         if "params" not in entry:
             raise StateDictError(f"{where}: has no 'params'")
         for key in _NEUTRAL_ONLY:
-            if key in entry and (not isinstance(entry[key], (list, tuple)) or list(entry[key]) != names):
+            if key in entry and not (isinstance(entry[key], (list, tuple)) and all(isinstance(n, str) for n in entry[key])
+                                     and list(entry[key]) == names):
                 raise StateDictError(f"{where}.{key}: must be this group's parameters {names!r:.200}. Received: "
                                      f"{entry[key]!r:.200}")
         own = opt._published[i]
@@ -186,7 +187,7 @@ def check_param_groups(opt: "Optimizer", saved: Any) -> list[dict[str, Any]]:
 def load_state_dict(opt: "Optimizer", sd: Mapping[str, Any]) -> None:
     """Check ``sd`` in full, convert every slot value, then load slots, counters and torch
     group keys; a refusal (:class:`StateDictError` naming the path) changes nothing."""
-    if not isinstance(sd, Mapping) or sd.get("format") != "optbridge.state":
+    if not isinstance(sd, Mapping) or not isinstance(sd.get("format"), str) or sd["format"] != "optbridge.state":
         raise StateDictError(
             "not an optbridge state dict (expected 'format': 'optbridge.state'): the torch backend loads what its "
             "state_dict() (or any optbridge backend's state_dict()) returns, not a torch.optim optimizer's state")

@@ -15,8 +15,8 @@ declared schedulers and an ``lr_override``; SGD whose lr and momentum a bound
 ``CyclicLR`` drives; MindSpore Momentum with a per-step lr list; Keras Adam; ASGD;
 Rprop) two optimizers are built on the backend and stepped alike (a *victim* and its
 *twin*), and the victim's state dict is mutated field by field, walking it recursively:
-wrong type (``"abc"``, ``None``, a list, a complex number, ``True`` for a number, ``1``
-for a bool), bad value (NaN; a negative counter or learning rate; a changed string),
+wrong type (``"abc"``, ``None``, a list, a NumPy array, a complex number, ``True`` for a
+number, ``1`` for a bool), bad value (NaN; a negative counter or learning rate; a changed string),
 wrong shape, wrong dtype kind (complex, int, bool, a nested list), a missing key and an
 extra key. Each must raise :class:`~optbridge.errors.StateDictError` whose message names
 the field (its key or its parent's), and leave the parameters, the state dict (slots,
@@ -213,8 +213,9 @@ def _leaf_variants(value: Any, path: tuple) -> dict[str, Any]:
     if isinstance(value, bool):
         return {"int": 1, "abc": "abc", "none": None}
     if isinstance(value, str):
-        return {"changed": value + "_x", "int": 7, "none": None}
-    out: dict[str, Any] = {"abc": "abc", "list": [0.1], "complex": complex(0.1, 1.0), "nan": math.nan, "bool": True}
+        return {"changed": value + "_x", "int": 7, "none": None, "array": np.array([value, value])}
+    out: dict[str, Any] = {"abc": "abc", "list": [0.1], "complex": complex(0.1, 1.0), "nan": math.nan, "bool": True,
+                           "array": np.array([1, 2])}
     if value is not None:
         out["none"] = None
         out["list"] = [value]
@@ -306,7 +307,7 @@ def expected_outcome(path: tuple, kind: str, own: set[str]) -> str:
         return "unchanged" if kind == "missing" and len(path) == 3 else "refused"
     if key in own:
         return "unchanged" if len(path) == 3 and kind in ("missing", "changed") else "refused"
-    return "refused" if kind in ("nan", "complex") else "extras"
+    return "refused" if kind in ("nan", "complex", "array") else "extras"
 
 
 def _names_the_field(message: str, path: tuple) -> bool:
