@@ -210,7 +210,8 @@ def _exact_keys(value: Mapping, expected: Any, path: str, what: str = "keys") ->
     """Raise unless ``value`` has exactly the keys ``expected`` (naming the missing and extra ones)."""
     got, want = set(value), set(expected)
     if got != want:
-        raise StateDictError(f"{path}: {what} do not match: missing {_names(want - got)}, unexpected {_names(got - want)}")
+        raise StateDictError(
+            f"{path}: {what} do not match: missing {_names(want - got)}, unexpected {_names(got - want)}")
 
 
 def _names(keys: Any) -> str:
@@ -328,7 +329,8 @@ def parse_state_dict(engine: "Engine", sd: Any, *, describe: Callable[[Any], Any
     if not isinstance(sd.get("format"), str) or sd["format"] != STATE_FORMAT:
         raise StateDictError(f"not an optbridge state dict (expected 'format': {STATE_FORMAT!r})")
     version = sd.get("format_version")
-    if isinstance(version, (bool, np.bool_)) or not isinstance(version, (int, np.integer)) or version not in READABLE_VERSIONS:
+    if (isinstance(version, (bool, np.bool_)) or not isinstance(version, (int, np.integer))
+            or version not in READABLE_VERSIONS):
         raise StateDictError(f"state format_version {version!r} is not supported (expected one of {READABLE_VERSIONS})")
     unknown = [k for k in sd if k not in TOP_KEYS + LAYOUT_KEYS]
     missing = [k for k in TOP_KEYS if k not in sd and (slots or k != "state")]
@@ -340,13 +342,15 @@ def parse_state_dict(engine: "Engine", sd: Any, *, describe: Callable[[Any], Any
     global_step = _count(sd["global_step"], "global_step")
     names = sd["param_names"]
     if not _names_equal(names, engine.param_names):
-        raise StateDictError(f"param_names: {names!r:.200} is not this optimizer's order {list(engine.param_names)!r:.200}")
+        raise StateDictError(
+            f"param_names: {names!r:.200} is not this optimizer's order {list(engine.param_names)!r:.200}")
     groups = sd["groups"]
     if not isinstance(groups, (list, tuple)) or len(groups) != len(engine.groups):
         raise StateDictError(
             f"state has {len(groups) if isinstance(groups, (list, tuple)) else groups!r} groups, "
             f"this optimizer has {len(engine.groups)}")
-    parsed = tuple(_parse_group(g, sg, pos, version, global_step) for pos, (g, sg) in enumerate(zip(engine.groups, groups)))
+    parsed = tuple(_parse_group(g, sg, pos, version, global_step)
+                   for pos, (g, sg) in enumerate(zip(engine.groups, groups)))
     checked: dict[str, dict[str, Any]] = {}
     if slots:
         checked = _parse_slots(engine, sd["state"], describe)
@@ -378,7 +382,8 @@ def _parse_group(g: Any, sg: Any, pos: int, version: int, global_step: int) -> G
     if not isinstance(schedules, Mapping) or set(schedules) != set(g.tracks):
         got = sorted(map(str, schedules)) if isinstance(schedules, Mapping) else schedules
         raise StateDictError(
-            f"{where}: schedule states for {got!r}, this optimizer's group has stateful schedules for {sorted(g.tracks)}")
+            f"{where}: schedule states for {got!r}, this optimizer's group has stateful schedules for "
+            f"{sorted(g.tracks)}")
     parsed_schedules = {key: _parse_schedule(track, schedules[key], f"{where}.schedules[{key!r}]", global_step)
                         for key, track in g.tracks.items()}
     values = _mapping(sg.get("scheduler_values", {}), f"{where}.scheduler_values")
@@ -413,8 +418,8 @@ def _parse_schedule(track: Any, state: Any, where: str, global_step: int) -> Sch
     if not isinstance(state["kind"], str) or not isinstance(state["interval"], str) or (
             state["kind"] != track.schedule.kind or state["interval"] != track.interval):
         raise StateDictError(
-            f"{where}: state is for a {state['kind']!r:.80} schedule with interval {state['interval']!r:.40}, this group "
-            f"runs {track.schedule.kind!r} with interval {track.interval!r}")
+            f"{where}: state is for a {state['kind']!r:.80} schedule with interval {state['interval']!r:.40}, "
+            f"this group runs {track.schedule.kind!r} with interval {track.interval!r}")
     advances = _count(state["advances"], f"{where}.advances")
     if track.interval == "step" and advances > global_step:
         raise StateDictError(

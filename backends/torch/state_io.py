@@ -164,8 +164,8 @@ def check_param_groups(opt: "Optimizer", saved: Any) -> list[dict[str, Any]]:
         if "params" not in entry:
             raise StateDictError(f"{where}: has no 'params'")
         for key in _NEUTRAL_ONLY:
-            if key in entry and not (isinstance(entry[key], (list, tuple)) and all(isinstance(n, str) for n in entry[key])
-                                     and list(entry[key]) == names):
+            value = entry.get(key, names)
+            if not (isinstance(value, (list, tuple)) and all(isinstance(n, str) for n in value) and list(value) == names):
                 raise StateDictError(f"{where}.{key}: must be this group's parameters {names!r:.200}. Received: "
                                      f"{entry[key]!r:.200}")
         own = opt._published[i]

@@ -210,10 +210,12 @@ class JaxOptimizer(OptimizerAPI):
         full = self._engine.state_dict({})
         groups = host["groups"]
         if not isinstance(groups, list) or len(groups) != len(full["groups"]):
-            raise StateDictError(f"host.groups: must be a list of {len(full['groups'])} group(s). Received: {groups!r:.120}")
+            raise StateDictError(
+                f"host.groups: must be a list of {len(full['groups'])} group(s). Received: {groups!r:.120}")
         for i, (g, h) in enumerate(zip(full["groups"], groups)):
             if not isinstance(h, Mapping) or set(h) != {"host_state", "lr_override"}:
-                raise StateDictError(f"host.groups[{i}]: must hold 'host_state' and 'lr_override'. Received: {h!r:.120}")
+                raise StateDictError(
+                    f"host.groups[{i}]: must hold 'host_state' and 'lr_override'. Received: {h!r:.120}")
             g.update(host_state=h["host_state"], lr_override=h["lr_override"])
         full["global_step"] = host["global_step"]
         parsed = self._engine.parse_state_dict(full, slots=False)
