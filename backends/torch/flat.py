@@ -45,6 +45,7 @@ import torch
 from optbridge.errors import StepInputError
 
 from . import hostscan
+from .gradients import check_gradient
 
 __all__ = ["FlatBuffers", "flatten"]
 
@@ -148,10 +149,7 @@ class FlatBuffers:
                 raise StepInputError(
                     f"flat mode: parameter {self.names[i]!r} has .grad None; flat mode steps every parameter of "
                     f"a bucket, use optimizer.zero_grad() (it zeros the gradient buffer in place)")
-            if g.shape != p.shape:
-                raise StepInputError(
-                    f"step: gradient of {self.names[i]!r} has shape {tuple(g.shape)}, parameter has "
-                    f"{tuple(p.shape)}")
+            check_gradient(self.names[i], p, g)
             if g.data_ptr() != self.grad_ptrs[i] or g.stride() != _contiguous_strides(g.shape):
                 moved.append((i, g))
         storage = self.grad.untyped_storage().data_ptr()

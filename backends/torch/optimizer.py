@@ -47,6 +47,7 @@ from optbridge.spec import GroupSpec, OptimizerSpec
 
 from . import hostscan
 from .flat import FlatBuffers, flatten
+from .gradients import check_gradient
 from .kernels import KERNELS, as_kernel
 from .paths import (NESTED, PATHS, SCALE, WD, bucket_step, compiled_bucket_step, fused_layout, hashable,
                     in_layout_of, same_strides, trace_key)
@@ -535,13 +536,7 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
                     g = p.grad
                     if g is None:
                         continue
-                    if g.is_sparse:
-                        raise StepInputError(f"step: gradient of {unit.names[i]!r} is sparse; the torch backend "
-                                             f"needs dense gradients")
-                    if g.shape != p.shape or g.dtype != p.dtype or g.device != p.device:
-                        raise StepInputError(
-                            f"step: gradient of {unit.names[i]!r} is {tuple(g.shape)} {g.dtype} on {g.device}; the "
-                            f"parameter is {tuple(p.shape)} {p.dtype} on {p.device}")
+                    check_gradient(unit.names[i], p, g)
                     present.append(i)
                     grads.append(g)
                 row.append((None if len(present) == len(unit.params) else present, grads, not native))
