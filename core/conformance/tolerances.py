@@ -14,7 +14,7 @@ and what was measured.
 
 STYLE.md practice 7: every loosening lives in :data:`TOLERANCES`, names the backend, the
 case (an id or an ``fnmatch`` pattern over ids), the dtype, and cites the measured
-mismatch that made it necessary. The table is empty: no backend needs one yet.
+mismatch that made it necessary. It holds one: Keras Ftrl's float32 power on one case.
 """
 from __future__ import annotations
 
@@ -61,8 +61,22 @@ class Loosening:
 #: The pass rule of DESIGN.md section 7.
 DEFAULT = Tolerance()
 
+_FTRL_POWER_CASE = "keras.Ftrl-power_shrinkage-groups_none-lr_list-wd_const"
+_FTRL_POWER_MEASURED = (
+    "step 6, 'layer2.1.beta': 6.73 float32 ulps from the NumPy float64 run against a limit of 5.88 "
+    "(2 x NumPy float32's 0.939 + 4), the same 6.73093 on torch, tensorflow and jax. Keras's Ftrl takes "
+    "n**p in float32 (power_precision='native') and each framework's float32 power rounds differently: "
+    "max error on 1e6 values in [0.01, 10] at p=0.3 is 0.98 ulp for NumPy, 0.58 for torch, 1.37 for "
+    "TensorFlow. FTRL's update divides the difference of two such powers, (a' - a)/lr * p, so one ulp of "
+    "power grows to several ulps of the parameter where lr drops (0.1 -> 0.05 -> 0.01 in this case's list); "
+    "8 ulp on top of twice NumPy's deviation holds with margin (measured 2026-12-04, torch 2.13, TF 2.21, "
+    "jax 0.10).")
+
 #: Every loosening of :data:`DEFAULT`; each cites its case and the measured mismatch.
-TOLERANCES: tuple[Loosening, ...] = ()
+TOLERANCES: tuple[Loosening, ...] = tuple(
+    Loosening(backend, _FTRL_POWER_CASE, "float32", Tolerance(float32_ulps=8.0), _FTRL_POWER_MEASURED)
+    for backend in ("torch", "tensorflow", "jax")
+)
 
 
 def tolerance_for(case_id: str, backend: str, dtype: str) -> Tolerance:
