@@ -168,3 +168,19 @@ def test_update_magnitude_is_lr_whatever_the_gradient_scale():
     opt = optbridge.build(OptimizerSpec(Lion(), lr=Constant(0.25)), params, backend="numpy")
     opt.step({"w": np.array([1e-30, -1e30, 3.0, -1e-3])})
     np.testing.assert_array_equal(params["w"], [-0.25, 0.25, -0.25, 0.25])
+
+
+def test_numpy_reference_steps_a_0d_parameter_as_a_one_element_vector():
+    """A 0-d parameter runs the same op order as a one-element 1-d one, bit for bit."""
+    from optbridge.dialects.keras import optimizers
+
+    spec = optimizers.Lion(learning_rate=0.01, weight_decay=0.1)
+    scalar = {"w": np.array(0.75, np.float32)}
+    vector = {"w": np.array([0.75], np.float32)}
+    opt_scalar, opt_vector = optbridge.build(spec, scalar), optbridge.build(spec, vector)
+    for g in (0.5, -0.25, 1e-3):
+        opt_scalar.step({"w": np.array(g, np.float32)})
+        opt_vector.step({"w": np.array([g], np.float32)})
+    assert scalar["w"].shape == () and scalar["w"].tobytes() == vector["w"].tobytes()
+    assert opt_scalar.state_dict()["state"]["w"]["momentum"].tobytes() == \
+        opt_vector.state_dict()["state"]["w"]["momentum"].tobytes()

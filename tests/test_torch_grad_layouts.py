@@ -154,20 +154,11 @@ SET_IDS = [f"{q.split('.')[0]}.{q.split('.')[-1]}-{label}" for q, label in SETS]
 _REFERENCE: dict[tuple[str, str], tuple[dict[str, np.ndarray], dict[str, dict[str, np.ndarray]]]] = {}
 
 
-#: layouts a class is not run on, with the reason
-NOT_RUN = {"keras.optimizers.Lion": {"w_scalar": "the NumPy reference's Lion kernel raises TypeError on a 0-d "
-                                                 "parameter (np.sign(c, out=c) with c a NumPy scalar)"}}
-
-
-def _names(qualname: str) -> list[str]:
-    return [n for n in NAMES if n not in NOT_RUN.get(qualname, {})]
-
-
 def reference_run(qualname: str, label: str):
     """The NumPy reference's parameters and state after the stream (cached per set)."""
     key = (qualname, label)
     if key not in _REFERENCE:
-        names = _names(qualname)
+        names = list(NAMES)
         params = {n: v for n, v in initial_values().items() if n in names}
         opt = optbridge.build(make_spec(qualname, label), params)
         for step in gradient_stream():
@@ -177,7 +168,7 @@ def reference_run(qualname: str, label: str):
 
 
 def torch_run(qualname: str, label: str, path: str, flat: bool):
-    names = _names(qualname)
+    names = list(NAMES)
     params = {n: p for n, p in torch_params(initial_values()).items() if n in names}
     opt = Optimizer(params, make_spec(qualname, label), path=path, flat=flat)
     for step in gradient_stream():
@@ -193,7 +184,7 @@ def assert_matches_reference(qualname: str, label: str, path: str, flat: bool) -
     want_params, want_state = reference_run(qualname, label)
     got_params, got_state = torch_run(qualname, label, path, flat)
     bad = []
-    for name in _names(qualname):
+    for name in list(NAMES):
         if not np.allclose(got_params[name], want_params[name], rtol=1e-9, atol=1e-12):
             bad.append(f"{name}: max |diff| {np.max(np.abs(got_params[name] - want_params[name])):.3g}")
         for slot, want in want_state.get(name, {}).items():

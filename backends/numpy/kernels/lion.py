@@ -11,7 +11,7 @@ def lion(alg, params, grads, slots, scalars) -> None:
     for p, g, m in zip(params, grads, slots["momentum"]):
         t = p.dtype.type
         apply_kernel_decay(alg.weight_decay_form, p, scalars)
-        c = m * t(scalars["beta_1"])
+        c = np.multiply(m, t(scalars["beta_1"]), out=np.empty_like(m))  # an array for 0-d m too
         c += g * t(scalars["one_minus_beta_1"])
         np.sign(c, out=c)
         c *= t(scalars["lr"])
