@@ -33,7 +33,8 @@ from . import plugin
 from ._version import __version__
 from .algorithms.base import algorithm_registry
 from .config import from_dict, validate
-from .conformance.cases import CASES, DTYPES, GUIDE_EXAMPLE, case_from_config, parse_conform_table, read_config_file
+from .conformance.cases import (CASES, DTYPES, case_from_config, default_example, parse_conform_table,
+                                read_config_file)
 from .conformance.layouts import LAYOUTS
 from .conformance.report import any_failed, format_report
 from .conformance.runner import run_suite
@@ -132,8 +133,8 @@ def _conform(args: argparse.Namespace) -> int:
             except _BAD_CONFIG as exc:
                 return _error(_located(args.config, exc))
         else:
-            overrides = {k: getattr(args, k) for k in ("layout", "steps", "seed") if getattr(args, k) is not None}
-            case = dataclasses.replace(GUIDE_EXAMPLE, **overrides)
+            overrides = {k: getattr(args, k) for k in ("steps", "seed") if getattr(args, k) is not None}
+            case = dataclasses.replace(default_example(args.layout or "guide"), **overrides)
         cases = [case]
         layout = case.layout if isinstance(case.layout, str) else f"{len(case.layout)} tensors"
         title = f"{case.id} ({case.optimizer}) on layout {layout}, {case.steps} steps, seed {case.seed}"

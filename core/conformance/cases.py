@@ -51,6 +51,7 @@ import itertools
 import json
 import math
 import zlib
+import dataclasses
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Callable, Iterator, Mapping, Sequence, Union
@@ -76,6 +77,8 @@ __all__ = [
     "AXES",
     "CASES",
     "GUIDE_EXAMPLE",
+    "RANK_EXAMPLE",
+    "default_example",
     "generate_cases",
     "uncovered_dialects",
     "ConformSettings",
@@ -362,8 +365,47 @@ def _guide_example() -> CaseInfo:
     return CaseInfo(id="example.guide_momentum", config=to_dict(spec), layout="guide", steps=10, seed=0)
 
 
-#: The built-in example ``optbridge conform`` runs without a config.
+#: The built-in example ``optbridge conform`` runs without a config on the ``guide`` layout.
 GUIDE_EXAMPLE: CaseInfo = _guide_example()
+
+
+def _rank_example() -> CaseInfo:
+    """:data:`GUIDE_EXAMPLE`'s groups selected by rank instead of the guide's names.
+
+    Convolution kernels (``{"ndim": 4}``), then every tensor of rank <= 1 (norms and
+    biases), then the rest, with the guide's values: the same example on any layout that
+    has a tensor of each kind (every built-in one does).
+    """
+    conv_lr = nn.cosine_decay_lr(0.0, 1e-3, total_step=1000, step_per_epoch=100, decay_epoch=10)
+    spec = nn.Momentum(
+        [
+            {"params": {"ndim": 4}, "weight_decay": 1e-4, "lr": conv_lr, "grad_centralization": True},
+            {"params": {"max_ndim": 1}, "weight_decay": 0.0, "lr": 1e-4},
+            {"params": "*", "weight_decay": 1e-5, "lr": 1e-3},
+        ],
+        learning_rate=1e-3, weight_decay=0.0, momentum=0.9,
+    )
+    return CaseInfo(id="example.momentum_by_rank", config=to_dict(spec), layout="tiny", steps=10, seed=0)
+
+
+#: The built-in example ``optbridge conform --layout NAME`` runs on a layout other than ``guide``.
+RANK_EXAMPLE: CaseInfo = _rank_example()
+
+
+def default_example(layout: str = "guide") -> CaseInfo:
+    """The example ``optbridge conform`` runs without a config, on the built-in ``layout``.
+
+    ``guide``: :data:`GUIDE_EXAMPLE` (the guide's parameter names); any other built-in
+    layout: :data:`RANK_EXAMPLE` (the same groups selected by rank) on it.
+
+    Raises:
+        ValueError: ``layout`` is not a built-in layout name.
+    """
+    if layout not in LAYOUTS:
+        raise ValueError(f"unknown layout {layout!r}. Built-in layouts: {sorted(LAYOUTS)}")
+    if layout == "guide":
+        return GUIDE_EXAMPLE
+    return dataclasses.replace(RANK_EXAMPLE, layout=layout)
 
 
 # -- configs with a ``conform`` table ------------------------------------------------------
