@@ -29,7 +29,7 @@ from .groups import ParamInfo, Resolution, resolve_groups
 from .patterns import compile_name_pattern
 from .schedules.stateful import ScheduleContext, StatefulSchedule
 from .schedules.tracks import ValueTrack, check_metric
-from .schedules.values import Constant, Scheduled, Value
+from .schedules.values import Constant, PerStep, Scheduled, Value
 from .spec import OptimizerSpec
 
 __all__ = ["Bucket", "BucketStep", "StepPlan", "GroupRuntime", "Engine", "OptimizerAPI"]
@@ -323,10 +323,11 @@ class Engine:
                 )
             targets = [self.groups[group]]
         for g in targets:
-            if g.lr_override is None and not g.lr.is_static:
+            kind = self.dynamic_lr(g.index)
+            if kind is not None:
                 raise StaticLearningRateError(
-                    f"groups[{g.index}] ({g.label}): 'lr' is dynamic ({type(g.lr).__name__}); only a static "
-                    f"learning rate can be reassigned with set_lr"
+                    f"groups[{g.index}] ({g.label}): 'lr' is dynamic ({type(g.lr).__name__}: the spec gives it "
+                    f"{kind}); only a static learning rate can be reassigned with set_lr. Nothing was changed"
                 )
         for g in targets:
             g.lr_override = float(value)
@@ -365,9 +366,27 @@ class Engine:
         if isinstance(g.lr, Constant):
             return g.lr.value
         raise StaticLearningRateError(
-            f"groups[{g.index}] ({g.label}): 'lr' is dynamic ({type(g.lr).__name__}); a scheduler bound to the "
-            f"optimizer needs a static learning rate"
+            f"groups[{g.index}] ({g.label}): 'lr' is dynamic ({type(g.lr).__name__}: the spec gives it "
+            f"{self.dynamic_lr(group)}); a scheduler bound to the optimizer needs a static learning rate. Give the "
+            f"group a static lr in the spec, or declare the scheduler in the spec (Scheduler.declare(...) as the "
+            f"group's lr) instead of binding it"
         )
+
+    def dynamic_lr(self, group: int) -> str | None:
+        """What owns the learning rate of the group at position ``group``, in words, or ``None``.
+
+        ``None`` when the lr is static (a number in the spec, or reassigned with
+        :meth:`set_lr`): code outside the spec (a framework's scheduler) may then change it.
+        Otherwise the spec owns it, and the text names how: ``"a per-step list of 10
+        values"`` or ``"the schedule 'WarmUpLR'"``.
+        """
+        g = self.groups[group]
+        if g.lr_override is not None or g.lr.is_static:
+            return None
+        if isinstance(g.lr, PerStep):
+            return f"a per-step list of {len(g.lr.values)} values"
+        schedule = getattr(g.lr, "schedule", g.lr)
+        return f"the schedule {getattr(schedule, 'name', None) or type(schedule).__name__!r}"
 
     def set_hyperparameters(self, group: int, **values: float) -> None:
         """Change algorithm hyperparameters of one group from the next step on.

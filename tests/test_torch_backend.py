@@ -187,9 +187,9 @@ def test_lr_rule_an_optbridge_schedule_owns_the_lr_and_is_published():
     assert seen == pytest.approx([0.3, 0.2, 0.1])
     model2 = Net()
     opt2 = optbridge.build(nn.Momentum(None, nn.WarmUpLR(0.1, 4), 0.9), model2.named_parameters())
-    opt2.param_groups[0]["lr"] = 0.5
     with pytest.raises(StaticLearningRateError, match="groups\\[0\\]"):
-        opt2.step()
+        opt2.param_groups[0]["lr"] = 0.5  # refused at the assignment, before anything is written
+    assert opt2.param_groups[0]["lr"] == opt2.get_lr()[0]
 
 
 def test_read_only_group_keys_raise_when_changed():

@@ -8,10 +8,13 @@ See ``docs/backends-torch.md`` for the user guide; the rules that matter here:
   compared with the value the optimizer last published there. A changed value (a torch
   ``lr_scheduler``, or ``group['lr'] = x``) is applied as ``set_lr(x, group=i)``: a
   static override that wins over the spec's static lr from then on. If the group's lr
-  is an optbridge schedule (list or Schedule), writing ``group['lr']`` raises
-  ``StaticLearningRateError`` at the next step — one owner per learning rate. After
-  each step, ``set_lr``, ``end_epoch`` and ``load_state_dict`` the optimizer publishes
-  the lr of the next step into ``group['lr']``.
+  is an optbridge schedule (per-step list or Schedule), the spec owns it — one owner
+  per learning rate: constructing a torch ``lr_scheduler`` on the optimizer (it writes
+  ``initial_lr`` or ``lr`` into every group) raises ``StaticLearningRateError`` right
+  there, naming the group, the spec's schedule, the scheduler and the two fixes, and so
+  does assigning a different value to that group's ``group['lr']``; nothing is written.
+  After each step, ``set_lr``, ``end_epoch`` and ``load_state_dict`` the optimizer
+  publishes the lr of the next step into ``group['lr']``.
 * **Momentum and betas are live too**, as in torch: ``group['momentum']``,
   ``group['betas']`` (torch's name, published for algorithms with ``beta1``/``beta2``)
   and ``group['beta1']``/``group['beta2']``. After each step the optimizer publishes the
@@ -33,6 +36,7 @@ import dataclasses
 import itertools
 import math
 import operator
+import sys
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
@@ -40,7 +44,8 @@ from typing import Any, Callable, Mapping, Sequence
 import torch
 
 from optbridge.engine import BucketStep, Engine, OptimizerAPI
-from optbridge.errors import BackendError, ScheduleExhaustedError, SpecTypeError, SpecValueError, StepInputError
+from optbridge.errors import (BackendError, ScheduleExhaustedError, SpecTypeError, SpecValueError,
+                              StaticLearningRateError, StepInputError)
 from optbridge.groups import ParamInfo
 from optbridge.schedules.values import Constant
 from optbridge.spec import GroupSpec, OptimizerSpec
@@ -246,6 +251,51 @@ def _split(which: Sequence[bool], params: list[torch.Tensor], grads: list[torch.
     return pick(params), pick(grads), {k: pick(v) for k, v in slots.items()}
 
 
+#: keys a torch ``lr_scheduler`` writes into every group when it binds (``initial_lr``) or steps (``lr``)
+_LR_WRITES = ("lr", "initial_lr")
+#: how far up the stack a writer of ``group['lr']`` is looked for (scheduler method -> helper -> here)
+_SCHEDULER_FRAMES = 8
+
+
+def _scheduler_in_stack() -> Any:
+    """The torch ``lr_scheduler`` whose method is writing a param group, or ``None``.
+
+    Only called on the refusal path and when some group's lr is dynamic, so walking a
+    few frames costs nothing that matters.
+    """
+    kinds = (torch.optim.lr_scheduler.LRScheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
+    frame = sys._getframe(2)
+    for _ in range(_SCHEDULER_FRAMES):
+        if frame is None:
+            return None
+        candidate = frame.f_locals.get("self")
+        if isinstance(candidate, kinds):
+            return candidate
+        frame = frame.f_back
+    return None
+
+
+class _ParamGroup(dict):
+    """One of ``Optimizer.param_groups``: a plain torch group dict whose learning-rate
+    writes are checked by the optimizer before they land (see the module docstring)."""
+
+    def __init__(self, owner: "Optimizer", values: Mapping[str, Any]):
+        super().__init__(values)
+        self._owner = owner
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        owner = self.__dict__.get("_owner")  # absent while pickle/deepcopy refill the items
+        if key in _LR_WRITES and owner is not None:
+            owner._check_lr_write(self, key, value)
+        super().__setitem__(key, value)
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        owner = self.__dict__.get("_owner")
+        if key in _LR_WRITES and key not in self and owner is not None:
+            owner._check_lr_write(self, key, default)
+        return super().setdefault(key, default)
+
+
 class Optimizer(torch.optim.Optimizer, OptimizerAPI):
     """A ``torch.optim.Optimizer`` that runs a canonical optbridge spec.
 
@@ -351,7 +401,7 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
         lrs = engine.get_lr()
         out = []
         for i, g in enumerate(engine.groups):
-            group = {"params": [(n, self._named_params[n]) for n in g.names], "lr": lrs[i]}
+            group = _ParamGroup(self, {"params": [(n, self._named_params[n]) for n in g.names], "lr": lrs[i]})
             group.update(self._group_keys(engine, i))
             out.append(group)
         return out
@@ -414,7 +464,7 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
         published = []
         for i, (group, runtime) in enumerate(zip(self.param_groups, engine.groups)):
             try:
-                group["lr"] = engine.lr_at(runtime, engine.global_step)
+                dict.__setitem__(group, "lr", engine.lr_at(runtime, engine.global_step))
             except ScheduleExhaustedError:
                 pass
             keys = self._group_keys(engine, i)
@@ -433,6 +483,48 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
                       if k in ("momentum", "betas", "beta1", "beta2")}
         self.param_groups[group].update(values)
         self._published[group].update(values)
+
+    def _check_lr_write(self, group: Mapping[str, Any], key: str, value: Any) -> None:
+        """Refuse a write of ``group[key]`` (``'lr'``/``'initial_lr'``) that would take a
+        learning rate away from its owner, the spec, before anything is written.
+
+        A torch ``lr_scheduler`` writes every group, so it is refused when any group's lr
+        is a per-step list or a schedule: when it binds (``initial_lr``; OneCycleLR,
+        CyclicLR and ReduceLROnPlateau write ``lr`` first). Other code is refused when it
+        assigns a different ``lr`` to such a group.
+
+        Raises:
+            StaticLearningRateError: naming the group, the spec's schedule, the writer and
+                the two fixes.
+        """
+        engine = getattr(self, "_engine", None)
+        if getattr(self, "_building", True) or engine is None:
+            return
+        dynamic = [i for i in range(len(engine.groups)) if engine.dynamic_lr(i) is not None]
+        if not dynamic:
+            return
+        index = next((i for i, g in enumerate(self.param_groups) if g is group), None)
+        scheduler = _scheduler_in_stack()
+        if scheduler is None:
+            if index not in dynamic or (key == "lr" and not _differs(value, group.get("lr"))):
+                return
+            if key == "initial_lr":
+                writer = "a torch lr_scheduler (it writes param_groups[i]['initial_lr'] when it binds)"
+            else:
+                writer = f"code assigning param_groups[{index}]['lr'] (a torch lr_scheduler or by hand)"
+            culprit = index
+        else:
+            cls = type(scheduler)
+            writer = f"{cls.__module__}.{cls.__qualname__}"
+            culprit = index if index in dynamic else dynamic[0]
+        runtime = engine.groups[culprit]
+        raise StaticLearningRateError(
+            f"param_groups[{culprit}] ({runtime.label}): {writer} cannot set this group's learning rate: the spec gives "
+            f"it {engine.dynamic_lr(culprit)}, and the spec owns it (one owner per learning rate). Either give the "
+            f"group a static lr in the spec (a number) and let the scheduler change it, or declare the scheduler in "
+            f"the spec (optbridge.dialects.torch.optim.lr_scheduler.<Name>.declare(...) as the group's lr) and do not "
+            f"attach the torch one. Nothing was changed"
+        )
 
     def _sync_lr(self) -> None:
         """Apply edits of the live keys (see the module docstring); check the read-only keys.
