@@ -5,8 +5,11 @@ Subcommands:
 * ``optbridge conform [CONFIG] [--backend NAME ...] [--layout NAME] [--steps N]
   [--dtype float32|float64 ...] [--seed N]`` — run one config on every installed backend
   (or those named) against the NumPy reference and print the conformance table; without
-  CONFIG, the reference guide's grouped ``nn.Momentum`` on the ``guide`` layout. A config
-  may carry a ``conform`` table ``{"layout", "steps", "seed"}``; options override it.
+  CONFIG, the reference guide's grouped ``nn.Momentum`` on the ``guide`` layout, or its
+  groups selected by rank on another ``--layout``
+  (:func:`optbridge.conformance.cases.default_example`). A config may carry a ``conform``
+  table ``{"layout", "steps", "seed"}``; options override it. Without either, 10 steps,
+  or the length of the config's shortest per-step list when that is fewer.
   ``--cases`` runs the shipped case database instead (``-k TEXT`` keeps the case ids
   containing TEXT). Exit status 1 on any failure or error.
 * ``optbridge backends`` — installed backends (version, dtypes, kernels) and broken
@@ -110,8 +113,29 @@ def _located(path: str, exc: BaseException) -> str:
 
 
 # -- conform ----------------------------------------------------------------------------
+#: Steps ``conform`` runs a config for when neither ``--steps`` nor its ``conform`` table says.
+DEFAULT_CONFORM_STEPS = 10
+
+
+def _default_conform_steps(config: dict[str, Any]) -> tuple[int, str]:
+    """:data:`DEFAULT_CONFORM_STEPS`, or the length of the config's shortest per-step list
+    (an lr or weight-decay list, of the optimizer or of a group) when that is shorter, with
+    a line saying so (``""`` otherwise): a list running out is an error, not a default."""
+    spec = from_dict(config).to_canonical()
+    values = [("learning rate", spec.lr), ("weight_decay", spec.weight_decay)]
+    for g in spec.groups or ():
+        values += [(f"groups[{g.source_index}] lr", g.lr), (f"groups[{g.source_index}] weight_decay", g.weight_decay)]
+    lists = [(len(v.values), where) for where, v in values if isinstance(v, PerStep)]
+    if not lists or min(lists)[0] >= DEFAULT_CONFORM_STEPS:
+        return DEFAULT_CONFORM_STEPS, ""
+    length, where = min(lists)
+    return length, (f"steps: {length}, the length of the per-step {where} list (default {DEFAULT_CONFORM_STEPS}; "
+                    "--steps or the config's conform table sets it)")
+
+
 def _conform(args: argparse.Namespace) -> int:
     dtypes = tuple(args.dtype) if args.dtype else DTYPES
+    note = ""
     if args.cases:
         if args.config or args.layout or args.steps is not None or args.seed is not None:
             return _error("--cases runs the shipped database; it takes no CONFIG, --layout, --steps or --seed")
@@ -128,8 +152,12 @@ def _conform(args: argparse.Namespace) -> int:
                 return _error(f"--{name} must be >= {minimum}. Received: {value}")
         if args.config:
             try:
-                case = case_from_config(read_config_file(args.config), name=Path(args.config).name,
-                                        layout=args.layout, steps=args.steps, seed=args.seed, dtypes=dtypes)
+                data = read_config_file(args.config)
+                steps = args.steps
+                if steps is None and not (isinstance(data.get("conform"), dict) and "steps" in data["conform"]):
+                    steps, note = _default_conform_steps({k: v for k, v in data.items() if k != "conform"})
+                case = case_from_config(data, name=Path(args.config).name,
+                                        layout=args.layout, steps=steps, seed=args.seed, dtypes=dtypes)
             except _BAD_CONFIG as exc:
                 return _error(_located(args.config, exc))
         else:
@@ -144,6 +172,8 @@ def _conform(args: argparse.Namespace) -> int:
         return _error(str(exc))
     names = [b.name for b in backends] if backends is not None else sorted(plugin.backends())
     print(f"conform: {title}")
+    if note:
+        print(note)
     print(f"backends: {', '.join(names) or 'none'}; dtypes: {', '.join(dtypes)}")
     print()
     results = run_suite(backends, cases, dtypes)

@@ -66,3 +66,53 @@ def test_an_errored_run_is_visibly_an_error_in_the_table(tmp_path, capsys):
 def test_a_passing_run_has_no_verdict_line(capsys):
     assert cli.main(["conform", "--backend", "numpy", "--dtype", "float64"]) == 0
     assert "NOT CONFORMING" not in capsys.readouterr().out
+
+
+def _doc_configs() -> list[tuple[str, str, str]]:
+    """``(page:line, suffix, text)`` of every config file shown in docs/*.md: a fenced
+    block that parses as a JSON or TOML table with an ``optimizer`` key."""
+    import re
+    import tomllib
+    from pathlib import Path
+
+    found = []
+    for page in sorted((Path(__file__).parent.parent / "docs").glob("*.md")):
+        text = page.read_text()
+        for match in re.finditer(r"^```[a-z]*\n(.*?)^```", text, flags=re.S | re.M):
+            body = match.group(1)
+            where = f"{page.name}:{text[:match.start()].count(chr(10)) + 1}"
+            for suffix, parse in ((".json", json.loads), (".toml", tomllib.loads)):
+                try:
+                    data = parse(body)
+                except ValueError:
+                    continue
+                if isinstance(data, dict) and "optimizer" in data:
+                    found.append((where, suffix, body))
+    return found
+
+
+DOC_CONFIGS = _doc_configs()
+
+
+def test_the_docs_show_configs():
+    assert {where.split(":")[0] for where, _, _ in DOC_CONFIGS} >= {"configs.md"}
+
+
+@pytest.mark.parametrize("where,suffix,text", DOC_CONFIGS, ids=[w for w, _, _ in DOC_CONFIGS])
+def test_every_config_in_the_docs_runs_under_conform(where, suffix, text, tmp_path, capsys):
+    path = tmp_path / f"config{suffix}"
+    path.write_text(text)
+    status = cli.main(["conform", str(path), "--backend", "numpy"])
+    out = capsys.readouterr()
+    assert status == 0, (where, out.out[-2000:], out.err)
+    assert table_rows(out.out)[("numpy", "float64")][3] == "1"
+
+
+def test_a_per_step_list_shorter_than_the_default_sets_the_steps(tmp_path, capsys):
+    config = {"format_version": 1, "optimizer": "mindspore.nn.SGD", "learning_rate": [0.1, 0.05, 0.01]}
+    assert cli.main(["conform", write_json(tmp_path, config), "--backend", "numpy"]) == 0
+    out = capsys.readouterr().out
+    assert "3 steps" in out and "the length of the per-step learning rate list" in out
+    # An explicit number of steps past the list's end is the user's error, reported as one.
+    assert cli.main(["conform", write_json(tmp_path, config), "--backend", "numpy", "--steps", "5"]) == 1
+    assert "ScheduleExhaustedError" in capsys.readouterr().out
