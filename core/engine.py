@@ -32,7 +32,18 @@ from .schedules.tracks import ValueTrack, check_metric
 from .schedules.values import Constant, PerStep, Scheduled, Value
 from .spec import OptimizerSpec
 
-__all__ = ["Bucket", "BucketStep", "StepPlan", "GroupRuntime", "Engine", "OptimizerAPI"]
+__all__ = ["Bucket", "BucketStep", "StepPlan", "GroupRuntime", "Engine", "OptimizerAPI", "describe_dynamic"]
+
+
+def describe_dynamic(value: Value) -> str | None:
+    """A list or schedule value in words (``"a per-step list of 10 values"``, ``"the
+    schedule 'WarmUpLR'"``), or ``None`` for a static value."""
+    if value.is_static:
+        return None
+    if isinstance(value, PerStep):
+        return f"a per-step list of {len(value.values)} values"
+    schedule = getattr(value, "schedule", value)
+    return f"the schedule {getattr(schedule, 'name', None) or type(schedule).__name__!r}"
 
 
 @dataclass(frozen=True)
@@ -381,12 +392,7 @@ class Engine:
         values"`` or ``"the schedule 'WarmUpLR'"``.
         """
         g = self.groups[group]
-        if g.lr_override is not None or g.lr.is_static:
-            return None
-        if isinstance(g.lr, PerStep):
-            return f"a per-step list of {len(g.lr.values)} values"
-        schedule = getattr(g.lr, "schedule", g.lr)
-        return f"the schedule {getattr(schedule, 'name', None) or type(schedule).__name__!r}"
+        return None if g.lr_override is not None else describe_dynamic(g.lr)
 
     def set_hyperparameters(self, group: int, **values: float) -> None:
         """Change algorithm hyperparameters of one group from the next step on.

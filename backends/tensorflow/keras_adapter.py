@@ -17,6 +17,11 @@ slots plus the engine's host state (step counter, Adam's accumulated β powers, 
 module imported (``import optbridge.backends.tensorflow.keras_adapter``) so that Keras
 finds the registered class ``"optbridge>KerasOptimizer"``.
 
+Learning rate: ``optimizer.learning_rate`` is the first group's lr; assigning it (Keras'
+``ReduceLROnPlateau``, ``LearningRateScheduler``) sets group 0 to the value and scales
+every group by the same factor, and is refused with ``StaticLearningRateError`` when the
+spec gives a group a per-step list or a schedule (see the ``learning_rate`` setter).
+
 Not supported: Keras' own ``weight_decay``, ``clipnorm``/``clipvalue``/``global_clipnorm``,
 ``use_ema``, ``loss_scale_factor`` and ``gradient_accumulation_steps`` (the spec has its
 own weight decay and loss scale), and XLA-compiled training steps (``jit_compile=True``
@@ -25,6 +30,8 @@ in ``model.compile``): the host scalars come from a ``tf.numpy_function``.
 from __future__ import annotations
 
 import json
+import math
+import sys
 from typing import Any
 
 import keras
@@ -34,7 +41,9 @@ import tensorflow as tf
 from optbridge import plugin
 from optbridge.config import from_dict, to_dict
 from optbridge.dialects.base import DialectOptimizer
-from optbridge.errors import SpecTypeError, StateDictError
+from optbridge.engine import describe_dynamic
+from optbridge.errors import SpecTypeError, SpecValueError, StateDictError, StaticLearningRateError
+from optbridge.groups import describe_selector
 from optbridge.spec import OptimizerSpec
 
 from .optimizer import TensorFlowOptimizer
@@ -42,6 +51,21 @@ from .optimizer import TensorFlowOptimizer
 __all__ = ["KerasOptimizer"]
 
 _STATE_KEY = "optbridge"
+#: how far up the stack a Keras callback assigning ``optimizer.learning_rate`` is looked for
+_CALLBACK_FRAMES = 8
+
+
+def _callback_in_stack() -> Any:
+    """The Keras callback assigning ``optimizer.learning_rate``, or ``None`` (refusal path only)."""
+    frame = sys._getframe(2)
+    for _ in range(_CALLBACK_FRAMES):
+        if frame is None:
+            return None
+        candidate = frame.f_locals.get("self")
+        if isinstance(candidate, keras.callbacks.Callback):
+            return candidate
+        frame = frame.f_back
+    return None
 
 
 def _canonical(spec: Any) -> OptimizerSpec:
@@ -98,8 +122,8 @@ class KerasOptimizer(keras.optimizers.Optimizer):
         self._runner = TensorFlowOptimizer(self._canonical, named, kernels, jit_compile=self._jit_compile,
                                            fused=self._fused, native=self._native, slot_factory=self._make_slot)
         if self._pending_lr is not None:
-            self._runner.set_lr(self._pending_lr)
-            self._pending_lr = None
+            pending, self._pending_lr = self._pending_lr, None
+            self._assign_lr(pending)
 
     def _make_slot(self, variable: Any, slot: str, init: float):
         return self.add_variable_from_reference(variable, name=slot, initializer=keras.initializers.Constant(init))
@@ -122,20 +146,80 @@ class KerasOptimizer(keras.optimizers.Optimizer):
     # -- learning rate as Keras callbacks see it --------------------------------------------
     @property
     def learning_rate(self) -> float:
-        """The first group's learning rate at the next step (``ReduceLROnPlateau`` reads it)."""
+        """The first group's learning rate at the next step (what ``ReduceLROnPlateau`` and
+        ``LearningRateScheduler`` read)."""
         if self._runner is None:
-            return self._pending_lr if self._pending_lr is not None else float(self._canonical.lr.at(0))
+            return self._pending_lr if self._pending_lr is not None else float(self._spec_lrs()[0][1].at(0))
         return self._runner.get_lr()[0]
 
     @learning_rate.setter
     def learning_rate(self, value: Any) -> None:
+        """Assign the first group's learning rate; every group is scaled by the same factor.
+
+        Group ``i`` gets ``value * lr_i / lr_0`` (its ratio to group 0 is kept), as torch's
+        ``ReduceLROnPlateau`` multiplies every group by its factor; with one group that is
+        ``value``. Refused, with nothing changed: any group's lr the spec gives as a per-step
+        list or a schedule (:class:`~optbridge.errors.StaticLearningRateError`: the spec owns
+        it), and a value that is not a finite number >= 0, or a group 0 at lr 0 beside a
+        group that is not (no factor exists; :class:`~optbridge.errors.SpecValueError`).
+        Before the first step (``build``), the value is kept and applied by ``build``.
+        """
         if not hasattr(self, "_canonical"):  # Keras' own __init__ assigns its learning-rate variable
             return
-        value = float(keras.ops.convert_to_numpy(value))
+        try:
+            value = float(keras.ops.convert_to_numpy(value))
+        except (TypeError, ValueError) as exc:
+            raise SpecValueError(f"{self.name}: learning_rate must be a number. Received: {value!r}") from exc
+        if not math.isfinite(value) or value < 0:
+            raise SpecValueError(f"{self.name}: learning_rate must be a finite number >= 0. Received: {value!r}")
         if self._runner is None:  # e.g. LearningRateScheduler before the first batch: applied by build
+            for where, lr in self._spec_lrs():
+                self._refuse_dynamic(where, describe_dynamic(lr))
             self._pending_lr = value
             return
-        self._runner.set_lr(value)
+        self._assign_lr(value)
+
+    def _spec_lrs(self) -> list[tuple[str, Any]]:
+        """``(where, lr value)`` of each group of the spec, before the groups are resolved."""
+        spec = self._canonical
+        if spec.groups is None:
+            return [("groups[0] ('*')", spec.lr)]
+        return [(f"groups[{g.source_index}] ({describe_selector(g.params)})", spec.lr if g.lr is None else g.lr)
+                for g in spec.groups]
+
+    def _refuse_dynamic(self, where: str, kind: str | None) -> None:
+        if kind is None:
+            return
+        writer = _callback_in_stack()
+        writer = f"keras.callbacks.{type(writer).__name__}" if writer is not None else \
+            "code assigning optimizer.learning_rate"
+        raise StaticLearningRateError(
+            f"{self.name}: {where}: {writer} cannot set this group's learning rate: the spec gives it {kind}, and the "
+            f"spec owns it (one owner per learning rate). Either give the group a static lr in the spec (a number) "
+            f"and let the callback change it, or declare the schedule in the spec (e.g. "
+            f"optimizers.schedules.ExponentialDecay(...) as the learning rate) and drop the callback. Nothing was "
+            f"changed")
+
+    def _assign_lr(self, value: float) -> None:
+        engine = self._runner._engine
+        for i, g in enumerate(engine.groups):
+            self._refuse_dynamic(f"groups[{g.index}] ({g.label})", engine.dynamic_lr(i))
+        lrs = [engine.static_lr(i) for i in range(len(engine.groups))]
+        if lrs[0] == 0.0:
+            if any(lrs):
+                raise SpecValueError(
+                    f"{self.name}: groups[0]'s lr is 0, so assigning optimizer.learning_rate = {value!r} has no factor "
+                    f"to scale the other groups {lrs[1:]} by; set each group with "
+                    f"optimizer.optbridge.set_lr(value, group=i). Nothing was changed")
+            new = [value] * len(lrs)
+        else:
+            new = [value] + [value * (lr / lrs[0]) for lr in lrs[1:]]
+        bad = [i for i, lr in enumerate(new) if not math.isfinite(lr)]
+        if bad:
+            raise SpecValueError(f"{self.name}: assigning optimizer.learning_rate = {value!r} would give groups{bad} "
+                                 f"a learning rate that is not finite. Nothing was changed")
+        for i, lr in enumerate(new):
+            self._runner.set_lr(lr, group=i)
 
     # -- serialisation ----------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:
