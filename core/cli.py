@@ -27,10 +27,14 @@ Subcommands:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import os
+import re
 import sys
+import threading
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from . import plugin
 from ._version import __version__
@@ -92,14 +96,88 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Environment set before a backend imports TensorFlow, unless the user set it: C++ INFO
+#: and WARNING lines (oneDNN, CPU features, absl's pre-init notice) stay out of the output.
+QUIET_FRAMEWORK_LOGS = {"TF_CPP_MIN_LOG_LEVEL": "2"}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status (2: usage error)."""
+    """Run the command line; returns the exit status (2: usage error).
+
+    Output cut short by its reader (``optbridge conform | head -1``) ends the command
+    quietly with status 1 instead of a ``BrokenPipeError`` traceback.
+    """
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 2
-    return args.handler(args)
+    quiet = [key for key in QUIET_FRAMEWORK_LOGS if key not in os.environ]
+    for key in quiet:
+        os.environ[key] = QUIET_FRAMEWORK_LOGS[key]
+    try:
+        with _framework_logs_filtered() if quiet else contextlib.nullcontext():
+            status = args.handler(args)
+            sys.stdout.flush()
+    except BrokenPipeError:
+        # Python flushes stdout again at exit: point it at devnull so that flush is quiet.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 1
+    return status
+
+
+#: An INFO or WARNING line of TensorFlow's C++ runtime (absl format; some, such as
+#: oneDNN's notice, are written before TF reads ``TF_CPP_MIN_LOG_LEVEL``) or absl's
+#: pre-init notice: ``WARNING: All log messages before absl::InitializeLog() ...``,
+#: ``I0000 00:00:1796420615.926197    7028 port.cc:153] ...``. Errors (``E...``) pass.
+_FRAMEWORK_LOG_LINE = re.compile(
+    r"^(WARNING: All log messages before absl::InitializeLog\(\) is called"
+    r"|[IW]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ [\w.\-]+:\d+\] )"
+)
+
+
+@contextlib.contextmanager
+def _framework_logs_filtered() -> Iterator[None]:
+    """Send file descriptor 2 through a pipe whose reader thread passes every line on to
+    the real stderr at once, but the frameworks' load-time log lines
+    (:data:`_FRAMEWORK_LOG_LINE`, written by C++ where no Python setting reaches them)."""
+    try:
+        saved = os.dup(2)
+    except OSError:  # no file descriptor 2 (an embedded interpreter): nothing to filter
+        yield
+        return
+    read_end, write_end = os.pipe()
+
+    def forward() -> None:
+        pending = b""
+        while True:
+            chunk = os.read(read_end, 65536)
+            pending += chunk
+            lines = pending.split(b"\n")
+            pending = lines.pop()  # an unfinished line waits for the rest of it
+            for line in lines:
+                if not _FRAMEWORK_LOG_LINE.match(line.decode("utf-8", "replace")):
+                    os.write(saved, line + b"\n")
+            if not chunk:
+                if pending:
+                    os.write(saved, pending)
+                return
+
+    reader = threading.Thread(target=forward, name="optbridge-stderr-filter", daemon=True)
+    sys.stderr.flush()
+    os.dup2(write_end, 2)
+    os.close(write_end)
+    reader.start()
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)  # closes the pipe's last write end: the reader sees EOF
+        reader.join()
+        os.close(read_end)
+        os.close(saved)
 
 
 def _error(message: str) -> int:
@@ -175,6 +253,8 @@ def _conform(args: argparse.Namespace) -> int:
     if note:
         print(note)
     print(f"backends: {', '.join(names) or 'none'}; dtypes: {', '.join(dtypes)}")
+    for failure in plugin.broken_plugins():
+        print(f"broken plugin, not run: {failure.plugin} ({failure.stage}): {failure.error}")
     print()
     results = run_suite(backends, cases, dtypes)
     print(format_report(results))

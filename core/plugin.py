@@ -248,11 +248,17 @@ def get_backend(name: str) -> Backend:
     found = backends()
     if name not in found:
         broken = ", ".join(f"{f.plugin} ({f.error})" for f in _state.failures) or "none"
+        extra = _BUILTIN_EXTRAS.get(name)
+        hint = f" (it comes with the extra: pip install \"optbridge[{extra}]\")" if extra else ""
         raise BackendError(
-            f"no backend named {name!r} is installed. Installed: {sorted(found) or 'none'}; "
+            f"no backend named {name!r} is installed{hint}. Installed: {sorted(found) or 'none'}; "
             f"broken plugins: {broken}"
         )
     return found[name]
+
+
+#: Built-in backends whose framework is an optional extra of the distribution.
+_BUILTIN_EXTRAS = {"torch": "torch", "tensorflow": "tensorflow"}
 
 
 def detect_backend(params: Any) -> str:

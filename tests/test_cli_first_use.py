@@ -8,10 +8,11 @@ import json
 
 import pytest
 
-from optbridge import cli
+from optbridge import cli, plugin
 from optbridge.conformance.cases import GUIDE_EXAMPLE, default_example
 from optbridge.conformance.layouts import LAYOUTS
 from optbridge.conformance.report import compact_json
+from optbridge.errors import BackendError
 
 from test_cli import table_rows, write_json
 
@@ -116,3 +117,64 @@ def test_a_per_step_list_shorter_than_the_default_sets_the_steps(tmp_path, capsy
     # An explicit number of steps past the list's end is the user's error, reported as one.
     assert cli.main(["conform", write_json(tmp_path, config), "--backend", "numpy", "--steps", "5"]) == 1
     assert "ScheduleExhaustedError" in capsys.readouterr().out
+
+
+def _cli_env(**extra: str) -> dict[str, str]:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    env.update(extra)
+    return env
+
+
+def test_output_cut_short_by_its_reader_ends_without_a_traceback():
+    import subprocess
+    import sys
+
+    # The read end closes before the command writes: every write raises EPIPE.
+    proc = subprocess.Popen([sys.executable, "-m", "optbridge", "conform", "--backend", "numpy"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_cli_env(OPTBRIDGE_PLUGINS="numpy"))
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 1
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
+    shell = subprocess.run(f"{sys.executable} -m optbridge conform --backend numpy | head -1", shell=True,
+                           capture_output=True, text=True, env=_cli_env(OPTBRIDGE_PLUGINS="numpy"), timeout=120)
+    assert shell.stdout.startswith("conform: example.guide_momentum") and shell.stdout.count("\n") == 1
+    assert "Traceback" not in shell.stderr, shell.stderr
+
+
+def test_tensorflow_log_lines_stay_out_of_the_output():
+    import subprocess
+    import sys
+
+    pytest.importorskip("tensorflow")
+    run = subprocess.run([sys.executable, "-m", "optbridge", "conform", "--backend", "tensorflow", "--dtype",
+                          "float64", "--steps", "2"], capture_output=True, text=True, env=_cli_env(), timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stderr == ""
+    assert "absl" not in run.stdout and "oneDNN" not in run.stdout
+
+
+def test_framework_log_line_pattern_keeps_errors():
+    assert cli._FRAMEWORK_LOG_LINE.match("I0000 00:00:1796420615.926197    7028 port.cc:153] oneDNN custom ops")
+    assert cli._FRAMEWORK_LOG_LINE.match("W0000 00:00:1796420615.926197    7028 gpu_device.cc:2] no GPU")
+    assert cli._FRAMEWORK_LOG_LINE.match("WARNING: All log messages before absl::InitializeLog() is called are ")
+    assert not cli._FRAMEWORK_LOG_LINE.match("E0000 00:00:1796420615.926197    7028 x.cc:1] failed")
+    assert not cli._FRAMEWORK_LOG_LINE.match("UserWarning: something")
+
+
+def test_a_missing_builtin_backend_names_its_extra(monkeypatch, capsys):
+    monkeypatch.setattr(plugin, "backends", lambda: {})  # neither torch nor TensorFlow installed
+    assert cli.main(["conform", "--backend", "torch"]) == 1
+    assert 'pip install "optbridge[torch]"' in capsys.readouterr().err
+    with pytest.raises(BackendError, match=r'optbridge\[tensorflow\]'):
+        plugin.get_backend("tensorflow")
+
+
+def test_conform_mentions_broken_plugins(monkeypatch, capsys):
+    failure = plugin.PluginFailure("optbridge-broken", "import", "ImportError: No module named 'missing_framework'")
+    monkeypatch.setattr(plugin, "broken_plugins", lambda: [failure])
+    assert cli.main(["conform", "--backend", "numpy", "--dtype", "float64"]) == 0
+    out = capsys.readouterr().out
+    assert "broken plugin, not run: optbridge-broken (import): ImportError: No module named 'missing_framework'" in out
