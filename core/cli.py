@@ -20,7 +20,8 @@ Subcommands:
 * ``optbridge plot CONFIG -o lr.png [--steps N] [--steps-per-epoch K]`` — draw each
   group's learning rate (and weight decay, when it changes) over N optimizer steps
   (default: the longest per-step list, else 100); epoch-interval schedules advance every
-  K steps (default 1). Needs matplotlib (extra ``plot``).
+  K steps (default 1). A per-step list is drawn as steps; ``--steps`` past a list's end
+  warns on stderr and ends its curve. Needs matplotlib (extra ``plot``).
 
 ``python -m optbridge`` runs the same :func:`main`.
 """
@@ -361,8 +362,14 @@ def _plot(args: argparse.Namespace) -> int:
         return _error(_located(args.config, exc))
     steps = args.steps if args.steps is not None else default_steps(spec)
     try:
-        path = plot_schedules(spec, args.output, steps, args.steps_per_epoch, title=Path(args.config).name)
         curves = schedule_curves(spec, steps, args.steps_per_epoch)
+        for curve in curves:
+            if curve.past_end:
+                print(f"optbridge: warning: {curve.where} {curve.key!r}: the per-step list has {curve.list_length} "
+                      f"entries; steps {curve.list_length}..{steps - 1} run past its end (an optimizer raises "
+                      "ScheduleExhaustedError there), so its curve ends at step "
+                      f"{curve.list_length - 1}", file=sys.stderr)
+        path = plot_schedules(spec, args.output, steps, args.steps_per_epoch, title=Path(args.config).name)
     except _BAD_CONFIG as exc:
         return _error(_located(args.config, exc))
     except OSError as exc:

@@ -7,8 +7,9 @@ spec's host precision; MindSpore's ``lr + 1 − 1`` quirk for static lrs is not 
 Epoch-interval schedules (torch's schedulers, advanced by ``opt.end_epoch()``) need a
 notion of epoch: ``steps_per_epoch`` steps make one, and ``end_epoch()`` is called after
 every ``steps_per_epoch``-th step. A ``ReduceLROnPlateau`` reacts to a metric the plot does
-not have: it is held at its value (the curve's ``note`` says so). A per-step list that
-runs out ends its curve.
+not have: it is held at its value (the curve's ``note`` says so). A per-step list is
+drawn as steps (each entry holds for one step) and, where it runs out, its curve ends
+(``Curve.past_end`` counts the steps past it; ``optbridge plot`` warns).
 
 :func:`plot_schedules` draws the curves with matplotlib (extra ``plot``; the Agg backend,
 no display needed): one line per group, labelled by its selector, lr on top and weight
@@ -26,7 +27,7 @@ from .errors import OptbridgeError, ScheduleExhaustedError
 from .groups import describe_selector
 from .schedules.stateful import ScheduleContext, StatefulSchedule
 from .schedules.tracks import ValueTrack
-from .schedules.values import Scheduled, Value
+from .schedules.values import PerStep, Scheduled, Value
 from .spec import OptimizerSpec
 
 __all__ = ["Curve", "schedule_curves", "plot_schedules", "DEFAULT_STEPS"]
@@ -37,12 +38,26 @@ DEFAULT_STEPS = 100
 
 @dataclass
 class Curve:
-    """One group's ``lr`` or ``weight_decay`` over the steps (``nan`` after a list ends)."""
+    """One group's ``lr`` or ``weight_decay`` over the steps (``nan`` after a list ends).
+
+    ``list_length`` is the number of entries when the value is a per-step list (drawn as
+    steps: entry ``s`` holds from step ``s`` to ``s + 1``), else ``None``; ``where`` names
+    the group, as the engine's errors do.
+    """
 
     label: str
     key: str
     values: list[float] = field(default_factory=list)
     note: str = ""
+    list_length: int | None = None
+    where: str = ""
+
+    @property
+    def past_end(self) -> int:
+        """How many of the evaluated steps lie past the end of this curve's per-step list."""
+        if self.list_length is None:
+            return 0
+        return max(0, len(self.values) - self.list_length)
 
     @property
     def varies(self) -> bool:
@@ -118,7 +133,8 @@ def schedule_curves(spec: OptimizerSpec, steps: int, steps_per_epoch: int = 1) -
         where = f"groups[{pos}] ({label})"
         for key, value in (("lr", lr), ("weight_decay", wd)):
             source = _Source(value, key, where, algorithm.hyperparameters())
-            curve = Curve(label=label, key=key, note=source.note)
+            curve = Curve(label=label, key=key, note=source.note, where=where,
+                          list_length=len(value.values) if isinstance(value, PerStep) else None)
             curves.append(curve)
             sources.append((source, curve))
     for step in range(steps):
@@ -155,7 +171,12 @@ def plot_schedules(spec: OptimizerSpec, path: str | Path, steps: int, steps_per_
     for ax, group, name in zip(axes[:, 0], (lr, wd), ("learning rate", "weight decay")):
         for curve in group:
             label = curve.label + (f" ({curve.note})" if curve.note else "")
-            ax.plot(x, curve.values, label=label, linewidth=1.4)
+            if curve.list_length is not None:
+                # A list holds each entry for one whole step: draw the last step's width too.
+                ax.plot(x + [steps], curve.values + curve.values[-1:], label=label, linewidth=1.4,
+                        drawstyle="steps-post")
+            else:
+                ax.plot(x, curve.values, label=label, linewidth=1.4)
         ax.set_ylabel(name)
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize="small", loc="best")

@@ -104,3 +104,49 @@ def test_plot_command_reports_a_bad_config(tmp_path, capsys):
     path.write_text(json.dumps(bad))
     assert main(["plot", str(path), "-o", str(tmp_path / "x.png")]) == 1
     assert "params[1].lr" in capsys.readouterr().err
+
+
+def test_per_step_lists_are_marked_and_counted_past_their_end():
+    spec = nn.Momentum([{"params": "a", "lr": [0.1, 0.2, 0.3]}, {"params": "*"}],
+                       learning_rate=0.1, momentum=0.9).to_canonical()
+    lr_a, wd_a, lr_b, _ = schedule_curves(spec, steps=5)
+    assert (lr_a.list_length, lr_a.past_end) == (3, 2) and lr_a.where == "groups[0] ('a')"
+    assert (lr_b.list_length, lr_b.past_end) == (None, 0) and wd_a.list_length is None
+    assert schedule_curves(spec, steps=3)[0].past_end == 0
+
+
+def test_plot_warns_when_steps_run_past_a_list(tmp_path, capsys):
+    config = {"format_version": 1, "optimizer": "mindspore.nn.Momentum", "momentum": 0.9, "learning_rate": 0.1,
+              "params": [{"params": "conv*", "lr": [0.1, 0.01, 0.001]}, {"params": "*"}]}
+    path = tmp_path / "list.json"
+    path.write_text(json.dumps(config))
+    status = main(["plot", str(path), "-o", str(tmp_path / "lr.png"), "--steps", "5"])
+    err = capsys.readouterr().err
+    assert ("optbridge: warning: groups[0] ('conv*') 'lr': the per-step list has 3 entries; steps 3..4 run past "
+            "its end") in err
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        assert status == 1 and "needs matplotlib" in err
+    else:
+        assert status == 0
+    capsys.readouterr()
+    main(["plot", str(path), "-o", str(tmp_path / "lr.png"), "--steps", "3"])
+    assert "warning" not in capsys.readouterr().err
+
+
+def test_plot_draws_per_step_lists_as_steps(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    from matplotlib.axes import Axes
+
+    from optbridge.plot import plot_schedules
+
+    calls = []
+    original = Axes.plot
+    monkeypatch.setattr(Axes, "plot", lambda self, *a, **k: calls.append((a, k)) or original(self, *a, **k))
+    spec = nn.Momentum([{"params": "a", "lr": [0.1, 0.2, 0.3]}, {"params": "*", "lr": nn.PolynomialDecayLR(
+        0.1, 0.01, 3, 0.5)}], learning_rate=0.1, momentum=0.9).to_canonical()
+    plot_schedules(spec, tmp_path / "lr.png", steps=3)
+    (x_list, y_list), list_kwargs = calls[0]
+    assert list_kwargs["drawstyle"] == "steps-post" and list(x_list) == [0, 1, 2, 3] and len(y_list) == 4
+    assert "drawstyle" not in calls[1][1]
