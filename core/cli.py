@@ -11,7 +11,8 @@ Subcommands:
   table ``{"layout", "steps", "seed"}``; options override it. Without either, 10 steps,
   or the length of the config's shortest per-step list when that is fewer.
   ``--cases`` runs the shipped case database instead (``-k TEXT`` keeps the case ids
-  containing TEXT). Exit status 1 on any failure or error.
+  containing TEXT). Plugins that failed to load are listed under the header. Exit
+  status 1 on any failure or error.
 * ``optbridge backends`` — installed backends (version, dtypes, kernels) and broken
   plugins with their errors.
 * ``optbridge validate CONFIG`` — load a config without building anything and print the
@@ -23,7 +24,8 @@ Subcommands:
   K steps (default 1). A per-step list is drawn as steps; ``--steps`` past a list's end
   warns on stderr and ends its curve. Needs matplotlib (extra ``plot``).
 
-``python -m optbridge`` runs the same :func:`main`.
+``python -m optbridge`` runs the same :func:`main`. Unless ``TF_CPP_MIN_LOG_LEVEL`` is set,
+every command sets it to 2 and filters TensorFlow's C++ INFO/WARNING lines from stderr.
 """
 from __future__ import annotations
 
