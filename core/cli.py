@@ -141,6 +141,10 @@ _FRAMEWORK_LOG_LINE = re.compile(
 )
 
 
+#: How long the stderr filter waits for its reader to drain once the command is done.
+_READER_DRAIN_SECONDS = 2.0
+
+
 @contextlib.contextmanager
 def _framework_logs_filtered() -> Iterator[None]:
     """Send file descriptor 2 through a pipe whose reader thread passes every line on to
@@ -177,10 +181,14 @@ def _framework_logs_filtered() -> Iterator[None]:
         yield
     finally:
         sys.stderr.flush()
-        os.dup2(saved, 2)  # closes the pipe's last write end: the reader sees EOF
-        reader.join()
-        os.close(read_end)
-        os.close(saved)
+        os.dup2(saved, 2)  # closes this process's last write end of the pipe
+        # A child still alive (torch inductor's compile workers) holds the pipe's write
+        # end as its stderr: the reader then never sees EOF. Wait briefly, and otherwise
+        # leave the daemon reader forwarding that child's lines until the process ends.
+        reader.join(timeout=_READER_DRAIN_SECONDS)
+        if not reader.is_alive():
+            os.close(read_end)
+            os.close(saved)
 
 
 def _error(message: str) -> int:

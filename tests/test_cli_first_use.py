@@ -178,3 +178,28 @@ def test_conform_mentions_broken_plugins(monkeypatch, capsys):
     assert cli.main(["conform", "--backend", "numpy", "--dtype", "float64"]) == 0
     out = capsys.readouterr().out
     assert "broken plugin, not run: optbridge-broken (import): ImportError: No module named 'missing_framework'" in out
+
+
+def test_a_child_that_outlives_the_command_does_not_hold_the_stderr_filter(monkeypatch):
+    """torch inductor's compile workers outlive a command and keep its stderr (the filter's
+    pipe) open: the command still returns, and the child's lines still reach stderr."""
+    import subprocess
+    import sys
+    import time
+
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
+    children = []
+
+    def spawn_a_lingering_child(args):
+        children.append(subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]))
+        return 0
+
+    monkeypatch.setattr(cli, "_backends", spawn_a_lingering_child)
+    started = time.perf_counter()
+    try:
+        assert cli.main(["backends"]) == 0
+        assert time.perf_counter() - started < 30
+    finally:
+        for child in children:
+            child.kill()
+            child.wait()
