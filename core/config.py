@@ -27,7 +27,7 @@ import json
 import math
 import tomllib
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from .dialects.base import CONFIG_FORMAT_VERSION, DialectOptimizer, dialect_registry
 from .errors import ConfigError, OptbridgeError
@@ -55,6 +55,47 @@ def _path_join(path: str, key: Any) -> str:
     return f"{path}.{key}" if path else str(key)
 
 
+def _check_expanded_size(root: Any, where: str, expand: Callable[[Any, str], Iterable[tuple[Any, str]] | None], *,
+                         noun: str, cycle: str, counted: str) -> None:
+    """Walk a graph of containers whose nodes may be shared (aliases, reused lists) and
+    refuse it past the bounds, in time proportional to its *distinct* nodes: each node's
+    expanded size is memoised.
+
+    ``expand(node, where)`` returns ``(child, child's where)`` pairs, or ``None`` for a
+    leaf (one value); it may raise for a bad leaf.
+
+    Raises:
+        ConfigError: a node inside itself (``cycle``), nesting deeper than
+            :data:`MAX_DEPTH`, or more than :data:`MAX_VALUES` values expanded.
+    """
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(node: Any, at: str, depth: int) -> int:
+        children = expand(node, at)
+        if children is None:
+            return 1
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        place = at or "<root>"
+        if key in active:
+            raise ConfigError(f"{place}: {cycle}")
+        if depth > MAX_DEPTH:
+            raise ConfigError(f"{place}: the {noun} nests deeper than {MAX_DEPTH} levels")
+        active.add(key)
+        total = 1
+        for child, child_at in children:
+            total += size(child, child_at, depth + 1)
+            if total > MAX_VALUES:
+                raise ConfigError(f"{place}: the {noun} holds more than {MAX_VALUES} values {counted}")
+        active.discard(key)
+        sizes[key] = total
+        return total
+
+    size(root, where, 1)
+
+
 def check_structure(data: Any, path: str = "") -> None:
     """Check a config's size, depth and numbers (see the module docstring's bounds).
 
@@ -66,42 +107,25 @@ def check_structure(data: Any, path: str = "") -> None:
             values expanded, a container inside itself, or an integer beyond the float
             range; the message names the path.
     """
-    sizes: dict[int, int] = {}
-    active: set[int] = set()
-
-    def size(value: Any, where: str, depth: int) -> int:
+    def expand(value: Any, where: str) -> Iterator[tuple[Any, str]] | None:
         if isinstance(value, bool) or value is None or isinstance(value, (str, float)):
-            return 1
+            return None
         if isinstance(value, int):
             if abs(value) >= _FLOAT_LIMIT:
                 # bit_length, not str(): str() of an int past 4300 digits raises ValueError
                 sign = "-" if value < 0 else ""
                 raise ConfigError(f"{where or '<root>'}: the integer {sign}2**{abs(value).bit_length() - 1}... is too "
                                   f"large; numbers must fit a float (|x| < 2**1024)")
-            return 1
-        if not isinstance(value, (Mapping, list, tuple)):
-            return 1
-        key = id(value)
-        if key in sizes:
-            return sizes[key]
-        if key in active:
-            raise ConfigError(f"{where or '<root>'}: a list or mapping contains itself")
-        if depth > MAX_DEPTH:
-            raise ConfigError(f"{where or '<root>'}: the config nests deeper than {MAX_DEPTH} levels")
-        active.add(key)
-        total = 1
-        items = value.items() if isinstance(value, Mapping) else enumerate(value)
-        for k, v in items:
-            child = _path_join(where, k if isinstance(value, Mapping) else int(k))
-            total += size(v, child, depth + 1) + (1 if isinstance(value, Mapping) else 0)
-            if total > MAX_VALUES:
-                raise ConfigError(f"{where or '<root>'}: the config holds more than {MAX_VALUES} values (aliases "
-                                  f"and shared lists count once per use)")
-        active.discard(key)
-        sizes[key] = total
-        return total
+            return None
+        if isinstance(value, Mapping):
+            # a key counts as one value (None: a leaf)
+            return ((c, w) for k, v in value.items() for c, w in ((None, where), (v, _path_join(where, k))))
+        if isinstance(value, (list, tuple)):
+            return ((v, _path_join(where, i)) for i, v in enumerate(value))
+        return None
 
-    size(data, path, 1)
+    _check_expanded_size(data, path, expand, noun="config", cycle="a list or mapping contains itself",
+                         counted="(aliases and shared lists count once per use)")
 
 
 def to_dict(spec: DialectOptimizer) -> dict[str, Any]:
@@ -305,32 +329,15 @@ def _yaml_load(text: str, where: str) -> Any:
         node = loader.get_single_node()
         if node is None:
             return None
-        sizes: dict[int, int] = {}
-        active: set[int] = set()
-
-        def size(n: Any, depth: int) -> int:
+        def expand(n: Any, _: str) -> Iterator[tuple[Any, str]] | None:
             if isinstance(n, yaml.ScalarNode):
-                return 1
-            key = id(n)
-            if key in sizes:
-                return sizes[key]
-            if key in active:
-                raise ConfigError(f"{where}: a YAML alias refers to a node that contains it")
-            if depth > MAX_DEPTH:
-                raise ConfigError(f"{where}: the YAML document nests deeper than {MAX_DEPTH} levels")
-            active.add(key)
+                return None
             children = [c for pair in n.value for c in pair] if isinstance(n, yaml.MappingNode) else n.value
-            total = 1
-            for child in children:
-                total += size(child, depth + 1)
-                if total > MAX_VALUES:
-                    raise ConfigError(f"{where}: the YAML document holds more than {MAX_VALUES} values once its "
-                                      f"aliases are expanded")
-            active.discard(key)
-            sizes[key] = total
-            return total
+            return ((c, where) for c in children)
 
-        size(node, 1)
+        _check_expanded_size(node, where, expand, noun="YAML document",
+                             cycle="a YAML alias refers to a node that contains it",
+                             counted="once its aliases are expanded")
         return loader.construct_document(node)
     finally:
         loader.dispose()
