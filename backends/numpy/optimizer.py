@@ -10,11 +10,20 @@ from optbridge.errors import BackendError, SpecTypeError, StateDictError, StepIn
 from optbridge.groups import ParamInfo
 from optbridge.spec import OptimizerSpec
 
-from .preprocess import preprocess_gradients
+from optbridge.algorithms.base import Algorithm
+from optbridge.preprocess import preprocess_gradients
+
+from . import ops as numpy_ops
 
 __all__ = ["NumpyOptimizer"]
 
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _typed(scalars: Mapping[str, Any], t: type) -> dict[str, Any]:
+    """Host scalars as NumPy scalars of type ``t`` (booleans kept; nested mappings too)."""
+    return {k: _typed(v, t) if isinstance(v, Mapping) else v if isinstance(v, (bool, np.bool_)) else t(v)
+            for k, v in scalars.items()}
 
 
 class NumpyOptimizer(OptimizerAPI):
@@ -87,12 +96,22 @@ class NumpyOptimizer(OptimizerAPI):
         by_name = self._grads_by_name(grads)
         plan = self._engine.plan()
         for bs in plan.buckets:
-            names = bs.bucket.names
-            params = [self._params[n] for n in names]
-            g = preprocess_gradients(params, [by_name[n] for n in names], bs.weight_decay, bs.centralize, bs.grad_scale,
-                                     negate=bs.negate)
-            slots = {s.name: [self._state[n][s.name] for n in names] for s in bs.algorithm.slots()}
-            self._kernels[bs.algorithm.name](bs.algorithm, params, g, slots, bs.scalars)
+            by_dtype: dict[np.dtype, list[str]] = {}
+            for n in bs.bucket.names:
+                by_dtype.setdefault(self._params[n].dtype, []).append(n)
+            for dtype, names in by_dtype.items():
+                t = dtype.type
+                params = [self._params[n] for n in names]
+                g = preprocess_gradients(
+                    numpy_ops, params, [by_name[n] for n in names], negate=bs.negate,
+                    weight_decay=t(bs.weight_decay) if bs.weight_decay != 0.0 else None, centralize=bs.centralize,
+                    grad_scale=None if bs.grad_scale is None else t(bs.grad_scale))
+                slots = {s.name: [self._state[n][s.name] for n in names] for s in bs.algorithm.slots()}
+                alg = bs.algorithm
+                if type(alg).update_tensor is not Algorithm.update_tensor or type(alg).update is not Algorithm.update:
+                    alg.update(numpy_ops, params, g, slots, _typed(bs.scalars, t))
+                else:
+                    self._kernels[alg.name](alg, params, g, slots, bs.scalars)
         self._engine.commit(plan)
 
     def _export_slots(self) -> dict[str, dict[str, np.ndarray]]:

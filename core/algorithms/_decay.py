@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["WEIGHT_DECAY_FORMS", "WeightDecayMode", "decay_mode", "decay_scalars", "check_choice"]
+__all__ = ["WEIGHT_DECAY_FORMS", "WeightDecayMode", "apply_kernel_decay", "decay_mode", "decay_scalars", "check_choice"]
 
 WEIGHT_DECAY_FORMS = ("coupled", "decoupled", "keras")
 
@@ -49,3 +49,17 @@ class WeightDecayMode:
 
     def __get__(self, obj, owner=None) -> str:
         return "coupled" if obj is None else decay_mode(obj.weight_decay_form)
+
+
+def apply_kernel_decay(ops: Any, form: str, p: Any, scalars: Any) -> Any:
+    """Step 0 of a rule with a kernel-side form; returns the parameter to use from then on.
+
+    ``"decoupled"``: ``p ← p·decay``; ``"keras"``: ``p ← p − (p·wd)·lr``; other forms:
+    nothing. Applied at every step, also when ``wd`` is 0 (then it leaves every finite
+    ``p`` unchanged), as torch ``AdamW`` and Keras do, so no backend branches on a value.
+    """
+    if form == "decoupled":
+        return ops.mul_(p, scalars["decay"])
+    if form == "keras":
+        return ops.sub_scaled_(p, p * scalars["weight_decay"], scalars["lr"])
+    return p

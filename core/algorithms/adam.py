@@ -65,10 +65,26 @@ from typing import Mapping
 
 import numpy as np
 
-from ._decay import WEIGHT_DECAY_FORMS, WeightDecayMode, check_choice, decay_scalars
+from typing import Any
+
+from ._decay import WEIGHT_DECAY_FORMS, WeightDecayMode, apply_kernel_decay, check_choice, decay_scalars
 from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
 
-__all__ = ["Adam", "host_pow"]
+__all__ = ["Adam", "host_pow", "update_moments"]
+
+
+def update_moments(ops: Any, alg: Any, g: Any, state: dict, s: Mapping[str, Any]) -> tuple[Any, Any]:
+    """Steps 1–2 of adam/nadam/radam: writes ``exp_avg`` and ``exp_avg_sq``, returns them."""
+    m, v = state["exp_avg"], state["exp_avg_sq"]
+    if alg.moment_form == "torch":
+        m = ops.assign_(m, ops.lerp(m, g, s["one_minus_beta1"], small=abs(1.0 - alg.beta1) < 0.5))
+        v = ops.mul_(v, s["beta2"])
+        v = ops.add_(v, (s["one_minus_beta2"] * g) * g)
+    else:
+        m = ops.add_(m, (g - m) * s["one_minus_beta1"])
+        v = ops.add_(v, (g * g - v) * s["one_minus_beta2"])
+    state["exp_avg"], state["exp_avg_sq"] = m, v
+    return m, v
 
 
 def host_pow(base: float, exponent: float, precision: str) -> float:
@@ -102,6 +118,21 @@ class Adam(Algorithm):
         check_choice(self.name, "weight_decay_form", self.weight_decay_form, WEIGHT_DECAY_FORMS)
 
     weight_decay_mode = WeightDecayMode()  # type: ignore[assignment]
+
+    def update_tensor(self, ops, p, g, state, s):
+        p = apply_kernel_decay(ops, self.weight_decay_form, p, s)
+        m, v = update_moments(ops, self, g, state, s)
+        second = v
+        if self.amsgrad:
+            second = state["max_exp_avg_sq"] = ops.assign_(state["max_exp_avg_sq"],
+                                                           ops.maximum(state["max_exp_avg_sq"], v))
+        denom = ops.sqrt(second)
+        if self.eps_placement == "paper":
+            denom = ops.div(denom, s["bc2_sqrt"]) + s["eps"]
+            return ops.sub_(p, ops.div(s["step_size"] * m, denom))
+        denom = denom + s["eps"]
+        numer = m * s["beta1"] + s["one_minus_beta1"] * g if self.nesterov and not self.amsgrad else m
+        return ops.sub_(p, ops.div(s["step_size"] * numer, denom))
 
     def slots(self) -> tuple[Slot, ...]:
         base = (Slot("exp_avg"), Slot("exp_avg_sq"))

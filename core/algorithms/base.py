@@ -17,8 +17,9 @@ with state as named slots). It declares
   before ``grad.add(param, alpha=weight_decay)``); per-group overridable like any
   hyperparameter;
 * in its docstring, the update as a numbered list of elementwise operations — the
-  canonical op order every backend's kernel follows so that float32 results agree to the
-  last bit.
+  canonical op order — and, beside it, ``update_tensor`` (or ``update`` for a rule that
+  needs the whole bucket): that op order written once against the ops namespace
+  (:mod:`optbridge.ops`), which every backend runs.
 """
 from __future__ import annotations
 
@@ -111,6 +112,34 @@ class Algorithm:
         from the result get ``""``. Default: no variants.
         """
         return {}
+
+    def update(self, ops: Any, params: list, grads: Sequence[Any], slots: Mapping[str, list],
+               scalars: Mapping[str, Any]) -> None:
+        """Apply the update rule to one bucket, writing results back through ``ops``.
+
+        Args:
+            ops: the backend's ops namespace (:class:`optbridge.ops.Ops`).
+            params: the bucket's parameters; entry ``i`` is replaced by the array
+                :meth:`update_tensor` returns (the same object on in-place backends).
+            grads: the pre-processed gradients, in the same order.
+            slots: ``{slot name: [state arrays]}`` in the same order; entries are
+                replaced by the arrays the rule wrote.
+            scalars: this step's host scalars as the backend's scalars in the bucket's
+                dtype (a nested mapping stays nested; booleans may be traced).
+
+        The default runs :meth:`update_tensor` on each tensor; a rule that couples
+        tensors overrides this instead.
+        """
+        for i, (p, g) in enumerate(zip(params, grads)):
+            state = {name: arrays[i] for name, arrays in slots.items()}
+            params[i] = self.update_tensor(ops, p, g, state, scalars)
+            for name, arrays in slots.items():
+                arrays[i] = state[name]
+
+    def update_tensor(self, ops: Any, p: Any, g: Any, state: dict[str, Any], scalars: Mapping[str, Any]) -> Any:
+        """The canonical op order for one tensor: returns the new parameter and rebinds each
+        slot it writes in ``state`` (see :mod:`optbridge.ops`, "Writing results back")."""
+        raise NotImplementedError(f"canonical {self.name!r} defines no update rule")
 
     def hyperparameters(self) -> dict[str, Any]:
         """Field values, as plain data: the algorithm's own first, then ``maximize``."""

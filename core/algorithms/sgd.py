@@ -42,7 +42,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-from ._decay import WeightDecayMode, check_choice
+from ._decay import WeightDecayMode, apply_kernel_decay, check_choice
 from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
 
 __all__ = ["SGD"]
@@ -67,6 +67,24 @@ class SGD(Algorithm):
         check_choice(self.name, "weight_decay_form", self.weight_decay_form, ("coupled", "keras"))
 
     weight_decay_mode = WeightDecayMode()  # type: ignore[assignment]
+
+    def update_tensor(self, ops, p, g, state, s):
+        lr = s["lr"]
+        p = apply_kernel_decay(ops, self.weight_decay_form, p, s)
+        if self.momentum == 0.0:
+            return ops.sub_scaled_(p, g, lr)
+        mu = s["momentum"]
+        b = state["momentum_buffer"]
+        if self.momentum_form == "keras":
+            b = state["momentum_buffer"] = ops.sub_scaled_(ops.mul_(b, mu), g, lr)
+            return ops.add_(p, b * mu - g * lr) if self.nesterov else ops.add_(p, b)
+        fresh = g if self.dampening == 0.0 else s["one_minus_dampening"] * g
+        b = state["momentum_buffer"] = ops.assign_(b, ops.cond(s["first_step"], lambda: g, lambda: b * mu + fresh))
+        if not self.nesterov:
+            return ops.sub_scaled_(p, b, lr)
+        if self.nesterov_form == "scaled":
+            return ops.sub_(p, g * lr + b * mu * lr)
+        return ops.sub_scaled_(p, g + b * mu, lr)
 
     def slots(self) -> tuple[Slot, ...]:
         return (Slot("momentum_buffer"),) if self.momentum != 0.0 else ()

@@ -1,0 +1,186 @@
+"""The ops namespace: the primitives every update rule is written against (DESIGN.md section 4).
+
+An update rule (``Algorithm.update`` in ``optbridge.algorithms.<name>``) and the gradient
+pre-processing (:mod:`optbridge.preprocess`) are written once, against this protocol. A
+backend implements it once for its arrays, as a module or an object with these names,
+and every algorithm then runs on it; fast paths (fused or native kernels) are optional.
+
+**Arrays and scalars.** A rule sees the backend's own arrays (NumPy ``ndarray``, torch
+``Tensor``, ``tf.Variable``/``tf.Tensor``, ``jax.Array``, ...). The per-step host scalars
+arrive already converted by the backend into scalars of the bucket's dtype (a NumPy
+scalar, a 0-d tensor, a traced 0-d array), so ``x * s["lr"]`` computes in the array dtype.
+Boolean host scalars (``first_step``) may arrive as Python booleans or as traced values:
+a rule branches on them only through :meth:`Ops.cond`.
+
+**Operators.** ``x + y``, ``x - y``, ``x * y`` and ``-x`` are written as Python operators:
+every backend's arrays implement them as one IEEE 754 operation rounded to nearest in the
+array dtype (bitwise equal on every backend). Everything else goes through the namespace,
+because that is where backends differ: division and square root are correctly rounded
+only if the compiler is kept from rewriting them (XLA turns ``x / s`` into ``x · (1/s)``
+and ``x / sqrt(y)`` into ``x · rsqrt(y)``); reductions have an order; writes are in place,
+an assignment or a returned value.
+
+**Writing results back.** Arrays a rule changes (a parameter, a slot) are written with the
+``*_`` primitives, which return the array to use from then on: NumPy and torch update
+in place and return the same object, TensorFlow assigns to the variable and returns it,
+JAX returns the new value (arrays are immutable). A rule therefore always rebinds::
+
+    m = state["exp_avg"] = ops.add_(state["exp_avg"], (g - state["exp_avg"]) * s["one_minus_beta1"])
+
+and returns the new parameter. Reading an array after writing it gives the written
+value on every backend.
+
+**Rounding each backend must give** (checked primitive by primitive against NumPy
+float64, rounded once, by ``tests/test_ops_protocol.py``):
+
+===============  ===================================================================
+primitive         required result
+===============  ===================================================================
+operators         correctly rounded (one rounding per operator); bitwise everywhere
+``div``           correctly rounded ``x / y``, also for a scalar or broadcast ``y``
+``sqrt``          correctly rounded (IEEE 754); torch's eager CPU ``sqrt`` is, its
+                  compiled form is; XLA's ``rsqrt`` rewrite is kept out (JAX barrier)
+``lerp``          ATen's formula with separate roundings (see :meth:`Ops.lerp`)
+``sign``          ``−1``, ``+1``, ``0`` for ``±0`` (sign of the zero not specified),
+                  NaN for NaN
+``maximum``       NaN if either operand is NaN (NumPy, torch, TF, JAX agree)
+``sum``           the sum in NumPy's pairwise order (see :meth:`Ops.sum`); backends
+                  whose reduction order differs say so and are held to the suite's
+                  float32 tolerance, not bitwise
+===============  ===================================================================
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Protocol, Sequence, runtime_checkable
+
+__all__ = ["Ops", "PRIMITIVES", "WRITES", "missing_primitives"]
+
+Array = Any
+Scalar = Any
+
+
+@runtime_checkable
+class Ops(Protocol):
+    """The protocol. Each method is one primitive; see the module docstring for the rules."""
+
+    #: the backend's name (``"numpy"``, ``"torch"``, ...), for messages
+    name: str
+
+    # -- values ------------------------------------------------------------------------
+    def scalar(self, value: float, like: Array) -> Scalar:
+        """``value`` rounded to ``like``'s dtype, as a scalar that combines with ``like``."""
+
+    def full_like(self, x: Array, value: float) -> Array:
+        """A new array of ``x``'s shape and dtype filled with ``value`` (rounded to the dtype)."""
+
+    def astype(self, x: Array, dtype: str) -> Array:
+        """``x`` converted (rounded to nearest) to ``"float32"`` or ``"float64"``."""
+
+    def dtype_of(self, x: Array) -> str:
+        """``x``'s dtype name (``"float32"``, ``"float64"``, ``"float16"``, ``"bfloat16"``)."""
+
+    def shape_of(self, x: Array) -> tuple[int, ...]:
+        """``x``'s static shape."""
+
+    # -- elementwise -----------------------------------------------------------------------
+    def div(self, x: Array, y: Array | Scalar) -> Array:
+        """``x / y``, correctly rounded, also when ``y`` is a scalar or broadcast."""
+
+    def sqrt(self, x: Array) -> Array:
+        """``√x``, correctly rounded, also where the result becomes a denominator."""
+
+    def abs(self, x: Array) -> Array:
+        """``|x|``."""
+
+    def sign(self, x: Array) -> Array:
+        """``−1`` / ``+1`` / ``0`` (for ``±0``), NaN for NaN, in ``x``'s dtype."""
+
+    def maximum(self, x: Array, y: Array | Scalar) -> Array:
+        """Elementwise maximum; NaN if either is NaN."""
+
+    def minimum(self, x: Array, y: Array | Scalar) -> Array:
+        """Elementwise minimum; NaN if either is NaN."""
+
+    def power(self, x: Array, y: Array | Scalar) -> Array:
+        """``x ** y`` in ``x``'s dtype (the backend's ``pow``; not required to be correctly
+        rounded: NumPy's float32 ``pow`` is within 1 ulp, torch's within 0.6, TF's 1.4)."""
+
+    def square(self, x: Array) -> Array:
+        """``x · x`` (one rounding)."""
+
+    def greater(self, x: Array, y: Array | Scalar) -> Array:
+        """Elementwise ``x > y`` (a boolean array)."""
+
+    def less(self, x: Array, y: Array | Scalar) -> Array:
+        """Elementwise ``x < y`` (a boolean array)."""
+
+    def equal(self, x: Array, y: Array | Scalar) -> Array:
+        """Elementwise ``x == y`` (a boolean array)."""
+
+    def where(self, condition: Array, x: Array | Scalar, y: Array | Scalar) -> Array:
+        """``x`` where ``condition`` holds, else ``y``, in the dtype of the array operand(s)."""
+
+    def lerp(self, a: Array, b: Array, w: Scalar, *, small: bool) -> Array:
+        """ATen's ``torch.lerp(a, b, w)`` with separate roundings
+        (``aten/src/ATen/native/Lerp.h``): ``a + w·(b − a)`` when ``|w| < 0.5``, else
+        ``b − (b − a)·(1 − w)``. ``small`` is ``|w| < 0.5``, decided by the rule from
+        hyperparameters, so no backend branches on a traced value."""
+
+    # -- reductions -------------------------------------------------------------------------
+    def sum(self, x: Array) -> Scalar:
+        """The sum of every element of ``x`` in ``x``'s dtype, as a 0-d array, in NumPy's
+        pairwise order for a contiguous array (``numpy/_core/src/umath/loops_utils.h.src``)."""
+
+    def sum_axis(self, x: Array, axis: int) -> Array:
+        """The sum along ``axis``, kept as a size-1 dimension, in ``x``'s dtype."""
+
+    def mean_axes(self, x: Array, axes: Sequence[int]) -> Array:
+        """The mean over ``axes``, kept as size-1 dimensions, in ``x``'s dtype
+        (``np.mean(x, axis=axes, keepdims=True, dtype=x.dtype)``)."""
+
+    def sequential_sum(self, x: Array, axis: int) -> Array:
+        """The left-to-right sum along ``axis`` in ``x``'s dtype (a C loop's ``s += x[i]``),
+        with ``axis`` removed."""
+
+    def norm(self, x: Array) -> Scalar:
+        """``√(Σ x·x)`` as a 0-d array in ``x``'s dtype: the squares, then :meth:`sum`, then
+        :meth:`sqrt`."""
+
+    # -- control ----------------------------------------------------------------------------
+    def cond(self, flag: Any, if_true: Callable[[], Array], if_false: Callable[[], Array]) -> Array:
+        """``if_true()`` if ``flag`` else ``if_false()``; ``flag`` is a boolean host scalar
+        (a Python bool, or a traced value on backends that feed flags as tensors)."""
+
+    # -- writes (see "Writing results back") ------------------------------------------------
+    def assign_(self, x: Array, value: Array) -> Array:
+        """``x ← value``; returns the array to use from now on."""
+
+    def add_(self, x: Array, y: Array | Scalar) -> Array:
+        """``x ← x + y`` (one rounding)."""
+
+    def sub_(self, x: Array, y: Array | Scalar) -> Array:
+        """``x ← x − y`` (one rounding)."""
+
+    def mul_(self, x: Array, y: Array | Scalar) -> Array:
+        """``x ← x · y`` (one rounding)."""
+
+    def sub_scaled_(self, x: Array, delta: Array, alpha: Scalar) -> Array:
+        """``x ← x − delta·alpha`` (the product rounded, then the difference): one pass over
+        ``x`` where the backend has such an op (TensorFlow's ``ResourceApplyGradientDescent``)."""
+
+    def add_scaled_(self, x: Array, delta: Array, alpha: Scalar) -> Array:
+        """``x ← x + delta·alpha`` (the product rounded, then the sum)."""
+
+
+#: the primitive names of the protocol, in declaration order
+PRIMITIVES: tuple[str, ...] = tuple(
+    name for name, value in vars(Ops).items() if callable(value) and not name.startswith("_")
+)
+
+#: the primitives that write their first argument
+WRITES: tuple[str, ...] = tuple(name for name in PRIMITIVES if name.endswith("_"))
+
+
+def missing_primitives(ops: Any) -> list[str]:
+    """The protocol's primitives ``ops`` lacks (empty when it implements them all)."""
+    return [name for name in PRIMITIVES if not callable(getattr(ops, name, None))]
