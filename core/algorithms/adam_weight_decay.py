@@ -15,7 +15,11 @@ Canonical op order (slots ``exp_avg`` = m, ``exp_avg_sq`` = v):
 
 1. ``m = m + (g − m)·(1 − β₁)``
 2. ``v = v + (g·g − v)·(1 − β₂)``
-3. ``p = p − lr·(m / (√v + ε) + wd·p)``
+3. ``u = m / (√v + ε)``
+4. ``u = u + wd·p``, at every step: with ``wd == 0`` it adds ``±0``, which leaves every
+   nonzero ``u`` unchanged (the old NumPy kernel skipped it at ``wd == 0``; the torch and
+   TensorFlow kernels always added it, so no backend branches on a value).
+5. ``p = p − lr·u``
 """
 from __future__ import annotations
 
@@ -37,6 +41,12 @@ class AdamWeightDecay(Algorithm):
     beta1: float = 0.9
     beta2: float = 0.999
     eps: float = 1e-6
+
+    def update_tensor(self, ops, p, g, state, s):
+        m = state["exp_avg"] = ops.add_(state["exp_avg"], (g - state["exp_avg"]) * s["one_minus_beta1"])
+        v = state["exp_avg_sq"] = ops.add_(state["exp_avg_sq"], (g * g - state["exp_avg_sq"]) * s["one_minus_beta2"])
+        u = ops.div(m, ops.sqrt(v) + s["eps"]) + s["weight_decay"] * p
+        return ops.sub_(p, s["lr"] * u)
 
     def slots(self) -> tuple[Slot, ...]:
         return (Slot("exp_avg"), Slot("exp_avg_sq"))

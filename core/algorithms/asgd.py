@@ -19,7 +19,8 @@ Canonical op order (``g`` pre-processed; ``ax`` the averaged-parameter slot):
 
 1. ``p = p·(1 − lambd·eta)``  (``decay = 1 − lambd·eta`` is a host scalar)
 2. ``p = p − eta·g``
-3. if ``mu != 1``: ``ax = ax + (p − ax)·mu``; else ``ax = p``.
+3. if ``mu != 1`` (the host flag ``average``): ``ax = ax + (p − ax)·mu``; else ``ax = p``.
+   ``average`` may be a traced value, so the rule chooses through ``ops.cond``.
 
 torch's CPU ``p.add_(g, alpha=−eta)`` is a fused multiply-add (one rounding); step 2
 rounds twice, so float32 results can differ from torch.optim in the last bit.
@@ -46,6 +47,13 @@ class ASGD(Algorithm):
     alpha: float = 0.75
     t0: float = 1e6
     eta_mu_float32: bool = False
+
+    def update_tensor(self, ops, p, g, state, s):
+        p = ops.mul_(p, s["decay"])
+        p = ops.sub_(p, s["eta"] * g)
+        ax = state["ax"]
+        state["ax"] = ops.assign_(ax, ops.cond(s["average"], lambda: ax + (p - ax) * s["mu"], lambda: p))
+        return p
 
     def slots(self) -> tuple[Slot, ...]:
         return (Slot("ax"),)
