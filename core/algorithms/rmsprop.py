@@ -28,26 +28,29 @@ Canonical op order (``g`` pre-processed; slots ``square_avg`` = v, ``grad_avg`` 
 ``momentum_buffer`` = b; ``ρ`` = ``alpha``, ``μ`` = ``momentum``; all in the parameter's
 dtype, host scalars ``one_minus_alpha = 1 − ρ`` and ``lr`` in the dialect's precision):
 
-0. ``weight_decay_form == "keras"``: ``p = p − (p·wd)·lr``, only when ``wd != 0``.
+0. ``weight_decay_form == "keras"``: ``p = p − (p·wd)·lr``, at every step (with ``wd = 0``
+   it leaves every finite ``p`` unchanged).
 1. mean square — torch: ``v = v·ρ + ((1−ρ)·g)·g`` · mindspore: ``v = v + (g·g − v)·(1−ρ)``
    · keras: ``v = ρ·v + (1−ρ)·(g·g)``.
 2. centered only: mean gradient — torch: ``ḡ = lerp(ḡ, g, 1−ρ)`` (ATen's two-branch lerp:
    ``a + w·(b − a)`` for ``|w| < 0.5``, else ``b − (b − a)·(1 − w)``) · mindspore: ``ḡ = ḡ + (g − ḡ)·(1−ρ)`` · keras:
    ``ḡ = ρ·ḡ + (1−ρ)·g``; then ``s = v − ḡ·ḡ``. Not centered: ``s = v``.
 3. denominator — outside: ``d = √s + ε`` · inside: ``d = √(s + ε)``.
-   MindSpore's centered kernel skips (leaves ``b`` and ``p`` unchanged for) every
-   element whose ``s + ε`` is not positive; the mindspore arithmetic does the same.
 4. lr outside: ``momentum > 0``: ``b = b·μ + g/d``, ``p = p − lr·b``; else
    ``p = p − (lr·g)/d``.
    lr inside: ``u = (g·lr)/d``; ``momentum > 0``: ``b = b·μ + u``, ``p = p − b``; else
    ``p = p − u``.
+   MindSpore's centered kernel skips (leaves ``b`` and ``p`` unchanged for) every element
+   whose ``s + ε`` is not positive; the mindspore arithmetic does the same when centered
+   with ε and lr inside: there ``u = 0``, and ``b``, ``p`` keep their values, where
+   ``s + ε ≤ 0`` (or is NaN).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Mapping
 
-from ._decay import WeightDecayMode, check_choice
+from ._decay import WeightDecayMode, apply_kernel_decay, check_choice
 from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
 
 __all__ = ["RMSProp"]
@@ -76,6 +79,53 @@ class RMSProp(Algorithm):
         check_choice(self.name, "weight_decay_form", self.weight_decay_form, ("coupled", "keras"))
 
     weight_decay_mode = WeightDecayMode()  # type: ignore[assignment]
+
+    def update_tensor(self, ops, p, g, state, s):
+        rho, omr, lr = s["alpha"], s["one_minus_alpha"], s["lr"]
+        p = apply_kernel_decay(ops, self.weight_decay_form, p, s)
+        v = state["square_avg"]
+        if self.arithmetic == "torch":
+            v = ops.add_(ops.mul_(v, rho), (omr * g) * g)
+        elif self.arithmetic == "mindspore":
+            v = ops.add_(v, (g * g - v) * omr)
+        else:
+            v = ops.assign_(v, rho * v + omr * (g * g))
+        state["square_avg"] = second = v
+        if self.centered:
+            ga = state["grad_avg"]
+            if self.arithmetic == "torch":
+                ga = ops.assign_(ga, ops.lerp(ga, g, omr, small=abs(1.0 - self.alpha) < 0.5))
+            elif self.arithmetic == "mindspore":
+                ga = ops.add_(ga, (g - ga) * omr)
+            else:
+                ga = ops.assign_(ga, rho * ga + omr * g)
+            state["grad_avg"] = ga
+            second = v - ga * ga
+        if self.eps_placement == "outside":
+            d = ops.sqrt(second) + s["eps"]
+        else:
+            inside = second + s["eps"]
+            d = ops.sqrt(inside)
+        momentum = self.momentum > 0
+        if self.lr_placement == "outside":
+            if not momentum:
+                return ops.sub_(p, ops.div(lr * g, d))
+            b = state["momentum_buffer"] = ops.add_(ops.mul_(state["momentum_buffer"], s["momentum"]), ops.div(g, d))
+            return ops.sub_scaled_(p, b, lr)
+        u = ops.div(g * lr, d)
+        if not (self.centered and self.arithmetic == "mindspore" and self.eps_placement == "inside"):
+            if not momentum:
+                return ops.sub_(p, u)
+            b = state["momentum_buffer"] = ops.add_(ops.mul_(state["momentum_buffer"], s["momentum"]), u)
+            return ops.sub_(p, b)
+        zero = ops.scalar(0.0, p)
+        keep = ops.greater(inside, zero)
+        u = ops.where(keep, u, zero)
+        if not momentum:
+            return ops.sub_(p, u)
+        b = state["momentum_buffer"]
+        b = state["momentum_buffer"] = ops.assign_(b, ops.where(keep, b * s["momentum"] + u, b))
+        return ops.assign_(p, ops.where(keep, p - b, p))
 
     def slots(self) -> tuple[Slot, ...]:
         slots = [Slot("square_avg", self.initial_square_avg)]

@@ -13,8 +13,9 @@ Canonical op order (``g`` pre-processed; slots ``prev`` = g′ (the last accepte
 and ``step_size`` = Δ; ``η₋``, ``η₊`` = ``etaminus``, ``etaplus``):
 
 1. first step: ``Δ = lr`` (every element).
-2. ``s = sign(g·g′)``; ``f = η₊`` where ``s > 0``, ``η₋`` where ``s < 0``, ``1`` where ``s = 0``.
-3. ``Δ = clip(Δ·f, step_size_min, step_size_max)``
+2. ``s = sign(g·g′)``; ``f = η₊`` where ``s > 0``, ``η₋`` where ``s < 0``, ``1`` where ``s = 0``
+   (and where ``g·g′`` is NaN).
+3. ``Δ = clip(Δ·f, step_size_min, step_size_max)`` (``min(max(Δ·f, step_size_min), step_size_max)``)
 4. ``g = 0`` where ``f = η₋`` (a sign change: skip this element's update)
 5. ``p = p − sign(g)·Δ``
 6. ``g′ = g``
@@ -39,6 +40,19 @@ class Rprop(Algorithm):
     etaplus: float = 1.2
     step_size_min: float = 1e-6
     step_size_max: float = 50.0
+
+    def update_tensor(self, ops, p, g, state, s):
+        step = state["step_size"]
+        current = ops.cond(s["first_step"], lambda: ops.full_like(step, 1.0) * s["lr"], lambda: step)
+        sgn = ops.sign(g * state["prev"])
+        one, zero = ops.scalar(1.0, p), ops.scalar(0.0, p)
+        factor = ops.where(ops.greater(sgn, zero), s["etaplus"], ops.where(ops.less(sgn, zero), s["etaminus"], one))
+        step = state["step_size"] = ops.assign_(
+            step, ops.minimum(ops.maximum(current * factor, s["step_size_min"]), s["step_size_max"]))
+        accepted = ops.where(ops.equal(factor, s["etaminus"]), zero, g)
+        p = ops.sub_(p, ops.sign(accepted) * step)
+        state["prev"] = ops.assign_(state["prev"], accepted)
+        return p
 
     def slots(self) -> tuple[Slot, ...]:
         return (Slot("prev"), Slot("step_size"))
