@@ -26,7 +26,8 @@ Canonical op order (``g`` pre-processed; slots ``exp_avg`` = m, ``exp_avg_sq`` =
 
 ``form="torch"``:
 
-0. ``weight_decay_form == "decoupled"`` and ``wd != 0``: ``p = p·decay``.
+0. kernel-side weight decay (:func:`~optbridge.algorithms._decay.apply_kernel_decay`),
+   at every step: ``"decoupled"``: ``p = p·decay``; ``"keras"``: ``p = p − (p·wd)·lr``.
 1. ``m = m + w·(g − m)`` with ``w = 1 − β₁`` if ``w < 0.5``, else ``m = g − (g − m)·(1 − w)``
    (torch ``lerp_``).
 2. ``v = v·β₂ + ((1 − β₂)·g)·g``
@@ -36,7 +37,7 @@ Canonical op order (``g`` pre-processed; slots ``exp_avg`` = m, ``exp_avg_sq`` =
 
 ``form="keras"``:
 
-0. ``weight_decay_form == "keras"`` and ``wd != 0``: ``p = p − (p·wd)·lr``.
+0. kernel-side weight decay, as for ``form="torch"``.
 1. ``m = m + (g − m)·(1 − β₁)``
 2. ``v = v + (g·g − v)·(1 − β₂)``
 3. ``m̂ = (μₜ₊₁·m) / (1 − μ̄ₜ·μₜ₊₁) + ((1 − μₜ)·g) / (1 − μ̄ₜ)``
@@ -52,8 +53,8 @@ from typing import Mapping
 
 import numpy as np
 
-from ._decay import WEIGHT_DECAY_FORMS, WeightDecayMode, check_choice, decay_scalars
-from .adam import host_pow
+from ._decay import WEIGHT_DECAY_FORMS, WeightDecayMode, apply_kernel_decay, check_choice, decay_scalars
+from .adam import host_pow, update_moments
 from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
 
 __all__ = ["NAdam"]
@@ -81,6 +82,18 @@ class NAdam(Algorithm):
     def moment_form(self) -> str:
         """The moment update of steps 1–2 (shared with canonical ``adam``)."""
         return "torch" if self.form == "torch" else "lerp"
+
+    def update_tensor(self, ops, p, g, state, s):
+        p = apply_kernel_decay(ops, self.weight_decay_form, p, s)
+        m, v = update_moments(ops, self, g, state, s)
+        if self.form == "torch":
+            denom = ops.sqrt(ops.div(v, s["bias_correction2"])) + s["eps"]
+            p = ops.add_(p, ops.div(s["coef_grad"] * g, denom))
+            return ops.add_(p, ops.div(s["coef_exp_avg"] * m, denom))
+        m_hat = (ops.div(s["mu_next"] * m, s["one_minus_mu_product_next"])
+                 + ops.div(s["one_minus_mu"] * g, s["one_minus_mu_product"]))
+        denom = ops.sqrt(ops.div(v, s["one_minus_beta2_power"])) + s["eps"]
+        return ops.sub_(p, ops.div(m_hat * s["lr"], denom))
 
     def slots(self) -> tuple[Slot, ...]:
         return (Slot("exp_avg"), Slot("exp_avg_sq"))

@@ -12,12 +12,15 @@ Host scalars at step ``t`` (Python float64, evaluated as torch writes them):
 
 Canonical op order (``g`` pre-processed; slots ``exp_avg`` = m, ``exp_avg_sq`` = v):
 
-0. ``weight_decay_form == "decoupled"`` and ``wd != 0``: ``p = p·decay``.
+0. ``weight_decay_form == "decoupled"``: ``p = p·decay``, at every step (``decay`` is
+   exactly 1 when ``wd == 0``).
 1. ``m = m + w·(g − m)`` with ``w = 1 − β₁`` if ``w < 0.5``, else ``m = g − (g − m)·(1 − w)``
    (torch ``lerp_``).
 2. ``v = v·β₂ + ((1 − β₂)·g)·g``
 3. ``m̂ = m / bc1``
-4. if ``ρₜ > 5``: ``a = (1 / (√v + ε))·bc2_sqrt`` (torch evaluates ``float / tensor`` as
+4. if ``ρₜ > 5`` (the host flag ``rectified``, possibly traced, so chosen through
+   ``ops.cond``; ``r`` and ``bc2_sqrt`` exist only on rectified steps and are read only
+   in that branch): ``a = (1 / (√v + ε))·bc2_sqrt`` (torch evaluates ``float / tensor`` as
    ``reciprocal(tensor)·float``); ``p = p − ((m̂·lr)·a)·r``.
    else: ``p = p − m̂·lr``.
 
@@ -29,7 +32,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-from ._decay import WeightDecayMode, check_choice, decay_scalars
+from ._decay import WeightDecayMode, apply_kernel_decay, check_choice, decay_scalars
+from .adam import update_moments
 from .base import Algorithm, HostStep, Slot, register_algorithm
 
 __all__ = ["RAdam"]
@@ -53,6 +57,18 @@ class RAdam(Algorithm):
 
     def __post_init__(self) -> None:
         check_choice(self.name, "weight_decay_form", self.weight_decay_form, ("coupled", "decoupled"))
+
+    def update_tensor(self, ops, p, g, state, s):
+        p = apply_kernel_decay(ops, self.weight_decay_form, p, s)
+        m, v = update_moments(ops, self, g, state, s)
+        m_hat = ops.div(m, s["bias_correction1"])
+
+        def rectified():
+            denom = ops.sqrt(v) + s["eps"]
+            adaptive = ops.div(ops.full_like(denom, 1.0), denom) * s["bc2_sqrt"]
+            return ((m_hat * s["lr"]) * adaptive) * s["rect"]
+
+        return ops.sub_(p, ops.cond(s["rectified"], rectified, lambda: m_hat * s["lr"]))
 
     def slots(self) -> tuple[Slot, ...]:
         return (Slot("exp_avg"), Slot("exp_avg_sq"))
