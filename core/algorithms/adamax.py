@@ -13,7 +13,7 @@ Canonical algorithm ``"adamax"``. Lowered to by MindSpore ``nn.AdaMax`` and torc
 
 * ``weight_decay_form`` — ``"coupled"`` (``g + wd·p`` before the update, torch and
   MindSpore) or ``"keras"`` (Keras's base optimizer: ``p − (p·wd)·lr`` first, applied by
-  the kernel when ``wd != 0``); see :mod:`optbridge.algorithms._decay`.
+  the rule at every step); see :mod:`optbridge.algorithms._decay`.
 
 ``arithmetic`` picks the float op order: ``"torch"`` (``_single_tensor_adamax``),
 ``"mindspore"`` (MindSpore 2.10 CPU ``ApplyAdaMax``, bit-identical in measurements) or
@@ -27,8 +27,10 @@ kernel) -- ``float32(1 − 0.9)`` is 3 ulp away from ``float32(1) − float32(0.
 
 Canonical op order (``g`` pre-processed; slots ``exp_avg`` = m, ``exp_inf`` = u):
 
-0. ``weight_decay_form == "keras"`` and ``wd != 0``: ``p = p − (p·wd)·lr``.
-1. first moment — torch: ``m = lerp(m, g, 1−β₁)`` (ATen's two-branch lerp) · mindspore:
+0. ``weight_decay_form == "keras"``: ``p = p − (p·wd)·lr``, at every step (with ``wd == 0``
+   it leaves every nonzero finite ``p`` unchanged).
+1. first moment — torch: ``m = lerp(m, g, 1−β₁)`` (ATen's two-branch lerp, the branch
+   chosen by ``|1 − β₁| < 0.5`` from the hyperparameter) · mindspore:
    ``m = β₁·m + (1−β₁)·g`` · keras: ``m = m + (g − m)·(1−β₁)``.
 2. infinity norm — max: ``u = max(u·β₂, |g| + ε)``, ``d = u`` · denominator:
    ``u = max(u·β₂, |g|)``, ``d = u + ε``.
@@ -40,7 +42,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-from ._decay import WeightDecayMode, check_choice
+from ._decay import WeightDecayMode, apply_kernel_decay, check_choice
 from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
 
 __all__ = ["Adamax"]
@@ -69,6 +71,30 @@ class Adamax(Algorithm):
         check_choice(self.name, "power_form", self.power_form, ("pow", "accumulate"))
         check_choice(self.name, "arithmetic", self.arithmetic, ("torch", "mindspore", "keras"))
         check_choice(self.name, "weight_decay_form", self.weight_decay_form, WEIGHT_DECAY_FORMS)
+
+    def update_tensor(self, ops, p, g, state, s):
+        p = apply_kernel_decay(ops, self.weight_decay_form, p, s)
+        m = state["exp_avg"]
+        if self.arithmetic == "torch":
+            m = ops.assign_(m, ops.lerp(m, g, s["one_minus_beta1"], small=abs(1.0 - self.beta1) < 0.5))
+        elif self.arithmetic == "mindspore":
+            m = ops.assign_(m, s["beta1"] * m + s["one_minus_beta1"] * g)
+        else:
+            m = ops.add_(m, (g - m) * s["one_minus_beta1"])
+        state["exp_avg"] = m
+        u = state["exp_inf"]
+        if self.eps_placement == "max":
+            u = ops.assign_(u, ops.maximum(u * s["beta2"], ops.abs(g) + s["eps"]))
+            d = u
+        else:
+            u = ops.assign_(u, ops.maximum(u * s["beta2"], ops.abs(g)))
+            d = u + s["eps"]
+        state["exp_inf"] = u
+        if self.arithmetic == "torch":
+            return ops.sub_(p, ops.div(s["step_size"] * m, d))
+        if self.arithmetic == "mindspore":
+            return ops.sub_(p, s["step_size"] * ops.div(m, d))
+        return ops.sub_(p, ops.div(s["lr"] * m, s["bias_correction"] * d))
 
     def slots(self) -> tuple[Slot, ...]:
         return (Slot("exp_avg"), Slot("exp_inf"))

@@ -17,8 +17,9 @@ Dialect axes (DIALECTS.md D3, D15), each an explicit flag:
   ``p ← p·(1 − lr·wd)`` before the update, ``decay = 1 − lr·wd`` a host scalar (float64,
   as the other algorithms' decoupled form); ``"keras"`` (Keras' base optimizer):
   ``p ← p − (p·wd)·lr`` before the update, ``wd`` and ``lr`` in the parameter's dtype.
-  Both are applied by the kernel, only when ``wd != 0`` (Keras: ``weight_decay=None``
-  skips it). Optax computes the decoupled form as ``p + (−lr)·(u + wd·p)`` (decayed
+  Both are applied by the rule at every step (Keras: ``weight_decay=None`` skips it;
+  with ``wd == 0`` the decay leaves every nonzero finite ``p`` unchanged, so no backend
+  branches on the value). Optax computes the decoupled form as ``p + (−lr)·(u + wd·p)`` (decayed
   weights added to the update before scaling): the same formula with other roundings.
 * defaults — Keras ``learning_rate=0.001``, ``beta_1=0.9``, ``beta_2=0.99``, no weight
   decay; Optax ``weight_decay=1e-3`` (the dialect supplies its own).
@@ -33,7 +34,7 @@ Canonical op order (``g`` pre-processed: negation for ``maximize``, centralizati
 scale; ``m`` the ``momentum`` slot; all in the parameter's dtype, exactly as Keras writes
 ``update_step``):
 
-0. kernel-side weight decay, only when ``wd != 0``: ``"decoupled"``: ``p = p·decay``;
+0. kernel-side weight decay, at every step: ``"decoupled"``: ``p = p·decay``;
    ``"keras"``: ``p = p − (p·wd)·lr``.
 1. ``c = m·β₁ + g·(1 − β₁)`` (two products, then their sum).
 2. ``u = sign(c)`` with ``sign(0) = 0`` (``+0``) and ``sign(NaN) = NaN``, as
@@ -53,7 +54,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-from ._decay import check_choice, decay_scalars
+from ._decay import apply_kernel_decay, check_choice, decay_scalars
 from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
 
 __all__ = ["Lion", "LION_WEIGHT_DECAY_FORMS"]
@@ -77,6 +78,14 @@ class Lion(Algorithm):
 
     #: both forms are applied by the kernel (step 0)
     weight_decay_mode = "kernel"
+
+    def update_tensor(self, ops, p, g, state, s):
+        p = apply_kernel_decay(ops, self.weight_decay_form, p, s)
+        m = state["momentum"]
+        c = m * s["beta_1"] + g * s["one_minus_beta_1"]
+        p = ops.sub_(p, ops.sign(c) * s["lr"])
+        state["momentum"] = ops.add_scaled_(ops.mul_(m, s["beta_2"]), g, s["one_minus_beta_2"])
+        return p
 
     def slots(self) -> tuple[Slot, ...]:
         return (Slot("momentum"),)
