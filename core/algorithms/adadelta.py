@@ -18,7 +18,8 @@ decays weights its own way, hence two flags:
 Canonical op order (``g`` pre-processed; slots ``square_avg`` = v, ``acc_delta`` = u;
 host scalar ``one_minus_rho = 1 − ρ``):
 
-0. ``weight_decay_form == "keras"``: ``p = p − (p·wd)·lr``, only when ``wd != 0``.
+0. ``weight_decay_form == "keras"``: ``p = p − (p·wd)·lr``, at every step (with ``wd == 0``
+   it leaves every nonzero finite ``p`` unchanged).
 
 ``arithmetic == "torch"``:
 
@@ -41,7 +42,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-from ._decay import WeightDecayMode, check_choice
+from ._decay import WeightDecayMode, apply_kernel_decay, check_choice
 from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
 
 __all__ = ["Adadelta"]
@@ -63,6 +64,20 @@ class Adadelta(Algorithm):
         check_choice(self.name, "weight_decay_form", self.weight_decay_form, ("coupled", "keras"))
 
     weight_decay_mode = WeightDecayMode()  # type: ignore[assignment]
+
+    def update_tensor(self, ops, p, g, state, s):
+        p = apply_kernel_decay(ops, self.weight_decay_form, p, s)
+        rho, omr, eps = s["rho"], s["one_minus_rho"], s["eps"]
+        v, u = state["square_avg"], state["acc_delta"]
+        if self.arithmetic == "keras":
+            v = state["square_avg"] = ops.assign_(v, rho * v + omr * (g * g))
+            delta = ops.div(ops.sqrt(u + eps) * g, ops.sqrt(v + eps))
+            state["acc_delta"] = ops.assign_(u, rho * u + omr * (delta * delta))
+            return ops.sub_(p, s["lr"] * delta)
+        v = state["square_avg"] = ops.add_(ops.mul_(v, rho), (omr * g) * g)
+        delta = ops.div(ops.sqrt(u + eps), ops.sqrt(v + eps)) * g
+        state["acc_delta"] = ops.add_(ops.mul_(u, rho), (omr * delta) * delta)
+        return ops.sub_(p, s["lr"] * delta)
 
     def slots(self) -> tuple[Slot, ...]:
         return (Slot("square_avg"), Slot("acc_delta"))

@@ -24,7 +24,8 @@ more than 99% of float32 elements (measured), so no arithmetic flag is needed.
 
 Canonical op order (``g`` pre-processed; slot ``sum`` = s; host scalar ``clr``):
 
-0. ``weight_decay_form == "keras"``: ``p = p − (p·wd)·lr``, only when ``wd != 0``.
+0. ``weight_decay_form == "keras"``: ``p = p − (p·wd)·lr``, at every step (with ``wd == 0``
+   it leaves every nonzero finite ``p`` unchanged).
 1. ``update_slots``: ``s = s + g·g`` (torch ``addcmul_(g, g, value=1)`` is the same).
 2. denominator ``d`` — outside: ``√s + ε`` · inside: ``√(s + ε)`` · none: ``√s``.
 3. ``p = p − (clr·g)/d`` (torch ``addcdiv_(g, d, value=−clr)``).
@@ -34,7 +35,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-from ._decay import WeightDecayMode, check_choice
+from ._decay import WeightDecayMode, apply_kernel_decay, check_choice
 from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
 
 __all__ = ["Adagrad"]
@@ -58,6 +59,19 @@ class Adagrad(Algorithm):
         check_choice(self.name, "weight_decay_form", self.weight_decay_form, ("coupled", "keras"))
 
     weight_decay_mode = WeightDecayMode()  # type: ignore[assignment]
+
+    def update_tensor(self, ops, p, g, state, s):
+        p = apply_kernel_decay(ops, self.weight_decay_form, p, s)
+        acc = state["sum"]
+        if self.update_slots:
+            acc = state["sum"] = ops.add_(acc, g * g)
+        if self.eps_placement == "outside":
+            d = ops.sqrt(acc) + s["eps"]
+        elif self.eps_placement == "inside":
+            d = ops.sqrt(acc + s["eps"])
+        else:
+            d = ops.sqrt(acc)
+        return ops.sub_(p, ops.div(s["clr"] * g, d))
 
     def slots(self) -> tuple[Slot, ...]:
         return (Slot("sum", self.initial_accumulator_value),)
