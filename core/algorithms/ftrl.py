@@ -33,13 +33,15 @@ its kernel as float32): ``neg_lr_power = −lr_power``, ``l1``, ``two_l2 = 2·l2
 
 Canonical op order (``g`` pre-processed; slots ``accum`` = n, ``linear`` = u; ``p = −lr_power``):
 
-0. kernel-side weight decay (``"keras"``: ``p = p − (p·wd)·lr``), only when ``wd != 0``.
+0. kernel-side weight decay (``"keras"``: ``p = p − (p·wd)·lr``), at every step (with
+   ``wd = 0`` it leaves every finite ``p`` unchanged).
 1. ``n' = n + g·g``
-2. ``a = n**p``, ``a' = n'**p`` (in ``power_precision``)
-3. ``u = u + (g_s − ((a' − a)/lr)·w)`` with ``g_s = g`` or, with shrinkage,
+2. ``a = n**p``, ``a' = n'**p`` (``"float64"``: ``n`` and ``p`` widened to float64, the power
+   rounded back to the parameter's dtype; ``"native"``: in the parameter's dtype)
+3. ``u = u + (g_s − ((a' − a)/lr)·w)`` with ``g_s = g`` or, when ``l2_shrinkage ≠ 0``,
    ``g_s = g + two_l2_shrinkage·w``
-4. if ``|u| > l1``: ``w = (s − u)/(a'/lr + two_l2)`` with ``s = sign(u)·l1`` (signed) or
-   ``s = l1`` (positive); else ``w = 0``.
+4. where ``|u| > l1``: ``w = (s − u)/(a'/lr + two_l2)`` with ``s = sign(u)·l1`` (signed) or
+   ``s = l1`` (positive); elsewhere (also where ``u`` is NaN) ``w = 0``.
 5. ``n = n'``
 """
 from __future__ import annotations
@@ -47,7 +49,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-from ._decay import WeightDecayMode, check_choice
+from ._decay import WeightDecayMode, apply_kernel_decay, check_choice
 from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
 
 __all__ = ["FTRL"]
@@ -79,6 +81,25 @@ class FTRL(Algorithm):
         check_choice(self.name, "l1_sign", self.l1_sign, L1_SIGNS)
         check_choice(self.name, "power_precision", self.power_precision, POWER_PRECISIONS)
         check_choice(self.name, "weight_decay_form", self.weight_decay_form, WEIGHT_DECAY_FORMS)
+
+    def update_tensor(self, ops, p, g, state, s):
+        lr, l1 = s["lr"], s["l1"]
+        p = apply_kernel_decay(ops, self.weight_decay_form, p, s)
+        n, u = state["accum"], state["linear"]
+        n_new = n + g * g
+        if self.power_precision == "float64":
+            dtype, power = ops.dtype_of(p), ops.astype(s["neg_lr_power"], "float64")
+            a_old = ops.astype(ops.power(ops.astype(n, "float64"), power), dtype)
+            a_new = ops.astype(ops.power(ops.astype(n_new, "float64"), power), dtype)
+        else:
+            a_old, a_new = ops.power(n, s["neg_lr_power"]), ops.power(n_new, s["neg_lr_power"])
+        g_s = g + s["two_l2_shrinkage"] * p if self.l2_shrinkage != 0.0 else g
+        u = state["linear"] = ops.add_(u, g_s - ops.div(a_new - a_old, lr) * p)
+        shrink = ops.sign(u) * l1 if self.l1_sign == "signed" else l1
+        w = ops.div(shrink - u, ops.div(a_new, lr) + s["two_l2"])
+        p = ops.assign_(p, ops.where(ops.greater(ops.abs(u), l1), w, ops.scalar(0.0, p)))
+        state["accum"] = ops.assign_(n, n_new)
+        return p
 
     def slots(self) -> tuple[Slot, ...]:
         return (Slot("accum", self.initial_accumulator_value), Slot("linear"))

@@ -20,7 +20,8 @@ Canonical op order (``g`` pre-processed; slot ``accum`` = s, starting at
 1. ``s = s + g·g``
 2. ``η = lr/√s``
 3. ``v = w − g·η``
-4. ``l1 > 0``: ``w = sign(v)·max(|v| − η·l1, 0)/(1 + l2·η)``; else ``w = v/(1 + l2·η)``.
+4. ``l1 > 0`` (the hyperparameter): ``w = (sign(v)·max(|v| − η·l1, 0))/(1 + l2·η)``;
+   else ``w = v/(1 + l2·η)``.
 """
 from __future__ import annotations
 
@@ -41,6 +42,16 @@ class ProximalAdagrad(Algorithm):
     l1: float = 0.0
     l2: float = 0.0
     initial_accumulator_value: float = 0.1
+
+    def update_tensor(self, ops, p, g, state, s):
+        acc = state["accum"] = ops.add_(state["accum"], g * g)
+        eta = ops.div(s["lr"], ops.sqrt(acc))
+        v = p - g * eta
+        denom = ops.scalar(1.0, p) + s["l2"] * eta
+        if self.l1 > 0:
+            shrunk = ops.sign(v) * ops.maximum(ops.abs(v) - eta * s["l1"], ops.scalar(0.0, p))
+            return ops.assign_(p, ops.div(shrunk, denom))
+        return ops.assign_(p, ops.div(v, denom))
 
     def slots(self) -> tuple[Slot, ...]:
         return (Slot("accum", self.initial_accumulator_value),)
