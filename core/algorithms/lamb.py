@@ -28,12 +28,13 @@ Host scalars at step ``t``, in ``precision`` (MindSpore's kernel evaluates
 Canonical op order (``g`` pre-processed; slots ``exp_avg`` = m, ``exp_avg_sq`` = v;
 norms are ``√(Σx²)`` over the whole tensor, summed in the parameter's dtype):
 
-0. ``"keras"`` with ``wd != 0``: ``w = w − (w·wd)·lr``.
+0. ``"keras"``: ``w = w − (w·wd)·lr``, at every step (with ``wd = 0`` it leaves every
+   finite ``w`` unchanged).
 1. ``m = m + (g − m)·(1 − β₁)``
 2. ``v = v + (g·g − v)·(1 − β₂)``
 3. ``r = (m / bias_correction1) / (√(v / bias_correction2) + ε)``
-4. ``"inside"``: ``u = r + wd·w``; otherwise ``u = r``.
-5. ``ratio = ‖w‖/‖u‖`` if ``‖w‖ > 0`` and ``‖u‖ > 0``, else 1.
+4. ``"inside"``: ``u = r + wd·w`` (at every step); otherwise ``u = r``.
+5. ``ratio = ‖w‖/‖u‖`` if ``‖w‖ > 0`` and ``‖u‖ > 0``, else 1 (also when a norm is NaN).
 6. ``w = w − (ratio·lr)·u``
 """
 from __future__ import annotations
@@ -41,7 +42,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-from ._decay import check_choice
+from ._decay import apply_kernel_decay, check_choice
 from .adam import host_pow
 from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
 
@@ -71,6 +72,20 @@ class Lamb(Algorithm):
     def weight_decay_mode(self) -> str:  # type: ignore[override]
         """``"coupled"`` for the coupled form; the kernel applies the other two."""
         return "coupled" if self.weight_decay_form == "coupled" else "kernel"
+
+    def update_tensor(self, ops, p, g, state, s):
+        if self.weight_decay_form == "keras":
+            p = apply_kernel_decay(ops, "keras", p, s)
+        m = state["exp_avg"] = ops.add_(state["exp_avg"], (g - state["exp_avg"]) * s["one_minus_beta1"])
+        v = state["exp_avg_sq"] = ops.add_(state["exp_avg_sq"], (g * g - state["exp_avg_sq"]) * s["one_minus_beta2"])
+        u = ops.div(ops.div(m, s["bias_correction1"]), ops.sqrt(ops.div(v, s["bias_correction2"])) + s["eps"])
+        if self.weight_decay_form == "inside":
+            u = u + s["weight_decay"] * p
+        w_norm, u_norm = ops.norm(p), ops.norm(u)
+        one = ops.scalar(1.0, p)
+        both = ops.greater(ops.minimum(w_norm, u_norm), ops.scalar(0.0, p))
+        ratio = ops.where(both, ops.div(w_norm, ops.where(both, u_norm, one)), one)
+        return ops.sub_scaled_(p, u, ratio * s["lr"])
 
     def slots(self) -> tuple[Slot, ...]:
         return (Slot("exp_avg"), Slot("exp_avg_sq"))

@@ -36,10 +36,11 @@ Host scalars (``precision``): ``weight_decay = (wd·loss_scale)/loss_scale``,
 
 Canonical op order (one tensor; ``g`` divided by the loss scale by the engine):
 
-1. ``lars`` buckets only: ``s_w = Σw²``, ``s_g = Σg²`` (in the parameter's dtype);
-   ``λ = (θ·√s_w) / ((√s_w·wd + √s_g) + ε)``; with ``use_clip``
+1. ``lars`` buckets only (the flag is a host scalar, chosen through ``ops.cond``):
+   ``‖w‖ = √(Σw²)``, ``‖g‖ = √(Σg²)`` (summed in the parameter's dtype);
+   ``λ = (θ·‖w‖) / ((‖w‖·wd + ‖g‖) + ε)``; with ``use_clip``
    ``λ = max(min(λ/lr, 1), 0)``; ``g' = (w·wd + g)·λ``. Other buckets: ``g' = g``.
-2. ``inner``'s canonical op order with ``g'`` and ``scalars["inner"]``.
+2. ``inner``'s canonical op order (its update rule) with ``g'`` and ``scalars["inner"]``.
 """
 from __future__ import annotations
 
@@ -86,6 +87,20 @@ class LARS(Algorithm):
         else:
             chosen = set(select(self.lars_filter, params, "lars_filter"))
         return {p.name: "lars" if p.name in chosen else "" for p in params}
+
+    def update(self, ops, params, grads, slots, scalars):
+        """Rewrite each gradient of a ``lars`` bucket (step 1), then run ``inner``'s rule."""
+        grads = [ops.cond(scalars["lars"], lambda p=p, g=g: self._trust_scaled(ops, p, g, scalars), lambda g=g: g)
+                 for p, g in zip(params, grads)]
+        self.inner.update(ops, params, grads, slots, scalars["inner"])
+
+    def _trust_scaled(self, ops, p, g, s):
+        wd = s["weight_decay"]
+        w_norm, g_norm = ops.norm(p), ops.norm(g)
+        trust = ops.div(s["coefficient"] * w_norm, (w_norm * wd + g_norm) + s["epsilon"])
+        if self.use_clip:
+            trust = ops.maximum(ops.minimum(ops.div(trust, s["lr"]), ops.scalar(1.0, p)), ops.scalar(0.0, p))
+        return (p * wd + g) * trust
 
     def slots(self) -> tuple[Slot, ...]:
         return self.inner.slots()
