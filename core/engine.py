@@ -475,63 +475,84 @@ class Engine:
 class OptimizerAPI:
     """The user-facing methods every backend optimizer shares (DESIGN.md section 10).
 
-    A backend class mixes this in, sets ``self._engine`` and implements
-    ``_export_slots()`` (NumPy copies of its state) and ``_import_slots(state)``, which
-    receives checked values (real floating-point arrays of each parameter's shape) and
-    converts every one of them before it assigns any.
+    A backend class mixes this in (usually through :class:`optbridge.base_optimizer.BaseOptimizer`),
+    sets :attr:`engine` and implements :meth:`export_slots` (NumPy copies of its state) and
+    :meth:`import_slots`, which receives checked values (real floating-point arrays of each
+    parameter's shape) and converts every one of them before it assigns any.
     """
 
-    _engine: Engine
+    #: the engine that drives this optimizer (groups, step counter, host scalars, schedules)
+    engine: Engine
+
+    @property
+    def _engine(self) -> Engine:
+        return self.engine
+
+    @_engine.setter
+    def _engine(self, value: Engine) -> None:
+        self.engine = value
 
     @property
     def global_step(self) -> int:
         """Optimizer steps taken."""
-        return self._engine.global_step
+        return self.engine.global_step
 
     @property
     def param_names(self) -> tuple[str, ...]:
         """Parameter order for sequence gradients."""
-        return self._engine.param_names
+        return self.engine.param_names
 
     def get_lr(self) -> list[float]:
         """The learning rate each group uses at the next step."""
-        return self._engine.get_lr()
+        return self.engine.get_lr()
 
     def set_lr(self, value: float, group: int | None = None) -> None:
         """Reassign a static learning rate (all groups, or the group at position ``group``)."""
-        self._engine.set_lr(value, group)
+        self.engine.set_lr(value, group)
 
     def end_epoch(self, metric: float | None = None) -> None:
         """Advance epoch-interval schedules (torch ``scheduler.step()``; ``metric`` for
         ``ReduceLROnPlateau``). See :meth:`Engine.end_epoch`."""
-        self._engine.end_epoch(metric)
+        self.engine.end_epoch(metric)
 
     def state_dict(self) -> dict:
         """Neutral state (NumPy arrays, counters, host state) loadable by any backend."""
-        return self._engine.state_dict(self._export_slots())
+        return self.engine.state_dict(self.export_slots())
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         """Load a neutral state; all or nothing.
 
         The engine checks every value (:meth:`Engine.parse_state_dict`), the backend
-        converts every slot array and only then assigns them (``_import_slots``), then
+        converts every slot array and only then assigns them (:meth:`import_slots`), then
         the engine swaps the checked host state in. A refusal raises
         :class:`~optbridge.errors.StateDictError` naming the path at fault and leaves
         parameters, slots, counters and learning rates as they were.
         """
-        parsed = self._engine.parse_state_dict(state_dict, describe=self._describe_slot)
-        self._import_slots(parsed.slots)
-        self._engine.apply_state(parsed)
+        parsed = self.engine.parse_state_dict(state_dict, describe=self.describe_slot)
+        self.import_slots(parsed.slots)
+        self.engine.apply_state(parsed)
 
     #: ``describe(value) -> (shape, dtype kind, dtype name) | None`` for slot values in a
     #: loaded state (see :func:`optbridge.state.describe_array`); a backend whose tensors
     #: NumPy cannot read overrides it.
-    _describe_slot = staticmethod(state.describe_array)
+    describe_slot = staticmethod(state.describe_array)
 
-    def _schedule_changed(self, group: int, key: str) -> None:
+    def schedule_changed(self, group: int, key: str) -> None:
         """Hook: a bound ``optim.lr_scheduler`` changed ``key`` (``"lr"``, ``"momentum"`` or
         ``"betas"``) of the group at position ``group`` through the engine. A backend that
         shows values outside the engine (the torch backend's ``param_groups``) updates them."""
+        self._schedule_changed(group, key)
+
+    def _schedule_changed(self, group: int, key: str) -> None:
+        """Older name of :meth:`schedule_changed`, kept while backends move to the public one."""
+
+    def export_slots(self) -> dict[str, dict[str, np.ndarray]]:
+        """``{param name: {slot name: NumPy array}}`` of the optimizer state."""
+        return self._export_slots()
+
+    def import_slots(self, state: Mapping[str, Mapping[str, Any]]) -> None:
+        """Write checked slot values (see :meth:`load_state_dict`)."""
+        self._import_slots(state)
 
     def _export_slots(self) -> dict[str, dict[str, np.ndarray]]:
         raise NotImplementedError
