@@ -4,8 +4,12 @@ One ``tf.function`` per replica device runs every bucket's pre-processing and ke
 single call. Its only inputs are the gradients and one float64 vector holding every host
 scalar of the step (learning rates, weight decay, bias corrections, ...), cast to each
 bucket's dtype inside the graph, so the function is traced once and never again however
-the scalars change. Kernels run under XLA or as TensorFlow's fused training ops where
-the kernel says so (:mod:`optbridge.backends.tensorflow.kernels`).
+the scalars change. Each bucket runs its algorithm's rule (``Algorithm.update``) on the
+TensorFlow ops namespace (:mod:`optbridge.backends.tensorflow.ops`), after the shared
+gradient pre-processing (:func:`optbridge.preprocess.preprocess_gradients`), or one of
+the algorithm's fast paths where it applies (:mod:`optbridge.backends.tensorflow.fast_paths`):
+optbridge's native single-pass ops, TensorFlow's fused training ops, exact raw-op forms.
+The rule runs under XLA where the kernel or ``jit_compile=True`` says so.
 
 Eagerly, the engine's host scalars are computed in Python before the call and the step is
 committed after it, so a step that fails changes nothing. Inside a ``tf.function`` (a
@@ -32,12 +36,13 @@ from optbridge.algorithms.base import Algorithm, HostStep
 from optbridge.engine import Engine, OptimizerAPI
 from optbridge.errors import BackendError, SpecTypeError, StateDictError, StepInputError
 from optbridge.groups import ParamInfo
+from optbridge.preprocess import preprocess_gradients
 from optbridge.spec import OptimizerSpec
 
+from . import ops as tf_ops
 from .kernels.base import Kernel, resolve_kernel
 from .native import load as native_ops
 from .params import named_variables, unwrap
-from .preprocess import preprocess_gradients
 
 __all__ = ["TensorFlowOptimizer", "SUPPORTED_DTYPES"]
 
@@ -67,6 +72,7 @@ class _Layout:
     scale: bool
     fused: bool
     native: bool
+    raw: bool
     jit: bool
 
     @property
@@ -123,25 +129,39 @@ def _without_kernel_decay(alg: Algorithm) -> Algorithm:
         return alg
 
 
+def _unknown_hyperparameters(kernel: Kernel, alg: Algorithm) -> list[str]:
+    """``alg``'s hyperparameters set away from their defaults that ``kernel`` was not written for."""
+    if kernel.hyperparameters is None:
+        return []
+    defaults = {}
+    for f in dataclasses.fields(alg):
+        if f.default is not dataclasses.MISSING:
+            defaults[f.name] = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            defaults[f.name] = f.default_factory()
+    return [k for k, v in alg.hyperparameters().items()
+            if k not in kernel.hyperparameters and (k not in defaults or v != defaults[k])]
+
+
 def _check_hyperparameters(kernel: Kernel, alg: Algorithm, group: int) -> None:
-    if kernel.hyperparameters is not None:
-        defaults = {}
-        for f in dataclasses.fields(alg):
-            if f.default is not dataclasses.MISSING:
-                defaults[f.name] = f.default
-            elif f.default_factory is not dataclasses.MISSING:
-                defaults[f.name] = f.default_factory()
-        unknown = [k for k, v in alg.hyperparameters().items()
-                   if k not in kernel.hyperparameters and (k not in defaults or v != defaults[k])]
-        if unknown:
-            raise BackendError(
-                f"groups[{group}]: the tensorflow kernel for {alg.name!r} does not implement "
-                f"hyperparameter(s) {unknown}"
-            )
+    """A kernel with an update of its own refuses what it does not implement (the rule implements everything)."""
+    if kernel.update is None:
+        return
+    unknown = _unknown_hyperparameters(kernel, alg)
+    if unknown:
+        raise BackendError(
+            f"groups[{group}]: the tensorflow kernel for {alg.name!r} does not implement hyperparameter(s) {unknown}"
+        )
     if kernel.unsupported is not None:
         reason = kernel.unsupported(alg)
         if reason:
             raise BackendError(f"groups[{group}]: the tensorflow kernel for {alg.name!r} does not implement {reason}")
+
+
+def _rule(alg: Algorithm, params: Sequence[Any], grads: Sequence[Any], slots: Mapping[str, Sequence[Any]],
+          scalars: Mapping[str, Any]) -> None:
+    """The algorithm's rule on the TensorFlow ops (on lists of its own: the rule rebinds entries)."""
+    alg.update(tf_ops, list(params), list(grads), {name: list(arrays) for name, arrays in slots.items()}, scalars)
 
 
 class TensorFlowOptimizer(OptimizerAPI):
@@ -154,8 +174,10 @@ class TensorFlowOptimizer(OptimizerAPI):
             variables, float32 or float64.
         kernels: ``{algorithm name: kernel}`` (the backend's registry).
         jit_compile: ``None`` uses each kernel's measured choice; ``True``/``False`` forces
-            XLA on or off for the compiled (non-fused, non-native) kernels.
-        fused: use TensorFlow's fused training ops where they compute the canonical formula.
+            XLA on or off for the rule and the exact raw-op paths (not for fused or native ops).
+        fused: use TensorFlow's fused training ops that form their own constants where they
+            compute the canonical formula (the exact raw-op paths, which take every constant
+            as an input, are used either way).
         native: use optbridge's single-pass CPU ops (:mod:`optbridge.backends.tensorflow.native`)
             for buckets whose variables live on CPU devices, where the kernel has one, unless
             ``jit_compile=True``; they round as the NumPy reference does (bit for bit) and
@@ -167,7 +189,8 @@ class TensorFlowOptimizer(OptimizerAPI):
     Raises:
         SpecTypeError: ``params`` are not variables, names collide, or a dtype is not
             float32/float64.
-        BackendError: a kernel is missing or does not implement a hyperparameter.
+        BackendError: a kernel is missing, or a kernel with an update of its own does not
+            implement a hyperparameter.
     """
 
     def __init__(self, spec: OptimizerSpec, params: Any, kernels: Mapping[str, Any], *,
@@ -243,21 +266,25 @@ class TensorFlowOptimizer(OptimizerAPI):
                 kernel_alg = alg
                 if kernel.separable_decay and alg.weight_decay_mode == "kernel" and (static_zero or not bucket.decay):
                     kernel_alg = _without_kernel_decay(alg)
+                # fast paths only for hyperparameters they were written for
+                fast = kernel.update is not None or not _unknown_hyperparameters(kernel, kernel_alg)
                 for dtype, indices in by_dtype.items():
                     # A fused op forms its own constants (1 − β, ...) in the parameter dtype: exact
                     # only when the host scalars are computed in that dtype too.
-                    can_fuse = (fused and kernel.fused is not None and dtype.name == spec.precision
+                    can_fuse = (fast and fused and kernel.fused is not None and dtype.name == spec.precision
                                 and kernel.can_fuse(kernel_alg, probe, dtype.as_numpy_dtype))
-                    use_native = (native and jit_compile is not True and kernel.native is not None
+                    use_native = (fast and native and jit_compile is not True and kernel.native is not None
                                   and kernel.can_native(kernel_alg)
                                   and self._on_cpu([self._order[i] for i in indices]) and native_ops() is not None)
+                    use_raw = (fast and not use_native and not can_fuse and kernel.raw is not None
+                               and kernel.can_raw(kernel_alg))
                     layout = _Layout(
                         bucket=bucket_pos, indices=tuple(indices), algorithm=alg, kernel_algorithm=kernel_alg,
                         kernel=kernel, keys=keys,
                         offset=offset, negate=bool(alg.maximize),
                         decay=coupled and alg.weight_decay_mode != "kernel" and bucket.decay and not static_zero,
                         centralize=bucket.centralize, scale=scale, fused=bool(can_fuse) and not use_native,
-                        native=use_native,
+                        native=use_native, raw=bool(use_raw),
                         jit=kernel.jit_compile if jit_compile is None else bool(jit_compile),
                     )
                     layouts.append(layout)
@@ -310,14 +337,16 @@ class TensorFlowOptimizer(OptimizerAPI):
         shapes, the same on one 25.6M tensor (``benchmarks/tensorflow_step.py``, ``ob-xla``).
         """
         dtype = params[0].dtype
-        update = (layout.kernel.native if layout.native else
-                  layout.kernel.fused if layout.fused else layout.kernel.update)
+        kernel = layout.kernel
+        update = (kernel.native if layout.native else kernel.fused if layout.fused else kernel.raw if layout.raw
+                  else kernel.update or _rule)
 
         def run(params, slots, grads, piece):
             values = tf.unstack(tf.cast(piece, dtype), num=layout.width)
             named = _nest([(k, values[_HEADER + j]) for j, k in enumerate(layout.keys)])
-            g = preprocess_gradients(params, grads, negate=layout.negate, decay=layout.decay, weight_decay=values[0],
-                                     centralize=layout.centralize, scale=layout.scale, grad_scale=values[1])
+            g = preprocess_gradients(tf_ops, params, grads, negate=layout.negate,
+                                     weight_decay=values[0] if layout.decay else None, centralize=layout.centralize,
+                                     grad_scale=values[1] if layout.scale else None)
             update(layout.kernel_algorithm, params, g, slots, named)
 
         if not layout.jit or layout.fused or layout.native:

@@ -1,50 +1,74 @@
-"""TensorFlow kernels: one module per canonical algorithm, each exporting ``KERNEL``.
+"""The TensorFlow backend's kernel registry: every algorithm it can run, by name.
 
-Adding a kernel is one file (``<algorithm>.py`` defining ``KERNEL = Kernel(...)``, see
-:mod:`.base`) and one line here. Entries are :class:`KernelRef`\\ s, so importing this
-registry (which listing the installed backends does) never imports TensorFlow.
+An algorithm runs here when it writes its update rule over the ops namespace
+(``Algorithm.update``/``update_tensor``): the rule runs on
+:mod:`optbridge.backends.tensorflow.ops`, with the fast paths of
+:mod:`optbridge.backends.tensorflow.fast_paths` where they apply. An algorithm whose rule
+has not been written yet runs its own kernel module here (``<algorithm>.py`` defining
+``KERNEL``) until it has one.
+
+:data:`KERNELS` is derived from :data:`optbridge.algorithms.algorithm_registry` each time
+it is read (an algorithm registered later is listed as soon as it has a rule); its entries
+are :class:`KernelRef`\\ s, so reading it (which listing the installed backends does)
+never imports TensorFlow.
 """
-from .base import Kernel, KernelRef, flag, resolve_kernel
+from __future__ import annotations
 
-KERNELS = {
-    "sgd": KernelRef("sgd"),
-    "asgd": KernelRef("asgd"),
-    "adam": KernelRef("adam"),
-    "adam_weight_decay": KernelRef("adam_weight_decay"),
-    "nadam": KernelRef("nadam"),
-    "radam": KernelRef("radam"),
-    "adamax": KernelRef("adamax"),
-    "rmsprop": KernelRef("rmsprop"),
-    "adagrad": KernelRef("adagrad"),
-    "adadelta": KernelRef("adadelta"),
-    "rprop": KernelRef("rprop"),
-    "ftrl": KernelRef("ftrl"),
-    "proximal_adagrad": KernelRef("proximal_adagrad"),
-    "lamb": KernelRef("lamb"),
-    "lars": KernelRef("lars"),
-    "adafactor": KernelRef("adafactor"),
-    "lion": KernelRef("lion"),
-}
+import importlib.util
+from collections.abc import Iterator, Mapping
+
+from optbridge.algorithms import algorithm_registry
+
+from .base import Kernel, KernelRef, defines_rule, flag, resolve_kernel
+
+
+def _has_module(name: str) -> bool:
+    return importlib.util.find_spec(f"{__name__}.{name}") is not None
+
+
+def runs(name: str) -> bool:
+    """Whether the backend runs the registered algorithm ``name``."""
+    cls = algorithm_registry.get(name)
+    return cls is not None and (defines_rule(cls) or _has_module(name))
+
+
+class _Registry(Mapping):
+    """``{algorithm name: KernelRef}`` over the registered algorithms the backend runs."""
+
+    def __getitem__(self, name: str) -> KernelRef:
+        if not runs(name):
+            raise KeyError(name)
+        return KernelRef(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([name for name in list(algorithm_registry) if runs(name)])
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __repr__(self) -> str:
+        return f"KERNELS({sorted(self)})"
+
+
+KERNELS: Mapping[str, KernelRef] = _Registry()
 
 #: Algorithms this backend declines on purpose: ``{name: reason}``.
 UNSUPPORTED: dict[str, str] = {}
 
-#: The reason given for a registered algorithm that has no kernel here yet.
-NO_KERNEL_YET = ("no TensorFlow kernel has been written for it yet (add one: backends/tensorflow/kernels, recipe in "
-                 "docs/backends-tensorflow.md)")
+#: The reason given for a registered algorithm the backend cannot run.
+NO_KERNEL_YET = ("it defines no update rule (Algorithm.update_tensor or update over the ops namespace, "
+                 "optbridge.ops), which is what the TensorFlow backend runs")
 
 
 def missing_kernels() -> list[str]:
-    """Registered canonical algorithms with neither a kernel nor an entry in :data:`UNSUPPORTED`."""
-    from optbridge.algorithms import algorithm_registry
-
+    """Registered canonical algorithms the backend cannot run and does not declare in :data:`UNSUPPORTED`."""
     return sorted(name for name in algorithm_registry if name not in KERNELS and name not in UNSUPPORTED)
 
 
 def unsupported() -> dict[str, str]:
-    """What ``Backend.unsupported`` declares: :data:`UNSUPPORTED` plus algorithms still missing a kernel."""
+    """What ``Backend.unsupported`` declares: :data:`UNSUPPORTED` plus algorithms without a rule."""
     return {**{name: NO_KERNEL_YET for name in missing_kernels()}, **UNSUPPORTED}
 
 
-__all__ = ["KERNELS", "UNSUPPORTED", "NO_KERNEL_YET", "Kernel", "KernelRef", "flag", "missing_kernels",
-           "resolve_kernel", "unsupported"]
+__all__ = ["KERNELS", "UNSUPPORTED", "NO_KERNEL_YET", "Kernel", "KernelRef", "defines_rule", "flag",
+           "missing_kernels", "resolve_kernel", "runs", "unsupported"]

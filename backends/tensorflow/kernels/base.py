@@ -4,42 +4,55 @@ A kernel updates one *bucket* (parameters of one group that share pre-processing
 whole. It is traced into the optimizer's step ``tf.function``; nothing in it may depend
 on a per-step Python value, so nothing retraces after the first step.
 
-``update(alg, params, grads, slots, scalars)``
-    The group-wide update in the canonical op order (``optbridge.algorithms.<name>``;
-    the NumPy kernel is the executable reference). ``params`` are ``tf.Variable``s,
-    ``grads`` pre-processed tensors in the same order, ``slots`` maps each slot name to
-    its variables, ``scalars`` maps each host scalar name to a scalar tensor in the
-    parameter dtype (booleans such as ``first_step`` arrive as ``1``/``0``). It runs
-    inside the step ``tf.function``; under XLA (``Kernel.jit_compile`` or the optimizer's
-    ``jit_compile=True``) it is called with one variable at a time, each its own XLA
-    cluster, so a kernel must update every variable independently of the others. It may
-    use ``tf.raw_ops.ResourceApply*`` ops that take every constant as an input where their
-    formula rounds in the canonical order (``_ops.descend``, ``_ops.divide_descend``).
+The update itself is the algorithm's rule (``Algorithm.update``, written once over the
+ops namespace), run on :mod:`optbridge.backends.tensorflow.ops`. A kernel adds the
+optional *fast paths*, each computing the same numbers as the rule (bit for bit where it
+claims to) for the hyperparameters its predicate accepts, in this order of preference:
 
-``fused(alg, params, grads, slots, scalars)`` (optional)
-    The same update through TensorFlow's fused training ops (``tf.raw_ops.ResourceApply*``),
-    one op per variable, used only when ``can_fuse(alg, probe, dtype)`` says the op
-    computes exactly the canonical formula for these hyperparameters. ``probe`` holds the
-    algorithm's host scalars of a first step as Python numbers. The optimizer considers
-    fusing only when the spec's host ``precision`` is the parameter dtype, since fused ops
-    form constants such as ``1 − β`` themselves, in the parameter dtype.
+``native(alg, params, grads, slots, scalars)`` (with ``can_native(alg)``)
+    optbridge's own single-pass CPU ops (:mod:`optbridge.backends.tensorflow.native`),
+    used when the library is available, every variable of the bucket lives on a CPU
+    device and XLA is not forced on. Every operation rounded in the parameter dtype, in
+    the canonical order: bit for bit the NumPy reference.
 
-``native(alg, params, grads, slots, scalars)`` (optional)
-    The same update through optbridge's own single-pass CPU ops
-    (:mod:`optbridge.backends.tensorflow.native`), used when ``can_native(alg)`` says the
-    op implements these hyperparameters, the library is available and every variable of
-    the bucket lives on a CPU device. It evaluates the canonical op order with every
-    operation rounded in the parameter dtype (bit for bit the NumPy reference; ``update``
-    is too, except where Grappler rewrites ``x/√y`` as ``x·rsqrt(y)``); it is preferred to
-    ``fused`` (one pass over memory where TensorFlow's ops take up to three).
+``fused(alg, params, grads, slots, scalars)`` (with ``can_fuse(alg, probe, dtype)``)
+    TensorFlow's fused training ops (``tf.raw_ops.ResourceApply*``) that form constants
+    such as ``1 − β`` themselves in the parameter dtype: considered only when the spec's
+    host ``precision`` is that dtype. ``probe`` holds a first step's host scalars as
+    Python numbers.
+
+``raw(alg, params, grads, slots, scalars)`` (with ``can_raw(alg)``)
+    TensorFlow training ops that take every constant as an input and round in the
+    canonical order (``ResourceApplyKerasMomentum``, ``ResourceApplyAdagradV2``, ...): the
+    rule's numbers in fewer passes over memory, whatever the host precision, also under
+    XLA.
+
+In all of them ``params`` are ``tf.Variable`` objects, ``grads`` the pre-processed tensors in
+the same order, ``slots`` maps each slot name to its variables, ``scalars`` each host
+scalar name to a scalar tensor in the parameter dtype (booleans such as ``first_step``
+arrive as ``1``/``0``). Under XLA (``Kernel.jit_compile`` or the optimizer's
+``jit_compile=True``) the rule and ``raw`` are called with one variable at a time, each
+its own XLA cluster.
+
+``update`` is ``None`` for every built-in kernel (the rule runs). A kernel given with an
+``update`` of its own (a plugin's, through the ``optbridge_kernels`` hook) runs that
+instead, with the ``hyperparameters``/``unsupported`` guards checked when the optimizer
+is built.
 """
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-__all__ = ["Kernel", "KernelRef", "resolve_kernel", "flag"]
+__all__ = ["Kernel", "KernelRef", "defines_rule", "resolve_kernel", "flag"]
+
+
+def defines_rule(algorithm: Any) -> bool:
+    """Whether an algorithm (class or instance) writes its update rule over the ops namespace."""
+    from optbridge.algorithms.base import Algorithm
+
+    cls = algorithm if isinstance(algorithm, type) else type(algorithm)
+    return cls.update_tensor is not Algorithm.update_tensor or cls.update is not Algorithm.update
 
 
 @dataclass(frozen=True)
@@ -48,27 +61,28 @@ class Kernel:
 
     Attributes:
         name: the canonical algorithm's name.
-        update: the group-wide compiled update.
-        jit_compile: whether ``update`` runs under XLA (the measured choice; see
-            ``benchmarks/tensorflow_step.py``).
-        fused: the fused-op update, or ``None``.
-        can_fuse: ``can_fuse(alg, probe, dtype) -> bool``; required with ``fused``.
-        native: the native-op update, or ``None``.
-        can_native: ``can_native(alg) -> bool``; required with ``native``.
-        unsupported: ``unsupported(alg) -> reason or None``: hyperparameter values the
-            kernel does not implement (checked when the optimizer is built, so a flag
-            added to the algorithm later fails loudly instead of computing something else).
-        hyperparameters: the algorithm hyperparameters the kernel was written for; any
-            other hyperparameter set away from its default makes the build fail, naming it.
-        separable_decay: the kernel's only use of a kernel-side ``weight_decay_form``
-            (``"keras"``, ``"decoupled"``) is the canonical step 0 (``apply_kernel_decay``),
-            which the canonical order skips when ``wd == 0``; a bucket whose weight decay is
-            zero on every step then runs the kernel with ``weight_decay_form="coupled"``
-            (no decay pass at all).
+        update: ``None``: the algorithm's rule on the TensorFlow ops namespace; else a
+            group-wide update of the kernel's own.
+        jit_compile: whether the rule (or ``update``) runs under XLA by default (the
+            measured choice; see ``benchmarks/tensorflow_step.py``).
+        native, can_native: the native-op fast path and its predicate ``can_native(alg)``.
+        fused, can_fuse: the fused-op fast path and ``can_fuse(alg, probe, dtype)``.
+        raw, can_raw: the exact training-op fast path and ``can_raw(alg)``.
+        hyperparameters: the algorithm hyperparameters the kernel was written for. With
+            an ``update`` of its own, any other hyperparameter set away from its default
+            makes the build fail, naming it; for the rule, such a hyperparameter turns the
+            fast paths off (the rule implements every hyperparameter).
+        unsupported: ``unsupported(alg) -> reason or None``: hyperparameter values an
+            ``update`` of its own does not implement (the build fails with the reason).
+        separable_decay: the rule's (and fast paths') only use of a kernel-side
+            ``weight_decay_form`` (``"keras"``, ``"decoupled"``) is step 0
+            (``apply_kernel_decay``), which leaves every finite ``p`` unchanged when
+            ``wd == 0``; a bucket whose weight decay is zero on every step then runs with
+            ``weight_decay_form="coupled"`` (no decay pass at all).
     """
 
     name: str
-    update: Callable[..., None]
+    update: Callable[..., None] | None = None
     jit_compile: bool = False
     fused: Callable[..., None] | None = None
     can_fuse: Callable[[Any, Mapping[str, Any], Any], bool] | None = None
@@ -77,27 +91,31 @@ class Kernel:
     separable_decay: bool = False
     native: Callable[..., None] | None = None
     can_native: Callable[[Any], bool] | None = None
+    raw: Callable[..., None] | None = None
+    can_raw: Callable[[Any], bool] | None = None
 
     def __post_init__(self) -> None:
-        if (self.fused is None) != (self.can_fuse is None):
-            raise ValueError(f"kernel {self.name!r}: 'fused' and 'can_fuse' go together")
-        if (self.native is None) != (self.can_native is None):
-            raise ValueError(f"kernel {self.name!r}: 'native' and 'can_native' go together")
+        for path in ("fused", "native", "raw"):
+            predicate = "can_fuse" if path == "fused" else f"can_{path}"
+            if (getattr(self, path) is None) != (getattr(self, predicate) is None):
+                raise ValueError(f"kernel {self.name!r}: {path!r} and {predicate!r} go together")
 
 
 @dataclass(frozen=True)
 class KernelRef:
-    """A kernel module not imported yet: ``optbridge.backends.tensorflow.kernels.<module>``.
+    """The kernel of algorithm ``algorithm``, not built yet.
 
     The registry holds these so that listing the installed backends never imports
-    TensorFlow; :meth:`load` imports the module and returns its ``KERNEL``.
+    TensorFlow; :meth:`load` imports :mod:`optbridge.backends.tensorflow.fast_paths`
+    (and TensorFlow) and returns the algorithm's :class:`Kernel`.
     """
 
-    module: str
+    algorithm: str
 
     def load(self) -> Kernel:
-        mod = importlib.import_module(f"{__package__}.{self.module}")
-        return mod.KERNEL
+        from ..fast_paths import kernel
+
+        return kernel(self.algorithm)
 
 
 def resolve_kernel(entry: Any, algorithm: str) -> Kernel:

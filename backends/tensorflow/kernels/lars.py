@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from .. import ops as tf_ops
 from .base import Kernel, flag, resolve_kernel
 
 
@@ -29,7 +30,10 @@ def update(alg, params, grads, slots, s) -> None:
     grads = [tf.cond(on, lambda p=p, g=g: _trust_scaled(alg, p, g, s), lambda g=g: tf.identity(g))
              for p, g in zip(params, grads)]
     inner = resolve_kernel(KERNELS[alg.inner.name], alg.inner.name)
-    inner.update(alg.inner, params, grads, slots, s["inner"])
+    if inner.update is None:
+        alg.inner.update(tf_ops, list(params), grads, {k: list(v) for k, v in slots.items()}, s["inner"])
+    else:
+        inner.update(alg.inner, params, grads, slots, s["inner"])
 
 
 KERNEL = Kernel("lars", update, hyperparameters=frozenset({"inner", "coefficient", "epsilon", "use_clip", "lars_filter",

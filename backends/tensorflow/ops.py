@@ -1,0 +1,235 @@
+"""The ops namespace (:mod:`optbridge.ops`) for TensorFlow: ``tf.Variable``\\ s and tensors
+inside the optimizer's step ``tf.function`` (also under XLA, one cluster per variable).
+
+Every primitive is one TensorFlow op (or a short chain) in the array's dtype; nothing
+calls back into Python, so a rule traces once and never again.
+
+**Writes.** On a ``tf.Variable`` the ``*_`` primitives assign and return the variable,
+so the rule's next read sees the written value (automatic control dependencies order
+reads after writes of the same resource): ``assign_`` is ``assign(read_value=False)``,
+``add_``/``sub_`` are ``assign_add``/``assign_sub``, and ``sub_scaled_``/``add_scaled_``
+are one ``tf.raw_ops.ResourceApplyGradientDescent`` (``training_ops.cc``,
+``ApplyGradientDescent``: ``var -= grad * alpha``: the product rounded, then the
+difference, in one pass over ``var``; ``x + d·c`` is fed as ``x − d·(−c)``, which is the
+same number: negation is exact and rounding to nearest symmetric). On a tensor (a
+temporary the rule formed) they return the new value.
+
+**Flags.** Boolean host scalars (``first_step``, ``average``, ``lars``) reach a rule as
+``1``/``0`` tensors in the parameter dtype; :func:`cond` and :func:`where` take them as
+``x != 0``, and Python booleans as themselves.
+
+**Rounding.** Operators, ``div``, ``sqrt`` and the writes round once per operation in
+the array dtype, as NumPy does, with two known exceptions outside XLA: TensorFlow's graph
+optimizer (Grappler's arithmetic optimizer) rewrites ``x / sqrt(y)`` into
+``x · rsqrt(y)`` when the square root feeds only the division, and may hoist a common
+scalar factor out of ``a·s + b·s``. Under XLA on CPU ``a·b + c`` becomes a fused
+multiply-add. Reductions (``sum``, ``norm``, ``mean_axes``) add in TensorFlow's order,
+not NumPy's pairwise one; ``sequential_sum`` is left to right (the last element of
+``tf.cumsum``). ``sign`` gives ``0`` for ``±0`` and NaN for NaN; ``maximum``/``minimum``
+propagate NaN.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+name = "tensorflow"
+
+
+def _is_variable(x: Any) -> bool:
+    return isinstance(x, tf.Variable)
+
+
+def _dtype(*values: Any) -> tf.DType | None:
+    """The dtype of the first TensorFlow value among ``values`` (``None`` if there is none)."""
+    for v in values:
+        if isinstance(v, (tf.Tensor, tf.Variable)):
+            return v.dtype
+    return None
+
+
+def _tensor(x: Any, dtype: tf.DType | None = None) -> tf.Tensor:
+    """``x`` as a tensor (a variable is read), Python and NumPy scalars in ``dtype``."""
+    if isinstance(x, (tf.Tensor, tf.Variable)):
+        return tf.convert_to_tensor(x)
+    return tf.convert_to_tensor(x, dtype=dtype)
+
+
+def _shaped(value: Any, like: Any) -> tf.Tensor:
+    """``value`` as a tensor of ``like``'s dtype, broadcast to ``like``'s static shape."""
+    value = _tensor(value, like.dtype)
+    if value.shape != like.shape:
+        value = tf.broadcast_to(value, like.shape)
+    return value
+
+
+# -- values ----------------------------------------------------------------------------
+def scalar(value: float, like: Any) -> tf.Tensor:
+    return tf.constant(value, like.dtype)
+
+
+def full_like(x: Any, value: float) -> tf.Tensor:
+    return tf.fill(x.shape, tf.constant(value, x.dtype))
+
+
+def astype(x: Any, dtype: str) -> tf.Tensor:
+    return tf.cast(x, tf.as_dtype(dtype))
+
+
+def dtype_of(x: Any) -> str:
+    return tf.as_dtype(x.dtype).name
+
+
+def shape_of(x: Any) -> tuple[int, ...]:
+    return tuple(tf.TensorShape(x.shape).as_list())
+
+
+# -- elementwise -----------------------------------------------------------------------
+def div(x: Any, y: Any) -> tf.Tensor:
+    dtype = _dtype(x, y)
+    return tf.math.truediv(_tensor(x, dtype), _tensor(y, dtype))
+
+
+def sqrt(x: Any) -> tf.Tensor:
+    return tf.sqrt(x)
+
+
+def abs(x: Any) -> tf.Tensor:  # noqa: A001 - the protocol's name
+    return tf.abs(x)
+
+
+def sign(x: Any) -> tf.Tensor:
+    return tf.sign(x)
+
+
+def _binary(op: Callable, x: Any, y: Any) -> tf.Tensor:
+    dtype = _dtype(x, y)
+    return op(_tensor(x, dtype), _tensor(y, dtype))
+
+
+def maximum(x: Any, y: Any) -> tf.Tensor:
+    return _binary(tf.maximum, x, y)
+
+
+def minimum(x: Any, y: Any) -> tf.Tensor:
+    return _binary(tf.minimum, x, y)
+
+
+def power(x: Any, y: Any) -> tf.Tensor:
+    return _binary(tf.pow, x, y)
+
+
+def square(x: Any) -> tf.Tensor:
+    return x * x
+
+
+def greater(x: Any, y: Any) -> tf.Tensor:
+    return _binary(tf.greater, x, y)
+
+
+def less(x: Any, y: Any) -> tf.Tensor:
+    return _binary(tf.less, x, y)
+
+
+def equal(x: Any, y: Any) -> tf.Tensor:
+    return _binary(tf.equal, x, y)
+
+
+def _flag(value: Any) -> Any:
+    """A condition as a bool tensor (numeric flags are ``!= 0``), or a Python bool as is."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    value = _tensor(value)
+    return value if value.dtype == tf.bool else tf.not_equal(value, tf.zeros([], value.dtype))
+
+
+def where(condition: Any, x: Any, y: Any) -> tf.Tensor:
+    dtype = _dtype(x, y)
+    condition = _flag(condition)
+    if isinstance(condition, bool):
+        condition = tf.constant(condition)
+    return tf.where(condition, _tensor(x, dtype), _tensor(y, dtype))
+
+
+def lerp(a: Any, b: Any, w: Any, *, small: bool) -> tf.Tensor:
+    diff = b - a
+    if small:
+        return a + w * diff
+    return b - diff * (tf.ones([], a.dtype) - w)
+
+
+# -- reductions ------------------------------------------------------------------------
+def sum(x: Any) -> tf.Tensor:  # noqa: A001 - the protocol's name
+    return tf.reduce_sum(x)
+
+
+def sum_axis(x: Any, axis: int) -> tf.Tensor:
+    return tf.reduce_sum(x, axis=axis, keepdims=True)
+
+
+def mean_axes(x: Any, axes: Sequence[int]) -> tf.Tensor:
+    return tf.reduce_mean(x, axis=list(axes), keepdims=True)
+
+
+def sequential_sum(x: Any, axis: int) -> tf.Tensor:
+    x = _tensor(x)
+    return tf.gather(tf.cumsum(x, axis=axis), x.shape[axis] - 1, axis=axis)
+
+
+def norm(x: Any) -> tf.Tensor:
+    return tf.sqrt(tf.reduce_sum(x * x))
+
+
+# -- control ---------------------------------------------------------------------------
+def cond(flag: Any, if_true: Callable[[], Any], if_false: Callable[[], Any]) -> Any:
+    flag = _flag(flag)
+    if isinstance(flag, bool):
+        return if_true() if flag else if_false()
+    return tf.cond(flag, lambda: _tensor(if_true()), lambda: _tensor(if_false()))
+
+
+# -- writes ----------------------------------------------------------------------------
+def assign_(x: Any, value: Any) -> Any:
+    if _is_variable(x):
+        x.assign(_shaped(value, x), read_value=False)
+        return x
+    return _shaped(value, x)
+
+
+def add_(x: Any, y: Any) -> Any:
+    if _is_variable(x):
+        x.assign_add(_shaped(y, x), read_value=False)
+        return x
+    return x + y
+
+
+def sub_(x: Any, y: Any) -> Any:
+    if _is_variable(x):
+        x.assign_sub(_shaped(y, x), read_value=False)
+        return x
+    return x - y
+
+
+def mul_(x: Any, y: Any) -> Any:
+    if _is_variable(x):
+        x.assign(x * y, read_value=False)
+        return x
+    return x * y
+
+
+def sub_scaled_(x: Any, delta: Any, alpha: Any) -> Any:
+    if _is_variable(x):
+        tf.raw_ops.ResourceApplyGradientDescent(var=x.handle, alpha=_tensor(alpha, x.dtype), delta=_shaped(delta, x),
+                                                use_locking=False)
+        return x
+    return x - delta * alpha
+
+
+def add_scaled_(x: Any, delta: Any, alpha: Any) -> Any:
+    if _is_variable(x):
+        tf.raw_ops.ResourceApplyGradientDescent(var=x.handle, alpha=-_tensor(alpha, x.dtype), delta=_shaped(delta, x),
+                                                use_locking=False)
+        return x
+    return x + delta * alpha
