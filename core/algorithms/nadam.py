@@ -53,7 +53,13 @@ from typing import Mapping
 
 import numpy as np
 
-from ._decay import WEIGHT_DECAY_FORMS, WeightDecayMode, apply_kernel_decay, check_choice, decay_scalars
+from ._decay import (
+    WEIGHT_DECAY_FORMS,
+    WeightDecayMode,
+    apply_kernel_decay,
+    check_choice,
+    decay_scalars,
+)
 from .adam import host_pow, update_moments
 from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
 
