@@ -1,0 +1,156 @@
+"""The optimizer an ``optim.lr_scheduler`` scheduler acts on, seen as torch's ``Optimizer``.
+
+A bound scheduler (``StepLR(opt, ...)``) reads and writes ``optimizer.param_groups[i]``
+and ``optimizer.defaults`` as torch's code does. For an optimizer built by optbridge
+(:class:`_BoundOptimizer`) each group is a view of the engine (:class:`_EngineGroup`),
+reached through the optimizer's public ``engine`` and ``schedule_changed``; a declared
+schedule runs on a private one-group ``param_groups`` (:class:`_PrivateOptimizer`).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, MutableMapping
+from typing import Any, Iterator
+
+from ....engine import Engine
+from ....errors import SpecTypeError, SpecValueError
+
+
+class _EngineGroup(MutableMapping):
+    """torch's ``param_groups[i]`` for group ``i`` of an optbridge engine.
+
+    ``"lr"`` is the group's static learning rate (``Engine.static_lr``/``set_lr``);
+    ``"momentum"`` and ``"betas"`` are the algorithm's ``momentum`` or
+    ``(beta1, beta2)`` (``Engine.set_hyperparameters``); every other key is scheduler
+    bookkeeping kept in the engine's ``scheduler_values`` (neutral state). After writing
+    ``"lr"``, ``"momentum"`` or ``"betas"`` it calls ``changed(index, key)`` (the
+    optimizer's ``schedule_changed``: the torch backend shows the value in its own
+    ``param_groups``).
+    """
+
+    __slots__ = ("_engine", "_index", "_changed")
+
+    def __init__(self, engine: Engine, index: int, changed: Callable[[int, str], None] | None = None):
+        self._engine = engine
+        self._index = index
+        self._changed = changed
+
+    def _hyper(self) -> dict[str, Any]:
+        return self._engine.groups[self._index].algorithm.hyperparameters()
+
+    def _hyper_keys(self) -> list[str]:
+        hp = self._hyper()
+        keys = ["momentum"] if "momentum" in hp else []
+        return keys + (["betas"] if "beta1" in hp and "beta2" in hp else [])
+
+    def __getitem__(self, key: str) -> Any:
+        if key == "lr":
+            return self._engine.static_lr(self._index)
+        if key in self._hyper_keys():
+            hp = self._hyper()
+            return hp["momentum"] if key == "momentum" else (hp["beta1"], hp["beta2"])
+        return self._engine.groups[self._index].scheduler_values[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if key == "lr":
+            # torch assigns whatever the scheduler computes (OneCycleLR's linear anneal ends
+            # slightly below 0); only the engine's rule that the lr be static applies.
+            self._engine.static_lr(self._index)
+            self._engine.groups[self._index].lr_override = float(value)
+        elif key in self._hyper_keys():
+            if key == "momentum":
+                self._engine.set_hyperparameters(self._index, momentum=value)
+            else:
+                self._engine.set_hyperparameters(self._index, beta1=value[0], beta2=value[1])
+        else:
+            self._engine.groups[self._index].scheduler_values[key] = value
+            return
+        if self._changed is not None:
+            self._changed(self._index, key)
+
+    def __delitem__(self, key: str) -> None:
+        del self._engine.groups[self._index].scheduler_values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        yield "lr"
+        yield from self._hyper_keys()
+        yield from list(self._engine.groups[self._index].scheduler_values)
+
+    def __len__(self) -> int:
+        return 1 + len(self._hyper_keys()) + len(self._engine.groups[self._index].scheduler_values)
+
+
+def _engine_of(optimizer: Any) -> Engine | None:
+    """The engine of an optbridge optimizer, or ``None`` for any other object.
+
+    Its public ``engine`` (every :class:`~optbridge.engine.OptimizerAPI` has one) is looked
+    at first, then ``_engine`` (optimizers written before ``engine`` was public).
+    """
+    for name in ("engine", "_engine"):
+        engine = getattr(optimizer, name, None)
+        if isinstance(engine, Engine):
+            return engine
+    return None
+
+
+class _BoundOptimizer:
+    """An optbridge optimizer seen as torch's ``Optimizer``: ``param_groups`` and ``defaults``.
+
+    Written values are reported through the optimizer's ``schedule_changed(group, key)``
+    (``_schedule_changed`` on optimizers written before it was public).
+    """
+
+    def __init__(self, owner: Any):
+        engine = _engine_of(owner)
+        if engine is None:
+            raise SpecTypeError(f"{type(owner).__name__} has no optbridge engine")
+        self.engine: Engine = engine
+        changed = getattr(owner, "schedule_changed", None) or getattr(owner, "_schedule_changed", None)
+        self.param_groups = [_EngineGroup(self.engine, i, changed) for i in range(len(self.engine.groups))]
+        hp = self.engine.spec.algorithm.hyperparameters()
+        self.defaults = {k: hp[k] for k in ("momentum",) if k in hp}
+        if "beta1" in hp and "beta2" in hp:
+            self.defaults["betas"] = (hp["beta1"], hp["beta2"])
+
+    def stepped(self) -> bool:
+        """Whether the optimizer has taken a step (torch's ``_opt_called``)."""
+        return self.engine.global_step > 0
+
+
+class _PrivateOptimizer:
+    """The one-group ``param_groups`` a declared schedule runs on (no warnings)."""
+
+    def __init__(self, group: dict, defaults: dict):
+        self.param_groups = [group]
+        self.defaults = defaults
+
+    @staticmethod
+    def stepped() -> bool:
+        return True
+
+
+def _adapt(optimizer: Any) -> Any:
+    if isinstance(optimizer, _PrivateOptimizer):
+        return optimizer
+    if _engine_of(optimizer) is not None:
+        return _BoundOptimizer(optimizer)
+    raise SpecTypeError(
+        f"{type(optimizer).__name__} is not an Optimizer (optbridge's lr_scheduler binds to optimizers built by "
+        f"optbridge.build; for torch's own optimizers use torch.optim.lr_scheduler)"
+    )
+
+
+def _format_param(name: str, optimizer: Any, param: Any) -> list:
+    """Return correctly formatted lr/momentum for each param group."""
+    if isinstance(param, (list, tuple)):
+        if len(param) != len(optimizer.param_groups):
+            raise SpecValueError(
+                f"{name} must have the same length as optimizer.param_groups. "
+                f"{name} has {len(param)} values, param_groups has {len(optimizer.param_groups)}."
+            )
+    else:
+        param = [param] * len(optimizer.param_groups)
+    return list(param)
+
+
+def _param_groups_val_list(optimizer: Any, key: str) -> list:
+    return [group[key] for group in optimizer.param_groups]
