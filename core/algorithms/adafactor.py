@@ -56,16 +56,24 @@ Canonical op order, mindspore (all in the parameter's dtype; sums sequential):
 
 The row and column statistics are stored broadcast to the parameter's shape (every
 column of ``row_var`` holds its row's value), because slots have the parameter's shape;
-the numbers are those of the factored statistics, the memory is not sublinear.
+the numbers are those of the factored statistics, the memory is not sublinear. The rule
+reads a slot's first column (row) and writes the new statistics back broadcast.
+
+The rule (:meth:`Adafactor.update_tensor`) computes the torch arithmetic's host values as
+0-d float64 arrays on the device, so it traces whole: ``α``, the clip denominator and the
+step factor (``max`` as Python's ``max(a, b)``, ``b if b > a else a``, which keeps ``a``
+when ``b`` is NaN), with ``ρ``, ``ε₂`` and ``d`` handed over in float64
+(:attr:`Adafactor.float64_scalars`).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import Mapping, Optional
+from typing import Any, Mapping, Optional
 
 import numpy as np
 
-from ._decay import check_choice
+from ._decay import apply_kernel_decay, check_choice
 from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
 
 __all__ = ["Adafactor"]
@@ -73,6 +81,13 @@ __all__ = ["Adafactor"]
 #: ρₜ of MindSpore's relative step (fairseq ``min_step``) and of its warm-up (``1e-6·t``).
 RELATIVE_MIN_STEP = 1e-2
 WARMUP_SLOPE = 1e-6
+
+#: MindSpore's CPU kernel: the floor of its statistics and denominators, and its block size for RMS sums.
+MS_FLOOR = 1e-30
+MS_BLOCK = 1000
+
+#: The machine epsilon of each dtype (torch's default ε₁).
+MACHINE_EPS = {"float16": 2.0 ** -10, "bfloat16": 2.0 ** -7, "float32": 2.0 ** -23, "float64": 2.0 ** -52}
 
 
 @register_algorithm
@@ -105,6 +120,84 @@ class Adafactor(Algorithm):
                 f"Received: {self.eps1_placement!r}"
             )
 
+    @property
+    def float64_scalars(self) -> frozenset[str]:
+        """Host scalars a backend hands the rule as float64 0-d values, whatever the bucket's
+        dtype: the torch arithmetic forms ``α`` and the step factor in float64 from them."""
+        return frozenset({"rho", "eps2", "clip_threshold"}) if self.arithmetic == "torch" else frozenset()
+
+    def update_tensor(self, ops, p, g, state, s):
+        if self.arithmetic == "torch":
+            return self._torch_update(ops, p, g, state, s)
+        return self._mindspore_update(ops, p, g, state, s)
+
+    def _torch_update(self, ops, p, g, state, s):
+        """The torch op order (module docstring), steps 1-5."""
+        dtype, shape = ops.dtype_of(p), ops.shape_of(p)
+        eps1 = _eps1(self, dtype)
+        sqrt_n = ops.scalar(math.prod(shape) ** 0.5, s["rho"])
+        alpha = s["rho"]
+        if self.scale_parameter:
+            alpha = _python_max(ops, s["eps2"], ops.div(_norm64(ops, p), sqrt_n)) * s["rho"]
+        p = apply_kernel_decay(ops, self.weight_decay_form, p, s)
+        w = s["one_minus_beta2_t"]
+        if len(shape) >= 2:
+            row_var, col_var = state["row_var"], state["col_var"]
+            row_norm = ops.sqrt(ops.sum_axis(g * g, -1))
+            row = _aten_lerp(ops, _first(ops, row_var, -1),
+                             ops.div(row_norm * row_norm, ops.scalar(shape[-1], g)), w)
+            col_norm = ops.sqrt(ops.sum_axis(g * g, -2))
+            col = _aten_lerp(ops, _first(ops, col_var, -2),
+                             ops.div(col_norm * col_norm, ops.scalar(shape[-2], g)), w)
+            state["row_var"] = ops.assign_(row_var, _broadcast(ops, row, row_var))
+            state["col_var"] = ops.assign_(col_var, _broadcast(ops, col, col_var))
+            estimate = ops.div(row * col, ops.maximum(ops.mean_axes(row, [-2]), ops.scalar(eps1, p)))
+        else:
+            estimate = state["variance"] = ops.assign_(state["variance"],
+                                                       _aten_lerp(ops, state["variance"], g * g, w))
+        update = ops.div(ops.scalar(1.0, p), ops.sqrt(ops.maximum(estimate, ops.scalar(eps1 * eps1, p)))) * g
+        ratio = ops.div(_norm64(ops, update), sqrt_n * s["clip_threshold"])
+        denom = _python_max(ops, ops.scalar(1.0, ratio), ratio)
+        return ops.add_(p, ops.astype(ops.div(-alpha, denom), dtype) * update)
+
+    def _mindspore_update(self, ops, p, g, state, s):
+        """The MindSpore op order (module docstring), steps 1-6, all in ``p``'s dtype."""
+        dtype, shape = ops.dtype_of(p), ops.shape_of(p)
+        one, floor = ops.scalar(1.0, p), ops.scalar(MS_FLOOR, p)
+        beta2_t = s["beta2_t"]
+        one_minus = one - beta2_t
+        q = g * g + ops.scalar(_eps1(self, dtype), p)
+        if len(shape) >= 2:
+            rows, cols = shape[-2], shape[-1]
+            row_var, col_var = state["row_var"], state["col_var"]
+            row_sum = _reshape(ops.sequential_sum(q, -1), shape[:-1] + (1,))
+            row = _first(ops, row_var, -1) * beta2_t + ops.div(row_sum, ops.scalar(cols, p)) * one_minus
+            row_total = _reshape(ops.sequential_sum(row, -2), shape[:-2] + (1, 1))
+            row_mean = ops.maximum(ops.div(row_total, ops.scalar(rows, p)), floor)
+            r_factor = ops.sqrt(ops.div(row, row_mean))
+            col_sum = _reshape(ops.sequential_sum(q, -2), shape[:-2] + (1, cols))
+            col = ops.maximum(_first(ops, col_var, -2) * beta2_t + ops.div(col_sum, ops.scalar(rows, p)) * one_minus,
+                              floor)
+            state["row_var"] = ops.assign_(row_var, _broadcast(ops, row, row_var))
+            state["col_var"] = ops.assign_(col_var, _broadcast(ops, col, col_var))
+            update = ops.div(g, ops.maximum(r_factor * ops.sqrt(col), floor))
+        else:
+            variance = state["variance"] = ops.assign_(
+                state["variance"], ops.maximum(state["variance"] * beta2_t + q * one_minus, floor))
+            update = ops.div(g, ops.sqrt(variance))
+        lr = s["rho"]
+        if self.scale_parameter:
+            lr = lr * _python_max(ops, s["eps2"], _mindspore_rms(ops, p))
+        update = update * ops.div(lr, _python_max(ops, ops.div(_mindspore_rms(ops, update), s["clip_threshold"]), one))
+        if self.beta1 > 0:
+            update = state["exp_avg"] = ops.assign_(
+                state["exp_avg"], state["exp_avg"] * s["beta1"] + update * (one - s["beta1"]))
+        p = apply_kernel_decay(ops, self.weight_decay_form, p, s)
+        if self.weight_decay_form == "mindspore":
+            wd = s["weight_decay"]
+            return ops.assign_(p, ops.where(ops.equal(wd, 0.0), p - update, p - (update + p * wd * lr)))
+        return ops.sub_(p, update)
+
     def slots(self) -> tuple[Slot, ...]:
         first = (Slot("exp_avg"),) if self.beta1 > 0 else ()
         return first + (Slot("row_var"), Slot("col_var"), Slot("variance"))
@@ -136,3 +229,61 @@ class Adafactor(Algorithm):
         }
         return scalars, dict(host_state)
 
+
+def _eps1(alg: "Adafactor", dtype: str) -> float:
+    return MACHINE_EPS[dtype] if alg.eps1 is None else alg.eps1
+
+
+def _first(ops: Any, x: Any, axis: int) -> Any:
+    """``x``'s first entry along ``axis``, the axis kept with size 1 (``x[..., :1]`` for
+    ``axis=-1``, ``x[..., :1, :]`` for ``axis=-2``): basic indexing, which every backend's
+    arrays implement and which rounds nothing."""
+    return _slice(ops, x, axis, 0, 1)
+
+
+def _slice(ops: Any, x: Any, axis: int, start: int, stop: int) -> Any:
+    """``x`` restricted to ``start:stop`` along ``axis`` (basic indexing, the axis kept)."""
+    axis %= len(ops.shape_of(x))
+    return x[(slice(None),) * axis + (slice(start, stop),)]
+
+
+def _reshape(x: Any, shape: tuple[int, ...]) -> Any:
+    """``x`` with the same elements in C order and shape ``shape`` (the array's own ``reshape``)."""
+    return x.reshape(shape)
+
+
+def _broadcast(ops: Any, x: Any, like: Any) -> Any:
+    """``x`` broadcast to ``like``'s shape, exactly (``x·1``)."""
+    return x * ops.full_like(like, 1.0)
+
+
+def _python_max(ops: Any, a: Any, b: Any) -> Any:
+    """Python's ``max(a, b)``: ``b if b > a else a`` (so ``a`` when either is NaN)."""
+    return ops.where(ops.greater(b, a), b, a)
+
+
+def _aten_lerp(ops: Any, a: Any, b: Any, w: Any) -> Any:
+    """ATen's ``lerp(a, b, w)``, the branch on ``|w| < 0.5`` taken with ``where`` (``w`` is
+    ``1 − β₂ₜ``, which crosses 0.5 as the step grows)."""
+    small = ops.less(ops.abs(w), ops.scalar(0.5, w))
+    return ops.where(small, ops.lerp(a, b, w, small=True), ops.lerp(a, b, w, small=False))
+
+
+def _norm64(ops: Any, x: Any) -> Any:
+    """``‖x‖`` summed in float64 (NumPy's pairwise order), rounded to ``x``'s dtype, as a
+    0-d float64 array (torch's ``x.norm(2).item()``)."""
+    return ops.astype(ops.astype(ops.norm(ops.astype(x, "float64")), ops.dtype_of(x)), "float64")
+
+
+def _mindspore_rms(ops: Any, x: Any) -> Any:
+    """MindSpore's ``CalcRMS``: in-order sums of ``x·x`` (C order) over blocks of up to 1000
+    elements, the block sums added in order to ``0``, then ``√(sum / n)``, all in ``x``'s
+    dtype. (Above 1000 elements per CPU thread MindSpore splits by its thread count
+    instead; that split is machine-dependent.)"""
+    n = math.prod(ops.shape_of(x))
+    flat = _reshape(x * x, (n,))
+    size = math.ceil(n / max(1, math.ceil(n / MS_BLOCK)))
+    total = ops.scalar(0.0, x)
+    for start in range(0, n, size):
+        total = total + ops.sequential_sum(_slice(ops, flat, 0, start, start + size), 0)
+    return ops.sqrt(ops.div(total, ops.scalar(n, x)))
