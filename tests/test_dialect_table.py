@@ -1,18 +1,19 @@
-"""The dialect-difference page is generated from the specs and kept current."""
+"""The dialect-difference page is generated from the specs (of the conformance catalog's default
+constructions) and kept current."""
 from __future__ import annotations
 
 from pathlib import Path
 
 from optbridge.algorithms.base import algorithm_registry
 from optbridge.dialects.base import dialect_registry
-from optbridge.dialects.table import dialect_properties, dialect_table_markdown
+from optbridge.conformance.dialect_table import dialect_properties, dialect_table_markdown
 
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "dialect-differences.md"
 
 
 def test_committed_page_is_the_generated_one():
     assert PAGE.read_text(encoding="utf-8") == dialect_table_markdown(), (
-        "regenerate: python -m optbridge.dialects.table docs/dialect-differences.md"
+        "regenerate: python -m optbridge.conformance.dialect_table docs/dialect-differences.md"
     )
 
 
