@@ -29,9 +29,12 @@ PATH_ENV = "OPTBRIDGE_TORCH_PATH"
 FLAT_ENV = "OPTBRIDGE_TORCH_FLAT"
 
 if torch is not None:
-    from .kernels import KERNELS
+    from .fast_paths import table
     from .optimizer import Optimizer
     from .paths import PATHS
+
+    #: ``{algorithm: FastPath}`` of the algorithms registered when the backend was imported
+    KERNELS = table()
 
     _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -70,14 +73,15 @@ if torch is not None:
         label = "" if path is None and flat is None else f" (path={path or 'env'}{', flat' if flat else ''})"
         from optbridge.algorithms import algorithm_registry
 
-        missing = {name: "no torch kernel yet: the canonical algorithm is newer than the torch backend's kernels "
-                         "(recipe: docs/backends-torch.md, 'Adding a kernel')"
-                   for name in algorithm_registry if name not in KERNELS}
+        kernels = table()
+        missing = {name: "no update rule and no torch kernel: the canonical algorithm defines no rule on the "
+                         "ops namespace (optbridge.ops)"
+                   for name in algorithm_registry if name not in kernels}
         return Backend(
             unsupported=missing,
             name="torch",
             build=build,
-            kernels=KERNELS,
+            kernels=kernels,
             dtypes=("float32", "float64"),
             version=torch.__version__ + label,
             make_params=_make_params,

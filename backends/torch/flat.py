@@ -18,8 +18,8 @@ What flat mode forbids (checked every step, with an error naming the parameter):
 
 A gradient tensor assigned by hand (``p.grad = t``), or a gradient view moved to other
 memory (``p.grad.set_(t)``, ``p.grad.data = t``), is copied into the buffer and the view
-re-attached. Buckets with gradient centralization, and algorithms whose kernel is not
-elementwise (``TorchKernel.elementwise``: LAMB, LARS), stay per-tensor. Parameters lose
+re-attached. Buckets with gradient centralization, and algorithms whose rule is not
+elementwise (``FastPath.elementwise``: LAMB, LARS, Adafactor), stay per-tensor. Parameters lose
 non-default strides (e.g. ``channels_last``): views are contiguous.
 
 The per-step check (:meth:`FlatBuffers.intact`) is exact: for every parameter, that its

@@ -53,7 +53,7 @@ from optbridge.spec import GroupSpec, OptimizerSpec
 from . import hostscan
 from .flat import FlatBuffers, flatten
 from .gradients import check_gradient
-from .kernels import KERNELS, as_kernel
+from .fast_paths import as_kernel, preprocess, table
 from .paths import (NESTED, PATHS, SCALE, WD, bucket_step, compiled_bucket_step, fused_layout, hashable,
                     in_layout_of, same_strides, trace_key)
 from . import state_io
@@ -316,7 +316,8 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
             float16/bfloat16 parameters, rounded back into the parameter each step.
         names: a module (or ``{name: tensor}``) naming the tensors when ``params`` holds
             bare tensors, e.g. as ZeroRedundancyOptimizer's ``optimizer_class``.
-        kernels: ``{algorithm: kernel}``; default: the backend's registered kernels.
+        kernels: ``{algorithm: FastPath or update function}``; default: every registered
+            algorithm (:func:`~optbridge.backends.torch.fast_paths.table`).
         compile_threshold: on ``"auto"``/``"native"``, a bucket with fewer elements than
             this runs the eager reference code instead of being compiled: compiling costs
             seconds, and a small bucket's eager step takes microseconds. ``0``: always
@@ -353,7 +354,7 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
                     f"state for it (an explicit option, never a silent cast)")
             if not (t.is_leaf or t.retains_grad):
                 raise SpecValueError(f"parameter {name!r} is not a leaf tensor; only leaves can be optimized")
-        self._kernel_table = {k: as_kernel(k, v) for k, v in (KERNELS if kernels is None else kernels).items()}
+        self._kernel_table = {k: as_kernel(k, v) for k, v in (table() if kernels is None else kernels).items()}
         if isinstance(compile_threshold, bool) or not isinstance(compile_threshold, int) or compile_threshold < 0:
             raise SpecValueError(f"compile_threshold must be an int >= 0. Received: {compile_threshold!r}")
         self._path = path
@@ -785,15 +786,13 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
 
     def _eager_preprocess(self, unit: _Unit, bs: BucketStep, params, grads) -> list[torch.Tensor]:
         """Pre-process gradients eagerly (in the compute dtype of ``params``)."""
-        from .preprocess import preprocess_gradients
-
         dtype = params[0].dtype
         if grads[0].dtype != dtype:
             grads = [g.to(dtype) for g in grads]
         # torch.full fills on the device (torch.tensor(x, device=cuda) would copy from the host and sync)
         wd = torch.full((), bs.weight_decay, dtype=dtype, device=unit.device) if bs.weight_decay != 0.0 else None
         scale = torch.full((), bs.grad_scale, dtype=dtype, device=unit.device) if bs.grad_scale is not None else None
-        return preprocess_gradients(params, grads, bs.negate, wd, bs.centralize, scale)
+        return preprocess(params, grads, bs.negate, wd, bs.centralize, scale)
 
     # -- gradients ------------------------------------------------------------------------
     @torch._disable_dynamo

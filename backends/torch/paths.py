@@ -1,8 +1,9 @@
 """Execution paths of one bucket update: reference, compiled and native.
 
-* **reference** — :func:`bucket_step` run eagerly: pre-processing and the kernel's
-  ``update`` one tensor at a time, each op a separate torch call. For debugging; the
-  conformance truth on torch.
+* **reference** — :func:`bucket_step` run eagerly: the shared pre-processing
+  (:mod:`optbridge.preprocess`) and the algorithm's shared update rule on the torch ops
+  namespace (:mod:`.ops`), one tensor at a time, each op a separate torch call. For
+  debugging; the conformance truth on torch.
 * **compiled** — the same :func:`bucket_step` through ``torch.compile(fullgraph=True)``:
   inductor fuses pre-processing, the update and (with ``state_dtype``) the casts into
   one C++/OpenMP loop per tensor on CPU, Triton kernels on CUDA. Host scalars arrive as
@@ -15,7 +16,7 @@
   cycling, a hand edit of ``param_groups``) reach the kernel as host scalars too; the
   graph is traced with a *representative* algorithm (:func:`trace_key`), so cycling
   them never recompiles.
-* **native** — torch's own fused/foreach kernel (``TorchKernel.native``) where the
+* **native** — torch's own fused kernel (``FastPath.native``, :mod:`.fast_paths`) where the
   canonical formula is exactly torch's. torch's fused CPU kernels walk each tensor's
   memory linearly over ``numel`` elements, whatever its strides (and its CUDA kernels
   refuse mismatched strides): they are given only tensors for which
@@ -31,7 +32,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import torch
 
-from .preprocess import preprocess_gradients
+from .fast_paths import preprocess
 
 __all__ = ["bucket_step", "compiled_bucket_step", "trace_key", "hashable", "fused_layout", "in_layout_of",
            "same_strides", "PATHS", "WD", "SCALE", "NESTED", "LIVE_HYPERPARAMETERS"]
@@ -45,7 +46,7 @@ SCALE = "_preprocess_grad_scale"
 #: travels in the scalar vector as ``"inner.lr"``; :func:`bucket_step` nests it again).
 NESTED = "."
 #: Hyperparameters whose values may change between steps (momentum/beta1 cycling, hand edits of
-#: ``param_groups``). Kernels read their values from the host scalars (``s["momentum"]``,
+#: ``param_groups``). Rules read their values from the host scalars (``s["momentum"]``,
 #: ``s["beta1"]``, ...); from ``alg`` only whether they are zero, positive, or within 0.5
 #: of 1 (SGD's ``momentum == 0``, RMSprop's ``momentum > 0``, torch's ``lerp`` form).
 LIVE_HYPERPARAMETERS = ("momentum", "beta1", "beta2")
@@ -56,7 +57,7 @@ def trace_key(alg: Any, base: Any) -> Any:
 
     ``alg`` itself when its live hyperparameters (:data:`LIVE_HYPERPARAMETERS`) equal
     ``base``'s; otherwise ``alg`` with them reset to ``base``'s values together with,
-    for each, the three tests kernels may make on it (``== 0``, ``> 0``,
+    for each, the three tests rules may make on it (``== 0``, ``> 0``,
     ``|1 − v| < 0.5``). Steps whose keys are equal run one graph, traced with the first
     such step's algorithm: cycling momentum or beta1 inside one class compiles once.
     """
@@ -141,10 +142,10 @@ def bucket_step(
     pre: tuple[bool, bool, bool, bool],
     compute_dtype: torch.dtype | None,
 ) -> None:
-    """Pre-process the gradients and run the kernel on one bucket, in place.
+    """Pre-process the gradients and run the update rule on one bucket, in place.
 
     Args:
-        update: the kernel's per-tensor canonical op order.
+        update: the bucket update (``FastPath.update``: the shared rule on the torch ops).
         alg: the canonical algorithm (hyperparameters).
         params, grads: the bucket's tensors (grads are not modified).
         slots: ``{slot name: [state tensors]}`` in the compute dtype.
@@ -168,8 +169,7 @@ def bucket_step(
     else:
         work = [p.to(compute_dtype) for p in params]
         grads = [g.to(compute_dtype) for g in grads]
-    grads = preprocess_gradients(work, grads, negate, s[WD] if decay else None, centralize,
-                                 s[SCALE] if scale else None)
+    grads = preprocess(work, grads, negate, s[WD] if decay else None, centralize, s[SCALE] if scale else None)
     update(alg, work, grads, slots, s)
     if compute_dtype is not None:
         for p, w in zip(params, work):
@@ -214,7 +214,7 @@ def _scalars_as_vectors(compiled: Callable[..., None]) -> Callable[..., None]:
     torch 2.13's ``torch.compile`` (AOTAutograd) drops in-place updates of a 0-d float64
     CPU input that does not require grad: ``p.sub_(u)`` on ``torch.tensor(0.5,
     dtype=torch.float64)`` leaves ``p`` unchanged. A 1-element view updates the same
-    storage; no kernel's formula depends on 0-d versus 1-element 1-d.
+    storage; no rule's formula depends on 0-d versus 1-element 1-d.
     """
     def run(update, alg, params, grads, slots, *rest):
         return compiled(update, alg, _as_1d(params), _as_1d(grads), {k: _as_1d(v) for k, v in slots.items()}, *rest)

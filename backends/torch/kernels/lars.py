@@ -23,11 +23,11 @@ def _trust_scaled(alg, p: torch.Tensor, g: torch.Tensor, s) -> torch.Tensor:
 
 def update(alg, params, grads, slots, s) -> None:
     """Rewrite the gradients of a ``lars`` bucket, then update with ``alg.inner``'s kernel."""
-    from . import KERNELS  # the registry imports this module
+    from ..fast_paths import fast_path  # the registry imports this module
 
     if s["lars"]:
         grads = [_trust_scaled(alg, p, g, s) for p, g in zip(params, grads)]
-    KERNELS[alg.inner.name].update(alg.inner, params, grads, slots, s["inner"])
+    fast_path(alg.inner.name).update(alg.inner, params, grads, slots, s["inner"])
 
 
 KERNEL = TorchKernel("lars", update, elementwise=False)

@@ -1,0 +1,212 @@
+"""What the torch backend adds to each canonical algorithm's shared update rule.
+
+Every algorithm runs its rule (``Algorithm.update``, written once in
+``optbridge.algorithms.<name>``) on :mod:`.ops`, the torch ops namespace, through
+:func:`run_rule`: eagerly on the *reference* path, traced by ``torch.compile`` on the
+*compiled* path. A :class:`FastPath` records what this backend knows beyond the rule:
+
+* ``native(alg)`` — ``None`` unless the rule, with these hyperparameters, is exactly the
+  formula of one of torch's own multi-tensor kernels (``torch._fused_*``). Then it
+  returns ``run(alg, params, grads, slots, scalars, negate, weight_decay)`` calling that
+  kernel (``alg``: this step's algorithm, whose values a bound scheduler may change),
+  with ``scalars`` as Python numbers plus ``step`` (the 1-based global step, for torch
+  kernels that compute bias corrections themselves). ``negate`` (torch's ``maximize``)
+  and ``weight_decay`` (coupled, ``g + wd·p``) are the pre-processing steps the kernel
+  applies first, in that order; the optimizer passes ``False``/``0.0`` when it has
+  already pre-processed the gradients (centralization or a loss scale follow the decay).
+  torch's fused CPU kernels evaluate ``lerp``/``addcmul``/``add(alpha=)`` as fused
+  multiply-adds, so in float32 they can differ from the rule in the last bit.
+* ``elementwise`` — ``False`` when the rule reduces over each tensor (LAMB's and LARS'
+  trust ratios, Adafactor's factored statistics and norms): flat-buffer mode then keeps
+  the bucket per tensor.
+* ``compilable(alg)`` — ``False`` for hyperparameters whose op order ``torch.compile``
+  cannot express as one graph: Adafactor's MindSpore arithmetic sums in order
+  (``ops.sequential_sum``, one graph node per summed element once traced). The
+  ``"compiled"`` and ``"auto"`` paths then run the rule eagerly, as ``"reference"`` does.
+* ``update`` — what the bucket step calls: :func:`run_rule`, or a plugin's own function
+  ``update(alg, params, grads, slots, scalars)`` (:func:`as_kernel`).
+
+:func:`table` derives the backend's ``{algorithm: FastPath}`` from
+``optbridge.algorithms.algorithm_registry``: every registered algorithm with a rule, with
+the entries of :data:`FAST_PATHS` where this backend has more to say. An algorithm whose
+rule is not written yet runs its torch kernel module ``kernels/<name>.py`` meanwhile.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
+
+import torch
+
+from optbridge.algorithms import Algorithm, algorithm_registry
+from optbridge.preprocess import preprocess_gradients
+
+from . import ops as torch_ops
+
+__all__ = ["FastPath", "FAST_PATHS", "as_kernel", "has_rule", "preprocess", "run_rule", "table"]
+
+Update = Callable[[Any, Sequence[torch.Tensor], Sequence[torch.Tensor], Mapping[str, Sequence[torch.Tensor]],
+                   Mapping[str, Any]], None]
+Native = Callable[[Any, Sequence[torch.Tensor], Sequence[torch.Tensor], Mapping[str, Sequence[torch.Tensor]],
+                   Mapping[str, Any], bool, float], None]
+
+
+def has_rule(cls: type) -> bool:
+    """Whether the algorithm class writes its update rule on the ops namespace."""
+    return cls.update_tensor is not Algorithm.update_tensor or cls.update is not Algorithm.update
+
+
+def run_rule(alg: Any, params: Sequence[torch.Tensor], grads: Sequence[torch.Tensor],
+             slots: Mapping[str, Sequence[torch.Tensor]], s: Mapping[str, Any]) -> None:
+    """``alg.update`` on the torch ops, in place (the lists are copied: the rule rebinds entries)."""
+    alg.update(torch_ops, list(params), list(grads), {k: list(v) for k, v in slots.items()}, s)
+
+
+def preprocess(params: Sequence[torch.Tensor], grads: Sequence[torch.Tensor], negate: bool,
+               weight_decay: torch.Tensor | None, centralize: bool,
+               grad_scale: torch.Tensor | None) -> list[torch.Tensor]:
+    """The shared gradient pre-processing (:mod:`optbridge.preprocess`) on the torch ops."""
+    return preprocess_gradients(torch_ops, params, grads, negate=negate, weight_decay=weight_decay,
+                                centralize=centralize, grad_scale=grad_scale)
+
+
+@dataclass(frozen=True)
+class FastPath:
+    """A canonical algorithm on the torch backend (see the module docstring).
+
+    Attributes:
+        name: the canonical algorithm name.
+        update: the bucket update (default: the shared rule, :func:`run_rule`).
+        native: ``native(alg) -> run | None``: torch's own kernel where its formula is the rule's.
+        elementwise: ``False`` when the rule reduces over each tensor.
+        compilable: ``compilable(alg) -> bool``; ``None``: always compilable.
+    """
+
+    name: str
+    update: Update = run_rule
+    native: Callable[[Any], Native | None] | None = None
+    elementwise: bool = True
+    compilable: Callable[[Any], bool] | None = None
+
+    def native_for(self, alg: Any) -> Native | None:
+        """torch's own kernel for these hyperparameters, or ``None``."""
+        return None if self.native is None else self.native(alg)
+
+    def compiles(self, alg: Any) -> bool:
+        """Whether the compiled path may ``torch.compile`` ``update`` for these hyperparameters."""
+        return self.compilable is None or bool(self.compilable(alg))
+
+
+def _native_adam(alg: Any) -> Native | None:
+    """torch's fused Adam (coupled decay) or AdamW (decoupled) for torch's own Adam form:
+    ``eps_placement="paper"``, ``power_form="pow"``, ``moment_form="torch"``, no Nesterov,
+    coupled or decoupled weight decay (``torch.optim.Adam``/``AdamW``'s formula)."""
+    torch_form = (alg.eps_placement == "paper" and alg.power_form == "pow" and alg.moment_form == "torch"
+                  and not alg.nesterov and alg.weight_decay_form in ("coupled", "decoupled"))
+    if not torch_form or not hasattr(torch, "_fused_adam_"):
+        return None
+    decoupled = alg.weight_decay_form == "decoupled"
+    steps: dict[torch.device, torch.Tensor] = {}
+
+    def run(alg, params, grads, slots, s, negate, weight_decay) -> None:
+        device = params[0].device
+        step = steps.get(device)
+        if step is None:
+            step = steps[device] = torch.zeros((), dtype=torch.float32, device=device)
+        step.fill_(s["step"])
+        fused = torch._fused_adamw_ if decoupled else torch._fused_adam_
+        fused(
+            params, grads, slots["exp_avg"], slots["exp_avg_sq"], slots.get("max_exp_avg_sq", []),
+            [step] * len(params), lr=s["lr"], beta1=alg.beta1, beta2=alg.beta2,
+            weight_decay=s["weight_decay"] if decoupled else weight_decay, eps=alg.eps, amsgrad=alg.amsgrad,
+            maximize=negate,
+        )
+
+    return run
+
+
+def _native_sgd(alg: Any) -> Native | None:
+    """torch's fused SGD (``torch.optim.SGD``'s formula: first step ``b = g``, later
+    ``b = b·μ + (1−dampening)·g``, update ``g + μ·b`` with Nesterov, else ``b``) for
+    ``momentum_form == "buffer"``, coupled weight decay, and torch's Nesterov or none."""
+    if alg.momentum_form != "buffer" or alg.weight_decay_form != "coupled":
+        return None
+    if alg.nesterov and alg.nesterov_form != "torch":
+        return None
+    if not hasattr(torch, "_fused_sgd_"):
+        return None
+
+    def run(alg, params, grads, slots, s, negate, weight_decay) -> None:
+        # the host scalars, not the hyperparameters: a float32-precision spec rounds them
+        buffers = slots["momentum_buffer"] if alg.momentum != 0.0 else []
+        torch._fused_sgd_(
+            params, grads, buffers, weight_decay=weight_decay, momentum=s["momentum"], lr=s["lr"],
+            dampening=1.0 - s["one_minus_dampening"], nesterov=alg.nesterov, maximize=negate,
+            is_first_step=bool(s["first_step"]),
+        )
+
+    return run
+
+
+def _adafactor_compiles(alg: Any) -> bool:
+    """The torch arithmetic compiles; the MindSpore arithmetic's in-order sums do not."""
+    return alg.arithmetic == "torch"
+
+
+#: What this backend knows beyond each rule, for the algorithms where it knows something.
+FAST_PATHS: dict[str, FastPath] = {
+    "adam": FastPath("adam", native=_native_adam),
+    "sgd": FastPath("sgd", native=_native_sgd),
+    "lamb": FastPath("lamb", elementwise=False),
+    "lars": FastPath("lars", elementwise=False),
+    "adafactor": FastPath("adafactor", elementwise=False, compilable=_adafactor_compiles),
+}
+
+
+def _kernel_module(name: str) -> Any:
+    """The torch kernel module of an algorithm whose rule is not written yet, or ``None``."""
+    module = f"{__package__}.kernels.{name}"
+    if importlib.util.find_spec(module) is None:
+        return None
+    return importlib.import_module(module).KERNEL
+
+
+_resolved: dict[type, FastPath | None] = {}
+
+
+def fast_path(name: str) -> FastPath | None:
+    """The registered algorithm ``name`` on this backend, or ``None`` when it cannot run here
+    (resolved once per algorithm class)."""
+    cls = algorithm_registry.get(name)
+    if cls is None:
+        return None
+    if cls not in _resolved:
+        if has_rule(cls):
+            _resolved[cls] = FAST_PATHS.get(name, FastPath(name))
+        else:
+            kernel = _kernel_module(name)
+            _resolved[cls] = None if kernel is None else FastPath(
+                name, update=kernel.update, native=kernel.native, elementwise=kernel.elementwise,
+                compilable=kernel.compilable)
+    return _resolved[cls]
+
+
+def table() -> dict[str, FastPath]:
+    """``{algorithm: FastPath}`` for every registered algorithm this backend runs."""
+    out = {}
+    for name in algorithm_registry:
+        entry = fast_path(name)
+        if entry is not None:
+            out[name] = entry
+    return out
+
+
+def as_kernel(name: str, kernel: Any) -> FastPath:
+    """Accept a :class:`FastPath` or a bare ``update`` function (plugin-added kernels)."""
+    if isinstance(kernel, FastPath):
+        return kernel
+    if callable(kernel):
+        return FastPath(name, update=kernel)
+    raise TypeError(f"torch kernel for {name!r} must be a FastPath or a callable. Received: {type(kernel).__name__}")
