@@ -55,7 +55,7 @@ def build(spec: DialectOptimizer | OptimizerSpec, params: Any, backend: str | No
 
     Raises:
         BackendError: no backend recognises ``params`` or the named backend is missing,
-            or the backend lacks a kernel for the algorithm.
+            or the backend cannot run the algorithm (``Backend.runs``).
         GroupError: the groups do not resolve against the parameter names.
     """
     canonical = spec.to_canonical() if isinstance(spec, DialectOptimizer) else spec
@@ -66,8 +66,8 @@ def build(spec: DialectOptimizer | OptimizerSpec, params: Any, backend: str | No
     name = backend if backend is not None else detect_backend(params)
     chosen = get_backend(name)
     algorithm = canonical.algorithm.name
-    if algorithm not in chosen.kernels:
-        reason = chosen.unsupported.get(algorithm, "no kernel registered")
+    if not chosen.runs(algorithm):
+        reason = chosen.unsupported.get(algorithm, "no ops namespace or kernel runs it")
         raise BackendError(f"backend {name!r} cannot run algorithm {algorithm!r}: {reason}")
     return chosen.build(canonical, params, chosen.kernels)
 
@@ -77,7 +77,9 @@ def keras(spec: DialectOptimizer | OptimizerSpec, **options: Any) -> Any:
 
     ``model.compile(optimizer=optbridge.keras(spec))``: ``model.fit`` then trains with
     optbridge's groups (selectors match Keras variable paths), schedules and kernels.
-    TensorFlow is imported here, never when ``optbridge`` is imported.
+    The adapter is the ``"keras"`` factory a plugin provides through the
+    ``optbridge_adapters`` hook (the TensorFlow backend's); TensorFlow is imported here,
+    never when ``optbridge`` is imported.
 
     Args:
         spec: a dialect optimizer or a canonical spec.
@@ -85,13 +87,17 @@ def keras(spec: DialectOptimizer | OptimizerSpec, **options: Any) -> Any:
             ``optbridge.backends.tensorflow.keras_adapter.KerasOptimizer``).
 
     Raises:
-        BackendError: TensorFlow is not installed.
+        BackendError: TensorFlow is not installed (or no installed plugin provides the
+            Keras adapter).
     """
-    from importlib import import_module
-
+    needs = "optbridge.keras needs TensorFlow and Keras 3 (pip install optbridge[tensorflow])"
+    # the first plugin giving "keras"; a plugin whose hook raises is reported (broken_plugins) and skipped
+    provided = plugin._call_each(plugin.get_plugin_manager(), "optbridge_adapters")
+    factory = next((adapters["keras"] for _, adapters in provided if adapters and "keras" in adapters), None)
+    if factory is None:
+        raise BackendError(f"{needs}: no installed plugin provides the 'keras' adapter")
     try:
-        adapter = import_module("optbridge.backends.tensorflow.keras_adapter")
+        return factory(spec, **options)
     except ImportError as exc:
-        raise BackendError(f"optbridge.keras needs TensorFlow and Keras 3 (pip install optbridge[tensorflow]): {exc}") \
-            from exc
-    return adapter.KerasOptimizer(spec, **options)
+        raise BackendError(f"{needs}: {exc}") from exc
+

@@ -52,7 +52,11 @@ class Backend:
         name: backend name (``"numpy"``, ``"torch"``, ...).
         build: ``build(spec, params, kernels) -> optimizer``; ``spec`` is canonical,
             ``kernels`` maps algorithm names to kernels (built-in plus plugin-added).
-        kernels: the backend's own ``{algorithm name: kernel}``.
+        ops: the backend's ops namespace (:mod:`optbridge.ops`), or ``None``. With it the
+            backend runs every algorithm that defines a shared rule
+            (``Algorithm.has_rule()``), and ``kernels`` are optional fast paths.
+        kernels: the backend's own ``{algorithm name: kernel}``: fast paths, and the only
+            way to run an algorithm without a shared rule (or on a backend without ops).
         dtypes: parameter dtypes the backend supports (names, e.g. ``"float32"``).
         version: the framework's version, shown in reports.
         unsupported: ``{algorithm name: reason}`` the backend declares it cannot run.
@@ -73,6 +77,7 @@ class Backend:
     name: str
     build: Callable[..., Any]
     kernels: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
+    ops: Any = None
     dtypes: tuple[str, ...] = ("float32", "float64")
     version: str = ""
     unsupported: Mapping[str, str] = field(default_factory=dict)
@@ -82,6 +87,25 @@ class Backend:
     plugin: str = ""
     functional: bool = False
     expected_failures: Mapping[str, str] = field(default_factory=dict)
+
+    def runs(self, algorithm: str) -> bool:
+        """Whether the backend can run the canonical algorithm named ``algorithm``: it has a
+        kernel for it, or an ops namespace and the algorithm a shared rule; never when it
+        declares the algorithm ``unsupported``."""
+        if algorithm in self.unsupported:
+            return False
+        if algorithm in self.kernels:
+            return True
+        from .algorithms import algorithm_registry
+
+        cls = algorithm_registry.get(algorithm)
+        return self.ops is not None and cls is not None and cls.has_rule()
+
+    def runnable(self) -> list[str]:
+        """The registered canonical algorithms the backend runs, sorted."""
+        from .algorithms import algorithm_registry
+
+        return sorted(name for name in algorithm_registry if self.runs(name))
 
 
 class HookSpecs:
@@ -106,6 +130,19 @@ class HookSpecs:
     @hookspec(firstresult=True)
     def optbridge_detect_backend(self, params: Any) -> str | None:
         """Return the name of the backend that owns these parameters, or ``None``."""
+
+    @hookspec
+    def optbridge_adapters(self) -> Mapping[str, Callable[..., Any]]:
+        """Return ``{adapter name: factory}``: framework-native optimizers built from a spec.
+
+        ``factory(spec, **options)`` returns the framework's own optimizer object running
+        ``spec`` (``"keras"``: a ``keras.optimizers.Optimizer``, which ``optbridge.keras``
+        returns). The results of all plugins are merged; for a name several plugins give,
+        the first in the plugin manager's order is used. Answering the hook must not
+        import the framework: the factory imports it when called, and ``optbridge.keras``
+        turns an ``ImportError`` the factory raises into a ``BackendError`` naming the
+        extra to install.
+        """
 
 
 @dataclass(frozen=True)

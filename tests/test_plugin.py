@@ -75,8 +75,8 @@ PLUGINS = {
 
         @hookimpl
         def optbridge_backends():
-            from optbridge.backends.numpy import KERNELS
-            return [Backend(name="bag", build=build, kernels=KERNELS)]
+            from optbridge.backends.numpy import ops
+            return [Backend(name="bag", build=build, ops=ops)]
 
         @hookimpl
         def optbridge_detect_backend(params):
@@ -86,6 +86,16 @@ PLUGINS = {
         def optbridge_schedules():
             return [HalfLife]
     """),
+    "ob_adapter": textwrap.dedent("""
+        from optbridge.plugin import hookimpl
+
+        def fake_keras(spec, **options):
+            return ["fake keras", type(spec).__name__, options]
+
+        @hookimpl
+        def optbridge_adapters():
+            return {"keras": fake_keras}
+    """),
 }
 
 ENTRY_POINTS = {
@@ -94,6 +104,7 @@ ENTRY_POINTS = {
     "raising": "ob_raising",
     "sign-sgd": "ob_sign_sgd",
     "bag": "ob_bag",
+    "adapter": "ob_adapter",
 }
 
 PROBE = textwrap.dedent("""
@@ -126,6 +137,22 @@ PROBE = textwrap.dedent("""
     print(json.dumps(out))
 """)
 
+ADAPTER_PROBE = textwrap.dedent("""
+    import json, os, sys, optbridge
+    from optbridge.dialects.mindspore import nn
+    from optbridge.plugin import backends, broken_plugins, get_plugin_manager
+    backends()
+    out = {"adapters": sorted(name for provided in get_plugin_manager().hook.optbridge_adapters() for name in provided),
+           "tensorflow_imported": "tensorflow" in sys.modules}
+    if os.environ.get("PROBE_KERAS") == "1":
+        try:
+            out["keras"] = optbridge.keras(nn.SGD(None, 0.5), jit_compile=False)
+        except optbridge.OptbridgeError as exc:
+            out["error"] = [type(exc).__name__, str(exc)]
+    out["broken"] = sorted(f.plugin for f in broken_plugins())
+    print(json.dumps(out))
+""")
+
 
 @pytest.fixture
 def plugin_dir(tmp_path):
@@ -140,13 +167,14 @@ def plugin_dir(tmp_path):
     return tmp_path
 
 
-def probe(plugin_dir, only=None):
+def probe(plugin_dir, only=None, script=PROBE, **environ):
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(plugin_dir), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     env.pop("OPTBRIDGE_PLUGINS", None)
     if only is not None:
         env["OPTBRIDGE_PLUGINS"] = only
-    result = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, env=env, timeout=120)
+    env.update(environ)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -182,6 +210,21 @@ def test_environment_variable_restricts_plugins(plugin_dir):
     assert out["broken"] == [] and out["sign_sgd"] == [-0.25, 0.25, 0.0]
 
 
+def test_plugins_provide_adapters_for_optbridge_keras(plugin_dir):
+    out = probe(plugin_dir, only="numpy, adapter", script=ADAPTER_PROBE, PROBE_KERAS="1")
+    assert out["adapters"] == ["keras"] and out["broken"] == []
+    assert out["keras"] == ["fake keras", "SGD", {"jit_compile": False}]
+    out = probe(plugin_dir, only="numpy", script=ADAPTER_PROBE, PROBE_KERAS="1")
+    assert out["adapters"] == []
+    assert out["error"][0] == "BackendError" and "pip install optbridge[tensorflow]" in out["error"][1]
+
+
+def test_the_tensorflow_backend_provides_keras_without_importing_tensorflow(plugin_dir):
+    out = probe(plugin_dir, only="numpy, tensorflow", script=ADAPTER_PROBE)
+    assert out["adapters"] == ["keras"]
+    assert not out["tensorflow_imported"]
+
+
 def test_builtin_numpy_backend_comes_through_the_entry_point():
     from importlib import metadata
 
@@ -205,7 +248,7 @@ def test_every_hookspec_is_documented_and_tested():
     from optbridge.plugin import HookSpecs
 
     hooks = [n for n in dir(HookSpecs) if n.startswith("optbridge_")]
-    assert hooks == ["optbridge_algorithms", "optbridge_backends", "optbridge_detect_backend",
+    assert hooks == ["optbridge_adapters", "optbridge_algorithms", "optbridge_backends", "optbridge_detect_backend",
                      "optbridge_kernels", "optbridge_schedules"]
     tests = pathlib.Path(__file__).read_text()
     docs = pathlib.Path(__file__).parents[1] / "docs" / "plugins.md"

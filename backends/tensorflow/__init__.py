@@ -95,3 +95,17 @@ def optbridge_detect_backend(params: Any) -> str | None:
     from .params import looks_like_tensorflow_params
 
     return "tensorflow" if looks_like_tensorflow_params(params) else None
+
+
+@hookimpl
+def optbridge_adapters() -> dict[str, Any]:
+    """``{"keras": factory}``: ``optbridge.keras(spec)`` builds a ``keras.optimizers.Optimizer``
+    (:class:`~optbridge.backends.tensorflow.keras_adapter.KerasOptimizer`); TensorFlow is
+    imported when the factory is called, not here."""
+
+    def keras_optimizer(spec: Any, **options: Any) -> Any:
+        from .keras_adapter import KerasOptimizer
+
+        return KerasOptimizer(spec, **options)
+
+    return {"keras": keras_optimizer}
