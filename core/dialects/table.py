@@ -96,3 +96,8 @@ def main(argv: list[str] | None, build_default: DefaultBuilder, preamble: Sequen
     else:
         sys.stdout.write(text)
     return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit("write the page with: python -m optbridge.conformance.dialect_table docs/dialect-differences.md "
+                     "(it passes the conformance catalog's default constructions)")
