@@ -48,7 +48,7 @@ from . import ops as tf_ops
 from .kernels.base import Kernel, defines_rule
 from .native import load as native_ops
 
-__all__ = ["FAST_PATHS", "kernel"]
+__all__ = ["FAST_PATHS", "RULE_PENDING", "divide_descend", "kernel"]
 
 
 # -- shared pieces -------------------------------------------------------------------------
@@ -70,7 +70,7 @@ def _native_scalars(s: Mapping[str, tf.Tensor], names: tuple[str, ...], optional
     return tf.stack([s[n] if n in s or n not in optional else zero for n in names])
 
 
-def _divide_descend(p: tf.Variable, lr: tf.Tensor, numer: tf.Tensor, accum: tf.Variable, eps: tf.Tensor) -> None:
+def divide_descend(p: tf.Variable, lr: tf.Tensor, numer: tf.Tensor, accum: tf.Variable, eps: tf.Tensor) -> None:
     """``p ← p − (lr·numer)/(√accum + ε)`` in one pass; ``accum`` is read, not written.
 
     ``tf.raw_ops.ResourceApplyAdagradV2(update_slots=False)`` (``training_ops.cc``,
@@ -150,7 +150,7 @@ def _adam_raw(alg, params, grads, slots, s) -> None:
         if alg.amsgrad:
             second = tf_ops.assign_(slots["max_exp_avg_sq"][i], tf.maximum(slots["max_exp_avg_sq"][i], v))
         numer = m * s["beta1"] + s["one_minus_beta1"] * g if nesterov else m.read_value()
-        _divide_descend(p, s["step_size"], numer, second, s["eps"])
+        divide_descend(p, s["step_size"], numer, second, s["eps"])
 
 
 # -- rmsprop ---------------------------------------------------------------------------------
@@ -226,20 +226,27 @@ FAST_PATHS: dict[str, dict[str, Any]] = {
     ),
 }
 
+#: Algorithms whose rule does not trace on TensorFlow yet, with the reason: they run their
+#: kernel module (``kernels/<name>.py``) until the rule does.
+RULE_PENDING: dict[str, str] = {
+    "adafactor": "the MindSpore arithmetic reshapes through the array's own .reshape "
+                 "(optbridge.algorithms.adafactor._reshape), which TensorFlow tensors lack",
+}
+
 _CACHE: dict[str, Kernel] = {}
 
 
 def kernel(name: str) -> Kernel:
     """The :class:`Kernel` of the registered algorithm ``name``: its rule with its fast paths.
 
-    An algorithm whose rule has not been written yet runs its kernel module
-    (``kernels/<name>.py``) instead.
+    An algorithm whose rule has not been written yet, or does not trace on TensorFlow yet
+    (:data:`RULE_PENDING`), runs its kernel module (``kernels/<name>.py``) instead.
     """
     cached = _CACHE.get(name)
     if cached is not None:
         return cached
     cls = algorithm_registry[name]
-    if defines_rule(cls):
+    if defines_rule(cls) and name not in RULE_PENDING:
         built = Kernel(name, None, **FAST_PATHS.get(name, {}))
     else:
         built = importlib.import_module(f"{__package__}.kernels.{name}").KERNEL

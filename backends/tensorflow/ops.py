@@ -19,23 +19,39 @@ temporary the rule formed) they return the new value.
 ``x != 0``, and Python booleans as themselves.
 
 **Rounding.** Operators, ``div``, ``sqrt`` and the writes round once per operation in
-the array dtype, as NumPy does, with two known exceptions outside XLA: TensorFlow's graph
-optimizer (Grappler's arithmetic optimizer) rewrites ``x / sqrt(y)`` into
-``x · rsqrt(y)`` when the square root feeds only the division, and may hoist a common
-scalar factor out of ``a·s + b·s``. Under XLA on CPU ``a·b + c`` becomes a fused
-multiply-add. Reductions (``sum``, ``norm``, ``mean_axes``) add in TensorFlow's order,
+the array dtype, as NumPy does. TensorFlow's graph optimizer (Grappler's arithmetic
+optimizer) would rewrite ``x / sqrt(y)`` into ``x · rsqrt(y)`` when the divisor is a
+``Sqrt`` node; :func:`sqrt` hands its result through ``EnsureShape`` (which passes the
+values through untouched), so the rewrite never matches. XLA's simplifier makes the same
+rewrite and removes ``EnsureShape``: traced through :func:`jit`, :func:`sqrt` puts its
+result behind XLA's optimization barrier instead. One graph rewrite remains: Grappler
+may hoist a common scalar factor out of ``a·s + b·s``; and under XLA on CPU ``a·b + c``
+becomes a fused multiply-add. Reductions (``sum``, ``norm``, ``mean_axes``) add in TensorFlow's order,
 not NumPy's pairwise one; ``sequential_sum`` is left to right (the last element of
 ``tf.cumsum``). ``sign`` gives ``0`` for ``±0`` and NaN for NaN; ``maximum``/``minimum``
 propagate NaN.
 """
 from __future__ import annotations
 
+import contextvars
 from typing import Any, Callable, Sequence
 
 import numpy as np
 import tensorflow as tf
 
+try:  # XLA's optimization barrier (tf2xla's op; not in tf.raw_ops)
+    from tensorflow.compiler.tf2xla.ops.gen_xla_ops import xla_optimization_barrier as _xla_barrier
+except ImportError:  # pragma: no cover - every TensorFlow build with XLA has it
+    _xla_barrier = None
+
 name = "tensorflow"
+
+#: ``sum`` adds in TensorFlow's order, not NumPy's pairwise one (held to the suite's tolerance)
+EXACT_SUM = False
+
+#: TensorFlow's CPU kernels run with subnormals flushed to zero (inputs and results, float32
+#: and float64), as Keras's own steps do
+FLUSHES_SUBNORMALS = True
 
 
 def _is_variable(x: Any) -> bool:
@@ -65,6 +81,26 @@ def _shaped(value: Any, like: Any) -> tf.Tensor:
     return value
 
 
+_UNDER_XLA: contextvars.ContextVar[bool] = contextvars.ContextVar("optbridge_tensorflow_xla", default=False)
+
+
+def jit(fn: Callable) -> Callable:
+    """``fn`` compiled by XLA (``tf.function(jit_compile=True)``), traced with this
+    namespace's XLA forms (:func:`sqrt` behind XLA's optimization barrier).
+
+    A traced graph does not say whether XLA will compile it, so a rule compiled with XLA
+    is traced through this function rather than through ``tf.function`` directly.
+    """
+    def traced(*args: Any, **kwargs: Any) -> Any:
+        token = _UNDER_XLA.set(True)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            _UNDER_XLA.reset(token)
+
+    return tf.function(traced, jit_compile=True, autograph=False)
+
+
 # -- values ----------------------------------------------------------------------------
 def scalar(value: float, like: Any) -> tf.Tensor:
     return tf.constant(value, like.dtype)
@@ -86,6 +122,10 @@ def shape_of(x: Any) -> tuple[int, ...]:
     return tuple(tf.TensorShape(x.shape).as_list())
 
 
+def reshape(x: Any, shape: Sequence[int]) -> tf.Tensor:
+    return tf.reshape(x, list(shape))
+
+
 # -- elementwise -----------------------------------------------------------------------
 def div(x: Any, y: Any) -> tf.Tensor:
     dtype = _dtype(x, y)
@@ -93,7 +133,10 @@ def div(x: Any, y: Any) -> tf.Tensor:
 
 
 def sqrt(x: Any) -> tf.Tensor:
-    return tf.sqrt(x)
+    root = tf.sqrt(x)
+    if _UNDER_XLA.get() and _xla_barrier is not None:
+        return _xla_barrier([root])[0]
+    return tf.ensure_shape(root, root.shape)
 
 
 def abs(x: Any) -> tf.Tensor:  # noqa: A001 - the protocol's name

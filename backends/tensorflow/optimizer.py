@@ -341,8 +341,15 @@ class TensorFlowOptimizer(OptimizerAPI):
         update = (kernel.native if layout.native else kernel.fused if layout.fused else kernel.raw if layout.raw
                   else kernel.update or _rule)
 
+        # host scalars the rule takes in float64 whatever the dtype (Adafactor's torch arithmetic)
+        wide = frozenset(getattr(layout.kernel_algorithm, "float64_scalars", ()) if update is _rule else ())
+
         def run(params, slots, grads, piece):
             values = tf.unstack(tf.cast(piece, dtype), num=layout.width)
+            if wide:
+                exact = tf.unstack(piece, num=layout.width)
+                values = values[:_HEADER] + [exact[_HEADER + j] if len(k) == 1 and k[0] in wide else values[_HEADER + j]
+                                             for j, k in enumerate(layout.keys)]
             named = _nest([(k, values[_HEADER + j]) for j, k in enumerate(layout.keys)])
             g = preprocess_gradients(tf_ops, params, grads, negate=layout.negate,
                                      weight_decay=values[0] if layout.decay else None, centralize=layout.centralize,
@@ -351,8 +358,7 @@ class TensorFlowOptimizer(OptimizerAPI):
 
         if not layout.jit or layout.fused or layout.native:
             return lambda grads, piece: run(params, slots, grads, piece)
-        one = tf.function(lambda p, s, g, piece: run([p], {k: [v] for k, v in s.items()}, [g], piece),
-                          jit_compile=True, autograph=False)
+        one = tf_ops.jit(lambda p, s, g, piece: run([p], {k: [v] for k, v in s.items()}, [g], piece))
 
         def per_variable(grads, piece):
             for i, (p, g) in enumerate(zip(params, grads)):

@@ -19,7 +19,7 @@ from collections.abc import Iterator, Mapping
 
 from optbridge.algorithms import algorithm_registry
 
-from .base import Kernel, KernelRef, defines_rule, flag, resolve_kernel
+from .base import Kernel, KernelRef, defines_rule, resolve_kernel
 
 
 def _has_module(name: str) -> bool:
@@ -70,5 +70,5 @@ def unsupported() -> dict[str, str]:
     return {**{name: NO_KERNEL_YET for name in missing_kernels()}, **UNSUPPORTED}
 
 
-__all__ = ["KERNELS", "UNSUPPORTED", "NO_KERNEL_YET", "Kernel", "KernelRef", "defines_rule", "flag",
-           "missing_kernels", "resolve_kernel", "runs", "unsupported"]
+__all__ = ["KERNELS", "UNSUPPORTED", "NO_KERNEL_YET", "Kernel", "KernelRef", "defines_rule", "missing_kernels",
+           "resolve_kernel", "runs", "unsupported"]

@@ -23,12 +23,24 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from ._ops import apply_kernel_decay, torch_lerp
 from .base import Kernel
 
 #: MindSpore's CPU kernel: floors of the statistics, and its block size for RMS sums.
 _MS_FLOOR = 1e-30
 _MS_BLOCK = 1000
+
+
+def apply_kernel_decay(form: str, p: tf.Variable, s) -> None:
+    """Step 0: ``p ← p·decay`` (``"decoupled"``); nothing for other forms."""
+    if form == "decoupled":
+        p.assign(p * s["decay"], read_value=False)
+
+
+def torch_lerp(a, b, w):
+    """ATen's ``lerp(a, b, w)`` with separate roundings: ``a + w·(b − a)`` for ``|w| < 0.5``,
+    else ``b − (b − a)·(1 − w)``."""
+    diff = b - a
+    return tf.cond(tf.abs(w) < 0.5, lambda: a + w * diff, lambda: b - diff * (1 - w))
 
 
 def _eps1(alg, dtype) -> float:

@@ -44,7 +44,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-__all__ = ["Kernel", "KernelRef", "defines_rule", "resolve_kernel", "flag"]
+__all__ = ["Kernel", "KernelRef", "defines_rule", "resolve_kernel"]
 
 
 def defines_rule(algorithm: Any) -> bool:
@@ -127,8 +127,3 @@ def resolve_kernel(entry: Any, algorithm: str) -> Kernel:
             f"optbridge.backends.tensorflow.kernels.Kernel"
         )
     return kernel
-
-
-def flag(value: Any) -> Any:
-    """A boolean host scalar (fed as ``1``/``0`` in the parameter dtype) as a bool tensor."""
-    return value != 0
