@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .kernels import KERNELS
+from .step import KERNELS
 from .optimizer import JaxOptimizer
 from .transform import GradientTransformation, OptState, transform
 

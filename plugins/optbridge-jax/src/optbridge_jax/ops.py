@@ -1,33 +1,56 @@
-"""Elementwise operations with NumPy's rounding where XLA's rewrites would change it.
+"""The ops namespace (:mod:`optbridge.ops`) for JAX arrays, with NumPy's rounding.
 
-XLA's algebraic simplifier replaces a division by a broadcast scalar, ``x / s``, with
-``x · (1/s)``: two roundings instead of one, so about one result in eight differs from
-NumPy's ``x / s`` in the last bit (measured on the centralization mean, float32). Kernels
-that divide by a host scalar use :func:`divide`. It also rewrites ``x / sqrt(y)`` as
-``x · rsqrt(y)``, whose reciprocal square root is not correctly rounded (measured: up to
-9 float32 ulps on Adadelta, about one value in ten off in RMSProp and Adagrad); a
-denominator that is a bare square root uses :func:`sqrt`.
+The shared update rules (``optbridge.algorithms``) and gradient pre-processing
+(``optbridge.preprocess``) run on this module inside the jitted bucket step
+(:mod:`optbridge_jax.step`), compiled with the exact compiler options. Arrays are
+immutable, so every write (``assign_``, ``add_``, ...) returns the new value, which the
+rule rebinds. Flags are static Python booleans on this backend (``cond`` branches in
+Python); a traced boolean is accepted too and selects elementwise.
 
-XLA also sums in its own order; :func:`pairwise_sum` and :func:`total` add in NumPy's,
-for means and norms that match the reference bit for bit.
+Where XLA's rewrites would change NumPy's rounding:
+
+* XLA's algebraic simplifier replaces a division by a broadcast scalar, ``x / s``, with
+  ``x · (1/s)``: two roundings instead of one, so about one result in eight differs from
+  NumPy's ``x / s`` in the last bit (measured on the centralization mean, float32).
+  :func:`div` broadcasts the divisor behind ``lax.optimization_barrier``, which the
+  simplifier cannot see through.
+* It also rewrites ``x / sqrt(y)`` as ``x · rsqrt(y)``, whose reciprocal square root is
+  not correctly rounded (measured: up to 9 float32 ulps on Adadelta, about one value in
+  ten off in RMSProp and Adagrad): :func:`sqrt` hides its result behind a barrier.
+* XLA sums in its own order: :func:`sum`, :func:`sum_axis` and :func:`mean_axes` add in
+  NumPy's (:func:`pairwise_sum` along a contiguous axis, left to right along another),
+  so means and norms match the reference bit for bit (``EXACT_SUM``).
+
+XLA's CPU kernels flush subnormal inputs and results to zero (``FLUSHES_SUBNORMALS``):
+values below 1.2e-38 in float32 and 2.2e-308 in float64 differ from NumPy's.
 """
 from __future__ import annotations
+
+import builtins
+from typing import Any, Callable, Sequence
 
 import jax
 import jax.numpy as jnp
 from jax import lax
 
-__all__ = ["divide", "sqrt", "pairwise_sum", "total"]
+__all__ = [
+    "name", "EXACT_SUM", "FLUSHES_SUBNORMALS", "scalar", "full_like", "astype", "dtype_of", "shape_of", "reshape",
+    "div", "sqrt", "abs", "sign", "maximum", "minimum", "power", "square", "greater", "less", "equal", "where",
+    "lerp", "sum", "sum_axis", "mean_axes", "sequential_sum", "norm", "cond", "assign_", "add_", "sub_", "mul_",
+    "sub_scaled_", "add_scaled_", "pairwise_sum", "total",
+]
+
+name = "jax"
+#: :func:`sum` adds in NumPy's pairwise order
+EXACT_SUM = True
+#: XLA's CPU kernels flush subnormals to zero
+FLUSHES_SUBNORMALS = True
 
 _BLOCK = 128   # NumPy's PW_BLOCKSIZE
 _LANES = 8     # accumulators of NumPy's unrolled block loop
 
 
-def sqrt(x: jax.Array) -> jax.Array:
-    """``√x`` correctly rounded even as a denominator (hidden from the ``x / sqrt(y)`` rewrite)."""
-    return lax.optimization_barrier(jnp.sqrt(x))
-
-
+# -- NumPy's summation order -------------------------------------------------------------
 def pairwise_sum(rows: jax.Array) -> jax.Array:
     """Row sums of a 2-D array in exactly NumPy's order for a contiguous reduction.
 
@@ -40,37 +63,208 @@ def pairwise_sum(rows: jax.Array) -> jax.Array:
     """
     n = rows.shape[1]
     if n < _LANES:
-        total = jnp.zeros(rows.shape[:1], rows.dtype)
+        acc = jnp.zeros(rows.shape[:1], rows.dtype)
         for i in range(n):
-            total = total + rows[:, i]
-        return total
+            acc = acc + rows[:, i]
+        return acc
     if n <= _BLOCK:
-        acc = rows[:, :_LANES]
+        lanes = rows[:, :_LANES]
         end = n - n % _LANES
         for i in range(_LANES, end, _LANES):
-            acc = acc + rows[:, i:i + _LANES]
-        r = [acc[:, j] for j in range(_LANES)]
-        total = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+            lanes = lanes + rows[:, i:i + _LANES]
+        r = [lanes[:, j] for j in range(_LANES)]
+        acc = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
         for i in range(end, n):
-            total = total + rows[:, i]
-        return total
+            acc = acc + rows[:, i]
+        return acc
     half = n // 2
     half -= half % _LANES
     return pairwise_sum(rows[:, :half]) + pairwise_sum(rows[:, half:])
 
 
-def divide(x: jax.Array, y: jax.Array | float) -> jax.Array:
-    """``x / y`` correctly rounded, also when ``y`` is a scalar or broadcast.
+def total(x: jax.Array) -> jax.Array:
+    """``np.sum(x, dtype=x.dtype)`` of a contiguous array, in NumPy's order (a 0-d array)."""
+    return pairwise_sum(jnp.reshape(x, (1, -1)))[0]
 
-    The divisor is broadcast to the result's shape behind ``lax.optimization_barrier``,
-    which the simplifier cannot see through.
-    """
-    y = jnp.asarray(y, dtype=x.dtype)
-    if y.shape != x.shape:
-        y = lax.optimization_barrier(jnp.broadcast_to(y, jnp.broadcast_shapes(x.shape, y.shape)))
+
+def _sequential(x: jax.Array, axis: int) -> jax.Array:
+    """``x[0] + x[1] + ...`` along ``axis`` (left to right), ``axis`` removed."""
+    return jnp.take(jnp.cumsum(x, axis=axis, dtype=x.dtype), -1, axis=axis)
+
+
+# -- values --------------------------------------------------------------------------------
+def scalar(value: float, like: jax.Array) -> jax.Array:
+    return jnp.asarray(value, dtype=jnp.result_type(like))
+
+
+def full_like(x: jax.Array, value: float) -> jax.Array:
+    return jnp.full(jnp.shape(x), value, dtype=jnp.result_type(x))
+
+
+def astype(x: jax.Array, dtype: str) -> jax.Array:
+    return jnp.asarray(x).astype(jnp.dtype(dtype))
+
+
+def dtype_of(x: jax.Array) -> str:
+    return jnp.result_type(x).name
+
+
+def shape_of(x: jax.Array) -> tuple[int, ...]:
+    return tuple(jnp.shape(x))
+
+
+def reshape(x: jax.Array, shape: Sequence[int]) -> jax.Array:
+    return jnp.reshape(x, tuple(shape))
+
+
+# -- elementwise ---------------------------------------------------------------------------
+def div(x: Any, y: Any) -> jax.Array:
+    """``x / y`` correctly rounded, also when ``y`` is a scalar or broadcast (see the module
+    docstring): the divisor is broadcast to the result's shape behind a barrier."""
+    x, y = jnp.asarray(x), jnp.asarray(y)
+    shape = jnp.broadcast_shapes(x.shape, y.shape)
+    if y.shape != shape:
+        y = lax.optimization_barrier(jnp.broadcast_to(y, shape))
     return x / y
 
 
-def total(x: jax.Array) -> jax.Array:
-    """``np.sum(x, dtype=x.dtype)`` of a contiguous array, in NumPy's order (a 0-d array)."""
-    return pairwise_sum(x.reshape(1, -1))[0]
+def sqrt(x: jax.Array) -> jax.Array:
+    """``√x`` correctly rounded even as a denominator (hidden from the ``x / sqrt(y)`` rewrite)."""
+    return lax.optimization_barrier(jnp.sqrt(x))
+
+
+def abs(x: jax.Array) -> jax.Array:  # noqa: A001 - the protocol's name
+    return jnp.abs(x)
+
+
+def sign(x: jax.Array) -> jax.Array:
+    return jnp.sign(x)
+
+
+def maximum(x: Any, y: Any) -> jax.Array:
+    return jnp.maximum(x, y)
+
+
+def minimum(x: Any, y: Any) -> jax.Array:
+    return jnp.minimum(x, y)
+
+
+def power(x: Any, y: Any) -> jax.Array:
+    return jnp.power(x, y)
+
+
+def square(x: jax.Array) -> jax.Array:
+    return x * x
+
+
+def greater(x: Any, y: Any) -> jax.Array:
+    return jnp.greater(x, y)
+
+
+def less(x: Any, y: Any) -> jax.Array:
+    return jnp.less(x, y)
+
+
+def equal(x: Any, y: Any) -> jax.Array:
+    return jnp.equal(x, y)
+
+
+def where(condition: Any, x: Any, y: Any) -> jax.Array:
+    return jnp.where(condition, x, y)
+
+
+def lerp(a: jax.Array, b: jax.Array, w: Any, *, small: bool) -> jax.Array:
+    diff = b - a
+    if small:
+        return a + w * diff
+    return b - diff * (jnp.ones((), jnp.result_type(a)) - w)
+
+
+# -- reductions ----------------------------------------------------------------------------
+def sum(x: jax.Array) -> jax.Array:  # noqa: A001 - the protocol's name
+    return total(x)
+
+
+def sum_axis(x: jax.Array, axis: int) -> jax.Array:
+    """NumPy's ``np.sum(x, axis, keepdims=True)`` order: pairwise when ``axis`` is the innermost
+    axis longer than one, else left to right (NumPy's loop over an outer axis)."""
+    x = jnp.asarray(x)
+    axis = axis % x.ndim
+    if builtins.all(n == 1 for n in x.shape[axis + 1:]):
+        moved = jnp.moveaxis(x, axis, -1)
+        out = pairwise_sum(moved.reshape(-1, x.shape[axis])).reshape(moved.shape[:-1])
+    else:
+        out = _sequential(x, axis)
+    return jnp.expand_dims(out, axis)
+
+
+def mean_axes(x: jax.Array, axes: Sequence[int]) -> jax.Array:
+    """``np.mean(x, axis=axes, keepdims=True, dtype=x.dtype)`` bit for bit: the sum in NumPy's
+    order (trailing axes: one contiguous pairwise sum per row), then :func:`div` by the count."""
+    x = jnp.asarray(x)
+    axes = sorted({a % x.ndim for a in axes})
+    count = 1
+    for a in axes:
+        count *= x.shape[a]
+    if axes and axes == list(range(axes[0], x.ndim)):
+        rows = x.reshape(-1, count)
+        kept = tuple(n if i < axes[0] else 1 for i, n in enumerate(x.shape))
+        return div(pairwise_sum(rows).reshape(kept), jnp.asarray(count, x.dtype))
+    out = x
+    for a in axes:
+        out = sum_axis(out, a)
+    return div(out, jnp.asarray(count, x.dtype))
+
+
+def sequential_sum(x: jax.Array, axis: int) -> jax.Array:
+    return _sequential(jnp.asarray(x), axis)
+
+
+def norm(x: jax.Array) -> jax.Array:
+    return sqrt(total(x * x))
+
+
+# -- control -------------------------------------------------------------------------------
+def cond(flag: Any, if_true: Callable[[], Any], if_false: Callable[[], Any]) -> Any:
+    """A Python branch on a static flag; a traced flag selects elementwise (``jnp.where``)."""
+    if isinstance(flag, jax.Array) and not isinstance(flag, jax.core.Tracer):
+        flag = bool(flag)
+    if isinstance(flag, jax.core.Tracer):
+        return jnp.where(flag, if_true(), if_false())
+    return if_true() if flag else if_false()
+
+
+# -- writes: the new value ---------------------------------------------------------------------
+def _like(x: jax.Array, value: Any) -> jax.Array:
+    """``value`` with ``x``'s shape and dtype (what an in-place write would leave in ``x``)."""
+    value = jnp.asarray(value)
+    dtype = jnp.result_type(x)
+    if value.dtype != dtype:
+        value = value.astype(dtype)
+    if value.shape != jnp.shape(x):
+        value = jnp.broadcast_to(value, jnp.shape(x))
+    return value
+
+
+def assign_(x: jax.Array, value: Any) -> jax.Array:
+    return _like(x, value)
+
+
+def add_(x: jax.Array, y: Any) -> jax.Array:
+    return _like(x, x + y)
+
+
+def sub_(x: jax.Array, y: Any) -> jax.Array:
+    return _like(x, x - y)
+
+
+def mul_(x: jax.Array, y: Any) -> jax.Array:
+    return _like(x, x * y)
+
+
+def sub_scaled_(x: jax.Array, delta: Any, alpha: Any) -> jax.Array:
+    return _like(x, x - delta * alpha)
+
+
+def add_scaled_(x: jax.Array, delta: Any, alpha: Any) -> jax.Array:
+    return _like(x, x + delta * alpha)

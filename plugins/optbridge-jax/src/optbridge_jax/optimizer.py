@@ -144,7 +144,7 @@ class JaxOptimizer(OptimizerAPI):
             step = compiled_step(self._kernels[bs.algorithm.name], self._exact)
             slot_names = [s.name for s in bs.algorithm.slots()]
             for dtype, names in by_dtype.items():
-                numeric, flags = split_scalars(bs.scalars, dtype)
+                numeric, flags = split_scalars(bs.scalars, dtype, bs.algorithm)
                 new_params, new_slots = step(
                     tuple(params[n] for n in names),
                     tuple(grads[n] for n in names),

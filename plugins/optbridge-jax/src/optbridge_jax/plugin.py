@@ -23,7 +23,7 @@ import numpy as np
 
 from optbridge.plugin import Backend, hookimpl
 
-from .kernels import KERNELS
+from .step import KERNELS
 from .optimizer import JaxOptimizer, check_dtype
 from .pytree import named_leaves
 

@@ -1,10 +1,14 @@
-"""The jitted bucket step: gradient pre-processing and one kernel, one XLA computation.
+"""The jitted bucket step: gradient pre-processing and the update rule, one XLA computation.
 
-A kernel (:mod:`optbridge_jax.kernels`) is a pure function over one bucket's arrays::
+A kernel is a pure function over one bucket's arrays::
 
     kernel(algorithm, params, grads, slots, scalars) -> (new_params, new_slots)
 
-:func:`compiled_step` wraps it with the pre-processing in a ``jax.jit``. What is *static*
+Every algorithm's kernel is :func:`run_rule`: its shared update rule
+(``Algorithm.update``) over the JAX ops namespace (:mod:`optbridge_jax.ops`); a plugin
+may add a fast path for an algorithm (``optbridge_kernels``) with the same signature.
+:func:`compiled_step` wraps a kernel with the shared gradient pre-processing
+(``optbridge.preprocess``) in a ``jax.jit``. What is *static*
 (part of the compiled program, one trace per value) and what is *traced* (fed as
 arrays, so a new learning rate every step does not recompile):
 
@@ -13,7 +17,8 @@ arrays, so a new learning rate every step does not recompile):
   pre-processing steps run, and every ``bool`` host scalar (``first_step``, ``average``);
 * traced — the parameters, gradients and slots, and every numeric host scalar, cast on
   the host to the bucket's dtype exactly like the NumPy reference casts it
-  (``p.dtype.type(scalars[key])``).
+  (``p.dtype.type(scalars[key])``), or to float64 where the algorithm names the scalar
+  in ``float64_scalars`` (with ``jax_enable_x64``; the bucket's dtype without it).
 
 Floating-point contraction: on CPU, XLA's LLVM backend fuses ``a·b + c`` into one fused
 multiply-add, which rounds once where the canonical op order rounds twice. With
@@ -32,9 +37,14 @@ from typing import Any, Callable, Mapping, Sequence
 import jax
 import numpy as np
 
-from .preprocess import preprocess_gradients
+from optbridge.algorithms import Algorithm, algorithm_registry
+from optbridge.preprocess import preprocess_gradients
 
-__all__ = ["compiled_step", "split_scalars", "merge_scalars", "StaticAlgorithm", "Kernel", "EXACT_OPTIONS"]
+from . import ops as jax_ops
+from .kernels import LEGACY_KERNELS
+
+__all__ = ["KERNELS", "Kernels", "has_rule", "compiled_step", "run_rule", "split_scalars", "merge_scalars",
+           "StaticAlgorithm", "Kernel", "EXACT_OPTIONS"]
 
 Kernel = Callable[..., tuple[Sequence[jax.Array], Mapping[str, Sequence[jax.Array]]]]
 
@@ -71,22 +81,25 @@ class StaticAlgorithm:
         return isinstance(other, StaticAlgorithm) and self._key == other._key
 
 
-def split_scalars(scalars: Mapping[str, Any], dtype: np.dtype) -> tuple[dict[str, Any], tuple]:
+def split_scalars(scalars: Mapping[str, Any], dtype: np.dtype, algorithm: Any = None) -> tuple[dict[str, Any], tuple]:
     """``(numeric, flags)``: numbers cast to ``dtype`` on the host, booleans as a hashable tuple.
 
-    A nested mapping (a wrapping algorithm's ``scalars["inner"]``) is split the same way:
-    its numbers stay nested in ``numeric`` and its flags nest in ``flags``.
+    Numbers ``algorithm.float64_scalars`` names are cast to float64 instead (when
+    ``jax_enable_x64`` is on). A nested mapping (a wrapping algorithm's
+    ``scalars["inner"]``, for ``algorithm.inner``) is split the same way: its numbers stay
+    nested in ``numeric`` and its flags nest in ``flags``.
     """
+    wide = frozenset(getattr(algorithm, "float64_scalars", ())) if jax.config.jax_enable_x64 else frozenset()
     numeric: dict[str, Any] = {}
     flags: list[tuple[str, Any]] = []
     for key, value in scalars.items():
         if isinstance(value, Mapping):
-            numeric[key], inner = split_scalars(value, dtype)
+            numeric[key], inner = split_scalars(value, dtype, getattr(algorithm, key, None))
             flags.append((key, inner))
         elif isinstance(value, (bool, np.bool_)):
             flags.append((key, bool(value)))
         else:
-            numeric[key] = np.asarray(value, dtype=dtype)
+            numeric[key] = np.asarray(value, dtype=np.float64 if key in wide else dtype)
     return numeric, tuple(sorted(flags))
 
 
@@ -98,9 +111,23 @@ def merge_scalars(numeric: Mapping[str, Any], flags: tuple) -> dict[str, Any]:
     return out
 
 
+def run_rule(algorithm: Any, params: Sequence[jax.Array], grads: Sequence[jax.Array],
+             slots: Mapping[str, Sequence[jax.Array]], scalars: Mapping[str, Any]):
+    """The kernel of every algorithm: ``algorithm.update`` over the JAX ops namespace.
+
+    The rule rebinds the entries of the lists it is handed (copies, so the caller's are
+    untouched); returns them as ``(new_params, new_slots)``.
+    """
+    new_params = list(params)
+    new_slots = {k: list(v) for k, v in slots.items()}
+    algorithm.update(jax_ops, new_params, list(grads), new_slots, scalars)
+    return new_params, new_slots
+
+
 def _bucket_step(kernel: Kernel, params, grads, slots, numeric, weight_decay, grad_scale, *,
                  algorithm, negate: bool, centralize: bool, flags: tuple):
-    g = preprocess_gradients(params, grads, weight_decay, centralize, grad_scale, negate)
+    g = preprocess_gradients(jax_ops, params, grads, negate=negate, weight_decay=weight_decay,
+                             centralize=centralize, grad_scale=grad_scale)
     new_params, new_slots = kernel(algorithm.algorithm, list(params), g, {k: list(v) for k, v in slots.items()},
                                    merge_scalars(numeric, flags))
     return tuple(new_params), {k: tuple(v) for k, v in new_slots.items()}
@@ -120,3 +147,28 @@ def compiled_step(kernel: Kernel, exact: bool) -> Callable[..., Any]:
     return jax.jit(functools.partial(_bucket_step, kernel),
                    static_argnames=("algorithm", "negate", "centralize", "flags"),
                    compiler_options=options)
+
+
+def has_rule(algorithm: type) -> bool:
+    """Whether an algorithm class defines its update rule (``update_tensor`` or ``update``)."""
+    return algorithm.update_tensor is not Algorithm.update_tensor or algorithm.update is not Algorithm.update
+
+
+class Kernels(Mapping):
+    """``{algorithm name: kernel}`` for every registered canonical algorithm
+    (``optbridge.algorithms.algorithm_registry``, read at each access): :func:`run_rule`
+    where the algorithm defines its rule, else its former JAX kernel."""
+
+    def __getitem__(self, name: str) -> Kernel:
+        cls = algorithm_registry[name]
+        return run_rule if has_rule(cls) or name not in LEGACY_KERNELS else LEGACY_KERNELS[name]
+
+    def __iter__(self):
+        return iter(list(algorithm_registry))
+
+    def __len__(self) -> int:
+        return len(algorithm_registry)
+
+
+#: the JAX backend's kernels (see :class:`Kernels`)
+KERNELS = Kernels()

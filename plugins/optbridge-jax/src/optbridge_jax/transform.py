@@ -31,7 +31,7 @@ import jax.numpy as jnp
 from optbridge.dialects.base import DialectOptimizer
 from optbridge.spec import OptimizerSpec
 
-from .kernels import KERNELS
+from .step import KERNELS
 from .optimizer import JaxOptimizer
 
 __all__ = ["OptState", "GradientTransformation", "transform"]

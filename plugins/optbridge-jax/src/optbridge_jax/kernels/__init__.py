@@ -35,7 +35,7 @@ from .rmsprop import rmsprop
 from .rprop import rprop
 from .sgd import sgd
 
-KERNELS = {
+LEGACY_KERNELS = {
     "sgd": sgd,
     "asgd": asgd,
     "adam": adam,
@@ -55,4 +55,4 @@ KERNELS = {
     "lion": lion,
 }
 
-__all__ = ["KERNELS"]
+__all__ = ["LEGACY_KERNELS"]

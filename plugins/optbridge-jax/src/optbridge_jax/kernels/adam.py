@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from ..ops import divide
+from ..ops import div as divide
 from .decay import kernel_decay
 
 

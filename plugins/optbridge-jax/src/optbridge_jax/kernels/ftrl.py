@@ -9,7 +9,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from ..ops import divide
+from ..ops import div as divide
 from .decay import kernel_decay
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from ..ops import divide, total
+from ..ops import div as divide, total
 
 
 def lamb(alg, params, grads, slots, scalars):

@@ -22,7 +22,7 @@ def _trust_scaled(alg, p, g, scalars):
 
 def lars(alg, params, grads, slots, scalars):
     """Rewrite the gradients of a ``lars`` bucket, then update with ``alg.inner``'s kernel."""
-    from . import KERNELS  # the registry imports this module
+    from ..step import KERNELS  # the step module imports this one
 
     if scalars["lars"]:
         grads = [_trust_scaled(alg, p, g, scalars) for p, g in zip(params, grads)]

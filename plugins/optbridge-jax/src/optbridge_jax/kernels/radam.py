@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from ..ops import divide
+from ..ops import div as divide
 from .adam import update_moments
 from .decay import kernel_decay
 
