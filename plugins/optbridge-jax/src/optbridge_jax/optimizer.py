@@ -8,6 +8,7 @@ pre-processing flags, split by dtype) then runs as one jitted XLA computation
 """
 from __future__ import annotations
 
+import copy
 from typing import Any, Callable, Mapping, Sequence
 
 import jax
@@ -22,9 +23,12 @@ from optbridge.spec import OptimizerSpec
 from .pytree import named_leaves
 from .step import StaticAlgorithm, compiled_step, split_scalars
 
-__all__ = ["JaxOptimizer", "check_dtype"]
+__all__ = ["JaxOptimizer", "check_dtype", "HOST_GROUP_KEYS"]
 
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+#: a group's keys in :meth:`JaxOptimizer.host_state` (the neutral state's, less ``index`` and ``params``)
+HOST_GROUP_KEYS = ("host_state", "lr_override", "schedules", "scheduler_values", "hyperparameters")
 
 
 def check_dtype(dtype: Any, what: str) -> np.dtype:
@@ -175,17 +179,21 @@ class JaxOptimizer(OptimizerAPI):
 
     # -- functional state (used by the Optax-style transformation) -----------------------
     def host_state(self) -> dict[str, Any]:
-        """The engine's counters as plain data: ``{"global_step", "groups": [{host_state, lr_override}]}``."""
+        """The engine's part of the state as plain data (copies): ``{"global_step", "groups":
+        [{host_state, lr_override, schedules, scheduler_values, hyperparameters}]}``, each group
+        the neutral state dict's group without ``index`` and ``params``, so the state of declared
+        schedules (torch ``lr_scheduler`` declarations) travels with it."""
         sd = self._engine.state_dict({})
         return {"global_step": sd["global_step"],
-                "groups": [{"host_state": dict(g["host_state"]), "lr_override": g["lr_override"]}
-                           for g in sd["groups"]]}
+                "groups": [{k: copy.deepcopy(g[k]) for k in HOST_GROUP_KEYS} for g in sd["groups"]]}
 
     def restore(self, params: Any, slots: Mapping[str, Mapping[str, jax.Array]], host: Mapping[str, Any]) -> None:
         """Continue from a state taken with :attr:`slots` and :meth:`host_state` (no copies).
 
         ``host`` is checked with the rules of ``load_state_dict``, the slots for their
-        parameters, names, shapes and dtypes, before anything changes.
+        parameters, names, shapes and dtypes, before anything changes. Groups holding only
+        ``host_state`` and ``lr_override`` load as a format-1 state dict (no schedule state:
+        refused for a group with a declared schedule).
         """
         names, leaves, treedef = named_leaves(params)
         if treedef != self._treedef:
@@ -212,12 +220,18 @@ class JaxOptimizer(OptimizerAPI):
         if not isinstance(groups, list) or len(groups) != len(full["groups"]):
             raise StateDictError(
                 f"host.groups: must be a list of {len(full['groups'])} group(s). Received: {groups!r:.120}")
+        old_form = all(isinstance(h, Mapping) and set(h) == set(HOST_GROUP_KEYS[:2]) for h in groups)
+        keys = HOST_GROUP_KEYS[:2] if old_form else HOST_GROUP_KEYS
         for i, (g, h) in enumerate(zip(full["groups"], groups)):
-            if not isinstance(h, Mapping) or set(h) != {"host_state", "lr_override"}:
-                raise StateDictError(
-                    f"host.groups[{i}]: must hold 'host_state' and 'lr_override'. Received: {h!r:.120}")
-            g.update(host_state=h["host_state"], lr_override=h["lr_override"])
+            if not isinstance(h, Mapping) or set(h) != set(keys):
+                raise StateDictError(f"host.groups[{i}]: must hold {', '.join(map(repr, keys))}. "
+                                     f"Received: {h!r:.120}")
+            for k in HOST_GROUP_KEYS:
+                g.pop(k)
+            g.update({k: h[k] for k in keys})
         full["global_step"] = host["global_step"]
+        if old_form:
+            full["format_version"] = 1
         parsed = self._engine.parse_state_dict(full, slots=False)
         self._params = new_params
         self._slots = {n: dict(s) for n, s in slots.items()}

@@ -9,8 +9,9 @@
 
 The state is an :class:`OptState`: the slots (a pytree of arrays) and the engine's host
 counters (global step, per-group host state such as Adam's accumulated β powers, learning
-rate overrides) as plain Python data. ``update`` is a function of its arguments: the same
-``(grads, state, params)`` gives the same result, and an old state can be reused.
+rate overrides, the state of schedules declared in the spec) as plain Python data.
+``update`` is a function of its arguments: the same ``(grads, state, params)`` gives the
+same result, and an old state can be reused.
 
 Like the optimizer, ``update`` runs the host-side engine (schedules are evaluated on the
 host, in the origin framework's precision), so it is called outside ``jax.jit``; the
@@ -42,7 +43,11 @@ class OptState(NamedTuple):
 
     Attributes:
         slots: ``{param name: {slot name: array}}``.
-        host: ``{"global_step": int, "groups": [{"host_state": {...}, "lr_override": float | None}]}``.
+        host: ``{"global_step": int, "groups": [{"host_state": {...}, "lr_override": float | None,
+            "schedules": {...}, "scheduler_values": {...}, "hyperparameters": {...}}]}``: each group
+            as in the neutral state dict (less ``index`` and ``params``), with the state of the
+            schedules declared in the spec, so an old state replays and a new transformation
+            resumes them.
     """
 
     slots: dict
