@@ -168,7 +168,7 @@ def test_step_reads_no_tensor_value_on_the_host(variant):
 
 
 def test_a_bare_update_function_stays_compilable():
-    from optbridge.backends.torch.kernels import as_kernel
+    from optbridge.backends.torch.fast_paths import as_kernel
 
     assert as_kernel("custom", lambda alg, params, grads, slots, s: None).compiles(Adafactor())
 
