@@ -41,7 +41,6 @@ from optbridge.algorithms import Algorithm, algorithm_registry
 from optbridge.preprocess import preprocess_gradients
 
 from . import ops as jax_ops
-from .kernels import LEGACY_KERNELS
 
 __all__ = ["KERNELS", "Kernels", "has_rule", "compiled_step", "run_rule", "split_scalars", "merge_scalars",
            "StaticAlgorithm", "Kernel", "EXACT_OPTIONS"]
@@ -155,19 +154,20 @@ def has_rule(algorithm: type) -> bool:
 
 
 class Kernels(Mapping):
-    """``{algorithm name: kernel}`` for every registered canonical algorithm
-    (``optbridge.algorithms.algorithm_registry``, read at each access): :func:`run_rule`
-    where the algorithm defines its rule, else its former JAX kernel."""
+    """``{algorithm name: kernel}``: :func:`run_rule` for every registered canonical algorithm
+    that defines its rule (``optbridge.algorithms.algorithm_registry``, read at each access)."""
 
     def __getitem__(self, name: str) -> Kernel:
-        cls = algorithm_registry[name]
-        return run_rule if has_rule(cls) or name not in LEGACY_KERNELS else LEGACY_KERNELS[name]
+        cls = algorithm_registry.get(name)
+        if cls is None or not has_rule(cls):
+            raise KeyError(name)
+        return run_rule
 
     def __iter__(self):
-        return iter(list(algorithm_registry))
+        return iter([name for name, cls in list(algorithm_registry.items()) if has_rule(cls)])
 
     def __len__(self) -> int:
-        return len(algorithm_registry)
+        return len(list(iter(self)))
 
 
 #: the JAX backend's kernels (see :class:`Kernels`)
