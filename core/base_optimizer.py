@@ -134,12 +134,16 @@ class BaseOptimizer(OptimizerAPI):
         """Arrays with different keys never share a rule call (default: the dtype)."""
         return self.ops.dtype_of(array)
 
-    def convert_scalars(self, scalars: Mapping[str, Any], like: Any) -> dict[str, Any]:
-        """Host scalars as the backend's scalars in ``like``'s dtype; booleans stay booleans,
+    def convert_scalars(self, scalars: Mapping[str, Any], like: Any,
+                        float64: frozenset[str] = frozenset()) -> dict[str, Any]:
+        """Host scalars as the backend's scalars in ``like``'s dtype (the names in ``float64``:
+        as float64 scalars, see ``Algorithm.float64_scalars``); booleans stay booleans,
         nested mappings (a wrapping algorithm's) stay nested."""
+        wide = self.ops.astype(self.ops.full_like(like, 0.0), "float64") if float64 else None
         return {
-            k: self.convert_scalars(v, like) if isinstance(v, Mapping)
-            else v if isinstance(v, (bool, np.bool_)) else self.ops.scalar(v, like)
+            k: self.convert_scalars(v, like, float64) if isinstance(v, Mapping)
+            else v if isinstance(v, (bool, np.bool_))
+            else self.ops.scalar(v, wide if k in float64 else like)
             for k, v in scalars.items()
         }
 
@@ -198,7 +202,7 @@ class BaseOptimizer(OptimizerAPI):
             for names in split.values():
                 params = [self.params[n] for n in names]
                 slots = {s.name: [self.slots[n][s.name] for n in names] for s in bucket.algorithm.slots()}
-                scalars = self.convert_scalars(bucket.scalars, params[0])
+                scalars = self.convert_scalars(bucket.scalars, params[0], bucket.algorithm.float64_scalars)
                 self.run_bucket(bucket, params, [by_name[n] for n in names], slots, scalars)
                 for i, n in enumerate(names):
                     new_params[n] = params[i]

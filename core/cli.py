@@ -282,11 +282,14 @@ def _backends(args: argparse.Namespace) -> int:
         backend = found[name]
         print(f"  {name} {backend.version}".rstrip() + (f"  (plugin: {backend.plugin})" if backend.plugin else ""))
         print(f"    dtypes: {', '.join(backend.dtypes)}")
-        print(f"    kernels: {', '.join(sorted(backend.kernels)) or 'none'}")
+        if backend.ops is not None:
+            print("    ops: every algorithm with a shared rule")
+        label = "fast paths" if backend.ops is not None else "kernels"
+        print(f"    {label}: {', '.join(sorted(backend.kernels)) or 'none'}")
         if backend.unsupported:
             declared = "; ".join(f"{k}: {v}" for k, v in sorted(backend.unsupported.items()))
             print(f"    unsupported: {declared}")
-        missing = sorted(set(algorithm_registry) - set(backend.kernels) - set(backend.unsupported))
+        missing = sorted(n for n in algorithm_registry if not backend.runs(n) and n not in backend.unsupported)
         if missing:
             print(f"    no kernel (undeclared): {', '.join(missing)}")
     broken = plugin.broken_plugins()

@@ -258,12 +258,12 @@ class Engine:
         for group in self.groups:
             lr = self.lr_at(group, step)
             wd = self.weight_decay_at(group, step)
-            alg = self._step_algorithm(group, step)
-            kernel_decay = alg.weight_decay_mode == "kernel"
+            alg = self.algorithm_at(group, step)
+            rule_decay = alg.weight_decay_applied_by == "rule"
             for bucket in group.buckets:
                 decay = wd if bucket.decay else 0.0
                 scalars, next_state = alg.host_scalars(
-                    group.host_state, HostStep(lr=lr, weight_decay=decay if kernel_decay else 0.0, step=step + 1,
+                    group.host_state, HostStep(lr=lr, weight_decay=decay if rule_decay else 0.0, step=step + 1,
                                        partition=bucket.partition),
                     spec.precision,
                 )
@@ -272,7 +272,7 @@ class Engine:
                         bucket=bucket,
                         algorithm=alg,
                         scalars=scalars,
-                        weight_decay=decay if (coupled_on and not kernel_decay) else 0.0,
+                        weight_decay=decay if (coupled_on and not rule_decay) else 0.0,
                         centralize=bucket.centralize,
                         grad_scale=grad_scale,
                         negate=bool(alg.maximize),
@@ -282,19 +282,15 @@ class Engine:
         return StepPlan(tuple(buckets), tuple(next_states))
 
     @staticmethod
-    def _step_algorithm(group: GroupRuntime, step: int) -> Algorithm:
-        """The group's algorithm with the hyperparameters its schedules set for ``step``."""
+    def algorithm_at(group: GroupRuntime, step: int) -> Algorithm:
+        """The algorithm ``group`` runs at step ``step``: its own, with the momentum or beta1
+        a declared ``CyclicLR``/``OneCycleLR`` sets for that step (what :meth:`plan` uses)."""
         alg = group.algorithm
         for track in group.tracks.values():
             scheduled = track.hyperparameters(step)
             if scheduled:
                 alg = alg.replace(**scheduled)
         return alg
-
-    def algorithm_at(self, group: GroupRuntime, step: int) -> Algorithm:
-        """The algorithm ``group`` runs at step ``step``: its own, with the momentum or beta1
-        a declared ``CyclicLR``/``OneCycleLR`` sets for that step (what :meth:`plan` uses)."""
-        return self._step_algorithm(group, step)
 
     def scheduled_hyperparameters(self, group: GroupRuntime) -> frozenset[str]:
         """Names of the hyperparameters of ``group`` its declared schedules set every step."""

@@ -14,7 +14,8 @@ a rule branches on them only through :meth:`Ops.cond`.
 
 **Operators.** ``x + y``, ``x - y``, ``x * y`` and ``-x`` are written as Python operators:
 every backend's arrays implement them as one IEEE 754 operation rounded to nearest in the
-array dtype (bitwise equal on every backend). Everything else goes through the namespace,
+array dtype (bitwise equal on every backend). Basic indexing with Python slices and
+``...`` (``x[..., :1]``) is an operator too; reshaping is :meth:`Ops.reshape`. Everything else goes through the namespace,
 because that is where backends differ: division and square root are correctly rounded
 only if the compiler is kept from rewriting them (XLA turns ``x / s`` into ``x · (1/s)``
 and ``x / sqrt(y)`` into ``x · rsqrt(y)``); reductions have an order; writes are in place,
@@ -44,9 +45,13 @@ operators         correctly rounded (one rounding per operator); bitwise everywh
 ``sign``          ``−1``, ``+1``, ``0`` for ``±0`` (sign of the zero not specified),
                   NaN for NaN
 ``maximum``       NaN if either operand is NaN (NumPy, torch, TF, JAX agree)
-``sum``           the sum in NumPy's pairwise order (see :meth:`Ops.sum`); backends
-                  whose reduction order differs say so and are held to the suite's
-                  float32 tolerance, not bitwise
+``sum``           the sum in NumPy's pairwise order (see :meth:`Ops.sum`); a backend
+                  whose reduction order differs sets ``EXACT_SUM = False`` in its ops
+                  module and is held to the suite's float32 tolerance, not bitwise
+subnormals        kept (IEEE gradual underflow) on NumPy and torch; TensorFlow's and
+                  XLA's CPU kernels flush subnormal inputs and results to zero of the
+                  same sign: such an ops module sets ``FLUSHES_SUBNORMALS = True``
+                  (values below 1.2e-38 in float32, 2.2e-308 in float64)
 ===============  ===================================================================
 """
 from __future__ import annotations
@@ -81,6 +86,9 @@ class Ops(Protocol):
 
     def shape_of(self, x: Array) -> tuple[int, ...]:
         """``x``'s static shape."""
+
+    def reshape(self, x: Array, shape: Sequence[int]) -> Array:
+        """``x`` with the same elements in row-major order and a new static shape."""
 
     # -- elementwise -----------------------------------------------------------------------
     def div(self, x: Array, y: Array | Scalar) -> Array:

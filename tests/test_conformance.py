@@ -325,11 +325,12 @@ def test_listed_failure_is_xfailed():
 def test_missing_kernel_fails_unless_declared_unsupported():
     case = CASES[0]
     algorithm = case.algorithm
-    kernels = {k: v for k, v in get_backend("numpy").kernels.items() if k != algorithm}
-    failed = run_case(case, numpy_clone(kernels=kernels), "float32")
+    rules = get_backend("numpy").ops
+    kernels = {k: (lambda alg, *args: alg.update(rules, *args)) for k in algorithm_registry if k != algorithm}
+    failed = run_case(case, numpy_clone(ops=None, kernels=kernels), "float32")
     assert failed.status == "failed"
     assert f"no kernel for algorithm {algorithm!r}" in failed.reason
-    declared = numpy_clone(kernels=kernels, unsupported={algorithm: "needs a fused op"})
+    declared = numpy_clone(kernels={}, unsupported={algorithm: "needs a fused op"})
     skipped = run_case(case, declared, "float32")
     assert skipped.status == "skipped" and skipped.ok
     assert "needs a fused op" in skipped.reason

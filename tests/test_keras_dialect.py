@@ -307,5 +307,5 @@ def test_flag_values_are_checked():
         Adadelta(arithmetic="mindspore")
     with pytest.raises(ValueError, match="moment_form must be one of"):
         Adam(moment_form="optax")
-    assert RMSProp(weight_decay_form="keras").weight_decay_mode == "kernel"
-    assert Adadelta().weight_decay_mode == "coupled"
+    assert RMSProp(weight_decay_form="keras").weight_decay_applied_by == "rule"
+    assert Adadelta().weight_decay_applied_by == "pipeline"

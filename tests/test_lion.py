@@ -94,8 +94,8 @@ def test_registered_with_keras_defaults_and_one_zero_slot():
     alg = Lion()
     assert (alg.beta_1, alg.beta_2, alg.weight_decay_form, alg.maximize) == (0.9, 0.99, "decoupled", False)
     assert [(s.name, s.init) for s in alg.slots()] == [("momentum", 0.0)]
-    assert alg.weight_decay_mode == "kernel"
-    assert Lion(weight_decay_form="keras").weight_decay_mode == "kernel"
+    assert alg.weight_decay_applied_by == "rule"
+    assert Lion(weight_decay_form="keras").weight_decay_applied_by == "rule"
 
 
 @pytest.mark.parametrize("form", ["coupled", "adamw", ""])

@@ -30,17 +30,17 @@ SKEWED = textwrap.dedent('''
     import json, os
     import numpy as np
     from optbridge.plugin import Backend, hookimpl
-    from optbridge.backends.numpy import KERNELS, NumpyOptimizer
+    from optbridge.backends.numpy import NumpyOptimizer, ops
 
     def skewed_sgd(alg, params, grads, slots, scalars):
-        KERNELS["sgd"](alg, params, grads, slots, {**scalars, "lr": scalars["lr"] * 1.01})
+        alg.update(ops, params, grads, slots, {**scalars, "lr": scalars["lr"] * scalars["lr"].dtype.type(1.01)})
 
     @hookimpl
     def optbridge_backends():
         return [Backend(
             name="skewed", version="1.2.3",
             build=lambda spec, params, kernels: NumpyOptimizer(spec, params, kernels=kernels),
-            kernels={**KERNELS, "sgd": skewed_sgd},
+            ops=ops, kernels={"sgd": skewed_sgd},
             make_params=lambda values, dtype: {k: np.array(v, dtype=dtype) for k, v in values.items()},
             to_numpy=lambda params: {k: v.copy() for k, v in params.items()},
             grads_from_numpy=lambda grads, params: dict(grads),

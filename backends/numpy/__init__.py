@@ -1,6 +1,9 @@
 """The NumPy reference backend: float32 and float64, in-place ufuncs, the conformance truth.
 
-Registered through the ``optbridge`` entry-point group like any third-party plugin.
+An ops namespace (:mod:`.ops`) and an optimizer on the public base
+(:class:`optbridge.base_optimizer.BaseOptimizer`): every algorithm runs its shared rule,
+with no fast path. Registered through the ``optbridge`` entry-point group like any
+third-party plugin.
 """
 from __future__ import annotations
 
@@ -10,10 +13,10 @@ import numpy as np
 
 from optbridge.plugin import Backend, hookimpl
 
-from .kernels import KERNELS
+from . import ops
 from .optimizer import NumpyOptimizer
 
-__all__ = ["NumpyOptimizer", "KERNELS"]
+__all__ = ["NumpyOptimizer", "ops"]
 
 
 def _build(spec, params, kernels):
@@ -38,7 +41,7 @@ def optbridge_backends() -> list[Backend]:
         Backend(
             name="numpy",
             build=_build,
-            kernels=KERNELS,
+            ops=ops,
             dtypes=("float32", "float64"),
             version=np.__version__,
             make_params=_make_params,

@@ -34,6 +34,10 @@ def shape_of(x: np.ndarray) -> tuple[int, ...]:
     return tuple(np.shape(x))
 
 
+def reshape(x: np.ndarray, shape: Sequence[int]) -> np.ndarray:
+    return np.reshape(x, tuple(shape))
+
+
 def div(x: np.ndarray, y: Any) -> np.ndarray:
     return np.divide(x, y)
 

@@ -11,7 +11,6 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from optbridge.algorithms.base import Algorithm
 from optbridge.base_optimizer import BaseOptimizer
 from optbridge.engine import BucketStep
 from optbridge.errors import BackendError, SpecTypeError
@@ -25,23 +24,17 @@ __all__ = ["NumpyOptimizer"]
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-def has_rule(algorithm: Algorithm) -> bool:
-    """Whether ``algorithm`` defines its update rule over the ops namespace."""
-    cls = type(algorithm)
-    return cls.update_tensor is not Algorithm.update_tensor or cls.update is not Algorithm.update
-
-
 class NumpyOptimizer(BaseOptimizer):
     """Reference optimizer over NumPy arrays (float32 or float64), updated in place.
 
     Args:
         spec: a canonical :class:`~optbridge.spec.OptimizerSpec`.
         params: ``{name: ndarray}``; the arrays are updated in place by :meth:`step`.
-        kernels: ``{algorithm name: kernel}`` for algorithms that bring no shared rule
-            (a plugin's algorithm registered with a NumPy kernel through
-            ``optbridge_kernels``): ``kernel(algorithm, params, grads, slots, scalars)``
-            updates a bucket in place from pre-processed gradients and the host scalars as
-            Python numbers.
+        kernels: ``{algorithm name: kernel}`` run instead of the algorithm's shared rule (a
+            plugin's algorithm without a rule, or a plugin's replacement registered
+            through ``optbridge_kernels``): ``kernel(algorithm, params, grads, slots,
+            scalars)`` updates a bucket in place, exactly like ``algorithm.update`` without
+            the ops argument: pre-processed gradients, scalars in the bucket's dtype.
 
     Raises:
         BackendError: an algorithm of the spec has neither a rule nor a kernel.
@@ -57,12 +50,13 @@ class NumpyOptimizer(BaseOptimizer):
         self.kernels = dict(kernels or {})
         super().__init__(spec, params)
         for group in self.engine.groups:
-            if not has_rule(group.algorithm) and group.algorithm.name not in self.kernels:
+            if not group.algorithm.has_rule() and group.algorithm.name not in self.kernels:
                 raise BackendError(f"the numpy backend has no rule or kernel for algorithm {group.algorithm.name!r}")
 
     def run_bucket(self, bucket: BucketStep, params: list, grads: list, slots: dict[str, list],
                    scalars: Mapping[str, Any]) -> None:
-        if has_rule(bucket.algorithm):
+        kernel = self.kernels.get(bucket.algorithm.name)
+        if kernel is None:
             super().run_bucket(bucket, params, grads, slots, scalars)
             return
         t = params[0].dtype.type
@@ -70,7 +64,7 @@ class NumpyOptimizer(BaseOptimizer):
             numpy_ops, params, grads, negate=bucket.negate,
             weight_decay=t(bucket.weight_decay) if bucket.weight_decay != 0.0 else None,
             centralize=bucket.centralize, grad_scale=None if bucket.grad_scale is None else t(bucket.grad_scale))
-        self.kernels[bucket.algorithm.name](bucket.algorithm, params, g, slots, bucket.scalars)
+        kernel(bucket.algorithm, params, g, slots, scalars)
 
     def check_param(self, name: str, array: Any) -> str | None:
         if not isinstance(array, np.ndarray) or array.dtype not in _DTYPES:

@@ -13,7 +13,7 @@ decays weights its own way, hence two flags:
   precision (Keras's ``1 - rho`` on Python floats).
 * ``weight_decay_form`` — ``"coupled"`` (``g + wd·p`` in pre-processing) or ``"keras"``
   (Keras's base optimizer: ``p = p − (p·wd)·lr`` first, by the kernel; see
-  :mod:`optbridge.algorithms._decay`).
+  :mod:`optbridge.algorithms.weight_decay`).
 
 Canonical op order (``g`` pre-processed; slots ``square_avg`` = v, ``acc_delta`` = u;
 host scalar ``one_minus_rho = 1 − ρ``):
@@ -42,7 +42,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-from ._decay import WeightDecayMode, apply_kernel_decay, check_choice
+from .weight_decay import DecayAppliedBy, apply_rule_decay, check_choice
 from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
 
 __all__ = ["Adadelta"]
@@ -63,10 +63,10 @@ class Adadelta(Algorithm):
         check_choice(self.name, "arithmetic", self.arithmetic, ("torch", "keras"))
         check_choice(self.name, "weight_decay_form", self.weight_decay_form, ("coupled", "keras"))
 
-    weight_decay_mode = WeightDecayMode()  # type: ignore[assignment]
+    weight_decay_applied_by = DecayAppliedBy()  # type: ignore[assignment]
 
     def update_tensor(self, ops, p, g, state, s):
-        p = apply_kernel_decay(ops, self.weight_decay_form, p, s)
+        p = apply_rule_decay(ops, self.weight_decay_form, p, s)
         rho, omr, eps = s["rho"], s["one_minus_rho"], s["eps"]
         v, u = state["square_avg"], state["acc_delta"]
         if self.arithmetic == "keras":

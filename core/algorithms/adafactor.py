@@ -73,7 +73,7 @@ from typing import Any, Mapping, Optional
 
 import numpy as np
 
-from ._decay import apply_kernel_decay, check_choice
+from .weight_decay import apply_rule_decay, check_choice
 from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
 
 __all__ = ["Adafactor"]
@@ -96,7 +96,7 @@ class Adafactor(Algorithm):
     """Canonical Adafactor. See the module docstring for the op order."""
 
     name = "adafactor"
-    weight_decay_mode = "kernel"
+    weight_decay_applied_by = "rule"
     beta1: float = 0.0
     beta2_decay: float = -0.8
     eps1: Optional[float] = None
@@ -139,7 +139,7 @@ class Adafactor(Algorithm):
         alpha = s["rho"]
         if self.scale_parameter:
             alpha = _python_max(ops, s["eps2"], ops.div(_norm64(ops, p), sqrt_n)) * s["rho"]
-        p = apply_kernel_decay(ops, self.weight_decay_form, p, s)
+        p = apply_rule_decay(ops, self.weight_decay_form, p, s)
         w = s["one_minus_beta2_t"]
         if len(shape) >= 2:
             row_var, col_var = state["row_var"], state["col_var"]
@@ -192,7 +192,7 @@ class Adafactor(Algorithm):
         if self.beta1 > 0:
             update = state["exp_avg"] = ops.assign_(
                 state["exp_avg"], state["exp_avg"] * s["beta1"] + update * (one - s["beta1"]))
-        p = apply_kernel_decay(ops, self.weight_decay_form, p, s)
+        p = apply_rule_decay(ops, self.weight_decay_form, p, s)
         if self.weight_decay_form == "mindspore":
             wd = s["weight_decay"]
             return ops.assign_(p, ops.where(ops.equal(wd, 0.0), p - update, p - (update + p * wd * lr)))

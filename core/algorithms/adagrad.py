@@ -16,7 +16,7 @@ Canonical algorithm ``"adagrad"``. Lowered to by MindSpore ``nn.Adagrad`` and to
 
 * ``weight_decay_form`` — ``"coupled"`` (``g + wd·p`` in pre-processing: MindSpore,
   torch) or ``"keras"`` (Keras's base optimizer: ``p = p − (p·wd)·lr`` first, by the
-  kernel; see :mod:`optbridge.algorithms._decay`).
+  kernel; see :mod:`optbridge.algorithms.weight_decay`).
 
 The float op order below is torch's (``_single_tensor_adagrad``), Keras's and that of
 MindSpore's documented ``ApplyAdagrad``; MindSpore 2.10's CPU kernel agrees with it on
@@ -35,7 +35,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-from ._decay import WeightDecayMode, apply_kernel_decay, check_choice
+from .weight_decay import DecayAppliedBy, apply_rule_decay, check_choice
 from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
 
 __all__ = ["Adagrad"]
@@ -58,10 +58,10 @@ class Adagrad(Algorithm):
         check_choice(self.name, "eps_placement", self.eps_placement, ("outside", "inside", "none"))
         check_choice(self.name, "weight_decay_form", self.weight_decay_form, ("coupled", "keras"))
 
-    weight_decay_mode = WeightDecayMode()  # type: ignore[assignment]
+    weight_decay_applied_by = DecayAppliedBy()  # type: ignore[assignment]
 
     def update_tensor(self, ops, p, g, state, s):
-        p = apply_kernel_decay(ops, self.weight_decay_form, p, s)
+        p = apply_rule_decay(ops, self.weight_decay_form, p, s)
         acc = state["sum"]
         if self.update_slots:
             acc = state["sum"] = ops.add_(acc, g * g)

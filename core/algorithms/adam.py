@@ -28,7 +28,7 @@ operator docs, torch 2.13 ``torch/optim/adam.py`` (``_single_tensor_adam``), Ker
 * ``weight_decay_form`` — ``"coupled"`` (``g + wd·p`` before the update: torch Adam,
   MindSpore), ``"decoupled"`` (torch AdamW / ``decoupled_weight_decay=True``:
   ``p·(1 − lr·wd)`` first) or ``"keras"`` (``p − (p·wd)·lr`` first). See
-  :mod:`optbridge.algorithms._decay`.
+  :mod:`optbridge.algorithms.weight_decay`.
 
 Host scalars at step ``t``, evaluated left to right in ``precision`` (MindSpore: float32
 inside its CPU kernel; torch: Python float64, exactly as ``_single_tensor_adam`` writes
@@ -41,7 +41,7 @@ them; Keras: float32):
 Canonical op order (``g`` pre-processed; slots ``exp_avg`` = m, ``exp_avg_sq`` = v,
 ``max_exp_avg_sq`` = v̂):
 
-0. kernel-side weight decay (``"decoupled"``: ``p = p·decay``; ``"keras"``:
+0. rule-side weight decay (``"decoupled"``: ``p = p·decay``; ``"keras"``:
    ``p = p − (p·wd)·lr``), only when ``wd != 0``.
 1. ``m``: ``"lerp"``/``"keras"``: ``m = m + (g − m)·(1 − β₁)``; ``"torch"``: ``m = m + w·(g − m)``
    with ``w = 1 − β₁`` if ``w < 0.5``, else ``m = g − (g − m)·(1 − w)``.
@@ -67,7 +67,7 @@ import numpy as np
 
 from typing import Any
 
-from ._decay import WEIGHT_DECAY_FORMS, WeightDecayMode, apply_kernel_decay, check_choice, decay_scalars
+from .weight_decay import WEIGHT_DECAY_FORMS, DecayAppliedBy, apply_rule_decay, check_choice, decay_scalars
 from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
 
 __all__ = ["Adam", "host_pow", "update_moments"]
@@ -117,10 +117,10 @@ class Adam(Algorithm):
         check_choice(self.name, "moment_form", self.moment_form, ("lerp", "keras", "torch"))
         check_choice(self.name, "weight_decay_form", self.weight_decay_form, WEIGHT_DECAY_FORMS)
 
-    weight_decay_mode = WeightDecayMode()  # type: ignore[assignment]
+    weight_decay_applied_by = DecayAppliedBy()  # type: ignore[assignment]
 
     def update_tensor(self, ops, p, g, state, s):
-        p = apply_kernel_decay(ops, self.weight_decay_form, p, s)
+        p = apply_rule_decay(ops, self.weight_decay_form, p, s)
         m, v = update_moments(ops, self, g, state, s)
         second = v
         if self.amsgrad:

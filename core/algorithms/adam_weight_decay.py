@@ -8,7 +8,7 @@ Canonical algorithm ``"adam_weight_decay"`` (DIALECTS.md D3). Source: MindSpore 
     p = p − lr·\\left(\\frac{m}{\\sqrt{v} + ε} + wd·p\\right)
 
 No bias correction, default ε = 1e-6. Weight decay is decoupled and applied inside the
-update (``weight_decay_mode = "kernel"``); MindSpore applies no gradient
+update (``weight_decay_applied_by = "rule"``); MindSpore applies no gradient
 centralization and no loss-scale division in this optimizer.
 
 Canonical op order (slots ``exp_avg`` = m, ``exp_avg_sq`` = v):
@@ -37,7 +37,7 @@ class AdamWeightDecay(Algorithm):
     """Canonical MindSpore AdamWeightDecay. See the module docstring for the op order."""
 
     name = "adam_weight_decay"
-    weight_decay_mode = "kernel"
+    weight_decay_applied_by = "rule"
     beta1: float = 0.9
     beta2: float = 0.999
     eps: float = 1e-6

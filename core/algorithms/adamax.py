@@ -13,7 +13,7 @@ Canonical algorithm ``"adamax"``. Lowered to by MindSpore ``nn.AdaMax`` and torc
 
 * ``weight_decay_form`` — ``"coupled"`` (``g + wd·p`` before the update, torch and
   MindSpore) or ``"keras"`` (Keras's base optimizer: ``p − (p·wd)·lr`` first, applied by
-  the rule at every step); see :mod:`optbridge.algorithms._decay`.
+  the rule at every step); see :mod:`optbridge.algorithms.weight_decay`.
 
 ``arithmetic`` picks the float op order: ``"torch"`` (``_single_tensor_adamax``),
 ``"mindspore"`` (MindSpore 2.10 CPU ``ApplyAdaMax``, bit-identical in measurements) or
@@ -42,7 +42,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-from ._decay import WeightDecayMode, apply_kernel_decay, check_choice
+from .weight_decay import DecayAppliedBy, apply_rule_decay, check_choice
 from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
 
 __all__ = ["Adamax"]
@@ -64,7 +64,7 @@ class Adamax(Algorithm):
     arithmetic: str = "torch"
     weight_decay_form: str = "coupled"
 
-    weight_decay_mode = WeightDecayMode()  # type: ignore[assignment]
+    weight_decay_applied_by = DecayAppliedBy()  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         check_choice(self.name, "eps_placement", self.eps_placement, ("max", "denominator"))
@@ -73,7 +73,7 @@ class Adamax(Algorithm):
         check_choice(self.name, "weight_decay_form", self.weight_decay_form, WEIGHT_DECAY_FORMS)
 
     def update_tensor(self, ops, p, g, state, s):
-        p = apply_kernel_decay(ops, self.weight_decay_form, p, s)
+        p = apply_rule_decay(ops, self.weight_decay_form, p, s)
         m = state["exp_avg"]
         if self.arithmetic == "torch":
             m = ops.assign_(m, ops.lerp(m, g, s["one_minus_beta1"], small=abs(1.0 - self.beta1) < 0.5))

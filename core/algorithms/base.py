@@ -8,9 +8,10 @@ with state as named slots). It declares
 * ``init_host_state(self)`` / ``host_scalars(...)`` — the per-step scalars the engine
   computes on the host (bias corrections, ASGD's eta and mu, ...), in the arithmetic of
   the origin framework (``precision``);
-* ``weight_decay_mode`` — ``"coupled"`` when weight decay is the pre-processing step
-  ``g + wd·p`` done before the update, ``"kernel"`` when the algorithm's own kernel
-  consumes ``scalars["weight_decay"]`` (decoupled forms);
+* ``weight_decay_applied_by`` — ``"pipeline"`` when weight decay is the pre-processing
+  step ``g + wd·p`` done before the update, ``"rule"`` when the algorithm's own update
+  rule consumes ``scalars["weight_decay"]`` (decoupled forms; see
+  :mod:`optbridge.algorithms.weight_decay`);
 * ``maximize`` (a hyperparameter every algorithm has, default ``False``) — torch's
   ``maximize``: the gradient is negated before any other pre-processing, so coupled
   weight decay is added to ``−g`` (``torch.optim._functional``: ``grad = -grad`` comes
@@ -82,7 +83,7 @@ class Algorithm:
     """Base class: subclasses are frozen dataclasses whose fields are hyperparameters."""
 
     name: ClassVar[str] = ""
-    weight_decay_mode: ClassVar[str] = "coupled"
+    weight_decay_applied_by: ClassVar[str] = "pipeline"
     maximize: bool = False
 
     def slots(self) -> tuple[Slot, ...]:
@@ -112,6 +113,19 @@ class Algorithm:
         from the result get ``""``. Default: no variants.
         """
         return {}
+
+    @classmethod
+    def has_rule(cls) -> bool:
+        """Whether the algorithm defines its update rule over the ops namespace (every
+        built-in one does; a plugin's algorithm may instead bring per-backend kernels)."""
+        return cls.update_tensor is not Algorithm.update_tensor or cls.update is not Algorithm.update
+
+    @property
+    def float64_scalars(self) -> frozenset[str]:
+        """Host scalars a backend hands :meth:`update` as float64 0-d values whatever the
+        bucket's dtype (the origin framework computes with them as Python floats); every
+        other number arrives in the bucket's dtype. Default: none."""
+        return frozenset()
 
     def update(self, ops: Any, params: list, grads: Sequence[Any], slots: Mapping[str, list],
                scalars: Mapping[str, Any]) -> None:

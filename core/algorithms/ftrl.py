@@ -25,7 +25,7 @@ Dialect axes (DIALECTS.md D12), each an explicit flag:
   in practice.
 * ``weight_decay_form`` — ``"coupled"`` (MindSpore: ``g + wd·p`` before the update) or
   ``"keras"`` (``p − (p·wd)·lr`` first, Keras's base optimizer); see
-  :mod:`optbridge.algorithms._decay`.
+  :mod:`optbridge.algorithms.weight_decay`.
 
 Host scalars, in ``precision`` (MindSpore feeds ``lr``, ``l1``, ``l2`` and ``lr_power`` to
 its kernel as float32): ``neg_lr_power = −lr_power``, ``l1``, ``two_l2 = 2·l2_eff`` with
@@ -33,7 +33,7 @@ its kernel as float32): ``neg_lr_power = −lr_power``, ``l1``, ``two_l2 = 2·l2
 
 Canonical op order (``g`` pre-processed; slots ``accum`` = n, ``linear`` = u; ``p = −lr_power``):
 
-0. kernel-side weight decay (``"keras"``: ``p = p − (p·wd)·lr``), at every step (with
+0. rule-side weight decay (``"keras"``: ``p = p − (p·wd)·lr``), at every step (with
    ``wd = 0`` it leaves every finite ``p`` unchanged).
 1. ``n' = n + g·g``
 2. ``a = n**p``, ``a' = n'**p`` (``"float64"``: ``n`` and ``p`` widened to float64, the power
@@ -49,7 +49,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-from ._decay import WeightDecayMode, apply_kernel_decay, check_choice
+from .weight_decay import DecayAppliedBy, apply_rule_decay, check_choice
 from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
 
 __all__ = ["FTRL"]
@@ -75,7 +75,7 @@ class FTRL(Algorithm):
     power_precision: str = "float64"
     weight_decay_form: str = "coupled"
 
-    weight_decay_mode = WeightDecayMode()  # type: ignore[assignment]
+    weight_decay_applied_by = DecayAppliedBy()  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         check_choice(self.name, "l1_sign", self.l1_sign, L1_SIGNS)
@@ -84,7 +84,7 @@ class FTRL(Algorithm):
 
     def update_tensor(self, ops, p, g, state, s):
         lr, l1 = s["lr"], s["l1"]
-        p = apply_kernel_decay(ops, self.weight_decay_form, p, s)
+        p = apply_rule_decay(ops, self.weight_decay_form, p, s)
         n, u = state["accum"], state["linear"]
         n_new = n + g * g
         if self.power_precision == "float64":

@@ -42,7 +42,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-from ._decay import apply_kernel_decay, check_choice
+from .weight_decay import apply_rule_decay, check_choice
 from .adam import host_pow
 from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
 
@@ -69,13 +69,13 @@ class Lamb(Algorithm):
         check_choice(self.name, "arithmetic", self.arithmetic, ARITHMETICS)
 
     @property
-    def weight_decay_mode(self) -> str:  # type: ignore[override]
+    def weight_decay_applied_by(self) -> str:  # type: ignore[override]
         """``"coupled"`` for the coupled form; the kernel applies the other two."""
-        return "coupled" if self.weight_decay_form == "coupled" else "kernel"
+        return "pipeline" if self.weight_decay_form == "coupled" else "rule"
 
     def update_tensor(self, ops, p, g, state, s):
         if self.weight_decay_form == "keras":
-            p = apply_kernel_decay(ops, "keras", p, s)
+            p = apply_rule_decay(ops, "keras", p, s)
         m = state["exp_avg"] = ops.add_(state["exp_avg"], (g - state["exp_avg"]) * s["one_minus_beta1"])
         v = state["exp_avg_sq"] = ops.add_(state["exp_avg_sq"], (g * g - state["exp_avg_sq"]) * s["one_minus_beta2"])
         u = ops.div(ops.div(m, s["bias_correction1"]), ops.sqrt(ops.div(v, s["bias_correction2"])) + s["eps"])

@@ -65,7 +65,7 @@ class LARS(Algorithm):
     """Canonical LARS around ``inner``. See the module docstring for the op order."""
 
     name = "lars"
-    weight_decay_mode = "kernel"
+    weight_decay_applied_by = "rule"
     inner: Algorithm = field(default_factory=SGD)
     coefficient: float = 0.001
     epsilon: float = 1e-5

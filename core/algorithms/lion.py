@@ -34,7 +34,7 @@ Canonical op order (``g`` pre-processed: negation for ``maximize``, centralizati
 scale; ``m`` the ``momentum`` slot; all in the parameter's dtype, exactly as Keras writes
 ``update_step``):
 
-0. kernel-side weight decay, at every step: ``"decoupled"``: ``p = p·decay``;
+0. rule-side weight decay, at every step: ``"decoupled"``: ``p = p·decay``;
    ``"keras"``: ``p = p − (p·wd)·lr``.
 1. ``c = m·β₁ + g·(1 − β₁)`` (two products, then their sum).
 2. ``u = sign(c)`` with ``sign(0) = 0`` (``+0``) and ``sign(NaN) = NaN``, as
@@ -54,7 +54,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-from ._decay import apply_kernel_decay, check_choice, decay_scalars
+from .weight_decay import apply_rule_decay, check_choice, decay_scalars
 from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
 
 __all__ = ["Lion", "LION_WEIGHT_DECAY_FORMS"]
@@ -77,10 +77,10 @@ class Lion(Algorithm):
         check_choice(self.name, "weight_decay_form", self.weight_decay_form, LION_WEIGHT_DECAY_FORMS)
 
     #: both forms are applied by the kernel (step 0)
-    weight_decay_mode = "kernel"
+    weight_decay_applied_by = "rule"
 
     def update_tensor(self, ops, p, g, state, s):
-        p = apply_kernel_decay(ops, self.weight_decay_form, p, s)
+        p = apply_rule_decay(ops, self.weight_decay_form, p, s)
         m = state["momentum"]
         c = m * s["beta_1"] + g * s["one_minus_beta_1"]
         p = ops.sub_(p, ops.sign(c) * s["lr"])

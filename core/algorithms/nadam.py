@@ -26,7 +26,7 @@ Canonical op order (``g`` pre-processed; slots ``exp_avg`` = m, ``exp_avg_sq`` =
 
 ``form="torch"``:
 
-0. kernel-side weight decay (:func:`~optbridge.algorithms._decay.apply_kernel_decay`),
+0. rule-side weight decay (:func:`~optbridge.algorithms.weight_decay.apply_rule_decay`),
    at every step: ``"decoupled"``: ``p = p·decay``; ``"keras"``: ``p = p − (p·wd)·lr``.
 1. ``m = m + w·(g − m)`` with ``w = 1 − β₁`` if ``w < 0.5``, else ``m = g − (g − m)·(1 − w)``
    (torch ``lerp_``).
@@ -37,7 +37,7 @@ Canonical op order (``g`` pre-processed; slots ``exp_avg`` = m, ``exp_avg_sq`` =
 
 ``form="keras"``:
 
-0. kernel-side weight decay, as for ``form="torch"``.
+0. rule-side weight decay, as for ``form="torch"``.
 1. ``m = m + (g − m)·(1 − β₁)``
 2. ``v = v + (g·g − v)·(1 − β₂)``
 3. ``m̂ = (μₜ₊₁·m) / (1 − μ̄ₜ·μₜ₊₁) + ((1 − μₜ)·g) / (1 − μ̄ₜ)``
@@ -53,10 +53,10 @@ from typing import Mapping
 
 import numpy as np
 
-from ._decay import (
+from .weight_decay import (
     WEIGHT_DECAY_FORMS,
-    WeightDecayMode,
-    apply_kernel_decay,
+    DecayAppliedBy,
+    apply_rule_decay,
     check_choice,
     decay_scalars,
 )
@@ -78,7 +78,7 @@ class NAdam(Algorithm):
     momentum_decay: float = 4e-3
     form: str = "torch"
     weight_decay_form: str = "coupled"
-    weight_decay_mode = WeightDecayMode()  # type: ignore[assignment]
+    weight_decay_applied_by = DecayAppliedBy()  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         check_choice(self.name, "form", self.form, ("torch", "keras"))
@@ -90,7 +90,7 @@ class NAdam(Algorithm):
         return "torch" if self.form == "torch" else "lerp"
 
     def update_tensor(self, ops, p, g, state, s):
-        p = apply_kernel_decay(ops, self.weight_decay_form, p, s)
+        p = apply_rule_decay(ops, self.weight_decay_form, p, s)
         m, v = update_moments(ops, self, g, state, s)
         if self.form == "torch":
             denom = ops.sqrt(ops.div(v, s["bias_correction2"])) + s["eps"]

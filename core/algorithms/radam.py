@@ -32,7 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-from ._decay import WeightDecayMode, apply_kernel_decay, check_choice, decay_scalars
+from .weight_decay import DecayAppliedBy, apply_rule_decay, check_choice, decay_scalars
 from .adam import update_moments
 from .base import Algorithm, HostStep, Slot, register_algorithm
 
@@ -52,14 +52,14 @@ class RAdam(Algorithm):
     beta2: float = 0.999
     eps: float = 1e-8
     weight_decay_form: str = "coupled"
-    weight_decay_mode = WeightDecayMode()  # type: ignore[assignment]
+    weight_decay_applied_by = DecayAppliedBy()  # type: ignore[assignment]
     moment_form = "torch"
 
     def __post_init__(self) -> None:
         check_choice(self.name, "weight_decay_form", self.weight_decay_form, ("coupled", "decoupled"))
 
     def update_tensor(self, ops, p, g, state, s):
-        p = apply_kernel_decay(ops, self.weight_decay_form, p, s)
+        p = apply_rule_decay(ops, self.weight_decay_form, p, s)
         m, v = update_moments(ops, self, g, state, s)
         m_hat = ops.div(m, s["bias_correction1"])
 

@@ -14,7 +14,7 @@ dialects differ on three axes (DIALECTS.md D8), each an explicit flag:
 
 * ``weight_decay_form`` — ``"coupled"`` (``g + wd·p`` in pre-processing: MindSpore,
   torch) or ``"keras"`` (Keras's base optimizer: ``p = p − (p·wd)·lr`` first, by the
-  kernel; see :mod:`optbridge.algorithms._decay`).
+  kernel; see :mod:`optbridge.algorithms.weight_decay`).
 
 ``centered`` subtracts the squared running mean of the gradient from the mean square
 (Graves 2013). ``arithmetic`` chooses whose float op order the kernel reproduces
@@ -50,7 +50,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-from ._decay import WeightDecayMode, apply_kernel_decay, check_choice
+from .weight_decay import DecayAppliedBy, apply_rule_decay, check_choice
 from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
 
 __all__ = ["RMSProp"]
@@ -78,11 +78,11 @@ class RMSProp(Algorithm):
         check_choice(self.name, "arithmetic", self.arithmetic, ("torch", "mindspore", "keras"))
         check_choice(self.name, "weight_decay_form", self.weight_decay_form, ("coupled", "keras"))
 
-    weight_decay_mode = WeightDecayMode()  # type: ignore[assignment]
+    weight_decay_applied_by = DecayAppliedBy()  # type: ignore[assignment]
 
     def update_tensor(self, ops, p, g, state, s):
         rho, omr, lr = s["alpha"], s["one_minus_alpha"], s["lr"]
-        p = apply_kernel_decay(ops, self.weight_decay_form, p, s)
+        p = apply_rule_decay(ops, self.weight_decay_form, p, s)
         v = state["square_avg"]
         if self.arithmetic == "torch":
             v = ops.add_(ops.mul_(v, rho), (omr * g) * g)

@@ -42,7 +42,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-from ._decay import WeightDecayMode, apply_kernel_decay, check_choice
+from .weight_decay import DecayAppliedBy, apply_rule_decay, check_choice
 from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
 
 __all__ = ["SGD"]
@@ -66,11 +66,11 @@ class SGD(Algorithm):
         check_choice(self.name, "momentum_form", self.momentum_form, ("buffer", "keras"))
         check_choice(self.name, "weight_decay_form", self.weight_decay_form, ("coupled", "keras"))
 
-    weight_decay_mode = WeightDecayMode()  # type: ignore[assignment]
+    weight_decay_applied_by = DecayAppliedBy()  # type: ignore[assignment]
 
     def update_tensor(self, ops, p, g, state, s):
         lr = s["lr"]
-        p = apply_kernel_decay(ops, self.weight_decay_form, p, s)
+        p = apply_rule_decay(ops, self.weight_decay_form, p, s)
         if self.momentum == 0.0:
             return ops.sub_scaled_(p, g, lr)
         mu = s["momentum"]

@@ -220,12 +220,12 @@ def _precheck(case: CaseInfo, backend: Backend, dtype: str, spec: OptimizerSpec)
     if dtype not in backend.dtypes:
         return "skipped", f"backend {backend.name!r} does not support {dtype} (dtypes: {list(backend.dtypes)})"
     algorithm = spec.algorithm.name
-    if algorithm not in backend.kernels:
-        if algorithm in backend.unsupported:
-            reason = backend.unsupported[algorithm]
-            return "skipped", f"backend {backend.name!r} declares {algorithm!r} unsupported: {reason}"
-        return "failed", (f"backend {backend.name!r} has no kernel for algorithm {algorithm!r} and does not "
-                          f"declare it in Backend.unsupported")
+    if algorithm in backend.unsupported:
+        reason = backend.unsupported[algorithm]
+        return "skipped", f"backend {backend.name!r} declares {algorithm!r} unsupported: {reason}"
+    if not backend.runs(algorithm):
+        return "failed", (f"backend {backend.name!r} has no kernel for algorithm {algorithm!r} (and no ops "
+                          f"namespace with its shared rule) and does not declare it in Backend.unsupported")
     missing = [h for h in _HOOKS if getattr(backend, h) is None]
     if missing:
         return "failed", f"backend {backend.name!r} does not provide the conformance hooks {missing} (Backend fields)"

@@ -47,7 +47,7 @@ def dialect_properties(build_default: DefaultBuilder) -> dict[str, dict[str, dic
         props = {name: _format(value) for name, value in algorithm.hyperparameters().items()}
         for slot in algorithm.slots():
             props[f"slot {slot.name} init"] = repr(slot.init)
-        props["weight decay applied"] = "kernel" if algorithm.weight_decay_mode == "kernel" else "coupled g+wd·p"
+        props["weight decay applied"] = "kernel" if algorithm.weight_decay_applied_by == "rule" else "coupled g+wd·p"
         props["beta/gamma decay filter"] = repr(spec.decay_filter == "mindspore")
         props["host precision"] = spec.precision
         props["pre-processing"] = ", ".join(spec.preprocess) or "none"

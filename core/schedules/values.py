@@ -6,7 +6,7 @@ its end is an error that says so) or a :class:`~optbridge.schedules.base.Schedul
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence, Union
+from typing import Any, Union
 
 from ..errors import ScheduleExhaustedError
 from .base import Schedule, schedule_from_config
@@ -72,6 +72,3 @@ def value_from_data(data: Any, *, path: str = "") -> Value:
         return PerStep(tuple(float(x) for x in data))
     return Constant(float(data))
 
-
-def is_sequence(x: Any) -> bool:
-    return isinstance(x, Sequence) and not isinstance(x, (str, bytes))

@@ -5,7 +5,7 @@ so ``sgd`` cases pass and every other algorithm's cases fail, naming the missing
 """
 import numpy as np
 
-from optbridge.backends.numpy import KERNELS, NumpyOptimizer
+from optbridge.backends.numpy import NumpyOptimizer, ops
 from optbridge.plugin import Backend, hookimpl
 
 
@@ -18,7 +18,7 @@ def optbridge_backends() -> list[Backend]:
     return [Backend(
         name="halfbaked",
         build=_build,
-        kernels={"sgd": KERNELS["sgd"]},
+        kernels={"sgd": lambda alg, params, grads, slots, scalars: alg.update(ops, params, grads, slots, scalars)},
         version="0.1.0",
         make_params=lambda values, dtype: {k: np.array(v, dtype=dtype) for k, v in values.items()},
         to_numpy=lambda params: {k: v.copy() for k, v in params.items()},
