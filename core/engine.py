@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import copy
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -351,13 +352,53 @@ class Engine:
         for track in tracks:
             if track.needs_metric and value is None:
                 track.end_epoch(None)  # raises the explanatory error; nothing has changed yet
-        saved = [t.state_dict() for t in tracks]
-        try:
+        with self.transaction():
             for track in tracks:
                 track.end_epoch(value)
+
+    # -- state as a value ---------------------------------------------------------------
+    def snapshot(self) -> "state.EngineState":
+        """The engine's mutable state as a value: counters, host state, learning-rate
+        overrides, schedule runtimes (copied), scheduler bookkeeping and run-time
+        hyperparameters. :meth:`restore` puts it back; the engine's later changes never
+        reach it."""
+        return state.EngineState(
+            global_step=self.global_step,
+            groups=tuple(
+                state.GroupState(
+                    host_state=dict(g.host_state),
+                    lr_override=g.lr_override,
+                    schedules={key: state.ScheduleState(t.advances, copy.deepcopy(t.runtime))
+                               for key, t in g.tracks.items()},
+                    scheduler_values=copy.deepcopy(dict(g.scheduler_values)),
+                    hyperparameters=dict(g.hyperparameter_overrides),
+                    algorithm=g.algorithm,
+                )
+                for g in self.groups
+            ),
+            slots={},
+        )
+
+    def restore(self, snapshot: "state.EngineState") -> None:
+        """Put a :meth:`snapshot` (or a checked state, :meth:`parse_state_dict`) back."""
+        self.apply_state(snapshot)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Run a multi-part change all or nothing: on an exception the engine is restored to
+        its state at entry and the exception propagates.
+
+        ::
+
+            with engine.transaction():
+                engine.set_hyperparameters(0, momentum=0.8)
+                engine.set_lr(0.1, group=1)
+        """
+        before = self.snapshot()
+        try:
+            yield
         except BaseException:
-            for track, state_ in zip(tracks, saved):
-                track.load_state_dict(state_)
+            self.restore(before)
             raise
 
     # -- run-time changes made by bound schedulers ---------------------------------------
@@ -447,9 +488,10 @@ class Engine:
         state.parse_state_dict(self, sd)
 
     def apply_state(self, parsed: "state.EngineState") -> None:
-        """Swap a state checked by :meth:`parse_state_dict` in (apply each result once).
+        """Swap a state checked by :meth:`parse_state_dict` (or a :meth:`snapshot`) in.
 
-        Only assignments of values checked and built beforehand: this cannot fail half-way.
+        Only copies of values checked and built beforehand: this cannot fail half-way, and
+        the same state can be applied again.
         """
         for g, gs in zip(self.groups, parsed.groups):
             g.host_state = dict(gs.host_state)
@@ -458,7 +500,7 @@ class Engine:
             g.hyperparameter_overrides = dict(gs.hyperparameters)
             g.algorithm = gs.algorithm
             for key, schedule in gs.schedules.items():
-                g.tracks[key].runtime = schedule.runtime
+                g.tracks[key].runtime = copy.deepcopy(schedule.runtime)
                 g.tracks[key].advances = schedule.advances
         self.global_step = parsed.global_step
 

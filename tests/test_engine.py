@@ -273,3 +273,36 @@ def test_maximize_negates_the_gradient_before_weight_decay(dtype):
         sign = -1 if name == "fc.weight" else 1
         expected = start[name] - t(lr) * (sign * g[name] + start[name] * t(wd))
         np.testing.assert_allclose(params[name], expected, rtol=1e-6 if dtype == "float32" else 1e-14)
+
+
+def test_snapshot_is_a_value_and_transaction_restores_everything():
+    from optbridge.dialects.torch import optim
+
+    params = {"w": np.ones(3, np.float32)}
+    spec = optim.SGD([{"params": "*", "lr": optim.lr_scheduler.ReduceLROnPlateau.declare(0.1, factor=0.5, patience=0)}],
+                     lr=0.1, momentum=0.9)
+    opt = optbridge.build(spec, params)
+    opt.step({"w": np.ones(3, np.float32)})
+    engine = opt.engine
+    before = engine.snapshot()
+    sd_before = opt.state_dict()
+    with pytest.raises(RuntimeError, match="boom"):
+        with engine.transaction():
+            engine.end_epoch(1.0)
+            engine.end_epoch(2.0)          # plateau: the lr halves
+            engine.set_hyperparameters(0, momentum=0.5)
+            engine.global_step += 5
+            assert engine.get_lr() != [np.float32(0.1)]
+            raise RuntimeError("boom")
+    after = opt.state_dict()
+    assert after["global_step"] == sd_before["global_step"] and engine.get_lr() == opt.get_lr()
+    assert after["groups"] == sd_before["groups"]
+    # the snapshot did not follow the engine's later changes, and restores more than once
+    engine.end_epoch(1.0)
+    engine.end_epoch(2.0)
+    assert opt.state_dict()["groups"] != sd_before["groups"]
+    engine.restore(before)
+    assert opt.state_dict()["groups"] == sd_before["groups"]
+    engine.end_epoch(1.0)
+    engine.restore(before)
+    assert opt.state_dict()["groups"] == sd_before["groups"]
