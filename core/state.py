@@ -37,14 +37,11 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Protocol, Sequence
 
 import numpy as np
 
 from .errors import StateDictError
-
-if TYPE_CHECKING:
-    from .engine import Engine
 
 __all__ = [
     "STATE_FORMAT",
@@ -52,6 +49,7 @@ __all__ = [
     "EngineState",
     "GroupState",
     "ScheduleState",
+    "StateOwner",
     "build_state_dict",
     "check_state_dict",
     "describe_array",
@@ -61,13 +59,28 @@ __all__ = [
     "real_number",
 ]
 
+class StateOwner(Protocol):
+    """What this module reads of the optimizer a state is for (the engine provides it;
+    this module does not import the engine)."""
+
+    spec: Any
+    global_step: int
+    groups: Sequence[Any]
+    params: Mapping[str, Any]
+
+    @property
+    def param_names(self) -> tuple[str, ...]: ...
+
+    def expected_slots(self) -> dict[str, dict[str, float]]: ...
+
+
 STATE_FORMAT = "optbridge.state"
 STATE_FORMAT_VERSION = 2
 #: Versions :func:`check_state_dict` accepts (1: before schedule state existed).
 READABLE_VERSIONS = (1, 2)
 
 
-def build_state_dict(engine: "Engine", slots: Mapping[str, Mapping[str, np.ndarray]]) -> dict:
+def build_state_dict(engine: StateOwner, slots: Mapping[str, Mapping[str, np.ndarray]]) -> dict:
     """Assemble the neutral state from the engine's counters and a backend's slot arrays."""
     return {
         "format": STATE_FORMAT,
@@ -289,7 +302,7 @@ def _like(template: Any, value: Any, path: str) -> Any:
 
 
 # -- parsing -------------------------------------------------------------------------------
-def parse_state_dict(engine: "Engine", sd: Any, *, describe: Callable[[Any], Any] = describe_array,
+def parse_state_dict(engine: StateOwner, sd: Any, *, describe: Callable[[Any], Any] = describe_array,
                      slots: bool = True) -> EngineState:
     """Check an untrusted state dict against ``engine`` and return it as an :class:`EngineState`.
 
@@ -357,7 +370,7 @@ def parse_state_dict(engine: "Engine", sd: Any, *, describe: Callable[[Any], Any
     return EngineState(global_step=global_step, groups=parsed, slots=checked)
 
 
-def check_state_dict(engine: "Engine", sd: Any, *, describe: Callable[[Any], Any] = describe_array) -> None:
+def check_state_dict(engine: StateOwner, sd: Any, *, describe: Callable[[Any], Any] = describe_array) -> None:
     """Raise :class:`StateDictError` unless ``sd`` fits ``engine`` exactly; change nothing."""
     parse_state_dict(engine, sd, describe=describe)
 
@@ -439,7 +452,7 @@ def _parse_schedule(track: Any, state: Any, where: str, global_step: int) -> Sch
     return ScheduleState(advances=advances, runtime=runtime)
 
 
-def _parse_slots(engine: "Engine", state: Any, describe: Callable[[Any], Any]) -> dict[str, dict[str, Any]]:
+def _parse_slots(engine: StateOwner, state: Any, describe: Callable[[Any], Any]) -> dict[str, dict[str, Any]]:
     expected = engine.expected_slots()
     state = _mapping(state, "state")
     if set(state) != set(expected):
