@@ -42,10 +42,10 @@ from typing import Any, Mapping
 import tensorflow as tf
 
 from optbridge.algorithms import algorithm_registry
-from optbridge.algorithms._decay import apply_kernel_decay
+from optbridge.algorithms.weight_decay import apply_rule_decay
 
 from . import ops as tf_ops
-from .kernels.base import Kernel, defines_rule
+from .kernels.base import Kernel
 from .native import load as native_ops
 
 __all__ = ["FAST_PATHS", "RULE_PENDING", "divide_descend", "kernel"]
@@ -99,7 +99,7 @@ def _sgd_can_raw(alg) -> bool:
 
 def _sgd_raw(alg, params, grads, slots, s) -> None:
     for p, g, b in zip(params, grads, slots["momentum_buffer"]):
-        apply_kernel_decay(tf_ops, alg.weight_decay_form, p, s)
+        apply_rule_decay(tf_ops, alg.weight_decay_form, p, s)
         tf.raw_ops.ResourceApplyKerasMomentum(var=p.handle, accum=b.handle, lr=s["lr"], grad=g, momentum=s["momentum"],
                                               use_locking=False, use_nesterov=bool(alg.nesterov))
 
@@ -143,7 +143,7 @@ def _adam_raw(alg, params, grads, slots, s) -> None:
     nesterov = alg.nesterov and not alg.amsgrad
     for i, (p, g) in enumerate(zip(params, grads)):
         m, v = slots["exp_avg"][i], slots["exp_avg_sq"][i]
-        apply_kernel_decay(tf_ops, alg.weight_decay_form, p, s)
+        apply_rule_decay(tf_ops, alg.weight_decay_form, p, s)
         tf_ops.add_scaled_(m, g - m, s["one_minus_beta1"])
         tf_ops.add_scaled_(v, g * g - v, s["one_minus_beta2"])
         second = v
@@ -161,7 +161,7 @@ def _rmsprop_can_fuse(alg, probe, dtype) -> bool:
 
 def _rmsprop_fused(alg, params, grads, slots, s) -> None:
     for i, (p, g) in enumerate(zip(params, grads)):
-        apply_kernel_decay(tf_ops, alg.weight_decay_form, p, s)
+        apply_rule_decay(tf_ops, alg.weight_decay_form, p, s)
         tf.raw_ops.ResourceApplyRMSProp(var=p.handle, ms=slots["square_avg"][i].handle,
                                         mom=slots["momentum_buffer"][i].handle, lr=s["lr"], rho=s["alpha"],
                                         momentum=s["momentum"], epsilon=s["eps"], grad=g, use_locking=False)
@@ -199,7 +199,7 @@ def _always(alg) -> bool:
 
 #: ``{algorithm name: Kernel fields}``: the fast paths, the hyperparameters they were
 #: written for (any other set away from its default turns them off) and whether a
-#: statically zero kernel-side weight decay may skip step 0. An algorithm absent here
+#: statically zero rule-side weight decay may skip step 0. An algorithm absent here
 #: runs its rule only.
 FAST_PATHS: dict[str, dict[str, Any]] = {
     "sgd": dict(
@@ -246,7 +246,7 @@ def kernel(name: str) -> Kernel:
     if cached is not None:
         return cached
     cls = algorithm_registry[name]
-    if defines_rule(cls) and name not in RULE_PENDING:
+    if cls.has_rule() and name not in RULE_PENDING:
         built = Kernel(name, None, **FAST_PATHS.get(name, {}))
     else:
         built = importlib.import_module(f"{__package__}.kernels.{name}").KERNEL

@@ -62,7 +62,7 @@ class _Layout:
     bucket: int
     indices: tuple[int, ...]
     algorithm: Algorithm
-    kernel_algorithm: Algorithm  # ``algorithm``, or its ``"coupled"`` form where kernel decay is statically off
+    kernel_algorithm: Algorithm  # ``algorithm``, or its ``"coupled"`` form where rule decay is statically off
     kernel: Kernel
     keys: tuple[tuple, ...]
     offset: int
@@ -112,13 +112,14 @@ def _default_slot(variable: Any, slot: str, init: float) -> tf.Variable:
                            name=f"{base}/{slot}")
 
 
-def _without_kernel_decay(alg: Algorithm) -> Algorithm:
-    """``alg`` with ``weight_decay_form="coupled"`` if it has a kernel-side form that allows it.
+def _without_rule_decay(alg: Algorithm) -> Algorithm:
+    """``alg`` with ``weight_decay_form="coupled"`` if it has a rule-side form that allows it.
 
-    Used for buckets whose kernel-side weight decay is zero on every step (the group's
-    decay is a static 0, or the bucket is excluded from decay): the canonical step 0 is
-    skipped when ``wd == 0``, and the coupled form adds nothing since pre-processing decay
-    is off for such a bucket.
+    Used for buckets whose rule-side weight decay is zero on every step (the group's decay
+    is a static 0, or the bucket is excluded from decay) where the kernel declares it
+    separable: step 0 then leaves every finite ``p`` unchanged, so no decay pass runs (as
+    in Keras, which applies none when ``weight_decay`` is ``None``); the coupled form adds
+    nothing since pre-processing decay is off for such a bucket.
     """
     form = getattr(alg, "weight_decay_form", "coupled")
     if form == "coupled":
@@ -264,8 +265,8 @@ class TensorFlowOptimizer(OptimizerAPI):
                 for n in bucket.names:
                     by_dtype.setdefault(self._vars[n].dtype, []).append(self._position[n])
                 kernel_alg = alg
-                if kernel.separable_decay and alg.weight_decay_mode == "kernel" and (static_zero or not bucket.decay):
-                    kernel_alg = _without_kernel_decay(alg)
+                if kernel.separable_decay and alg.weight_decay_applied_by == "rule" and (static_zero or not bucket.decay):
+                    kernel_alg = _without_rule_decay(alg)
                 # fast paths only for hyperparameters they were written for
                 fast = kernel.update is not None or not _unknown_hyperparameters(kernel, kernel_alg)
                 for dtype, indices in by_dtype.items():
@@ -282,7 +283,7 @@ class TensorFlowOptimizer(OptimizerAPI):
                         bucket=bucket_pos, indices=tuple(indices), algorithm=alg, kernel_algorithm=kernel_alg,
                         kernel=kernel, keys=keys,
                         offset=offset, negate=bool(alg.maximize),
-                        decay=coupled and alg.weight_decay_mode != "kernel" and bucket.decay and not static_zero,
+                        decay=coupled and alg.weight_decay_applied_by != "rule" and bucket.decay and not static_zero,
                         centralize=bucket.centralize, scale=scale, fused=bool(can_fuse) and not use_native,
                         native=use_native, raw=bool(use_raw),
                         jit=kernel.jit_compile if jit_compile is None else bool(jit_compile),

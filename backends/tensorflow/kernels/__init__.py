@@ -1,7 +1,7 @@
 """The TensorFlow backend's kernel registry: every algorithm it can run, by name.
 
 An algorithm runs here when it writes its update rule over the ops namespace
-(``Algorithm.update``/``update_tensor``): the rule runs on
+(``Algorithm.has_rule()``): the rule runs on
 :mod:`optbridge.backends.tensorflow.ops`, with the fast paths of
 :mod:`optbridge.backends.tensorflow.fast_paths` where they apply. An algorithm whose rule
 has not been written yet runs its own kernel module here (``<algorithm>.py`` defining
@@ -19,7 +19,7 @@ from collections.abc import Iterator, Mapping
 
 from optbridge.algorithms import algorithm_registry
 
-from .base import Kernel, KernelRef, defines_rule, resolve_kernel
+from .base import Kernel, KernelRef, resolve_kernel
 
 
 def _has_module(name: str) -> bool:
@@ -29,7 +29,7 @@ def _has_module(name: str) -> bool:
 def runs(name: str) -> bool:
     """Whether the backend runs the registered algorithm ``name``."""
     cls = algorithm_registry.get(name)
-    return cls is not None and (defines_rule(cls) or _has_module(name))
+    return cls is not None and (cls.has_rule() or _has_module(name))
 
 
 class _Registry(Mapping):
@@ -70,5 +70,5 @@ def unsupported() -> dict[str, str]:
     return {**{name: NO_KERNEL_YET for name in missing_kernels()}, **UNSUPPORTED}
 
 
-__all__ = ["KERNELS", "UNSUPPORTED", "NO_KERNEL_YET", "Kernel", "KernelRef", "defines_rule", "missing_kernels",
+__all__ = ["KERNELS", "UNSUPPORTED", "NO_KERNEL_YET", "Kernel", "KernelRef", "missing_kernels",
            "resolve_kernel", "runs", "unsupported"]

@@ -44,15 +44,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-__all__ = ["Kernel", "KernelRef", "defines_rule", "resolve_kernel"]
-
-
-def defines_rule(algorithm: Any) -> bool:
-    """Whether an algorithm (class or instance) writes its update rule over the ops namespace."""
-    from optbridge.algorithms.base import Algorithm
-
-    cls = algorithm if isinstance(algorithm, type) else type(algorithm)
-    return cls.update_tensor is not Algorithm.update_tensor or cls.update is not Algorithm.update
+__all__ = ["Kernel", "KernelRef", "resolve_kernel"]
 
 
 @dataclass(frozen=True)
@@ -74,9 +66,9 @@ class Kernel:
             fast paths off (the rule implements every hyperparameter).
         unsupported: ``unsupported(alg) -> reason or None``: hyperparameter values an
             ``update`` of its own does not implement (the build fails with the reason).
-        separable_decay: the rule's (and fast paths') only use of a kernel-side
+        separable_decay: the rule's (and fast paths') only use of a rule-side
             ``weight_decay_form`` (``"keras"``, ``"decoupled"``) is step 0
-            (``apply_kernel_decay``), which leaves every finite ``p`` unchanged when
+            (``apply_rule_decay``), which leaves every finite ``p`` unchanged when
             ``wd == 0``; a bucket whose weight decay is zero on every step then runs with
             ``weight_decay_form="coupled"`` (no decay pass at all).
     """
