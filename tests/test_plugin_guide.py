@@ -5,7 +5,9 @@ module, in order; the ```toml block is its ``pyproject.toml``. The test writes t
 installs the result the way ``pip install`` leaves a distribution (the module plus a
 ``dist-info`` whose ``entry_points.txt`` comes from the toml block's
 ``[project.entry-points.optbridge]``), and runs the shipped suite on the backend in a
-fresh interpreter: from the command line and through pytest, as the guide says.
+fresh interpreter: from the command line and through pytest, as the guide says. The
+three parts are the ops namespace, the optimizer and the hooks; the backend runs every
+canonical algorithm (the shared rules over its ops, ``asgd`` through its fast path).
 """
 from __future__ import annotations
 
@@ -74,27 +76,37 @@ def test_the_module_uses_only_public_optbridge_api():
 def test_the_installed_backend_is_listed(installed):
     result = run(installed, "-m", "optbridge", "backends")
     assert result.returncode == 0, result.stderr
-    assert "tutorial" in result.stdout and "kernels: asgd" in result.stdout
-    assert "unsupported: " in result.stdout and "adam: the tutorial backend implements asgd only" in result.stdout
+    listing = result.stdout[result.stdout.index("  tutorial "):result.stdout.index("Broken plugins:")]
+    assert "ops: every algorithm with a shared rule" in listing and "fast paths: asgd" in listing
+    assert "unsupported" not in listing and "no kernel" not in listing      # it runs every algorithm
     assert "Broken plugins:\n  none" in result.stdout
 
 
+#: one ``-k`` filter of the case database holding every hyperparameter set of every
+#: dialect class on its own, so every canonical algorithm
+EVERY_SET = "groups_none-lr_const-wd_off"
+
+
 def test_the_cli_runs_the_case_database_on_it(installed):
-    result = run(installed, "-m", "optbridge", "conform", "--backend", "tutorial", "--cases", "-k", "ASGD")
+    from optbridge.algorithms import algorithm_registry
+    from optbridge.conformance import CASES
+
+    assert {case.algorithm for case in CASES if EVERY_SET in case.id} == set(algorithm_registry)
+    result = run(installed, "-m", "optbridge", "conform", "--backend", "tutorial", "--cases", "-k", EVERY_SET)
     assert result.returncode == 0, result.stdout + result.stderr
     rows = [line.split() for line in result.stdout.splitlines() if line.startswith("tutorial ")]
     assert [row[1] for row in rows] == ["float32", "float64"]
     for row in rows:
         cases, passed = int(row[2]), int(row[3])
-        assert cases == passed > 0 and row[-1] == "100.00%"
+        assert cases == passed == sum(EVERY_SET in case.id for case in CASES)
+        assert row[-1] == "100.00%"                  # bitwise the NumPy reference's
 
 
 def test_pytest_runs_the_shipped_suite_on_it(installed):
     plugin_args = pytest_plugin_args(installed / "work")
     result = run(installed, "-m", "pytest", "-p", "no:cacheprovider", *plugin_args, "--pyargs",
                  "optbridge.conformance", "--optbridge-backend", "tutorial", "-q", "-rs",
-                 "-k", "ASGD and groups_doc or mindspore.Momentum-default-groups_none or expected_failures")
+                 "-k", "ASGD and groups_doc or keras.Lion-default-groups_none-lr_const or expected_failures")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert outcomes(result.stdout) == {"passed": 7, "skipped": 2}
+    assert outcomes(result.stdout) == {"passed": 9}
     assert "tutorial  float32" in result.stdout[result.stdout.index("optbridge conformance"):]
-    assert "declares 'sgd' unsupported: the tutorial backend implements asgd only" in result.stdout
