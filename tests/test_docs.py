@@ -87,7 +87,7 @@ PAGES = pages()
 def test_docs_exist():
     names = {p.name for p in DOCS.glob("*.md")}
     expected = {"index.md", "spec-layer.md", "dialects.md", "groups.md", "schedules.md", "configs.md",
-                "plugins.md", "conformance.md"}
+                "plugins.md", "conformance.md", "writing-a-backend-plugin.md", "adding-an-algorithm.md"}
     assert expected <= names, f"missing pages: {sorted(expected - names)}"
 
 
