@@ -1,4 +1,4 @@
-"""The torch backend's ``adafactor`` kernel (``backends/torch/kernels/adafactor.py``).
+"""The torch backend on ``adafactor`` (the shared rule, ``optbridge.algorithms.adafactor``, on the torch ops).
 
 * every flag combination of both arithmetics against the NumPy reference (float64 to
   1e-13 of each tensor's magnitude, float32 to a few float32 ulps), on shapes that

@@ -29,6 +29,7 @@ PATH_ENV = "OPTBRIDGE_TORCH_PATH"
 FLAT_ENV = "OPTBRIDGE_TORCH_FLAT"
 
 if torch is not None:
+    from . import ops
     from .fast_paths import table
     from .optimizer import Optimizer
     from .paths import PATHS
@@ -82,6 +83,7 @@ if torch is not None:
             name="torch",
             build=build,
             kernels=kernels,
+            ops=ops,
             dtypes=("float32", "float64"),
             version=torch.__version__ + label,
             make_params=_make_params,

@@ -27,35 +27,28 @@ Every algorithm runs its rule (``Algorithm.update``, written once in
   ``update(alg, params, grads, slots, scalars)`` (:func:`as_kernel`).
 
 :func:`table` derives the backend's ``{algorithm: FastPath}`` from
-``optbridge.algorithms.algorithm_registry``: every registered algorithm with a rule, with
-the entries of :data:`FAST_PATHS` where this backend has more to say. An algorithm whose
-rule is not written yet runs its torch kernel module ``kernels/<name>.py`` meanwhile.
+``optbridge.algorithms.algorithm_registry``: every registered algorithm with a rule
+(``Algorithm.has_rule()``), with the entries of :data:`FAST_PATHS` where this backend has
+more to say.
 """
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 import torch
 
-from optbridge.algorithms import Algorithm, algorithm_registry
+from optbridge.algorithms import algorithm_registry
 from optbridge.preprocess import preprocess_gradients
 
 from . import ops as torch_ops
 
-__all__ = ["FastPath", "FAST_PATHS", "as_kernel", "has_rule", "preprocess", "run_rule", "table"]
+__all__ = ["FastPath", "FAST_PATHS", "as_kernel", "fast_path", "preprocess", "run_rule", "table"]
 
 Update = Callable[[Any, Sequence[torch.Tensor], Sequence[torch.Tensor], Mapping[str, Sequence[torch.Tensor]],
                    Mapping[str, Any]], None]
 Native = Callable[[Any, Sequence[torch.Tensor], Sequence[torch.Tensor], Mapping[str, Sequence[torch.Tensor]],
                    Mapping[str, Any], bool, float], None]
-
-
-def has_rule(cls: type) -> bool:
-    """Whether the algorithm class writes its update rule on the ops namespace."""
-    return cls.update_tensor is not Algorithm.update_tensor or cls.update is not Algorithm.update
 
 
 def run_rule(alg: Any, params: Sequence[torch.Tensor], grads: Sequence[torch.Tensor],
@@ -165,32 +158,13 @@ FAST_PATHS: dict[str, FastPath] = {
 }
 
 
-def _kernel_module(name: str) -> Any:
-    """The torch kernel module of an algorithm whose rule is not written yet, or ``None``."""
-    module = f"{__package__}.kernels.{name}"
-    if importlib.util.find_spec(module) is None:
-        return None
-    return importlib.import_module(module).KERNEL
-
-
-_resolved: dict[type, FastPath | None] = {}
-
-
 def fast_path(name: str) -> FastPath | None:
-    """The registered algorithm ``name`` on this backend, or ``None`` when it cannot run here
-    (resolved once per algorithm class)."""
+    """The registered algorithm ``name`` on this backend, or ``None`` when it defines no
+    shared rule (a plugin's algorithm then needs a kernel of its own, :func:`as_kernel`)."""
     cls = algorithm_registry.get(name)
-    if cls is None:
+    if cls is None or not cls.has_rule():
         return None
-    if cls not in _resolved:
-        if has_rule(cls):
-            _resolved[cls] = FAST_PATHS.get(name, FastPath(name))
-        else:
-            kernel = _kernel_module(name)
-            _resolved[cls] = None if kernel is None else FastPath(
-                name, update=kernel.update, native=kernel.native, elementwise=kernel.elementwise,
-                compilable=kernel.compilable)
-    return _resolved[cls]
+    return FAST_PATHS.get(name) or FastPath(name)
 
 
 def table() -> dict[str, FastPath]:

@@ -52,6 +52,10 @@ from typing import Any, Callable, Sequence
 import torch
 
 name = "torch"
+#: ``sum`` and the other reductions follow ATen's order, not NumPy's pairwise one
+EXACT_SUM = False
+#: subnormal inputs and results are kept (IEEE gradual underflow) on CPU and CUDA
+FLUSHES_SUBNORMALS = False
 
 _DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32, "float64": torch.float64}
 
@@ -88,6 +92,10 @@ def dtype_of(x: torch.Tensor) -> str:
 
 def shape_of(x: torch.Tensor) -> tuple[int, ...]:
     return tuple(x.shape)
+
+
+def reshape(x: torch.Tensor, shape: Sequence[int]) -> torch.Tensor:
+    return x.reshape(tuple(shape))
 
 
 def div(x: Any, y: Any) -> torch.Tensor:

@@ -719,10 +719,18 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
         names += [WD, SCALE]
         values += [bs.weight_decay, 1.0 if bs.grad_scale is None else bs.grad_scale]
         dtype = unit.compute_dtype or params[0].dtype
+        wide_names: tuple[str, ...] = ()
+        wide = None
+        if dtype != torch.float64 and alg.float64_scalars:
+            # the scalars the rule takes in float64 whatever the bucket's dtype: a second vector
+            keep = [i for i, n in enumerate(names) if n not in alg.float64_scalars]
+            wide_names = tuple(n for n in names if n in alg.float64_scalars)
+            wide = self._scalar_vector([values[names.index(n)] for n in wide_names], torch.float64, unit.device)
+            names, values = [names[i] for i in keep], [values[i] for i in keep]
         svec = self._scalar_vector(values, dtype, unit.device)
         pre = (bs.negate, decay, bs.centralize, scale)
         args = (self._kernel_table[alg.name].update, alg, params, grads, slots, svec, tuple(names), flags, pre,
-                unit.compute_dtype)
+                unit.compute_dtype, wide, wide_names)
         if (eager or self._path == "reference" or not self._kernel_table[alg.name].compiles(alg)
                 or (self._path != "compiled" and unit.numel < self._compile_threshold)):
             bucket_step(*args)
@@ -737,7 +745,7 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
             grads = self._eager_preprocess(unit, bs, work_params(params, unit.compute_dtype), grads)
             pre = (False, False, False, False)
             args = args[:3] + (grads,) + args[4:8] + (pre,) + args[9:]
-        variant = (alg.name, alg, pre, tuple(names), tuple(sorted(flags)), unit.compute_dtype)
+        variant = (alg.name, alg, pre, tuple(names), tuple(sorted(flags)), unit.compute_dtype, wide_names)
         whole = present is None
         if len(params) > COMPILE_CHUNK:
             # bounded graphs: compile time stays flat, and chunks of equal shapes share one compiled function

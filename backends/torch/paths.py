@@ -13,7 +13,7 @@
   within one, the Python flags of the first and later steps give at most two graphs.
   Inductor's on-disk FX graph cache makes the first step of a later process cheap.
   Momentum and betas that change from step to step (``CyclicLR``/``OneCycleLR``
-  cycling, a hand edit of ``param_groups``) reach the kernel as host scalars too; the
+  cycling, a hand edit of ``param_groups``) reach the rule as host scalars too; the
   graph is traced with a *representative* algorithm (:func:`trace_key`), so cycling
   them never recompiles.
 * **native** — torch's own fused kernel (``FastPath.native``, :mod:`.fast_paths`) where the
@@ -141,6 +141,8 @@ def bucket_step(
     flags: Mapping[str, Any],
     pre: tuple[bool, bool, bool, bool],
     compute_dtype: torch.dtype | None,
+    wide: torch.Tensor | None = None,
+    wide_names: tuple[str, ...] = (),
 ) -> None:
     """Pre-process the gradients and run the update rule on one bucket, in place.
 
@@ -156,10 +158,14 @@ def bucket_step(
         pre: ``(negate, weight decay, centralize, loss scale)`` switches.
         compute_dtype: ``None`` to compute in the parameter dtype; otherwise the state
             dtype (float16/bfloat16 parameters with float32 state).
+        wide, wide_names: the scalars the rule takes in float64 whatever the bucket's dtype
+            (``Algorithm.float64_scalars``), as a float64 vector, and their names.
     """
     s = dict(flags)
     for i, name in enumerate(names):
         s[name] = svec[i]
+    for i, name in enumerate(wide_names):
+        s[name] = wide[i]
     for key in [k for k in s if NESTED in k]:
         outer, inner = key.split(NESTED, 1)
         s.setdefault(outer, {})[inner] = s.pop(key)
