@@ -43,8 +43,8 @@ from .spec import OptimizerSpec
 
 __all__ = ["BaseOptimizer", "FastPath"]
 
-#: ``fast(algorithm, params, grads, slots, scalars, step) -> None``: an update of one bucket
-#: computing exactly what pre-processing plus the shared rule compute (see :meth:`BaseOptimizer.fast_path`).
+#: ``fast(bucket, params, grads, slots, scalars) -> None``: an update of one bucket computing
+#: exactly what pre-processing plus the shared rule compute (see :meth:`BaseOptimizer.fast_path`).
 FastPath = Callable[..., Any]
 
 
@@ -222,14 +222,19 @@ class BaseOptimizer(OptimizerAPI):
         if fast is not None:
             fast(bucket, params, grads, slots, scalars)
             return
+        bucket.algorithm.update(self.ops, params, self.preprocess(bucket, params, grads), slots, scalars)
+
+    def preprocess(self, bucket: BucketStep, params: Sequence[Any], grads: Sequence[Any]) -> list[Any]:
+        """The bucket's gradients after the pre-processing it asks for (negation, coupled
+        weight decay, centralization, loss scale; :func:`optbridge.preprocess.preprocess_gradients`
+        over :attr:`ops`); new arrays where a step applies, the user's never written."""
         like = params[0]
-        g = preprocess_gradients(
+        return preprocess_gradients(
             self.ops, params, grads, negate=bucket.negate,
             weight_decay=self.ops.scalar(bucket.weight_decay, like) if bucket.weight_decay != 0.0 else None,
             centralize=bucket.centralize,
             grad_scale=None if bucket.grad_scale is None else self.ops.scalar(bucket.grad_scale, like),
         )
-        bucket.algorithm.update(self.ops, params, g, slots, scalars)
 
     # -- state ------------------------------------------------------------------------------------
     def export_slots(self) -> dict[str, dict[str, np.ndarray]]:

@@ -14,7 +14,6 @@ import numpy as np
 from optbridge.base_optimizer import BaseOptimizer
 from optbridge.engine import BucketStep
 from optbridge.errors import BackendError, SpecTypeError
-from optbridge.preprocess import preprocess_gradients
 from optbridge.spec import OptimizerSpec
 
 from . import ops as numpy_ops
@@ -59,12 +58,7 @@ class NumpyOptimizer(BaseOptimizer):
         if kernel is None:
             super().run_bucket(bucket, params, grads, slots, scalars)
             return
-        t = params[0].dtype.type
-        g = preprocess_gradients(
-            numpy_ops, params, grads, negate=bucket.negate,
-            weight_decay=t(bucket.weight_decay) if bucket.weight_decay != 0.0 else None,
-            centralize=bucket.centralize, grad_scale=None if bucket.grad_scale is None else t(bucket.grad_scale))
-        kernel(bucket.algorithm, params, g, slots, scalars)
+        kernel(bucket.algorithm, params, self.preprocess(bucket, params, grads), slots, scalars)
 
     def check_param(self, name: str, array: Any) -> str | None:
         if not isinstance(array, np.ndarray) or array.dtype not in _DTYPES:

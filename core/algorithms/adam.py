@@ -42,7 +42,7 @@ Canonical op order (``g`` pre-processed; slots ``exp_avg`` = m, ``exp_avg_sq`` =
 ``max_exp_avg_sq`` = v̂):
 
 0. rule-side weight decay (``"decoupled"``: ``p = p·decay``; ``"keras"``:
-   ``p = p − (p·wd)·lr``), only when ``wd != 0``.
+   ``p = p − (p·wd)·lr``), at every step (see :func:`~optbridge.algorithms.weight_decay.apply_rule_decay`).
 1. ``m``: ``"lerp"``/``"keras"``: ``m = m + (g − m)·(1 − β₁)``; ``"torch"``: ``m = m + w·(g − m)``
    with ``w = 1 − β₁`` if ``w < 0.5``, else ``m = g − (g − m)·(1 − w)``.
 2. ``v``: ``"lerp"``/``"keras"``: ``v = v + (g·g − v)·(1 − β₂)``; ``"torch"``:
