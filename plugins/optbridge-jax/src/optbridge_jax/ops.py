@@ -27,10 +27,12 @@ values below 1.2e-38 in float32 and 2.2e-308 in float64 differ from NumPy's.
 from __future__ import annotations
 
 import builtins
+import functools
 from typing import Any, Callable, Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 __all__ = [
@@ -51,6 +53,70 @@ _LANES = 8     # accumulators of NumPy's unrolled block loop
 
 
 # -- NumPy's summation order -------------------------------------------------------------
+def _block_sums(blocks: jax.Array) -> jax.Array:
+    """Sums over the last axis (at most 128 values) in NumPy's order for one block."""
+    n = blocks.shape[-1]
+    if n < _LANES:
+        acc = jnp.zeros(blocks.shape[:-1], blocks.dtype)
+        for i in range(n):
+            acc = acc + blocks[..., i]
+        return acc
+    lanes = blocks[..., :_LANES]
+    end = n - n % _LANES
+    for i in range(_LANES, end, _LANES):
+        lanes = lanes + blocks[..., i:i + _LANES]
+    r = [lanes[..., j] for j in range(_LANES)]
+    acc = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+    for i in range(end, n):
+        acc = acc + blocks[..., i]
+    return acc
+
+
+@functools.lru_cache(maxsize=256)
+def _pairwise_plan(n: int) -> tuple[dict[int, tuple[int, ...]], tuple[tuple[tuple[int, int], ...], ...]]:
+    """NumPy's recursion over ``n`` values as data: ``({block length: block starts}, levels)``.
+
+    Blocks are numbered in the order of the first mapping's items; each level lists the
+    ``(left, right)`` node numbers added to make its nodes, numbered after everything
+    before them; the last node is the sum.
+    """
+    blocks: dict[int, list[int]] = {}
+    leaves: list[tuple[int, int]] = []
+    nodes: list[tuple[int, Any, Any]] = []     # (height, left, right); left/right: node ids
+
+    def split(start: int, size: int) -> tuple[str, int]:
+        if size <= _BLOCK:
+            leaves.append((start, size))
+            return ("leaf", len(leaves) - 1)
+        half = size // 2
+        half -= half % _LANES
+        left, right = split(start, half), split(start + half, size - half)
+        height = 1 + builtins.max(_height(nodes, left), _height(nodes, right))
+        nodes.append((height, left, right))
+        return ("node", len(nodes) - 1)
+
+    split(0, n)
+    for start, size in leaves:
+        blocks.setdefault(size, []).append(start)
+    number = {}
+    for size, starts in blocks.items():
+        for start in starts:
+            number[("leaf", leaves.index((start, size)))] = len(number)
+    levels = []
+    for height in range(1, builtins.max((h for h, _, _ in nodes), default=0) + 1):
+        level = []
+        for i, (h, left, right) in enumerate(nodes):
+            if h == height:
+                level.append((number[left], number[right]))
+                number[("node", i)] = len(number)
+        levels.append(tuple(level))
+    return {k: tuple(v) for k, v in blocks.items()}, tuple(levels)
+
+
+def _height(nodes: list, ref: tuple[str, int]) -> int:
+    return 0 if ref[0] == "leaf" else nodes[ref[1]][0]
+
+
 def pairwise_sum(rows: jax.Array) -> jax.Array:
     """Row sums of a 2-D array in exactly NumPy's order for a contiguous reduction.
 
@@ -59,27 +125,28 @@ def pairwise_sum(rows: jax.Array) -> jax.Array:
     one; up to 128 values go to 8 running accumulators, combined as
     ``((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7))``, then the remainder one by one; longer rows
     are split at ``n/2`` rounded down to a multiple of 8 and the halves' sums added.
-    XLA's reductions use another order, which changes the last bit of a mean.
+    XLA's reductions use another order, which changes the last bit of a mean. The
+    reduction starts from the identity ``+0`` (a row of ``-0`` sums to ``+0``).
+
+    The recursion is evaluated breadth-first so the program stays small for long rows:
+    the blocks of each length are gathered and summed at once, then each level of the
+    tree adds its pairs at once (gathers round nothing; every addition is NumPy's).
     """
     n = rows.shape[1]
-    if n < _LANES:
-        acc = jnp.zeros(rows.shape[:1], rows.dtype)
-        for i in range(n):
-            acc = acc + rows[:, i]
-        return acc
     if n <= _BLOCK:
-        lanes = rows[:, :_LANES]
-        end = n - n % _LANES
-        for i in range(_LANES, end, _LANES):
-            lanes = lanes + rows[:, i:i + _LANES]
-        r = [lanes[:, j] for j in range(_LANES)]
-        acc = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
-        for i in range(end, n):
-            acc = acc + rows[:, i]
-        return acc
-    half = n // 2
-    half -= half % _LANES
-    return pairwise_sum(rows[:, :half]) + pairwise_sum(rows[:, half:])
+        return _plus_zero(_block_sums(rows))
+    blocks, levels = _pairwise_plan(n)
+    sums = [_block_sums(rows[:, np.asarray(starts)[:, None] + np.arange(size)]) for size, starts in blocks.items()]
+    values = jnp.concatenate(sums, axis=1)
+    for level in levels:
+        left, right = np.asarray(level).T
+        values = jnp.concatenate([values, values[:, left] + values[:, right]], axis=1)
+    return _plus_zero(values[:, -1])
+
+
+def _plus_zero(x: jax.Array) -> jax.Array:
+    """``x`` with ``-0`` as ``+0``: ``0 + x``, which XLA would simplify away."""
+    return jnp.where(x == 0, jnp.zeros_like(x), x)
 
 
 def total(x: jax.Array) -> jax.Array:
@@ -194,7 +261,7 @@ def sum_axis(x: jax.Array, axis: int) -> jax.Array:
         moved = jnp.moveaxis(x, axis, -1)
         out = pairwise_sum(moved.reshape(-1, x.shape[axis])).reshape(moved.shape[:-1])
     else:
-        out = _sequential(x, axis)
+        out = _plus_zero(_sequential(x, axis))
     return jnp.expand_dims(out, axis)
 
 
