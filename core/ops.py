@@ -39,8 +39,10 @@ primitive         required result
 ===============  ===================================================================
 operators         correctly rounded (one rounding per operator); bitwise everywhere
 ``div``           correctly rounded ``x / y``, also for a scalar or broadcast ``y``
-``sqrt``          correctly rounded (IEEE 754); torch's eager CPU ``sqrt`` is, its
-                  compiled form is; XLA's ``rsqrt`` rewrite is kept out (JAX barrier)
+``sqrt``          correctly rounded (IEEE 754). torch's eager CPU ``sqrt`` is not (17 %
+                  of float32 values one ulp off): the torch ops use NumPy's on CPU
+                  tensors, inductor's when compiled; XLA's ``x·rsqrt(y)`` rewrite is
+                  kept out by a barrier (JAX), Grappler's by the TF ops
 ``lerp``          ATen's formula with separate roundings (see :meth:`Ops.lerp`)
 ``sign``          ``−1``, ``+1``, ``0`` for ``±0`` (sign of the zero not specified),
                   NaN for NaN

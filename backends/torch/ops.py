@@ -20,11 +20,14 @@ How torch's rounding relates to the protocol's table (torch 2.13, CPU):
   way; on 2^20 uniform float32 values in [0, 100) for 17 %, on float64 values for 1.2 %.
   ``pow(x, 0.5)``, ``sqrt_`` and strided inputs take the same vectorised code. The
   *compiled* form (inductor's C++/OpenMP ``std::sqrt``) is correctly rounded (0
-  mismatches on the same 2^20 float32 and float64 values). :func:`sqrt` is ``torch.sqrt``
-  either way, as torch's own optimizers compute it: the reference path matches
-  ``torch.optim`` where the formula is torch's, and its ``sqrt`` is held to the suite's
-  float32/float64 tolerances rather than bitwise; the compiled path is bitwise with
-  NumPy's ``sqrt``.
+  mismatches on the same values), and so is CUDA's. :func:`sqrt` therefore computes an
+  eager float32/float64 CPU square root with NumPy's (correctly rounded, SIMD) ``sqrt`` on
+  a zero-copy view, and is ``torch.sqrt`` when compiled or on another device: bitwise
+  with the protocol everywhere. Measured on a 4-tensor MLP (20 steps, float32, every
+  torch-dialect class and four MindSpore ones with default arguments), the default path
+  went from 93.98 % to 96.11 % of elements bit-identical to the NumPy reference; every
+  class that runs the shared rule is at 100 %. (torch's own optimizers keep their eager
+  ``sqrt``; the live comparisons with ``torch.optim`` stay within their measured shares.)
 * ``sum``, ``sum_axis``, ``mean_axes``, ``norm``: torch's reductions (``x.sum()``,
   ``x.sum(dim, keepdim=True)``, ``x.mean(dims, keepdim=True)``, ``(x·x).sum().sqrt()``),
   accumulated in the dtype (``opmath_type<float>`` is ``float`` on CPU) but in ATen's
@@ -49,6 +52,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
+import numpy as np
 import torch
 
 name = "torch"
@@ -57,6 +61,7 @@ EXACT_SUM = False
 #: subnormal inputs and results are kept (IEEE gradual underflow) on CPU and CUDA
 FLUSHES_SUBNORMALS = False
 
+_EXACT_SQRT_DTYPES = (torch.float32, torch.float64)
 _DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32, "float64": torch.float64}
 
 
@@ -104,6 +109,10 @@ def div(x: Any, y: Any) -> torch.Tensor:
 
 
 def sqrt(x: torch.Tensor) -> torch.Tensor:
+    if x.device.type == "cpu" and x.dtype in _EXACT_SQRT_DTYPES and not torch.compiler.is_compiling():
+        # torch's eager CPU sqrt is not correctly rounded (module docstring); NumPy's is,
+        # on a zero-copy view of the same memory
+        return torch.from_numpy(np.asarray(np.sqrt(x.detach().numpy())))
     return torch.sqrt(x)
 
 
