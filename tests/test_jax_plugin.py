@@ -76,7 +76,7 @@ def private_imports(source: str, filename: str) -> list[str]:
 
 def test_the_plugin_uses_only_optbridges_public_api():
     files = sorted(SOURCES.rglob("*.py"))
-    assert len(files) >= 10
+    assert len(files) >= 5
     offenders = [hit for path in files for hit in private_imports(path.read_text(), str(path.relative_to(ROOT)))]
     assert offenders == []
 
@@ -127,7 +127,7 @@ def test_every_registered_algorithm_has_a_jax_kernel_or_a_declared_reason():
     pytest.importorskip("jax")
     sys.path.insert(0, str(SOURCES))
     try:
-        from optbridge_jax.kernels import KERNELS
+        from optbridge_jax import KERNELS
     finally:
         sys.path.remove(str(SOURCES))
     from optbridge.algorithms import algorithm_registry
