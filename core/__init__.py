@@ -15,13 +15,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from . import plugin
 from ._version import __version__
 from .config import from_dict, load, save, to_dict
+from .dialects import keras as _keras_dialect  # registers the dialect classes
 from .dialects import mindspore as _mindspore_dialect  # registers the dialect classes
 from .dialects import torch as _torch_dialect  # registers the dialect classes
-from .dialects import keras as _keras_dialect  # registers the dialect classes
 from .dialects.base import DialectOptimizer
-from . import plugin
 from .errors import BackendError, OptbridgeError
 from .plugin import detect_backend, get_backend
 from .spec import GroupSpec, OptimizerSpec
@@ -40,7 +40,7 @@ __all__ = [
     "plugin",
 ]
 
-del _mindspore_dialect
+del _keras_dialect, _mindspore_dialect, _torch_dialect  # imported only to register the dialect classes
 
 
 def build(spec: DialectOptimizer | OptimizerSpec, params: Any, backend: str | None = None) -> Any:

@@ -30,7 +30,8 @@ The base class does the rest, with no private name of optbridge's needed:
 """
 from __future__ import annotations
 
-from typing import Any, Callable, ClassVar, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -178,7 +179,9 @@ class BaseOptimizer(OptimizerAPI):
                 )
             by_name = dict(zip(names, grads))
         else:
-            raise StepInputError(f"step: gradients must be a mapping by name or a sequence. Received: {type(grads).__name__}")
+            raise StepInputError(
+                f"step: gradients must be a mapping by name or a sequence. Received: {type(grads).__name__}"
+            )
         for n in names:
             reason = self.check_gradient(n, by_name[n], self.params[n])
             if reason is not None:

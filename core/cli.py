@@ -36,15 +36,15 @@ import os
 import re
 import sys
 import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from . import plugin
 from ._version import __version__
 from .algorithms.base import algorithm_registry
 from .config import from_dict, validate
-from .conformance.cases import (CASES, DTYPES, case_from_config, default_example, parse_conform_table,
-                                read_config_file)
+from .conformance.cases import CASES, DTYPES, case_from_config, default_example, parse_conform_table, read_config_file
 from .conformance.layouts import LAYOUTS
 from .conformance.report import any_failed, format_report
 from .conformance.runner import run_suite

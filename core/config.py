@@ -26,8 +26,9 @@ import inspect
 import json
 import math
 import tomllib
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any
 
 from .dialects.base import CONFIG_FORMAT_VERSION, DialectOptimizer, dialect_registry
 from .errors import ConfigError, OptbridgeError

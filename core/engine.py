@@ -17,14 +17,15 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
-from .algorithms.base import Algorithm, HostStep, scalar_type
 from . import state
+from .algorithms.base import Algorithm, HostStep, scalar_type
 from .errors import ScheduleExhaustedError, SpecTypeError, SpecValueError, StaticLearningRateError
 from .groups import ParamInfo, Resolution, resolve_groups
 from .patterns import compile_name_pattern
@@ -357,7 +358,7 @@ class Engine:
                 track.end_epoch(value)
 
     # -- state as a value ---------------------------------------------------------------
-    def snapshot(self) -> "state.EngineState":
+    def snapshot(self) -> state.EngineState:
         """The engine's mutable state as a value: counters, host state, learning-rate
         overrides, schedule runtimes (copied), scheduler bookkeeping and run-time
         hyperparameters. :meth:`restore` puts it back; the engine's later changes never
@@ -379,7 +380,7 @@ class Engine:
             slots={},
         )
 
-    def restore(self, snapshot: "state.EngineState") -> None:
+    def restore(self, snapshot: state.EngineState) -> None:
         """Put a :meth:`snapshot` (or a checked state, :meth:`parse_state_dict`) back."""
         self.apply_state(snapshot)
 
@@ -444,7 +445,9 @@ class Engine:
         known = g.algorithm.hyperparameters()
         for name, value in values.items():
             if name not in known:
-                raise SpecValueError(f"{where}: {name!r} is not a hyperparameter of {g.algorithm.name!r}: {sorted(known)}")
+                raise SpecValueError(
+                    f"{where}: {name!r} is not a hyperparameter of {g.algorithm.name!r}: {sorted(known)}"
+                )
             if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
                 raise SpecTypeError(f"{where}: {name!r} must be a number. Received: {value!r}")
             if not math.isfinite(value):
@@ -472,7 +475,7 @@ class Engine:
                 out[n] = {s.name: s.init for s in g.algorithm.slots()}
         return out
 
-    def parse_state_dict(self, sd: Any, *, describe: Any = None, slots: bool = True) -> "state.EngineState":
+    def parse_state_dict(self, sd: Any, *, describe: Any = None, slots: bool = True) -> state.EngineState:
         """Check a neutral state against this optimizer; return it checked, change nothing.
 
         See :func:`optbridge.state.parse_state_dict` for the rules; ``describe`` tells a
@@ -487,7 +490,7 @@ class Engine:
         """Validate a neutral state against this optimizer without changing anything."""
         state.parse_state_dict(self, sd)
 
-    def apply_state(self, parsed: "state.EngineState") -> None:
+    def apply_state(self, parsed: state.EngineState) -> None:
         """Swap a state checked by :meth:`parse_state_dict` (or a :meth:`snapshot`) in.
 
         Only copies of values checked and built beforehand: this cannot fail half-way, and

@@ -25,8 +25,9 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from .errors import DuplicateParameterError, GroupError, SelectorTypeError
 from .patterns import compile_name_pattern

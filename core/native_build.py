@@ -51,8 +51,9 @@ import tempfile
 import threading
 import time
 import warnings
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence, TextIO
+from typing import Any, TextIO
 
 from .errors import OptbridgeError
 

@@ -15,8 +15,8 @@ a rule branches on them only through :meth:`Ops.cond`.
 **Operators.** ``x + y``, ``x - y``, ``x * y`` and ``-x`` are written as Python operators:
 every backend's arrays implement them as one IEEE 754 operation rounded to nearest in the
 array dtype (bitwise equal on every backend). Basic indexing with Python slices and
-``...`` (``x[..., :1]``) is an operator too; reshaping is :meth:`Ops.reshape`. Everything else goes through the namespace,
-because that is where backends differ: division and square root are correctly rounded
+``...`` (``x[..., :1]``) is an operator too; reshaping is :meth:`Ops.reshape`. Everything else
+goes through the namespace, because that is where backends differ: division and square root are correctly rounded
 only if the compiler is kept from rewriting them (XLA turns ``x / s`` into ``x · (1/s)``
 and ``x / sqrt(y)`` into ``x · rsqrt(y)``); reductions have an order; writes are in place,
 an assignment or a returned value.
@@ -58,7 +58,8 @@ subnormals        kept (IEEE gradual underflow) on NumPy and torch; TensorFlow's
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Protocol, Sequence, runtime_checkable
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, runtime_checkable
 
 __all__ = ["Ops", "PRIMITIVES", "WRITES", "missing_primitives"]
 

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import pluggy
 
@@ -259,7 +260,7 @@ def backends() -> dict[str, Backend]:
                 backend.kernels = dict(backend.kernels)
                 found[backend.name] = backend
         for name, backend in found.items():
-            for plugin, extra in _call_each(pm, "optbridge_kernels", backend=name):
+            for _plugin, extra in _call_each(pm, "optbridge_kernels", backend=name):
                 if extra:
                     backend.kernels.update(dict(extra))
         _state.backends = found
@@ -305,7 +306,7 @@ def detect_backend(params: Any) -> str:
         BackendError: no plugin recognises the parameters.
     """
     backends()
-    for plugin, answer in _call_each(get_plugin_manager(), "optbridge_detect_backend", params=params):
+    for _plugin, answer in _call_each(get_plugin_manager(), "optbridge_detect_backend", params=params):
         if answer:
             return answer
     raise BackendError(

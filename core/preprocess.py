@@ -14,7 +14,8 @@ The user's gradient arrays are never written: each step that applies makes a new
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 __all__ = ["preprocess_gradients"]
 

@@ -6,8 +6,9 @@ Plain, immutable data (DESIGN.md section 3). A dialect class (``nn.Momentum``,
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional
+from typing import Any
 
 from .algorithms.base import Algorithm
 from .schedules.values import Constant, Value
@@ -32,8 +33,8 @@ class GroupSpec:
     """
 
     params: Any
-    lr: Optional[Value] = None
-    weight_decay: Optional[Value] = None
+    lr: Value | None = None
+    weight_decay: Value | None = None
     grad_centralization: bool = False
     overrides: Mapping[str, Any] = field(default_factory=dict)
     source_index: int = 0
@@ -67,10 +68,10 @@ class OptimizerSpec:
     algorithm: Algorithm
     lr: Value = Constant(1e-3)
     weight_decay: Value = Constant(0.0)
-    groups: Optional[tuple[GroupSpec, ...]] = None
+    groups: tuple[GroupSpec, ...] | None = None
     order_params: Any = None
     loss_scale: float = 1.0
-    decay_filter: Optional[str] = None
+    decay_filter: str | None = None
     unassigned: str = "error"
     precision: str = "float64"
     preprocess: tuple[str, ...] = PREPROCESS_STEPS

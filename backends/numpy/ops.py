@@ -7,7 +7,8 @@ names. ``sign`` gives ``+0`` for ``±0``; ``maximum``/``minimum`` propagate NaN.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 

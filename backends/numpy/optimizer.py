@@ -7,7 +7,8 @@ the algorithm's shared rule.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -45,7 +46,9 @@ class NumpyOptimizer(BaseOptimizer):
     def __init__(self, spec: OptimizerSpec, params: Mapping[str, np.ndarray],
                  kernels: Mapping[str, Callable[..., None]] | None = None):
         if not isinstance(params, Mapping):
-            raise SpecTypeError(f"the numpy backend takes a {{name: ndarray}} mapping. Received: {type(params).__name__}")
+            raise SpecTypeError(
+                f"the numpy backend takes a {{name: ndarray}} mapping. Received: {type(params).__name__}"
+            )
         self.kernels = dict(kernels or {})
         super().__init__(spec, params)
         for group in self.engine.groups:

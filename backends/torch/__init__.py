@@ -12,7 +12,8 @@ for one path, for ``optbridge.conformance.run_suite``.
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -39,13 +40,13 @@ if torch is not None:
 
     _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
-    def _make_params(values: Mapping[str, np.ndarray], dtype: str) -> dict[str, "torch.Tensor"]:
+    def _make_params(values: Mapping[str, np.ndarray], dtype: str) -> dict[str, torch.Tensor]:
         return {k: torch.tensor(np.asarray(v), dtype=_DTYPES[dtype]) for k, v in values.items()}
 
-    def _to_numpy(params: Mapping[str, "torch.Tensor"]) -> dict[str, np.ndarray]:
+    def _to_numpy(params: Mapping[str, torch.Tensor]) -> dict[str, np.ndarray]:
         return {k: v.detach().cpu().numpy().copy() for k, v in params.items()}
 
-    def _grads_from_numpy(grads: Mapping[str, np.ndarray], params: Mapping[str, "torch.Tensor"]) -> None:
+    def _grads_from_numpy(grads: Mapping[str, np.ndarray], params: Mapping[str, torch.Tensor]) -> None:
         """Set each parameter's ``.grad`` (the torch optimizer reads them); ``step()`` takes no gradients."""
         for name, g in grads.items():
             p = params[name]

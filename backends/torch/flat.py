@@ -37,8 +37,8 @@ from __future__ import annotations
 
 import array
 import operator
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
 
 import torch
 

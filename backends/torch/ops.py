@@ -50,7 +50,8 @@ How torch's rounding relates to the protocol's table (torch 2.13, CPU):
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch

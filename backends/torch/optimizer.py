@@ -38,25 +38,42 @@ import math
 import operator
 import sys
 import warnings
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import torch
 
 from optbridge.engine import BucketStep, Engine, OptimizerAPI
-from optbridge.errors import (BackendError, ScheduleExhaustedError, SpecTypeError, SpecValueError,
-                              StaticLearningRateError, StepInputError)
+from optbridge.errors import (
+    BackendError,
+    ScheduleExhaustedError,
+    SpecTypeError,
+    SpecValueError,
+    StaticLearningRateError,
+    StepInputError,
+)
 from optbridge.groups import ParamInfo
 from optbridge.schedules.values import Constant
 from optbridge.spec import GroupSpec, OptimizerSpec
 
-from . import hostscan
+from . import hostscan, state_io
+from .fast_paths import as_kernel, preprocess, table
 from .flat import FlatBuffers, flatten
 from .gradients import check_gradient
-from .fast_paths import as_kernel, preprocess, table
-from .paths import (NESTED, PATHS, SCALE, WD, bucket_step, compiled_bucket_step, fused_layout, hashable,
-                    in_layout_of, same_strides, trace_key)
-from . import state_io
+from .paths import (
+    NESTED,
+    PATHS,
+    SCALE,
+    WD,
+    bucket_step,
+    compiled_bucket_step,
+    fused_layout,
+    hashable,
+    in_layout_of,
+    same_strides,
+    trace_key,
+)
 
 __all__ = ["Optimizer", "COMPILE_THRESHOLD"]
 
@@ -279,7 +296,7 @@ class _ParamGroup(dict):
     """One of ``Optimizer.param_groups``: a plain torch group dict whose learning-rate
     writes are checked by the optimizer before they land (see the module docstring)."""
 
-    def __init__(self, owner: "Optimizer", values: Mapping[str, Any]):
+    def __init__(self, owner: Optimizer, values: Mapping[str, Any]):
         super().__init__(values)
         self._owner = owner
 
@@ -336,7 +353,9 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
             raise SpecTypeError("Optimizer needs a spec: Optimizer(model.named_parameters(), spec)")
         canonical = spec.to_canonical() if hasattr(spec, "to_canonical") else spec
         if not isinstance(canonical, OptimizerSpec):
-            raise SpecTypeError(f"spec must be a dialect optimizer or an OptimizerSpec. Received: {type(spec).__name__}")
+            raise SpecTypeError(
+                f"spec must be a dialect optimizer or an OptimizerSpec. Received: {type(spec).__name__}"
+            )
         if path not in PATHS:
             raise SpecValueError(f"path must be one of {list(PATHS)}. Received: {path!r}")
         if state_dtype is not None and state_dtype is not torch.float32:
@@ -520,11 +539,11 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
             culprit = index if index in dynamic else dynamic[0]
         runtime = engine.groups[culprit]
         raise StaticLearningRateError(
-            f"param_groups[{culprit}] ({runtime.label}): {writer} cannot set this group's learning rate: the spec gives "
-            f"it {engine.dynamic_lr(culprit)}, and the spec owns it (one owner per learning rate). Either give the "
-            f"group a static lr in the spec (a number) and let the scheduler change it, or declare the scheduler in "
-            f"the spec (optbridge.dialects.torch.optim.lr_scheduler.<Name>.declare(...) as the group's lr) and do not "
-            f"attach the torch one. Nothing was changed"
+            f"param_groups[{culprit}] ({runtime.label}): {writer} cannot set this group's learning rate: the spec "
+            f"gives it {engine.dynamic_lr(culprit)}, and the spec owns it (one owner per learning rate). Either give "
+            f"the group a static lr in the spec (a number) and let the scheduler change it, or declare the scheduler "
+            f"in the spec (optbridge.dialects.torch.optim.lr_scheduler.<Name>.declare(...) as the group's lr) and do "
+            f"not attach the torch one. Nothing was changed"
         )
 
     def _sync_lr(self) -> None:
@@ -843,7 +862,8 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
             if n in self._named_params or t in lookup:
                 raise SpecValueError(f"add_param_group: parameter {n!r} is already in a group")
         alg_keys = set(self._spec.algorithm.hyperparameters())
-        extra = {"params", "lr", "weight_decay", "param_names"} | ({"betas"} if {"beta1", "beta2"} <= alg_keys else set())
+        betas = {"betas"} if {"beta1", "beta2"} <= alg_keys else set()
+        extra = {"params", "lr", "weight_decay", "param_names"} | betas
         unknown = [k for k in param_group if k not in alg_keys | extra]
         if unknown:
             raise SpecValueError(f"add_param_group: unknown keys {unknown}; allowed: {sorted(extra - {'params'})} and "

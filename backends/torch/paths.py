@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import threading
 import types
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import torch
 

@@ -24,7 +24,8 @@ changes; a refusal raises :class:`~optbridge.errors.StateDictError` naming the p
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -53,7 +54,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def state_dict(opt: "Optimizer") -> dict[str, Any]:
+def state_dict(opt: Optimizer) -> dict[str, Any]:
     """See the module docstring."""
     for hook in opt._optimizer_state_dict_pre_hooks.values():
         hook(opt)
@@ -88,7 +89,7 @@ def describe_slot(value: Any) -> tuple[tuple[int, ...], str, str] | None:
     return describe_array(value)
 
 
-def convert_slots(opt: "Optimizer", state: Mapping[str, Mapping[str, Any]]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+def convert_slots(opt: Optimizer, state: Mapping[str, Mapping[str, Any]]) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """``[(slot tensor, new value)]``: every value of a checked ``state`` as a fresh tensor of its
     slot's dtype and device (floating-point values of another width are rounded, as
     ``torch.optim`` casts loaded state). Changes nothing."""
@@ -117,7 +118,7 @@ def assign_slots(converted: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
             target.copy_(tensor)
 
 
-def import_slots(opt: "Optimizer", state: Mapping[str, Mapping[str, Any]]) -> None:
+def import_slots(opt: Optimizer, state: Mapping[str, Mapping[str, Any]]) -> None:
     """Copy checked slot values in place; every value is converted before any is copied."""
     assign_slots(convert_slots(opt, state))
 
@@ -140,7 +141,7 @@ def _same_kind(template: Any, value: Any, path: str, minimum: float | None = Non
             _same_kind(t, v, f"{path}[{i}]")
 
 
-def check_param_groups(opt: "Optimizer", saved: Any) -> list[dict[str, Any]]:
+def check_param_groups(opt: Optimizer, saved: Any) -> list[dict[str, Any]]:
     """The scheduler keys of each saved group to set, after checking the torch layout.
 
     ``saved`` (the state dict's ``param_groups``; a neutral state from another backend has
@@ -165,7 +166,8 @@ def check_param_groups(opt: "Optimizer", saved: Any) -> list[dict[str, Any]]:
             raise StateDictError(f"{where}: has no 'params'")
         for key in _NEUTRAL_ONLY:
             value = entry.get(key, names)
-            if not (isinstance(value, (list, tuple)) and all(isinstance(n, str) for n in value) and list(value) == names):
+            names_ok = isinstance(value, (list, tuple)) and all(isinstance(n, str) for n in value)
+            if not (names_ok and list(value) == names):
                 raise StateDictError(f"{where}.{key}: must be this group's parameters {names!r:.200}. Received: "
                                      f"{entry[key]!r:.200}")
         own = opt._published[i]
@@ -184,7 +186,7 @@ def check_param_groups(opt: "Optimizer", saved: Any) -> list[dict[str, Any]]:
     return extras
 
 
-def load_state_dict(opt: "Optimizer", sd: Mapping[str, Any]) -> None:
+def load_state_dict(opt: Optimizer, sd: Mapping[str, Any]) -> None:
     """Check ``sd`` in full, convert every slot value, then load slots, counters and torch
     group keys; a refusal (:class:`StateDictError` naming the path) changes nothing."""
     if not isinstance(sd, Mapping) or not isinstance(sd.get("format"), str) or sd["format"] != "optbridge.state":

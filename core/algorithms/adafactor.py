@@ -68,13 +68,14 @@ when ``b`` is NaN), with ``ρ``, ``ε₂`` and ``d`` handed over in float64
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import Any
 
 import numpy as np
 
-from .weight_decay import apply_rule_decay, check_choice
 from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
+from .weight_decay import apply_rule_decay, check_choice
 
 __all__ = ["Adafactor"]
 
@@ -99,7 +100,7 @@ class Adafactor(Algorithm):
     weight_decay_applied_by = "rule"
     beta1: float = 0.0
     beta2_decay: float = -0.8
-    eps1: Optional[float] = None
+    eps1: float | None = None
     eps2: float = 1e-3
     clip_threshold: float = 1.0
     lr_rule: str = "min_lr"
@@ -230,7 +231,7 @@ class Adafactor(Algorithm):
         return scalars, dict(host_state)
 
 
-def _eps1(alg: "Adafactor", dtype: str) -> float:
+def _eps1(alg: Adafactor, dtype: str) -> float:
     return MACHINE_EPS[dtype] if alg.eps1 is None else alg.eps1
 
 

@@ -32,11 +32,11 @@ Canonical op order (``g`` pre-processed; slot ``sum`` = s; host scalar ``clr``):
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
-from .weight_decay import DecayAppliedBy, apply_rule_decay, check_choice
 from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
+from .weight_decay import DecayAppliedBy, apply_rule_decay, check_choice
 
 __all__ = ["Adagrad"]
 

@@ -60,15 +60,14 @@ so float32 results differ from torch.optim in the last bit for a few elements.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Any
 
 import numpy as np
 
-from typing import Any
-
-from .weight_decay import WEIGHT_DECAY_FORMS, DecayAppliedBy, apply_rule_decay, check_choice, decay_scalars
 from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
+from .weight_decay import WEIGHT_DECAY_FORMS, DecayAppliedBy, apply_rule_decay, check_choice, decay_scalars
 
 __all__ = ["Adam", "host_pow", "update_moments"]
 

@@ -23,8 +23,8 @@ Canonical op order (slots ``exp_avg`` = m, ``exp_avg_sq`` = v):
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
 

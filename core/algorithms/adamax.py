@@ -39,11 +39,11 @@ Canonical op order (``g`` pre-processed; slots ``exp_avg`` = m, ``exp_inf`` = u)
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
-from .weight_decay import DecayAppliedBy, apply_rule_decay, check_choice
 from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
+from .weight_decay import DecayAppliedBy, apply_rule_decay, check_choice
 
 __all__ = ["Adamax"]
 

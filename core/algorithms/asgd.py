@@ -27,8 +27,8 @@ rounds twice, so float32 results can differ from torch.optim in the last bit.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import numpy as np
 

@@ -25,8 +25,9 @@ with state as named slots). It declares
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -42,10 +43,10 @@ __all__ = [
     "scalar_type",
 ]
 
-algorithm_registry: dict[str, type["Algorithm"]] = {}
+algorithm_registry: dict[str, type[Algorithm]] = {}
 
 
-def register_algorithm(cls: type["Algorithm"]) -> type["Algorithm"]:
+def register_algorithm(cls: type[Algorithm]) -> type[Algorithm]:
     """Class decorator: register a canonical algorithm under ``cls.name``."""
     existing = algorithm_registry.get(cls.name)
     if existing is not None and existing is not cls:
@@ -161,7 +162,7 @@ class Algorithm:
         own = [n for n in names if n not in _BASE_FIELDS] + [n for n in names if n in _BASE_FIELDS]
         return {n: getattr(self, n) for n in own}
 
-    def replace(self, **changes: Any) -> "Algorithm":
+    def replace(self, **changes: Any) -> Algorithm:
         """A copy with some hyperparameters changed (per-group overrides)."""
         return dataclasses.replace(self, **changes)
 

@@ -39,12 +39,12 @@ norms are ``√(Σx²)`` over the whole tensor, summed in the parameter's dtype)
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
-from .weight_decay import apply_rule_decay, check_choice
 from .adam import host_pow
 from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
+from .weight_decay import apply_rule_decay, check_choice
 
 __all__ = ["Lamb"]
 

@@ -44,8 +44,9 @@ Canonical op order (one tensor; ``g`` divided by the loss scale by the engine):
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from ..groups import ParamInfo, select
 from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type

@@ -51,11 +51,11 @@ Keras on TensorFlow) a subnormal ``c`` gives ``u = 0`` where NumPy gives ``±1``
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
-from .weight_decay import apply_rule_decay, check_choice, decay_scalars
 from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
+from .weight_decay import apply_rule_decay, check_choice, decay_scalars
 
 __all__ = ["Lion", "LION_WEIGHT_DECAY_FORMS"]
 

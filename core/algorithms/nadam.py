@@ -48,11 +48,13 @@ order rounds every operation, so float32 results can differ in the last bit.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import numpy as np
 
+from .adam import host_pow, update_moments
+from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
 from .weight_decay import (
     WEIGHT_DECAY_FORMS,
     DecayAppliedBy,
@@ -60,8 +62,6 @@ from .weight_decay import (
     check_choice,
     decay_scalars,
 )
-from .adam import host_pow, update_moments
-from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
 
 __all__ = ["NAdam"]
 

@@ -25,8 +25,8 @@ Canonical op order (``g`` pre-processed; slot ``accum`` = s, starting at
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
 

@@ -29,12 +29,12 @@ order rounds every operation, so float32 results can differ in the last bit.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
-from .weight_decay import DecayAppliedBy, apply_rule_decay, check_choice, decay_scalars
 from .adam import update_moments
 from .base import Algorithm, HostStep, Slot, register_algorithm
+from .weight_decay import DecayAppliedBy, apply_rule_decay, check_choice, decay_scalars
 
 __all__ = ["RAdam"]
 

@@ -47,11 +47,11 @@ dtype, host scalars ``one_minus_alpha = 1 − ρ`` and ``lr`` in the dialect's p
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
-from .weight_decay import DecayAppliedBy, apply_rule_decay, check_choice
 from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
+from .weight_decay import DecayAppliedBy, apply_rule_decay, check_choice
 
 __all__ = ["RMSProp"]
 

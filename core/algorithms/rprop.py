@@ -22,8 +22,8 @@ and ``step_size`` = Δ; ``η₋``, ``η₊`` = ``etaminus``, ``etaplus``):
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
 

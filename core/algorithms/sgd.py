@@ -39,11 +39,11 @@ MindSpore ``nn.SGD`` skip dampening on the first step (DIALECTS.md D6).
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
-from .weight_decay import DecayAppliedBy, apply_rule_decay, check_choice
 from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
+from .weight_decay import DecayAppliedBy, apply_rule_decay, check_choice
 
 __all__ = ["SGD"]
 

@@ -47,14 +47,15 @@ Expected failures are data: ``data/xfails.json`` maps case ids to ``{backend: re
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import math
 import zlib
-import dataclasses
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any, Callable, Iterator, Mapping, Sequence, Union
+from typing import Any
 
 import optbridge
 
@@ -101,7 +102,7 @@ MAX_LAYOUT_ELEMENTS = 32 * 1024 * 1024
 #: Most tensors of an explicit layout, and most dimensions of one shape.
 MAX_LAYOUT_TENSORS = 100_000
 MAX_LAYOUT_NDIM = 16
-LayoutSpec = Union[str, Layout]
+LayoutSpec = str | Layout
 
 
 @dataclass(frozen=True)
@@ -313,7 +314,7 @@ def generate_cases(steps: int = DEFAULT_STEPS) -> Iterator[CaseInfo]:
 
         axes = (labels, entry.group_forms, entry.lr_forms, entry.wd_forms)
         seeds = [(label, entry.group_forms[0], entry.lr_forms[0], entry.wd_forms[0]) for label in labels]
-        valid = (lambda combo: entry.valid(*combo)) if entry.valid is not None else (lambda combo: True)
+        valid = (lambda combo, check=entry.valid: check(*combo)) if entry.valid is not None else (lambda combo: True)
         for label, groups, lr_form, wd_form in _all_pairs(axes, valid, seeds):
             layout, params = _GROUPS[groups](entry.lr, steps)
             learning_rate = _lr_value(lr_form, entry.lr, steps, rotation.get(lr_form, 0))

@@ -246,7 +246,7 @@ class Metrics:
         self.bitwise_equal += check.bitwise_equal
         self.elements += check.size
 
-    def merge(self, other: "Metrics") -> None:
+    def merge(self, other: Metrics) -> None:
         """Fold another total into this one."""
         self.max_rel_dev = max(self.max_rel_dev, other.max_rel_dev)
         self.max_ulps = max(self.max_ulps, other.max_ulps)

@@ -19,8 +19,9 @@ A backend that cannot honour a record lists it in the record's ``xfails`` (stric
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -218,8 +219,8 @@ def check_error_input(record: ErrorInput, backend: str | Backend) -> ErrorCheck:
 
     Returns:
         An :class:`ErrorCheck` with status ``"passed"``, ``"xfailed"`` (listed in
-        ``record.xfails`` or the backend's ``expected_failures`` and mismatching) or ``"skipped"`` (the backend declares the
-        algorithm unsupported or lacks the dtype).
+        ``record.xfails`` or the backend's ``expected_failures`` and mismatching) or ``"skipped"``
+        (the backend declares the algorithm unsupported or lacks the dtype).
 
     Raises:
         ErrorInputMismatch: the wrong exception, a message without the fragment, no

@@ -35,9 +35,10 @@ The command-line options and the collection of the shipped module come from
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -52,7 +53,7 @@ _DTYPES = ("float32", "float64")
 
 #: Every result :meth:`ConformanceCase.check` produced in this process, for the table
 #: :mod:`optbridge.pytest_hooks` prints at the end of the session.
-RESULTS: list["CaseResult"] = []
+RESULTS: list[CaseResult] = []
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ class ConformanceCase:
     """
 
     backend: str
-    case: "CaseInfo"
+    case: CaseInfo
     dtype: str
     xfail: str | None = None
 
@@ -77,13 +78,13 @@ class ConformanceCase:
         """``backend-case id-dtype``: the pytest id."""
         return f"{self.backend}-{self.case.id}-{self.dtype}"
 
-    def run(self) -> "CaseResult":
+    def run(self) -> CaseResult:
         """Run the case (no pytest outcome)."""
         from .runner import run_case
 
         return run_case(self.case, self.backend, self.dtype, xfail=self.xfail)
 
-    def check(self) -> "CaseResult":
+    def check(self) -> CaseResult:
         """Run the case and turn its status into the pytest outcome.
 
         ``passed`` returns the result; ``skipped`` skips and ``xfailed`` xfails with the
@@ -119,7 +120,7 @@ def conformance_cases(
     backends: Iterable[str] | None = None,
     *,
     xfails: Mapping[str, str] | None = None,
-    cases: Iterable["CaseInfo"] | None = None,
+    cases: Iterable[CaseInfo] | None = None,
     dtypes: Sequence[str] = _DTYPES,
 ) -> list[ConformanceCase]:
     """Every ``(backend, case, dtype)`` as :class:`ConformanceCase`, in the suite's fixed order.
@@ -147,7 +148,7 @@ def parametrize_with_cases(
     backend: str | Sequence[str],
     *,
     xfails: Mapping[str, str] | None = None,
-    cases: Iterable["CaseInfo"] | None = None,
+    cases: Iterable[CaseInfo] | None = None,
     dtypes: Sequence[str] = _DTYPES,
     argname: str = "conformance_case",
 ) -> pytest.MarkDecorator:
@@ -172,8 +173,8 @@ def check_expected_failures(backend: str, xfails: Mapping[str, str] | None = Non
     Strictness for the list itself: an entry for a renamed or removed case would
     otherwise never be used.
     """
-    from .runner import stale_expected_failures
     from .. import plugin
+    from .runner import stale_expected_failures
 
     listed = dict(plugin.get_backend(backend).expected_failures)
     listed.update(xfails or {})

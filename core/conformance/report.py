@@ -9,8 +9,9 @@ them). See :mod:`optbridge.conformance.compare` for the definitions.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from .compare import Metrics
 from .runner import CaseResult

@@ -27,8 +27,10 @@ import json
 import platform
 import time
 import traceback
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from functools import partial
+from typing import Any
 
 import numpy as np
 
@@ -283,7 +285,7 @@ def _collect(compare: Callable[[], Iterable[TensorCheck]], what: str, step: int)
     except _CaseFailed:
         raise
     except Exception as exc:
-        raise _CaseFailed(Failure(f"{what} raised {_exception_text(exc)}", step=step))
+        raise _CaseFailed(Failure(f"{what} raised {_exception_text(exc)}", step=step)) from exc
 
 
 def _fold(checks: Iterable[TensorCheck], metrics: Metrics, first: Failure | None) -> Failure | None:
@@ -307,11 +309,11 @@ def _execute(case: CaseInfo, backend: Backend, dtype: str, spec: OptimizerSpec,
         ref64 = _Run(reference, spec, initial, "float64")
         ref_low = _Run(reference, spec, initial, dtype) if dtype != "float64" else None
     except Exception as exc:
-        raise _CaseFailed(Failure(f"the NumPy reference could not be built: {_exception_text(exc)}"), "error")
+        raise _CaseFailed(Failure(f"the NumPy reference could not be built: {_exception_text(exc)}"), "error") from exc
     try:
         run = _Run(backend, spec, initial, dtype)
     except Exception as exc:
-        raise _CaseFailed(Failure(f"building the optimizer raised {_exception_text(exc)}"))
+        raise _CaseFailed(Failure(f"building the optimizer raised {_exception_text(exc)}")) from exc
     first: Failure | None = None
     for step in range(case.steps):
         grads64 = streams.gradients(layout, step, case.seed)
@@ -322,14 +324,14 @@ def _execute(case: CaseInfo, backend: Backend, dtype: str, spec: OptimizerSpec,
                 ref_low.step(grads)
         except Exception as exc:
             raise _CaseFailed(Failure(f"the NumPy reference raised at step {step}: {_exception_text(exc)}",
-                                      step=step), "error")
+                                      step=step), "error") from exc
         try:
             run.step(grads)
         except Exception as exc:
-            raise _CaseFailed(Failure(f"step {step} raised {_exception_text(exc)}", step=step))
+            raise _CaseFailed(Failure(f"step {step} raised {_exception_text(exc)}", step=step)) from exc
         values64 = ref64.read()
         values_same = ref_low.read() if ref_low is not None else values64
-        checks = _collect(lambda: _compare_params(run, values64, values_same, names, dtype, tolerance, step),
+        checks = _collect(partial(_compare_params, run, values64, values_same, names, dtype, tolerance, step),
                           f"reading the parameters after step {step}", step)
         first = _fold(checks, metrics, first)
     sd64 = ref64.state()

@@ -46,8 +46,9 @@ from __future__ import annotations
 import copy
 import math
 import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 

@@ -8,7 +8,7 @@ dtype, so every backend sees the same numbers.
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 

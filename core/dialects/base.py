@@ -7,7 +7,8 @@ canonical :class:`~optbridge.spec.OptimizerSpec` with :meth:`to_canonical`.
 from __future__ import annotations
 
 import inspect
-from typing import Any, ClassVar, Mapping
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -19,10 +20,10 @@ __all__ = ["DialectOptimizer", "dialect_registry", "register_dialect", "to_data"
            "CONFIG_FORMAT_VERSION"]
 
 CONFIG_FORMAT_VERSION = 1
-dialect_registry: dict[str, type["DialectOptimizer"]] = {}
+dialect_registry: dict[str, type[DialectOptimizer]] = {}
 
 
-def register_dialect(cls: type["DialectOptimizer"]) -> type["DialectOptimizer"]:
+def register_dialect(cls: type[DialectOptimizer]) -> type[DialectOptimizer]:
     """Class decorator: make a dialect optimizer constructible from configs by ``qualname``."""
     existing = dialect_registry.get(cls.qualname)
     if existing is not None and existing is not cls:

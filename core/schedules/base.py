@@ -11,16 +11,17 @@ ever looked up by ``eval``.
 """
 from __future__ import annotations
 
-from typing import Any, ClassVar, Mapping
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 from ..errors import ConfigError
 
 __all__ = ["Schedule", "register_schedule", "schedule_registry", "schedule_from_config"]
 
-schedule_registry: dict[str, type["Schedule"]] = {}
+schedule_registry: dict[str, type[Schedule]] = {}
 
 
-def register_schedule(cls: type["Schedule"]) -> type["Schedule"]:
+def register_schedule(cls: type[Schedule]) -> type[Schedule]:
     """Class decorator: make ``cls`` constructible from a config under ``cls.kind``."""
     kind = cls.kind
     if not kind:
@@ -64,7 +65,7 @@ class Schedule:
         )
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> "Schedule":
+    def from_config(cls, config: Mapping[str, Any]) -> Schedule:
         """Rebuild a schedule from :meth:`get_config` output."""
         return cls(**dict(config))
 

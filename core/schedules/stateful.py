@@ -22,8 +22,9 @@ neutral state, so a resumed run continues the same sequence bit for bit.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from .base import Schedule
 
@@ -100,7 +101,9 @@ class StatefulSchedule(Schedule):
             raise ValueError(f"{type(self).__name__}.value: the index must be an int >= 0. Received: {step!r}")
         runtime = self.start(ScheduleContext())
         if runtime.needs_metric:
-            raise TypeError(f"{type(self).__name__} depends on metrics: it has no value as a function of the step alone")
+            raise TypeError(
+                f"{type(self).__name__} depends on metrics: it has no value as a function of the step alone"
+            )
         for _ in range(step):
             runtime.advance(None)
         return runtime.value()

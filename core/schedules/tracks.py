@@ -15,7 +15,8 @@ plain data for the optimizer's neutral state dict.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ..errors import SpecTypeError, SpecValueError
 from .stateful import ScheduleContext, StatefulSchedule
@@ -86,8 +87,8 @@ class ValueTrack:
             return
         if self.runtime.needs_metric and metric is None:
             raise SpecValueError(
-                f"{self.context.where}: '{self.context.key}' is a {type(self.schedule).__name__.removesuffix('Declaration')} "
-                f"schedule that "
+                f"{self.context.where}: '{self.context.key}' is a "
+                f"{type(self.schedule).__name__.removesuffix('Declaration')} schedule that "
                 f"reacts to a metric: call end_epoch(metric=...) with the monitored value"
             )
         self.runtime.advance(metric)

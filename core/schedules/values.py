@@ -6,7 +6,7 @@ its end is an error that says so) or a :class:`~optbridge.schedules.base.Schedul
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 from ..errors import ScheduleExhaustedError
 from .base import Schedule, schedule_from_config
@@ -52,7 +52,7 @@ class Scheduled:
         return float(self.schedule.value(step))
 
 
-Value = Union[Constant, PerStep, Scheduled]
+Value = Constant | PerStep | Scheduled
 
 
 def value_to_data(value: Value) -> Any:

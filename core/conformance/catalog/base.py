@@ -6,8 +6,9 @@ dialect class, a :class:`DialectCases` entry (what the case database varies) and
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Optional
+from typing import Any
 
 __all__ = ["DialectCases", "ErrorInput", "construct_error", "CONSTRUCT_PARAMS", "GROUP_FORMS", "EXTRA_GROUP_FORMS",
            "LR_FORMS", "WD_FORMS"]
@@ -56,8 +57,8 @@ class DialectCases:
     group_forms: tuple[str, ...] = GROUP_FORMS
     lr_forms: tuple[str, ...] = LR_FORMS
     wd_forms: tuple[str, ...] = WD_FORMS
-    construct: Optional[Callable[[Any, Mapping[str, Any], Mapping[str, Any]], Any]] = None
-    valid: Optional[Callable[[str, str, str, str], bool]] = None
+    construct: Callable[[Any, Mapping[str, Any], Mapping[str, Any]], Any] | None = None
+    valid: Callable[[str, str, str, str], bool] | None = None
 
     def __post_init__(self) -> None:
         for axis, values, known in (("group_forms", self.group_forms, GROUP_FORMS + EXTRA_GROUP_FORMS),

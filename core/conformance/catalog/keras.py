@@ -16,7 +16,8 @@ Engineers adding Keras classes append their entries in their own block below.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from ...errors import GroupError, SpecKeyError, SpecTypeError, SpecValueError
 from ...schedules.base import Schedule

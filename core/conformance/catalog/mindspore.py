@@ -5,7 +5,14 @@ recorded in ``tests/goldens/mindspore_errors.json``.
 """
 from __future__ import annotations
 
-from ...errors import DuplicateParameterError, GroupError, SelectorTypeError, SpecKeyError, SpecTypeError, SpecValueError
+from ...errors import (
+    DuplicateParameterError,
+    GroupError,
+    SelectorTypeError,
+    SpecKeyError,
+    SpecTypeError,
+    SpecValueError,
+)
 from ..layouts import LAYOUTS
 from .base import CONSTRUCT_PARAMS, DialectCases, ErrorInput, construct_error
 

@@ -3,19 +3,21 @@ names, signatures, defaults and numbers; parameters are chosen by selectors.
 """
 # -- schedules (H1) --
 from . import schedules
+
 # -- keras-1: shared base, SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta --
 from .adadelta import Adadelta
 from .adagrad import Adagrad
 from .adam import Adam
-from .adamw import AdamW
-from .rmsprop import RMSprop
-from .sgd import SGD
+
 # -- keras-2: Adamax, Nadam, Ftrl, Lion, Lamb --
 from .adamax import Adamax
+from .adamw import AdamW
 from .ftrl import Ftrl
 from .lamb import Lamb
 from .lion import Lion
 from .nadam import Nadam
+from .rmsprop import RMSprop
+from .sgd import SGD
 
 __all__: list[str] = [
     # -- schedules (H1) --

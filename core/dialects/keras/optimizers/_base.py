@@ -179,7 +179,9 @@ def check_number(name: str, value: Any, where: str = "") -> Any:
 def check_flag(name: str, value: Any, where: str = "") -> bool:
     """``value`` if it is a ``bool``; else ``SpecTypeError`` naming ``name``."""
     if not isinstance(value, (bool, np.bool_)):
-        raise SpecTypeError(f"{where}`{name}` must be a bool. Received: {name}={value!r} of type {type(value).__name__}")
+        raise SpecTypeError(
+            f"{where}`{name}` must be a bool. Received: {name}={value!r} of type {type(value).__name__}"
+        )
     return bool(value)
 
 

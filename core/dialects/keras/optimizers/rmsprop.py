@@ -46,7 +46,8 @@ class RMSprop(KerasOptimizer):
     hyperparameters = ("rho", "momentum", "epsilon", "centered")
 
     def __init__(self, learning_rate: Any = 0.001, rho: float = 0.9, momentum: float = 0.0, epsilon: float = 1e-7,
-                 centered: bool = False, weight_decay: Any = None, clipnorm: Any = None, clipvalue: Any = None, global_clipnorm: Any = None,
+                 centered: bool = False, weight_decay: Any = None, clipnorm: Any = None, clipvalue: Any = None,
+                 global_clipnorm: Any = None,
                  use_ema: bool = False, ema_momentum: float = 0.99, ema_overwrite_frequency: Any = None,
                  loss_scale_factor: Any = None, gradient_accumulation_steps: Any = None, name: Any = None, *,
                  params: Any = None, unassigned: str = "error", exclude_from_weight_decay: Any = None,

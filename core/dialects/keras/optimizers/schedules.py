@@ -37,8 +37,9 @@ https://keras.io/api/optimizers/learning_rate_schedules/
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from numbers import Real
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 

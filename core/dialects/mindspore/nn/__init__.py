@@ -3,12 +3,19 @@
 Optimizers: :class:`Momentum`, :class:`SGD`, :class:`ASGD`, :class:`Adam`,
 :class:`AdamOffload`, :class:`AdamWeightDecay`, :class:`LazyAdam`, :class:`RMSProp`,
 :class:`Adagrad`, :class:`Adadelta`, :class:`AdaMax`, :class:`Rprop`, :class:`AdaFactor`,
-:class:`FTRL`, :class:`ProximalAdagrad`, :class:`Lamb`, :class:`LARS`. Learning rates: the :mod:`dynamic_lr` list functions and the
-:mod:`learning_rate_schedule` classes, also available at this level as in MindSpore
+:class:`FTRL`, :class:`ProximalAdagrad`, :class:`Lamb`, :class:`LARS`. Learning rates: the
+:mod:`dynamic_lr` list functions and the :mod:`learning_rate_schedule` classes, also available
+at this level as in MindSpore
 (``nn.cosine_decay_lr``, ``nn.PolynomialDecayLR``).
 """
 from . import dynamic_lr, learning_rate_schedule
+
+# -- adaptive (H2b) --
+from .adadelta import Adadelta
+from .adafactor import AdaFactor
+from .adagrad import Adagrad
 from .adam import Adam, AdamOffload, AdamWeightDecay
+from .adamax import AdaMax
 from .asgd import ASGD
 from .dynamic_lr import (
     cosine_decay_lr,
@@ -19,6 +26,14 @@ from .dynamic_lr import (
     polynomial_decay_lr,
     warmup_lr,
 )
+
+# -- ms-only (H3) --
+from .ftrl import FTRL
+from .lamb import Lamb
+from .lars import LARS
+
+# -- sgd-adam (H2a) --
+from .lazyadam import LazyAdam
 from .learning_rate_schedule import (
     CosineDecayLR,
     ExponentialDecayLR,
@@ -29,21 +44,10 @@ from .learning_rate_schedule import (
     WarmUpLR,
 )
 from .momentum import Momentum
-from .sgd import SGD
-# -- sgd-adam (H2a) --
-from .lazyadam import LazyAdam
-# -- adaptive (H2b) --
-from .adadelta import Adadelta
-from .adagrad import Adagrad
-from .adamax import AdaMax
+from .proximal_adagrad import ProximalAdagrad
 from .rmsprop import RMSProp
 from .rprop import Rprop
-from .adafactor import AdaFactor
-# -- ms-only (H3) --
-from .ftrl import FTRL
-from .proximal_adagrad import ProximalAdagrad
-from .lamb import Lamb
-from .lars import LARS
+from .sgd import SGD
 
 __all__ = [
     "Momentum",

@@ -36,8 +36,14 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ....errors import DuplicateParameterError, GroupError, SelectorTypeError, SpecKeyError, SpecTypeError, \
-    SpecValueError
+from ....errors import (
+    DuplicateParameterError,
+    GroupError,
+    SelectorTypeError,
+    SpecKeyError,
+    SpecTypeError,
+    SpecValueError,
+)
 from ....groups import describe_selector, validate_selector
 from ....schedules.base import Schedule
 from ....schedules.values import Constant, PerStep, Scheduled, Value

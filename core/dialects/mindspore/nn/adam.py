@@ -38,8 +38,7 @@ from ....algorithms.adam_weight_decay import AdamWeightDecay as CanonicalAdamWei
 from ....errors import SpecKeyError, SpecValueError
 from ....spec import OptimizerSpec
 from ...base import register_dialect
-from ._base import MindSporeOptimizer, check_bool_type, check_float_type, check_open_unit_interval, \
-    check_positive_float
+from ._base import MindSporeOptimizer, check_bool_type, check_float_type, check_open_unit_interval, check_positive_float
 
 __all__ = ["Adam", "AdamOffload", "AdamWeightDecay"]
 

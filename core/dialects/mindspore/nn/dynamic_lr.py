@@ -43,7 +43,8 @@ https://www.mindspore.cn/docs/en/master/api_python/mindspore.nn.html#dynamic-lr-
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from ....errors import SpecTypeError, SpecValueError
 from ...base import check_fits_float

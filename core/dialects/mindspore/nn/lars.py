@@ -40,7 +40,7 @@ configs the wrapped optimizer is stored under ``base_optimizer`` (the config's o
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, Optional
+from typing import Any
 
 from ....algorithms.lars import LARS as CanonicalLARS
 from ....errors import SpecTypeError, SpecValueError
@@ -91,7 +91,7 @@ class LARS(DialectOptimizer):
     nested_optimizers = {"optimizer": "base_optimizer"}
 
     def __init__(self, optimizer: Any, epsilon: float = 1e-05, coefficient: float = 0.001, use_clip: bool = False,
-                 lars_filter: Optional[Any] = None):
+                 lars_filter: Any | None = None):
         if not isinstance(optimizer, MindSporeOptimizer):
             raise SpecTypeError(
                 f"For 'LARS', the type of 'optimizer' should be 'Optimizer', but got type "
@@ -139,7 +139,7 @@ class LARS(DialectOptimizer):
                        preprocess=("loss_scale",), origin=self.qualname)
 
 
-def _double_stepped(value: Optional[Value]) -> Any:
+def _double_stepped(value: Value | None) -> Any:
     if value is None or isinstance(value, Constant):
         return value
     return DoubleSteppedValue(value)

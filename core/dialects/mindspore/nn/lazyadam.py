@@ -24,8 +24,14 @@ from ....errors import SpecTypeError
 from ....schedules.base import Schedule
 from ....spec import OptimizerSpec
 from ...base import register_dialect
-from ._base import MindSporeOptimizer, check_bool_type, check_float_type, check_non_negative_float, \
-    check_open_unit_interval, check_positive_float
+from ._base import (
+    MindSporeOptimizer,
+    check_bool_type,
+    check_float_type,
+    check_non_negative_float,
+    check_open_unit_interval,
+    check_positive_float,
+)
 
 __all__ = ["LazyAdam"]
 

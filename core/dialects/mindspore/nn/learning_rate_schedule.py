@@ -58,12 +58,12 @@ import numpy as np
 from ....errors import SpecValueError
 from ....schedules.base import Schedule, register_schedule
 from .dynamic_lr import (
-    _check_rate_inputs,
     _check_float_type,
     _check_is_float,
     _check_non_negative_float,
     _check_positive_float,
     _check_positive_int,
+    _check_rate_inputs,
     _check_value_type,
 )
 

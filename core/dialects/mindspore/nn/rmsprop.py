@@ -28,8 +28,7 @@ from typing import Any
 from ....algorithms.rmsprop import RMSProp as CanonicalRMSProp
 from ....spec import OptimizerSpec
 from ...base import register_dialect
-from ._base import MindSporeOptimizer, check_bool_type, check_float_type, check_non_negative_float, \
-    check_positive_float
+from ._base import MindSporeOptimizer, check_bool_type, check_float_type, check_non_negative_float, check_positive_float
 
 __all__ = ["RMSProp"]
 

@@ -4,22 +4,24 @@ signatures, defaults, validation messages and numbers; parameters are chosen by 
 The shared base class is :class:`~._base.TorchOptimizer` (how to write a class on it: its
 module docstring).
 """
-from ._base import TorchOptimizer
 # -- schedules (H1) --
 from . import lr_scheduler
+from ._base import TorchOptimizer
+
+# -- adaptive (H2b) --
+from .adadelta import Adadelta
+from .adafactor import Adafactor
+from .adagrad import Adagrad
+
 # -- sgd-adam (H2a) --
 from .adam import Adam, AdamW
+from .adamax import Adamax
 from .asgd import ASGD
 from .nadam import NAdam
 from .radam import RAdam
-from .sgd import SGD
-# -- adaptive (H2b) --
-from .adadelta import Adadelta
-from .adagrad import Adagrad
-from .adamax import Adamax
 from .rmsprop import RMSprop
 from .rprop import Rprop
-from .adafactor import Adafactor
+from .sgd import SGD
 
 __all__: list[str] = [
     "TorchOptimizer",

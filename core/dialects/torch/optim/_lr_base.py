@@ -9,7 +9,8 @@ import copy
 import math
 import types
 import warnings
-from typing import TYPE_CHECKING, Any, ClassVar, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ....errors import SpecKeyError
 from ....schedules.expression import Expression
@@ -44,10 +45,10 @@ def _fn_state(fn: Any) -> Any:
 
 
 class _enable_get_lr_call:
-    def __init__(self, o: "LRScheduler"):
+    def __init__(self, o: LRScheduler):
         self.o = o
 
-    def __enter__(self) -> "_enable_get_lr_call":
+    def __enter__(self) -> _enable_get_lr_call:
         self.o._get_lr_called_within_step = True
         return self
 
@@ -56,7 +57,7 @@ class _enable_get_lr_call:
 
 
 class _initial_mode:
-    def __init__(self, o: "LRScheduler"):
+    def __init__(self, o: LRScheduler):
         self.o = o
 
     def __enter__(self) -> None:
@@ -70,7 +71,7 @@ class _unchanged_on_failure:
     """Restore a composite scheduler's state (and its wrapped ones') and the groups' values
     if the step inside raises: a chained scheduler must not stay half-stepped."""
 
-    def __init__(self, o: "LRScheduler"):
+    def __init__(self, o: LRScheduler):
         self.o = o
 
     def __enter__(self) -> None:
@@ -87,7 +88,7 @@ class _unchanged_on_failure:
                     group[key] = value
 
 
-def _warn_get_lr_called_within_step(lr_scheduler: "LRScheduler") -> None:
+def _warn_get_lr_called_within_step(lr_scheduler: LRScheduler) -> None:
     if not lr_scheduler._get_lr_called_within_step:
         warnings.warn(
             "To get the last learning rate computed by the scheduler, please use `get_last_lr()`.",
@@ -110,7 +111,7 @@ class LRScheduler:
     _get_lr_called_within_step: bool = False
     _is_initial: bool = False
     #: the registered declaration class (set below for every scheduler)
-    Declaration: ClassVar[type["TorchSchedule"]]
+    Declaration: ClassVar[type[TorchSchedule]]
     _excluded_state: ClassVar[tuple[str, ...]] = ("optimizer", "_opt")
 
     def _bind(self, optimizer: Any) -> None:
@@ -136,7 +137,7 @@ class LRScheduler:
         self._initial_step()
 
     @classmethod
-    def declare(cls, lr: float | None = None, *, interval: str | None = None, **arguments: Any) -> "TorchSchedule":
+    def declare(cls, lr: float | None = None, *, interval: str | None = None, **arguments: Any) -> TorchSchedule:
         """This scheduler as data, to be a group's ``lr`` inside a spec or config file.
 
         Args:

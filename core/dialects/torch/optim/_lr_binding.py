@@ -8,8 +8,8 @@ schedule runs on a private one-group ``param_groups`` (:class:`_PrivateOptimizer
 """
 from __future__ import annotations
 
-from collections.abc import Callable, MutableMapping
-from typing import Any, Iterator
+from collections.abc import Callable, Iterator, MutableMapping
+from typing import Any
 
 from ....engine import Engine
 from ....errors import SpecTypeError, SpecValueError

@@ -3,7 +3,8 @@ another, switching at milestones) and ``ChainedScheduler`` (all of them at every
 from __future__ import annotations
 
 from bisect import bisect_right
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from ....errors import SpecTypeError, SpecValueError
 from ._lr_base import LRScheduler, _unchanged_on_failure

@@ -3,8 +3,9 @@ momentum (or ``beta1``): ``CyclicLR`` and ``OneCycleLR``."""
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from functools import partial
-from typing import Any, Mapping
+from typing import Any
 
 from ....errors import SpecValueError
 from ._lr_base import LRScheduler, _as_callable, _fn_state, _warn_get_lr_called_within_step

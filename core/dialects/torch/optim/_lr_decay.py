@@ -7,7 +7,8 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from collections import Counter
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from ....errors import SpecTypeError, SpecValueError
 from ._lr_base import LRScheduler, _as_callable, _enable_get_lr_call, _fn_state, _warn_get_lr_called_within_step
@@ -319,7 +320,8 @@ class CosineAnnealingLR(LRScheduler):
 
 
 class CosineAnnealingWarmRestarts(LRScheduler):
-    r"""SGDR: :math:`\eta_{min} + \tfrac12(\eta_{max} - \eta_{min})(1 + \cos(\pi T_{cur}/T_i))`, restarting every ``T_i``.
+    r"""SGDR: :math:`\eta_{min} + \tfrac12(\eta_{max} - \eta_{min})(1 + \cos(\pi T_{cur}/T_i))`,
+    restarting every ``T_i``.
 
     ``step(epoch)`` accepts fractional epochs (``epoch + i / iters`` per batch).
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import copy
 import inspect
-from typing import Any, ClassVar, Mapping
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 from ....errors import ConfigError, SpecTypeError, SpecValueError
 from ....schedules.base import Schedule, register_schedule, schedule_from_config
@@ -44,7 +45,7 @@ def _is_plain_callable(value: Any) -> bool:
 class _DeclaredRuntime(ScheduleRuntime):
     """A declaration running on a private one-group ``param_groups`` (see the module docstring)."""
 
-    def __init__(self, declaration: "TorchSchedule", context: ScheduleContext):
+    def __init__(self, declaration: TorchSchedule, context: ScheduleContext):
         self.declaration = declaration
         hp = context.hyperparameters
         group: dict[str, Any] = {"lr": declaration.lr}
@@ -145,7 +146,9 @@ class TorchSchedule(StatefulSchedule):
             raise SpecValueError(f"{name}.declare: 'interval' must be 'step' or 'epoch'. Received: {interval!r}")
         if steps_per_epoch is not None:
             if isinstance(steps_per_epoch, bool) or not isinstance(steps_per_epoch, int) or steps_per_epoch < 1:
-                raise SpecValueError(f"{name}.declare: 'steps_per_epoch' must be an int >= 1. Received: {steps_per_epoch!r}")
+                raise SpecValueError(
+                    f"{name}.declare: 'steps_per_epoch' must be an int >= 1. Received: {steps_per_epoch!r}"
+                )
             if interval == "epoch":
                 raise SpecValueError(
                     f"{name}.declare: 'steps_per_epoch' steps with fractional epochs after every optimizer step; it "

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import warnings
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ....errors import SpecValueError
 from ._lr_base import EPOCH_DEPRECATION_WARNING, LRScheduler, inf

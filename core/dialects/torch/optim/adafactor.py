@@ -5,7 +5,8 @@ torch's single-tensor update (``torch/optim/_adafactor.py``, ``_single_tensor_ad
 
 .. math::
     ρ = \\min(lr, 1/\\sqrt{t}),\\ α = \\max(ε₂, ‖p‖/\\sqrt{n})·ρ;\\quad p ← p(1 − lr·wd);\\quad
-    R ← \\mathrm{lerp}(R, \\overline{g²}_{row}, t^{β₂decay}),\\ C ← \\mathrm{lerp}(C, \\overline{g²}_{col}, t^{β₂decay}),\\
+    R ← \\mathrm{lerp}(R, \\overline{g²}_{row}, t^{β₂decay}),\\
+    C ← \\mathrm{lerp}(C, \\overline{g²}_{col}, t^{β₂decay}),\\
     v̂ = R C / \\max(\\bar R, ε₁);\\quad u = g/\\sqrt{\\max(v̂, ε₁²)};\\quad
     p ← p − α·u / \\max(1, \\mathrm{RMS}(u)/d)
 

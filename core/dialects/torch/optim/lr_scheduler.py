@@ -59,11 +59,9 @@ form, registered when this module is imported). Every class is shown under this 
 """
 from __future__ import annotations
 
-from ._lr_base import EPOCH_DEPRECATION_WARNING, inf  # noqa: F401 (module constants, as in torch's)
-from ._lr_base import LRScheduler
+from ._lr_base import EPOCH_DEPRECATION_WARNING, LRScheduler, inf  # noqa: F401 (module constants, as in torch's)
 from ._lr_composite import ChainedScheduler, SequentialLR
 from ._lr_cyclic import CyclicLR, OneCycleLR
-from ._lr_declared import TorchSchedule
 from ._lr_decay import (
     ConstantLR,
     CosineAnnealingLR,
@@ -76,6 +74,7 @@ from ._lr_decay import (
     PolynomialLR,
     StepLR,
 )
+from ._lr_declared import TorchSchedule
 from ._lr_plateau import ReduceLROnPlateau
 
 __all__ = [
