@@ -26,6 +26,7 @@ import numpy as np
 
 from . import state
 from .algorithms.base import Algorithm, HostStep, scalar_type
+from .algorithms.weight_decay import without_rule_decay
 from .errors import ScheduleExhaustedError, SpecTypeError, SpecValueError, StaticLearningRateError
 from .groups import ParamInfo, Resolution, resolve_groups
 from .patterns import compile_name_pattern
@@ -260,10 +261,14 @@ class Engine:
         for group in self.groups:
             lr = self.lr_at(group, step)
             wd = self.weight_decay_at(group, step)
-            alg = self.algorithm_at(group, step)
-            rule_decay = alg.weight_decay_applied_by == "rule"
+            group_alg = self.algorithm_at(group, step)
+            rule_decay = group_alg.weight_decay_applied_by == "rule"
+            static_zero = group.weight_decay.is_static and "weight_decay" not in group.tracks and wd == 0.0
             for bucket in group.buckets:
                 decay = wd if bucket.decay else 0.0
+                # no decay on this bucket at any step: the rule runs without its decay pass, as
+                # Keras applies none to an excluded variable (identical for every finite p)
+                alg = without_rule_decay(group_alg) if rule_decay and (static_zero or not bucket.decay) else group_alg
                 scalars, next_state = alg.host_scalars(
                     group.host_state, HostStep(lr=lr, weight_decay=decay if rule_decay else 0.0, step=step + 1,
                                        partition=bucket.partition),
@@ -595,7 +600,7 @@ class OptimizerAPI:
         """Write checked slot values (see :meth:`load_state_dict`)."""
         self._import_slots(state)
 
-    def _export_slots(self) -> dict[str, dict[str, np.ndarray]]:
+    def _export_slots(self) -> dict[str, dict[str, Any]]:
         raise NotImplementedError
 
     def _import_slots(self, state: Mapping[str, Mapping[str, Any]]) -> None:

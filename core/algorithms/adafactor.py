@@ -171,12 +171,12 @@ class Adafactor(Algorithm):
         if len(shape) >= 2:
             rows, cols = shape[-2], shape[-1]
             row_var, col_var = state["row_var"], state["col_var"]
-            row_sum = _reshape(ops.sequential_sum(q, -1), shape[:-1] + (1,))
+            row_sum = ops.reshape(ops.sequential_sum(q, -1), shape[:-1] + (1,))
             row = _first(ops, row_var, -1) * beta2_t + ops.div(row_sum, ops.scalar(cols, p)) * one_minus
-            row_total = _reshape(ops.sequential_sum(row, -2), shape[:-2] + (1, 1))
+            row_total = ops.reshape(ops.sequential_sum(row, -2), shape[:-2] + (1, 1))
             row_mean = ops.maximum(ops.div(row_total, ops.scalar(rows, p)), floor)
             r_factor = ops.sqrt(ops.div(row, row_mean))
-            col_sum = _reshape(ops.sequential_sum(q, -2), shape[:-2] + (1, cols))
+            col_sum = ops.reshape(ops.sequential_sum(q, -2), shape[:-2] + (1, cols))
             col = ops.maximum(_first(ops, col_var, -2) * beta2_t + ops.div(col_sum, ops.scalar(rows, p)) * one_minus,
                               floor)
             state["row_var"] = ops.assign_(row_var, _broadcast(ops, row, row_var))
@@ -248,11 +248,6 @@ def _slice(ops: Any, x: Any, axis: int, start: int, stop: int) -> Any:
     return x[(slice(None),) * axis + (slice(start, stop),)]
 
 
-def _reshape(x: Any, shape: tuple[int, ...]) -> Any:
-    """``x`` with the same elements in C order and shape ``shape`` (the array's own ``reshape``)."""
-    return x.reshape(shape)
-
-
 def _broadcast(ops: Any, x: Any, like: Any) -> Any:
     """``x`` broadcast to ``like``'s shape, exactly (``x·1``)."""
     return x * ops.full_like(like, 1.0)
@@ -282,7 +277,7 @@ def _mindspore_rms(ops: Any, x: Any) -> Any:
     dtype. (Above 1000 elements per CPU thread MindSpore splits by its thread count
     instead; that split is machine-dependent.)"""
     n = math.prod(ops.shape_of(x))
-    flat = _reshape(x * x, (n,))
+    flat = ops.reshape(x * x, (n,))
     size = math.ceil(n / max(1, math.ceil(n / MS_BLOCK)))
     total = ops.scalar(0.0, x)
     for start in range(0, n, size):

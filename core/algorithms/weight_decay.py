@@ -24,7 +24,8 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["WEIGHT_DECAY_FORMS", "DecayAppliedBy", "apply_rule_decay", "applied_by", "decay_scalars", "check_choice"]
+__all__ = ["WEIGHT_DECAY_FORMS", "DecayAppliedBy", "apply_rule_decay", "applied_by", "decay_scalars", "check_choice",
+           "without_rule_decay"]
 
 WEIGHT_DECAY_FORMS = ("coupled", "decoupled", "keras")
 
@@ -59,6 +60,26 @@ def apply_rule_decay(ops: Any, form: str, p: Any, scalars: Any) -> Any:
     if form == "keras":
         return ops.sub_scaled_(p, p * scalars["weight_decay"], scalars["lr"])
     return p
+
+
+def without_rule_decay(algorithm: Any) -> Any:
+    """``algorithm`` with ``weight_decay_form="coupled"`` when it has a rule-side form that
+    allows it, else ``algorithm`` itself.
+
+    The engine uses it for a bucket that is decayed at no step (excluded by the decay
+    filter, or the group's weight decay is a static 0): the rule then skips step 0, as
+    Keras applies no decay to an excluded variable, and the coupled form adds nothing
+    because the pipeline's decay is 0 for such a bucket. Every finite parameter gets the
+    same numbers either way; an ``inf`` stays ``inf`` instead of becoming NaN through
+    ``p·0``.
+    """
+    form = getattr(algorithm, "weight_decay_form", "coupled")
+    if form == "coupled":
+        return algorithm
+    try:
+        return algorithm.replace(weight_decay_form="coupled")
+    except (TypeError, ValueError):
+        return algorithm
 
 
 class DecayAppliedBy:
