@@ -36,7 +36,6 @@ and step).
 """
 from __future__ import annotations
 
-import importlib
 from typing import Any, Mapping
 
 import tensorflow as tf
@@ -48,7 +47,7 @@ from . import ops as tf_ops
 from .kernels.base import Kernel
 from .native import load as native_ops
 
-__all__ = ["FAST_PATHS", "RULE_PENDING", "divide_descend", "kernel"]
+__all__ = ["FAST_PATHS", "divide_descend", "kernel"]
 
 
 # -- shared pieces -------------------------------------------------------------------------
@@ -226,30 +225,23 @@ FAST_PATHS: dict[str, dict[str, Any]] = {
     ),
 }
 
-#: Algorithms whose rule does not trace on TensorFlow yet, with the reason: they run their
-#: kernel module (``kernels/<name>.py``) until the rule does.
-RULE_PENDING: dict[str, str] = {
-    "adafactor": "the MindSpore arithmetic reshapes through the array's own .reshape "
-                 "(optbridge.algorithms.adafactor._reshape), which TensorFlow tensors lack",
-}
-
 _CACHE: dict[str, Kernel] = {}
 
 
 def kernel(name: str) -> Kernel:
-    """The :class:`Kernel` of the registered algorithm ``name``: its rule with its fast paths.
+    """The :class:`Kernel` of the registered algorithm ``name``: its shared rule with the
+    fast paths :data:`FAST_PATHS` gives it.
 
-    An algorithm whose rule has not been written yet, or does not trace on TensorFlow yet
-    (:data:`RULE_PENDING`), runs its kernel module (``kernels/<name>.py``) instead.
+    Raises:
+        KeyError: ``name`` defines no rule (a plugin's algorithm brings its own kernel
+            through ``optbridge_kernels`` instead).
     """
     cached = _CACHE.get(name)
     if cached is not None:
         return cached
-    cls = algorithm_registry[name]
-    if cls.has_rule() and name not in RULE_PENDING:
-        built = Kernel(name, None, **FAST_PATHS.get(name, {}))
-    else:
-        built = importlib.import_module(f"{__package__}.kernels.{name}").KERNEL
+    if not algorithm_registry[name].has_rule():
+        raise KeyError(f"{name!r} defines no update rule over the ops namespace")
+    built = Kernel(name, None, **FAST_PATHS.get(name, {}))
     _CACHE[name] = built
     return built
 

@@ -3,9 +3,8 @@
 An algorithm runs here when it writes its update rule over the ops namespace
 (``Algorithm.has_rule()``): the rule runs on
 :mod:`optbridge.backends.tensorflow.ops`, with the fast paths of
-:mod:`optbridge.backends.tensorflow.fast_paths` where they apply. An algorithm whose rule
-has not been written yet runs its own kernel module here (``<algorithm>.py`` defining
-``KERNEL``) until it has one.
+:mod:`optbridge.backends.tensorflow.fast_paths` where they apply. A plugin's algorithm
+without a rule brings its own kernel through ``optbridge_kernels``.
 
 :data:`KERNELS` is derived from :data:`optbridge.algorithms.algorithm_registry` each time
 it is read (an algorithm registered later is listed as soon as it has a rule); its entries
@@ -14,7 +13,6 @@ never imports TensorFlow.
 """
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterator, Mapping
 
 from optbridge.algorithms import algorithm_registry
@@ -22,14 +20,10 @@ from optbridge.algorithms import algorithm_registry
 from .base import Kernel, KernelRef, resolve_kernel
 
 
-def _has_module(name: str) -> bool:
-    return importlib.util.find_spec(f"{__name__}.{name}") is not None
-
-
 def runs(name: str) -> bool:
-    """Whether the backend runs the registered algorithm ``name``."""
+    """Whether the backend runs the registered algorithm ``name`` (it has a shared rule)."""
     cls = algorithm_registry.get(name)
-    return cls is not None and (cls.has_rule() or _has_module(name))
+    return cls is not None and cls.has_rule()
 
 
 class _Registry(Mapping):
