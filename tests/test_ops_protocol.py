@@ -70,7 +70,9 @@ def _tensorflow() -> Adapter | None:
         return None
 
     def compiled(fn):
-        return tf.function(fn, jit_compile=True)
+        # XLA rewrites x / sqrt(y) as x * rsqrt(y); the ops keep it out when the function is
+        # traced through ops.jit (a traced graph cannot tell whether XLA will compile it)
+        return ops.jit(fn)
 
     return Adapter("tensorflow", ops, lambda a: tf.constant(a), lambda a: tf.Variable(a),
                    lambda t: np.asarray(t.numpy() if hasattr(t, "numpy") else t), True,
