@@ -30,13 +30,22 @@ def _forbidden_module(module: str) -> bool:
         or any(p.startswith("_") and not (p.startswith("__") and p.endswith("__")) for p in parts))
 
 
+#: optbridge's former private optimizer names (``OptimizerAPI`` before the public backend
+#: base): a plugin reaches them as attributes of its own optimizer (``self._engine``), so
+#: any attribute access to them is reported, whatever the object.
+FORMER_PRIVATE_NAMES = ("_engine", "_export_slots", "_import_slots", "_schedule_changed", "_describe_slot")
+
+
 def private_imports(source: str, filename: str) -> list[str]:
     """What ``source`` uses of optbridge that is not public API, as ``file:line: what``.
 
     Not public: ``optbridge.backends`` (the built-in backends), any module or name
     starting with an underscore (``optbridge._version``, ``from optbridge.plugin import
     _state``), an underscore attribute of an imported optbridge module
-    (``plugin._state``), and such module names in strings (``import_module``).
+    (``plugin._state``), such module names in strings (``import_module``), and an
+    attribute access to one of :data:`FORMER_PRIVATE_NAMES` on any object
+    (``self._engine``, ``getattr`` with a constant name too) or a method defined
+    under one of them (``def _export_slots``: overriding the former hook).
     """
     tree = ast.parse(source, filename)
     found: list[str] = []
@@ -71,6 +80,14 @@ def private_imports(source: str, filename: str) -> list[str]:
                 root = root.value
             if isinstance(root, ast.Name) and root.id in optbridge_names:
                 report(node, f"{ast.unparse(node)}")
+            elif node.attr in FORMER_PRIVATE_NAMES:
+                report(node, f"{ast.unparse(node)} (a former private optimizer name)")
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+              and node.func.id in ("getattr", "setattr", "hasattr", "delattr") and len(node.args) >= 2
+              and isinstance(node.args[1], ast.Constant) and node.args[1].value in FORMER_PRIVATE_NAMES):
+            report(node, f"{node.func.id}(..., {node.args[1].value!r}) (a former private optimizer name)")
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in FORMER_PRIVATE_NAMES:
+            report(node, f"def {node.name} (overrides a former private optimizer name)")
     return found
 
 
@@ -109,6 +126,40 @@ def test_the_scan_catches_each_kind_of_private_use():
     ]
 
 
+def test_the_scan_catches_each_former_private_optimizer_name():
+    bad = textwrap.dedent("""
+        class JaxOptimizer(BaseOptimizer):
+            def step(self, grads):
+                plan = self._engine.plan()
+                self._engine.commit(plan)
+            def state(self, opt):
+                return opt._export_slots(), super()._import_slots({})
+            def hooks(self):
+                self._schedule_changed(0, "lr")
+                return type(self)._describe_slot
+            def reflective(self):
+                return getattr(self, "_engine"), hasattr(self, "_import_slots")
+            def _import_slots(self, state):
+                pass
+            def its_own_names_are_fine(self):
+                return self._params, self.engine, self.export_slots(), getattr(self, "_treedef")
+    """)
+    hits = [h.split(": ", 1)[1] for h in private_imports(bad, "bad.py")]
+    assert sorted(hits) == sorted([
+        "self._engine (a former private optimizer name)",
+        "self._engine (a former private optimizer name)",
+        "opt._export_slots (a former private optimizer name)",
+        "super()._import_slots (a former private optimizer name)",
+        "self._schedule_changed (a former private optimizer name)",
+        "type(self)._describe_slot (a former private optimizer name)",
+        "getattr(..., '_engine') (a former private optimizer name)",
+        "hasattr(..., '_import_slots') (a former private optimizer name)",
+        "def _import_slots (overrides a former private optimizer name)",
+    ])
+    assert {name for name in FORMER_PRIVATE_NAMES if any(f".{name} " in h or f"'{name}'" in h for h in hits)} \
+        == set(FORMER_PRIVATE_NAMES)
+
+
 def test_the_distribution_declares_its_entry_point_packages_and_data():
     project = tomllib.loads((PLUGIN / "pyproject.toml").read_text())
     assert project["project"]["name"] == "optbridge-jax"
@@ -123,19 +174,27 @@ def test_the_distribution_declares_its_entry_point_packages_and_data():
     assert xfails["format_version"] == 1 and isinstance(xfails["xfails"], dict)
 
 
-def test_every_registered_algorithm_has_a_jax_kernel_or_a_declared_reason():
-    pytest.importorskip("jax")
-    sys.path.insert(0, str(SOURCES))
-    try:
-        from optbridge_jax import KERNELS
-    finally:
-        sys.path.remove(str(SOURCES))
+def test_every_registered_algorithm_runs_its_rule_on_jax_or_has_a_declared_reason():
     from optbridge.algorithms import algorithm_registry
 
     declared = json.loads((SOURCES / "optbridge_jax" / "data" / "xfails.json").read_text())["unsupported"]
     assert all(reason.strip() for reason in declared.values())
-    assert not set(declared) & set(KERNELS)
-    assert sorted(set(algorithm_registry) - set(KERNELS) - set(declared)) == []
+    with_rule = {name for name, cls in algorithm_registry.items() if cls.has_rule()}
+    assert not set(declared) & with_rule
+    assert sorted(set(algorithm_registry) - with_rule - set(declared)) == []
+
+
+def test_the_optimizer_is_the_public_base_with_the_plugins_ops():
+    pytest.importorskip("jax")
+    sys.path.insert(0, str(SOURCES))
+    try:
+        from optbridge_jax import JaxOptimizer, ops
+    finally:
+        sys.path.remove(str(SOURCES))
+    from optbridge.base_optimizer import BaseOptimizer
+
+    assert issubclass(JaxOptimizer, BaseOptimizer) and JaxOptimizer.functional
+    assert JaxOptimizer.ops is ops
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,7 @@ step is compiled without contraction) or, for ``fma=True``, with a float64 run.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -17,9 +18,12 @@ import pytest
 
 import optbridge
 import optbridge_jax
+from optbridge.algorithms import Algorithm
+from optbridge.algorithms.sgd import SGD
 from optbridge.dialects.mindspore import nn
 from optbridge.errors import BackendError, ScheduleExhaustedError, SpecTypeError, StepInputError
 from optbridge_jax import JaxOptimizer, transform
+from optbridge_jax import ops as jax_ops
 from optbridge_jax.pytree import named_leaves
 
 RNG = np.random.default_rng(1234)
@@ -171,7 +175,7 @@ def test_a_changing_learning_rate_does_not_recompile():
 
     def counting_sgd(alg, params, grads, slots, scalars):
         traces.append(scalars["first_step"])
-        return optbridge_jax.KERNELS["sgd"](alg, params, grads, slots, scalars)
+        alg.update(jax_ops, params, grads, slots, scalars)
 
     params = {"w": jnp.ones(8, jnp.float32)}
     spec = nn.Momentum(None, nn.dynamic_lr.cosine_decay_lr(0.0, 0.1, 6, 1, 6), 0.9).to_canonical()
@@ -184,10 +188,29 @@ def test_a_changing_learning_rate_does_not_recompile():
     assert traces == [True, False]       # one trace for the first step, one for the rest
 
 
-def test_missing_kernel_names_the_group_and_algorithm():
-    spec = nn.Adam([{"params": "conv.*"}, {"params": "*"}], 0.01).to_canonical()
-    with pytest.raises(BackendError, match=r"groups\[0\] .*no kernel for algorithm 'adam'"):
-        JaxOptimizer(spec, to_jax(tree()), {"sgd": optbridge_jax.KERNELS["sgd"]})
+def test_an_algorithm_without_rule_needs_a_kernel_and_runs_it():
+    class RulelessSGD(SGD):
+        update_tensor = Algorithm.update_tensor
+        update = Algorithm.update
+
+    canonical = nn.SGD([{"params": "conv.*"}, {"params": "*"}], 0.1).to_canonical()
+    spec = dataclasses.replace(canonical, algorithm=RulelessSGD(**{
+        f.name: getattr(canonical.algorithm, f.name) for f in dataclasses.fields(canonical.algorithm)}))
+    assert not spec.algorithm.has_rule()
+    with pytest.raises(BackendError, match=r"groups\[0\] .*no rule or kernel for algorithm 'sgd'"):
+        JaxOptimizer(spec, to_jax(tree()))
+    ran = []
+
+    def kernel(alg, params, grads, slots, scalars):
+        ran.append(len(params))
+        canonical.algorithm.update(jax_ops, params, grads, slots, scalars)
+
+    host = tree()
+    ref = optbridge.build(canonical, flat(host), backend="numpy")
+    got = JaxOptimizer(spec, to_jax(host), {"sgd": kernel}).step(grads_like(host, 0))
+    ref.step(flat(grads_like(host, 0)))
+    assert sum(ran) == 5          # every parameter, once per bucket, traced once
+    assert all(np.array_equal(v, ref.params[n]) for n, v in flat(got).items())
 
 
 def test_non_array_leaves_are_refused():

@@ -21,20 +21,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from .step import KERNELS
 from .optimizer import JaxOptimizer
 from .transform import GradientTransformation, OptState, transform
 
 __version__ = "0.1.0"
 
-__all__ = ["build", "JaxOptimizer", "KERNELS", "transform", "GradientTransformation", "OptState", "__version__"]
+__all__ = ["build", "JaxOptimizer", "transform", "GradientTransformation", "OptState", "__version__"]
 
 
 def build(spec: Any, params: Any, *, fma: bool = False) -> JaxOptimizer:
     """``optbridge.build(spec, params, backend="jax")``, with the JAX-only ``fma`` option.
 
-    Kernels added to the ``jax`` backend by other plugins (``optbridge_kernels``) are used
-    too.
+    Fast paths added to the ``jax`` backend by other plugins (``optbridge_kernels``) are
+    used too.
     """
     import optbridge
     from optbridge.dialects.base import DialectOptimizer

@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import builtins
 import functools
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -98,7 +99,7 @@ def _pairwise_plan(n: int) -> tuple[dict[int, tuple[int, ...]], tuple[tuple[tupl
     split(0, n)
     for start, size in leaves:
         blocks.setdefault(size, []).append(start)
-    number = {}
+    number: dict[tuple[str, int], int] = {}
     for size, starts in blocks.items():
         for start in starts:
             number[("leaf", leaves.index((start, size)))] = len(number)

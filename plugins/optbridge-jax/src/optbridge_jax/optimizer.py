@@ -1,25 +1,34 @@
 """The JAX backend's optimizer: functional steps over a parameter pytree.
 
+Written on the public backend base (:class:`optbridge.base_optimizer.BaseOptimizer`):
+the JAX ops namespace (:mod:`optbridge_jax.ops`), the array adapters for pytrees of JAX
+arrays, and the bucket runner. The base does the rest: gradients by name, the engine's
+plan and commit, slot allocation, the neutral ``state_dict`` / ``load_state_dict``.
+
 ``step(grads)`` returns the new parameters (a pytree of the same structure) and keeps
-the state slots as JAX arrays; nothing the caller holds is modified. Per step the
-engine computes every host scalar; each bucket (the parameters of one group sharing
-pre-processing flags, split by dtype) then runs as one jitted XLA computation
-(:mod:`optbridge_jax.step`).
+the state slots as JAX arrays; nothing the caller holds is modified. Each bucket (the
+parameters of one group sharing pre-processing flags, split by dtype) runs as one jitted
+XLA computation (:mod:`optbridge_jax.step`): :meth:`JaxOptimizer.run_bucket` replaces the
+base's eager runner for every bucket, because on JAX the shared pre-processing and rule
+are only ever run compiled (op by op they would dispatch each primitive separately); a
+fast path from ``kernels`` runs inside the same computation in place of the rule.
 """
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from optbridge.engine import Engine, OptimizerAPI, StepPlan
+from optbridge.base_optimizer import BaseOptimizer
+from optbridge.engine import BucketStep
 from optbridge.errors import BackendError, SpecTypeError, StateDictError, StepInputError
-from optbridge.groups import ParamInfo
 from optbridge.spec import OptimizerSpec
 
+from . import ops as jax_ops
 from .pytree import named_leaves
 from .step import StaticAlgorithm, compiled_step, split_scalars
 
@@ -47,7 +56,13 @@ def check_dtype(dtype: Any, what: str) -> np.dtype:
     return dtype
 
 
-def _as_array(value: Any, what: str) -> jax.Array:
+def as_array(value: Any, what: str) -> jax.Array:
+    """``value`` as a JAX array of a supported dtype (NumPy arrays are converted).
+
+    Raises:
+        SpecTypeError: a tracer (the optimizer runs the host-side engine and cannot be
+            traced), not an array, or an unsupported dtype (:func:`check_dtype`).
+    """
     if isinstance(value, jax.core.Tracer):
         raise SpecTypeError(f"{what} is a tracer: the optimizer runs the host-side engine (schedules, "
                             f"step counter) and cannot be called inside jax.jit; call it outside and keep "
@@ -58,111 +73,117 @@ def _as_array(value: Any, what: str) -> jax.Array:
     return jnp.asarray(value)
 
 
-class JaxOptimizer(OptimizerAPI):
+class JaxOptimizer(BaseOptimizer):
     """Optimizer over a pytree of JAX arrays (float32, or float64 with ``jax_enable_x64``).
 
     Args:
         spec: a canonical :class:`~optbridge.spec.OptimizerSpec`.
         params: a pytree of arrays (``{name: array}``, a nested dict of a Flax model,
             lists, ...); leaves are named by their dotted key paths
-            (:mod:`optbridge_jax.pytree`).
-        kernels: ``{algorithm name: kernel}``.
+            (:mod:`optbridge_jax.pytree`). :attr:`params` holds them by name,
+            :attr:`param_tree` as a pytree like this one.
+        kernels: ``{algorithm name: kernel}``, fast paths (``optbridge_kernels``) and the
+            only way to run an algorithm without a shared rule: ``kernel(algorithm,
+            params, grads, slots, scalars)`` is traced inside the bucket's jitted step
+            and rebinds the lists it is handed, exactly like ``algorithm.update`` without
+            the ops argument (pre-processed gradients, scalars in the bucket's dtype).
         fma: let XLA contract ``a·b + c`` into fused multiply-adds on CPU (faster, not
             bitwise equal to the reference; see :mod:`optbridge_jax.step`).
 
     Raises:
         SpecTypeError: a leaf is not a float32/float64 array, or names collide.
-        BackendError: a group's algorithm has no JAX kernel.
+        BackendError: a group's algorithm has neither a shared rule nor a kernel.
         GroupError: the spec's groups do not resolve against the leaf names.
     """
 
-    def __init__(self, spec: OptimizerSpec, params: Any, kernels: Mapping[str, Callable], *, fma: bool = False):
-        names, leaves, treedef = named_leaves(params)
-        arrays = {n: _as_array(leaf, f"parameter {n!r}") for n, leaf in zip(names, leaves)}
-        self._names = names
-        self._treedef = treedef
-        self._engine = Engine(spec, [ParamInfo(n, tuple(a.shape)) for n, a in arrays.items()])
-        for g in self._engine.groups:
-            if g.algorithm.name not in kernels:
-                raise BackendError(f"groups[{g.index}] ({g.label}): the jax backend has no kernel for algorithm "
-                                   f"{g.algorithm.name!r}")
-        self._kernels = {g.algorithm.name: kernels[g.algorithm.name] for g in self._engine.groups}
-        self._params = arrays
-        self._slots = {
-            name: {slot: jnp.full(arrays[name].shape, init, dtype=arrays[name].dtype) for slot, init in slots.items()}
-            for name, slots in self._engine.expected_slots().items()
-        }
+    ops: ClassVar[Any] = jax_ops
+    functional = True
+    backend_name = "jax"
+
+    def __init__(self, spec: OptimizerSpec, params: Any, kernels: Mapping[str, Callable[..., Any]] | None = None,
+                 *, fma: bool = False):
+        self.kernels = dict(kernels or {})
         self.fma = bool(fma)
-        on_cpu = all(d.platform == "cpu" for a in arrays.values() for d in a.devices())
-        self._exact = not self.fma and on_cpu
+        super().__init__(spec, params)
+        for g in self.engine.groups:
+            if not g.algorithm.has_rule() and g.algorithm.name not in self.kernels:
+                raise BackendError(f"groups[{g.index}] ({g.label}): the jax backend has no rule or kernel for "
+                                   f"algorithm {g.algorithm.name!r}")
+        on_cpu = all(d.platform == "cpu" for a in self.params.values() for d in a.devices())
+        self.exact = not self.fma and on_cpu
 
-    @property
-    def params(self) -> Any:
-        """The current parameters, as a pytree shaped like the one given to ``build``."""
-        return jax.tree_util.tree_unflatten(self._treedef, [self._params[n] for n in self._names])
+    # -- array adapters ------------------------------------------------------------------
+    def named_params(self, params: Any) -> list[tuple[str, jax.Array]]:
+        """The leaves of the pytree ``params`` by dotted key path, as JAX arrays; the tree's
+        structure is kept (:attr:`treedef`) for the pytree :meth:`step` returns."""
+        names, leaves, self.treedef = named_leaves(params)
+        return [(n, as_array(leaf, f"parameter {n!r}")) for n, leaf in zip(names, leaves)]
 
-    @property
-    def slots(self) -> dict[str, dict[str, jax.Array]]:
-        """The state slots, ``{param name: {slot name: array}}`` (JAX arrays, not copies)."""
-        return {n: dict(s) for n, s in self._slots.items()}
+    def check_gradient(self, name: str, grad: Any, param: jax.Array) -> str | None:
+        if not isinstance(grad, (jax.Array, np.ndarray)) or tuple(grad.shape) != tuple(param.shape):
+            return (f"must be an array of shape {tuple(param.shape)}. Received: {type(grad).__name__} "
+                    f"{getattr(grad, 'shape', '')}")
+        return super().check_gradient(name, grad, param)
 
-    def _grads_by_name(self, grads: Any) -> dict[str, jax.Array]:
-        order = self._engine.param_names
+    def gradients_by_name(self, grads: Any) -> dict[str, jax.Array]:
+        """``grads`` as a pytree shaped like the parameters, ``{name: array}``, or a sequence
+        in :attr:`param_names` order, checked and converted to JAX arrays.
+
+        Raises:
+            StepInputError: a gradient is missing or does not fit its parameter.
+            SpecTypeError: a gradient is a tracer (the optimizer cannot run inside ``jax.jit``).
+        """
         try:
-            same_structure = jax.tree_util.tree_structure(grads) == self._treedef
+            same_structure = jax.tree_util.tree_structure(grads) == self.treedef
         except Exception:
             same_structure = False
         if same_structure:
-            by_name = dict(zip(self._names, jax.tree_util.tree_leaves(grads)))
-        elif isinstance(grads, Mapping) and all(isinstance(k, str) for k in grads):
-            missing = [n for n in order if n not in grads]
-            if missing:
-                raise StepInputError(f"step: no gradient for parameter(s) {missing[:5]}")
-            by_name = dict(grads)
-        elif isinstance(grads, Sequence) and not isinstance(grads, (str, bytes)):
-            if len(grads) != len(order):
-                raise StepInputError(
-                    f"step: got {len(grads)} gradients for {len(order)} parameters (order: optimizer.param_names)")
-            by_name = dict(zip(order, grads))
-        else:
-            raise StepInputError("step: gradients must be a pytree shaped like the parameters, a mapping by name, "
-                                 f"or a sequence in optimizer.param_names order. Received: {type(grads).__name__}")
-        out = {}
-        for n in order:
-            g, p = by_name[n], self._params[n]
-            if not isinstance(g, (jax.Array, np.ndarray)) or tuple(g.shape) != tuple(p.shape):
-                raise StepInputError(f"step: gradient of {n!r} must be an array of shape {tuple(p.shape)}. "
-                                     f"Received: {type(g).__name__} {getattr(g, 'shape', '')}")
-            if np.dtype(g.dtype) != np.dtype(p.dtype):
-                raise StepInputError(f"step: gradient of {n!r} has dtype {g.dtype}, parameter has {p.dtype}")
-            out[n] = _as_array(g, f"gradient of {n!r}")
-        return out
+            grads = dict(zip(self.params, jax.tree_util.tree_leaves(grads)))
+        by_name = super().gradients_by_name(grads)
+        return {n: as_array(g, f"gradient of {n!r}") for n, g in by_name.items()}
 
-    def _run(self, plan: StepPlan, grads: Mapping[str, jax.Array]) -> tuple[dict, dict]:
-        params = dict(self._params)
-        slots = dict(self._slots)
-        for bs in plan.buckets:
-            by_dtype: dict[np.dtype, list[str]] = {}
-            for n in bs.bucket.names:
-                by_dtype.setdefault(np.dtype(params[n].dtype), []).append(n)
-            step = compiled_step(self._kernels[bs.algorithm.name], self._exact)
-            slot_names = [s.name for s in bs.algorithm.slots()]
-            for dtype, names in by_dtype.items():
-                numeric, flags = split_scalars(bs.scalars, dtype, bs.algorithm)
-                new_params, new_slots = step(
-                    tuple(params[n] for n in names),
-                    tuple(grads[n] for n in names),
-                    {s: tuple(slots[n][s] for n in names) for s in slot_names},
-                    numeric,
-                    np.asarray(bs.weight_decay, dtype) if bs.weight_decay != 0.0 else None,
-                    np.asarray(bs.grad_scale, dtype) if bs.grad_scale is not None else None,
-                    algorithm=StaticAlgorithm(bs.algorithm), negate=bs.negate, centralize=bs.centralize,
-                    flags=flags,
-                )
-                for i, n in enumerate(names):
-                    params[n] = new_params[i]
-                    slots[n] = {s: new_slots[s][i] for s in slot_names}
-        return params, slots
+    def convert_scalars(self, scalars: Mapping[str, Any], like: jax.Array,
+                        float64: frozenset[str] = frozenset()) -> dict[str, Any]:
+        """Host scalars cast on the host to ``like``'s dtype as NumPy 0-d arrays (fed to the
+        jitted step as traced values, so a changing value does not recompile), the names in
+        ``float64`` to float64 (with ``jax_enable_x64``; the bucket's dtype without it);
+        booleans stay Python booleans (static), nested mappings stay nested."""
+        dtype = np.dtype(like.dtype)
+        wide = np.dtype(np.float64) if jax.config.jax_enable_x64 else dtype
+        return {
+            k: self.convert_scalars(v, like, float64) if isinstance(v, Mapping)
+            else bool(v) if isinstance(v, (bool, np.bool_))
+            else np.asarray(v, dtype=wide if k in float64 else dtype)
+            for k, v in scalars.items()
+        }
+
+    def from_numpy(self, value: np.ndarray, like: jax.Array) -> jax.Array:
+        return jnp.asarray(np.asarray(value, dtype=like.dtype))
+
+    # -- the bucket runner -----------------------------------------------------------------
+    def run_bucket(self, bucket: BucketStep, params: list, grads: list, slots: dict[str, list],
+                   scalars: Mapping[str, Any]) -> None:
+        """Run one bucket as one jitted XLA computation: the shared pre-processing, then the
+        bucket's kernel from ``kernels`` or else the algorithm's shared rule, over
+        :mod:`optbridge_jax.ops`. Rebinds ``params`` and the lists in ``slots``."""
+        dtype = np.dtype(params[0].dtype)
+        numeric, flags = split_scalars(scalars)
+        step = compiled_step(self.kernels.get(bucket.algorithm.name), self.exact)
+        new_params, new_slots = step(
+            tuple(params), tuple(grads), {k: tuple(v) for k, v in slots.items()}, numeric,
+            np.asarray(bucket.weight_decay, dtype) if bucket.weight_decay != 0.0 else None,
+            np.asarray(bucket.grad_scale, dtype) if bucket.grad_scale is not None else None,
+            algorithm=StaticAlgorithm(bucket.algorithm), negate=bucket.negate, centralize=bucket.centralize,
+            flags=flags,
+        )
+        params[:] = new_params
+        for k, v in new_slots.items():
+            slots[k][:] = v
+
+    @property
+    def param_tree(self) -> Any:
+        """The current parameters, as a pytree shaped like the one the optimizer was built with."""
+        return jax.tree_util.tree_unflatten(self.treedef, list(self.params.values()))
 
     def step(self, grads: Any) -> Any:
         """Apply one update and return the new parameters (a pytree like ``params``).
@@ -171,11 +192,8 @@ class JaxOptimizer(OptimizerAPI):
         in ``param_names`` order. Validation and every host scalar come first; the
         optimizer's parameters, slots and counters change only once every bucket ran.
         """
-        by_name = self._grads_by_name(grads)
-        plan = self._engine.plan()
-        self._params, self._slots = self._run(plan, by_name)
-        self._engine.commit(plan)
-        return self.params
+        super().step(grads)
+        return self.param_tree
 
     # -- functional state (used by the Optax-style transformation) -----------------------
     def host_state(self) -> dict[str, Any]:
@@ -183,27 +201,28 @@ class JaxOptimizer(OptimizerAPI):
         [{host_state, lr_override, schedules, scheduler_values, hyperparameters}]}``, each group
         the neutral state dict's group without ``index`` and ``params``, so the state of declared
         schedules (torch ``lr_scheduler`` declarations) travels with it."""
-        sd = self._engine.state_dict({})
+        sd = self.engine.state_dict({})
         return {"global_step": sd["global_step"],
                 "groups": [{k: copy.deepcopy(g[k]) for k in HOST_GROUP_KEYS} for g in sd["groups"]]}
 
     def restore(self, params: Any, slots: Mapping[str, Mapping[str, jax.Array]], host: Mapping[str, Any]) -> None:
         """Continue from a state taken with :attr:`slots` and :meth:`host_state` (no copies).
 
-        ``host`` is checked with the rules of ``load_state_dict``, the slots for their
-        parameters, names, shapes and dtypes, before anything changes. Groups holding only
+        ``host`` is checked with the rules of ``load_state_dict`` (``Engine.parse_state_dict``),
+        the slots for their parameters, names, shapes and dtypes, before anything changes;
+        the engine then takes the checked state (``Engine.restore``). Groups holding only
         ``host_state`` and ``lr_override`` load as a format-1 state dict (no schedule state:
         refused for a group with a declared schedule).
         """
         names, leaves, treedef = named_leaves(params)
-        if treedef != self._treedef:
+        if treedef != self.treedef:
             raise StepInputError(f"params: the pytree structure differs from the one the optimizer was built "
-                                 f"with ({treedef} vs {self._treedef})")
-        new_params = {n: _as_array(leaf, f"parameter {n!r}") for n, leaf in zip(names, leaves)}
-        if not isinstance(slots, Mapping) or set(slots) != set(self._slots):
+                                 f"with ({treedef} vs {self.treedef})")
+        new_params = {n: as_array(leaf, f"parameter {n!r}") for n, leaf in zip(names, leaves)}
+        if not isinstance(slots, Mapping) or set(slots) != set(self.slots):
             got = sorted(slots)[:5] if isinstance(slots, Mapping) else slots
-            raise StateDictError(f"state: slots for {got!r:.200}, expected {sorted(self._slots)[:5]}")
-        for n, current in self._slots.items():
+            raise StateDictError(f"state: slots for {got!r:.200}, expected {sorted(self.slots)[:5]}")
+        for n, current in self.slots.items():
             given = slots[n]
             if not isinstance(given, Mapping) or set(given) != set(current):
                 raise StateDictError(f"state[{n!r}]: slots {given!r:.80} != expected {sorted(current)}")
@@ -213,9 +232,15 @@ class JaxOptimizer(OptimizerAPI):
                     raise StateDictError(f"state[{n!r}].{k}: must be a {ref.dtype} array of shape {ref.shape}. "
                                          f"Received: {type(value).__name__} {getattr(value, 'dtype', '')} "
                                          f"{getattr(value, 'shape', '')}")
+        self.engine.restore(self.engine.parse_state_dict(self._host_state_dict(host), slots=False))
+        self.params = new_params
+        self.slots = {n: dict(s) for n, s in slots.items()}
+
+    def _host_state_dict(self, host: Any) -> dict[str, Any]:
+        """A neutral state dict (no slots) holding ``host`` (shape checked here, values by the engine)."""
         if not isinstance(host, Mapping) or set(host) != {"global_step", "groups"}:
             raise StateDictError(f"host: must hold 'global_step' and 'groups'. Received: {host!r:.120}")
-        full = self._engine.state_dict({})
+        full = self.engine.state_dict({})
         groups = host["groups"]
         if not isinstance(groups, list) or len(groups) != len(full["groups"]):
             raise StateDictError(
@@ -232,22 +257,4 @@ class JaxOptimizer(OptimizerAPI):
         full["global_step"] = host["global_step"]
         if old_form:
             full["format_version"] = 1
-        parsed = self._engine.parse_state_dict(full, slots=False)
-        self._params = new_params
-        self._slots = {n: dict(s) for n, s in slots.items()}
-        self._engine.apply_state(parsed)
-
-    # -- neutral state (OptimizerAPI) -----------------------------------------------------
-    def _export_slots(self) -> dict[str, dict[str, np.ndarray]]:
-        return {n: {k: np.array(v, copy=True) for k, v in s.items()} for n, s in self._slots.items()}
-
-    def _import_slots(self, state: Mapping[str, Mapping[str, Any]]) -> None:
-        converted = {}
-        for n, slots in state.items():
-            dtype = self._params[n].dtype
-            try:
-                converted[n] = {k: jnp.asarray(np.asarray(v, dtype=dtype)) for k, v in slots.items()}
-            except (TypeError, ValueError) as exc:
-                raise StateDictError(f"state[{n!r}]: cannot convert to {dtype}: {exc}") from exc
-        for n, slots in converted.items():
-            self._slots[n] = {**self._slots[n], **slots}
+        return full

@@ -13,8 +13,9 @@ the algorithms it declares unsupported are data, in ``data/xfails.json``.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from importlib import resources
-from typing import Any, Mapping
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -23,7 +24,7 @@ import numpy as np
 
 from optbridge.plugin import Backend, hookimpl
 
-from .step import KERNELS
+from . import ops
 from .optimizer import JaxOptimizer, check_dtype
 from .pytree import named_leaves
 
@@ -32,7 +33,8 @@ __all__ = ["optbridge_backends", "optbridge_detect_backend", "expected_failures"
 
 
 def build(spec, params, kernels) -> JaxOptimizer:
-    """``Backend.build``: a :class:`~optbridge_jax.optimizer.JaxOptimizer` over ``params``."""
+    """``Backend.build``: a :class:`~optbridge_jax.optimizer.JaxOptimizer` over ``params``;
+    ``kernels`` are fast paths other plugins add (``optbridge_kernels``)."""
     return JaxOptimizer(spec, params, kernels)
 
 
@@ -64,7 +66,7 @@ def expected_failures() -> dict[str, str]:
 
 
 def unsupported() -> dict[str, str]:
-    """``{algorithm: reason}`` the backend declares it has no kernel for (``data/xfails.json``)."""
+    """``{algorithm: reason}`` the backend declares it cannot run (``data/xfails.json``)."""
     return {str(k): str(v) for k, v in _data().get("unsupported", {}).items()}
 
 
@@ -79,7 +81,7 @@ def optbridge_backends() -> list[Backend]:
         Backend(
             name="jax",
             build=build,
-            kernels=KERNELS,
+            ops=ops,
             dtypes=("float32", "float64") if jax.config.jax_enable_x64 else ("float32",),
             version=_version(),
             make_params=make_params,

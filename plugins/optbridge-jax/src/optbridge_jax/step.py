@@ -1,14 +1,14 @@
 """The jitted bucket step: gradient pre-processing and the update rule, one XLA computation.
 
-A kernel is a pure function over one bucket's arrays::
+:func:`compiled_step` traces the shared gradient pre-processing
+(``optbridge.preprocess``) and then the algorithm's shared rule (``Algorithm.update``)
+over the JAX ops namespace (:mod:`optbridge_jax.ops`) — or, in place of the rule, a
+kernel (a fast path, or the only way to run an algorithm without a rule)::
 
-    kernel(algorithm, params, grads, slots, scalars) -> (new_params, new_slots)
+    kernel(algorithm, params, grads, slots, scalars) -> None
 
-Every algorithm's kernel is :func:`run_rule`: its shared update rule
-(``Algorithm.update``) over the JAX ops namespace (:mod:`optbridge_jax.ops`); a plugin
-may add a fast path for an algorithm (``optbridge_kernels``) with the same signature.
-:func:`compiled_step` wraps a kernel with the shared gradient pre-processing
-(``optbridge.preprocess``) in a ``jax.jit``. What is *static*
+which, like the rule, rebinds the entries of the lists it is handed (copies: the caller's
+are untouched). Each bucket of ``JaxOptimizer.run_bucket`` is one call. What is *static*
 (part of the compiled program, one trace per value) and what is *traced* (fed as
 arrays, so a new learning rate every step does not recompile):
 
@@ -32,20 +32,20 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import jax
 import numpy as np
 
-from optbridge.algorithms import Algorithm, algorithm_registry
 from optbridge.preprocess import preprocess_gradients
 
 from . import ops as jax_ops
 
-__all__ = ["KERNELS", "Kernels", "has_rule", "compiled_step", "run_rule", "split_scalars", "merge_scalars",
-           "StaticAlgorithm", "Kernel", "EXACT_OPTIONS"]
+__all__ = ["compiled_step", "split_scalars", "merge_scalars", "StaticAlgorithm", "Kernel", "EXACT_OPTIONS"]
 
-Kernel = Callable[..., tuple[Sequence[jax.Array], Mapping[str, Sequence[jax.Array]]]]
+#: ``kernel(algorithm, params, grads, slots, scalars) -> None``, rebinding ``params`` and ``slots[name]``
+Kernel = Callable[..., None]
 
 #: Compiler options that keep a·b + c as two rounded operations (see the module docstring).
 EXACT_OPTIONS = {"xla_backend_optimization_level": 0}
@@ -80,25 +80,22 @@ class StaticAlgorithm:
         return isinstance(other, StaticAlgorithm) and self._key == other._key
 
 
-def split_scalars(scalars: Mapping[str, Any], dtype: np.dtype, algorithm: Any = None) -> tuple[dict[str, Any], tuple]:
-    """``(numeric, flags)``: numbers cast to ``dtype`` on the host, booleans as a hashable tuple.
-
-    Numbers ``algorithm.float64_scalars`` names are cast to float64 instead (when
-    ``jax_enable_x64`` is on). A nested mapping (a wrapping algorithm's
-    ``scalars["inner"]``, for ``algorithm.inner``) is split the same way: its numbers stay
-    nested in ``numeric`` and its flags nest in ``flags``.
+def split_scalars(scalars: Mapping[str, Any]) -> tuple[dict[str, Any], tuple]:
+    """``(numeric, flags)``: the numbers (already cast on the host,
+    ``JaxOptimizer.convert_scalars``) and the booleans as a hashable tuple. A nested
+    mapping (a wrapping algorithm's ``scalars["inner"]``) is split the same way: its
+    numbers stay nested in ``numeric`` and its flags nest in ``flags``.
     """
-    wide = frozenset(getattr(algorithm, "float64_scalars", ())) if jax.config.jax_enable_x64 else frozenset()
     numeric: dict[str, Any] = {}
     flags: list[tuple[str, Any]] = []
     for key, value in scalars.items():
         if isinstance(value, Mapping):
-            numeric[key], inner = split_scalars(value, dtype, getattr(algorithm, key, None))
+            numeric[key], inner = split_scalars(value)
             flags.append((key, inner))
         elif isinstance(value, (bool, np.bool_)):
             flags.append((key, bool(value)))
         else:
-            numeric[key] = np.asarray(value, dtype=np.float64 if key in wide else dtype)
+            numeric[key] = value
     return numeric, tuple(sorted(flags))
 
 
@@ -110,31 +107,23 @@ def merge_scalars(numeric: Mapping[str, Any], flags: tuple) -> dict[str, Any]:
     return out
 
 
-def run_rule(algorithm: Any, params: Sequence[jax.Array], grads: Sequence[jax.Array],
-             slots: Mapping[str, Sequence[jax.Array]], scalars: Mapping[str, Any]):
-    """The kernel of every algorithm: ``algorithm.update`` over the JAX ops namespace.
-
-    The rule rebinds the entries of the lists it is handed (copies, so the caller's are
-    untouched); returns them as ``(new_params, new_slots)``.
-    """
-    new_params = list(params)
-    new_slots = {k: list(v) for k, v in slots.items()}
-    algorithm.update(jax_ops, new_params, list(grads), new_slots, scalars)
-    return new_params, new_slots
-
-
-def _bucket_step(kernel: Kernel, params, grads, slots, numeric, weight_decay, grad_scale, *,
+def _bucket_step(kernel: Kernel | None, params, grads, slots, numeric, weight_decay, grad_scale, *,
                  algorithm, negate: bool, centralize: bool, flags: tuple):
     g = preprocess_gradients(jax_ops, params, grads, negate=negate, weight_decay=weight_decay,
                              centralize=centralize, grad_scale=grad_scale)
-    new_params, new_slots = kernel(algorithm.algorithm, list(params), g, {k: list(v) for k, v in slots.items()},
-                                   merge_scalars(numeric, flags))
+    new_params, new_slots = list(params), {k: list(v) for k, v in slots.items()}
+    scalars = merge_scalars(numeric, flags)
+    if kernel is None:
+        algorithm.algorithm.update(jax_ops, new_params, g, new_slots, scalars)
+    else:
+        kernel(algorithm.algorithm, new_params, g, new_slots, scalars)
     return tuple(new_params), {k: tuple(v) for k, v in new_slots.items()}
 
 
-@functools.lru_cache(maxsize=None)
-def compiled_step(kernel: Kernel, exact: bool) -> Callable[..., Any]:
-    """The jitted bucket step of ``kernel`` (one per kernel and contraction mode).
+@functools.cache
+def compiled_step(kernel: Kernel | None, exact: bool) -> Callable[..., Any]:
+    """The jitted bucket step running ``kernel``, or the algorithm's shared rule when
+    ``kernel`` is ``None`` (one per kernel and contraction mode).
 
     Call it as ``step(params, grads, slots, numeric, weight_decay, grad_scale,
     algorithm=StaticAlgorithm(...), negate=..., centralize=..., flags=...)`` with tuples of arrays,
@@ -146,29 +135,3 @@ def compiled_step(kernel: Kernel, exact: bool) -> Callable[..., Any]:
     return jax.jit(functools.partial(_bucket_step, kernel),
                    static_argnames=("algorithm", "negate", "centralize", "flags"),
                    compiler_options=options)
-
-
-def has_rule(algorithm: type) -> bool:
-    """Whether an algorithm class defines its update rule (``update_tensor`` or ``update``)."""
-    return algorithm.update_tensor is not Algorithm.update_tensor or algorithm.update is not Algorithm.update
-
-
-class Kernels(Mapping):
-    """``{algorithm name: kernel}``: :func:`run_rule` for every registered canonical algorithm
-    that defines its rule (``optbridge.algorithms.algorithm_registry``, read at each access)."""
-
-    def __getitem__(self, name: str) -> Kernel:
-        cls = algorithm_registry.get(name)
-        if cls is None or not has_rule(cls):
-            raise KeyError(name)
-        return run_rule
-
-    def __iter__(self):
-        return iter([name for name, cls in list(algorithm_registry.items()) if has_rule(cls)])
-
-    def __len__(self) -> int:
-        return len(list(iter(self)))
-
-
-#: the JAX backend's kernels (see :class:`Kernels`)
-KERNELS = Kernels()

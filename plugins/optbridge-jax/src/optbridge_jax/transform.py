@@ -1,4 +1,4 @@
-"""An Optax-style ``init``/``update`` pair over the same engine and kernels.
+"""An Optax-style ``init``/``update`` pair over the same engine and jitted bucket steps.
 
 ::
 
@@ -15,7 +15,7 @@ same result, and an old state can be reused.
 
 Like the optimizer, ``update`` runs the host-side engine (schedules are evaluated on the
 host, in the origin framework's precision), so it is called outside ``jax.jit``; the
-per-bucket kernels inside it are jitted. A tracer passed in raises a ``TypeError``.
+per-bucket steps inside it are jitted. A tracer passed in raises a ``TypeError``.
 
 ``updates`` are ``new_params − params``. Adding them back gives the new parameters bit
 for bit wherever an element changes by less than a factor of two in a step (the
@@ -24,7 +24,8 @@ otherwise ``params + updates`` may differ from the optimizer's result in the las
 """
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -32,7 +33,6 @@ import jax.numpy as jnp
 from optbridge.dialects.base import DialectOptimizer
 from optbridge.spec import OptimizerSpec
 
-from .step import KERNELS
 from .optimizer import JaxOptimizer
 
 __all__ = ["OptState", "GradientTransformation", "transform"]
@@ -54,7 +54,7 @@ class OptState(NamedTuple):
     host: dict
 
     @property
-    def count(self) -> int:
+    def count(self) -> int:  # type: ignore[override]  # Optax's name, not tuple.count
         """Steps taken (Optax's ``count``)."""
         return int(self.host["global_step"])
 
@@ -67,7 +67,7 @@ class GradientTransformation(NamedTuple):
 
 
 def transform(spec: DialectOptimizer | OptimizerSpec, *, fma: bool = False) -> GradientTransformation:
-    """An Optax-style gradient transformation running ``spec`` with the JAX kernels.
+    """An Optax-style gradient transformation running ``spec`` on the JAX backend (shared rules).
 
     Args:
         spec: a dialect optimizer (``nn.Adam(...)``) or a canonical spec.
@@ -82,12 +82,12 @@ def transform(spec: DialectOptimizer | OptimizerSpec, *, fma: bool = False) -> G
         key = (jax.tree_util.tree_structure(params),
                tuple((tuple(x.shape), str(x.dtype)) for x in jax.tree_util.tree_leaves(params)))
         if key not in runners:
-            runners[key] = JaxOptimizer(canonical, params, KERNELS, fma=fma)
+            runners[key] = JaxOptimizer(canonical, params, fma=fma)
         return runners[key]
 
     def init(params: Any) -> OptState:
-        opt = JaxOptimizer(canonical, params, KERNELS, fma=fma)
-        return OptState(slots=opt.slots, host=opt.host_state())
+        opt = JaxOptimizer(canonical, params, fma=fma)
+        return OptState(slots={n: dict(s) for n, s in opt.slots.items()}, host=opt.host_state())
 
     def update(grads: Any, state: OptState, params: Any = None) -> tuple[Any, OptState]:
         if params is None:
