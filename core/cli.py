@@ -49,7 +49,7 @@ from .conformance.layouts import LAYOUTS
 from .conformance.report import any_failed, format_report
 from .conformance.runner import run_suite
 from .errors import OptbridgeError
-from .schedules.values import Constant, PerStep, Scheduled
+from .schedules.values import Constant, PerStep, Scheduled, Value
 from .spec import OptimizerSpec
 
 __all__ = ["main", "build_parser"]
@@ -211,7 +211,7 @@ def _default_conform_steps(config: dict[str, Any]) -> tuple[int, str]:
     (an lr or weight-decay list, of the optimizer or of a group) when that is shorter, with
     a line saying so (``""`` otherwise): a list running out is an error, not a default."""
     spec = from_dict(config).to_canonical()
-    values = [("learning rate", spec.lr), ("weight_decay", spec.weight_decay)]
+    values: list[tuple[str, Value | None]] = [("learning rate", spec.lr), ("weight_decay", spec.weight_decay)]
     for g in spec.groups or ():
         values += [(f"groups[{g.source_index}] lr", g.lr), (f"groups[{g.source_index}] weight_decay", g.weight_decay)]
     lists = [(len(v.values), where) for where, v in values if isinstance(v, PerStep)]
@@ -377,7 +377,7 @@ def _plot(args: argparse.Namespace) -> int:
     try:
         curves = schedule_curves(spec, steps, args.steps_per_epoch)
         for curve in curves:
-            if curve.past_end:
+            if curve.past_end and curve.list_length is not None:
                 print(f"optbridge: warning: {curve.where} {curve.key!r}: the per-step list has {curve.list_length} "
                       f"entries; steps {curve.list_length}..{steps - 1} run past its end (an optimizer raises "
                       "ScheduleExhaustedError there), so its curve ends at step "

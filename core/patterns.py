@@ -28,9 +28,11 @@ from __future__ import annotations
 
 import functools
 import re
-from re import _compiler as _sre_compiler  # re's parser, opcodes and compiler (Python >= 3.11)
-from re import _constants as _sre
-from re import _parser as _sre_parse
+
+# re's parser, opcodes and compiler (Python >= 3.11); typeshed describes only their deprecated sre_* aliases
+from re import _compiler as _sre_compiler  # type: ignore[attr-defined]
+from re import _constants as _sre  # type: ignore[attr-defined]
+from re import _parser as _sre_parse  # type: ignore[attr-defined]
 from typing import Any
 
 __all__ = ["NamePattern", "compile_name_pattern", "MAX_STATES"]

@@ -96,7 +96,7 @@ class _Source:
 
 def default_steps(spec: OptimizerSpec) -> int:
     """The longest per-step list of the spec, else :data:`DEFAULT_STEPS`."""
-    values = [spec.lr, spec.weight_decay]
+    values: list[Value | None] = [spec.lr, spec.weight_decay]
     for g in spec.groups or ():
         values += [g.lr, g.weight_decay]
     lengths = [len(v.values) for v in values if v is not None and hasattr(v, "values")]
@@ -114,9 +114,9 @@ def schedule_curves(spec: OptimizerSpec, steps: int, steps_per_epoch: int = 1) -
     Raises:
         ValueError: ``steps`` or ``steps_per_epoch`` < 1.
     """
-    for name, value in (("steps", steps), ("steps_per_epoch", steps_per_epoch)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"'{name}' must be an int >= 1. Received: {value!r}")
+    for name, count in (("steps", steps), ("steps_per_epoch", steps_per_epoch)):
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise ValueError(f"'{name}' must be an int >= 1. Received: {count!r}")
     rnd = scalar_type(spec.precision)
     groups = spec.groups
     entries: list[tuple[str, Any, Value, Value]] = []

@@ -77,7 +77,7 @@ class Backend:
 
     name: str
     build: Callable[..., Any]
-    kernels: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
+    kernels: Mapping[str, Any] = field(default_factory=dict)
     ops: Any = None
     dtypes: tuple[str, ...] = ("float32", "float64")
     version: str = ""
@@ -112,20 +112,22 @@ class Backend:
 class HookSpecs:
     """Hook specifications of the ``optbridge`` project."""
 
+    # (a specification has no body: pluggy calls the plugins' implementations, hence empty-body)
+
     @hookspec
-    def optbridge_backends(self) -> list[Backend]:
+    def optbridge_backends(self) -> list[Backend]:  # type: ignore[empty-body]
         """Return the backends this plugin provides."""
 
     @hookspec
-    def optbridge_kernels(self, backend: str) -> Mapping[str, Callable[..., Any]]:
+    def optbridge_kernels(self, backend: str) -> Mapping[str, Callable[..., Any]]:  # type: ignore[empty-body]
         """Return ``{algorithm name: kernel}`` to add to the existing backend ``backend``."""
 
     @hookspec
-    def optbridge_algorithms(self) -> list[type]:
+    def optbridge_algorithms(self) -> list[type]:  # type: ignore[empty-body]
         """Return new canonical algorithm classes (registered by their ``name``)."""
 
     @hookspec
-    def optbridge_schedules(self) -> list[type]:
+    def optbridge_schedules(self) -> list[type]:  # type: ignore[empty-body]
         """Return new schedule classes (registered by their ``kind``)."""
 
     @hookspec(firstresult=True)
@@ -133,7 +135,7 @@ class HookSpecs:
         """Return the name of the backend that owns these parameters, or ``None``."""
 
     @hookspec
-    def optbridge_adapters(self) -> Mapping[str, Callable[..., Any]]:
+    def optbridge_adapters(self) -> Mapping[str, Callable[..., Any]]:  # type: ignore[empty-body]
         """Return ``{adapter name: factory}``: framework-native optimizers built from a spec.
 
         ``factory(spec, **options)`` returns the framework's own optimizer object running
@@ -260,9 +262,11 @@ def backends() -> dict[str, Backend]:
                 backend.kernels = dict(backend.kernels)
                 found[backend.name] = backend
         for name, backend in found.items():
+            kernels = dict(backend.kernels)
             for _plugin, extra in _call_each(pm, "optbridge_kernels", backend=name):
                 if extra:
-                    backend.kernels.update(dict(extra))
+                    kernels.update(dict(extra))
+            backend.kernels = kernels
         _state.backends = found
         return found
 

@@ -64,10 +64,17 @@ class StateOwner(Protocol):
     """What this module reads of the optimizer a state is for (the engine provides it;
     this module does not import the engine)."""
 
-    spec: Any
-    global_step: int
-    groups: Sequence[Any]
-    params: Mapping[str, Any]
+    @property
+    def spec(self) -> Any: ...
+
+    @property
+    def global_step(self) -> int: ...
+
+    @property
+    def groups(self) -> Sequence[Any]: ...
+
+    @property
+    def params(self) -> Mapping[str, Any]: ...
 
     @property
     def param_names(self) -> tuple[str, ...]: ...
@@ -277,7 +284,9 @@ def _like(template: Any, value: Any, path: str) -> Any:
                                  f"{_names(set(value) - set(given.values()))}")
         items = [(k, _like(template[k], value[given[k]], _at(path, k))) for k in template]
         try:
-            return type(template)(dict(items))  # a mapping, not pairs: Counter(pairs) would count them
+            # a mapping, not pairs: Counter(pairs) would count them; the concrete class (dict, Counter, ...)
+            # takes one, which mypy cannot see from Mapping
+            return type(template)(dict(items))  # type: ignore[call-arg]
         except TypeError:
             return dict(items)
     if isinstance(template, (list, tuple)):
@@ -346,6 +355,7 @@ def parse_state_dict(engine: StateOwner, sd: Any, *, describe: Callable[[Any], A
     if (isinstance(version, (bool, np.bool_)) or not isinstance(version, (int, np.integer))
             or version not in READABLE_VERSIONS):
         raise StateDictError(f"state format_version {version!r} is not supported (expected one of {READABLE_VERSIONS})")
+    version = int(version)
     unknown = [k for k in sd if k not in TOP_KEYS + LAYOUT_KEYS]
     missing = [k for k in TOP_KEYS if k not in sd and (slots or k != "state")]
     if unknown or missing:

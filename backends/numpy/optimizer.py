@@ -8,7 +8,7 @@ the algorithm's shared rule.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -40,7 +40,7 @@ class NumpyOptimizer(BaseOptimizer):
         BackendError: an algorithm of the spec has neither a rule nor a kernel.
     """
 
-    ops = numpy_ops
+    ops: ClassVar[Any] = numpy_ops
     backend_name = "numpy"
 
     def __init__(self, spec: OptimizerSpec, params: Mapping[str, np.ndarray],
@@ -78,7 +78,7 @@ class NumpyOptimizer(BaseOptimizer):
     def from_numpy(self, value: np.ndarray, like: np.ndarray) -> np.ndarray:
         return np.array(value, dtype=like.dtype, copy=True)
 
-    def step(self, grads: Any) -> None:  # type: ignore[override]
+    def step(self, grads: Any) -> None:
         """Apply one update in place. ``grads``: ``{name: ndarray}`` or a sequence in
         ``param_names`` order. Validation and every host scalar come first, so a bad call
         changes nothing."""

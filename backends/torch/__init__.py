@@ -22,7 +22,7 @@ from optbridge.plugin import Backend, hookimpl
 try:
     import torch
 except ImportError:  # torch is an optional extra: without it this plugin provides nothing
-    torch = None
+    torch = None  # type: ignore[assignment]  # checked below: without torch the plugin provides nothing
 
 __all__ = ["Optimizer", "KERNELS", "backend", "PATHS"]
 

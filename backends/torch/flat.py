@@ -161,7 +161,7 @@ class FlatBuffers:
 
 
 def flatten(names: Sequence[str], params: Sequence[torch.Tensor],
-            slots: Mapping[str, Sequence[torch.Tensor]]) -> FlatBuffers:
+            slots: Mapping[str, list[torch.Tensor]]) -> FlatBuffers:
     """Move one bucket's parameters, gradients and slots into flat buffers (values kept).
 
     ``slots`` lists are updated in place to hold the views.

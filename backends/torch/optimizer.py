@@ -37,6 +37,7 @@ import itertools
 import math
 import operator
 import sys
+import types
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -281,7 +282,7 @@ def _scheduler_in_stack() -> Any:
     few frames costs nothing that matters.
     """
     kinds = (torch.optim.lr_scheduler.LRScheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
-    frame = sys._getframe(2)
+    frame: types.FrameType | None = sys._getframe(2)
     for _ in range(_SCHEDULER_FRAMES):
         if frame is None:
             return None
@@ -419,7 +420,7 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
 
     def _torch_groups(self, engine: Engine) -> list[dict[str, Any]]:
         lrs = engine.get_lr()
-        out = []
+        out: list[dict[str, Any]] = []
         for i, g in enumerate(engine.groups):
             group = _ParamGroup(self, {"params": [(n, self._named_params[n]) for n in g.names], "lr": lrs[i]})
             group.update(self._group_keys(engine, i))
@@ -622,7 +623,7 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
         scan = hostscan.load()
         out = []
         for units in self._units:
-            row = []
+            row: list[tuple[list[int] | None, list[torch.Tensor], bool]] = []
             for unit in units:
                 if unit.flat is not None:
                     unit.flat.check()

@@ -166,7 +166,7 @@ def bucket_step(
     for i, name in enumerate(names):
         s[name] = svec[i]
     for i, name in enumerate(wide_names):
-        s[name] = wide[i]
+        s[name] = wide[i]  # type: ignore[index]  # wide is given whenever wide_names is
     for key in [k for k in s if NESTED in k]:
         outer, inner = key.split(NESTED, 1)
         s.setdefault(outer, {})[inner] = s.pop(key)
@@ -190,7 +190,7 @@ _lock = threading.Lock()
 #: inductor options of the compiled path. ``size_asserts``: the generated ``call`` would check
 #: every input's sizes and strides again after dynamo's guards have (one Python call per tensor
 #: per step: 644 on the 161 ResNet-50 tensors with Adam); the arithmetic is the same either way.
-INDUCTOR_OPTIONS = {"size_asserts": False}
+INDUCTOR_OPTIONS: dict[str, Any] = {"size_asserts": False}
 
 
 def compiled_bucket_step(key: Any, zero_dim: bool = True) -> Callable[..., None]:

@@ -56,8 +56,8 @@ def _plain(value: Any) -> Any:
 
 def state_dict(opt: Optimizer) -> dict[str, Any]:
     """See the module docstring."""
-    for hook in opt._optimizer_state_dict_pre_hooks.values():
-        hook(opt)
+    for pre_hook in opt._optimizer_state_dict_pre_hooks.values():
+        pre_hook(opt)
     neutral = _plain(opt._engine.state_dict({}))
     neutral["state"] = {name: {k: v.detach() for k, v in slots.items()} for name, slots in opt._export_slots().items()}
     groups = []
@@ -68,8 +68,8 @@ def state_dict(opt: Optimizer) -> dict[str, Any]:
         entry["param_names"] = list(names)
         groups.append(entry)
     neutral["param_groups"] = groups
-    for hook in opt._optimizer_state_dict_post_hooks.values():
-        result = hook(opt, neutral)
+    for post_hook in opt._optimizer_state_dict_post_hooks.values():
+        result = post_hook(opt, neutral)
         if result is not None:
             neutral = result
     return neutral
@@ -193,8 +193,9 @@ def load_state_dict(opt: Optimizer, sd: Mapping[str, Any]) -> None:
         raise StateDictError(
             "not an optbridge state dict (expected 'format': 'optbridge.state'): the torch backend loads what its "
             "state_dict() (or any optbridge backend's state_dict()) returns, not a torch.optim optimizer's state")
-    for hook in opt._optimizer_load_state_dict_pre_hooks.values():
-        result = hook(opt, sd)
+    for pre_hook in opt._optimizer_load_state_dict_pre_hooks.values():
+        # torch types the argument as a dict; the hook gets the mapping the caller passed
+        result = pre_hook(opt, sd)  # type: ignore[arg-type]
         if result is not None:
             sd = result
     extras = check_param_groups(opt, sd["param_groups"]) if "param_groups" in sd else None
@@ -207,8 +208,8 @@ def load_state_dict(opt: Optimizer, sd: Mapping[str, Any]) -> None:
             for key in [k for k in group if k not in own and k not in _NEUTRAL_ONLY and k not in extra]:
                 del group[key]
             group.update(extra)
-    for hook in opt._optimizer_load_state_dict_post_hooks.values():
-        hook(opt)
+    for post_hook in opt._optimizer_load_state_dict_post_hooks.values():
+        post_hook(opt)
 
 
 def to_numpy(sd: Mapping[str, Any]) -> dict[str, Any]:

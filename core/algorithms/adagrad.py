@@ -58,7 +58,7 @@ class Adagrad(Algorithm):
         check_choice(self.name, "eps_placement", self.eps_placement, ("outside", "inside", "none"))
         check_choice(self.name, "weight_decay_form", self.weight_decay_form, ("coupled", "keras"))
 
-    weight_decay_applied_by = DecayAppliedBy()  # type: ignore[assignment]
+    weight_decay_applied_by = DecayAppliedBy()
 
     def update_tensor(self, ops, p, g, state, s):
         p = apply_rule_decay(ops, self.weight_decay_form, p, s)

@@ -116,7 +116,7 @@ class Adam(Algorithm):
         check_choice(self.name, "moment_form", self.moment_form, ("lerp", "keras", "torch"))
         check_choice(self.name, "weight_decay_form", self.weight_decay_form, WEIGHT_DECAY_FORMS)
 
-    weight_decay_applied_by = DecayAppliedBy()  # type: ignore[assignment]
+    weight_decay_applied_by = DecayAppliedBy()
 
     def update_tensor(self, ops, p, g, state, s):
         p = apply_rule_decay(ops, self.weight_decay_form, p, s)

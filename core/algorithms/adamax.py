@@ -64,7 +64,7 @@ class Adamax(Algorithm):
     arithmetic: str = "torch"
     weight_decay_form: str = "coupled"
 
-    weight_decay_applied_by = DecayAppliedBy()  # type: ignore[assignment]
+    weight_decay_applied_by = DecayAppliedBy()
 
     def __post_init__(self) -> None:
         check_choice(self.name, "eps_placement", self.eps_placement, ("max", "denominator"))

@@ -75,7 +75,7 @@ class FTRL(Algorithm):
     power_precision: str = "float64"
     weight_decay_form: str = "coupled"
 
-    weight_decay_applied_by = DecayAppliedBy()  # type: ignore[assignment]
+    weight_decay_applied_by = DecayAppliedBy()
 
     def __post_init__(self) -> None:
         check_choice(self.name, "l1_sign", self.l1_sign, L1_SIGNS)

@@ -78,7 +78,7 @@ class NAdam(Algorithm):
     momentum_decay: float = 4e-3
     form: str = "torch"
     weight_decay_form: str = "coupled"
-    weight_decay_applied_by = DecayAppliedBy()  # type: ignore[assignment]
+    weight_decay_applied_by = DecayAppliedBy()
 
     def __post_init__(self) -> None:
         check_choice(self.name, "form", self.form, ("torch", "keras"))
@@ -134,9 +134,9 @@ class NAdam(Algorithm):
         beta1, beta2 = t(self.beta1), t(self.beta2)
         mu = beta1 * (one - half * t(host_pow(decay, hs.step, precision)))
         mu_next = beta1 * (one - half * t(host_pow(decay, hs.step + 1, precision)))
-        mu_product = np.float32(np.float32(host_state["mu_product"]) * np.float32(beta1)
-                                * (one - half * t(host_pow(decay, hs.step, precision))))
-        mu_product_next = t(mu_product) * mu_next
+        mu_product32 = np.float32(np.float32(host_state["mu_product"]) * np.float32(beta1)
+                                  * (one - half * t(host_pow(decay, hs.step, precision))))
+        mu_product_next = t(mu_product32) * mu_next
         scalars.update({
             "one_minus_beta1": float(one - beta1),
             "one_minus_beta2": float(one - beta2),
@@ -144,7 +144,7 @@ class NAdam(Algorithm):
             "mu_next": float(mu_next),
             "one_minus_mu_product_next": float(one - mu_product_next),
             "one_minus_mu": float(one - mu),
-            "one_minus_mu_product": float(one - t(mu_product)),
+            "one_minus_mu_product": float(one - t(mu_product32)),
             "one_minus_beta2_power": float(one - t(host_pow(beta2, hs.step, precision))),
         })
-        return scalars, {"mu_product": float(mu_product)}
+        return scalars, {"mu_product": float(mu_product32)}

@@ -52,7 +52,7 @@ class RAdam(Algorithm):
     beta2: float = 0.999
     eps: float = 1e-8
     weight_decay_form: str = "coupled"
-    weight_decay_applied_by = DecayAppliedBy()  # type: ignore[assignment]
+    weight_decay_applied_by = DecayAppliedBy()
     moment_form = "torch"
 
     def __post_init__(self) -> None:

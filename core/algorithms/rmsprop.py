@@ -78,7 +78,7 @@ class RMSProp(Algorithm):
         check_choice(self.name, "arithmetic", self.arithmetic, ("torch", "mindspore", "keras"))
         check_choice(self.name, "weight_decay_form", self.weight_decay_form, ("coupled", "keras"))
 
-    weight_decay_applied_by = DecayAppliedBy()  # type: ignore[assignment]
+    weight_decay_applied_by = DecayAppliedBy()
 
     def update_tensor(self, ops, p, g, state, s):
         rho, omr, lr = s["alpha"], s["one_minus_alpha"], s["lr"]

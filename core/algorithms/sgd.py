@@ -66,7 +66,7 @@ class SGD(Algorithm):
         check_choice(self.name, "momentum_form", self.momentum_form, ("buffer", "keras"))
         check_choice(self.name, "weight_decay_form", self.weight_decay_form, ("coupled", "keras"))
 
-    weight_decay_applied_by = DecayAppliedBy()  # type: ignore[assignment]
+    weight_decay_applied_by = DecayAppliedBy()
 
     def update_tensor(self, ops, p, g, state, s):
         lr = s["lr"]

@@ -27,6 +27,7 @@ deviates by about 10⁵ ulps either way. :func:`ulp_distance` and
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -45,7 +46,7 @@ __all__ = [
 
 _TINY = np.finfo(np.float64).tiny
 _UINT = {2: np.uint16, 4: np.uint32, 8: np.uint64}
-_INT = {2: np.int16, 4: np.int32, 8: np.int64}
+_INT: dict[int, type[np.signedinteger[Any]]] = {2: np.int16, 4: np.int32, 8: np.int64}
 
 
 def _nan_aware(dev: np.ndarray, x: np.ndarray, ref: np.ndarray) -> np.ndarray:

@@ -37,6 +37,7 @@ from ..plugin import Backend
 from . import streams
 from .catalog import CONSTRUCT_ERRORS
 from .catalog.base import ErrorInput
+from .hooks import hooks
 from .layouts import LAYOUTS
 
 __all__ = ["ErrorInput", "ErrorCheck", "ERROR_INPUTS", "TRIGGERS", "check_error_input", "ErrorInputMismatch"]
@@ -192,6 +193,7 @@ def _faulty_grads(record: ErrorInput, backend: Backend, layout: Any, params: Any
             the hook converts to each parameter's own dtype, so a gradient of another
             dtype cannot be handed over through it.
     """
+    conversions = hooks(backend)
     grads = streams.as_dtype(streams.gradients(layout, step), record.dtype)
     name = record.fault_param
     if record.fault == "shape":
@@ -202,16 +204,16 @@ def _faulty_grads(record: ErrorInput, backend: Backend, layout: Any, params: Any
         other = "float64" if record.dtype == "float32" else "float32"
         if other not in backend.dtypes:
             raise _FaultNotInjectable(f"backend lacks {other}, the wrong gradient's dtype")
-        wrong = backend.make_params({name: streams.initial_params(layout)[name]}, other)
-        faulty = backend.grads_from_numpy({name: grads[name].astype(other)}, wrong)
+        wrong = conversions.make_params({name: streams.initial_params(layout)[name]}, other)
+        faulty = conversions.grads_from_numpy({name: grads[name].astype(other)}, wrong)
         if faulty is None:
             raise _FaultNotInjectable(
                 f"{backend.name!r} attaches gradients in place (grads_from_numpy returned None), in each "
                 f"parameter's own dtype: a {other} gradient for a {record.dtype} parameter cannot be handed "
                 f"over through the suite's hooks; the backend's own tests cover it")
-        converted = backend.grads_from_numpy({k: v for k, v in grads.items() if k != name}, params)
+        converted = conversions.grads_from_numpy({k: v for k, v in grads.items() if k != name}, params)
         return {**converted, **faulty}
-    return backend.grads_from_numpy(grads, params)
+    return conversions.grads_from_numpy(grads, params)
 
 
 def check_error_input(record: ErrorInput, backend: str | Backend) -> ErrorCheck:
@@ -255,25 +257,26 @@ def _trigger(record: ErrorInput, backend: Backend) -> BaseException | ErrorCheck
     if record.dtype not in backend.dtypes:
         return ErrorCheck(record, backend.name, "skipped", f"backend lacks {record.dtype}")
     layout = LAYOUTS[record.layout]
-    params = backend.make_params(streams.initial_params(layout), record.dtype)
+    conversions = hooks(backend)
+    params = conversions.make_params(streams.initial_params(layout), record.dtype)
     if record.trigger == "build":
-        before = backend.to_numpy(params)
+        before = conversions.to_numpy(params)
         exc = _raised(record, backend.name, lambda: backend.build(spec, params, backend.kernels))
-        changed = _same_arrays(before, backend.to_numpy(params))
+        changed = _same_arrays(before, conversions.to_numpy(params))
         if changed:
             raise ErrorInputMismatch(f"{record.id} on {backend.name}: the failed build changed {changed}")
         return exc
     optimizer = backend.build(spec, params, backend.kernels)
     for step in range(record.steps_before):
         grads = streams.as_dtype(streams.gradients(layout, step), record.dtype)
-        optimizer.step(backend.grads_from_numpy(grads, params))
-    before_params, before_state = backend.to_numpy(params), optimizer.state_dict()
+        optimizer.step(conversions.grads_from_numpy(grads, params))
+    before_params, before_state = conversions.to_numpy(params), optimizer.state_dict()
     try:
         exc = _raised(record, backend.name,
                       lambda: optimizer.step(_faulty_grads(record, backend, layout, params, record.steps_before)))
     except _FaultNotInjectable as not_injectable:
         return ErrorCheck(record, backend.name, "skipped", str(not_injectable))
-    changes = _same_arrays(before_params, backend.to_numpy(params))
+    changes = _same_arrays(before_params, conversions.to_numpy(params))
     changes += _state_changes(before_state, optimizer.state_dict())
     if changes:
         raise ErrorInputMismatch(f"{record.id} on {backend.name}: the failed step changed {changes}")

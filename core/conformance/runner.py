@@ -42,6 +42,7 @@ from ..spec import OptimizerSpec
 from . import streams
 from .cases import CASES, DTYPES, CaseInfo
 from .compare import Metrics, TensorCheck, check_tensor
+from .hooks import hooks
 from .tolerances import Tolerance, tolerance_for
 
 __all__ = ["Failure", "CaseResult", "run_case", "run_suite", "case_matrix", "expected_failure",
@@ -165,16 +166,17 @@ class _Run:
 
     def __init__(self, backend: Backend, spec: OptimizerSpec, initial: Mapping[str, np.ndarray], dtype: str):
         self.backend = backend
-        self.params = backend.make_params(initial, dtype)
+        self.hooks = hooks(backend)
+        self.params = self.hooks.make_params(initial, dtype)
         self.optimizer = backend.build(spec, self.params, backend.kernels)
 
     def step(self, grads: Mapping[str, np.ndarray]) -> None:
-        returned = self.optimizer.step(self.backend.grads_from_numpy(grads, self.params))
+        returned = self.optimizer.step(self.hooks.grads_from_numpy(grads, self.params))
         if self.backend.functional:
             self.params = returned
 
     def read(self) -> dict[str, np.ndarray]:
-        return self.backend.to_numpy(self.params)
+        return self.hooks.to_numpy(self.params)
 
     def state(self) -> dict[str, Any]:
         return self.optimizer.state_dict()

@@ -237,7 +237,7 @@ def _node_variants(node: Any, path: tuple) -> dict[str, Any]:
     if _is_array(node):
         return _array_variants(node)
     if isinstance(node, dict):
-        out = {} if _optional_entries(path) else {"extra": {**node, "bogus_key": 1.0}}
+        out: dict[str, Any] = {} if _optional_entries(path) else {"extra": {**node, "bogus_key": 1.0}}
         return out if not path else {**out, "none": None, "list": [1.0]}
     if isinstance(node, (list, tuple)):
         out = {"longer": type(node)(list(node) + [node[-1] if node else 1.0])}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -83,6 +83,11 @@ class DialectOptimizer:
     tuple_arguments: ClassVar[tuple[str, ...]] = ()
 
     _arguments: dict[str, Any]
+
+    if TYPE_CHECKING:
+        # each subclass takes its origin framework's arguments; code reaching a class through
+        # dialect_registry calls it with them
+        def __init__(self, *args: Any, **kwargs: Any) -> None: ...
 
     def _record(self, arguments: Mapping[str, Any]) -> None:
         self._arguments = dict(arguments)

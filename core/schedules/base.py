@@ -47,7 +47,7 @@ class Schedule:
     """
 
     kind: ClassVar[str] = ""
-    interval: ClassVar[str] = "step"
+    interval: str = "step"
     precision: ClassVar[str] = "float64"
 
     def value(self, step: int) -> float:

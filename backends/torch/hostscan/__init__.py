@@ -65,6 +65,8 @@ def _command(cxx: str, out: str) -> list[str]:
 def _import(path: Path) -> Any:
     loader = importlib.machinery.ExtensionFileLoader("optbridge_torch_hostscan", str(path))
     spec = importlib.util.spec_from_file_location("optbridge_torch_hostscan", str(path), loader=loader)
+    if spec is None:
+        raise ImportError(f"cannot load the host scan extension from {path}")
     module = importlib.util.module_from_spec(spec)
     loader.exec_module(module)
     return module

@@ -83,10 +83,9 @@ def _cos(x: np.float32) -> np.float32:
     return _f32(math.cos(float(x)))
 
 
-def _number(cls: str, name: str, value: Any) -> float:
+def _number(cls: str, name: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, (Real, np.floating, np.integer)):
         raise SpecTypeError(f"{cls}: '{name}' must be a number. Received: {value!r} of type {type(value).__name__}")
-    return value
 
 
 def _check_decay_steps(name: str, value: Any, cls: str) -> None:

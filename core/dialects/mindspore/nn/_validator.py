@@ -13,7 +13,7 @@ from ....errors import SpecTypeError, SpecValueError
 __all__ = ["INC_NEITHER", "INC_BOTH", "INC_LEFT", "check_float_range", "check_value_types"]
 
 INC_NEITHER, INC_BOTH, INC_LEFT = "neither", "both", "left"
-_BRACKETS = {INC_NEITHER: "()", INC_BOTH: "[]", INC_LEFT: "[)"}
+_BRACKETS = {INC_NEITHER: ("(", ")"), INC_BOTH: ("[", "]"), INC_LEFT: ("[", ")")}
 
 
 def check_float_range(value: Any, lower: float, upper: float, rel: str, name: str, cls_name: str) -> None:

@@ -69,7 +69,7 @@ def _check_finite_number(
     arg_value: Any,
     bound: int,
     rel: str,
-    arg_type: type,
+    arg_type: type[Any],
     arg_name: str,
     prim_name: str | None,
 ) -> None:

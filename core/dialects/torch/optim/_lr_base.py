@@ -177,7 +177,7 @@ class LRScheduler:
         """Compute the next learning rate of every group (called by :meth:`step`)."""
         raise NotImplementedError
 
-    def step(self, epoch: int | None = None) -> None:
+    def step(self, epoch: float | None = None) -> None:
         """Step the scheduler (call it after ``optimizer.step()``).
 
         Args:
@@ -212,7 +212,8 @@ class LRScheduler:
                     self.last_epoch += 1
                     values = self.get_lr()
                 else:
-                    self.last_epoch = epoch
+                    # a deprecated explicit epoch is stored as given, fractional ones included (as torch does)
+                    self.last_epoch = epoch  # type: ignore[assignment]
                     if hasattr(self, "_get_closed_form_lr"):
                         values = self._get_closed_form_lr()
                     else:

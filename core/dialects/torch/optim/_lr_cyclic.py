@@ -41,10 +41,10 @@ class CyclicLR(LRScheduler):
             for lr, group in zip(base_lrs, self._opt.param_groups, strict=True):
                 group["lr"] = lr
         self.max_lrs = _format_param("max_lr", self._opt, max_lr)
-        step_size_up = float(step_size_up)
-        step_size_down = float(step_size_down) if step_size_down is not None else step_size_up
-        self.total_size = step_size_up + step_size_down
-        self.step_ratio = step_size_up / self.total_size
+        up = float(step_size_up)
+        down = float(step_size_down) if step_size_down is not None else up
+        self.total_size = up + down
+        self.step_ratio = up / self.total_size
         scale_fn = _as_callable(scale_fn, ("x",))
         if mode not in ["triangular", "triangular2", "exp_range"] and scale_fn is None:
             raise SpecValueError("mode is invalid and scale_fn is None")
@@ -189,7 +189,7 @@ class OneCycleLR(LRScheduler):
         else:
             raise SpecValueError("You must define either total_steps OR (epochs AND steps_per_epoch)")
         if three_phase:
-            self._schedule_phases = [
+            self._schedule_phases: list[dict[str, Any]] = [
                 {"end_step": float(pct_start * self.total_steps) - 1, "start_lr": "initial_lr", "end_lr": "max_lr",
                  "start_momentum": "max_momentum", "end_momentum": "base_momentum"},
                 {"end_step": float(2 * pct_start * self.total_steps) - 2, "start_lr": "max_lr",

@@ -303,6 +303,7 @@ def _declaration(scheduler: type[LRScheduler], interval: str = "epoch") -> None:
     scheduler.Declaration = cls
 
 
+_scheduler: type[LRScheduler]
 for _scheduler in (LambdaLR, MultiplicativeLR, StepLR, MultiStepLR, ConstantLR, LinearLR, ExponentialLR,
                    SequentialLR, PolynomialLR, CosineAnnealingLR, ChainedScheduler, ReduceLROnPlateau,
                    CosineAnnealingWarmRestarts):

@@ -102,5 +102,5 @@ for _cls in (LambdaLR, MultiplicativeLR, StepLR, MultiStepLR, ConstantLR, Linear
              PolynomialLR, LRScheduler, TorchSchedule):
     _cls.__module__ = __name__
     if "Declaration" in vars(_cls):
-        _cls.Declaration.__module__ = __name__
+        vars(_cls)["Declaration"].__module__ = __name__
 del _cls
