@@ -32,11 +32,11 @@ from __future__ import annotations
 import json
 import math
 import sys
+import types
 from typing import Any
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from optbridge import plugin
 from optbridge.config import from_dict, to_dict
@@ -57,7 +57,7 @@ _CALLBACK_FRAMES = 8
 
 def _callback_in_stack() -> Any:
     """The Keras callback assigning ``optimizer.learning_rate``, or ``None`` (refusal path only)."""
-    frame = sys._getframe(2)
+    frame: types.FrameType | None = sys._getframe(2)
     for _ in range(_CALLBACK_FRAMES):
         if frame is None:
             return None
@@ -73,7 +73,9 @@ def _canonical(spec: Any) -> OptimizerSpec:
         return spec.to_canonical()
     if isinstance(spec, OptimizerSpec):
         return spec
-    raise SpecTypeError(f"optbridge.keras takes a dialect optimizer or an OptimizerSpec. Received: {type(spec).__name__}")
+    raise SpecTypeError(
+        f"optbridge.keras takes a dialect optimizer or an OptimizerSpec. Received: {type(spec).__name__}"
+    )
 
 
 def _plain(value: Any) -> Any:
@@ -201,7 +203,7 @@ class KerasOptimizer(keras.optimizers.Optimizer):
             f"changed")
 
     def _assign_lr(self, value: float) -> None:
-        engine = self._runner._engine
+        engine = self.optbridge._engine
         for i, g in enumerate(engine.groups):
             self._refuse_dynamic(f"groups[{g.index}] ({g.label})", engine.dynamic_lr(i))
         lrs = [engine.static_lr(i) for i in range(len(engine.groups))]
@@ -219,7 +221,7 @@ class KerasOptimizer(keras.optimizers.Optimizer):
             raise SpecValueError(f"{self.name}: assigning optimizer.learning_rate = {value!r} would give groups{bad} "
                                  f"a learning rate that is not finite. Nothing was changed")
         for i, lr in enumerate(new):
-            self._runner.set_lr(lr, group=i)
+            self.optbridge.set_lr(lr, group=i)
 
     # -- serialisation ----------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:
@@ -232,7 +234,7 @@ class KerasOptimizer(keras.optimizers.Optimizer):
                 "native": self._native}
 
     @classmethod
-    def from_config(cls, config: dict[str, Any], custom_objects=None) -> "KerasOptimizer":
+    def from_config(cls, config: dict[str, Any], custom_objects=None) -> KerasOptimizer:
         config = dict(config)
         spec = from_dict(config.pop("spec"))
         return cls(spec, **config)
@@ -294,12 +296,14 @@ class KerasOptimizer(keras.optimizers.Optimizer):
         model's ``"net/dense/kernel"`` comes back as ``"dense/kernel"``.
         """
         old = state.get("param_names")
-        new = list(self._runner.param_names)
+        new = list(self.optbridge.param_names)
         if not isinstance(old, list) or not all(isinstance(n, str) for n in old):
             raise StateDictError(f"{self.name}: the saved optbridge state's 'param_names' must be a list of names. "
                                  f"Received: {old!r:.80}")
         if len(old) != len(new):
-            raise StateDictError(f"{self.name}: the saved optimizer trained {len(old)} variables, this model has {len(new)}")
+            raise StateDictError(
+                f"{self.name}: the saved optimizer trained {len(old)} variables, this model has {len(new)}"
+            )
         rename = dict(zip(old, new))
         state = dict(state, param_names=new)
         groups = state.get("groups")

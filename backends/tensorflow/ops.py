@@ -34,7 +34,8 @@ propagate NaN.
 from __future__ import annotations
 
 import contextvars
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import tensorflow as tf

@@ -26,8 +26,9 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
@@ -125,7 +126,8 @@ def _without_rule_decay(alg: Algorithm) -> Algorithm:
     if form == "coupled":
         return alg
     try:
-        return dataclasses.replace(alg, weight_decay_form="coupled")
+        # only algorithms with a weight_decay_form field get here (getattr above); Algorithm has none
+        return dataclasses.replace(alg, weight_decay_form="coupled")  # type: ignore[call-arg]
     except ValueError:
         return alg
 
@@ -265,19 +267,21 @@ class TensorFlowOptimizer(OptimizerAPI):
                 for n in bucket.names:
                     by_dtype.setdefault(self._vars[n].dtype, []).append(self._position[n])
                 kernel_alg = alg
-                if kernel.separable_decay and alg.weight_decay_applied_by == "rule" and (static_zero or not bucket.decay):
+                rule_decay = alg.weight_decay_applied_by == "rule"
+                if kernel.separable_decay and rule_decay and (static_zero or not bucket.decay):
                     kernel_alg = _without_rule_decay(alg)
                 # fast paths only for hyperparameters they were written for
                 fast = kernel.update is not None or not _unknown_hyperparameters(kernel, kernel_alg)
                 for dtype, indices in by_dtype.items():
                     # A fused op forms its own constants (1 − β, ...) in the parameter dtype: exact
-                    # only when the host scalars are computed in that dtype too.
-                    can_fuse = (fast and fused and kernel.fused is not None and dtype.name == spec.precision
+                    # only when the host scalars are computed in that dtype too. (A path and its
+                    # predicate come together: KernelSpec checks it, so a predicate means the path.)
+                    can_fuse = (fast and fused and kernel.can_fuse is not None and dtype.name == spec.precision
                                 and kernel.can_fuse(kernel_alg, probe, dtype.as_numpy_dtype))
-                    use_native = (fast and native and jit_compile is not True and kernel.native is not None
+                    use_native = (fast and native and jit_compile is not True and kernel.can_native is not None
                                   and kernel.can_native(kernel_alg)
                                   and self._on_cpu([self._order[i] for i in indices]) and native_ops() is not None)
-                    use_raw = (fast and not use_native and not can_fuse and kernel.raw is not None
+                    use_raw = (fast and not use_native and not can_fuse and kernel.can_raw is not None
                                and kernel.can_raw(kernel_alg))
                     layout = _Layout(
                         bucket=bucket_pos, indices=tuple(indices), algorithm=alg, kernel_algorithm=kernel_alg,
@@ -302,13 +306,13 @@ class TensorFlowOptimizer(OptimizerAPI):
         """
         precision = self._engine.spec.precision
         keys: set[tuple] = set()
-        first = None
+        probed = []
         for step in _PROBE_STEPS:
-            scalars, _ = alg.host_scalars(alg.init_host_state(),
-                                          HostStep(lr=0.01, weight_decay=0.0, step=step, partition=partition), precision)
-            first = scalars if first is None else first
+            host_step = HostStep(lr=0.01, weight_decay=0.0, step=step, partition=partition)
+            scalars, _ = alg.host_scalars(alg.init_host_state(), host_step, precision)
+            probed.append(scalars)
             keys.update(_flatten(scalars))
-        return first, tuple(sorted(keys))
+        return probed[0], tuple(sorted(keys))
 
     def _make_program(self, replica: int) -> Any:
         params = [self._components(self._vars[n])[replica] for n in self._order]
@@ -415,7 +419,9 @@ class TensorFlowOptimizer(OptimizerAPI):
                 )
             ordered = list(grads)
         else:
-            raise StepInputError(f"step: gradients must be a mapping by name or a sequence. Received: {type(grads).__name__}")
+            raise StepInputError(
+                f"step: gradients must be a mapping by name or a sequence. Received: {type(grads).__name__}"
+            )
         self._apply(self._checked(ordered))
 
     def apply_gradients(self, grads_and_vars: Any) -> None:
@@ -466,7 +472,9 @@ class TensorFlowOptimizer(OptimizerAPI):
             except (TypeError, ValueError) as exc:
                 raise StepInputError(f"step: gradient of {name!r} is not a tensor: {exc}") from None
             if g.dtype != var.dtype:
-                raise StepInputError(f"step: gradient of {name!r} has dtype {g.dtype.name}, parameter has {var.dtype.name}")
+                raise StepInputError(
+                    f"step: gradient of {name!r} has dtype {g.dtype.name}, parameter has {var.dtype.name}"
+                )
             if not g.shape.is_compatible_with(var.shape):
                 raise StepInputError(f"step: gradient of {name!r} has shape {g.shape}, parameter has {var.shape}")
             out.append(g)
@@ -485,7 +493,8 @@ class TensorFlowOptimizer(OptimizerAPI):
             if unknown:
                 raise BackendError(f"algorithm {layout.algorithm.name!r} produced host scalars {sorted(unknown)} "
                                    f"it did not produce when the optimizer was built")
-            vec[layout.offset + _HEADER:layout.offset + layout.width] = [float(flat.get(k, np.nan)) for k in layout.keys]
+            start, end = layout.offset + _HEADER, layout.offset + layout.width
+            vec[start:end] = [float(flat.get(k, np.nan)) for k in layout.keys]
         return vec
 
     def _host_step(self) -> np.ndarray:

@@ -18,7 +18,7 @@ from optbridge.errors import SpecTypeError
 __all__ = ["is_variable", "unwrap", "variable_name", "named_variables", "looks_like_tensorflow_params"]
 
 
-def _keras_variable_type() -> type | None:
+def _keras_variable_type() -> type[Any] | None:
     keras = sys.modules.get("keras")
     return getattr(keras, "Variable", None) if keras is not None else None
 
@@ -79,7 +79,9 @@ def named_variables(params: Any) -> list[tuple[str, Any]]:
         if not isinstance(name, str):
             raise SpecTypeError(f"parameter names must be strings. Received: {name!r}")
         if not is_variable(var):
-            raise SpecTypeError(f"parameter {name!r} must be a tf.Variable or keras.Variable. Received: {type(var).__name__}")
+            raise SpecTypeError(
+                f"parameter {name!r} must be a tf.Variable or keras.Variable. Received: {type(var).__name__}"
+            )
         if name in seen:
             raise SpecTypeError(
                 f"two variables are named {name!r} (positions {seen[name]} and {i}); pass a {{name: variable}} "

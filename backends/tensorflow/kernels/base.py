@@ -41,8 +41,9 @@ is built.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 __all__ = ["Kernel", "KernelRef", "resolve_kernel"]
 
