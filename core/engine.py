@@ -531,14 +531,6 @@ class OptimizerAPI:
     engine: Engine
 
     @property
-    def _engine(self) -> Engine:
-        return self.engine
-
-    @_engine.setter
-    def _engine(self, value: Engine) -> None:
-        self.engine = value
-
-    @property
     def global_step(self) -> int:
         """Optimizer steps taken."""
         return self.engine.global_step
@@ -587,21 +579,12 @@ class OptimizerAPI:
         """Hook: a bound ``optim.lr_scheduler`` changed ``key`` (``"lr"``, ``"momentum"`` or
         ``"betas"``) of the group at position ``group`` through the engine. A backend that
         shows values outside the engine (the torch backend's ``param_groups``) updates them."""
-        self._schedule_changed(group, key)
 
-    def _schedule_changed(self, group: int, key: str) -> None:
-        """Older name of :meth:`schedule_changed`, kept while backends move to the public one."""
-
-    def export_slots(self) -> dict[str, dict[str, np.ndarray]]:
+    def export_slots(self) -> dict[str, dict[str, Any]]:
         """``{param name: {slot name: NumPy array}}`` of the optimizer state."""
-        return self._export_slots()
-
-    def import_slots(self, state: Mapping[str, Mapping[str, Any]]) -> None:
-        """Write checked slot values (see :meth:`load_state_dict`)."""
-        self._import_slots(state)
-
-    def _export_slots(self) -> dict[str, dict[str, Any]]:
         raise NotImplementedError
 
-    def _import_slots(self, state: Mapping[str, Mapping[str, Any]]) -> None:
+    def import_slots(self, state: Mapping[str, Mapping[str, Any]]) -> None:
+        """Write checked slot values (see :meth:`load_state_dict`): convert every one before
+        assigning any."""
         raise NotImplementedError

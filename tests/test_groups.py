@@ -121,8 +121,8 @@ def test_guide_grouping_with_selectors():
     params = {n: np.zeros(s, np.float32) for n, s in layouts.guide}
     opt = optbridge.build(spec, params)
     assert opt.param_names == tuple(NAMES)
-    names = [g.names for g in opt._engine.groups]
+    names = [g.names for g in opt.engine.groups]
     assert names == [("layer1.0.weight", "layer2.0.weight"),
                      ("layer1.1.gamma", "layer1.1.beta", "layer2.1.gamma", "layer2.1.beta"),
                      ("fc.weight",), ("fc.bias",)]
-    assert [g.index for g in opt._engine.groups] == [1, 2, 3, 4]
+    assert [g.index for g in opt.engine.groups] == [1, 2, 3, 4]

@@ -127,7 +127,7 @@ def test_per_group_keras_schedules_in_a_spec():
     wd_b = schedules.PolynomialDecay(1e-3, 4, end_learning_rate=0.0)
     opt = optbridge.build(nn.Momentum([{"params": "a", "lr": lr_a}, {"params": "b", "weight_decay": wd_b}],
                                       learning_rate=0.05, momentum=0.9), params)
-    engine = opt._engine
+    engine = opt.engine
     for step in range(6):
         assert opt.get_lr()[0] == lr_a(step)
         assert engine.weight_decay_at(engine.groups[1], step) == wd_b(step)

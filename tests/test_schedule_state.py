@@ -61,7 +61,7 @@ def grads(step: int, p: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 
 def run(opt, p, start_epoch: int, stop_epoch: int, record: list) -> None:
-    engine = opt._engine
+    engine = opt.engine
     for epoch in range(start_epoch, stop_epoch):
         for _ in range(STEPS_PER_EPOCH):
             step = opt.global_step
@@ -183,8 +183,8 @@ def test_bound_scheduler_state_lives_in_the_optimizer_state():
     assert group["scheduler_values"] == {"initial_lr": 0.2 / 25.0, "max_lr": 0.2, "min_lr": 0.2 / 25.0 / 1e4,
                                          "max_momentum": 0.95, "base_momentum": 0.85}
     assert group["lr_override"] == sched.get_last_lr()[0]
-    assert group["hyperparameters"] == {"momentum": opt._engine.groups[0].algorithm.momentum}
+    assert group["hyperparameters"] == {"momentum": opt.engine.groups[0].algorithm.momentum}
     fresh = optbridge.build(OptimizerSpec(algorithm=SGD(momentum=0.9), lr=Constant(0.1)), {"w": np.zeros(2)})
     fresh.load_state_dict(opt.state_dict())
-    assert fresh._engine.groups[0].algorithm == opt._engine.groups[0].algorithm
+    assert fresh.engine.groups[0].algorithm == opt.engine.groups[0].algorithm
     assert fresh.get_lr() == opt.get_lr()

@@ -94,8 +94,8 @@ def test_nan_hyperparameters_are_refused_on_load_and_by_set_hyperparameters():
     with pytest.raises(StateDictError, match=r"groups\[0\]\.hyperparameters\.momentum: must be a finite number"):
         opt.load_state_dict(sd)
     with pytest.raises(SpecValueError, match="'momentum' must be a finite number"):
-        opt._engine.set_hyperparameters(0, momentum=math.nan)
-    assert opt._engine.groups[0].algorithm.momentum == 0.9
+        opt.engine.set_hyperparameters(0, momentum=math.nan)
+    assert opt.engine.groups[0].algorithm.momentum == 0.9
 
 
 def test_a_schedule_runtime_from_another_declaration_is_refused():

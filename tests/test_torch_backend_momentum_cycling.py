@@ -227,7 +227,7 @@ def test_refused_edits_change_nothing():
     opt.param_groups[1]["dampening"] = 0.1
     with pytest.raises(SpecValueError, match=r"param_groups\[1\]\['dampening'\] was changed"):
         opt.step()
-    assert [g.algorithm.momentum for g in opt._engine.groups] == [0.9, 0.9] and opt.global_step == 2
+    assert [g.algorithm.momentum for g in opt.engine.groups] == [0.9, 0.9] and opt.global_step == 2
     assert all((tensors[n] == params[n]).all() for n in SHAPES)
 
 
@@ -252,7 +252,7 @@ def test_a_value_a_declared_schedule_cycles_cannot_be_written():
     with pytest.raises(SpecValueError, match=r"param_groups\[0\]: \['momentum'\] is set every step by the group's "
                                              r"optbridge schedule"):
         opt.step()
-    assert opt._engine.groups[1].algorithm.momentum == 0.9  # nothing applied
+    assert opt.engine.groups[1].algorithm.momentum == 0.9  # nothing applied
 
 
 def test_add_param_group_takes_torchs_betas():
@@ -261,4 +261,4 @@ def test_add_param_group_takes_torchs_betas():
     opt = Optimizer({"a.weight": tensors["a.weight"]}, optim.Adam(None, lr=0.1))
     opt.add_param_group({"params": [("c", extra)], "betas": (0.5, 0.9)})
     assert opt.param_groups[1]["betas"] == (0.5, 0.9)
-    assert opt._engine.groups[1].algorithm.beta1 == 0.5 and opt._engine.groups[1].algorithm.beta2 == 0.9
+    assert opt.engine.groups[1].algorithm.beta1 == 0.5 and opt.engine.groups[1].algorithm.beta2 == 0.9

@@ -141,7 +141,7 @@ def torch_kwargs(kwargs: dict) -> dict:
 
 
 def momenta_ob(opt, kind: str) -> list[float]:
-    hp = [g.algorithm.hyperparameters() for g in opt._engine.groups]
+    hp = [g.algorithm.hyperparameters() for g in opt.engine.groups]
     return [h["momentum"] if kind == "sgd" else h["beta1"] for h in hp]
 
 
@@ -177,7 +177,7 @@ def test_bound_scheduler_matches_torch(case):
     st = getattr(torch.optim.lr_scheduler, name)(topt, **torch_kwargs(kwargs))
     for epoch in range(STEPS):
         assert so.get_last_lr() == st.get_last_lr(), (name, epoch)
-        assert [opt._engine.static_lr(i) for i in range(2)] == torch_lrs(topt), (name, epoch)
+        assert [opt.engine.static_lr(i) for i in range(2)] == torch_lrs(topt), (name, epoch)
         assert momenta_ob(opt, kind) == momenta_torch(topt, kind), (name, epoch)
         opt.step(zero_grads(params))
         topt.step()
@@ -336,7 +336,7 @@ def test_declared_scheduler_matches_torch(case):
     for epoch in range(STEPS):
         assert opt.get_lr() == torch_lrs(topt), (name, epoch)
         expected_m = momenta_torch(topt, kind)
-        plan_algs = [b.algorithm for b in opt._engine.plan().buckets]
+        plan_algs = [b.algorithm for b in opt.engine.plan().buckets]
         got_m = [a.momentum if kind == "sgd" else a.beta1 for a in plan_algs]
         if kwargs.get("cycle_momentum", True) and sets_lr:
             assert got_m == expected_m, (name, epoch)
@@ -536,7 +536,7 @@ def test_declared_schedules_work_per_group_in_the_mindspore_dialect():
                          "weight_decay": wd},
                         {"params": "*", "lr": nn.ExponentialDecayLR(0.05, 0.9, 2)}], learning_rate=0.1, momentum=0.9)
     opt = optbridge.build(spec, params)
-    engine = opt._engine
+    engine = opt.engine
     seen = []
     for epoch in range(5):
         for _ in range(3):

@@ -203,7 +203,7 @@ class KerasOptimizer(keras.optimizers.Optimizer):
             f"changed")
 
     def _assign_lr(self, value: float) -> None:
-        engine = self.optbridge._engine
+        engine = self.optbridge.engine
         for i, g in enumerate(engine.groups):
             self._refuse_dynamic(f"groups[{g.index}] ({g.label})", engine.dynamic_lr(i))
         lrs = [engine.static_lr(i) for i in range(len(engine.groups))]
@@ -242,7 +242,7 @@ class KerasOptimizer(keras.optimizers.Optimizer):
     def save_own_variables(self, store) -> None:
         super().save_own_variables(store)
         if self._runner is not None:
-            state = self._runner._engine.state_dict({})
+            state = self._runner.engine.state_dict({})
             store[_STATE_KEY] = np.frombuffer(json.dumps(_plain(state)).encode("utf-8"), dtype=np.uint8)
 
     def load_own_variables(self, store) -> None:

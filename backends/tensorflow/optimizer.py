@@ -208,8 +208,8 @@ class TensorFlowOptimizer(OptimizerAPI):
                 raise SpecTypeError(f"parameter {name!r} has a shape that is not fully defined: {v.shape}")
         self._given = dict(named)
         self._vars = {n: unwrap(v) for n, v in named}
-        self._engine = Engine(spec, [ParamInfo(n, tuple(v.shape)) for n, v in self._vars.items()])
-        self._order = tuple(self._engine.param_names)
+        self.engine = Engine(spec, [ParamInfo(n, tuple(v.shape)) for n, v in self._vars.items()])
+        self._order = tuple(self.engine.param_names)
         self._position = {n: i for i, n in enumerate(self._order)}
         self._signature = [(self._vars[n].dtype, self._vars[n].shape) for n in self._order]
         self._by_id: dict[int, str] = {}
@@ -217,7 +217,7 @@ class TensorFlowOptimizer(OptimizerAPI):
             self._by_id[id(given)] = n
             self._by_id[id(self._vars[n])] = n
         self._kernels: dict[str, Kernel] = {}
-        for g in self._engine.groups:
+        for g in self.engine.groups:
             name = g.algorithm.name
             if name not in kernels:
                 raise BackendError(f"the tensorflow backend has no kernel for algorithm {name!r}")
@@ -225,7 +225,7 @@ class TensorFlowOptimizer(OptimizerAPI):
             _check_hyperparameters(kernel, g.algorithm, g.index)
         factory = slot_factory or _default_slot
         self._slot_objects: dict[str, dict[str, Any]] = {}
-        for name, slots in self._engine.expected_slots().items():
+        for name, slots in self.engine.expected_slots().items():
             self._slot_objects[name] = {s: factory(self._given[name], s, init) for s, init in slots.items()}
         self._slots = {n: {s: unwrap(o) for s, o in slots.items()} for n, slots in self._slot_objects.items()}
         self._layouts, self._width = self._plan_layouts(jit_compile, fused, native)
@@ -250,13 +250,13 @@ class TensorFlowOptimizer(OptimizerAPI):
 
     def _plan_layouts(self, jit_compile: bool | None, fused: bool,
                       native: bool) -> tuple[tuple[_Layout, ...], int]:
-        spec = self._engine.spec
+        spec = self.engine.spec
         coupled = "weight_decay" in spec.preprocess
         scale = "loss_scale" in spec.preprocess and spec.loss_scale != 1.0
         layouts: list[_Layout] = []
         offset = 0
         bucket_pos = 0
-        for group in self._engine.groups:
+        for group in self.engine.groups:
             alg = group.algorithm
             kernel = self._kernels[alg.name]
             wd_value = group.weight_decay
@@ -304,7 +304,7 @@ class TensorFlowOptimizer(OptimizerAPI):
         ρₜ > 5); the step function is traced with all of them, and a step that lacks one
         feeds NaN there (its kernel reads it only under the flag that says it exists).
         """
-        precision = self._engine.spec.precision
+        precision = self.engine.spec.precision
         keys: set[tuple] = set()
         probed = []
         for step in _PROBE_STEPS:
@@ -499,16 +499,16 @@ class TensorFlowOptimizer(OptimizerAPI):
 
     def _host_step(self) -> np.ndarray:
         """Graph mode: the next step's host scalars; the engine counts the step."""
-        plan = self._engine.plan()
+        plan = self.engine.plan()
         vec = self._pack(plan)
-        self._engine.commit(plan)
+        self.engine.commit(plan)
         return vec
 
     def _apply(self, grads: list[Any]) -> None:
         if tf.executing_eagerly():
-            plan = self._engine.plan()
+            plan = self.engine.plan()
             self._run(grads, tf.constant(self._pack(plan)))
-            self._engine.commit(plan)
+            self.engine.commit(plan)
             return
         scalars = tf.numpy_function(self._host_step, [], tf.float64, stateful=True, name="optbridge_host_scalars")
         scalars.set_shape([self._width])
@@ -541,10 +541,10 @@ class TensorFlowOptimizer(OptimizerAPI):
         return self._concrete
 
     # -- neutral state ------------------------------------------------------------------
-    def _export_slots(self) -> dict[str, dict[str, np.ndarray]]:
+    def export_slots(self) -> dict[str, dict[str, np.ndarray]]:
         return {n: {s: np.array(v.numpy(), copy=True) for s, v in slots.items()} for n, slots in self._slots.items()}
 
-    def _import_slots(self, state: Mapping[str, Mapping[str, Any]]) -> None:
+    def import_slots(self, state: Mapping[str, Mapping[str, Any]]) -> None:
         converted = {}
         for n, slots in state.items():
             dtype = self._vars[n].dtype.as_numpy_dtype

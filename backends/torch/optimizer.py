@@ -386,7 +386,7 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
         self._named_params = dict(named)
         self._building = True
         engine = self._make_engine(canonical, named)
-        self._engine = engine
+        self.engine = engine
         torch.optim.Optimizer.__init__(self, self._torch_groups(engine), self._defaults(engine))
         self._building = False
         self._allocate_state(engine)
@@ -446,7 +446,7 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
 
     def _build_units(self) -> None:
         self._units: list[list[_Unit]] = []
-        for group in self._engine.groups:
+        for group in self.engine.groups:
             for bucket in group.buckets:
                 by_key: dict[tuple, list[str]] = {}
                 for n in bucket.names:
@@ -481,7 +481,7 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
 
         A finished per-step list keeps its last value.
         """
-        engine = self._engine
+        engine = self.engine
         published = []
         for i, (group, runtime) in enumerate(zip(self.param_groups, engine.groups)):
             try:
@@ -493,10 +493,10 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
             published.append({k: group[k] for k in ("lr", *keys)})
         self._published = published
 
-    def _schedule_changed(self, group: int, key: str) -> None:
+    def schedule_changed(self, group: int, key: str) -> None:
         """A bound optbridge scheduler changed ``key`` of a group in the engine: show it in
         ``param_groups`` (only that value: an edit not yet applied elsewhere stays pending)."""
-        engine = self._engine
+        engine = self.engine
         if key == "lr":
             values = {"lr": engine.lr_at(engine.groups[group], engine.global_step)}
         else:
@@ -518,7 +518,7 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
             StaticLearningRateError: naming the group, the spec's schedule, the writer and
                 the two fixes.
         """
-        engine = getattr(self, "_engine", None)
+        engine = getattr(self, "engine", None)
         if getattr(self, "_building", True) or engine is None:
             return
         dynamic = [i for i in range(len(engine.groups)) if engine.dynamic_lr(i) is not None]
@@ -552,7 +552,7 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
 
         Every edit of every group is validated and applied, or (any refused) none is.
         """
-        engine = self._engine
+        engine = self.engine
         if len(self.param_groups) != len(engine.groups):
             raise StepInputError(
                 f"param_groups has {len(self.param_groups)} groups, the optimizer {len(engine.groups)}; "
@@ -672,12 +672,12 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
                 loss = closure()
         self._sync_lr()
         gathered = self._gather()
-        plan = self._engine.plan()
+        plan = self.engine.plan()
         for bs, units, row in zip(plan.buckets, self._units, gathered):
             for unit, (present, grads, layouts_checked) in zip(units, row):
                 if grads:
                     self._run(unit, bs, present, grads, layouts_checked)
-        self._engine.commit(plan)
+        self.engine.commit(plan)
         self._publish()
         return loss
 
@@ -712,7 +712,7 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
                 if not preprocess:
                     grads = in_layout_of(params, grads)
             if params:
-                scalars = dict(bs.scalars, step=self._engine.global_step + 1)
+                scalars = dict(bs.scalars, step=self.engine.global_step + 1)
                 if preprocess:
                     grads = self._eager_preprocess(unit, bs, params, grads)
                     # the pre-processed tensors take their layout from torch's ops: check it again
@@ -875,7 +875,7 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
                                                    [k for k in ("betas", "beta1", "beta2") if k in param_group]))
         self._sync_lr()
         spec = self._spec
-        existing = spec.groups if spec.groups is not None else (GroupSpec(params=list(self._engine.param_names)),)
+        existing = spec.groups if spec.groups is not None else (GroupSpec(params=list(self.engine.param_names)),)
         new = GroupSpec(
             params=[n for n, _ in named],
             lr=None if "lr" not in param_group else Constant(float(param_group["lr"])),
@@ -885,11 +885,11 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
         )
         order = spec.order_params
         if order is not None:
-            order = list(self._engine.param_names) + [n for n, _ in named]
+            order = list(self.engine.param_names) + [n for n, _ in named]
         new_spec = dataclasses.replace(spec, groups=tuple(existing) + (new,), order_params=order)
         all_named = list(self._named_params.items()) + named
         engine = self._make_engine(new_spec, all_named)
-        old = self._engine.state_dict({})
+        old = self.engine.state_dict({})
         fresh = engine.state_dict({})
         merged = dict(fresh)
         merged["global_step"] = old["global_step"]
@@ -900,7 +900,7 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
         engine.load_host_state(merged)
         self._spec = new_spec
         self._named_params = dict(all_named)
-        self._engine = engine
+        self.engine = engine
         self._building = True
         try:
             group = self._torch_groups(engine)[-1]
@@ -912,13 +912,13 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
         self._publish()
 
     # -- state --------------------------------------------------------------------------------
-    def _export_slots(self) -> dict[str, dict[str, torch.Tensor]]:
-        return {n: {k: v for k, v in self.state[self._named_params[n]].items()} for n in self._engine.expected_slots()}
+    def export_slots(self) -> dict[str, dict[str, torch.Tensor]]:
+        return {n: {k: v for k, v in self.state[self._named_params[n]].items()} for n in self.engine.expected_slots()}
 
-    def _import_slots(self, state: Mapping[str, Mapping[str, Any]]) -> None:
+    def import_slots(self, state: Mapping[str, Mapping[str, Any]]) -> None:
         state_io.import_slots(self, state)
 
-    _describe_slot = staticmethod(state_io.describe_slot)
+    describe_slot = staticmethod(state_io.describe_slot)
 
     def state_dict(self) -> dict[str, Any]:
         """torch layout keyed by parameter name, which is also the neutral optbridge state.

@@ -58,8 +58,8 @@ def state_dict(opt: Optimizer) -> dict[str, Any]:
     """See the module docstring."""
     for pre_hook in opt._optimizer_state_dict_pre_hooks.values():
         pre_hook(opt)
-    neutral = _plain(opt._engine.state_dict({}))
-    neutral["state"] = {name: {k: v.detach() for k, v in slots.items()} for name, slots in opt._export_slots().items()}
+    neutral = _plain(opt.engine.state_dict({}))
+    neutral["state"] = {name: {k: v.detach() for k, v in slots.items()} for name, slots in opt.export_slots().items()}
     groups = []
     for group in opt.param_groups:
         names = group["param_names"]
@@ -199,10 +199,10 @@ def load_state_dict(opt: Optimizer, sd: Mapping[str, Any]) -> None:
         if result is not None:
             sd = result
     extras = check_param_groups(opt, sd["param_groups"]) if "param_groups" in sd else None
-    parsed = opt._engine.parse_state_dict(sd, describe=describe_slot)
+    parsed = opt.engine.parse_state_dict(sd, describe=describe_slot)
     converted = convert_slots(opt, parsed.slots)
     assign_slots(converted)
-    opt._engine.apply_state(parsed)
+    opt.engine.apply_state(parsed)
     if extras is not None:
         for group, own, extra in zip(opt.param_groups, opt._published, extras):
             for key in [k for k in group if k not in own and k not in _NEUTRAL_ONLY and k not in extra]:

@@ -27,15 +27,15 @@ class _EngineGroup(MutableMapping):
     ``param_groups``).
     """
 
-    __slots__ = ("_engine", "_index", "_changed")
+    __slots__ = ("engine", "_index", "_changed")
 
     def __init__(self, engine: Engine, index: int, changed: Callable[[int, str], None] | None = None):
-        self._engine = engine
+        self.engine = engine
         self._index = index
         self._changed = changed
 
     def _hyper(self) -> dict[str, Any]:
-        return self._engine.groups[self._index].algorithm.hyperparameters()
+        return self.engine.groups[self._index].algorithm.hyperparameters()
 
     def _hyper_keys(self) -> list[str]:
         hp = self._hyper()
@@ -44,59 +44,52 @@ class _EngineGroup(MutableMapping):
 
     def __getitem__(self, key: str) -> Any:
         if key == "lr":
-            return self._engine.static_lr(self._index)
+            return self.engine.static_lr(self._index)
         if key in self._hyper_keys():
             hp = self._hyper()
             return hp["momentum"] if key == "momentum" else (hp["beta1"], hp["beta2"])
-        return self._engine.groups[self._index].scheduler_values[key]
+        return self.engine.groups[self._index].scheduler_values[key]
 
     def __setitem__(self, key: str, value: Any) -> None:
         if key == "lr":
             # torch assigns whatever the scheduler computes (OneCycleLR's linear anneal ends
             # slightly below 0); only the engine's rule that the lr be static applies.
-            self._engine.static_lr(self._index)
-            self._engine.groups[self._index].lr_override = float(value)
+            self.engine.static_lr(self._index)
+            self.engine.groups[self._index].lr_override = float(value)
         elif key in self._hyper_keys():
             if key == "momentum":
-                self._engine.set_hyperparameters(self._index, momentum=value)
+                self.engine.set_hyperparameters(self._index, momentum=value)
             else:
-                self._engine.set_hyperparameters(self._index, beta1=value[0], beta2=value[1])
+                self.engine.set_hyperparameters(self._index, beta1=value[0], beta2=value[1])
         else:
-            self._engine.groups[self._index].scheduler_values[key] = value
+            self.engine.groups[self._index].scheduler_values[key] = value
             return
         if self._changed is not None:
             self._changed(self._index, key)
 
     def __delitem__(self, key: str) -> None:
-        del self._engine.groups[self._index].scheduler_values[key]
+        del self.engine.groups[self._index].scheduler_values[key]
 
     def __iter__(self) -> Iterator[str]:
         yield "lr"
         yield from self._hyper_keys()
-        yield from list(self._engine.groups[self._index].scheduler_values)
+        yield from list(self.engine.groups[self._index].scheduler_values)
 
     def __len__(self) -> int:
-        return 1 + len(self._hyper_keys()) + len(self._engine.groups[self._index].scheduler_values)
+        return 1 + len(self._hyper_keys()) + len(self.engine.groups[self._index].scheduler_values)
 
 
 def _engine_of(optimizer: Any) -> Engine | None:
-    """The engine of an optbridge optimizer, or ``None`` for any other object.
-
-    Its public ``engine`` (every :class:`~optbridge.engine.OptimizerAPI` has one) is looked
-    at first, then ``_engine`` (optimizers written before ``engine`` was public).
-    """
-    for name in ("engine", "_engine"):
-        engine = getattr(optimizer, name, None)
-        if isinstance(engine, Engine):
-            return engine
-    return None
+    """The engine of an optbridge optimizer (its public ``engine``, which every
+    :class:`~optbridge.engine.OptimizerAPI` has), or ``None`` for any other object."""
+    engine = getattr(optimizer, "engine", None)
+    return engine if isinstance(engine, Engine) else None
 
 
 class _BoundOptimizer:
     """An optbridge optimizer seen as torch's ``Optimizer``: ``param_groups`` and ``defaults``.
 
-    Written values are reported through the optimizer's ``schedule_changed(group, key)``
-    (``_schedule_changed`` on optimizers written before it was public).
+    Written values are reported through the optimizer's ``schedule_changed(group, key)``.
     """
 
     def __init__(self, owner: Any):
@@ -104,7 +97,7 @@ class _BoundOptimizer:
         if engine is None:
             raise SpecTypeError(f"{type(owner).__name__} has no optbridge engine")
         self.engine: Engine = engine
-        changed = getattr(owner, "schedule_changed", None) or getattr(owner, "_schedule_changed", None)
+        changed = getattr(owner, "schedule_changed", None)
         self.param_groups = [_EngineGroup(self.engine, i, changed) for i in range(len(self.engine.groups))]
         hp = self.engine.spec.algorithm.hyperparameters()
         self.defaults = {k: hp[k] for k in ("momentum",) if k in hp}
