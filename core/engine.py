@@ -267,9 +267,10 @@ class Engine:
             for bucket in group.buckets:
                 decay = wd if bucket.decay else 0.0
                 # no decay on this bucket at any step: the rule runs without its decay pass, as
-                # Keras applies none to an excluded variable (identical for every finite p)
+                # Keras applies none to an excluded variable (identical for every finite p); the
+                # scalars stay the group algorithm's, so every bucket of a group sees the same keys
                 alg = without_rule_decay(group_alg) if rule_decay and (static_zero or not bucket.decay) else group_alg
-                scalars, next_state = alg.host_scalars(
+                scalars, next_state = group_alg.host_scalars(
                     group.host_state, HostStep(lr=lr, weight_decay=decay if rule_decay else 0.0, step=step + 1,
                                        partition=bucket.partition),
                     spec.precision,
