@@ -125,11 +125,12 @@ class Adam(Algorithm):
         if self.amsgrad:
             second = state["max_exp_avg_sq"] = ops.assign_(state["max_exp_avg_sq"],
                                                            ops.maximum(state["max_exp_avg_sq"], v))
+        # the denominator is the rule's own temporary: adding ε in place saves an array
         denom = ops.sqrt(second)
         if self.eps_placement == "paper":
-            denom = ops.div(denom, s["bc2_sqrt"]) + s["eps"]
+            denom = ops.add_(ops.div(denom, s["bc2_sqrt"]), s["eps"])
             return ops.sub_(p, ops.div(s["step_size"] * m, denom))
-        denom = denom + s["eps"]
+        denom = ops.add_(denom, s["eps"])
         numer = m * s["beta1"] + s["one_minus_beta1"] * g if self.nesterov and not self.amsgrad else m
         return ops.sub_(p, ops.div(s["step_size"] * numer, denom))
 

@@ -79,7 +79,9 @@ class SGD(Algorithm):
             b = state["momentum_buffer"] = ops.sub_scaled_(ops.mul_(b, mu), g, lr)
             return ops.add_(p, b * mu - g * lr) if self.nesterov else ops.add_(p, b)
         fresh = g if self.dampening == 0.0 else s["one_minus_dampening"] * g
-        b = state["momentum_buffer"] = ops.assign_(b, ops.cond(s["first_step"], lambda: g, lambda: b * mu + fresh))
+        # written in place (b·μ, then + fresh: the same two roundings as forming b·μ + fresh)
+        b = state["momentum_buffer"] = ops.cond(
+            s["first_step"], lambda: ops.assign_(b, g), lambda: ops.add_(ops.mul_(b, mu), fresh))
         if not self.nesterov:
             return ops.sub_scaled_(p, b, lr)
         if self.nesterov_form == "scaled":
