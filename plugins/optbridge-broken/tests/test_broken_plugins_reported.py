@@ -61,5 +61,5 @@ def test_a_missing_kernel_fails_its_cases_by_name_and_the_rest_pass():
     assert passing.returncode == 0, passing.stdout + passing.stderr
     failing = cli("conform", "--backend", "halfbaked", "--cases", "-k", "mindspore.Adam-default-groups_none")
     assert failing.returncode == 1
-    assert ("backend 'halfbaked' has no kernel for algorithm 'adam' and does not declare it in "
-            "Backend.unsupported") in failing.stdout
+    assert ("backend 'halfbaked' has no kernel for algorithm 'adam' (and no ops namespace with its shared rule) "
+            "and does not declare it in Backend.unsupported") in failing.stdout
