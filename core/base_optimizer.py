@@ -140,7 +140,7 @@ class BaseOptimizer(OptimizerAPI):
         """Host scalars as the backend's scalars in ``like``'s dtype (the names in ``float64``:
         as float64 scalars, see ``Algorithm.float64_scalars``); booleans stay booleans,
         nested mappings (a wrapping algorithm's) stay nested."""
-        wide = self.ops.astype(self.ops.full_like(like, 0.0), "float64") if float64 else None
+        wide = self.ops.astype(self.ops.scalar(0.0, like), "float64") if float64 else None
         return {
             k: self.convert_scalars(v, like, float64) if isinstance(v, Mapping)
             else v if isinstance(v, (bool, np.bool_))
