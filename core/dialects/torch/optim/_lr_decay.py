@@ -15,6 +15,15 @@ from ._lr_base import LRScheduler, _as_callable, _enable_get_lr_call, _fn_state,
 from ._lr_binding import _param_groups_val_list
 
 
+def _lambdas_per_group(lr_lambda: Any, groups: int) -> list:
+    """torch's ``LambdaLR``/``MultiplicativeLR`` rule: one function for every group, or a
+    list or tuple with one per group."""
+    if not isinstance(lr_lambda, (list, tuple)):
+        return [_as_callable(lr_lambda)] * groups
+    if len(lr_lambda) != groups:
+        raise SpecValueError(f"Expected {groups} lr_lambdas, but got {len(lr_lambda)}")
+    return [_as_callable(fn) for fn in lr_lambda]
+
 class LambdaLR(LRScheduler):
     """Sets each group's lr to its initial lr times ``lr_lambda(last_epoch)``.
 
@@ -27,12 +36,7 @@ class LambdaLR(LRScheduler):
 
     def __init__(self, optimizer: Any, lr_lambda: Any, last_epoch: int = -1) -> None:
         self._bind(optimizer)
-        if not isinstance(lr_lambda, list) and not isinstance(lr_lambda, tuple):
-            self.lr_lambdas = [_as_callable(lr_lambda)] * len(self._opt.param_groups)
-        else:
-            if len(lr_lambda) != len(self._opt.param_groups):
-                raise SpecValueError(f"Expected {len(self._opt.param_groups)} lr_lambdas, but got {len(lr_lambda)}")
-            self.lr_lambdas = [_as_callable(fn) for fn in lr_lambda]
+        self.lr_lambdas = _lambdas_per_group(lr_lambda, len(self._opt.param_groups))
         super().__init__(optimizer, last_epoch)
 
     def state_dict(self) -> dict[str, Any]:
@@ -64,12 +68,7 @@ class MultiplicativeLR(LRScheduler):
 
     def __init__(self, optimizer: Any, lr_lambda: Any, last_epoch: int = -1) -> None:
         self._bind(optimizer)
-        if not isinstance(lr_lambda, list) and not isinstance(lr_lambda, tuple):
-            self.lr_lambdas = [_as_callable(lr_lambda)] * len(self._opt.param_groups)
-        else:
-            if len(lr_lambda) != len(self._opt.param_groups):
-                raise SpecValueError(f"Expected {len(self._opt.param_groups)} lr_lambdas, but got {len(lr_lambda)}")
-            self.lr_lambdas = [_as_callable(fn) for fn in lr_lambda]
+        self.lr_lambdas = _lambdas_per_group(lr_lambda, len(self._opt.param_groups))
         for fn in self.lr_lambdas:
             if not callable(fn):
                 raise SpecTypeError(f"lr_lambda should be a function, but got {type(fn).__name__}")
