@@ -41,8 +41,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
+from .base import NUMBER, Algorithm, HostStep, Slot, register_algorithm, scalar_type
 from .weight_decay import DecayAppliedBy, apply_rule_decay, check_choice
 
 __all__ = ["Adadelta"]
@@ -81,6 +82,9 @@ class Adadelta(Algorithm):
 
     def slots(self) -> tuple[Slot, ...]:
         return (Slot("square_avg"), Slot("acc_delta"))
+
+    def declared_scalars(self) -> dict[str, Any]:
+        return {**super().declared_scalars(), "rho": NUMBER, "one_minus_rho": NUMBER, "eps": NUMBER}
 
     def host_scalars(self, host_state: Mapping[str, float], hs: HostStep, precision: str):
         t = scalar_type(precision)

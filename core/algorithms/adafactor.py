@@ -74,7 +74,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
+from .base import NUMBER, Algorithm, HostStep, Slot, register_algorithm, scalar_type
 from .weight_decay import apply_rule_decay, check_choice
 
 __all__ = ["Adafactor"]
@@ -202,6 +202,10 @@ class Adafactor(Algorithm):
     def slots(self) -> tuple[Slot, ...]:
         first = (Slot("exp_avg"),) if self.beta1 > 0 else ()
         return first + (Slot("row_var"), Slot("col_var"), Slot("variance"))
+
+    def declared_scalars(self) -> dict[str, Any]:
+        return {**super().declared_scalars(), "rho": NUMBER, "beta2_t": NUMBER, "one_minus_beta2_t": NUMBER,
+                "beta1": NUMBER, "eps2": NUMBER, "clip_threshold": NUMBER, "decay": NUMBER}
 
     def host_scalars(self, host_state: Mapping[str, float], hs: HostStep, precision: str):
         t = scalar_type(precision)

@@ -34,8 +34,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
+from .base import NUMBER, Algorithm, HostStep, Slot, register_algorithm, scalar_type
 from .weight_decay import DecayAppliedBy, apply_rule_decay, check_choice
 
 __all__ = ["Adagrad"]
@@ -75,6 +76,9 @@ class Adagrad(Algorithm):
 
     def slots(self) -> tuple[Slot, ...]:
         return (Slot("sum", self.initial_accumulator_value),)
+
+    def declared_scalars(self) -> dict[str, Any]:
+        return {**super().declared_scalars(), "clr": NUMBER, "eps": NUMBER}
 
     def host_scalars(self, host_state: Mapping[str, float], hs: HostStep, precision: str):
         t = scalar_type(precision)

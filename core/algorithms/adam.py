@@ -66,8 +66,15 @@ from typing import Any
 
 import numpy as np
 
-from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
-from .weight_decay import WEIGHT_DECAY_FORMS, DecayAppliedBy, apply_rule_decay, check_choice, decay_scalars
+from .base import NUMBER, Algorithm, HostStep, Slot, register_algorithm, scalar_type
+from .weight_decay import (
+    WEIGHT_DECAY_FORMS,
+    DecayAppliedBy,
+    apply_rule_decay,
+    check_choice,
+    decay_scalars,
+    declared_decay_scalars,
+)
 
 __all__ = ["Adam", "host_pow", "update_moments"]
 
@@ -140,6 +147,13 @@ class Adam(Algorithm):
 
     def init_host_state(self) -> dict[str, float]:
         return {"beta1_power": 1.0, "beta2_power": 1.0} if self.power_form == "accumulate" else {}
+
+    def declared_scalars(self) -> dict[str, Any]:
+        names = ["beta1", "beta2", "one_minus_beta1", "one_minus_beta2", "eps", "step_size"]
+        if self.eps_placement != "hat":
+            names.append("bc2_sqrt")
+        return {**super().declared_scalars(), **dict.fromkeys(names, NUMBER),
+                **declared_decay_scalars(self.weight_decay_form)}
 
     def host_scalars(self, host_state: Mapping[str, float], hs: HostStep, precision: str):
         t = scalar_type(precision)

@@ -25,8 +25,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
+from .base import NUMBER, Algorithm, HostStep, Slot, register_algorithm, scalar_type
 
 __all__ = ["AdamWeightDecay"]
 
@@ -50,6 +51,9 @@ class AdamWeightDecay(Algorithm):
 
     def slots(self) -> tuple[Slot, ...]:
         return (Slot("exp_avg"), Slot("exp_avg_sq"))
+
+    def declared_scalars(self) -> dict[str, Any]:
+        return {**super().declared_scalars(), "one_minus_beta1": NUMBER, "one_minus_beta2": NUMBER, "eps": NUMBER}
 
     def host_scalars(self, host_state: Mapping[str, float], hs: HostStep, precision: str):
         t = scalar_type(precision)

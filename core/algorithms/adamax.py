@@ -41,8 +41,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
+from .base import NUMBER, Algorithm, HostStep, Slot, register_algorithm, scalar_type
 from .weight_decay import DecayAppliedBy, apply_rule_decay, check_choice
 
 __all__ = ["Adamax"]
@@ -101,6 +102,10 @@ class Adamax(Algorithm):
 
     def init_host_state(self) -> dict[str, float]:
         return {"beta1_power": 1.0} if self.power_form == "accumulate" else {}
+
+    def declared_scalars(self) -> dict[str, Any]:
+        return {**super().declared_scalars(), **dict.fromkeys(
+            ("beta1", "one_minus_beta1", "beta2", "eps", "bias_correction", "step_size"), NUMBER)}
 
     def host_scalars(self, host_state: Mapping[str, float], hs: HostStep, precision: str):
         t = scalar_type(precision)

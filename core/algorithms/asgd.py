@@ -29,10 +29,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
+from .base import FLAG, NUMBER, Algorithm, HostStep, Slot, register_algorithm, scalar_type
 
 __all__ = ["ASGD"]
 
@@ -63,6 +64,9 @@ class ASGD(Algorithm):
 
     def _stored(self, value) -> float:
         return float(np.float32(value)) if self.eta_mu_float32 else float(value)
+
+    def declared_scalars(self) -> dict[str, Any]:
+        return {**super().declared_scalars(), "eta": NUMBER, "decay": NUMBER, "mu": NUMBER, "average": FLAG}
 
     def host_scalars(self, host_state: Mapping[str, float], hs: HostStep, precision: str):
         t = scalar_type(precision)

@@ -7,7 +7,10 @@ with state as named slots). It declares
   values (names follow torch where the formula matches, MindSpore otherwise);
 * ``init_host_state(self)`` / ``host_scalars(...)`` — the per-step scalars the engine
   computes on the host (bias corrections, ASGD's eta and mu, ...), in the arithmetic of
-  the origin framework (``precision``);
+  the origin framework (``precision``), and ``declared_scalars(self)`` — every name
+  ``host_scalars`` can produce, with its kind (a number or a flag), so a backend sizes its
+  scalar vector and traces its step without running ``host_scalars`` first
+  (:mod:`optbridge.scalars`);
 * ``weight_decay_applied_by`` — ``"pipeline"`` when weight decay is the pre-processing
   step ``g + wd·p`` done before the update, ``"rule"`` when the algorithm's own update
   rule consumes ``scalars["weight_decay"]`` (decoupled forms; see
@@ -35,6 +38,8 @@ if TYPE_CHECKING:
     from ..groups import ParamInfo
 
 __all__ = [
+    "NUMBER",
+    "FLAG",
     "Algorithm",
     "Slot",
     "HostStep",
@@ -44,6 +49,12 @@ __all__ = [
 ]
 
 algorithm_registry: dict[str, type[Algorithm]] = {}
+
+#: kind of a host scalar that is a number (:meth:`Algorithm.declared_scalars`)
+NUMBER = "number"
+#: kind of a host scalar that is a flag: ``True``/``False`` on the host, ``1``/``0`` in a packed
+#: vector; a rule reads it only through ``ops.cond`` / ``ops.where``
+FLAG = "flag"
 
 
 def register_algorithm(cls: type[Algorithm]) -> type[Algorithm]:
@@ -94,6 +105,19 @@ class Algorithm:
     def init_host_state(self) -> dict[str, float]:
         """Host-side state kept per group between steps (e.g. accumulated beta powers)."""
         return {}
+
+    def declared_scalars(self) -> dict[str, Any]:
+        """Every host scalar :meth:`host_scalars` can produce for these hyperparameters, at
+        any step and in any partition: ``{name: NUMBER | FLAG}``, a wrapping algorithm's
+        nested scalars as a nested declaration (LARS: ``{"inner": {...}}``).
+
+        A scalar produced on some steps only (RAdam's ``rect`` once the variance is
+        tractable) is declared too: a packed vector holds NaN for it on the other steps,
+        where the rule reads it under the flag that says it exists. Backends build their
+        scalar layout from this (:class:`optbridge.scalars.ScalarLayout`), and a step that
+        produces an undeclared name is refused. Default: ``lr`` and ``weight_decay``.
+        """
+        return {"lr": NUMBER, "weight_decay": NUMBER}
 
     def host_scalars(
         self, host_state: Mapping[str, float], hs: HostStep, precision: str

@@ -48,8 +48,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
+from .base import NUMBER, Algorithm, HostStep, Slot, register_algorithm, scalar_type
 from .weight_decay import DecayAppliedBy, apply_rule_decay, check_choice
 
 __all__ = ["FTRL"]
@@ -103,6 +104,10 @@ class FTRL(Algorithm):
 
     def slots(self) -> tuple[Slot, ...]:
         return (Slot("accum", self.initial_accumulator_value), Slot("linear"))
+
+    def declared_scalars(self) -> dict[str, Any]:
+        return {**super().declared_scalars(),
+                **dict.fromkeys(("neg_lr_power", "l1", "two_l2", "two_l2_shrinkage"), NUMBER)}
 
     def host_scalars(self, host_state: Mapping[str, float], hs: HostStep, precision: str):
         t = scalar_type(precision)

@@ -41,9 +41,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from .adam import host_pow
-from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
+from .base import NUMBER, Algorithm, HostStep, Slot, register_algorithm, scalar_type
 from .weight_decay import apply_rule_decay, check_choice
 
 __all__ = ["Lamb"]
@@ -89,6 +90,10 @@ class Lamb(Algorithm):
 
     def slots(self) -> tuple[Slot, ...]:
         return (Slot("exp_avg"), Slot("exp_avg_sq"))
+
+    def declared_scalars(self) -> dict[str, Any]:
+        return {**super().declared_scalars(), **dict.fromkeys(
+            ("one_minus_beta1", "one_minus_beta2", "bias_correction1", "bias_correction2", "eps"), NUMBER)}
 
     def host_scalars(self, host_state: Mapping[str, float], hs: HostStep, precision: str):
         t = scalar_type(precision)

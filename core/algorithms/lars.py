@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..groups import ParamInfo, select
-from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
+from .base import FLAG, NUMBER, Algorithm, HostStep, Slot, register_algorithm, scalar_type
 from .sgd import SGD
 
 __all__ = ["LARS", "mindspore_lars_filter"]
@@ -108,6 +108,10 @@ class LARS(Algorithm):
 
     def init_host_state(self) -> dict[str, float]:
         return self.inner.init_host_state()
+
+    def declared_scalars(self) -> dict[str, Any]:
+        return {**super().declared_scalars(), "coefficient": NUMBER, "epsilon": NUMBER, "lars": FLAG,
+                "inner": self.inner.declared_scalars()}
 
     def host_scalars(self, host_state: Mapping[str, float], hs: HostStep, precision: str):
         t = scalar_type(precision)

@@ -53,9 +53,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
-from .weight_decay import apply_rule_decay, check_choice, decay_scalars
+from .base import NUMBER, Algorithm, HostStep, Slot, register_algorithm, scalar_type
+from .weight_decay import apply_rule_decay, check_choice, decay_scalars, declared_decay_scalars
 
 __all__ = ["Lion", "LION_WEIGHT_DECAY_FORMS"]
 
@@ -89,6 +90,11 @@ class Lion(Algorithm):
 
     def slots(self) -> tuple[Slot, ...]:
         return (Slot("momentum"),)
+
+    def declared_scalars(self) -> dict[str, Any]:
+        return {**super().declared_scalars(), **dict.fromkeys(
+            ("beta_1", "beta_2", "one_minus_beta_1", "one_minus_beta_2"), NUMBER),
+                **declared_decay_scalars(self.weight_decay_form)}
 
     def host_scalars(self, host_state: Mapping[str, float], hs: HostStep, precision: str):
         t = scalar_type(precision)

@@ -50,17 +50,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from .adam import host_pow, update_moments
-from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
+from .base import NUMBER, Algorithm, HostStep, Slot, register_algorithm, scalar_type
 from .weight_decay import (
     WEIGHT_DECAY_FORMS,
     DecayAppliedBy,
     apply_rule_decay,
     check_choice,
     decay_scalars,
+    declared_decay_scalars,
 )
 
 __all__ = ["NAdam"]
@@ -106,6 +108,16 @@ class NAdam(Algorithm):
 
     def init_host_state(self) -> dict[str, float]:
         return {"mu_product": 1.0}
+
+    def declared_scalars(self) -> dict[str, Any]:
+        if self.form == "torch":
+            names: tuple[str, ...] = ("beta2", "one_minus_beta1", "one_minus_beta2", "bias_correction2", "eps",
+                                      "coef_grad", "coef_exp_avg")
+        else:
+            names = ("one_minus_beta1", "one_minus_beta2", "eps", "mu_next", "one_minus_mu_product_next",
+                     "one_minus_mu", "one_minus_mu_product", "one_minus_beta2_power")
+        return {**super().declared_scalars(), **declared_decay_scalars(self.weight_decay_form),
+                **dict.fromkeys(names, NUMBER)}
 
     def host_scalars(self, host_state: Mapping[str, float], hs: HostStep, precision: str):
         scalars = {

@@ -27,8 +27,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
+from .base import NUMBER, Algorithm, HostStep, Slot, register_algorithm, scalar_type
 
 __all__ = ["ProximalAdagrad"]
 
@@ -55,6 +56,9 @@ class ProximalAdagrad(Algorithm):
 
     def slots(self) -> tuple[Slot, ...]:
         return (Slot("accum", self.initial_accumulator_value),)
+
+    def declared_scalars(self) -> dict[str, Any]:
+        return {**super().declared_scalars(), "l1": NUMBER, "l2": NUMBER}
 
     def host_scalars(self, host_state: Mapping[str, float], hs: HostStep, precision: str):
         t = scalar_type(precision)

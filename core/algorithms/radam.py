@@ -31,10 +31,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from .adam import update_moments
-from .base import Algorithm, HostStep, Slot, register_algorithm
-from .weight_decay import DecayAppliedBy, apply_rule_decay, check_choice, decay_scalars
+from .base import FLAG, NUMBER, Algorithm, HostStep, Slot, register_algorithm
+from .weight_decay import DecayAppliedBy, apply_rule_decay, check_choice, decay_scalars, declared_decay_scalars
 
 __all__ = ["RAdam"]
 
@@ -72,6 +73,11 @@ class RAdam(Algorithm):
 
     def slots(self) -> tuple[Slot, ...]:
         return (Slot("exp_avg"), Slot("exp_avg_sq"))
+
+    def declared_scalars(self) -> dict[str, Any]:
+        return {**super().declared_scalars(), **dict.fromkeys(
+            ("beta2", "one_minus_beta1", "one_minus_beta2", "eps", "bias_correction1"), NUMBER), "rectified": FLAG,
+                **declared_decay_scalars(self.weight_decay_form), "rect": NUMBER, "bc2_sqrt": NUMBER}
 
     def host_scalars(self, host_state: Mapping[str, float], hs: HostStep, precision: str):
         step, beta1, beta2 = float(hs.step), float(self.beta1), float(self.beta2)

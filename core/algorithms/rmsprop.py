@@ -49,8 +49,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
+from .base import NUMBER, Algorithm, HostStep, Slot, register_algorithm, scalar_type
 from .weight_decay import DecayAppliedBy, apply_rule_decay, check_choice
 
 __all__ = ["RMSProp"]
@@ -134,6 +135,9 @@ class RMSProp(Algorithm):
         if self.momentum > 0:
             slots.append(Slot("momentum_buffer"))
         return tuple(slots)
+
+    def declared_scalars(self) -> dict[str, Any]:
+        return {**super().declared_scalars(), **dict.fromkeys(("alpha", "one_minus_alpha", "eps", "momentum"), NUMBER)}
 
     def host_scalars(self, host_state: Mapping[str, float], hs: HostStep, precision: str):
         t = scalar_type(precision)

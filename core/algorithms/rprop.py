@@ -24,8 +24,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
+from .base import FLAG, NUMBER, Algorithm, HostStep, Slot, register_algorithm, scalar_type
 
 __all__ = ["Rprop"]
 
@@ -56,6 +57,10 @@ class Rprop(Algorithm):
 
     def slots(self) -> tuple[Slot, ...]:
         return (Slot("prev"), Slot("step_size"))
+
+    def declared_scalars(self) -> dict[str, Any]:
+        return {**super().declared_scalars(), "first_step": FLAG, **dict.fromkeys(
+            ("etaminus", "etaplus", "step_size_min", "step_size_max"), NUMBER)}
 
     def host_scalars(self, host_state: Mapping[str, float], hs: HostStep, precision: str):
         t = scalar_type(precision)

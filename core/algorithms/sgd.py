@@ -41,8 +41,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from .base import Algorithm, HostStep, Slot, register_algorithm, scalar_type
+from .base import FLAG, NUMBER, Algorithm, HostStep, Slot, register_algorithm, scalar_type
 from .weight_decay import DecayAppliedBy, apply_rule_decay, check_choice
 
 __all__ = ["SGD"]
@@ -90,6 +91,9 @@ class SGD(Algorithm):
 
     def slots(self) -> tuple[Slot, ...]:
         return (Slot("momentum_buffer"),) if self.momentum != 0.0 else ()
+
+    def declared_scalars(self) -> dict[str, Any]:
+        return {**super().declared_scalars(), "momentum": NUMBER, "one_minus_dampening": NUMBER, "first_step": FLAG}
 
     def host_scalars(self, host_state: Mapping[str, float], hs: HostStep, precision: str):
         t = scalar_type(precision)

@@ -24,8 +24,8 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["WEIGHT_DECAY_FORMS", "DecayAppliedBy", "apply_rule_decay", "applied_by", "decay_scalars", "check_choice",
-           "without_rule_decay"]
+__all__ = ["WEIGHT_DECAY_FORMS", "DecayAppliedBy", "apply_rule_decay", "applied_by", "decay_scalars",
+           "declared_decay_scalars", "check_choice", "without_rule_decay"]
 
 WEIGHT_DECAY_FORMS = ("coupled", "decoupled", "keras")
 
@@ -46,6 +46,11 @@ def decay_scalars(form: str, lr: float, weight_decay: float) -> dict[str, float]
     if form == "decoupled":
         return {"decay": 1.0 - lr * weight_decay}
     return {}
+
+
+def declared_decay_scalars(form: str) -> dict[str, str]:
+    """The names :func:`decay_scalars` produces for ``form`` (see ``Algorithm.declared_scalars``)."""
+    return {"decay": "number"} if form == "decoupled" else {}
 
 
 def apply_rule_decay(ops: Any, form: str, p: Any, scalars: Any) -> Any:
