@@ -263,13 +263,12 @@ class Engine:
             wd = self.weight_decay_at(group, step)
             group_alg = self.algorithm_at(group, step)
             rule_decay = group_alg.weight_decay_applied_by == "rule"
-            static_zero = group.weight_decay.is_static and "weight_decay" not in group.tracks and wd == 0.0
             for bucket in group.buckets:
                 decay = wd if bucket.decay else 0.0
                 # no decay on this bucket at any step: the rule runs without its decay pass, as
                 # Keras applies none to an excluded variable (identical for every finite p); the
                 # scalars stay the group algorithm's, so every bucket of a group sees the same keys
-                alg = without_rule_decay(group_alg) if rule_decay and (static_zero or not bucket.decay) else group_alg
+                alg = without_rule_decay(group_alg) if rule_decay and self.decays_never(group, bucket) else group_alg
                 scalars, next_state = group_alg.host_scalars(
                     group.host_state, HostStep(lr=lr, weight_decay=decay if rule_decay else 0.0, step=step + 1,
                                        partition=bucket.partition),
@@ -288,6 +287,15 @@ class Engine:
                 )
             next_states.append(next_state)
         return StepPlan(tuple(buckets), tuple(next_states))
+
+    @staticmethod
+    def decays_never(group: GroupRuntime, bucket: Bucket) -> bool:
+        """Whether ``bucket`` of ``group`` is given weight decay at no step: it is excluded
+        from decay, or the group's decay is a static 0 no schedule changes."""
+        if not bucket.decay:
+            return True
+        wd = group.weight_decay
+        return wd.is_static and "weight_decay" not in group.tracks and wd.at(0) == 0.0
 
     @staticmethod
     def algorithm_at(group: GroupRuntime, step: int) -> Algorithm:

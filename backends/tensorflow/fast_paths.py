@@ -82,7 +82,7 @@ def divide_descend(p: tf.Variable, lr: tf.Tensor, numer: tf.Tensor, accum: tf.Va
 
 
 # -- sgd -------------------------------------------------------------------------------------
-def _sgd_can_fuse(alg, probe, dtype) -> bool:
+def _sgd_can_fuse(alg, dtype) -> bool:
     return (alg.momentum != 0.0 and alg.dampening == 0.0 and alg.momentum_form == "buffer"
             and alg.weight_decay_form == "coupled" and (not alg.nesterov or alg.nesterov_form == "scaled"))
 
@@ -105,7 +105,7 @@ def _sgd_raw(alg, params, grads, slots, s) -> None:
 
 
 # -- adam ------------------------------------------------------------------------------------
-def _adam_can_fuse(alg, probe, dtype) -> bool:
+def _adam_can_fuse(alg, dtype) -> bool:
     return alg.eps_placement == "hat" and alg.moment_form == "lerp" and alg.weight_decay_form == "coupled"
 
 
@@ -154,7 +154,7 @@ def _adam_raw(alg, params, grads, slots, s) -> None:
 
 
 # -- rmsprop ---------------------------------------------------------------------------------
-def _rmsprop_can_fuse(alg, probe, dtype) -> bool:
+def _rmsprop_can_fuse(alg, dtype) -> bool:
     return (alg.arithmetic == "mindspore" and not alg.centered and alg.eps_placement == "inside"
             and alg.lr_placement == "inside" and alg.momentum > 0)
 

@@ -11,6 +11,9 @@ the algorithm's fast paths where it applies (:mod:`optbridge.backends.tensorflow
 optbridge's native single-pass ops, TensorFlow's fused training ops, exact raw-op forms.
 The rule runs under XLA where the kernel or ``jit_compile=True`` says so.
 
+The vector's layout is :class:`optbridge.scalars.ScalarLayout`, built from the algorithms'
+declared host scalars before the first step.
+
 Eagerly, the engine's host scalars are computed in Python before the call and the step is
 committed after it, so a step that fails changes nothing. Inside a ``tf.function`` (a
 ``GradientTape`` loop compiled by the user, Keras ``model.fit``), the host scalars come
@@ -24,20 +27,20 @@ Keras optimizers do) and updates every replica's copy with the same kernel.
 """
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, fields
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
-from optbridge.algorithms.base import Algorithm, HostStep
+from optbridge.algorithms.base import Algorithm
 from optbridge.engine import Engine, OptimizerAPI
 from optbridge.errors import BackendError, SpecTypeError, StateDictError, StepInputError
 from optbridge.groups import ParamInfo
 from optbridge.preprocess import preprocess_gradients
+from optbridge.scalars import HEADER, BucketLayout, ScalarLayout
 from optbridge.spec import OptimizerSpec
 
 from . import ops as tf_ops
@@ -48,8 +51,6 @@ from .params import named_variables, unwrap
 __all__ = ["TensorFlowOptimizer", "SUPPORTED_DTYPES"]
 
 SUPPORTED_DTYPES = (tf.float32, tf.float64)
-_HEADER = 2  # per-layout vector entries before the algorithm's scalars: weight decay, gradient scale
-_PROBE_STEPS = (1, 2, 10, 1000, 1_000_000)  # steps whose host scalars name every scalar an algorithm uses
 _BAD_NAME_CHARS = re.compile(r"[^A-Za-z0-9_./>-]")
 _EAGER_TENSOR = type(tf.constant(0.0))
 
@@ -60,47 +61,15 @@ SlotFactory = Callable[[Any, str, float], Any]
 class _Layout:
     """One bucket (or its part of one dtype): what the step function is traced with."""
 
-    bucket: int
+    scalars: BucketLayout  # the bucket's piece of the scalar vector and its pre-processing flags
     indices: tuple[int, ...]
     algorithm: Algorithm
     kernel_algorithm: Algorithm  # ``algorithm``, or its ``"coupled"`` form where rule decay is statically off
     kernel: Kernel
-    keys: tuple[tuple, ...]
-    offset: int
-    negate: bool
-    decay: bool
-    centralize: bool
-    scale: bool
     fused: bool
     native: bool
     raw: bool
     jit: bool
-
-    @property
-    def width(self) -> int:
-        return _HEADER + len(self.keys)
-
-
-def _flatten(scalars: Mapping[str, Any], prefix: tuple = ()) -> dict[tuple, Any]:
-    """``{key path: value}`` of a possibly nested scalar mapping (LARS nests its inner algorithm's)."""
-    out: dict[tuple, Any] = {}
-    for key, value in scalars.items():
-        if isinstance(value, Mapping):
-            out.update(_flatten(value, prefix + (key,)))
-        else:
-            out[prefix + (key,)] = value
-    return out
-
-
-def _nest(pairs: Sequence[tuple[tuple, Any]]) -> dict[str, Any]:
-    """The inverse of :func:`_flatten`."""
-    out: dict[str, Any] = {}
-    for path, value in pairs:
-        level = out
-        for key in path[:-1]:
-            level = level.setdefault(key, {})
-        level[path[-1]] = value
-    return out
 
 
 def _default_slot(variable: Any, slot: str, init: float) -> tf.Variable:
@@ -113,34 +82,15 @@ def _default_slot(variable: Any, slot: str, init: float) -> tf.Variable:
                            name=f"{base}/{slot}")
 
 
-def _without_rule_decay(alg: Algorithm) -> Algorithm:
-    """``alg`` with ``weight_decay_form="coupled"`` if it has a rule-side form that allows it.
-
-    Used for buckets whose rule-side weight decay is zero on every step (the group's decay
-    is a static 0, or the bucket is excluded from decay) where the kernel declares it
-    separable: step 0 then leaves every finite ``p`` unchanged, so no decay pass runs (as
-    in Keras, which applies none when ``weight_decay`` is ``None``); the coupled form adds
-    nothing since pre-processing decay is off for such a bucket.
-    """
-    form = getattr(alg, "weight_decay_form", "coupled")
-    if form == "coupled":
-        return alg
-    try:
-        # only algorithms with a weight_decay_form field get here (getattr above); Algorithm has none
-        return dataclasses.replace(alg, weight_decay_form="coupled")  # type: ignore[call-arg]
-    except ValueError:
-        return alg
-
-
 def _unknown_hyperparameters(kernel: Kernel, alg: Algorithm) -> list[str]:
     """``alg``'s hyperparameters set away from their defaults that ``kernel`` was not written for."""
     if kernel.hyperparameters is None:
         return []
     defaults = {}
-    for f in dataclasses.fields(alg):
-        if f.default is not dataclasses.MISSING:
+    for f in fields(alg):
+        if f.default is not MISSING:
             defaults[f.name] = f.default
-        elif f.default_factory is not dataclasses.MISSING:
+        elif f.default_factory is not MISSING:
             defaults[f.name] = f.default_factory()
     return [k for k, v in alg.hyperparameters().items()
             if k not in kernel.hyperparameters and (k not in defaults or v != defaults[k])]
@@ -228,7 +178,9 @@ class TensorFlowOptimizer(OptimizerAPI):
         for name, slots in self.engine.expected_slots().items():
             self._slot_objects[name] = {s: factory(self._given[name], s, init) for s, init in slots.items()}
         self._slots = {n: {s: unwrap(o) for s, o in slots.items()} for n, slots in self._slot_objects.items()}
-        self._layouts, self._width = self._plan_layouts(jit_compile, fused, native)
+        self._scalar_layout = ScalarLayout(self.engine)
+        self._width = self._scalar_layout.width
+        self._layouts = self._plan_layouts(jit_compile, fused, native)
         first = self._vars[self._order[0]]
         self._strategy = getattr(first, "distribute_strategy", None) or tf.distribute.get_strategy()
         self._distributed = hasattr(first, "distribute_strategy")
@@ -248,71 +200,37 @@ class TensorFlowOptimizer(OptimizerAPI):
         """Whether every replica copy of these variables lives on a CPU device."""
         return all("CPU" in (c.device or "CPU").upper() for n in names for c in self._components(self._vars[n]))
 
-    def _plan_layouts(self, jit_compile: bool | None, fused: bool,
-                      native: bool) -> tuple[tuple[_Layout, ...], int]:
+    def _plan_layouts(self, jit_compile: bool | None, fused: bool, native: bool) -> tuple[_Layout, ...]:
         spec = self.engine.spec
-        coupled = "weight_decay" in spec.preprocess
-        scale = "loss_scale" in spec.preprocess and spec.loss_scale != 1.0
         layouts: list[_Layout] = []
-        offset = 0
-        bucket_pos = 0
-        for group in self.engine.groups:
-            alg = group.algorithm
+        for bucket in self._scalar_layout.buckets:
+            alg = self.engine.groups[bucket.group].algorithm
             kernel = self._kernels[alg.name]
-            wd_value = group.weight_decay
-            static_zero = wd_value.is_static and wd_value.at(0) == 0.0
-            for bucket in group.buckets:
-                probe, keys = self._probe(alg, bucket.partition)
-                by_dtype: dict[Any, list[int]] = {}
-                for n in bucket.names:
-                    by_dtype.setdefault(self._vars[n].dtype, []).append(self._position[n])
-                kernel_alg = alg
-                rule_decay = alg.weight_decay_applied_by == "rule"
-                if kernel.separable_decay and rule_decay and (static_zero or not bucket.decay):
-                    kernel_alg = _without_rule_decay(alg)
-                # fast paths only for hyperparameters they were written for
-                fast = kernel.update is not None or not _unknown_hyperparameters(kernel, kernel_alg)
-                for dtype, indices in by_dtype.items():
-                    # A fused op forms its own constants (1 − β, ...) in the parameter dtype: exact
-                    # only when the host scalars are computed in that dtype too. (A path and its
-                    # predicate come together: KernelSpec checks it, so a predicate means the path.)
-                    can_fuse = (fast and fused and kernel.can_fuse is not None and dtype.name == spec.precision
-                                and kernel.can_fuse(kernel_alg, probe, dtype.as_numpy_dtype))
-                    use_native = (fast and native and jit_compile is not True and kernel.can_native is not None
-                                  and kernel.can_native(kernel_alg)
-                                  and self._on_cpu([self._order[i] for i in indices]) and native_ops() is not None)
-                    use_raw = (fast and not use_native and not can_fuse and kernel.can_raw is not None
-                               and kernel.can_raw(kernel_alg))
-                    layout = _Layout(
-                        bucket=bucket_pos, indices=tuple(indices), algorithm=alg, kernel_algorithm=kernel_alg,
-                        kernel=kernel, keys=keys,
-                        offset=offset, negate=bool(alg.maximize),
-                        decay=coupled and alg.weight_decay_applied_by != "rule" and bucket.decay and not static_zero,
-                        centralize=bucket.centralize, scale=scale, fused=bool(can_fuse) and not use_native,
-                        native=use_native, raw=bool(use_raw),
-                        jit=kernel.jit_compile if jit_compile is None else bool(jit_compile),
-                    )
-                    layouts.append(layout)
-                    offset += layout.width
-                bucket_pos += 1
-        return tuple(layouts), offset
-
-    def _probe(self, alg: Algorithm, partition: str) -> tuple[dict[str, Any], tuple[tuple, ...]]:
-        """The first step's host scalars and every scalar name the algorithm can produce.
-
-        Some algorithms add scalars only on some steps (RAdam's rectification terms once
-        ρₜ > 5); the step function is traced with all of them, and a step that lacks one
-        feeds NaN there (its kernel reads it only under the flag that says it exists).
-        """
-        precision = self.engine.spec.precision
-        keys: set[tuple] = set()
-        probed = []
-        for step in _PROBE_STEPS:
-            host_step = HostStep(lr=0.01, weight_decay=0.0, step=step, partition=partition)
-            scalars, _ = alg.host_scalars(alg.init_host_state(), host_step, precision)
-            probed.append(scalars)
-            keys.update(_flatten(scalars))
-        return probed[0], tuple(sorted(keys))
+            # the rule, and a kernel whose only use of a rule-side decay form is its step 0, run a
+            # bucket decayed at no step without it (as Engine.plan runs it)
+            kernel_alg = bucket.algorithm if kernel.update is None or kernel.separable_decay else alg
+            by_dtype: dict[Any, list[int]] = {}
+            for n in bucket.names:
+                by_dtype.setdefault(self._vars[n].dtype, []).append(self._position[n])
+            # fast paths only for hyperparameters they were written for
+            fast = kernel.update is not None or not _unknown_hyperparameters(kernel, kernel_alg)
+            for dtype, indices in by_dtype.items():
+                # A fused op forms its own constants (1 − β, ...) in the parameter dtype: exact
+                # only when the host scalars are computed in that dtype too. (A path and its
+                # predicate come together: KernelSpec checks it, so a predicate means the path.)
+                can_fuse = (fast and fused and kernel.can_fuse is not None and dtype.name == spec.precision
+                            and kernel.can_fuse(kernel_alg, dtype.as_numpy_dtype))
+                use_native = (fast and native and jit_compile is not True and kernel.can_native is not None
+                              and kernel.can_native(kernel_alg)
+                              and self._on_cpu([self._order[i] for i in indices]) and native_ops() is not None)
+                use_raw = (fast and not use_native and not can_fuse and kernel.can_raw is not None
+                           and kernel.can_raw(kernel_alg))
+                layouts.append(_Layout(
+                    scalars=bucket, indices=tuple(indices), algorithm=alg, kernel_algorithm=kernel_alg,
+                    kernel=kernel, fused=bool(can_fuse) and not use_native, native=use_native, raw=bool(use_raw),
+                    jit=kernel.jit_compile if jit_compile is None else bool(jit_compile),
+                ))
+        return tuple(layouts)
 
     def _make_program(self, replica: int) -> Any:
         params = [self._components(self._vars[n])[replica] for n in self._order]
@@ -323,11 +241,10 @@ class TensorFlowOptimizer(OptimizerAPI):
                                                {s: [slots[i][s] for i in layout.indices]
                                                 for s in (x.name for x in layout.algorithm.slots())}))
 
-        widths = [layout.width for layout in self._layouts]
-
         def step(grads, scalars):
-            for layout, run, piece in zip(self._layouts, runners, tf.split(scalars, widths)):
-                run([grads[i] for i in layout.indices], piece)
+            for layout, run in zip(self._layouts, runners):
+                start = layout.scalars.offset
+                run([grads[i] for i in layout.indices], scalars[start:start + layout.scalars.width])
 
         return tf.function(step, autograph=False)
 
@@ -343,22 +260,24 @@ class TensorFlowOptimizer(OptimizerAPI):
         """
         dtype = params[0].dtype
         kernel = layout.kernel
+        bucket = layout.scalars
         update = (kernel.native if layout.native else kernel.fused if layout.fused else kernel.raw if layout.raw
                   else kernel.update or _rule)
 
         # host scalars the rule takes in float64 whatever the dtype (Adafactor's torch arithmetic)
-        wide = frozenset(getattr(layout.kernel_algorithm, "float64_scalars", ()) if update is _rule else ())
+        wide = update is _rule and any(f.wide for f in bucket.fields)
+        head = len(HEADER)
 
         def run(params, slots, grads, piece):
-            values = tf.unstack(tf.cast(piece, dtype), num=layout.width)
+            values = tf.unstack(tf.cast(piece, dtype), num=bucket.width)
             if wide:
-                exact = tf.unstack(piece, num=layout.width)
-                values = values[:_HEADER] + [exact[_HEADER + j] if len(k) == 1 and k[0] in wide else values[_HEADER + j]
-                                             for j, k in enumerate(layout.keys)]
-            named = _nest([(k, values[_HEADER + j]) for j, k in enumerate(layout.keys)])
-            g = preprocess_gradients(tf_ops, params, grads, negate=layout.negate,
-                                     weight_decay=values[0] if layout.decay else None, centralize=layout.centralize,
-                                     grad_scale=values[1] if layout.scale else None)
+                exact = tf.unstack(piece, num=bucket.width)
+                values = values[:head] + [exact[head + j] if f.wide else values[head + j]
+                                          for j, f in enumerate(bucket.fields)]
+            named = bucket.nest(values[head:])
+            g = preprocess_gradients(tf_ops, params, grads, negate=bucket.negate,
+                                     weight_decay=values[0] if bucket.decay else None, centralize=bucket.centralize,
+                                     grad_scale=values[1] if bucket.scale else None)
             update(layout.kernel_algorithm, params, g, slots, named)
 
         if not layout.jit or layout.fused or layout.native:
@@ -480,34 +399,17 @@ class TensorFlowOptimizer(OptimizerAPI):
             out.append(g)
         return out
 
-    def _pack(self, plan) -> np.ndarray:
-        vec = np.empty(self._width, np.float64)
-        for layout in self._layouts:
-            bs = plan.buckets[layout.bucket]
-            if not layout.decay and bs.weight_decay != 0.0:
-                raise BackendError(f"bucket {layout.bucket}: weight decay {bs.weight_decay} where none was planned")
-            vec[layout.offset] = bs.weight_decay
-            vec[layout.offset + 1] = 1.0 if bs.grad_scale is None else bs.grad_scale
-            flat = _flatten(bs.scalars)
-            unknown = set(flat) - set(layout.keys)
-            if unknown:
-                raise BackendError(f"algorithm {layout.algorithm.name!r} produced host scalars {sorted(unknown)} "
-                                   f"it did not produce when the optimizer was built")
-            start, end = layout.offset + _HEADER, layout.offset + layout.width
-            vec[start:end] = [float(flat.get(k, np.nan)) for k in layout.keys]
-        return vec
-
     def _host_step(self) -> np.ndarray:
         """Graph mode: the next step's host scalars; the engine counts the step."""
         plan = self.engine.plan()
-        vec = self._pack(plan)
+        vec = self._scalar_layout.pack(plan)
         self.engine.commit(plan)
         return vec
 
     def _apply(self, grads: list[Any]) -> None:
         if tf.executing_eagerly():
             plan = self.engine.plan()
-            self._run(grads, tf.constant(self._pack(plan)))
+            self._run(grads, tf.constant(self._scalar_layout.pack(plan)))
             self.engine.commit(plan)
             return
         scalars = tf.numpy_function(self._host_step, [], tf.float64, stateful=True, name="optbridge_host_scalars")

@@ -15,7 +15,7 @@ claims to) for the hyperparameters its predicate accepts, in this order of prefe
     device and XLA is not forced on. Every operation rounded in the parameter dtype, in
     the canonical order: bit for bit the NumPy reference.
 
-``fused(alg, params, grads, slots, scalars)`` (with ``can_fuse(alg, probe, dtype)``)
+``fused(alg, params, grads, slots, scalars)`` (with ``can_fuse(alg, dtype)``)
     TensorFlow's fused training ops (``tf.raw_ops.ResourceApply*``) that form constants
     such as ``1 − β`` themselves in the parameter dtype: considered only when the spec's
     host ``precision`` is that dtype. ``probe`` holds a first step's host scalars as
@@ -41,7 +41,7 @@ is built.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,7 +59,7 @@ class Kernel:
         jit_compile: whether the rule (or ``update``) runs under XLA by default (the
             measured choice; see ``benchmarks/tensorflow_step.py``).
         native, can_native: the native-op fast path and its predicate ``can_native(alg)``.
-        fused, can_fuse: the fused-op fast path and ``can_fuse(alg, probe, dtype)``.
+        fused, can_fuse: the fused-op fast path and ``can_fuse(alg, dtype)``.
         raw, can_raw: the exact training-op fast path and ``can_raw(alg)``.
         hyperparameters: the algorithm hyperparameters the kernel was written for. With
             an ``update`` of its own, any other hyperparameter set away from its default
@@ -78,7 +78,7 @@ class Kernel:
     update: Callable[..., None] | None = None
     jit_compile: bool = False
     fused: Callable[..., None] | None = None
-    can_fuse: Callable[[Any, Mapping[str, Any], Any], bool] | None = None
+    can_fuse: Callable[[Any, Any], bool] | None = None
     unsupported: Callable[[Any], str | None] | None = None
     hyperparameters: frozenset[str] | None = None
     separable_decay: bool = False
