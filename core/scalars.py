@@ -188,13 +188,13 @@ class ScalarLayout:
             vec[start + len(HEADER):start + layout.width] = [float(flat.get(f.path, np.nan)) for f in layout.fields]
         return vec
 
-    def table(self, engine: Engine, steps: int) -> np.ndarray:
+    def table(self, engine: Engine, steps: int, *, advance: bool = False) -> np.ndarray:
         """The packed vectors of the engine's next ``steps`` steps, one row each, computed
-        by planning and committing them on the engine and restoring it after: the engine
-        is left exactly as it was. Stops early where a schedule ends (a per-step list):
-        the table then has fewer rows."""
+        by planning and committing them on the engine. The engine is then restored
+        exactly as it was, or, with ``advance=True``, left after the last row's step.
+        Stops early where a schedule ends (a per-step list): the table then has fewer rows."""
         rows = np.full((steps, self.width), np.nan)
-        before = engine.snapshot()
+        before = None if advance else engine.snapshot()
         try:
             for i in range(steps):
                 try:
@@ -204,5 +204,6 @@ class ScalarLayout:
                 self.pack(plan, rows[i])
                 engine.commit(plan)
         finally:
-            engine.restore(before)
+            if before is not None:
+                engine.restore(before)
         return rows

@@ -268,7 +268,11 @@ def test_transform_matches_the_optimizer_bitwise():
         expected = opt.step(g)
         assert all(np.array_equal(v, flat(expected)[n]) for n, v in flat(params).items()), step
     assert state.count == 5
-    assert state.host == opt.host_state()
+    saved = tx.state_dict(state, params)
+    want = opt.state_dict()
+    assert {k: v for k, v in saved.items() if k != "state"} == {k: v for k, v in want.items() if k != "state"}
+    assert all(np.array_equal(saved["state"][n][k], want["state"][n][k])
+               for n in want["state"] for k in want["state"][n])
 
 
 def test_transform_update_is_a_function_of_its_arguments():

@@ -1,6 +1,7 @@
 """The Optax-style pair with a schedule declared in the spec (a torch ``lr_scheduler``
-declaration): the state's host part carries the schedule state, so ``update`` is a function
-of its arguments, replays an old state and resumes the schedule in a new transformation."""
+declaration): every host value follows from the step count, so ``update`` is a function of
+its arguments, replays an old state and resumes the schedule in a new transformation; the
+neutral state dict round-trips, and a state the count cannot reproduce is refused."""
 from __future__ import annotations
 
 import jax
@@ -55,8 +56,9 @@ def test_transform_with_a_declared_schedule_matches_the_optimizer_bitwise():
     opt = optbridge.build(_spec(), _params(), backend="jax")
     for step in range(STEPS):
         assert _same(opt.step(_grads(step)), params[step + 1]), step
-    assert states[-1].host == opt.host_state()
-    assert states[-1].host["groups"][0]["schedules"]["lr"]["kind"] == "torch.optim.lr_scheduler.StepLR"
+    saved = transform(_spec()).state_dict(states[-1], params[-1])
+    assert _host(saved) == _host(opt.state_dict())
+    assert saved["groups"][0]["schedules"]["lr"]["kind"] == "torch.optim.lr_scheduler.StepLR"
 
 
 def test_update_replays_an_old_state_with_its_schedule_state():
@@ -65,7 +67,8 @@ def test_update_replays_an_old_state_with_its_schedule_state():
     for step in (3, 1, 5):           # older states after newer ones: the schedule goes back too
         again, state = tx.update(_grads(step), states[step], params[step])
         assert _same(again, updates[step]), step
-        assert state.host == states[step + 1].host
+        assert int(state.count) == step + 1
+        assert all(_same(state.slots[n], states[step + 1].slots[n]) for n in state.slots)
 
 
 def test_a_new_transformation_resumes_the_schedule():
@@ -76,11 +79,40 @@ def test_a_new_transformation_resumes_the_schedule():
         assert _same(again, updates[step]), step
 
 
-def test_a_host_state_without_the_schedule_state_is_refused():
+def _host(sd):
+    return {k: v for k, v in sd.items() if k != "state"}
+
+
+def test_the_eager_optimizers_state_dict_continues_in_the_transformation():
+    opt = optbridge.build(_spec(), _params(), backend="jax")
+    for step in range(3):
+        opt.step(_grads(step))
     tx = transform(_spec())
-    params, states, _ = _trajectory(tx)
-    host = states[3].host
-    old_form = {"global_step": host["global_step"],
-                "groups": [{"host_state": g["host_state"], "lr_override": g["lr_override"]} for g in host["groups"]]}
+    params = opt.param_tree
+    state = tx.load_state_dict(opt.state_dict(), params)
+    assert int(state.count) == 3
+    for step in range(3, STEPS):
+        updates, state = tx.update(_grads(step), state, params)
+        params = jax.tree_util.tree_map(jnp.add, params, updates)
+        assert _same(params, opt.step(_grads(step))), step
+
+
+def test_a_state_dict_without_the_schedule_state_is_refused():
+    opt = optbridge.build(_spec(), _params(), backend="jax")
+    opt.step(_grads(0))
+    sd = opt.state_dict()
+    sd["format_version"] = 1
+    for group in sd["groups"]:
+        for key in ("schedules", "scheduler_values", "hyperparameters"):
+            group.pop(key)
     with pytest.raises(StateDictError, match=r"groups\[0\]: schedule states"):
-        tx.update(_grads(3), states[3]._replace(host=old_form), params[3])
+        transform(_spec()).load_state_dict(sd, opt.param_tree)
+
+
+def test_a_state_the_step_count_cannot_reproduce_is_refused():
+    spec = optim.SGD("*", lr=0.05, momentum=0.9)
+    opt = optbridge.build(spec, _params(), backend="jax")
+    opt.step(_grads(0))
+    opt.set_lr(0.2)
+    with pytest.raises(StateDictError, match=r"groups\[0\]: \['lr_override'\] differ from the spec's own after 1"):
+        transform(spec).load_state_dict(opt.state_dict(), opt.param_tree)

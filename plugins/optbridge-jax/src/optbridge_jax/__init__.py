@@ -22,11 +22,12 @@ from __future__ import annotations
 from typing import Any
 
 from .optimizer import JaxOptimizer
+from .step import EXACT_OPTIONS
 from .transform import GradientTransformation, OptState, transform
 
 __version__ = "0.1.0"
 
-__all__ = ["build", "JaxOptimizer", "transform", "GradientTransformation", "OptState", "__version__"]
+__all__ = ["build", "JaxOptimizer", "transform", "GradientTransformation", "OptState", "EXACT_OPTIONS", "__version__"]
 
 
 def build(spec: Any, params: Any, *, fma: bool = False) -> JaxOptimizer:

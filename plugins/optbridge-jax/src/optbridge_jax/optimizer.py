@@ -15,7 +15,6 @@ fast path from ``kernels`` runs inside the same computation in place of the rule
 """
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
@@ -25,19 +24,16 @@ import numpy as np
 
 from optbridge.base_optimizer import BaseOptimizer
 from optbridge.engine import BucketStep
-from optbridge.errors import BackendError, SpecTypeError, StateDictError, StepInputError
+from optbridge.errors import BackendError, SpecTypeError
 from optbridge.spec import OptimizerSpec
 
 from . import ops as jax_ops
 from .pytree import named_leaves
 from .step import StaticAlgorithm, compiled_step, split_scalars
 
-__all__ = ["JaxOptimizer", "check_dtype", "HOST_GROUP_KEYS"]
+__all__ = ["JaxOptimizer", "check_dtype"]
 
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
-#: a group's keys in :meth:`JaxOptimizer.host_state` (the neutral state's, less ``index`` and ``params``)
-HOST_GROUP_KEYS = ("host_state", "lr_override", "schedules", "scheduler_values", "hyperparameters")
 
 
 def check_dtype(dtype: Any, what: str) -> np.dtype:
@@ -194,67 +190,3 @@ class JaxOptimizer(BaseOptimizer):
         """
         super().step(grads)
         return self.param_tree
-
-    # -- functional state (used by the Optax-style transformation) -----------------------
-    def host_state(self) -> dict[str, Any]:
-        """The engine's part of the state as plain data (copies): ``{"global_step", "groups":
-        [{host_state, lr_override, schedules, scheduler_values, hyperparameters}]}``, each group
-        the neutral state dict's group without ``index`` and ``params``, so the state of declared
-        schedules (torch ``lr_scheduler`` declarations) travels with it."""
-        sd = self.engine.state_dict({})
-        return {"global_step": sd["global_step"],
-                "groups": [{k: copy.deepcopy(g[k]) for k in HOST_GROUP_KEYS} for g in sd["groups"]]}
-
-    def restore(self, params: Any, slots: Mapping[str, Mapping[str, jax.Array]], host: Mapping[str, Any]) -> None:
-        """Continue from a state taken with :attr:`slots` and :meth:`host_state` (no copies).
-
-        ``host`` is checked with the rules of ``load_state_dict`` (``Engine.parse_state_dict``),
-        the slots for their parameters, names, shapes and dtypes, before anything changes;
-        the engine then takes the checked state (``Engine.restore``). Groups holding only
-        ``host_state`` and ``lr_override`` load as a format-1 state dict (no schedule state:
-        refused for a group with a declared schedule).
-        """
-        names, leaves, treedef = named_leaves(params)
-        if treedef != self.treedef:
-            raise StepInputError(f"params: the pytree structure differs from the one the optimizer was built "
-                                 f"with ({treedef} vs {self.treedef})")
-        new_params = {n: as_array(leaf, f"parameter {n!r}") for n, leaf in zip(names, leaves)}
-        if not isinstance(slots, Mapping) or set(slots) != set(self.slots):
-            got = sorted(slots)[:5] if isinstance(slots, Mapping) else slots
-            raise StateDictError(f"state: slots for {got!r:.200}, expected {sorted(self.slots)[:5]}")
-        for n, current in self.slots.items():
-            given = slots[n]
-            if not isinstance(given, Mapping) or set(given) != set(current):
-                raise StateDictError(f"state[{n!r}]: slots {given!r:.80} != expected {sorted(current)}")
-            for k, ref in current.items():
-                value = given[k]
-                if getattr(value, "shape", None) != ref.shape or getattr(value, "dtype", None) != ref.dtype:
-                    raise StateDictError(f"state[{n!r}].{k}: must be a {ref.dtype} array of shape {ref.shape}. "
-                                         f"Received: {type(value).__name__} {getattr(value, 'dtype', '')} "
-                                         f"{getattr(value, 'shape', '')}")
-        self.engine.restore(self.engine.parse_state_dict(self._host_state_dict(host), slots=False))
-        self.params = new_params
-        self.slots = {n: dict(s) for n, s in slots.items()}
-
-    def _host_state_dict(self, host: Any) -> dict[str, Any]:
-        """A neutral state dict (no slots) holding ``host`` (shape checked here, values by the engine)."""
-        if not isinstance(host, Mapping) or set(host) != {"global_step", "groups"}:
-            raise StateDictError(f"host: must hold 'global_step' and 'groups'. Received: {host!r:.120}")
-        full = self.engine.state_dict({})
-        groups = host["groups"]
-        if not isinstance(groups, list) or len(groups) != len(full["groups"]):
-            raise StateDictError(
-                f"host.groups: must be a list of {len(full['groups'])} group(s). Received: {groups!r:.120}")
-        old_form = all(isinstance(h, Mapping) and set(h) == set(HOST_GROUP_KEYS[:2]) for h in groups)
-        keys = HOST_GROUP_KEYS[:2] if old_form else HOST_GROUP_KEYS
-        for i, (g, h) in enumerate(zip(full["groups"], groups)):
-            if not isinstance(h, Mapping) or set(h) != set(keys):
-                raise StateDictError(f"host.groups[{i}]: must hold {', '.join(map(repr, keys))}. "
-                                     f"Received: {h!r:.120}")
-            for k in HOST_GROUP_KEYS:
-                g.pop(k)
-            g.update({k: h[k] for k in keys})
-        full["global_step"] = host["global_step"]
-        if old_form:
-            full["format_version"] = 1
-        return full
