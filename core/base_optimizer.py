@@ -13,9 +13,11 @@ DESIGN.md section 6: a backend is an **ops namespace** (:mod:`optbridge.ops`), a
 The base class does the rest, with no private name of optbridge's needed:
 
 * **the template step** (:meth:`BaseOptimizer.step`): gradients normalised by name
-  (:meth:`gradients_by_name`), the engine's plan (host scalars of this step), then for
-  each bucket — split further by :meth:`bucket_key` (dtype, device) — the bucket's host
-  scalars converted by :meth:`convert_scalars`, then :meth:`run_bucket`: a fast path
+  (:meth:`gradients_by_name`), the engine's plan (host scalars of this step) packed into
+  one float64 vector by the scheme every backend shares (:attr:`scalar_layout`,
+  :class:`optbridge.scalars.ScalarLayout`), then for each bucket — split further by
+  :meth:`bucket_key` (dtype, device) — the bucket's piece of the vector as the mapping a
+  rule reads, converted by :meth:`convert_scalars`, then :meth:`run_bucket`: a fast path
   where :meth:`fast_path` offers one, else the gradient pre-processing
   (:func:`optbridge.preprocess.preprocess_gradients`) and the algorithm's shared rule
   (``Algorithm.update``), both over ``ops``; last the engine's commit. Results are written
@@ -40,6 +42,7 @@ from .errors import SpecTypeError, StateDictError, StepInputError
 from .groups import ParamInfo
 from .ops import missing_primitives
 from .preprocess import preprocess_gradients
+from .scalars import HEADER, ScalarLayout
 from .spec import OptimizerSpec
 
 __all__ = ["BaseOptimizer", "FastPath"]
@@ -82,6 +85,8 @@ class BaseOptimizer(OptimizerAPI):
                 raise SpecTypeError(f"the {self.backend_name} backend cannot train parameter {name!r}: {reason}")
         self.params: dict[str, Any] = dict(named)
         self.engine = Engine(spec, [ParamInfo(n, tuple(self.ops.shape_of(a))) for n, a in named])
+        #: where each host scalar of a step lives in the step's packed vector
+        self.scalar_layout = ScalarLayout(self.engine)
         self.slots: dict[str, dict[str, Any]] = {
             name: {slot: self.allocate_slot(self.params[name], init) for slot, init in slots.items()}
             for name, slots in self.engine.expected_slots().items()
@@ -196,16 +201,18 @@ class BaseOptimizer(OptimizerAPI):
         """
         by_name = self.gradients_by_name(grads)
         plan = self.engine.plan()
+        vector = self.scalar_layout.pack(plan)
         new_params: dict[str, Any] = {}
         new_slots: dict[str, dict[str, Any]] = {}
-        for bucket in plan.buckets:
+        for bucket, layout in zip(plan.buckets, self.scalar_layout.buckets):
+            host = layout.nest(vector[layout.offset + len(HEADER):layout.offset + layout.width], flag=bool)
             split: dict[Any, list[str]] = {}
             for n in bucket.bucket.names:
                 split.setdefault(self.bucket_key(self.params[n]), []).append(n)
             for names in split.values():
                 params = [self.params[n] for n in names]
                 slots = {s.name: [self.slots[n][s.name] for n in names] for s in bucket.algorithm.slots()}
-                scalars = self.convert_scalars(bucket.scalars, params[0], bucket.algorithm.float64_scalars)
+                scalars = self.convert_scalars(host, params[0], bucket.algorithm.float64_scalars)
                 self.run_bucket(bucket, params, [by_name[n] for n in names], slots, scalars)
                 for i, n in enumerate(names):
                     new_params[n] = params[i]
