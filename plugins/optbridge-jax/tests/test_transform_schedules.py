@@ -116,3 +116,10 @@ def test_a_state_the_step_count_cannot_reproduce_is_refused():
     opt.set_lr(0.2)
     with pytest.raises(StateDictError, match=r"groups\[0\]: \['lr_override'\] differ from the spec's own after 1"):
         transform(spec).load_state_dict(opt.state_dict(), opt.param_tree)
+
+
+def test_an_epoch_interval_schedule_is_refused_not_frozen():
+    decl = optim.lr_scheduler.StepLR.declare(0.1, step_size=2, gamma=0.5)   # interval="epoch"
+    spec = optim.SGD([{"params": "w*", "lr": decl}, {"params": "b"}], lr=0.05)
+    with pytest.raises(ValueError, match=r"groups\[0\] .*\['lr'\] follow an epoch-interval schedule"):
+        transform(spec).init(_params())

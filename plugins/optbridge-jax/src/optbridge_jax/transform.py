@@ -38,6 +38,10 @@ for bit wherever an element changes by less than a factor of two in a step (the
 subtraction is then exact, Sterbenz's lemma), which holds for every realistic step;
 otherwise ``params + updates`` may differ from the optimizer's result in the last bit.
 
+Epoch-interval schedules (``ReduceLROnPlateau``, a torch scheduler declared with
+``interval="epoch"``) advance at ``end_epoch``, which an Optax-style pair has no call
+for: such a spec is refused (declare the schedule with ``interval="step"``).
+
 Neutral state: :meth:`GradientTransformation.state_dict` and
 :meth:`~GradientTransformation.load_state_dict` convert to and from the backend-neutral
 state dict (train on torch, resume with the transformation). A state whose host part is
@@ -57,7 +61,7 @@ import numpy as np
 
 from optbridge.dialects.base import DialectOptimizer
 from optbridge.engine import Engine
-from optbridge.errors import BackendError, ScheduleExhaustedError, StateDictError, StepInputError
+from optbridge.errors import BackendError, ScheduleExhaustedError, SpecValueError, StateDictError, StepInputError
 from optbridge.groups import ParamInfo
 from optbridge.preprocess import preprocess_gradients
 from optbridge.scalars import HEADER, ScalarLayout
@@ -130,6 +134,13 @@ class _Program:
                            for n, s in template.slots.items()}
         self.engine = template.engine
         for g in self.engine.groups:
+            epochs = sorted(key for key, track in g.tracks.items() if track.interval == "epoch")
+            if epochs:
+                raise SpecValueError(
+                    f"groups[{g.index}] ({g.label}): {epochs} follow an epoch-interval schedule, which advances at "
+                    f"end_epoch (with a metric for ReduceLROnPlateau); an Optax-style transformation has no such "
+                    f"call, so it would keep the first epoch's value. Declare the schedule with interval='step', "
+                    f"or use the eager optimizer (optbridge.build(spec, params, backend='jax'))")
             if not g.algorithm.has_rule():
                 raise BackendError(f"groups[{g.index}] ({g.label}): algorithm {g.algorithm.name!r} has no shared "
                                    f"rule; the traced transformation runs rules only (use the eager optimizer)")
@@ -265,6 +276,7 @@ class _Update:
         return self.programs[key]
 
     def init(self, params: Any) -> OptState:
+        self.program(params)  # a spec the transformation cannot run is refused here
         opt = JaxOptimizer(self.spec, params, fma=self.fma)
         return OptState(count=jnp.zeros((), jnp.int32), slots={n: dict(s) for n, s in opt.slots.items()})
 
