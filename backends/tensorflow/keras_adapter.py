@@ -33,6 +33,7 @@ import json
 import math
 import sys
 import types
+import warnings
 from typing import Any
 
 import keras
@@ -140,7 +141,10 @@ class KerasOptimizer(keras.optimizers.Optimizer):
 
     # -- the update -----------------------------------------------------------------------
     def _backend_update_step(self, grads, trainable_variables, learning_rate):
-        self.optbridge.apply_gradients(list(zip(grads, trainable_variables)))
+        # Keras has dropped the variables without a gradient and warned (``_filter_empty_gradients``)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Gradients do not exist for variables")
+            self.optbridge.apply_gradients(list(zip(grads, trainable_variables)))
 
     def update_step(self, gradient, variable, learning_rate):
         raise NotImplementedError("optbridge updates whole groups at once (_backend_update_step)")

@@ -28,6 +28,7 @@ Keras optimizers do) and updates every replica's copy with the same kernel.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import MISSING, dataclass, fields
 from typing import Any
@@ -185,9 +186,13 @@ class TensorFlowOptimizer(OptimizerAPI):
         self._strategy = getattr(first, "distribute_strategy", None) or tf.distribute.get_strategy()
         self._distributed = hasattr(first, "distribute_strategy")
         self._anchor = first
-        replicas = len(self._components(first))
-        self._programs = [self._make_program(r) for r in range(replicas)]
-        self._concrete = None
+        self._replicas = len(self._components(first))
+        self._all = tuple(range(len(self._order)))
+        # per set of parameter positions that have gradients (all of them, unless some are
+        # skipped as Keras skips variables without a gradient): one step function per replica
+        self._programs: dict[tuple[int, ...], list[Any]] = {}
+        self._concrete: dict[tuple[int, ...], Any] = {}
+        self._program(self._all, 0)
         self._replica_of = {c.device: r for r, c in enumerate(self._components(first))}
 
     # -- construction -------------------------------------------------------------------
@@ -232,19 +237,30 @@ class TensorFlowOptimizer(OptimizerAPI):
                 ))
         return tuple(layouts)
 
-    def _make_program(self, replica: int) -> Any:
+    def _program(self, present: tuple[int, ...], replica: int) -> Any:
+        """The step function of ``replica`` for the parameters at positions ``present``."""
+        programs = self._programs.get(present)
+        if programs is None:
+            programs = self._programs[present] = [self._make_program(r, present) for r in range(self._replicas)]
+        return programs[replica]
+
+    def _make_program(self, replica: int, present: tuple[int, ...]) -> Any:
+        """``step(grads, scalars)``: ``grads`` those of the parameters at ``present``, in order."""
         params = [self._components(self._vars[n])[replica] for n in self._order]
         slots = [{s: self._components(v)[replica] for s, v in self._slots[n].items()} for n in self._order]
+        where = {position: k for k, position in enumerate(present)}
         runners = []
         for layout in self._layouts:
-            runners.append(self._bucket_runner(layout, [params[i] for i in layout.indices],
-                                               {s: [slots[i][s] for i in layout.indices]
-                                                for s in (x.name for x in layout.algorithm.slots())}))
+            indices = [i for i in layout.indices if i in where]
+            if indices:
+                runners.append((layout, [where[i] for i in indices], self._bucket_runner(
+                    layout, [params[i] for i in indices],
+                    {s: [slots[i][s] for i in indices] for s in (x.name for x in layout.algorithm.slots())})))
 
         def step(grads, scalars):
-            for layout, run in zip(self._layouts, runners):
+            for layout, picks, run in runners:
                 start = layout.scalars.offset
-                run([grads[i] for i in layout.indices], scalars[start:start + layout.scalars.width])
+                run([grads[k] for k in picks], scalars[start:start + layout.scalars.width])
 
         return tf.function(step, autograph=False)
 
@@ -299,7 +315,7 @@ class TensorFlowOptimizer(OptimizerAPI):
     @property
     def trace_count(self) -> int:
         """How many times the step functions have been traced (one per replica device at most)."""
-        return sum(int(p.experimental_get_tracing_count()) for p in self._programs)
+        return sum(int(p.experimental_get_tracing_count()) for programs in self._programs.values() for p in programs)
 
     @property
     def fused_buckets(self) -> int:
@@ -341,14 +357,22 @@ class TensorFlowOptimizer(OptimizerAPI):
             raise StepInputError(
                 f"step: gradients must be a mapping by name or a sequence. Received: {type(grads).__name__}"
             )
-        self._apply(self._checked(ordered))
+        self._apply(self._checked(ordered, self._all), self._all)
 
     def apply_gradients(self, grads_and_vars: Any) -> None:
         """Apply ``[(gradient, variable), ...]`` (``tf.GradientTape`` loops, like Keras optimizers).
 
-        Every trained variable needs a gradient; gradients of variables a
+        As Keras does, a variable whose gradient is ``None`` or that the list leaves out
+        is skipped, with a warning naming it: the variable and its state slots are not
+        touched, and the step counts for every group (the engine's step counter and host
+        state advance, as Keras' ``iterations`` does). Gradients of variables a
         ``unassigned="frozen"`` spec leaves out are ignored. In a replica context of a
         ``tf.distribute`` strategy the gradients are summed over replicas first.
+
+        Raises:
+            StepInputError: an item is not a pair, a variable is not one of the optimizer's,
+                a gradient does not fit its variable, or no variable has a gradient
+                (nothing changes).
         """
         by_name: dict[str, Any] = {}
         for i, pair in enumerate(grads_and_vars):
@@ -365,21 +389,27 @@ class TensorFlowOptimizer(OptimizerAPI):
             if grad is None:
                 continue
             by_name[name] = grad
-        missing = [n for n in self._order if n not in by_name]
-        if missing:
-            raise StepInputError(f"apply_gradients: no gradient for parameter(s) {missing[:5]}")
-        ordered = self._checked([by_name[n] for n in self._order])
+        if not by_name:
+            raise StepInputError("apply_gradients: no gradient for any variable. Nothing was changed")
+        present = tuple(i for i, n in enumerate(self._order) if n in by_name)
+        if len(present) < len(self._order):
+            missing = [n for n in self._order if n not in by_name]
+            warnings.warn(f"Gradients do not exist for variables {missing} when minimizing the loss; optbridge skips "
+                          f"them as Keras does (not updated, state untouched)", UserWarning, stacklevel=2)
+        ordered = self._checked([by_name[self._order[i]] for i in present], present)
         if tf.distribute.has_strategy() and not tf.distribute.in_cross_replica_context():
             context = tf.distribute.get_replica_context()
             reduced = context.all_reduce(tf.distribute.ReduceOp.SUM, ordered)
-            context.merge_call(lambda _strategy, grads: self._apply(list(grads)), args=(reduced,))
+            context.merge_call(lambda _strategy, grads: self._apply(list(grads), present), args=(reduced,))
         else:
-            self._apply(ordered)
+            self._apply(ordered, present)
 
     # -- stepping -----------------------------------------------------------------------
-    def _checked(self, grads: Sequence[Any]) -> list[Any]:
+    def _checked(self, grads: Sequence[Any], present: tuple[int, ...]) -> list[Any]:
+        """``grads`` (of the parameters at positions ``present``) as tensors, each checked."""
         out = []
-        for name, g, (dtype, shape) in zip(self._order, grads, self._signature):
+        for i, g in zip(present, grads):
+            name, (dtype, shape) = self._order[i], self._signature[i]
             if type(g) is _EAGER_TENSOR and g.dtype == dtype and g.shape == shape:
                 out.append(g)  # the common eager case: nothing to convert, nothing wrong
                 continue
@@ -406,30 +436,30 @@ class TensorFlowOptimizer(OptimizerAPI):
         self.engine.commit(plan)
         return vec
 
-    def _apply(self, grads: list[Any]) -> None:
+    def _apply(self, grads: list[Any], present: tuple[int, ...]) -> None:
         if tf.executing_eagerly():
             plan = self.engine.plan()
-            self._run(grads, tf.constant(self._scalar_layout.pack(plan)))
+            self._run(grads, tf.constant(self._scalar_layout.pack(plan)), present)
             self.engine.commit(plan)
             return
         scalars = tf.numpy_function(self._host_step, [], tf.float64, stateful=True, name="optbridge_host_scalars")
         scalars.set_shape([self._width])
-        self._run(grads, scalars)
+        self._run(grads, scalars, present)
 
-    def _run(self, grads: list[Any], scalars: Any) -> None:
+    def _run(self, grads: list[Any], scalars: Any, present: tuple[int, ...]) -> None:
         if not self._distributed:
             if tf.executing_eagerly():
-                self._eager_program()(grads, scalars)
+                self._eager_program(present)(grads, scalars)
             else:
-                self._programs[0](grads, scalars)
+                self._program(present, 0)(grads, scalars)
             return
 
         def per_replica(anchor, grads, scalars):
-            return self._programs[self._replica_of[anchor.device]](list(grads), scalars)
+            return self._program(present, self._replica_of[anchor.device])(list(grads), scalars)
 
         self._strategy.extended.update(self._anchor, per_replica, args=(grads, scalars), group=True)
 
-    def _eager_program(self) -> Any:
+    def _eager_program(self, present: tuple[int, ...]) -> Any:
         """The traced step function called directly (its concrete function).
 
         Eagerly, calling the ``tf.function`` itself hashes the input signature of every
@@ -437,10 +467,12 @@ class TensorFlowOptimizer(OptimizerAPI):
         tensors); the checked gradients always have the variables' shapes and dtypes, so
         the one concrete function is called instead.
         """
-        if self._concrete is None:
-            specs = [tf.TensorSpec(shape, dtype) for dtype, shape in self._signature]
-            self._concrete = self._programs[0].get_concrete_function(specs, tf.TensorSpec([self._width], tf.float64))
-        return self._concrete
+        concrete = self._concrete.get(present)
+        if concrete is None:
+            specs = [tf.TensorSpec(self._signature[i][1], self._signature[i][0]) for i in present]
+            concrete = self._concrete[present] = self._program(present, 0).get_concrete_function(
+                specs, tf.TensorSpec([self._width], tf.float64))
+        return concrete
 
     # -- neutral state ------------------------------------------------------------------
     def export_slots(self) -> dict[str, dict[str, np.ndarray]]:
