@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -173,6 +173,19 @@ class Engine:
             self._attach_tracks(group)
         self.global_step = 0
         self._scalar = scalar_type(spec.precision)
+        self._watchers: list[Callable[[], None]] = []
+
+    def watch(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` after every change of the values later steps use that is not
+        a step: :meth:`set_lr`, :meth:`end_epoch`, :meth:`set_hyperparameters` and
+        :meth:`apply_state` (``load_state_dict``, :meth:`restore`). A backend that keeps
+        the host scalars of future steps (a device table, :class:`optbridge.scalars.ScalarLayout`)
+        recomputes them there."""
+        self._watchers.append(callback)
+
+    def _changed(self) -> None:
+        for callback in self._watchers:
+            callback()
 
     def _attach_tracks(self, group: GroupRuntime) -> None:
         """A :class:`ValueTrack` for each value given by a stateful schedule."""
@@ -354,6 +367,7 @@ class Engine:
                 )
         for g in targets:
             g.lr_override = float(value)
+        self._changed()
 
     def end_epoch(self, metric: Any = None) -> None:
         """Advance every epoch-interval schedule once (torch ``scheduler.step(metric)``).
@@ -370,6 +384,7 @@ class Engine:
         with self.transaction():
             for track in tracks:
                 track.end_epoch(value)
+        self._changed()
 
     # -- state as a value ---------------------------------------------------------------
     def snapshot(self) -> state.EngineState:
@@ -394,9 +409,16 @@ class Engine:
             slots={},
         )
 
-    def restore(self, snapshot: state.EngineState) -> None:
-        """Put a :meth:`snapshot` (or a checked state, :meth:`parse_state_dict`) back."""
-        self.apply_state(snapshot)
+    def restore(self, snapshot: state.EngineState, *, quiet: bool = False) -> None:
+        """Put a :meth:`snapshot` (or a checked state, :meth:`parse_state_dict`) back.
+
+        ``quiet=True`` does not tell the :meth:`watch` callbacks: for a snapshot taken
+        moments before, whose values are the ones they last saw (a rolled-back
+        transaction, a look ahead such as :meth:`optbridge.scalars.ScalarLayout.table`).
+        """
+        self._swap_in(snapshot)
+        if not quiet:
+            self._changed()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -413,7 +435,7 @@ class Engine:
         try:
             yield
         except BaseException:
-            self.restore(before)
+            self.restore(before, quiet=True)
             raise
 
     # -- run-time changes made by bound schedulers ---------------------------------------
@@ -475,6 +497,7 @@ class Engine:
             )
         g.algorithm = changed
         g.hyperparameter_overrides.update({k: float(v) for k, v in values.items()})
+        self._changed()
 
     # -- neutral state (format and checks live in optbridge.state) ----------------------
     def state_dict(self, slots: Mapping[str, Mapping[str, np.ndarray]]) -> dict:
@@ -510,6 +533,10 @@ class Engine:
         Only copies of values checked and built beforehand: this cannot fail half-way, and
         the same state can be applied again.
         """
+        self._swap_in(parsed)
+        self._changed()
+
+    def _swap_in(self, parsed: state.EngineState) -> None:
         for g, gs in zip(self.groups, parsed.groups):
             g.host_state = dict(gs.host_state)
             g.lr_override = gs.lr_override

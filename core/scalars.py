@@ -205,5 +205,5 @@ class ScalarLayout:
                 engine.commit(plan)
         finally:
             if before is not None:
-                engine.restore(before)
+                engine.restore(before, quiet=True)
         return rows

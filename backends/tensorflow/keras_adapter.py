@@ -22,10 +22,13 @@ Learning rate: ``optimizer.learning_rate`` is the first group's lr; assigning it
 every group by the same factor, and is refused with ``StaticLearningRateError`` when the
 spec gives a group a per-step list or a schedule (see the ``learning_rate`` setter).
 
+XLA-compiled training steps (``jit_compile=True`` in ``model.compile``) run: the host
+scalars come from the TensorFlow backend's device table (``horizon`` steps ahead, at least
+one epoch's; see :mod:`optbridge.backends.tensorflow.optimizer`).
+
 Not supported: Keras' own ``weight_decay``, ``clipnorm``/``clipvalue``/``global_clipnorm``,
 ``use_ema``, ``loss_scale_factor`` and ``gradient_accumulation_steps`` (the spec has its
-own weight decay and loss scale), and XLA-compiled training steps (``jit_compile=True``
-in ``model.compile``): the host scalars come from a ``tf.numpy_function``.
+own weight decay and loss scale).
 """
 from __future__ import annotations
 
@@ -47,7 +50,7 @@ from optbridge.errors import SpecTypeError, SpecValueError, StateDictError, Stat
 from optbridge.groups import describe_selector
 from optbridge.spec import OptimizerSpec
 
-from .optimizer import TensorFlowOptimizer
+from .optimizer import DEFAULT_HORIZON, TensorFlowOptimizer
 
 __all__ = ["KerasOptimizer"]
 
@@ -102,16 +105,20 @@ class KerasOptimizer(keras.optimizers.Optimizer):
         native: use optbridge's single-pass CPU ops where a kernel has them (bitwise the NumPy reference;
             see :mod:`optbridge.backends.tensorflow.native`).
         name: the optimizer's name.
+        horizon: steps whose host scalars a compiled training step finds on the device
+            (default ``DEFAULT_HORIZON``); at least the steps of one epoch under
+            ``jit_compile=True``.
     """
 
     def __init__(self, spec: Any, *, jit_compile: bool | None = None, fused: bool = True, native: bool = True,
-                 name: str | None = None):
+                 name: str | None = None, horizon: int = DEFAULT_HORIZON):
         super().__init__(learning_rate=0.0, name=name or "optbridge")
         self._spec = spec
         self._canonical = _canonical(spec)
         self._jit_compile = jit_compile
         self._fused = fused
         self._native = native
+        self._horizon = horizon
         self._runner: TensorFlowOptimizer | None = None
         self._pending_lr: float | None = None
 
@@ -123,7 +130,8 @@ class KerasOptimizer(keras.optimizers.Optimizer):
         named = [(v.path, v) for v in variables]
         kernels = plugin.get_backend("tensorflow").kernels
         self._runner = TensorFlowOptimizer(self._canonical, named, kernels, jit_compile=self._jit_compile,
-                                           fused=self._fused, native=self._native, slot_factory=self._make_slot)
+                                           fused=self._fused, native=self._native, slot_factory=self._make_slot,
+                                           horizon=self._horizon)
         if self._pending_lr is not None:
             pending, self._pending_lr = self._pending_lr, None
             self._assign_lr(pending)
@@ -235,7 +243,7 @@ class KerasOptimizer(keras.optimizers.Optimizer):
                 f"optimizer (e.g. optbridge.dialects.mindspore.nn.Momentum) to save it with the model"
             )
         return {"name": self.name, "spec": to_dict(self._spec), "jit_compile": self._jit_compile, "fused": self._fused,
-                "native": self._native}
+                "native": self._native, "horizon": self._horizon}
 
     @classmethod
     def from_config(cls, config: dict[str, Any], custom_objects=None) -> KerasOptimizer:

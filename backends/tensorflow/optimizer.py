@@ -16,9 +16,19 @@ declared host scalars before the first step.
 
 Eagerly, the engine's host scalars are computed in Python before the call and the step is
 committed after it, so a step that fails changes nothing. Inside a ``tf.function`` (a
-``GradientTape`` loop compiled by the user, Keras ``model.fit``), the host scalars come
-from a ``tf.numpy_function`` that runs the engine once per executed step; the engine
-then counts the step as soon as its scalars are handed out.
+``GradientTape`` loop compiled by the user, Keras ``model.fit``, with or without
+``jit_compile=True``) no Python runs in the step: the host scalars of the next
+``horizon`` steps are computed ahead by the engine into a device table
+(:meth:`optbridge.scalars.ScalarLayout.table`) that the step indexes with a step-counter
+variable, which it then increments. The engine catches up with the counter whenever it
+is used from the host (``get_lr``, ``state_dict``, ``global_step``, a Keras callback
+setting the learning rate, ...; :attr:`TensorFlowOptimizer.engine` does it), and the
+table is recomputed after every change of a future value (``set_lr``, ``end_epoch``,
+``load_state_dict``: ``Engine.watch``) and whenever less than half of it is left. A
+step past the table takes its scalars from a ``tf.numpy_function`` in a plain graph; an
+XLA-compiled step cannot call Python and gets NaN there, so every parameter turns NaN:
+give ``horizon`` at least the number of steps run between two uses of the optimizer
+from the host (Keras: one epoch).
 
 Distribution: variables created under a ``tf.distribute`` strategy (``MirroredStrategy``)
 get their state slots colocated with them (one copy per replica device), and
@@ -38,7 +48,7 @@ import tensorflow as tf
 
 from optbridge.algorithms.base import Algorithm
 from optbridge.engine import Engine, OptimizerAPI
-from optbridge.errors import BackendError, SpecTypeError, StateDictError, StepInputError
+from optbridge.errors import BackendError, SpecTypeError, SpecValueError, StateDictError, StepInputError
 from optbridge.groups import ParamInfo
 from optbridge.preprocess import preprocess_gradients
 from optbridge.scalars import HEADER, BucketLayout, ScalarLayout
@@ -49,13 +59,27 @@ from .kernels.base import Kernel, resolve_kernel
 from .native import load as native_ops
 from .params import named_variables, unwrap
 
-__all__ = ["TensorFlowOptimizer", "SUPPORTED_DTYPES"]
+__all__ = ["TensorFlowOptimizer", "SUPPORTED_DTYPES", "DEFAULT_HORIZON"]
 
 SUPPORTED_DTYPES = (tf.float32, tf.float64)
 _BAD_NAME_CHARS = re.compile(r"[^A-Za-z0-9_./>-]")
 _EAGER_TENSOR = type(tf.constant(0.0))
 
 SlotFactory = Callable[[Any, str, float], Any]
+
+#: steps whose host scalars a graph step finds on the device (see the module docstring)
+DEFAULT_HORIZON = 4096
+
+
+def _in_xla_context() -> bool:
+    """Whether the graph being traced is compiled by XLA (``jit_compile=True``), which
+    cannot run a Python callback; ``True`` when it cannot be told (the safe answer)."""
+    try:
+        from tensorflow.python.framework import ops as tf_framework_ops
+        from tensorflow.python.ops import control_flow_util
+    except ImportError:  # pragma: no cover - the private modules moved
+        return True
+    return bool(control_flow_util.GraphOrParentsInXlaContext(tf_framework_ops.get_default_graph()))
 
 
 @dataclass(frozen=True)
@@ -139,6 +163,8 @@ class TensorFlowOptimizer(OptimizerAPI):
         slot_factory: ``slot_factory(variable, slot_name, initial_value)`` returning the
             slot variable (a ``tf.Variable`` or Keras variable); default: a ``tf.Variable``
             colocated with ``variable``.
+        horizon: rows of host scalars computed ahead for steps inside a ``tf.function``
+            (see the module docstring).
 
     Raises:
         SpecTypeError: ``params`` are not variables, names collide, or a dtype is not
@@ -149,7 +175,9 @@ class TensorFlowOptimizer(OptimizerAPI):
 
     def __init__(self, spec: OptimizerSpec, params: Any, kernels: Mapping[str, Any], *,
                  jit_compile: bool | None = None, fused: bool = True, native: bool = True,
-                 slot_factory: SlotFactory | None = None):
+                 slot_factory: SlotFactory | None = None, horizon: int = DEFAULT_HORIZON):
+        if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1:
+            raise SpecValueError(f"horizon must be an int >= 1. Received: {horizon!r}")
         named = named_variables(params)
         for name, var in named:
             v = unwrap(var)
@@ -159,8 +187,9 @@ class TensorFlowOptimizer(OptimizerAPI):
                 raise SpecTypeError(f"parameter {name!r} has a shape that is not fully defined: {v.shape}")
         self._given = dict(named)
         self._vars = {n: unwrap(v) for n, v in named}
-        self.engine = Engine(spec, [ParamInfo(n, tuple(v.shape)) for n, v in self._vars.items()])
-        self._order = tuple(self.engine.param_names)
+        self._engine = Engine(spec, [ParamInfo(n, tuple(v.shape)) for n, v in self._vars.items()])
+        self._graph = False  # a graph step has been traced: the device counter counts the steps
+        self._order = tuple(self._engine.param_names)
         self._position = {n: i for i, n in enumerate(self._order)}
         self._signature = [(self._vars[n].dtype, self._vars[n].shape) for n in self._order]
         self._by_id: dict[int, str] = {}
@@ -168,7 +197,7 @@ class TensorFlowOptimizer(OptimizerAPI):
             self._by_id[id(given)] = n
             self._by_id[id(self._vars[n])] = n
         self._kernels: dict[str, Kernel] = {}
-        for g in self.engine.groups:
+        for g in self._engine.groups:
             name = g.algorithm.name
             if name not in kernels:
                 raise BackendError(f"the tensorflow backend has no kernel for algorithm {name!r}")
@@ -176,10 +205,10 @@ class TensorFlowOptimizer(OptimizerAPI):
             _check_hyperparameters(kernel, g.algorithm, g.index)
         factory = slot_factory or _default_slot
         self._slot_objects: dict[str, dict[str, Any]] = {}
-        for name, slots in self.engine.expected_slots().items():
+        for name, slots in self._engine.expected_slots().items():
             self._slot_objects[name] = {s: factory(self._given[name], s, init) for s, init in slots.items()}
         self._slots = {n: {s: unwrap(o) for s, o in slots.items()} for n, slots in self._slot_objects.items()}
-        self._scalar_layout = ScalarLayout(self.engine)
+        self._scalar_layout = ScalarLayout(self._engine)
         self._width = self._scalar_layout.width
         self._layouts = self._plan_layouts(jit_compile, fused, native)
         first = self._vars[self._order[0]]
@@ -190,10 +219,85 @@ class TensorFlowOptimizer(OptimizerAPI):
         self._all = tuple(range(len(self._order)))
         # per set of parameter positions that have gradients (all of them, unless some are
         # skipped as Keras skips variables without a gradient): one step function per replica
-        self._programs: dict[tuple[int, ...], list[Any]] = {}
+        self._programs: dict[tuple[tuple[int, ...], bool], list[Any]] = {}
         self._concrete: dict[tuple[int, ...], Any] = {}
         self._program(self._all, 0)
         self._replica_of = {c.device: r for r, c in enumerate(self._components(first))}
+        self._horizon = horizon
+        self._table_end = 0  # first step the device table has no row for
+        with tf.init_scope(), self._strategy.scope():
+            once = tf.VariableAggregation.ONLY_FIRST_REPLICA
+            self._clock = tf.Variable(0, dtype=tf.int64, trainable=False, aggregation=once, name="optbridge_step")
+            self._start = tf.Variable(0, dtype=tf.int64, trainable=False, aggregation=once, name="optbridge_start")
+            self._rows = tf.Variable(0, dtype=tf.int64, trainable=False, aggregation=once, name="optbridge_rows")
+            self._table = tf.Variable(tf.fill([horizon, self._width], tf.constant(np.nan, tf.float64)),
+                                      trainable=False, aggregation=once, name="optbridge_scalars")
+        self._engine.watch(self._changed)
+
+    # -- the engine and the device table ------------------------------------------------
+    @property
+    def engine(self) -> Engine:
+        """The engine, caught up with the steps run inside a graph since it was last used."""
+        self._catch_up()
+        return self._engine
+
+    @engine.setter
+    def engine(self, value: Engine) -> None:
+        raise AttributeError("the engine of a TensorFlowOptimizer is fixed when it is built")
+
+    def _catch_up(self) -> None:
+        """Commit, on the host, the steps the device counter has run; refill the table when
+        less than half of it is left."""
+        if not self._graph:
+            return
+        with tf.init_scope():  # also when used while a function is traced
+            for _ in range(int(self._clock.numpy()) - self._engine.global_step):
+                self._engine.commit(self._engine.plan())
+            if self._table_end - self._engine.global_step < self._horizon // 2:
+                self._fill()
+
+    def _changed(self) -> None:
+        """``Engine.watch``: a future value changed (the engine is caught up: it was used)."""
+        if self._graph:
+            with tf.init_scope():
+                self._fill()
+
+    def _fill(self) -> None:
+        """The next ``horizon`` steps' scalars into the device table, from the engine's step."""
+        rows = self._scalar_layout.table(self._engine, self._horizon)
+        padded = np.full((self._horizon, self._width), np.nan)
+        padded[:len(rows)] = rows
+        step = self._engine.global_step
+        self._table.assign(padded)
+        self._start.assign(step)
+        self._rows.assign(len(rows))
+        self._clock.assign(step)
+        self._table_end = step + len(rows)
+
+    def _device_scalars(self) -> Any:
+        """Graph mode: this step's packed scalars from the device table (or, past it, from
+        the host in a plain graph; NaN under XLA), then the counter's increment."""
+        if not self._graph:
+            with tf.init_scope():  # once, at the first trace: the counter starts from the engine
+                self._graph = True
+                self._fill()
+        k = self._clock.read_value() - self._start.read_value()
+        inside = tf.logical_and(k >= 0, k < self._rows.read_value())
+        stored = tf.gather(self._table.read_value(), tf.clip_by_value(k, 0, self._horizon - 1))
+        if _in_xla_context():
+            row = tf.where(inside, stored, tf.constant(np.nan, tf.float64))
+        else:
+            clock = self._clock.read_value()
+            row = tf.cond(inside, lambda: stored, lambda: tf.numpy_function(
+                self._host_row, [clock], tf.float64, stateful=True, name="optbridge_host_scalars"))
+        self._clock.assign_add(1)  # after the reads above: a function orders a variable's uses as written
+        return tf.ensure_shape(row, [self._width])
+
+    def _host_row(self, clock: Any) -> np.ndarray:
+        """A plain graph's step past the device table: the engine, caught up to ``clock``, plans it."""
+        for _ in range(int(clock) - self._engine.global_step):
+            self._engine.commit(self._engine.plan())
+        return self._scalar_layout.pack(self._engine.plan())
 
     # -- construction -------------------------------------------------------------------
     def _components(self, var: Any) -> tuple:
@@ -206,10 +310,10 @@ class TensorFlowOptimizer(OptimizerAPI):
         return all("CPU" in (c.device or "CPU").upper() for n in names for c in self._components(self._vars[n]))
 
     def _plan_layouts(self, jit_compile: bool | None, fused: bool, native: bool) -> tuple[_Layout, ...]:
-        spec = self.engine.spec
+        spec = self._engine.spec
         layouts: list[_Layout] = []
         for bucket in self._scalar_layout.buckets:
-            alg = self.engine.groups[bucket.group].algorithm
+            alg = self._engine.groups[bucket.group].algorithm
             kernel = self._kernels[alg.name]
             # the rule, and a kernel whose only use of a rule-side decay form is its step 0, run a
             # bucket decayed at no step without it (as Engine.plan runs it)
@@ -237,14 +341,16 @@ class TensorFlowOptimizer(OptimizerAPI):
                 ))
         return tuple(layouts)
 
-    def _program(self, present: tuple[int, ...], replica: int) -> Any:
-        """The step function of ``replica`` for the parameters at positions ``present``."""
-        programs = self._programs.get(present)
+    def _program(self, present: tuple[int, ...], replica: int, xla: bool = False) -> Any:
+        """The step function of ``replica`` for the parameters at positions ``present``
+        (``xla``: for a caller's XLA-compiled function, see :meth:`_bucket_runner`)."""
+        programs = self._programs.get((present, xla))
         if programs is None:
-            programs = self._programs[present] = [self._make_program(r, present) for r in range(self._replicas)]
+            programs = self._programs[present, xla] = [self._make_program(r, present, xla)
+                                                        for r in range(self._replicas)]
         return programs[replica]
 
-    def _make_program(self, replica: int, present: tuple[int, ...]) -> Any:
+    def _make_program(self, replica: int, present: tuple[int, ...], xla: bool) -> Any:
         """``step(grads, scalars)``: ``grads`` those of the parameters at ``present``, in order."""
         params = [self._components(self._vars[n])[replica] for n in self._order]
         slots = [{s: self._components(v)[replica] for s, v in self._slots[n].items()} for n in self._order]
@@ -255,7 +361,7 @@ class TensorFlowOptimizer(OptimizerAPI):
             if indices:
                 runners.append((layout, [where[i] for i in indices], self._bucket_runner(
                     layout, [params[i] for i in indices],
-                    {s: [slots[i][s] for i in indices] for s in (x.name for x in layout.algorithm.slots())})))
+                    {s: [slots[i][s] for i in indices] for s in (x.name for x in layout.algorithm.slots())}, xla)))
 
         def step(grads, scalars):
             for layout, picks, run in runners:
@@ -265,8 +371,11 @@ class TensorFlowOptimizer(OptimizerAPI):
         return tf.function(step, autograph=False)
 
     @staticmethod
-    def _bucket_runner(layout: _Layout, params: list, slots: dict) -> Callable:
+    def _bucket_runner(layout: _Layout, params: list, slots: dict, xla: bool) -> Callable:
         """The bucket's part of the step: ``run(grads, piece)``, ``piece`` its float64 scalars.
+
+        ``xla``: the step is traced into a caller's XLA-compiled function, where
+        optbridge's native CPU ops (no XLA kernel) cannot run: their buckets run the rule.
 
         Under XLA every variable is its own cluster (one ``tf.function(jit_compile=True)``
         shared by all variables, traced once per shape). Measured on 2 CPU cores (Keras
@@ -277,7 +386,8 @@ class TensorFlowOptimizer(OptimizerAPI):
         dtype = params[0].dtype
         kernel = layout.kernel
         bucket = layout.scalars
-        update = (kernel.native if layout.native else kernel.fused if layout.fused else kernel.raw if layout.raw
+        native = layout.native and not xla
+        update = (kernel.native if native else kernel.fused if layout.fused else kernel.raw if layout.raw
                   else kernel.update or _rule)
 
         # host scalars the rule takes in float64 whatever the dtype (Adafactor's torch arithmetic)
@@ -296,7 +406,7 @@ class TensorFlowOptimizer(OptimizerAPI):
                                      grad_scale=values[1] if bucket.scale else None)
             update(layout.kernel_algorithm, params, g, slots, named)
 
-        if not layout.jit or layout.fused or layout.native:
+        if xla or not layout.jit or layout.fused or native:  # (a caller's XLA function is one cluster already)
             return lambda grads, piece: run(params, slots, grads, piece)
         one = tf_ops.jit(lambda p, s, g, piece: run([p], {k: [v] for k, v in s.items()}, [g], piece))
 
@@ -429,33 +539,26 @@ class TensorFlowOptimizer(OptimizerAPI):
             out.append(g)
         return out
 
-    def _host_step(self) -> np.ndarray:
-        """Graph mode: the next step's host scalars; the engine counts the step."""
-        plan = self.engine.plan()
-        vec = self._scalar_layout.pack(plan)
-        self.engine.commit(plan)
-        return vec
-
     def _apply(self, grads: list[Any], present: tuple[int, ...]) -> None:
         if tf.executing_eagerly():
             plan = self.engine.plan()
             self._run(grads, tf.constant(self._scalar_layout.pack(plan)), present)
-            self.engine.commit(plan)
+            self._engine.commit(plan)
+            if self._graph:
+                self._clock.assign_add(1)
             return
-        scalars = tf.numpy_function(self._host_step, [], tf.float64, stateful=True, name="optbridge_host_scalars")
-        scalars.set_shape([self._width])
-        self._run(grads, scalars, present)
+        self._run(grads, self._device_scalars(), present, _in_xla_context())
 
-    def _run(self, grads: list[Any], scalars: Any, present: tuple[int, ...]) -> None:
+    def _run(self, grads: list[Any], scalars: Any, present: tuple[int, ...], xla: bool = False) -> None:
         if not self._distributed:
             if tf.executing_eagerly():
                 self._eager_program(present)(grads, scalars)
             else:
-                self._program(present, 0)(grads, scalars)
+                self._program(present, 0, xla)(grads, scalars)
             return
 
         def per_replica(anchor, grads, scalars):
-            return self._program(present, self._replica_of[anchor.device])(list(grads), scalars)
+            return self._program(present, self._replica_of[anchor.device], xla)(list(grads), scalars)
 
         self._strategy.extended.update(self._anchor, per_replica, args=(grads, scalars), group=True)
 
