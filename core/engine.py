@@ -16,6 +16,7 @@ algorithm's update runs, and ``global_step`` increases by one.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -27,13 +28,20 @@ import numpy as np
 from . import state
 from .algorithms.base import Algorithm, HostStep, scalar_type
 from .algorithms.weight_decay import without_rule_decay
-from .errors import ScheduleExhaustedError, SpecTypeError, SpecValueError, StaticLearningRateError
+from .errors import (
+    GroupError,
+    ScheduleExhaustedError,
+    SpecTypeError,
+    SpecValueError,
+    StateDictError,
+    StaticLearningRateError,
+)
 from .groups import ParamInfo, Resolution, resolve_groups
 from .patterns import compile_name_pattern
 from .schedules.stateful import ScheduleContext, StatefulSchedule
 from .schedules.tracks import ValueTrack, check_metric
 from .schedules.values import Constant, PerStep, Scheduled, Value
-from .spec import OptimizerSpec
+from .spec import GroupSpec, OptimizerSpec
 
 __all__ = ["Bucket", "BucketStep", "StepPlan", "GroupRuntime", "Engine", "OptimizerAPI", "describe_dynamic"]
 
@@ -124,6 +132,26 @@ class GroupRuntime:
     scheduler_values: dict = field(default_factory=dict)
     hyperparameter_overrides: dict = field(default_factory=dict)
     base_algorithm: Algorithm | None = None
+
+
+def _check_like(default: Any, value: Any, where: str, minimum: float | None = None) -> None:
+    """``value`` has the kind of ``default``: a finite number (not a bool) where a number
+    stands, a bool where a bool, a string where a string.
+
+    Raises:
+        SpecTypeError: another kind. SpecValueError: NaN, an infinity, or below ``minimum``.
+    """
+    if isinstance(default, bool):
+        if not isinstance(value, (bool, np.bool_)):
+            raise SpecTypeError(f"{where} must be a bool. Received: {value!r:.80}")
+    elif isinstance(default, (int, float)):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise SpecTypeError(f"{where} must be a number. Received: {value!r:.80}")
+        if not math.isfinite(value) or (minimum is not None and value < minimum):
+            bound = "" if minimum is None else f" >= {minimum:g}"
+            raise SpecValueError(f"{where} must be a finite number{bound}. Received: {value!r}")
+    elif isinstance(default, str) and not isinstance(value, str):
+        raise SpecTypeError(f"{where} must be a string. Received: {value!r:.80}")
 
 
 def centralization_eligible(shape: Sequence[int]) -> bool:
@@ -363,12 +391,63 @@ class Engine:
             for track in tracks:
                 track.end_epoch(value)
 
+    # -- groups added at run time ------------------------------------------------------
+    def add_group(self, group: GroupSpec, params: Sequence[ParamInfo]) -> GroupRuntime:
+        """Add a group of new parameters (torch's ``add_param_group``) and return its runtime.
+
+        ``group.params`` is replaced by the names of ``params``; its ``lr``,
+        ``weight_decay`` and ``overrides`` apply as in the spec. The new group's host state
+        starts fresh; the global step, and every existing group, continue unchanged.
+        Validated in full before anything changes: the parameters must be new and named
+        once, ``overrides`` must be hyperparameters of the algorithm, each of the kind of
+        its default (a finite number where a number stands), a static ``lr`` or
+        ``weight_decay`` a finite number >= 0, and the spec with the group appended must
+        resolve with every existing group unchanged.
+
+        Raises:
+            SpecValueError / SpecTypeError: a parameter already in a group, a bad key or value.
+            GroupError: the groups no longer resolve (an earlier ``'*'`` group claims the parameters).
+        """
+        names = [p.name for p in params]
+        if not names:
+            raise SpecValueError("add_group: the group has no parameters")
+        for n in names:
+            if n in self.params:
+                raise SpecValueError(f"add_group: parameter {n!r} is already in a group")
+        if len(set(names)) != len(names):
+            raise SpecValueError(f"add_group: a parameter name appears twice in {names!r:.200}")
+        where = f"groups[{len(self.groups)}] (the added group)"
+        known = self.spec.algorithm.hyperparameters()
+        for key, value in group.overrides.items():
+            if key not in known:
+                raise SpecValueError(f"{where}: {key!r} is not a hyperparameter of {self.spec.algorithm.name!r}: "
+                                     f"{sorted(known)}")
+            _check_like(known[key], value, f"{where}: {key!r}")
+        for key in ("lr", "weight_decay"):
+            value = getattr(group, key)
+            if isinstance(value, Constant):
+                _check_like(0.0, value.value, f"{where}: {key!r}", minimum=0.0)
+        existing = self.spec.groups if self.spec.groups is not None else (GroupSpec(params=list(self.param_names)),)
+        added = dataclasses.replace(group, params=names, source_index=len(existing))
+        order = None if self.spec.order_params is None else list(self.param_names) + names
+        spec = dataclasses.replace(self.spec, groups=tuple(existing) + (added,), order_params=order)
+        built = Engine(spec, list(self.params.values()) + list(params))
+        for old, new in zip(self.groups, built.groups):
+            if old.names != new.names:
+                raise GroupError(f"add_group: with the new group, groups[{old.index}] ({old.label}) would hold "
+                                 f"{list(new.names)!r:.200} instead of {list(old.names)!r:.200}; nothing was added")
+        runtime = built.groups[-1]
+        self.spec, self.params, self.resolution = spec, built.params, built.resolution
+        self.groups.append(runtime)
+        return runtime
+
     # -- state as a value ---------------------------------------------------------------
     def snapshot(self) -> state.EngineState:
         """The engine's mutable state as a value: counters, host state, learning-rate
-        overrides, schedule runtimes (copied), scheduler bookkeeping and run-time
-        hyperparameters. :meth:`restore` puts it back; the engine's later changes never
-        reach it."""
+        overrides, schedule runtimes (copied), scheduler bookkeeping, run-time
+        hyperparameters, and the group structure (spec, parameters, the group runtimes) so
+        that a group added since is dropped again. :meth:`restore` puts it back; the
+        engine's later changes never reach it."""
         return state.EngineState(
             global_step=self.global_step,
             groups=tuple(
@@ -384,10 +463,19 @@ class Engine:
                 for g in self.groups
             ),
             slots={},
+            layout=state.EngineLayout(spec=self.spec, params=dict(self.params), resolution=self.resolution,
+                                      groups=tuple(self.groups)),
         )
 
     def restore(self, snapshot: state.EngineState) -> None:
-        """Put a :meth:`snapshot` (or a checked state, :meth:`parse_state_dict`) back."""
+        """Put a :meth:`snapshot` (or a checked state, :meth:`parse_state_dict`) back.
+
+        A snapshot's layout comes back first: groups added since it was taken are dropped.
+        """
+        layout = snapshot.layout
+        if layout is not None:
+            self.spec, self.params, self.resolution = layout.spec, dict(layout.params), layout.resolution
+            self.groups[:] = layout.groups
         self.apply_state(snapshot)
 
     @contextmanager
@@ -501,7 +589,12 @@ class Engine:
 
         Only copies of values checked and built beforehand: this cannot fail half-way, and
         the same state can be applied again.
+
+        Raises:
+            StateDictError: the state holds another number of groups (nothing changed).
         """
+        if len(parsed.groups) != len(self.groups):
+            raise StateDictError(f"the state holds {len(parsed.groups)} groups, this optimizer has {len(self.groups)}")
         for g, gs in zip(self.groups, parsed.groups):
             g.host_state = dict(gs.host_state)
             g.lr_override = gs.lr_override
@@ -575,11 +668,6 @@ class OptimizerAPI:
     #: loaded state (see :func:`optbridge.state.describe_array`); a backend whose tensors
     #: NumPy cannot read overrides it.
     describe_slot = staticmethod(state.describe_array)
-
-    def schedule_changed(self, group: int, key: str) -> None:
-        """Hook: a bound ``optim.lr_scheduler`` changed ``key`` (``"lr"``, ``"momentum"`` or
-        ``"betas"``) of the group at position ``group`` through the engine. A backend that
-        shows values outside the engine (the torch backend's ``param_groups``) updates them."""
 
     def export_slots(self) -> dict[str, dict[str, Any]]:
         """``{param name: {slot name: NumPy array}}`` of the optimizer state."""
