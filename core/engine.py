@@ -29,14 +29,13 @@ from . import state
 from .algorithms.base import Algorithm, HostStep, scalar_type
 from .algorithms.weight_decay import without_rule_decay
 from .errors import (
-    GroupError,
     ScheduleExhaustedError,
     SpecTypeError,
     SpecValueError,
     StateDictError,
     StaticLearningRateError,
 )
-from .groups import ParamInfo, Resolution, resolve_groups
+from .groups import ParamInfo, Resolution, ResolvedGroup, describe_selector, resolve_groups
 from .patterns import compile_name_pattern
 from .schedules.stateful import ScheduleContext, StatefulSchedule
 from .schedules.tracks import ValueTrack, check_metric
@@ -175,32 +174,36 @@ class Engine:
         self.resolution: Resolution = resolve_groups(
             selectors, params, order_params=spec.order_params, unassigned=spec.unassigned, labels=labels
         )
-        self.groups: list[GroupRuntime] = []
-        for pos, rg in enumerate(self.resolution.groups):
-            gspec = None if groups is None else groups[pos]
-            algorithm = spec.algorithm
-            if gspec is not None and gspec.overrides:
-                algorithm = algorithm.replace(**dict(gspec.overrides))
-            lr = gspec.lr if gspec is not None and gspec.lr is not None else spec.lr
-            wd = gspec.weight_decay if gspec is not None and gspec.weight_decay is not None else spec.weight_decay
-            gc = bool(gspec.grad_centralization) if gspec is not None else False
-            self.groups.append(
-                GroupRuntime(
-                    index=rg.index,
-                    label=rg.label,
-                    names=rg.names,
-                    algorithm=algorithm,
-                    lr=lr,
-                    weight_decay=wd,
-                    buckets=self._buckets(pos, rg.names, gc, algorithm),
-                    host_state=algorithm.init_host_state(),
-                )
-            )
-        for group in self.groups:
-            group.base_algorithm = group.algorithm
-            self._attach_tracks(group)
+        self.groups: list[GroupRuntime] = [
+            self._make_group(pos, None if groups is None else groups[pos], rg, self.params)
+            for pos, rg in enumerate(self.resolution.groups)
+        ]
         self.global_step = 0
         self._scalar = scalar_type(spec.precision)
+
+    def _make_group(self, pos: int, gspec: GroupSpec | None, rg: ResolvedGroup,
+                    params: Mapping[str, ParamInfo]) -> GroupRuntime:
+        """The runtime of the group at position ``pos`` (its spec ``gspec``, resolved as ``rg``)."""
+        spec = self.spec
+        algorithm = spec.algorithm
+        if gspec is not None and gspec.overrides:
+            algorithm = algorithm.replace(**dict(gspec.overrides))
+        lr = gspec.lr if gspec is not None and gspec.lr is not None else spec.lr
+        wd = gspec.weight_decay if gspec is not None and gspec.weight_decay is not None else spec.weight_decay
+        gc = bool(gspec.grad_centralization) if gspec is not None else False
+        group = GroupRuntime(
+            index=rg.index,
+            label=rg.label,
+            names=rg.names,
+            algorithm=algorithm,
+            lr=lr,
+            weight_decay=wd,
+            buckets=self._buckets(pos, rg.names, gc, algorithm, params),
+            host_state=algorithm.init_host_state(),
+        )
+        group.base_algorithm = group.algorithm
+        self._attach_tracks(group)
+        return group
 
     def _attach_tracks(self, group: GroupRuntime) -> None:
         """A :class:`ValueTrack` for each value given by a stateful schedule."""
@@ -220,18 +223,19 @@ class Engine:
                 group.tracks[key] = track
 
     # -- construction helpers -------------------------------------------------------
-    def _buckets(self, pos: int, names: Sequence[str], gc: bool, algorithm: Algorithm) -> tuple[Bucket, ...]:
+    def _buckets(self, pos: int, names: Sequence[str], gc: bool, algorithm: Algorithm,
+                 params: Mapping[str, ParamInfo]) -> tuple[Bucket, ...]:
         use_filter = self.spec.decay_filter == "mindspore"
         # Each pattern on its own (joined, "a|(?i)b" would not compile); matched in linear time.
         exclude = [compile_name_pattern(p) for p in self.spec.decay_exclude]
         centralize_on = gc and "centralization" in self.spec.preprocess
-        partition = algorithm.partition(list(self.params.values()))
+        partition = algorithm.partition(list(params.values()))
         keyed: dict[tuple[bool, bool, str], list[str]] = {}
         for n in names:
             decay = _mindspore_decay_filter(n) if use_filter else True
             if any(pattern.search(n) for pattern in exclude):
                 decay = False
-            centralize = centralize_on and centralization_eligible(self.params[n].shape)
+            centralize = centralize_on and centralization_eligible(params[n].shape)
             keyed.setdefault((decay, centralize, partition.get(n, "")), []).append(n)
         return tuple(Bucket(pos, tuple(v), d, c, part) for (d, c, part), v in keyed.items())
 
@@ -401,12 +405,12 @@ class Engine:
         Validated in full before anything changes: the parameters must be new and named
         once, ``overrides`` must be hyperparameters of the algorithm, each of the kind of
         its default (a finite number where a number stands), a static ``lr`` or
-        ``weight_decay`` a finite number >= 0, and the spec with the group appended must
-        resolve with every existing group unchanged.
+        ``weight_decay`` a finite number >= 0. The existing groups keep the parameters they
+        resolved to (an earlier ``'*'`` group does not claim the new ones, as in torch); the
+        new parameters come last in :attr:`param_names`.
 
         Raises:
             SpecValueError / SpecTypeError: a parameter already in a group, a bad key or value.
-            GroupError: the groups no longer resolve (an earlier ``'*'`` group claims the parameters).
         """
         names = [p.name for p in params]
         if not names:
@@ -416,7 +420,8 @@ class Engine:
                 raise SpecValueError(f"add_group: parameter {n!r} is already in a group")
         if len(set(names)) != len(names):
             raise SpecValueError(f"add_group: a parameter name appears twice in {names!r:.200}")
-        where = f"groups[{len(self.groups)}] (the added group)"
+        pos = len(self.groups)
+        where = f"groups[{pos}] (the added group)"
         known = self.spec.algorithm.hyperparameters()
         for key, value in group.overrides.items():
             if key not in known:
@@ -430,14 +435,13 @@ class Engine:
         existing = self.spec.groups if self.spec.groups is not None else (GroupSpec(params=list(self.param_names)),)
         added = dataclasses.replace(group, params=names, source_index=len(existing))
         order = None if self.spec.order_params is None else list(self.param_names) + names
-        spec = dataclasses.replace(self.spec, groups=tuple(existing) + (added,), order_params=order)
-        built = Engine(spec, list(self.params.values()) + list(params))
-        for old, new in zip(self.groups, built.groups):
-            if old.names != new.names:
-                raise GroupError(f"add_group: with the new group, groups[{old.index}] ({old.label}) would hold "
-                                 f"{list(new.names)!r:.200} instead of {list(old.names)!r:.200}; nothing was added")
-        runtime = built.groups[-1]
-        self.spec, self.params, self.resolution = spec, built.params, built.resolution
+        all_params = {**self.params, **{p.name: p for p in params}}
+        resolved = ResolvedGroup(index=len(existing), label=describe_selector(names), names=tuple(names))
+        resolution = Resolution(groups=self.resolution.groups + (resolved,),
+                                order=self.resolution.order + tuple(names), frozen=self.resolution.frozen)
+        runtime = self._make_group(pos, added, resolved, all_params)
+        self.spec = dataclasses.replace(self.spec, groups=tuple(existing) + (added,), order_params=order)
+        self.params, self.resolution = all_params, resolution
         self.groups.append(runtime)
         return runtime
 

@@ -23,9 +23,10 @@ class _EngineGroup(MutableMapping):
 
     ``"lr"`` is the group's static learning rate, exact (``Engine.static_lr``: a scheduler
     multiplies it step after step, as torch does its float; a dynamic lr raises), and a
-    write sets it (:meth:`~.param_group.GroupValues.write_scheduler_lr`). ``"momentum"`` and ``"betas"`` are read and written
-    through :class:`~.param_group.GroupValues`. Every other key is scheduler bookkeeping
-    kept in the engine's ``scheduler_values`` (neutral state).
+    write sets it (:meth:`~.param_group.GroupValues.write_scheduler_lr`). ``"momentum"``
+    and ``"betas"`` are read and written through :class:`~.param_group.GroupValues`. Every
+    other key is scheduler bookkeeping kept in the engine's ``scheduler_values`` (neutral
+    state).
     """
 
     __slots__ = ("engine", "_values")
