@@ -102,9 +102,23 @@ def test_every_access_pattern_sees_the_engines_value(pattern):
     ours, _, _, _ = pair("sgd")
     group = ours.param_groups[1]
     assert isinstance(group, dict)
-    ours.set_lr(0.025, group=1)  # changed in the engine, not through the group
+    ours.engine.set_lr(0.025, group=1)  # in the engine alone: no optimizer method copies it anywhere
     assert ACCESS[pattern](group, ours) == 0.025
     assert ours.engine.get_lr() == [0.1, 0.025]  # reading changed nothing (setdefault included)
+
+
+def test_a_finished_per_step_list_shows_its_last_value():
+    ts = tensors()
+    opt = Optimizer(ts, optim.SGD(None, lr=[0.3, 0.2, 0.1]), path="reference")
+    seen = []
+    for t in range(3):
+        seen.append(opt.param_groups[0]["lr"])
+        for n, g in gradient(t).items():
+            ts[n].grad = g
+        opt.step()
+    assert seen == [0.3, 0.2, 0.1] and opt.param_groups[0]["lr"] == 0.1
+    with pytest.raises(IndexError, match="per-step value list has 3 entries"):
+        opt.step()
 
 
 def test_keys_len_contains_and_equality_agree():
