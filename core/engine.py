@@ -467,7 +467,8 @@ class Engine:
                 for g in self.groups
             ),
             slots={},
-            layout=state.EngineLayout(spec=self.spec, params=dict(self.params), resolution=self.resolution,
+            # the engine replaces ``params`` (add_group), never changes it in place: no copy needed
+            layout=state.EngineLayout(spec=self.spec, params=self.params, resolution=self.resolution,
                                       groups=tuple(self.groups)),
         )
 

@@ -24,6 +24,7 @@ plain ``dict`` of the current values: a copy is a value, not a view).
 """
 from __future__ import annotations
 
+import math
 import sys
 import types
 from collections.abc import ItemsView, Iterator, KeysView, Mapping, Sequence, ValuesView
@@ -102,6 +103,12 @@ def check_lr_write(engine: Engine, index: int, key: str, value: Any, scheduler: 
         f"in the spec (optbridge.dialects.torch.optim.lr_scheduler.<Name>.declare(...) as the group's lr) and do "
         f"not attach the torch one. Nothing was changed"
     )
+
+
+def _nonnegative(value: Any) -> bool:
+    """A finite real number >= 0 (as a tensor option too)."""
+    value = scalar(value)
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value) and value >= 0
 
 
 class ParamGroup(dict):
@@ -205,15 +212,29 @@ class ParamGroup(dict):
         return default
 
     def update(self, *args: Any, **kwargs: Any) -> None:
-        """Write several keys at once: all of them, inside one engine transaction, or none."""
+        """Write several keys at once: all of them or none.
+
+        One option is one engine call (``set_lr``/``set_hyperparameters``), itself checked
+        in full before it changes anything; several options, or options with stored keys,
+        are written inside one engine transaction.
+        """
         changes = dict(*args, **kwargs)
-        engine = self._values.engine
-        scheduler = _scheduler_in_stack() if any(key in LR_WRITES for key in changes) else None
-        for key, value in changes.items():
-            if key in LR_WRITES:
-                check_lr_write(engine, self.index, key, value, scheduler)
+        values = self._values
+        engine = values.engine
+        scheduler = None
+        if any(key in LR_WRITES for key in changes) and (
+                any(engine.dynamic_lr(i) is not None for i in range(len(engine.groups)))
+                or ("lr" in changes and not _nonnegative(changes["lr"]))):
+            # who writes matters only here: while the spec owns some lr, or for a negative lr
+            scheduler = _scheduler_in_stack()
+            for key in LR_WRITES:
+                if key in changes:
+                    check_lr_write(engine, self.index, key, changes[key], scheduler)
         options = [k for k in changes if k in self._options]
         stored = [k for k in changes if k not in self._options]
+        if len(options) == 1 and not stored:
+            self._write_option(options[0], changes[options[0]], scheduler)
+            return
         if not options:
             for key in stored:
                 dict.__setitem__(self, key, changes[key])
@@ -222,17 +243,20 @@ class ParamGroup(dict):
         with engine.transaction():
             try:
                 for key in options:
-                    if key == "lr" and scheduler is not None:
-                        # as on torch.optim, a scheduler's lr is taken as computed (may end below 0)
-                        self._values.write_scheduler_lr(changes[key])
-                    else:
-                        self._values.write(key, changes[key])
+                    self._write_option(key, changes[key], scheduler)
                 for key in stored:
                     dict.__setitem__(self, key, changes[key])
             except BaseException:
                 dict.clear(self)
                 dict.update(self, saved)
                 raise
+
+    def _write_option(self, key: str, value: Any, scheduler: Any) -> None:
+        if key == "lr" and scheduler is not None:
+            # as on torch.optim, a scheduler's lr is taken as computed (OneCycleLR may end below 0)
+            self._values.write_scheduler_lr(value)
+        else:
+            self._values.write(key, value)
 
     def __ior__(self, other: Any) -> ParamGroup:
         self.update(other)

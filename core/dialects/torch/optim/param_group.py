@@ -80,11 +80,12 @@ class GroupValues:
     Holds no value: every read asks the engine, every write goes into it.
     """
 
-    __slots__ = ("engine", "index")
+    __slots__ = ("engine", "index", "_keys")
 
     def __init__(self, engine: Engine, index: int):
         self.engine = engine
         self.index = index
+        self._keys: list[str] | None = None
 
     @property
     def runtime(self) -> GroupRuntime:
@@ -95,11 +96,16 @@ class GroupValues:
         return f"param_groups[{self.index}]"
 
     def keys(self) -> list[str]:
-        """``lr``, the algorithm's hyperparameters, ``betas`` (with ``beta1`` and ``beta2``), ``weight_decay``."""
-        names = list(self.runtime.algorithm.hyperparameters())
-        if "beta1" in names and "beta2" in names:
-            names.append("betas")
-        return ["lr", *names, "weight_decay"]
+        """``lr``, the algorithm's hyperparameters, ``betas`` (with ``beta1`` and ``beta2``), ``weight_decay``.
+
+        Fixed for a group: a run-time change replaces hyperparameter values, never names.
+        """
+        if self._keys is None:
+            names = list(self.runtime.algorithm.hyperparameters())
+            if "beta1" in names and "beta2" in names:
+                names.append("betas")
+            self._keys = ["lr", *names, "weight_decay"]
+        return list(self._keys)
 
     def __contains__(self, key: object) -> bool:
         return key in self.keys()
@@ -118,7 +124,8 @@ class GroupValues:
         step = engine.global_step
         wanted = self.keys() if keys is None else list(keys)
         out: dict[str, Any] = {}
-        hyper: dict[str, Any] | None = None
+        algorithm = None
+        known = self.keys()
         for key in wanted:
             if key == "lr":
                 out[key] = _latest(lambda s: engine.lr_at(group, s), group.lr if group.lr_override is None
@@ -127,15 +134,12 @@ class GroupValues:
                 wd = group.weight_decay
                 out[key] = wd.value if isinstance(wd, Constant) else _latest(
                     lambda s: engine.weight_decay_value(group, s), wd, step)
+            elif key in known:
+                if algorithm is None:
+                    algorithm = engine.algorithm_at(group, step)
+                out[key] = (algorithm.beta1, algorithm.beta2) if key == "betas" else getattr(algorithm, key)
             else:
-                if hyper is None:
-                    hyper = engine.algorithm_at(group, step).hyperparameters()
-                if key == "betas" and "beta1" in hyper and "beta2" in hyper:
-                    out[key] = (hyper["beta1"], hyper["beta2"])
-                elif key in hyper:
-                    out[key] = hyper[key]
-                else:
-                    raise KeyError(key)
+                raise KeyError(key)
         return out
 
     def write(self, key: str, value: Any) -> None:
@@ -147,12 +151,12 @@ class GroupValues:
             SpecValueError / SpecTypeError: a refused value, naming the group and key.
             StaticLearningRateError: a different ``lr`` for a group whose lr the spec owns.
         """
+        if key == "lr":
+            self._write_lr(scalar(value))
+            return
         if key not in self.keys():
             raise KeyError(key)
         current = self.read(key)
-        if key == "lr":
-            self._write_lr(scalar(value), current)
-            return
         if key not in LIVE_KEYS:
             if differs(value, current):
                 raise SpecValueError(
@@ -190,12 +194,12 @@ class GroupValues:
         self.engine.static_lr(self.index)
         self.runtime.lr_override = float(lr)
 
-    def _write_lr(self, lr: Any, current: float) -> None:
+    def _write_lr(self, lr: Any) -> None:
         if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr < 0:
             raise SpecValueError(f"{self.where}['lr'] must be a finite number >= 0. Received: {lr!r}")
         owner = self.engine.dynamic_lr(self.index)
         if owner is not None:
-            if not differs(lr, current):
+            if not differs(lr, self.read("lr")):
                 return
             raise StaticLearningRateError(
                 f"{self.where} ({self.runtime.label}): the learning rate cannot be set to {lr!r}: the spec gives it "
