@@ -120,12 +120,12 @@ class ParamGroup(dict):
 
     __slots__ = ("_values", "_options")
 
-    def __init__(self, engine: Engine, index: int, items: Mapping[str, Any] = ()):  # type: ignore[assignment]
+    def __init__(self, engine: Engine, index: int, items: Mapping[str, Any] | None = None):
         super().__init__()
         self._values = GroupValues(engine, index)
         #: the option names, in order (an algorithm's hyperparameter names never change)
         self._options = tuple(self._values.keys())
-        for key, value in dict(items).items():
+        for key, value in dict(items or {}).items():
             if key in self._options:
                 raise SpecValueError(f"param_groups[{index}]: {key!r} is the engine's option, not stored in the group")
             dict.__setitem__(self, key, value)
