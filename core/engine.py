@@ -16,6 +16,7 @@ algorithm's update runs, and ``global_step`` increases by one.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -27,13 +28,19 @@ import numpy as np
 from . import state
 from .algorithms.base import Algorithm, HostStep, scalar_type
 from .algorithms.weight_decay import without_rule_decay
-from .errors import ScheduleExhaustedError, SpecTypeError, SpecValueError, StaticLearningRateError
-from .groups import ParamInfo, Resolution, resolve_groups
+from .errors import (
+    ScheduleExhaustedError,
+    SpecTypeError,
+    SpecValueError,
+    StateDictError,
+    StaticLearningRateError,
+)
+from .groups import ParamInfo, Resolution, ResolvedGroup, describe_selector, resolve_groups
 from .patterns import compile_name_pattern
 from .schedules.stateful import ScheduleContext, StatefulSchedule
 from .schedules.tracks import ValueTrack, check_metric
 from .schedules.values import Constant, PerStep, Scheduled, Value
-from .spec import OptimizerSpec
+from .spec import GroupSpec, OptimizerSpec
 
 __all__ = ["Bucket", "BucketStep", "StepPlan", "GroupRuntime", "Engine", "OptimizerAPI", "describe_dynamic"]
 
@@ -126,6 +133,26 @@ class GroupRuntime:
     base_algorithm: Algorithm | None = None
 
 
+def _check_like(default: Any, value: Any, where: str, minimum: float | None = None) -> None:
+    """``value`` has the kind of ``default``: a finite number (not a bool) where a number
+    stands, a bool where a bool, a string where a string.
+
+    Raises:
+        SpecTypeError: another kind. SpecValueError: NaN, an infinity, or below ``minimum``.
+    """
+    if isinstance(default, bool):
+        if not isinstance(value, (bool, np.bool_)):
+            raise SpecTypeError(f"{where} must be a bool. Received: {value!r:.80}")
+    elif isinstance(default, (int, float)):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise SpecTypeError(f"{where} must be a number. Received: {value!r:.80}")
+        if not math.isfinite(value) or (minimum is not None and value < minimum):
+            bound = "" if minimum is None else f" >= {minimum:g}"
+            raise SpecValueError(f"{where} must be a finite number{bound}. Received: {value!r}")
+    elif isinstance(default, str) and not isinstance(value, str):
+        raise SpecTypeError(f"{where} must be a string. Received: {value!r:.80}")
+
+
 def centralization_eligible(shape: Sequence[int]) -> bool:
     """MindSpore centralizes tensors with ndim >= 2 whose ``shape[1]`` is a multiple of 16."""
     return len(shape) >= 2 and shape[1] % 16 == 0
@@ -147,38 +174,18 @@ class Engine:
         self.resolution: Resolution = resolve_groups(
             selectors, params, order_params=spec.order_params, unassigned=spec.unassigned, labels=labels
         )
-        self.groups: list[GroupRuntime] = []
-        for pos, rg in enumerate(self.resolution.groups):
-            gspec = None if groups is None else groups[pos]
-            algorithm = spec.algorithm
-            if gspec is not None and gspec.overrides:
-                algorithm = algorithm.replace(**dict(gspec.overrides))
-            lr = gspec.lr if gspec is not None and gspec.lr is not None else spec.lr
-            wd = gspec.weight_decay if gspec is not None and gspec.weight_decay is not None else spec.weight_decay
-            gc = bool(gspec.grad_centralization) if gspec is not None else False
-            self.groups.append(
-                GroupRuntime(
-                    index=rg.index,
-                    label=rg.label,
-                    names=rg.names,
-                    algorithm=algorithm,
-                    lr=lr,
-                    weight_decay=wd,
-                    buckets=self._buckets(pos, rg.names, gc, algorithm),
-                    host_state=algorithm.init_host_state(),
-                )
-            )
-        for group in self.groups:
-            group.base_algorithm = group.algorithm
-            self._attach_tracks(group)
+        self.groups: list[GroupRuntime] = [
+            self._make_group(pos, None if groups is None else groups[pos], rg, self.params)
+            for pos, rg in enumerate(self.resolution.groups)
+        ]
         self.global_step = 0
         self._scalar = scalar_type(spec.precision)
         self._watchers: list[Callable[[], None]] = []
 
     def watch(self, callback: Callable[[], None]) -> None:
         """Call ``callback()`` after every change of the values later steps use that is not
-        a step: :meth:`set_lr`, :meth:`end_epoch`, :meth:`set_hyperparameters` and
-        :meth:`apply_state` (``load_state_dict``, :meth:`restore`). A backend that keeps
+        a step: :meth:`set_lr`, :meth:`end_epoch`, :meth:`set_hyperparameters`,
+        :meth:`add_group` and :meth:`apply_state` (``load_state_dict``, :meth:`restore`). A backend that keeps
         the host scalars of future steps (a device table, :class:`optbridge.scalars.ScalarLayout`)
         recomputes them there."""
         self._watchers.append(callback)
@@ -186,6 +193,30 @@ class Engine:
     def _changed(self) -> None:
         for callback in self._watchers:
             callback()
+
+    def _make_group(self, pos: int, gspec: GroupSpec | None, rg: ResolvedGroup,
+                    params: Mapping[str, ParamInfo]) -> GroupRuntime:
+        """The runtime of the group at position ``pos`` (its spec ``gspec``, resolved as ``rg``)."""
+        spec = self.spec
+        algorithm = spec.algorithm
+        if gspec is not None and gspec.overrides:
+            algorithm = algorithm.replace(**dict(gspec.overrides))
+        lr = gspec.lr if gspec is not None and gspec.lr is not None else spec.lr
+        wd = gspec.weight_decay if gspec is not None and gspec.weight_decay is not None else spec.weight_decay
+        gc = bool(gspec.grad_centralization) if gspec is not None else False
+        group = GroupRuntime(
+            index=rg.index,
+            label=rg.label,
+            names=rg.names,
+            algorithm=algorithm,
+            lr=lr,
+            weight_decay=wd,
+            buckets=self._buckets(pos, rg.names, gc, algorithm, params),
+            host_state=algorithm.init_host_state(),
+        )
+        group.base_algorithm = group.algorithm
+        self._attach_tracks(group)
+        return group
 
     def _attach_tracks(self, group: GroupRuntime) -> None:
         """A :class:`ValueTrack` for each value given by a stateful schedule."""
@@ -205,18 +236,19 @@ class Engine:
                 group.tracks[key] = track
 
     # -- construction helpers -------------------------------------------------------
-    def _buckets(self, pos: int, names: Sequence[str], gc: bool, algorithm: Algorithm) -> tuple[Bucket, ...]:
+    def _buckets(self, pos: int, names: Sequence[str], gc: bool, algorithm: Algorithm,
+                 params: Mapping[str, ParamInfo]) -> tuple[Bucket, ...]:
         use_filter = self.spec.decay_filter == "mindspore"
         # Each pattern on its own (joined, "a|(?i)b" would not compile); matched in linear time.
         exclude = [compile_name_pattern(p) for p in self.spec.decay_exclude]
         centralize_on = gc and "centralization" in self.spec.preprocess
-        partition = algorithm.partition(list(self.params.values()))
+        partition = algorithm.partition(list(params.values()))
         keyed: dict[tuple[bool, bool, str], list[str]] = {}
         for n in names:
             decay = _mindspore_decay_filter(n) if use_filter else True
             if any(pattern.search(n) for pattern in exclude):
                 decay = False
-            centralize = centralize_on and centralization_eligible(self.params[n].shape)
+            centralize = centralize_on and centralization_eligible(params[n].shape)
             keyed.setdefault((decay, centralize, partition.get(n, "")), []).append(n)
         return tuple(Bucket(pos, tuple(v), d, c, part) for (d, c, part), v in keyed.items())
 
@@ -386,12 +418,64 @@ class Engine:
                 track.end_epoch(value)
         self._changed()
 
+    # -- groups added at run time ------------------------------------------------------
+    def add_group(self, group: GroupSpec, params: Sequence[ParamInfo]) -> GroupRuntime:
+        """Add a group of new parameters (torch's ``add_param_group``) and return its runtime.
+
+        ``group.params`` is replaced by the names of ``params``; its ``lr``,
+        ``weight_decay`` and ``overrides`` apply as in the spec. The new group's host state
+        starts fresh; the global step, and every existing group, continue unchanged.
+        Validated in full before anything changes: the parameters must be new and named
+        once, ``overrides`` must be hyperparameters of the algorithm, each of the kind of
+        its default (a finite number where a number stands), a static ``lr`` or
+        ``weight_decay`` a finite number >= 0. The existing groups keep the parameters they
+        resolved to (an earlier ``'*'`` group does not claim the new ones, as in torch); the
+        new parameters come last in :attr:`param_names`.
+
+        Raises:
+            SpecValueError / SpecTypeError: a parameter already in a group, a bad key or value.
+        """
+        names = [p.name for p in params]
+        if not names:
+            raise SpecValueError("add_group: the group has no parameters")
+        for n in names:
+            if n in self.params:
+                raise SpecValueError(f"add_group: parameter {n!r} is already in a group")
+        if len(set(names)) != len(names):
+            raise SpecValueError(f"add_group: a parameter name appears twice in {names!r:.200}")
+        pos = len(self.groups)
+        where = f"groups[{pos}] (the added group)"
+        known = self.spec.algorithm.hyperparameters()
+        for key, value in group.overrides.items():
+            if key not in known:
+                raise SpecValueError(f"{where}: {key!r} is not a hyperparameter of {self.spec.algorithm.name!r}: "
+                                     f"{sorted(known)}")
+            _check_like(known[key], value, f"{where}: {key!r}")
+        for key in ("lr", "weight_decay"):
+            value = getattr(group, key)
+            if isinstance(value, Constant):
+                _check_like(0.0, value.value, f"{where}: {key!r}", minimum=0.0)
+        existing = self.spec.groups if self.spec.groups is not None else (GroupSpec(params=list(self.param_names)),)
+        added = dataclasses.replace(group, params=names, source_index=len(existing))
+        order = None if self.spec.order_params is None else list(self.param_names) + names
+        all_params = {**self.params, **{p.name: p for p in params}}
+        resolved = ResolvedGroup(index=len(existing), label=describe_selector(names), names=tuple(names))
+        resolution = Resolution(groups=self.resolution.groups + (resolved,),
+                                order=self.resolution.order + tuple(names), frozen=self.resolution.frozen)
+        runtime = self._make_group(pos, added, resolved, all_params)
+        self.spec = dataclasses.replace(self.spec, groups=tuple(existing) + (added,), order_params=order)
+        self.params, self.resolution = all_params, resolution
+        self.groups.append(runtime)
+        self._changed()
+        return runtime
+
     # -- state as a value ---------------------------------------------------------------
     def snapshot(self) -> state.EngineState:
         """The engine's mutable state as a value: counters, host state, learning-rate
-        overrides, schedule runtimes (copied), scheduler bookkeeping and run-time
-        hyperparameters. :meth:`restore` puts it back; the engine's later changes never
-        reach it."""
+        overrides, schedule runtimes (copied), scheduler bookkeeping, run-time
+        hyperparameters, and the group structure (spec, parameters, the group runtimes) so
+        that a group added since is dropped again. :meth:`restore` puts it back; the
+        engine's later changes never reach it."""
         return state.EngineState(
             global_step=self.global_step,
             groups=tuple(
@@ -407,15 +491,23 @@ class Engine:
                 for g in self.groups
             ),
             slots={},
+            # the engine replaces ``params`` (add_group), never changes it in place: no copy needed
+            layout=state.EngineLayout(spec=self.spec, params=self.params, resolution=self.resolution,
+                                      groups=tuple(self.groups)),
         )
 
     def restore(self, snapshot: state.EngineState, *, quiet: bool = False) -> None:
         """Put a :meth:`snapshot` (or a checked state, :meth:`parse_state_dict`) back.
 
+        A snapshot's layout comes back first: groups added since it was taken are dropped.
         ``quiet=True`` does not tell the :meth:`watch` callbacks: for a snapshot taken
         moments before, whose values are the ones they last saw (a rolled-back
         transaction, a look ahead such as :meth:`optbridge.scalars.ScalarLayout.table`).
         """
+        layout = snapshot.layout
+        if layout is not None:
+            self.spec, self.params, self.resolution = layout.spec, dict(layout.params), layout.resolution
+            self.groups[:] = layout.groups
         self._swap_in(snapshot)
         if not quiet:
             self._changed()
@@ -532,11 +624,16 @@ class Engine:
 
         Only copies of values checked and built beforehand: this cannot fail half-way, and
         the same state can be applied again.
+
+        Raises:
+            StateDictError: the state holds another number of groups (nothing changed).
         """
         self._swap_in(parsed)
         self._changed()
 
     def _swap_in(self, parsed: state.EngineState) -> None:
+        if len(parsed.groups) != len(self.groups):
+            raise StateDictError(f"the state holds {len(parsed.groups)} groups, this optimizer has {len(self.groups)}")
         for g, gs in zip(self.groups, parsed.groups):
             g.host_state = dict(gs.host_state)
             g.lr_override = gs.lr_override
@@ -610,11 +707,6 @@ class OptimizerAPI:
     #: loaded state (see :func:`optbridge.state.describe_array`); a backend whose tensors
     #: NumPy cannot read overrides it.
     describe_slot = staticmethod(state.describe_array)
-
-    def schedule_changed(self, group: int, key: str) -> None:
-        """Hook: a bound ``optim.lr_scheduler`` changed ``key`` (``"lr"``, ``"momentum"`` or
-        ``"betas"``) of the group at position ``group`` through the engine. A backend that
-        shows values outside the engine (the torch backend's ``param_groups``) updates them."""
 
     def export_slots(self) -> dict[str, dict[str, Any]]:
         """``{param name: {slot name: NumPy array}}`` of the optimizer state."""

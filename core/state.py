@@ -47,6 +47,7 @@ from .errors import StateDictError
 __all__ = [
     "STATE_FORMAT",
     "STATE_FORMAT_VERSION",
+    "EngineLayout",
     "EngineState",
     "GroupState",
     "ScheduleState",
@@ -120,6 +121,27 @@ class ScheduleState:
     advances: int
     runtime: Any
 
+    def validate(self, path: str = "schedule") -> None:
+        """Check this value on its own: ``advances`` an int >= 0 and a runtime that gives a
+        finite value (and finite hyperparameters, for ``CyclicLR``/``OneCycleLR``).
+
+        Raises:
+            StateDictError: naming ``path``.
+        """
+        _count(self.advances, f"{path}.advances")
+        for method in ("value", "hyperparameters", "state_dict", "load_state_dict"):
+            if not callable(getattr(self.runtime, method, None)):
+                raise StateDictError(f"{path}.runtime: must be a schedule runtime (it has no {method}()). "
+                                     f"Received: {type(self.runtime).__name__}")
+        try:
+            value = self.runtime.value()
+            scheduled = self.runtime.hyperparameters()
+        except (TypeError, ValueError, KeyError, IndexError, AttributeError, ArithmeticError) as exc:
+            raise StateDictError(f"{path}.runtime: gives no value: {type(exc).__name__}: {exc}") from None
+        real_number(value, f"{path}.runtime (the value it gives)")
+        for name, v in _mapping(scheduled, f"{path}.runtime (the hyperparameters it gives)").items():
+            real_number(v, f"{path}.runtime (the {name!r} it gives)")
+
 
 @dataclass(frozen=True)
 class GroupState:
@@ -132,19 +154,95 @@ class GroupState:
     hyperparameters: Mapping[str, float]
     algorithm: Any
 
+    def validate(self, path: str = "group") -> None:
+        """Check this value on its own, with the rules :func:`parse_state_dict` applies to a
+        group: ``host_state`` and ``scheduler_values`` map strings to finite real numbers,
+        ``lr_override`` is ``None`` or a finite number >= 0 (``set_lr``'s rule), each
+        schedule state is valid, and ``hyperparameters`` are numeric hyperparameters of
+        ``algorithm`` that it holds (the overrides it was built with).
+
+        Raises:
+            StateDictError: naming the path at fault (``group.host_state.beta1_power``).
+        """
+        for key in ("host_state", "scheduler_values"):
+            values = _mapping(getattr(self, key), f"{path}.{key}")
+            for name, value in values.items():
+                if not isinstance(name, str):
+                    raise StateDictError(f"{path}.{key}: keys must be strings. Received: {name!r}")
+                real_number(value, _at(f"{path}.{key}", name))
+        if self.lr_override is not None:
+            real_number(self.lr_override, f"{path}.lr_override", minimum=0.0)
+        for key, schedule in _mapping(self.schedules, f"{path}.schedules").items():
+            if not isinstance(schedule, ScheduleState):
+                raise StateDictError(f"{path}.schedules[{key!r}]: must be a ScheduleState. Received: "
+                                     f"{type(schedule).__name__}")
+            schedule.validate(f"{path}.schedules[{key!r}]")
+        hyperparameters = getattr(self.algorithm, "hyperparameters", None)
+        if not callable(hyperparameters):
+            raise StateDictError(f"{path}.algorithm: must be an algorithm. Received: {type(self.algorithm).__name__}")
+        known = hyperparameters()
+        for name, value in _mapping(self.hyperparameters, f"{path}.hyperparameters").items():
+            where = _at(f"{path}.hyperparameters", name)
+            if name not in known or not is_real(known[name]):
+                raise StateDictError(f"{where}: not a numeric hyperparameter of {self.algorithm.name!r}")
+            if real_number(value, where) != known[name]:
+                raise StateDictError(f"{where}: {value!r} is not the algorithm's value {known[name]!r}")
+
+
+@dataclass(frozen=True)
+class EngineLayout:
+    """The engine's groups as a structure (spec, parameters, resolution and the group
+    runtimes themselves) at a :meth:`~optbridge.engine.Engine.snapshot`, so that
+    :meth:`~optbridge.engine.Engine.restore` also undoes an added group."""
+
+    spec: Any
+    params: Mapping[str, Any]
+    resolution: Any
+    groups: tuple[Any, ...]
+
 
 @dataclass(frozen=True)
 class EngineState:
-    """A state dict checked against one engine (:func:`parse_state_dict`).
+    """A state dict checked against one engine (:func:`parse_state_dict`), or a snapshot.
 
     ``slots`` holds the values of ``sd["state"]`` as given (each checked to be a real
     floating-point array of its parameter's shape); the backend converts them.
-    Applied once, by :meth:`optbridge.engine.Engine.apply_state`.
+    Applied by :meth:`optbridge.engine.Engine.apply_state`. ``layout`` is set by
+    :meth:`~optbridge.engine.Engine.snapshot` only: the group structure to return to.
     """
 
     global_step: int
     groups: tuple[GroupState, ...]
     slots: Mapping[str, Mapping[str, Any]]
+    layout: EngineLayout | None = None
+
+    def validate(self) -> None:
+        """Check this value on its own: ``global_step`` an int >= 0, every group state
+        valid (:meth:`GroupState.validate`), ``slots`` ``{name: {slot: value}}`` with string
+        keys, and a ``layout`` (if any) with one group runtime per group state.
+
+        Raises:
+            StateDictError: naming the path at fault (``groups[1].lr_override``).
+        """
+        _count(self.global_step, "global_step")
+        if not isinstance(self.groups, tuple):
+            raise StateDictError(f"groups: must be a tuple of GroupState. Received: {type(self.groups).__name__}")
+        for pos, group in enumerate(self.groups):
+            if not isinstance(group, GroupState):
+                raise StateDictError(f"groups[{pos}]: must be a GroupState. Received: {type(group).__name__}")
+            group.validate(f"groups[{pos}]")
+        for name, slots in _mapping(self.slots, "state").items():
+            if not isinstance(name, str):
+                raise StateDictError(f"state: parameter names must be strings. Received: {name!r}")
+            for slot in _mapping(slots, f"state[{name!r}]"):
+                if not isinstance(slot, str):
+                    raise StateDictError(f"state[{name!r}]: slot names must be strings. Received: {slot!r}")
+        if self.layout is not None:
+            if not isinstance(self.layout, EngineLayout):
+                raise StateDictError(f"layout: must be an EngineLayout. Received: {type(self.layout).__name__}")
+            if len(self.layout.groups) != len(self.groups):
+                raise StateDictError(f"layout: holds {len(self.layout.groups)} groups, the state "
+                                     f"{len(self.groups)}")
 
 
 #: Top-level keys of the neutral format.
@@ -378,7 +476,9 @@ def parse_state_dict(engine: StateOwner, sd: Any, *, describe: Callable[[Any], A
     checked: dict[str, dict[str, Any]] = {}
     if slots:
         checked = _parse_slots(engine, sd["state"], describe)
-    return EngineState(global_step=global_step, groups=parsed, slots=checked)
+    result = EngineState(global_step=global_step, groups=parsed, slots=checked)
+    result.validate()
+    return result
 
 
 def check_state_dict(engine: StateOwner, sd: Any, *, describe: Callable[[Any], Any] = describe_array) -> None:

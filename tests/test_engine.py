@@ -306,3 +306,109 @@ def test_snapshot_is_a_value_and_transaction_restores_everything():
     engine.end_epoch(1.0)
     engine.restore(before)
     assert opt.state_dict()["groups"] == sd_before["groups"]
+
+
+# -- groups added at run time; state values checked on their own --------------------------------
+def _engine(momentum=0.9, groups=None):
+    from optbridge.algorithms.sgd import SGD
+    from optbridge.engine import Engine
+    from optbridge.groups import ParamInfo
+    from optbridge.schedules.values import Constant
+    from optbridge.spec import OptimizerSpec
+
+    spec = OptimizerSpec(algorithm=SGD(momentum=momentum), lr=Constant(0.1), groups=groups)
+    return Engine(spec, [ParamInfo("a", (2,)), ParamInfo("b", (3,))])
+
+
+def test_add_group_appends_a_fresh_group_and_a_transaction_takes_it_back():
+    from optbridge.groups import ParamInfo
+    from optbridge.schedules.values import Constant
+    from optbridge.spec import GroupSpec
+
+    engine = _engine(groups=(GroupSpec(params="*"),))
+    engine.global_step = 4
+    engine.set_lr(0.05, group=0)
+    before = (engine.snapshot(), engine.spec, engine.params, engine.resolution, list(engine.groups))
+    with pytest.raises(RuntimeError, match="later failure"):
+        with engine.transaction():
+            runtime = engine.add_group(GroupSpec(params=None, lr=Constant(0.2), overrides={"momentum": 0.5}),
+                                       [ParamInfo("c", (4,))])
+            assert engine.groups[-1] is runtime and engine.param_names == ("a", "b", "c")
+            assert engine.get_lr() == [0.05, 0.2] and runtime.algorithm.momentum == 0.5
+            raise RuntimeError("later failure")
+    snap, spec, params, resolution, groups = before
+    assert (engine.spec, engine.params, engine.resolution, engine.groups) == (spec, params, resolution, groups)
+    assert engine.state_dict({}) == _state_of(engine, snap)
+    # a '*' group keeps what it resolved to: the new parameters form the new group only
+    engine.add_group(GroupSpec(params=None), [ParamInfo("c", (4,))])
+    assert [g.names for g in engine.groups] == [("a", "b"), ("c",)] and engine.global_step == 4
+
+
+def _state_of(engine, snap):
+    from optbridge.engine import Engine
+
+    twin = Engine(engine.spec, list(engine.params.values()))
+    twin.restore(snap)
+    return twin.state_dict({})
+
+
+@pytest.mark.parametrize("group, params, error, match", [
+    ({"overrides": {"momentum": "x"}}, ("c",), "SpecTypeError", "'momentum' must be a number"),
+    ({"overrides": {"momentum": float("inf")}}, ("c",), "SpecValueError", "'momentum' must be a finite number"),
+    ({"overrides": {"nesterov": 1}}, ("c",), "SpecTypeError", "'nesterov' must be a bool"),
+    ({"overrides": {"speed": 1.0}}, ("c",), "SpecValueError", "'speed' is not a hyperparameter"),
+    ({"lr": -1.0}, ("c",), "SpecValueError", "'lr' must be a finite number >= 0"),
+    ({}, ("a",), "SpecValueError", "'a' is already in a group"),
+    ({}, ("c", "c"), "SpecValueError", "appears twice"),
+    ({}, (), "SpecValueError", "no parameters"),
+])
+def test_add_group_validates_in_full_before_anything_changes(group, params, error, match):
+    from optbridge import errors
+    from optbridge.groups import ParamInfo
+    from optbridge.schedules.values import Constant
+    from optbridge.spec import GroupSpec
+
+    engine = _engine()
+    if "lr" in group:
+        group = dict(group, lr=Constant(group["lr"]))
+    before = (engine.state_dict({}), engine.spec, dict(engine.params), engine.resolution, list(engine.groups))
+    with pytest.raises(getattr(errors, error), match=match):
+        engine.add_group(GroupSpec(params=None, **group), [ParamInfo(n, (2,)) for n in params])
+    assert (engine.state_dict({}), engine.spec, dict(engine.params), engine.resolution, list(engine.groups)) == before
+
+
+def test_state_values_validate_on_their_own():
+    from optbridge.state import EngineState, GroupState
+
+    engine = _engine()
+    engine.set_hyperparameters(0, momentum=0.8)
+    snap = engine.snapshot()
+    snap.validate()  # a snapshot is a valid value
+    good = snap.groups[0]
+    bad_groups = {
+        "groups[0].lr_override": GroupState(**{**good.__dict__, "lr_override": -0.5}),
+        "groups[0].host_state.t": GroupState(**{**good.__dict__, "host_state": {"t": float("nan")}}),
+        "groups[0].hyperparameters.momentum": GroupState(**{**good.__dict__, "hyperparameters": {"momentum": 0.7}}),
+        "groups[0].hyperparameters.speed": GroupState(**{**good.__dict__, "hyperparameters": {"speed": 0.7}}),
+        "groups[0].scheduler_values.initial_lr": GroupState(**{**good.__dict__,
+                                                               "scheduler_values": {"initial_lr": "x"}}),
+    }
+    for path, group in bad_groups.items():
+        with pytest.raises(StateDictError, match=path.replace("[", r"\[").replace("]", r"\]")):
+            EngineState(global_step=1, groups=(group,), slots={}).validate()
+    with pytest.raises(StateDictError, match="global_step"):
+        EngineState(global_step=-1, groups=snap.groups, slots={}).validate()
+    with pytest.raises(StateDictError, match=r"groups\[0\]: must be a GroupState"):
+        EngineState(global_step=0, groups=({"lr_override": None},), slots={}).validate()  # type: ignore[arg-type]
+    with pytest.raises(StateDictError, match="state: parameter names must be strings"):
+        EngineState(global_step=0, groups=snap.groups, slots={1: {}}).validate()
+    with pytest.raises(StateDictError, match="layout: holds 1 groups, the state 0"):
+        EngineState(global_step=0, groups=(), slots={}, layout=snap.layout).validate()
+
+
+def test_a_parsed_state_is_a_valid_value():
+    opt = optbridge.build(nn.Adam(None, 0.01), fresh())
+    opt.step(grads(0))
+    parsed = opt.engine.parse_state_dict(opt.state_dict())
+    parsed.validate()
+    assert parsed.global_step == 1 and parsed.layout is None

@@ -203,9 +203,9 @@ def test_hand_edits_of_momentum_and_betas_apply_from_the_next_step_like_torch(ki
 
 def test_beta1_and_betas_are_two_names_for_one_value():
     opt, tensors = ours("adam", "reference", False)
-    opt.param_groups[0]["beta1"] = 0.8
-    opt.get_lr()  # applies the edit and republishes
+    opt.param_groups[0]["beta1"] = 0.8  # in the engine at once: no step or get_lr needed
     assert opt.param_groups[0]["betas"] == (0.8, 0.999) and opt.param_groups[0]["beta1"] == 0.8
+    assert opt.engine.groups[0].algorithm.beta1 == 0.8
     assert opt.defaults["betas"] == (0.9, 0.999)
 
 
@@ -216,43 +216,42 @@ def test_refused_edits_change_nothing():
             tensors[n].grad = g
         opt.step()
     params = {n: v.detach().clone() for n, v in tensors.items()}
-    opt.param_groups[0]["momentum"] = 0.5        # valid
-    opt.param_groups[1]["momentum"] = 0.0        # would drop the momentum buffer
+    before = opt.state_dict()
     with pytest.raises(SpecValueError, match=r"groups\[1\].*changes the state slots"):
-        opt.step()
-    opt.param_groups[1]["momentum"] = "0.5"
+        opt.param_groups[1]["momentum"] = 0.0        # would drop the momentum buffer: refused at the assignment
     with pytest.raises(SpecTypeError, match=r"groups\[1\].*'momentum' must be a number"):
-        opt.step()
-    opt.param_groups[1]["momentum"] = 0.9
-    opt.param_groups[1]["dampening"] = 0.1
+        opt.param_groups[1]["momentum"] = "0.5"
     with pytest.raises(SpecValueError, match=r"param_groups\[1\]\['dampening'\] was changed"):
-        opt.step()
+        opt.param_groups[1]["dampening"] = 0.1
+    with pytest.raises(SpecValueError, match=r"groups\[1\].*changes the state slots"):
+        opt.param_groups[1].update({"lr": 0.5, "momentum": 0.0})  # several keys: all or none
     assert [g.algorithm.momentum for g in opt.engine.groups] == [0.9, 0.9] and opt.global_step == 2
+    assert opt.param_groups[1]["lr"] == before["param_groups"][1]["lr"]
+    assert str(opt.state_dict()) == str(before)
     assert all((tensors[n] == params[n]).all() for n in SHAPES)
 
 
 def test_bad_betas_edits_raise_naming_the_group():
     opt, _ = ours("adam", "reference", False)
-    opt.param_groups[1]["betas"] = 0.9
     with pytest.raises(SpecValueError, match=r"param_groups\[1\]\['betas'\] must be a pair"):
-        opt.step()
+        opt.param_groups[1]["betas"] = 0.9
+    assert opt.param_groups[1]["betas"] == (0.9, 0.999)
     opt.param_groups[1]["betas"] = (0.8, 0.999)
-    opt.param_groups[1]["beta1"] = 0.7
-    with pytest.raises(SpecValueError, match=r"param_groups\[1\]: 'betas' and 'beta1' were both changed and disagree"):
-        opt.step()
+    opt.param_groups[1]["beta1"] = 0.7  # one value, two names: the later write wins
+    assert opt.param_groups[1]["betas"] == (0.7, 0.999)
 
 
 def test_a_value_a_declared_schedule_cycles_cannot_be_written():
     decl = obs.OneCycleLR.declare(max_lr=0.1, total_steps=10)
     tensors = {n: t.clone().requires_grad_(True) for n, t in initial().items()}
     opt = Optimizer(tensors, optim.SGD([{"params": "a.*", "lr": decl}, {"params": "*", "lr": 0.1}], momentum=0.9))
-    assert opt.param_groups[0]["momentum"] == 0.95  # published: the schedule's value for step 0
+    assert opt.param_groups[0]["momentum"] == 0.95  # the schedule's value for step 0
     opt.param_groups[1]["momentum"] = 0.5            # not scheduled: fine
-    opt.param_groups[0]["momentum"] = 0.5
     with pytest.raises(SpecValueError, match=r"param_groups\[0\]: \['momentum'\] is set every step by the group's "
                                              r"optbridge schedule"):
-        opt.step()
-    assert opt.engine.groups[1].algorithm.momentum == 0.9  # nothing applied
+        opt.param_groups[0]["momentum"] = 0.5
+    assert opt.engine.groups[0].algorithm.momentum == 0.9  # nothing applied
+    assert opt.engine.groups[1].algorithm.momentum == 0.5
 
 
 def test_add_param_group_takes_torchs_betas():

@@ -24,7 +24,7 @@ torch = pytest.importorskip("torch")
 
 import optbridge  # noqa: E402
 from optbridge.backends.torch import Optimizer, hostscan  # noqa: E402
-from optbridge.backends.torch.optimizer import _state_layouts  # noqa: E402
+from optbridge.backends.torch.units import state_layouts as _state_layouts  # noqa: E402
 from optbridge.backends.torch.paths import fused_layout, in_layout_of  # noqa: E402
 from optbridge.conformance.catalog import DIALECT_CASES  # noqa: E402
 from optbridge.dialects.base import dialect_registry  # noqa: E402

@@ -20,23 +20,28 @@ no per-parameter ``step``: the step counter is the optimizer's ``global_step``.
 :func:`load_state_dict` is all or nothing: the torch layout (:func:`check_param_groups`)
 and the neutral part (:func:`optbridge.state.parse_state_dict`: every key, type, range,
 shape and dtype kind) are checked and every slot value is converted before anything
-changes; a refusal raises :class:`~optbridge.errors.StateDictError` naming the path.
+changes (:func:`prepare_load`); only then are they applied (:func:`apply_load`); a
+refusal raises :class:`~optbridge.errors.StateDictError` naming the path. The optimizer
+runs torch's state-dict hooks around these functions; this module needs only the engine,
+the groups and the slot tensors.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 
+from optbridge.engine import Engine
 from optbridge.errors import StateDictError
-from optbridge.state import describe_array, is_real, plain_data, real_number
+from optbridge.state import EngineState, describe_array, is_real, plain_data, real_number
 
-if TYPE_CHECKING:
-    from .optimizer import Optimizer
+from .param_groups import ParamGroup
 
-__all__ = ["state_dict", "load_state_dict", "import_slots", "check_param_groups", "describe_slot", "to_numpy"]
+__all__ = ["state_dict", "check_format", "LoadPlan", "prepare_load", "apply_load", "convert_slots", "assign_slots",
+           "check_param_groups", "describe_slot", "to_numpy"]
 
 _NEUTRAL_ONLY = ("params", "param_names")
 
@@ -54,24 +59,19 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def state_dict(opt: Optimizer) -> dict[str, Any]:
-    """See the module docstring."""
-    for pre_hook in opt._optimizer_state_dict_pre_hooks.values():
-        pre_hook(opt)
-    neutral = _plain(opt.engine.state_dict({}))
-    neutral["state"] = {name: {k: v.detach() for k, v in slots.items()} for name, slots in opt.export_slots().items()}
+def state_dict(engine: Engine, param_groups: Sequence[Mapping[str, Any]],
+               slots: Mapping[str, Mapping[str, torch.Tensor]]) -> dict[str, Any]:
+    """See the module docstring; ``slots``: ``{name: {slot: tensor}}`` (returned by reference)."""
+    neutral = _plain(engine.state_dict({}))
+    neutral["state"] = {name: {k: v.detach() for k, v in s.items()} for name, s in slots.items()}
     groups = []
-    for group in opt.param_groups:
+    for group in param_groups:
         names = group["param_names"]
         entry = {k: _plain(v) for k, v in group.items() if k not in _NEUTRAL_ONLY}
         entry["params"] = list(names)
         entry["param_names"] = list(names)
         groups.append(entry)
     neutral["param_groups"] = groups
-    for post_hook in opt._optimizer_state_dict_post_hooks.values():
-        result = post_hook(opt, neutral)
-        if result is not None:
-            neutral = result
     return neutral
 
 
@@ -89,15 +89,15 @@ def describe_slot(value: Any) -> tuple[tuple[int, ...], str, str] | None:
     return describe_array(value)
 
 
-def convert_slots(opt: Optimizer, state: Mapping[str, Mapping[str, Any]]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+def convert_slots(targets: Mapping[str, Mapping[str, torch.Tensor]],
+                  state: Mapping[str, Mapping[str, Any]]) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """``[(slot tensor, new value)]``: every value of a checked ``state`` as a fresh tensor of its
-    slot's dtype and device (floating-point values of another width are rounded, as
-    ``torch.optim`` casts loaded state). Changes nothing."""
+    slot's dtype and device in ``targets`` (``{name: {slot: tensor}}``; floating-point values
+    of another width are rounded, as ``torch.optim`` casts loaded state). Changes nothing."""
     converted = []
     for name, slots in state.items():
-        p = opt._named_params[name]
         for slot, value in slots.items():
-            target = opt.state[p][slot]
+            target = targets[name][slot]
             try:
                 if isinstance(value, torch.Tensor):
                     tensor = value.detach().to(device=target.device, dtype=target.dtype, copy=True)
@@ -118,11 +118,6 @@ def assign_slots(converted: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
             target.copy_(tensor)
 
 
-def import_slots(opt: Optimizer, state: Mapping[str, Mapping[str, Any]]) -> None:
-    """Copy checked slot values in place; every value is converted before any is copied."""
-    assign_slots(convert_slots(opt, state))
-
-
 def _same_kind(template: Any, value: Any, path: str, minimum: float | None = None) -> None:
     """``value`` is of ``template``'s kind: a finite number, a bool, a string or a list of them."""
     if isinstance(template, bool):
@@ -141,7 +136,8 @@ def _same_kind(template: Any, value: Any, path: str, minimum: float | None = Non
             _same_kind(t, v, f"{path}[{i}]")
 
 
-def check_param_groups(opt: Optimizer, saved: Any) -> list[dict[str, Any]]:
+def check_param_groups(param_groups: Sequence[Mapping[str, Any]], saved: Any,
+                       own: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The scheduler keys of each saved group to set, after checking the torch layout.
 
     ``saved`` (the state dict's ``param_groups``; a neutral state from another backend has
@@ -151,13 +147,13 @@ def check_param_groups(opt: Optimizer, saved: Any) -> list[dict[str, Any]]:
     values come from the spec and the neutral state, not from here. Every other key
     (``initial_lr`` and the like, written by torch lr_schedulers, or a user's) must be plain
     data; those are returned, and on load they replace the group's other keys, as torch
-    replaces its param_groups.
+    replaces its param_groups. ``own``: each group's options (``{key: value}``).
     """
-    if not isinstance(saved, (list, tuple)) or len(saved) != len(opt.param_groups):
+    if not isinstance(saved, (list, tuple)) or len(saved) != len(param_groups):
         raise StateDictError(f"state has {len(saved) if isinstance(saved, (list, tuple)) else saved!r:.80} "
-                             f"param_groups, this optimizer has {len(opt.param_groups)}")
+                             f"param_groups, this optimizer has {len(param_groups)}")
     extras = []
-    for i, (group, entry) in enumerate(zip(opt.param_groups, saved)):
+    for i, (group, entry, options) in enumerate(zip(param_groups, saved, own)):
         where = f"param_groups[{i}]"
         if not isinstance(entry, Mapping):
             raise StateDictError(f"{where}: must be a dict. Received: {type(entry).__name__} {entry!r:.80}")
@@ -170,14 +166,13 @@ def check_param_groups(opt: Optimizer, saved: Any) -> list[dict[str, Any]]:
             if not (names_ok and list(value) == names):
                 raise StateDictError(f"{where}.{key}: must be this group's parameters {names!r:.200}. Received: "
                                      f"{entry[key]!r:.200}")
-        own = opt._published[i]
         extra = {}
         for key, value in entry.items():
             if key in _NEUTRAL_ONLY:
                 continue
             path = f"{where}[{key!r}]"
-            if key in own:
-                _same_kind(own[key], value, path, minimum=0.0 if key == "lr" else None)
+            if key in options:
+                _same_kind(options[key], value, path, minimum=0.0 if key == "lr" else None)
             elif not isinstance(key, str):
                 raise StateDictError(f"{where}: keys must be strings. Received: {key!r}")
             else:
@@ -186,30 +181,45 @@ def check_param_groups(opt: Optimizer, saved: Any) -> list[dict[str, Any]]:
     return extras
 
 
-def load_state_dict(opt: Optimizer, sd: Mapping[str, Any]) -> None:
-    """Check ``sd`` in full, convert every slot value, then load slots, counters and torch
-    group keys; a refusal (:class:`StateDictError` naming the path) changes nothing."""
+def check_format(sd: Any) -> None:
+    """Raise :class:`StateDictError` unless ``sd`` is an optbridge state dict (not torch.optim's)."""
     if not isinstance(sd, Mapping) or not isinstance(sd.get("format"), str) or sd["format"] != "optbridge.state":
         raise StateDictError(
             "not an optbridge state dict (expected 'format': 'optbridge.state'): the torch backend loads what its "
             "state_dict() (or any optbridge backend's state_dict()) returns, not a torch.optim optimizer's state")
-    for pre_hook in opt._optimizer_load_state_dict_pre_hooks.values():
-        # torch types the argument as a dict; the hook gets the mapping the caller passed
-        result = pre_hook(opt, sd)  # type: ignore[arg-type]
-        if result is not None:
-            sd = result
-    extras = check_param_groups(opt, sd["param_groups"]) if "param_groups" in sd else None
-    parsed = opt.engine.parse_state_dict(sd, describe=describe_slot)
-    converted = convert_slots(opt, parsed.slots)
-    assign_slots(converted)
-    opt.engine.apply_state(parsed)
-    if extras is not None:
-        for group, own, extra in zip(opt.param_groups, opt._published, extras):
-            for key in [k for k in group if k not in own and k not in _NEUTRAL_ONLY and k not in extra]:
-                del group[key]
-            group.update(extra)
-    for post_hook in opt._optimizer_load_state_dict_post_hooks.values():
-        post_hook(opt)
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    """A state dict checked in full and converted, ready to apply (:func:`apply_load`)."""
+
+    parsed: EngineState
+    converted: list[tuple[torch.Tensor, torch.Tensor]]
+    #: per group, the keys other than the options to store (``None``: the state had no torch layout)
+    extras: list[dict[str, Any]] | None
+
+
+def prepare_load(engine: Engine, param_groups: Sequence[ParamGroup], sd: Any,
+                 targets: Mapping[str, Mapping[str, torch.Tensor]]) -> LoadPlan:
+    """Check ``sd`` in full and convert every slot value; change nothing.
+
+    Raises:
+        StateDictError: naming the path at fault.
+    """
+    check_format(sd)
+    own = [group.options() for group in param_groups]
+    extras = check_param_groups(param_groups, sd["param_groups"], own) if "param_groups" in sd else None
+    parsed = engine.parse_state_dict(sd, describe=describe_slot)
+    return LoadPlan(parsed, convert_slots(targets, parsed.slots), extras)
+
+
+def apply_load(engine: Engine, param_groups: Sequence[ParamGroup], plan: LoadPlan) -> None:
+    """Apply a :func:`prepare_load` result: slots (in place), the engine's state, the groups' keys."""
+    assign_slots(plan.converted)
+    engine.apply_state(plan.parsed)
+    if plan.extras is not None:
+        for group, extra in zip(param_groups, plan.extras):
+            group.replace_stored(extra, keep=_NEUTRAL_ONLY)
 
 
 def to_numpy(sd: Mapping[str, Any]) -> dict[str, Any]:

@@ -2,81 +2,68 @@
 
 A bound scheduler (``StepLR(opt, ...)``) reads and writes ``optimizer.param_groups[i]``
 and ``optimizer.defaults`` as torch's code does. For an optimizer built by optbridge
-(:class:`_BoundOptimizer`) each group is a view of the engine (:class:`_EngineGroup`),
-reached through the optimizer's public ``engine`` and ``schedule_changed``; a declared
+(:class:`_BoundOptimizer`) each group is a view of the engine (:class:`_EngineGroup`,
+reached through the optimizer's public ``engine``) whose options are the public
+:class:`~.param_group.GroupValues`, the view the torch backend's ``param_groups`` use too:
+nothing is copied, so the optimizer shows a scheduler's write at once. A declared
 schedule runs on a private one-group ``param_groups`` (:class:`_PrivateOptimizer`).
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 from ....engine import Engine
 from ....errors import SpecTypeError, SpecValueError
+from .param_group import GroupValues
 
 
 class _EngineGroup(MutableMapping):
-    """torch's ``param_groups[i]`` for group ``i`` of an optbridge engine.
+    """torch's ``param_groups[i]`` for group ``i`` of an optbridge engine, as a scheduler sees it.
 
-    ``"lr"`` is the group's static learning rate (``Engine.static_lr``/``set_lr``);
-    ``"momentum"`` and ``"betas"`` are the algorithm's ``momentum`` or
-    ``(beta1, beta2)`` (``Engine.set_hyperparameters``); every other key is scheduler
-    bookkeeping kept in the engine's ``scheduler_values`` (neutral state). After writing
-    ``"lr"``, ``"momentum"`` or ``"betas"`` it calls ``changed(index, key)`` (the
-    optimizer's ``schedule_changed``: the torch backend shows the value in its own
-    ``param_groups``).
+    ``"lr"`` is the group's static learning rate, exact (``Engine.static_lr``: a scheduler
+    multiplies it step after step, as torch does its float; a dynamic lr raises), and a
+    write sets it (:meth:`~.param_group.GroupValues.write_scheduler_lr`). ``"momentum"``
+    and ``"betas"`` are read and written through :class:`~.param_group.GroupValues`. Every
+    other key is scheduler bookkeeping kept in the engine's ``scheduler_values`` (neutral
+    state).
     """
 
-    __slots__ = ("engine", "_index", "_changed")
+    __slots__ = ("engine", "_values")
 
-    def __init__(self, engine: Engine, index: int, changed: Callable[[int, str], None] | None = None):
+    def __init__(self, engine: Engine, index: int):
         self.engine = engine
-        self._index = index
-        self._changed = changed
-
-    def _hyper(self) -> dict[str, Any]:
-        return self.engine.groups[self._index].algorithm.hyperparameters()
+        self._values = GroupValues(engine, index)
 
     def _hyper_keys(self) -> list[str]:
-        hp = self._hyper()
-        keys = ["momentum"] if "momentum" in hp else []
-        return keys + (["betas"] if "beta1" in hp and "beta2" in hp else [])
+        keys = self._values.keys()
+        return [k for k in ("momentum", "betas") if k in keys]
 
     def __getitem__(self, key: str) -> Any:
         if key == "lr":
-            return self.engine.static_lr(self._index)
+            return self.engine.static_lr(self._values.index)
         if key in self._hyper_keys():
-            hp = self._hyper()
-            return hp["momentum"] if key == "momentum" else (hp["beta1"], hp["beta2"])
-        return self.engine.groups[self._index].scheduler_values[key]
+            return self._values.read(key)
+        return self._values.runtime.scheduler_values[key]
 
     def __setitem__(self, key: str, value: Any) -> None:
         if key == "lr":
-            # torch assigns whatever the scheduler computes (OneCycleLR's linear anneal ends
-            # slightly below 0); only the engine's rule that the lr be static applies.
-            self.engine.static_lr(self._index)
-            self.engine.groups[self._index].lr_override = float(value)
+            self._values.write_scheduler_lr(value)
         elif key in self._hyper_keys():
-            if key == "momentum":
-                self.engine.set_hyperparameters(self._index, momentum=value)
-            else:
-                self.engine.set_hyperparameters(self._index, beta1=value[0], beta2=value[1])
+            self._values.write(key, value)
         else:
-            self.engine.groups[self._index].scheduler_values[key] = value
-            return
-        if self._changed is not None:
-            self._changed(self._index, key)
+            self._values.runtime.scheduler_values[key] = value
 
     def __delitem__(self, key: str) -> None:
-        del self.engine.groups[self._index].scheduler_values[key]
+        del self._values.runtime.scheduler_values[key]
 
     def __iter__(self) -> Iterator[str]:
         yield "lr"
         yield from self._hyper_keys()
-        yield from list(self.engine.groups[self._index].scheduler_values)
+        yield from list(self._values.runtime.scheduler_values)
 
     def __len__(self) -> int:
-        return 1 + len(self._hyper_keys()) + len(self.engine.groups[self._index].scheduler_values)
+        return 1 + len(self._hyper_keys()) + len(self._values.runtime.scheduler_values)
 
 
 def _engine_of(optimizer: Any) -> Engine | None:
@@ -87,18 +74,14 @@ def _engine_of(optimizer: Any) -> Engine | None:
 
 
 class _BoundOptimizer:
-    """An optbridge optimizer seen as torch's ``Optimizer``: ``param_groups`` and ``defaults``.
-
-    Written values are reported through the optimizer's ``schedule_changed(group, key)``.
-    """
+    """An optbridge optimizer seen as torch's ``Optimizer``: ``param_groups`` and ``defaults``."""
 
     def __init__(self, owner: Any):
         engine = _engine_of(owner)
         if engine is None:
             raise SpecTypeError(f"{type(owner).__name__} has no optbridge engine")
         self.engine: Engine = engine
-        changed = getattr(owner, "schedule_changed", None)
-        self.param_groups = [_EngineGroup(self.engine, i, changed) for i in range(len(self.engine.groups))]
+        self.param_groups = [_EngineGroup(self.engine, i) for i in range(len(self.engine.groups))]
         hp = self.engine.spec.algorithm.hyperparameters()
         self.defaults = {k: hp[k] for k in ("momentum",) if k in hp}
         if "beta1" in hp and "beta2" in hp:

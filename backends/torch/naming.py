@@ -1,0 +1,80 @@
+"""Naming parameters: the torch backend keys every parameter by a name.
+
+Names are what specs select on (``"fc.*"``), what state dicts are keyed by and what
+error messages show. :func:`named_parameters` accepts the forms torch users have at
+hand: ``model.named_parameters()``, a ``{name: tensor}`` mapping, or bare tensors (or
+torch param-group dicts, as ZeroRedundancyOptimizer passes them) together with a module
+or mapping that names them.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+
+from optbridge.errors import SpecTypeError, SpecValueError
+
+__all__ = ["named_parameters", "dtype_name"]
+
+
+def dtype_name(dtype: torch.dtype) -> str:
+    """``float32`` for ``torch.float32``."""
+    return str(dtype).replace("torch.", "")
+
+
+def named_parameters(params: Any, names: Any = None) -> list[tuple[str, torch.Tensor]]:
+    """The accepted parameter forms as ``[(name, tensor)]``, each name and tensor once.
+
+    Raises:
+        SpecTypeError: a tensor without a name, a name that is no string, a non-tensor.
+        SpecValueError: a name or a tensor given twice.
+    """
+    lookup: dict[torch.Tensor, str] | None = None
+    if names is not None:
+        if isinstance(names, torch.nn.Module):
+            lookup = {p: n for n, p in names.named_parameters()}
+        elif isinstance(names, Mapping):
+            lookup = {p: n for p, n in names.items()} if all(isinstance(k, torch.Tensor) for k in names) \
+                else {p: n for n, p in names.items()}
+        else:
+            raise SpecTypeError(f"'names' must be a torch.nn.Module or a mapping. Received: {type(names).__name__}")
+    if isinstance(params, torch.Tensor):
+        raise SpecTypeError("params must be named: pass model.named_parameters() or {name: tensor}, not a tensor")
+    if isinstance(params, Mapping):
+        items: list[Any] = list(params.items())
+    else:
+        items = []
+        for entry in list(params):
+            if isinstance(entry, Mapping):  # torch-style param groups (ZeroRedundancyOptimizer's local optimizer)
+                inner = entry.get("params", [])
+                items.extend([inner] if isinstance(inner, torch.Tensor) else list(inner))
+            else:
+                items.append(entry)
+    out: list[tuple[str, torch.Tensor]] = []
+    for entry in items:
+        if isinstance(entry, tuple) and len(entry) == 2:
+            name, tensor = entry
+        elif isinstance(entry, torch.Tensor):
+            if lookup is None or entry not in lookup:
+                raise SpecTypeError(
+                    "the torch backend needs parameter names: pass model.named_parameters(), a {name: tensor} "
+                    "mapping, or names=model (a module whose named_parameters() include every tensor)")
+            name, tensor = lookup[entry], entry
+        else:
+            raise SpecTypeError(f"expected (name, tensor) pairs or tensors. Received: {type(entry).__name__}")
+        if not isinstance(name, str):
+            raise SpecTypeError(f"parameter names must be strings. Received: {name!r}")
+        if not isinstance(tensor, torch.Tensor):
+            raise SpecTypeError(f"parameter {name!r} must be a torch.Tensor. Received: {type(tensor).__name__}")
+        out.append((name, tensor))
+    seen_names: set[str] = set()
+    seen_tensors: set[torch.Tensor] = set()
+    for name, tensor in out:
+        if name in seen_names:
+            raise SpecValueError(f"parameter name {name!r} appears twice")
+        if tensor in seen_tensors:
+            raise SpecValueError(f"parameter {name!r} is the same tensor as an earlier parameter")
+        seen_names.add(name)
+        seen_tensors.add(tensor)
+    return out
