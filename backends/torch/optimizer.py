@@ -433,16 +433,17 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
         return defaults
 
     def _allocate_state(self, engine: Engine) -> None:
-        for name, slots in engine.expected_slots().items():
+        for name, slots in engine.slot_layouts().items():
             p = self._named_params[name]
             dtype = self._state_dtype if p.dtype in _LOW_DTYPES else p.dtype
             entry = self.state[p]
-            for slot, init in slots.items():
+            for slot, layout in slots.items():
                 if slot not in entry:
                     # in the parameter's memory layout where it is dense (torch.optim's zeros_like(p,
                     # memory_format=torch.preserve_format)): the fused kernels need it (paths.fused_layout)
-                    entry[slot] = (torch.full_like(p.detach(), init, dtype=dtype) if type(p) in _PLAIN
-                                   else torch.full(p.shape, init, dtype=dtype, device=p.device))
+                    entry[slot] = (torch.full_like(p.detach(), layout.init, dtype=dtype)
+                                   if type(p) in _PLAIN and layout.shape == tuple(p.shape)
+                                   else torch.full(layout.shape, layout.init, dtype=dtype, device=p.device))
 
     def _build_units(self) -> None:
         self._units: list[list[_Unit]] = []
@@ -457,7 +458,7 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
                 slot_names = [s.name for s in group.algorithm.slots()]
                 for (device, dtype), unit_names in by_key.items():
                     params = [self._named_params[n] for n in unit_names]
-                    slots = {s: [self.state[p][s] for p in params] for s in slot_names}
+                    slots = {s: [self.state[p].get(s) for p in params] for s in slot_names}
                     compute = self._state_dtype if dtype in _LOW_DTYPES else None
                     unit = _Unit(tuple(unit_names), params, slots, compute, device, group.algorithm,
                                  sum(p.numel() for p in params))
