@@ -53,7 +53,7 @@ _PROBE_STEPS = (1, 2, 10, 1000, 1_000_000)  # steps whose host scalars name ever
 _BAD_NAME_CHARS = re.compile(r"[^A-Za-z0-9_./>-]")
 _EAGER_TENSOR = type(tf.constant(0.0))
 
-SlotFactory = Callable[[Any, str, float], Any]
+SlotFactory = Callable[[Any, str, float, tuple[int, ...]], Any]
 
 
 @dataclass(frozen=True)
@@ -103,13 +103,13 @@ def _nest(pairs: Sequence[tuple[tuple, Any]]) -> dict[str, Any]:
     return out
 
 
-def _default_slot(variable: Any, slot: str, init: float) -> tf.Variable:
-    """A slot variable beside ``variable`` (same device; per replica under a strategy)."""
+def _default_slot(variable: Any, slot: str, init: float, shape: tuple[int, ...]) -> tf.Variable:
+    """A slot variable of shape ``shape`` beside ``variable`` (same device; per replica under a strategy)."""
     var = unwrap(variable)
     strategy = getattr(var, "distribute_strategy", None) or tf.distribute.get_strategy()
     base = _BAD_NAME_CHARS.sub("_", str(var.name).split(":")[0])
     with tf.init_scope(), strategy.scope(), strategy.extended.colocate_vars_with(var):
-        return tf.Variable(lambda: tf.fill(var.shape, tf.constant(init, var.dtype)), trainable=False,
+        return tf.Variable(lambda: tf.fill(shape, tf.constant(init, var.dtype)), trainable=False,
                            name=f"{base}/{slot}")
 
 
@@ -185,9 +185,10 @@ class TensorFlowOptimizer(OptimizerAPI):
             for buckets whose variables live on CPU devices, where the kernel has one, unless
             ``jit_compile=True``; they round as the NumPy reference does (bit for bit) and
             are preferred to ``fused``.
-        slot_factory: ``slot_factory(variable, slot_name, initial_value)`` returning the
-            slot variable (a ``tf.Variable`` or Keras variable); default: a ``tf.Variable``
-            colocated with ``variable``.
+        slot_factory: ``slot_factory(variable, slot_name, initial_value, shape)`` returning
+            the slot variable of that shape (a ``tf.Variable`` or Keras variable; the
+            parameter's shape unless the slot is a factored statistic, see
+            ``Engine.slot_layouts``); default: a ``tf.Variable`` colocated with ``variable``.
 
     Raises:
         SpecTypeError: ``params`` are not variables, names collide, or a dtype is not
@@ -225,8 +226,9 @@ class TensorFlowOptimizer(OptimizerAPI):
             _check_hyperparameters(kernel, g.algorithm, g.index)
         factory = slot_factory or _default_slot
         self._slot_objects: dict[str, dict[str, Any]] = {}
-        for name, slots in self.engine.expected_slots().items():
-            self._slot_objects[name] = {s: factory(self._given[name], s, init) for s, init in slots.items()}
+        for name, slots in self.engine.slot_layouts().items():
+            self._slot_objects[name] = {s: factory(self._given[name], s, layout.init, layout.shape)
+                                        for s, layout in slots.items()}
         self._slots = {n: {s: unwrap(o) for s, o in slots.items()} for n, slots in self._slot_objects.items()}
         self._layouts, self._width = self._plan_layouts(jit_compile, fused, native)
         first = self._vars[self._order[0]]
@@ -320,7 +322,7 @@ class TensorFlowOptimizer(OptimizerAPI):
         runners = []
         for layout in self._layouts:
             runners.append(self._bucket_runner(layout, [params[i] for i in layout.indices],
-                                               {s: [slots[i][s] for i in layout.indices]
+                                               {s: [slots[i].get(s) for i in layout.indices]
                                                 for s in (x.name for x in layout.algorithm.slots())}))
 
         widths = [layout.width for layout in self._layouts]
