@@ -342,8 +342,9 @@ def parse_state_dict(engine: StateOwner, sd: Any, *, describe: Callable[[Any], A
       floating-point dtype — not complex, integer or bool — and of the slot's shape
       for its parameter (``Slot.layout``: the parameter's shape, or a factored statistic's;
       a factored statistic may also come in the layout of MindSpore and Keras, without the
-      reduced axis, and is returned reshaped to the slot's shape). Floating-point values of another width are accepted: the backend rounds
-      them to the state dtype, as ``torch.optim`` casts loaded state to the parameter's.
+      reduced axis, and is returned reshaped to the slot's shape). Floating-point values
+      of another width are accepted: the backend rounds them to the state dtype, as
+      ``torch.optim`` casts loaded state to the parameter's.
       Slot contents are data and are not range-checked (a diverged run's NaNs load).
 
     Args:

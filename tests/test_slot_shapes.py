@@ -190,7 +190,8 @@ def test_a_vector_has_no_row_or_col_statistics():
     sd = opt.state_dict()
     bad = dict(sd, state={n: dict(s) for n, s in sd["state"].items()})
     bad["state"]["b"]["row_var"] = np.zeros((1,))
-    with pytest.raises(StateDictError, match=r"state\['b'\]: slots \['row_var', 'variance'\] != expected \['variance'\]"):
+    with pytest.raises(StateDictError,
+                       match=r"state\['b'\]: slots \['row_var', 'variance'\] != expected \['variance'\]"):
         opt.load_state_dict(bad)
 
 
