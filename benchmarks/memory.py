@@ -25,8 +25,11 @@ each backend (NumPy, torch, TensorFlow, JAX) prints two tables, beside ``torch.o
   - JAX: not measured — the CPU client keeps no allocator statistics
     (``jax.Device.memory_stats()`` is ``None``), so the column says ``n/a``.
 
-Each optimizer takes two steps first (lazy state, tracing, compilation), then the third
-step is measured; gradients are made before it. A value marked ``!`` is above the
+Each optimizer takes two steps first (lazy state, tracing, compilation), then
+``--repeat`` steps (default 3) are measured one by one, gradients made before each, and
+the largest peak is shown: TensorFlow's graph executor runs independent ops of a step
+concurrently, so which temporaries are alive together, and the peak, varies from step
+to step (NumPy's and torch's peaks repeat exactly). A value marked ``!`` is above the
 native optimizer's: the framework's own (torch.optim for torch, Keras for TensorFlow), or
 for NumPy and JAX the lower of the two. Lion has no torch.optim counterpart. This is a
 measurement, not a timed test; ``tests/test_benchmarks.py`` only checks that it runs.
@@ -144,7 +147,8 @@ def _tensor_bytes(tensors: Any) -> int:
 
 
 # -- one measurement each -----------------------------------------------------------------------
-def measure_optbridge(backend_name: str, make_spec: Callable[[], Any], shapes: list[tuple[int, ...]]) -> Measure:
+def measure_optbridge(backend_name: str, make_spec: Callable[[], Any], shapes: list[tuple[int, ...]],
+                      repeat: int) -> Measure:
     backend = plugin.get_backend(backend_name)
     params = backend.make_params(_arrays(shapes, 0), "float32")
     opt = backend.build(make_spec().to_canonical(), params, backend.kernels)
@@ -152,24 +156,23 @@ def measure_optbridge(backend_name: str, make_spec: Callable[[], Any], shapes: l
         ret = opt.step(backend.grads_from_numpy(_grads(shapes, k), params))
         if backend.functional:
             params = ret
-    grads = backend.grads_from_numpy(_grads(shapes, WARMUP), params)
-    peak: float | None
-    if backend_name == "numpy":
-        state = sum(a.nbytes for s in opt.slots.values() for a in s.values())
-        peak = _peak_tracemalloc(lambda: opt.step(grads))
-    elif backend_name == "torch":
+    peak: Callable[[Callable[[], Any]], int] | None = {
+        "numpy": _peak_tracemalloc, "torch": _peak_torch, "tensorflow": _peak_tensorflow}.get(backend_name)
+    peaks = []
+    for k in range(WARMUP, WARMUP + repeat) if peak is not None else ():
+        grads = backend.grads_from_numpy(_grads(shapes, k), params)
+        peaks.append(peak(lambda grads=grads: opt.step(grads)))
+    if backend_name == "torch":
         state = _tensor_bytes(t for s in opt.state.values() for t in s.values() if hasattr(t, "untyped_storage"))
-        peak = _peak_torch(lambda: opt.step(grads))
     elif backend_name == "tensorflow":
         state = sum(int(np.prod(v.shape)) * v.dtype.size for v in opt.variables)
-        peak = _peak_tensorflow(lambda: opt.step(grads))
     else:
         state = sum(a.nbytes for s in opt.slots.values() for a in s.values())
-        peak = None
-    return state, peak
+    return state, max(peaks) if peaks else None
 
 
-def measure_torch_optim(name: str, kwargs: Mapping[str, Any], shapes: list[tuple[int, ...]]) -> Measure:
+def measure_torch_optim(name: str, kwargs: Mapping[str, Any], shapes: list[tuple[int, ...]],
+                        repeat: int) -> Measure:
     import torch
 
     params = [torch.tensor(a) for a in _arrays(shapes, 0).values()]
@@ -182,12 +185,15 @@ def measure_torch_optim(name: str, kwargs: Mapping[str, Any], shapes: list[tuple
     for k in range(WARMUP):
         set_grads(k)
         opt.step()
-    set_grads(WARMUP)
+    peaks = []
+    for k in range(WARMUP, WARMUP + repeat):
+        set_grads(k)
+        peaks.append(_peak_torch(opt.step))
     state = _tensor_bytes(t for s in opt.state.values() for t in s.values() if isinstance(t, torch.Tensor))
-    return state, _peak_torch(opt.step)
+    return state, max(peaks)
 
 
-def measure_keras(name: str, kwargs: Mapping[str, Any], shapes: list[tuple[int, ...]]) -> Measure:
+def measure_keras(name: str, kwargs: Mapping[str, Any], shapes: list[tuple[int, ...]], repeat: int) -> Measure:
     import keras
     import tensorflow as tf
 
@@ -196,9 +202,12 @@ def measure_keras(name: str, kwargs: Mapping[str, Any], shapes: list[tuple[int, 
     opt.build(variables)
     for k in range(WARMUP):
         opt.apply_gradients(zip([tf.constant(g) for g in _grads(shapes, k).values()], variables))
-    grads = [tf.constant(g) for g in _grads(shapes, WARMUP).values()]
+    peaks = []
+    for k in range(WARMUP, WARMUP + repeat):
+        grads = [tf.constant(g) for g in _grads(shapes, k).values()]
+        peaks.append(_peak_tensorflow(lambda grads=grads: opt.apply_gradients(zip(grads, variables))))
     state = sum(int(np.prod(v.shape)) * np.dtype(v.dtype).itemsize for v in opt.variables)
-    return state, _peak_tensorflow(lambda: opt.apply_gradients(zip(grads, variables)))
+    return state, max(peaks)
 
 
 # -- the tables ---------------------------------------------------------------------------------
@@ -215,6 +224,8 @@ def main() -> None:
     parser.add_argument("--algorithms", nargs="+", default=list(ALGORITHMS), choices=list(ALGORITHMS))
     parser.add_argument("--backends", nargs="+", default=list(BACKENDS), choices=list(BACKENDS))
     parser.add_argument("--natives", nargs="*", default=list(NATIVES), choices=list(NATIVES))
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="steps measured per optimizer (the largest peak is shown)")
     args = parser.parse_args()
     shapes = LAYOUTS[args.layout]
     param_bytes = sum(int(np.prod(s)) for s in shapes) * 4
@@ -225,11 +236,11 @@ def main() -> None:
         make_spec, torch_native, keras_native = ALGORITHMS[alg]
         row: dict[str, Measure | None] = {}
         for name in args.backends:
-            row[name] = measure_optbridge(name, make_spec, shapes) if available[name] else None
-        row["torch.optim"] = (measure_torch_optim(*torch_native, shapes) if "torch.optim" in args.natives
+            row[name] = measure_optbridge(name, make_spec, shapes, args.repeat) if available[name] else None
+        row["torch.optim"] = (measure_torch_optim(*torch_native, shapes, args.repeat) if "torch.optim" in args.natives
                               and torch_native is not None and installed["torch"] else None)
-        row["keras"] = (measure_keras(*keras_native, shapes) if "keras" in args.natives and installed["tensorflow"]
-                        else None)
+        row["keras"] = (measure_keras(*keras_native, shapes, args.repeat)
+                        if "keras" in args.natives and installed["tensorflow"] else None)
         results[alg] = row
     shape_text = " + ".join(f"{shapes.count(s)}×{s}" for s in dict.fromkeys(shapes))
     print(f"layout {args.layout}: {shape_text} float32, {param_bytes:,} parameter bytes")
