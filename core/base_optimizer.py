@@ -24,7 +24,8 @@ The base class does the rest, with no private name of optbridge's needed:
   back as the ops protocol says: the arrays a rule returns replace the stored ones, so
   in-place backends and functional ones (JAX: :attr:`functional`, ``step`` returns the
   new parameters) share the same code;
-* **slot allocation** (:meth:`allocate_slot`, ``ops.full_like`` by default), **slot
+* **slot allocation** (:meth:`allocate_slot`, ``ops.full_like`` at the slot's shape by
+  default; a parameter has the slots ``Engine.slot_layouts`` lists), **slot
   export/import** (:meth:`export_slots`, :meth:`import_slots`) and the neutral
   ``state_dict`` / ``load_state_dict`` (all or nothing);
 * ``get_lr`` / ``set_lr`` / ``end_epoch`` / ``global_step`` / ``param_names`` and the
@@ -88,8 +89,9 @@ class BaseOptimizer(OptimizerAPI):
         #: where each host scalar of a step lives in the step's packed vector
         self.scalar_layout = ScalarLayout(self.engine)
         self.slots: dict[str, dict[str, Any]] = {
-            name: {slot: self.allocate_slot(self.params[name], init) for slot, init in slots.items()}
-            for name, slots in self.engine.expected_slots().items()
+            name: {slot: self.allocate_slot(self.params[name], layout.init, layout.shape)
+                   for slot, layout in slots.items()}
+            for name, slots in self.engine.slot_layouts().items()
         }
 
     # -- adapters a backend overrides -------------------------------------------------------
@@ -119,9 +121,16 @@ class BaseOptimizer(OptimizerAPI):
             return f"has dtype {self.ops.dtype_of(grad)}, parameter has {self.ops.dtype_of(param)}"
         return None
 
-    def allocate_slot(self, param: Any, init: float) -> Any:
-        """A new state array for ``param`` filled with ``init`` (``ops.full_like``)."""
-        return self.ops.full_like(param, init)
+    def allocate_slot(self, param: Any, init: float, shape: tuple[int, ...]) -> Any:
+        """A new state array for ``param``, of shape ``shape``, filled with ``init``.
+
+        Default: ``ops.full_like`` of ``param``, or of the box ``param[:s0, :s1, ...]`` when
+        the slot is smaller (a factored statistic; slot shapes keep the parameter's axes,
+        see ``optbridge.algorithms.base.SLOT_SHAPES``), so it takes the parameter's dtype
+        and device and no parameter-sized array is made."""
+        if shape == tuple(self.ops.shape_of(param)):
+            return self.ops.full_like(param, init)
+        return self.ops.full_like(param[tuple(slice(0, n) for n in shape)], init)
 
     def to_numpy(self, array: Any) -> np.ndarray:
         """A NumPy copy of one of the backend's arrays (slot export)."""
@@ -211,12 +220,12 @@ class BaseOptimizer(OptimizerAPI):
                 split.setdefault(self.bucket_key(self.params[n]), []).append(n)
             for names in split.values():
                 params = [self.params[n] for n in names]
-                slots = {s.name: [self.slots[n][s.name] for n in names] for s in bucket.algorithm.slots()}
+                slots = {s.name: [self.slots[n].get(s.name) for n in names] for s in bucket.algorithm.slots()}
                 scalars = self.convert_scalars(host, params[0], bucket.algorithm.float64_scalars)
                 self.run_bucket(bucket, params, [by_name[n] for n in names], slots, scalars)
                 for i, n in enumerate(names):
                     new_params[n] = params[i]
-                    new_slots[n] = {k: v[i] for k, v in slots.items()}
+                    new_slots[n] = {k: v[i] for k, v in slots.items() if v[i] is not None}
         self.params.update(new_params)
         for n, slots_of in new_slots.items():
             self.slots[n].update(slots_of)

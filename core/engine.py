@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from . import state
-from .algorithms.base import Algorithm, HostStep, scalar_type
+from .algorithms.base import Algorithm, HostStep, SlotLayout, scalar_type
 from .algorithms.weight_decay import without_rule_decay
 from .errors import (
     ScheduleExhaustedError,
@@ -597,11 +597,20 @@ class Engine:
         return state.build_state_dict(self, slots)
 
     def expected_slots(self) -> dict[str, dict[str, float]]:
-        """``{param name: {slot name: initial fill}}`` for every trained parameter."""
-        out: dict[str, dict[str, float]] = {}
+        """``{param name: {slot name: initial fill}}`` for every trained parameter: the
+        slots it has (see :meth:`slot_layouts`)."""
+        return {n: {k: layout.init for k, layout in slots.items()} for n, slots in self.slot_layouts().items()}
+
+    def slot_layouts(self) -> dict[str, dict[str, SlotLayout]]:
+        """``{param name: {slot name: SlotLayout}}``: each trained parameter's slots with
+        their fill and shape (``Slot.layout`` of the parameter's shape), without the
+        slots its shape gives none (Adafactor's ``row_var`` of a vector)."""
+        out: dict[str, dict[str, SlotLayout]] = {}
         for g in self.groups:
             for n in g.names:
-                out[n] = {s.name: s.init for s in g.algorithm.slots()}
+                shape = self.params[n].shape
+                layouts = {s.name: s.layout(shape) for s in g.algorithm.slots()}
+                out[n] = {k: v for k, v in layouts.items() if v is not None}
         return out
 
     def parse_state_dict(self, sd: Any, *, describe: Any = None, slots: bool = True) -> state.EngineState:
@@ -657,7 +666,8 @@ class OptimizerAPI:
     A backend class mixes this in (usually through :class:`optbridge.base_optimizer.BaseOptimizer`),
     sets :attr:`engine` and implements :meth:`export_slots` (NumPy copies of its state) and
     :meth:`import_slots`, which receives checked values (real floating-point arrays of each
-    parameter's shape) and converts every one of them before it assigns any.
+    slot's shape, :meth:`Engine.slot_layouts`) and converts every one of them before it
+    assigns any.
     """
 
     #: the engine that drives this optimizer (groups, step counter, host scalars, schedules)

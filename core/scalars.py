@@ -120,7 +120,7 @@ class BucketLayout:
     def width(self) -> int:
         return len(HEADER) + len(self.fields)
 
-    def nest(self, values: Sequence[Any], flag: Callable[[Any], Any] = lambda v: v) -> dict[str, Any]:
+    def nest(self, values: Sequence[Any] | np.ndarray, flag: Callable[[Any], Any] = lambda v: v) -> dict[str, Any]:
         """The scalar mapping a rule reads, from the values of ``fields`` (in order; the
         piece without its header): nested by path, each flag passed through ``flag``
         (e.g. ``v != 0`` for a traced flag)."""

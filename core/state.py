@@ -82,6 +82,8 @@ class StateOwner(Protocol):
 
     def expected_slots(self) -> dict[str, dict[str, float]]: ...
 
+    def slot_layouts(self) -> dict[str, dict[str, Any]]: ...
+
 
 STATE_FORMAT = "optbridge.state"
 STATE_FORMAT_VERSION = 2
@@ -206,7 +208,8 @@ class EngineState:
     """A state dict checked against one engine (:func:`parse_state_dict`), or a snapshot.
 
     ``slots`` holds the values of ``sd["state"]`` as given (each checked to be a real
-    floating-point array of its parameter's shape); the backend converts them.
+    floating-point array of its slot's shape, ``Engine.slot_layouts``; a value in another
+    accepted layout reshaped to it); the backend converts them.
     Applied by :meth:`optbridge.engine.Engine.apply_state`. ``layout`` is set by
     :meth:`~optbridge.engine.Engine.snapshot` only: the group structure to return to.
     """
@@ -434,9 +437,12 @@ def parse_state_dict(engine: StateOwner, sd: Any, *, describe: Callable[[Any], A
       value;
     * ``state`` (unless ``slots=False``) has exactly the trained parameters, each exactly
       the algorithm's slots, each an array (``describe`` says what is one) of a real
-      floating-point dtype — not complex, integer or bool — and of the parameter's
-      shape. Floating-point values of another width are accepted: the backend rounds
-      them to the state dtype, as ``torch.optim`` casts loaded state to the parameter's.
+      floating-point dtype — not complex, integer or bool — and of the slot's shape
+      for its parameter (``Slot.layout``: the parameter's shape, or a factored statistic's;
+      a factored statistic may also come in the layout of MindSpore and Keras, without the
+      reduced axis, and is returned reshaped to the slot's shape). Floating-point values
+      of another width are accepted: the backend rounds them to the state dtype, as
+      ``torch.optim`` casts loaded state to the parameter's.
       Slot contents are data and are not range-checked (a diverged run's NaNs load).
 
     Args:
@@ -564,7 +570,7 @@ def _parse_schedule(track: Any, state: Any, where: str, global_step: int) -> Sch
 
 
 def _parse_slots(engine: StateOwner, state: Any, describe: Callable[[Any], Any]) -> dict[str, dict[str, Any]]:
-    expected = engine.expected_slots()
+    expected = engine.slot_layouts()
     state = _mapping(state, "state")
     if set(state) != set(expected):
         raise StateDictError(f"state parameters do not match: missing {_names(set(expected) - set(state))}, "
@@ -575,8 +581,9 @@ def _parse_slots(engine: StateOwner, state: Any, describe: Callable[[Any], Any])
         got = _mapping(state[name], where)
         if set(got) != set(names):
             raise StateDictError(f"{where}: slots {sorted(map(str, got))} != expected {sorted(names)}")
-        shape = tuple(engine.params[name].shape)
-        for slot in names:
+        param_shape = tuple(engine.params[name].shape)
+        checked: dict[str, Any] = {}
+        for slot, layout in names.items():
             path = _at(where, slot)
             value = got[slot]
             try:
@@ -588,7 +595,21 @@ def _parse_slots(engine: StateOwner, state: Any, describe: Callable[[Any], Any])
             got_shape, kind, dtype = info
             if kind != "f":
                 raise StateDictError(f"{path}: must hold real floating-point values. Received dtype {dtype}")
-            if tuple(got_shape) != shape:
-                raise StateDictError(f"{path}: shape {tuple(got_shape)} != parameter shape {shape}")
-        out[name] = {slot: got[slot] for slot in names}
+            checked[slot] = _slot_value(value, tuple(got_shape), layout, param_shape, path)
+        out[name] = checked
     return out
+
+
+def _slot_value(value: Any, shape: tuple[int, ...], layout: Any, param_shape: tuple[int, ...], path: str) -> Any:
+    """``value`` of a slot laid out as ``layout`` (a ``SlotLayout``): as given when it has the
+    slot's shape, reshaped to it when it has one of the layouts of the same elements the slot
+    accepts (MindSpore's and Keras's factored statistics without the reduced axis)."""
+    if shape == layout.shape:
+        return value
+    if shape in layout.alternates:
+        return value.reshape(layout.shape) if hasattr(value, "reshape") else np.reshape(np.asarray(value), layout.shape)
+    if layout.shape == param_shape:
+        raise StateDictError(f"{path}: shape {shape} != parameter shape {param_shape}")
+    accepted = " or ".join(map(str, (layout.shape, *layout.alternates)))
+    raise StateDictError(f"{path}: shape {shape} is not this slot's shape for parameter shape {param_shape}: "
+                         f"expected {accepted}")

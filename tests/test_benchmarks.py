@@ -17,3 +17,17 @@ def test_numpy_step_benchmark_runs():
     lines = result.stdout.splitlines()
     assert lines[0].startswith("layout tiny: 6 tensors, 147 elements")
     assert [line.split()[0] for line in lines[2:]] == ["Momentum", "SGD(dampening)", "ASGD", "Adam", "AdamWeightDecay"]
+
+
+def test_memory_benchmark_runs():
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "memory.py"), "--layout", "tiny", "--algorithms", "adam",
+         "adafactor", "--backends", "numpy", "--natives"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.splitlines()
+    assert lines[0] == "layout tiny: 1×(8, 4) + 1×(4,) float32, 144 parameter bytes"
+    state = lines[lines.index("optimizer-state bytes per parameter byte") + 2:][:2]
+    # Adam: two moments; Adafactor: 8 + 4 row/column statistics and the 4-element bias's variance
+    assert [row.split() for row in state] == [["adam", "2.0000"], ["adafactor", f"{16 / 36:.4f}"]]

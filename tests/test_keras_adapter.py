@@ -71,10 +71,18 @@ def test_model_fit_trains_with_optbridge_numbers(name):
         np.testing.assert_allclose(v.numpy(), ref[v.path], rtol=1e-5, atol=1e-6, err_msg=v.path)
 
 
-def test_save_and_load_with_the_model(tmp_path):
+SAVED = {
+    "adam": lambda: nn.Adam(None, nn.WarmUpLR(0.01, 20)),
+    # factored slots (row_var/col_var of the kernels, variance of the biases) are Keras variables too
+    "adafactor": lambda: nn.AdaFactor(None, beta1=0.9),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SAVED))
+def test_save_and_load_with_the_model(tmp_path, name):
     keras.utils.set_random_seed(2)
     model = make_model()
-    model.compile(optimizer=optbridge.keras(nn.Adam(None, nn.WarmUpLR(0.01, 20))), loss="mse")
+    model.compile(optimizer=optbridge.keras(SAVED[name]()), loss="mse")
     model.fit(X, Y, batch_size=BATCH, epochs=1, shuffle=False, verbose=0)
     path = tmp_path / "model.keras"
     model.save(path)

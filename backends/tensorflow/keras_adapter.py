@@ -136,8 +136,13 @@ class KerasOptimizer(keras.optimizers.Optimizer):
             pending, self._pending_lr = self._pending_lr, None
             self._assign_lr(pending)
 
-    def _make_slot(self, variable: Any, slot: str, init: float):
-        return self.add_variable_from_reference(variable, name=slot, initializer=keras.initializers.Constant(init))
+    def _make_slot(self, variable: Any, slot: str, init: float, shape: tuple[int, ...]):
+        initializer = keras.initializers.Constant(init)
+        if shape == tuple(variable.shape):
+            return self.add_variable_from_reference(variable, name=slot, initializer=initializer)
+        # a factored statistic (Adafactor's row_var/col_var), named as add_variable_from_reference names
+        return self.add_variable(shape=shape, initializer=initializer, dtype=variable.dtype,
+                                 name=f"{variable.path.replace('/', '_')}_{slot}")
 
     @property
     def optbridge(self) -> TensorFlowOptimizer:

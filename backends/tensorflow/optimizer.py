@@ -65,7 +65,7 @@ SUPPORTED_DTYPES = (tf.float32, tf.float64)
 _BAD_NAME_CHARS = re.compile(r"[^A-Za-z0-9_./>-]")
 _EAGER_TENSOR = type(tf.constant(0.0))
 
-SlotFactory = Callable[[Any, str, float], Any]
+SlotFactory = Callable[[Any, str, float, tuple[int, ...]], Any]
 
 #: steps whose host scalars a graph step finds on the device (see the module docstring)
 DEFAULT_HORIZON = 4096
@@ -97,13 +97,13 @@ class _Layout:
     jit: bool
 
 
-def _default_slot(variable: Any, slot: str, init: float) -> tf.Variable:
-    """A slot variable beside ``variable`` (same device; per replica under a strategy)."""
+def _default_slot(variable: Any, slot: str, init: float, shape: tuple[int, ...]) -> tf.Variable:
+    """A slot variable of shape ``shape`` beside ``variable`` (same device; per replica under a strategy)."""
     var = unwrap(variable)
     strategy = getattr(var, "distribute_strategy", None) or tf.distribute.get_strategy()
     base = _BAD_NAME_CHARS.sub("_", str(var.name).split(":")[0])
     with tf.init_scope(), strategy.scope(), strategy.extended.colocate_vars_with(var):
-        return tf.Variable(lambda: tf.fill(var.shape, tf.constant(init, var.dtype)), trainable=False,
+        return tf.Variable(lambda: tf.fill(shape, tf.constant(init, var.dtype)), trainable=False,
                            name=f"{base}/{slot}")
 
 
@@ -160,9 +160,10 @@ class TensorFlowOptimizer(OptimizerAPI):
             for buckets whose variables live on CPU devices, where the kernel has one, unless
             ``jit_compile=True``; they round as the NumPy reference does (bit for bit) and
             are preferred to ``fused``.
-        slot_factory: ``slot_factory(variable, slot_name, initial_value)`` returning the
-            slot variable (a ``tf.Variable`` or Keras variable); default: a ``tf.Variable``
-            colocated with ``variable``.
+        slot_factory: ``slot_factory(variable, slot_name, initial_value, shape)`` returning
+            the slot variable of that shape (a ``tf.Variable`` or Keras variable; the
+            parameter's shape unless the slot is a factored statistic, see
+            ``Engine.slot_layouts``); default: a ``tf.Variable`` colocated with ``variable``.
         horizon: rows of host scalars computed ahead for steps inside a ``tf.function``
             (see the module docstring).
 
@@ -205,8 +206,9 @@ class TensorFlowOptimizer(OptimizerAPI):
             _check_hyperparameters(kernel, g.algorithm, g.index)
         factory = slot_factory or _default_slot
         self._slot_objects: dict[str, dict[str, Any]] = {}
-        for name, slots in self._engine.expected_slots().items():
-            self._slot_objects[name] = {s: factory(self._given[name], s, init) for s, init in slots.items()}
+        for name, slots in self._engine.slot_layouts().items():
+            self._slot_objects[name] = {s: factory(self._given[name], s, layout.init, layout.shape)
+                                        for s, layout in slots.items()}
         self._slots = {n: {s: unwrap(o) for s, o in slots.items()} for n, slots in self._slot_objects.items()}
         self._scalar_layout = ScalarLayout(self._engine)
         self._width = self._scalar_layout.width
@@ -361,7 +363,7 @@ class TensorFlowOptimizer(OptimizerAPI):
             if indices:
                 runners.append((layout, [where[i] for i in indices], self._bucket_runner(
                     layout, [params[i] for i in indices],
-                    {s: [slots[i][s] for i in indices] for s in (x.name for x in layout.algorithm.slots())}, xla)))
+                    {s: [slots[i].get(s) for i in indices] for s in (x.name for x in layout.algorithm.slots())}, xla)))
 
         def step(grads, scalars):
             for layout, picks, run in runners:

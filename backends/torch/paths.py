@@ -211,8 +211,9 @@ def compiled_bucket_step(key: Any, zero_dim: bool = True) -> Callable[..., None]
         return fn
 
 
-def _as_1d(tensors: Sequence[torch.Tensor]) -> list[torch.Tensor]:
-    return [t.view(1) if t.dim() == 0 else t for t in tensors]
+def _as_1d(tensors: Sequence[torch.Tensor | None]) -> list[torch.Tensor | None]:
+    """The tensors, 0-d ones as 1-element views (``None``, a slot a parameter lacks, kept)."""
+    return [t.view(1) if t is not None and t.dim() == 0 else t for t in tensors]
 
 
 def _scalars_as_vectors(compiled: Callable[..., None]) -> Callable[..., None]:

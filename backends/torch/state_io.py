@@ -119,8 +119,12 @@ def assign_slots(converted: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
 
 
 def _same_kind(template: Any, value: Any, path: str, minimum: float | None = None) -> None:
-    """``value`` is of ``template``'s kind: a finite number, a bool, a string or a list of them."""
-    if isinstance(template, bool):
+    """``value`` is of ``template``'s kind: a finite number, a bool, a string or a list of them;
+    for an option that is ``None`` (torch's ``Adafactor(eps1=None)``), ``None`` or a finite number."""
+    if template is None:
+        if value is not None:
+            real_number(value.item() if isinstance(value, torch.Tensor) and value.numel() == 1 else value, path)
+    elif isinstance(template, bool):
         if not isinstance(value, bool):
             raise StateDictError(f"{path}: must be a bool. Received: {value!r:.80}")
     elif is_real(template):

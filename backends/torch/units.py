@@ -85,17 +85,18 @@ def allocate_state(engine: Engine, named: Mapping[str, torch.Tensor],
     Each slot starts at its initial fill, in the parameter's dtype (``state_dtype`` for
     float16/bfloat16 parameters) and memory layout.
     """
-    expected = engine.expected_slots()
+    expected = engine.slot_layouts()
     for name in expected if names is None else names:
         p = named[name]
         dtype = state_dtype if p.dtype in LOW_DTYPES else p.dtype
         entry = state[p]
-        for slot, init in expected[name].items():
+        for slot, layout in expected[name].items():
             if slot not in entry:
                 # in the parameter's memory layout where it is dense (torch.optim's zeros_like(p,
                 # memory_format=torch.preserve_format)): the fused kernels need it (paths.fused_layout)
-                entry[slot] = (torch.full_like(p.detach(), init, dtype=dtype) if type(p) in _PLAIN
-                               else torch.full(p.shape, init, dtype=dtype, device=p.device))
+                entry[slot] = (torch.full_like(p.detach(), layout.init, dtype=dtype)
+                               if type(p) in _PLAIN and layout.shape == tuple(p.shape)
+                               else torch.full(layout.shape, layout.init, dtype=dtype, device=p.device))
 
 
 def build_units(engine: Engine, named: Mapping[str, torch.Tensor],
@@ -120,7 +121,8 @@ def build_units(engine: Engine, named: Mapping[str, torch.Tensor],
             slot_names = [s.name for s in group.algorithm.slots()]
             for (device, dtype), unit_names in by_key.items():
                 params = [named[n] for n in unit_names]
-                slots = {s: [state[p][s] for p in params] for s in slot_names}
+                # None where a parameter lacks the slot (a factored statistic: Engine.slot_layouts)
+                slots: dict[str, list[Any]] = {s: [state[p].get(s) for p in params] for s in slot_names}
                 compute = state_dtype if dtype in LOW_DTYPES else None
                 unit = Unit(tuple(unit_names), params, slots, compute, device, group.algorithm,
                             sum(p.numel() for p in params))

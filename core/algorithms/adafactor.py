@@ -54,10 +54,15 @@ Canonical op order, mindspore (all in the parameter's dtype; sums sequential):
 5. ``β₁ > 0``: ``m = m·β₁ + u·(1−β₁)``, ``u = m``
 6. ``p = p − (u + p·wd·α)`` with weight decay, else ``p = p − u``
 
-The row and column statistics are stored broadcast to the parameter's shape (every
-column of ``row_var`` holds its row's value), because slots have the parameter's shape;
-the numbers are those of the factored statistics, the memory is not sublinear. The rule
-reads a slot's first column (row) and writes the new statistics back broadcast.
+The statistics are stored factored, in torch's layout (``Slot`` shape kinds ``"row"``,
+``"col"``, ``"unfactored"``): for ``ndim >= 2``, ``row_var`` of shape ``P[:-1] + (1,)``
+and ``col_var`` of ``P[:-2] + (1, P[-1])`` (``R + C`` numbers for an ``R×C`` matrix) and no
+``variance``; otherwise ``variance`` of ``P`` and no ``row_var``/``col_var``. A state dict
+may hold ``row_var``/``col_var`` in MindSpore's (``exp_avg_sq_row`` ``P[:-1]``,
+``exp_avg_sq_col`` ``P[:-2] + P[-1:]``) or Keras's layout, the same elements without the
+size-1 axis; they load reshaped. (MindSpore's and Keras's size-1 placeholders for the
+slots a parameter does not use have no counterpart here.) ``exp_avg`` (``beta1 > 0``) has
+the parameter's shape.
 
 The rule (:meth:`Adafactor.update_tensor`) computes the torch arithmetic's host values as
 0-d float64 arrays on the device, so it traces whole: ``α``, the clip denominator and the
@@ -145,13 +150,11 @@ class Adafactor(Algorithm):
         if len(shape) >= 2:
             row_var, col_var = state["row_var"], state["col_var"]
             row_norm = ops.sqrt(ops.sum_axis(g * g, -1))
-            row = _aten_lerp(ops, _first(ops, row_var, -1),
-                             ops.div(row_norm * row_norm, ops.scalar(shape[-1], g)), w)
+            row = _aten_lerp(ops, row_var, ops.div(row_norm * row_norm, ops.scalar(shape[-1], g)), w)
             col_norm = ops.sqrt(ops.sum_axis(g * g, -2))
-            col = _aten_lerp(ops, _first(ops, col_var, -2),
-                             ops.div(col_norm * col_norm, ops.scalar(shape[-2], g)), w)
-            state["row_var"] = ops.assign_(row_var, _broadcast(ops, row, row_var))
-            state["col_var"] = ops.assign_(col_var, _broadcast(ops, col, col_var))
+            col = _aten_lerp(ops, col_var, ops.div(col_norm * col_norm, ops.scalar(shape[-2], g)), w)
+            state["row_var"] = ops.assign_(row_var, row)
+            state["col_var"] = ops.assign_(col_var, col)
             estimate = ops.div(row * col, ops.maximum(ops.mean_axes(row, [-2]), ops.scalar(eps1, p)))
         else:
             estimate = state["variance"] = ops.assign_(state["variance"],
@@ -172,15 +175,14 @@ class Adafactor(Algorithm):
             rows, cols = shape[-2], shape[-1]
             row_var, col_var = state["row_var"], state["col_var"]
             row_sum = ops.reshape(ops.sequential_sum(q, -1), shape[:-1] + (1,))
-            row = _first(ops, row_var, -1) * beta2_t + ops.div(row_sum, ops.scalar(cols, p)) * one_minus
+            row = row_var * beta2_t + ops.div(row_sum, ops.scalar(cols, p)) * one_minus
             row_total = ops.reshape(ops.sequential_sum(row, -2), shape[:-2] + (1, 1))
             row_mean = ops.maximum(ops.div(row_total, ops.scalar(rows, p)), floor)
             r_factor = ops.sqrt(ops.div(row, row_mean))
             col_sum = ops.reshape(ops.sequential_sum(q, -2), shape[:-2] + (1, cols))
-            col = ops.maximum(_first(ops, col_var, -2) * beta2_t + ops.div(col_sum, ops.scalar(rows, p)) * one_minus,
-                              floor)
-            state["row_var"] = ops.assign_(row_var, _broadcast(ops, row, row_var))
-            state["col_var"] = ops.assign_(col_var, _broadcast(ops, col, col_var))
+            col = ops.maximum(col_var * beta2_t + ops.div(col_sum, ops.scalar(rows, p)) * one_minus, floor)
+            state["row_var"] = ops.assign_(row_var, row)
+            state["col_var"] = ops.assign_(col_var, col)
             update = ops.div(g, ops.maximum(r_factor * ops.sqrt(col), floor))
         else:
             variance = state["variance"] = ops.assign_(
@@ -201,7 +203,8 @@ class Adafactor(Algorithm):
 
     def slots(self) -> tuple[Slot, ...]:
         first = (Slot("exp_avg"),) if self.beta1 > 0 else ()
-        return first + (Slot("row_var"), Slot("col_var"), Slot("variance"))
+        return first + (Slot("row_var", shape="row"), Slot("col_var", shape="col"),
+                        Slot("variance", shape="unfactored"))
 
     def declared_scalars(self) -> dict[str, Any]:
         return {**super().declared_scalars(), "rho": NUMBER, "beta2_t": NUMBER, "one_minus_beta2_t": NUMBER,
@@ -239,22 +242,11 @@ def _eps1(alg: Adafactor, dtype: str) -> float:
     return MACHINE_EPS[dtype] if alg.eps1 is None else alg.eps1
 
 
-def _first(ops: Any, x: Any, axis: int) -> Any:
-    """``x``'s first entry along ``axis``, the axis kept with size 1 (``x[..., :1]`` for
-    ``axis=-1``, ``x[..., :1, :]`` for ``axis=-2``): basic indexing, which every backend's
-    arrays implement and which rounds nothing."""
-    return _slice(ops, x, axis, 0, 1)
-
-
 def _slice(ops: Any, x: Any, axis: int, start: int, stop: int) -> Any:
-    """``x`` restricted to ``start:stop`` along ``axis`` (basic indexing, the axis kept)."""
+    """``x`` restricted to ``start:stop`` along ``axis`` (basic indexing, the axis kept),
+    which every backend's arrays implement and which rounds nothing."""
     axis %= len(ops.shape_of(x))
     return x[(slice(None),) * axis + (slice(start, stop),)]
-
-
-def _broadcast(ops: Any, x: Any, like: Any) -> Any:
-    """``x`` broadcast to ``like``'s shape, exactly (``x·1``)."""
-    return x * ops.full_like(like, 1.0)
 
 
 def _python_max(ops: Any, a: Any, b: Any) -> Any:

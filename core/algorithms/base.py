@@ -4,7 +4,9 @@ An algorithm is a frozen dataclass of hyperparameters (Optax's ``init``/``update
 with state as named slots). It declares
 
 * ``slots(self)`` — the per-parameter state arrays a backend allocates, with their fill
-  values (names follow torch where the formula matches, MindSpore otherwise);
+  values and shapes (names follow torch where the formula matches, MindSpore otherwise;
+  a slot is the parameter's shape unless it declares another kind, :data:`SLOT_SHAPES`,
+  and a parameter the kind gives no shape has no such slot);
 * ``init_host_state(self)`` / ``host_scalars(...)`` — the per-step scalars the engine
   computes on the host (bias corrections, ASGD's eta and mu, ...), in the arithmetic of
   the origin framework (``precision``), and ``declared_scalars(self)`` — every name
@@ -28,7 +30,7 @@ with state as named slots). It declares
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -42,6 +44,9 @@ __all__ = [
     "FLAG",
     "Algorithm",
     "Slot",
+    "SlotLayout",
+    "SLOT_SHAPES",
+    "SLOT_ALTERNATE_SHAPES",
     "HostStep",
     "register_algorithm",
     "algorithm_registry",
@@ -71,12 +76,69 @@ def scalar_type(precision: str) -> type:
     return np.float32 if precision == "float32" else np.float64
 
 
+#: The slot shapes an algorithm can declare (:attr:`Slot.shape`), as functions of the
+#: parameter's shape ``P``: the slot's shape, or ``None`` where the parameter has no such slot.
+#: Every shape keeps ``P``'s axes (a reduced axis has size 1), so the slot broadcasts
+#: against the parameter and the rule reads it without a reshape.
+#:
+#: * ``"full"`` — ``P`` (an elementwise moment: Adam's ``exp_avg``);
+#: * ``"row"`` — ``P[:-1] + (1,)`` for ``len(P) >= 2``, none otherwise (a statistic per
+#:   row of the last two axes: Adafactor's ``row_var``, torch's layout);
+#: * ``"col"`` — ``P[:-2] + (1, P[-1])`` for ``len(P) >= 2``, none otherwise (per column:
+#:   Adafactor's ``col_var``);
+#: * ``"unfactored"`` — ``P`` for ``len(P) < 2``, none otherwise (Adafactor's
+#:   ``variance``, kept only where the moment is not factored).
+SLOT_SHAPES: dict[str, Callable[[tuple[int, ...]], tuple[int, ...] | None]] = {
+    "full": lambda p: p,
+    "row": lambda p: p[:-1] + (1,) if len(p) >= 2 else None,
+    "col": lambda p: p[:-2] + (1, p[-1]) if len(p) >= 2 else None,
+    "unfactored": lambda p: p if len(p) < 2 else None,
+}
+
+#: Other layouts of the same elements a loaded state may hold for a slot, by shape kind:
+#: MindSpore ``nn.AdaFactor`` (``exp_avg_sq_row`` of shape ``P[:-1]``, ``exp_avg_sq_col``
+#: of ``P[:-2] + P[-1:]``) and Keras ``optimizers.Adafactor`` (the same) drop the reduced
+#: axis that torch keeps. They are the canonical array without its size-1 axis, in the
+#: same C order: a reshape, nothing else.
+SLOT_ALTERNATE_SHAPES: dict[str, Callable[[tuple[int, ...]], tuple[tuple[int, ...], ...]]] = {
+    "full": lambda p: (),
+    "row": lambda p: (p[:-1],) if len(p) >= 2 else (),
+    "col": lambda p: (p[:-2] + p[-1:],) if len(p) >= 2 else (),
+    "unfactored": lambda p: (),
+}
+
+
+@dataclass(frozen=True)
+class SlotLayout:
+    """A slot as allocated for one parameter: its fill value and shape, and the other
+    layouts of the same elements a loaded state may hold for it (:data:`SLOT_ALTERNATE_SHAPES`)."""
+
+    init: float
+    shape: tuple[int, ...]
+    alternates: tuple[tuple[int, ...], ...] = ()
+
+
 @dataclass(frozen=True)
 class Slot:
-    """One per-parameter state array: its name and the constant it starts with."""
+    """One per-parameter state array: its name, the constant it starts with and its shape
+    kind (:data:`SLOT_SHAPES`: ``"full"``, the parameter's shape, unless declared)."""
 
     name: str
     init: float = 0.0
+    shape: str = "full"
+
+    def __post_init__(self) -> None:
+        if self.shape not in SLOT_SHAPES:
+            raise ValueError(f"slot {self.name!r}: shape must be one of {sorted(SLOT_SHAPES)}. "
+                             f"Received: {self.shape!r}")
+
+    def layout(self, param_shape: Sequence[int]) -> SlotLayout | None:
+        """This slot for a parameter of shape ``param_shape``, or ``None`` if it has none."""
+        p = tuple(int(n) for n in param_shape)
+        shape = SLOT_SHAPES[self.shape](p)
+        if shape is None:
+            return None
+        return SlotLayout(self.init, shape, SLOT_ALTERNATE_SHAPES[self.shape](p))
 
 
 @dataclass(frozen=True)
@@ -162,18 +224,19 @@ class Algorithm:
                 :meth:`update_tensor` returns (the same object on in-place backends).
             grads: the pre-processed gradients, in the same order.
             slots: ``{slot name: [state arrays]}`` in the same order; entries are
-                replaced by the arrays the rule wrote.
+                replaced by the arrays the rule wrote. An entry is ``None`` where the
+                parameter has no such slot (its shape kind gives it none, see :class:`Slot`).
             scalars: this step's host scalars as the backend's scalars in the bucket's
                 dtype (a nested mapping stays nested; booleans may be traced).
 
-        The default runs :meth:`update_tensor` on each tensor; a rule that couples
-        tensors overrides this instead.
+        The default runs :meth:`update_tensor` on each tensor, with the slots that tensor
+        has; a rule that couples tensors overrides this instead.
         """
         for i, (p, g) in enumerate(zip(params, grads)):
-            state = {name: arrays[i] for name, arrays in slots.items()}
+            state = {name: arrays[i] for name, arrays in slots.items() if arrays[i] is not None}
             params[i] = self.update_tensor(ops, p, g, state, scalars)
-            for name, arrays in slots.items():
-                arrays[i] = state[name]
+            for name in state:
+                slots[name][i] = state[name]
 
     def update_tensor(self, ops: Any, p: Any, g: Any, state: dict[str, Any], scalars: Mapping[str, Any]) -> Any:
         """The canonical op order for one tensor: returns the new parameter and rebinds each

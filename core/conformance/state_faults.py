@@ -13,8 +13,9 @@ built-in ones are checked::
 For one case (:data:`STATE_FAULT_CASES`: torch-dialect Adam with three groups, two
 declared schedulers and an ``lr_override``; SGD whose lr and momentum a bound
 ``CyclicLR`` drives; MindSpore Momentum with a per-step lr list; Keras Adam; ASGD;
-Rprop) two optimizers are built on the backend and stepped alike (a *victim* and its
-*twin*), and the victim's state dict is mutated field by field, walking it recursively:
+Rprop; torch-dialect Adafactor, whose statistics are factored slots) two optimizers are
+built on the backend and stepped alike (a *victim* and its *twin*), and the victim's
+state dict is mutated field by field, walking it recursively:
 wrong type (``"abc"``, ``None``, a list, a NumPy array, a complex number, ``True`` for a
 number, ``1`` for a bool), bad value (NaN; a negative counter or learning rate; a changed string),
 wrong shape, wrong dtype kind (complex, int, bool, a nested list), a missing key and an
@@ -100,10 +101,15 @@ def _rprop():
     return optim.Rprop(None, lr=0.01)
 
 
+def _adafactor():
+    from ..dialects.torch import optim
+    return optim.Adafactor(None, lr=0.01, weight_decay=0.01)
+
+
 #: ``{case name: spec factory}``.
 STATE_FAULT_CASES: dict[str, Callable[[], Any]] = {
     "adam_groups": _adam_groups, "sgd_cyclic": _sgd_cyclic, "momentum_lr_list": _momentum_lr_list,
-    "keras_adam": _keras_adam, "asgd": _asgd, "rprop": _rprop,
+    "keras_adam": _keras_adam, "asgd": _asgd, "rprop": _rprop, "adafactor": _adafactor,
 }
 
 

@@ -137,7 +137,8 @@ class GroupValues:
             elif key in known:
                 if algorithm is None:
                     algorithm = engine.algorithm_at(group, step)
-                out[key] = (algorithm.beta1, algorithm.beta2) if key == "betas" else getattr(algorithm, key)
+                out[key] = ((getattr(algorithm, "beta1"), getattr(algorithm, "beta2")) if key == "betas"  # noqa: B009
+                            else getattr(algorithm, key))
             else:
                 raise KeyError(key)
         return out

@@ -181,12 +181,13 @@ class _Program:
                 gs = preprocess_gradients(jax_ops, ps, [grads[n] for n in names], negate=bucket.negate,
                                           weight_decay=values[0] if bucket.decay else None,
                                           centralize=bucket.centralize, grad_scale=values[1] if bucket.scale else None)
-                ss = {s.name: [new_slots[n][s.name] for n in names] for s in bucket.algorithm.slots()}
+                ss = {s.name: [new_slots[n].get(s.name) for n in names] for s in bucket.algorithm.slots()}
                 bucket.algorithm.update(jax_ops, ps, gs, ss, scalars)
                 for i, n in enumerate(names):
                     new_params[n] = ps[i]
                     for k, v in ss.items():
-                        new_slots[n][k] = v[i]
+                        if v[i] is not None:  # a slot this parameter does not have (a factored statistic)
+                            new_slots[n][k] = v[i]
         return new_params, new_slots
 
     def by_name(self, tree: Any, what: str) -> dict[str, Any]:
