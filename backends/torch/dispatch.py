@@ -17,9 +17,12 @@ import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 
+from optbridge.algorithms.base import FLAG
 from optbridge.engine import BucketStep
+from optbridge.scalars import HEADER, BucketLayout
 
 from .fast_paths import preprocess
 from .paths import (
@@ -59,14 +62,17 @@ def split(which: Sequence[bool], params: list[torch.Tensor], grads: list[torch.T
 
 
 def run_unit(unit: Unit, bs: BucketStep, present: list[int] | None, grads: list[torch.Tensor],
-             layouts_checked: bool, *, step: int, kernel: Any, path: str, compile_threshold: int) -> None:
+             layouts_checked: bool, *, step: int, kernel: Any, path: str, compile_threshold: int,
+             layout: BucketLayout, piece: np.ndarray) -> None:
     """Update one unit's parameters that have gradients (``present``: their indices, ``None``: all).
 
     ``layouts_checked``: the gather found every parameter, gradient and slot of a fused
     unit in one layout; otherwise each tensor is sorted by :func:`fused_layout` first.
     ``step``: the global step before this one; ``kernel``: the algorithm's
     :class:`~optbridge.backends.torch.fast_paths.FastPath`; ``path`` and
-    ``compile_threshold``: the optimizer's options.
+    ``compile_threshold``: the optimizer's options. ``layout`` and ``piece``: the bucket's
+    place in the step's packed scalar vector (:class:`optbridge.scalars.ScalarLayout`) and
+    its values, read by the rule path; the native path takes ``bs.scalars``.
     """
     alg = bs.algorithm
     if unit.flat is not None:
@@ -105,19 +111,20 @@ def run_unit(unit: Unit, bs: BucketStep, present: list[int] | None, grads: list[
             return
         params, grads, slots = rest
         eager = True
+    # the bucket's piece of the step's packed vector (ScalarLayout): the numbers, nested ones (LARS's
+    # inner scalars) too, become one tensor (as Python floats a new learning rate would recompile);
+    # the flags stay Python values (a compiled function per flag value)
     names, values, flags = [], [], {}
-    for k, v in bs.scalars.items():
-        # a nested mapping (LARS's inner scalars) joins the vector too: as Python floats in
-        # flags, a new learning rate would recompile
-        for name, value in ({f"{k}{NESTED}{ik}": iv for ik, iv in v.items()} if isinstance(v, Mapping)
-                            else {k: v}).items():
-            if isinstance(value, float):
-                names.append(name)
-                values.append(value)
-            else:
-                flags[name] = value
+    head = len(HEADER)
+    for j, field in enumerate(layout.fields):
+        name = NESTED.join(field.path)
+        if field.kind == FLAG:
+            flags[name] = bool(piece[head + j])
+        else:
+            names.append(name)
+            values.append(float(piece[head + j]))
     names += [WD, SCALE]
-    values += [bs.weight_decay, 1.0 if bs.grad_scale is None else bs.grad_scale]
+    values += [float(piece[0]), float(piece[1])]
     dtype = unit.compute_dtype or params[0].dtype
     wide_names: tuple[str, ...] = ()
     wide = None

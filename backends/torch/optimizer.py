@@ -46,6 +46,7 @@ import torch
 from optbridge.engine import Engine, OptimizerAPI
 from optbridge.errors import BackendError, SpecTypeError, SpecValueError, StepInputError
 from optbridge.groups import ParamInfo
+from optbridge.scalars import ScalarLayout
 from optbridge.spec import OptimizerSpec
 
 from . import state_io
@@ -150,6 +151,8 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
         self._building = False
         allocate_state(self.engine, self._named_params, self.state, state_dtype)
         self._units: list[list[Unit]] = self._build_units()
+        self._layout: ScalarLayout | None = None
+        self._layout_key: tuple[int, ...] = ()
 
     # -- construction ---------------------------------------------------------------
     def _check_kernels(self) -> None:
@@ -194,6 +197,14 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
                     del self.state[p]
                 raise
 
+    def _scalar_layout(self) -> ScalarLayout:
+        """Where each host scalar of a step lives in the step's packed vector (the scheme every
+        backend shares), for the engine's groups as they are now (``add_param_group`` adds one)."""
+        key = tuple(map(id, self.engine.groups))
+        if self._layout is None or self._layout_key != key:
+            self._layout, self._layout_key = ScalarLayout(self.engine), key
+        return self._layout
+
     # -- the step -----------------------------------------------------------------------
     @torch._disable_dynamo
     @torch.no_grad()
@@ -221,13 +232,16 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
                 f"add groups with add_param_group")
         gathered = gather(self._units)
         plan = engine.plan()
+        layout = self._scalar_layout()
+        vector = layout.pack(plan)
         step = engine.global_step
-        for bs, units, row in zip(plan.buckets, self._units, gathered):
+        for bs, scalars, units, row in zip(plan.buckets, layout.buckets, self._units, gathered):
             kernel = self._kernel_table[bs.algorithm.name]
+            piece = vector[scalars.offset:scalars.offset + scalars.width]
             for unit, (present, grads, layouts_checked) in zip(units, row):
                 if grads:
                     run_unit(unit, bs, present, grads, layouts_checked, step=step, kernel=kernel, path=self._path,
-                             compile_threshold=self._compile_threshold)
+                             compile_threshold=self._compile_threshold, layout=scalars, piece=piece)
         engine.commit(plan)
         return loss
 
