@@ -11,15 +11,16 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
-import optbridge
-from optbridge.backends.tensorflow.optimizer import TensorFlowOptimizer
-from optbridge.dialects.keras import optimizers
-from optbridge.dialects.torch import optim
+tf = pytest.importorskip("tensorflow")
+keras = pytest.importorskip("keras")
+
+import optbridge  # noqa: E402
+from optbridge.backends.tensorflow.optimizer import TensorFlowOptimizer  # noqa: E402
+from optbridge.dialects.keras import optimizers  # noqa: E402
+from optbridge.dialects.torch import optim  # noqa: E402
 
 #: XLA contracts a·b + c into one rounding on CPU: float32 results drift by a few ulps a step
 XLA_RTOL, XLA_ATOL = 1e-5, 1e-6

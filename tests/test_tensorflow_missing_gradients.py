@@ -15,14 +15,15 @@ import warnings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
-import optbridge
-from optbridge.dialects.keras import optimizers
-from optbridge.errors import StepInputError
+tf = pytest.importorskip("tensorflow")
+keras = pytest.importorskip("keras")
+
+import optbridge  # noqa: E402
+from optbridge.dialects.keras import optimizers  # noqa: E402
+from optbridge.errors import StepInputError  # noqa: E402
 
 
 def _variables():
