@@ -41,6 +41,7 @@ from typing import Any
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from optbridge import plugin
 from optbridge.config import from_dict, to_dict
@@ -153,6 +154,7 @@ class KerasOptimizer(keras.optimizers.Optimizer):
         return self._runner
 
     # -- the update -----------------------------------------------------------------------
+    @tf.autograph.experimental.do_not_convert
     def _backend_update_step(self, grads, trainable_variables, learning_rate):
         # Keras has dropped the variables without a gradient and warned (``_filter_empty_gradients``)
         with warnings.catch_warnings():

@@ -71,6 +71,13 @@ SlotFactory = Callable[[Any, str, float, tuple[int, ...]], Any]
 DEFAULT_HORIZON = 4096
 
 
+def _plain_python(method: Callable) -> Callable:
+    """``method`` run as written inside a user's ``tf.function``: AutoGraph does not convert
+    it (its loops are host work at trace time, such as filling the device table; the step's
+    graph is built with ``autograph=False`` anyway), which makes tracing fast."""
+    return tf.autograph.experimental.do_not_convert(method)
+
+
 def _in_xla_context() -> bool:
     """Whether the graph being traced is compiled by XLA (``jit_compile=True``), which
     cannot run a Python callback; ``True`` when it cannot be told (the safe answer)."""
@@ -447,6 +454,7 @@ class TensorFlowOptimizer(OptimizerAPI):
             raise KeyError(f"no slot {slot!r} for parameter {name!r}; slots: "
                            f"{sorted(self._slot_objects.get(name, {}))}") from None
 
+    @_plain_python
     def step(self, grads: Any) -> None:
         """Apply one update; ``grads`` is ``{name: gradient}`` or a sequence in ``param_names`` order.
 
@@ -471,6 +479,7 @@ class TensorFlowOptimizer(OptimizerAPI):
             )
         self._apply(self._checked(ordered, self._all), self._all)
 
+    @_plain_python
     def apply_gradients(self, grads_and_vars: Any) -> None:
         """Apply ``[(gradient, variable), ...]`` (``tf.GradientTape`` loops, like Keras optimizers).
 
