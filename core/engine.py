@@ -368,6 +368,13 @@ class Engine:
             group.host_state = host_state
         self.global_step += 1
 
+    def catch_up(self, step: int) -> None:
+        """Plan and commit every step from :attr:`global_step` up to ``step`` (exclusive)
+        without running it: the host state of a backend whose steps ran elsewhere (a
+        device-side step counter) or of a replay from the start."""
+        while self.global_step < step:
+            self.commit(self.plan())
+
     # -- learning-rate access -----------------------------------------------------------
     def get_lr(self) -> list[float]:
         """The learning rate each group uses at the next step."""

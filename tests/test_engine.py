@@ -412,3 +412,23 @@ def test_a_parsed_state_is_a_valid_value():
     parsed = opt.engine.parse_state_dict(opt.state_dict())
     parsed.validate()
     assert parsed.global_step == 1 and parsed.layout is None
+
+
+def test_catch_up_gives_the_host_state_of_the_steps_a_backend_ran():
+    """A replay with ``Engine.catch_up`` has the host state (Adam's powers, a declared
+    schedule's runtime, the step counter) of an optimizer that ran the steps."""
+    from optbridge.dialects.torch import optim as torch_optim
+    from optbridge.engine import Engine
+    from optbridge.groups import ParamInfo
+
+    decl = torch_optim.lr_scheduler.StepLR.declare(0.1, step_size=2, gamma=0.5, interval="step")
+    spec = torch_optim.Adam([{"params": "w", "lr": decl}, {"params": "b"}], lr=0.01).to_canonical()
+    params = {"w": np.ones((2, 3)), "b": np.zeros(3)}
+    opt = optbridge.build(spec, {k: v.copy() for k, v in params.items()}, backend="numpy")
+    for _ in range(5):
+        opt.step({k: np.full_like(v, 0.5) for k, v in params.items()})
+    replay = Engine(spec, [ParamInfo(k, v.shape) for k, v in params.items()])
+    replay.catch_up(5)
+    replay.catch_up(3)   # already past: nothing happens
+    assert replay.global_step == 5
+    assert replay.state_dict({}) == opt.engine.state_dict({})

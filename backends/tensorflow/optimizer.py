@@ -260,8 +260,7 @@ class TensorFlowOptimizer(OptimizerAPI):
         if not self._graph:
             return
         with tf.init_scope():  # also when used while a function is traced
-            for _ in range(int(self._clock.numpy()) - self._engine.global_step):
-                self._engine.commit(self._engine.plan())
+            self._engine.catch_up(int(self._clock.numpy()))
             if self._table_end - self._engine.global_step < self._horizon // 2:
                 self._fill()
 
@@ -304,8 +303,7 @@ class TensorFlowOptimizer(OptimizerAPI):
 
     def _host_row(self, clock: Any) -> np.ndarray:
         """A plain graph's step past the device table: the engine, caught up to ``clock``, plans it."""
-        for _ in range(int(clock) - self._engine.global_step):
-            self._engine.commit(self._engine.plan())
+        self._engine.catch_up(int(clock))
         return self._scalar_layout.pack(self._engine.plan())
 
     # -- construction -------------------------------------------------------------------

@@ -104,8 +104,9 @@ class _HostRows:
         """The rows of steps ``0 .. steps-1`` that exist (fewer where a schedule ends)."""
         missing = steps - len(self.rows)
         if missing > 0 and not self.ended:
-            more = self.layout.table(self.engine, max(missing, len(self.rows)), advance=True)
-            self.ended = len(more) < max(missing, len(self.rows))
+            wanted = max(missing, len(self.rows))  # at least double: a long run extends rarely
+            more = self.layout.table(self.engine, wanted, advance=True)
+            self.ended = len(more) < wanted
             self.rows = np.concatenate([self.rows, more.astype(self.dtype)])
         return self.rows[:steps]
 
@@ -231,8 +232,7 @@ class _Program:
     def replayed(self, steps: int) -> dict[str, Any]:
         """The neutral state dict (no slots) of the spec after ``steps`` steps."""
         engine = Engine(self.engine.spec, list(self.engine.params.values()))
-        for _ in range(steps):
-            engine.commit(engine.plan())
+        engine.catch_up(steps)
         return engine.state_dict({})
 
 
