@@ -23,7 +23,7 @@ from .dialects import mindspore as _mindspore_dialect  # registers the dialect c
 from .dialects import torch as _torch_dialect  # registers the dialect classes
 from .dialects.base import DialectOptimizer
 from .errors import BackendError, OptbridgeError
-from .plugin import detect_backend, get_backend
+from .plugin import check_build_options, detect_backend, get_backend
 from .spec import GroupSpec, OptimizerSpec
 
 __all__ = [
@@ -43,19 +43,24 @@ __all__ = [
 del _keras_dialect, _mindspore_dialect, _torch_dialect  # imported only to register the dialect classes
 
 
-def build(spec: DialectOptimizer | OptimizerSpec, params: Any, backend: str | None = None) -> Any:
+def build(spec: DialectOptimizer | OptimizerSpec, params: Any, backend: str | None = None, **options: Any) -> Any:
     """Bind a spec to named parameters and return the backend's optimizer.
 
     Args:
         spec: a dialect optimizer (``nn.Momentum(...)``) or a canonical spec.
         params: the backend's named parameters: NumPy ``{name: ndarray}``; torch
-            ``model.named_parameters()``; TensorFlow variables.
+            ``model.named_parameters()`` (or ``model.parameters()`` with
+            ``names=model``); TensorFlow variables.
         backend: a backend name; ``None`` asks the installed plugins which backend owns
             ``params``.
+        **options: the backend's own build options, passed to its ``build`` (torch:
+            ``names``, ``path``, ``flat``, ``state_dtype``, ``compile_threshold``; see the
+            backend's documentation).
 
     Raises:
         BackendError: no backend recognises ``params`` or the named backend is missing,
             or the backend cannot run the algorithm (``Backend.runs``).
+        SpecTypeError: an option the backend's ``build`` does not take (a ``TypeError``).
         GroupError: the groups do not resolve against the parameter names.
     """
     canonical = spec.to_canonical() if isinstance(spec, DialectOptimizer) else spec
@@ -69,7 +74,9 @@ def build(spec: DialectOptimizer | OptimizerSpec, params: Any, backend: str | No
     if not chosen.runs(algorithm):
         reason = chosen.unsupported.get(algorithm, "no ops namespace or kernel runs it")
         raise BackendError(f"backend {name!r} cannot run algorithm {algorithm!r}: {reason}")
-    return chosen.build(canonical, params, chosen.kernels)
+    if options:
+        check_build_options(chosen, options)
+    return chosen.build(canonical, params, chosen.kernels, **options)
 
 
 def keras(spec: DialectOptimizer | OptimizerSpec, **options: Any) -> Any:

@@ -79,6 +79,8 @@ class BucketStep:
         centralize: whether to centralize the gradients.
         grad_scale: factor the gradients are multiplied by (``None``: skip).
         negate: negate the gradients before anything else (torch's ``maximize``).
+        step: the group's own 1-based step count, the ``t`` of its rule's bias corrections
+            (the global step + 1, less the group's ``first_step``).
 
     Pre-processing order on every backend: negate, weight decay ``g + wd·p``,
     centralization, ``g·grad_scale``; then the kernel.
@@ -91,6 +93,7 @@ class BucketStep:
     centralize: bool
     grad_scale: float | None
     negate: bool = False
+    step: int = 1
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,9 @@ class GroupRuntime:
     scheduler_values: dict = field(default_factory=dict)
     hyperparameter_overrides: dict = field(default_factory=dict)
     base_algorithm: Algorithm | None = None
+    #: the global step at which the group joined (:meth:`Engine.add_group`); its rule sees
+    #: its own step count, ``global_step - first_step``, as torch counts a parameter's steps
+    first_step: int = 0
 
 
 def _check_like(default: Any, value: Any, where: str, minimum: float | None = None) -> None:
@@ -307,6 +313,7 @@ class Engine:
             lr = self.lr_at(group, step)
             wd = self.weight_decay_at(group, step)
             group_alg = self.algorithm_at(group, step)
+            own_step = step + 1 - group.first_step
             rule_decay = group_alg.weight_decay_applied_by == "rule"
             for bucket in group.buckets:
                 decay = wd if bucket.decay else 0.0
@@ -315,8 +322,8 @@ class Engine:
                 # scalars stay the group algorithm's, so every bucket of a group sees the same keys
                 alg = without_rule_decay(group_alg) if rule_decay and self.decays_never(group, bucket) else group_alg
                 scalars, next_state = group_alg.host_scalars(
-                    group.host_state, HostStep(lr=lr, weight_decay=decay if rule_decay else 0.0, step=step + 1,
-                                       partition=bucket.partition),
+                    group.host_state, HostStep(lr=lr, weight_decay=decay if rule_decay else 0.0,
+                                               step=own_step, partition=bucket.partition),
                     spec.precision,
                 )
                 buckets.append(
@@ -328,6 +335,7 @@ class Engine:
                         centralize=bucket.centralize,
                         grad_scale=grad_scale,
                         negate=bool(alg.maximize),
+                        step=own_step,
                     )
                 )
             next_states.append(next_state)
@@ -431,7 +439,10 @@ class Engine:
 
         ``group.params`` is replaced by the names of ``params``; its ``lr``,
         ``weight_decay`` and ``overrides`` apply as in the spec. The new group's host state
-        starts fresh; the global step, and every existing group, continue unchanged.
+        starts fresh and its own step count at 1 (``first_step`` is the global step now:
+        a bias correction starts over, as ``torch.optim`` counts each parameter's steps);
+        the global step (which schedules follow), and every existing group, continue
+        unchanged.
         Validated in full before anything changes: the parameters must be new and named
         once, ``overrides`` must be hyperparameters of the algorithm, each of the kind of
         its default (a finite number where a number stands), a static ``lr`` or
@@ -470,6 +481,7 @@ class Engine:
         resolution = Resolution(groups=self.resolution.groups + (resolved,),
                                 order=self.resolution.order + tuple(names), frozen=self.resolution.frozen)
         runtime = self._make_group(pos, added, resolved, all_params)
+        runtime.first_step = self.global_step
         self.spec = dataclasses.replace(self.spec, groups=tuple(existing) + (added,), order_params=order)
         self.params, self.resolution = all_params, resolution
         self.groups.append(runtime)
@@ -494,6 +506,7 @@ class Engine:
                     scheduler_values=copy.deepcopy(dict(g.scheduler_values)),
                     hyperparameters=dict(g.hyperparameter_overrides),
                     algorithm=g.algorithm,
+                    first_step=g.first_step,
                 )
                 for g in self.groups
             ),
@@ -656,6 +669,7 @@ class Engine:
             g.scheduler_values = copy.deepcopy(dict(gs.scheduler_values))
             g.hyperparameter_overrides = dict(gs.hyperparameters)
             g.algorithm = gs.algorithm
+            g.first_step = gs.first_step
             for key, schedule in gs.schedules.items():
                 g.tracks[key].runtime = copy.deepcopy(schedule.runtime)
                 g.tracks[key].advances = schedule.advances

@@ -11,6 +11,7 @@ Environment:
 """
 from __future__ import annotations
 
+import inspect
 import os
 import threading
 from collections.abc import Callable, Mapping
@@ -20,12 +21,13 @@ from typing import Any
 
 import pluggy
 
-from .errors import BackendError
+from .errors import BackendError, SpecTypeError
 
 __all__ = [
     "hookspec",
     "hookimpl",
     "Backend",
+    "check_build_options",
     "HookSpecs",
     "PluginFailure",
     "get_plugin_manager",
@@ -51,8 +53,11 @@ class Backend:
 
     Attributes:
         name: backend name (``"numpy"``, ``"torch"``, ...).
-        build: ``build(spec, params, kernels) -> optimizer``; ``spec`` is canonical,
-            ``kernels`` maps algorithm names to kernels (built-in plus plugin-added).
+        build: ``build(spec, params, kernels, **options) -> optimizer``; ``spec`` is
+            canonical, ``kernels`` maps algorithm names to kernels (built-in plus
+            plugin-added); ``options`` are the keyword arguments a user gave
+            ``optbridge.build`` beyond ``backend``, checked against ``build``'s signature
+            first (:func:`check_build_options`), so a backend without options declares none.
         ops: the backend's ops namespace (:mod:`optbridge.ops`), or ``None``. With it the
             backend runs every algorithm that defines a shared rule
             (``Algorithm.has_rule()``), and ``kernels`` are optional fast paths.
@@ -297,6 +302,27 @@ def get_backend(name: str) -> Backend:
             f"broken plugins: {broken}"
         )
     return found[name]
+
+
+def check_build_options(backend: Backend, options: Mapping[str, Any]) -> None:
+    """Check that ``backend.build`` takes every keyword in ``options`` (``optbridge.build``'s
+    extra keywords), before anything is built.
+
+    Raises:
+        SpecTypeError: an option ``build`` has no parameter for, naming the options it has.
+    """
+    try:
+        signature = inspect.signature(backend.build)
+    except (TypeError, ValueError):  # a builtin or C callable: let it check for itself
+        return
+    parameters = list(signature.parameters.values())
+    if any(p.kind is p.VAR_KEYWORD for p in parameters):
+        return
+    taken = [p.name for p in parameters[3:] if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    unknown = sorted(set(options) - set(taken))
+    if unknown:
+        raise SpecTypeError(f"backend {backend.name!r} takes no build option {', '.join(map(repr, unknown))}; its "
+                            f"options: {', '.join(map(repr, taken)) or 'none'}")
 
 
 #: Built-in backends whose framework is an optional extra of the distribution.

@@ -4,12 +4,13 @@ A state dict is plain data — NumPy arrays, numbers, strings — so a run check
 backend resumes on another with the same numbers::
 
     {
-      "format": "optbridge.state", "format_version": 2,
+      "format": "optbridge.state", "format_version": 3,
       "algorithm": "adam",                 # canonical algorithm name
       "global_step": 3,                    # optimizer steps taken
       "param_names": [...],                # the optimizer's parameter order
       "groups": [{"index": 0, "params": [...], "host_state": {...}, "lr_override": None,
-                  "schedules": {"lr": {...}}, "scheduler_values": {...}, "hyperparameters": {...}}],
+                  "schedules": {"lr": {...}}, "scheduler_values": {...}, "hyperparameters": {...},
+                  "first_step": 0}],
       "state": {param name: {slot name: ndarray}},
     }
 
@@ -21,8 +22,12 @@ state: ``schedules`` maps ``"lr"``/``"weight_decay"`` to the state of a stateful
 runtime holding epoch counters, ``ReduceLROnPlateau``'s ``best``/``num_bad_epochs``/
 ``cooldown_counter`` and so on); ``scheduler_values`` torch's scheduler bookkeeping
 (``initial_lr``, ``max_lr``, ...); ``hyperparameters`` algorithm hyperparameters changed at
-run time (momentum cycled by ``CyclicLR``). Format 1 dicts (no such keys) still load
-into optimizers without stateful schedules.
+run time (momentum cycled by ``CyclicLR``). Format 3 adds ``first_step``: the global step
+at which the group joined (``add_param_group`` after training started); the group's own
+step count, which bias corrections and step-dependent rules use, is ``global_step -
+first_step``, as ``torch.optim`` counts a parameter's steps from when it was added. Format
+1 dicts (no schedule keys) still load into optimizers without stateful schedules; format
+1 and 2 dicts, into groups that joined at step 0.
 
 Loading is all or nothing. :func:`parse_state_dict` turns an untrusted mapping into a
 checked :class:`EngineState` (every key, type, range, shape and dtype kind, with the
@@ -86,9 +91,10 @@ class StateOwner(Protocol):
 
 
 STATE_FORMAT = "optbridge.state"
-STATE_FORMAT_VERSION = 2
-#: Versions :func:`check_state_dict` accepts (1: before schedule state existed).
-READABLE_VERSIONS = (1, 2)
+STATE_FORMAT_VERSION = 3
+#: Versions :func:`check_state_dict` accepts (1: before schedule state existed; 2: before
+#: ``first_step``).
+READABLE_VERSIONS = (1, 2, 3)
 
 
 def build_state_dict(engine: StateOwner, slots: Mapping[str, Mapping[str, np.ndarray]]) -> dict:
@@ -108,6 +114,7 @@ def build_state_dict(engine: StateOwner, slots: Mapping[str, Mapping[str, np.nda
                 "schedules": {key: track.state_dict() for key, track in g.tracks.items()},
                 "scheduler_values": copy.deepcopy(g.scheduler_values),
                 "hyperparameters": dict(g.hyperparameter_overrides),
+                "first_step": g.first_step,
             }
             for g in engine.groups
         ],
@@ -155,17 +162,20 @@ class GroupState:
     scheduler_values: Mapping[str, Any]
     hyperparameters: Mapping[str, float]
     algorithm: Any
+    first_step: int = 0
 
     def validate(self, path: str = "group") -> None:
         """Check this value on its own, with the rules :func:`parse_state_dict` applies to a
         group: ``host_state`` and ``scheduler_values`` map strings to finite real numbers,
         ``lr_override`` is ``None`` or a finite number >= 0 (``set_lr``'s rule), each
-        schedule state is valid, and ``hyperparameters`` are numeric hyperparameters of
-        ``algorithm`` that it holds (the overrides it was built with).
+        schedule state is valid, ``hyperparameters`` are numeric hyperparameters of
+        ``algorithm`` that it holds (the overrides it was built with), and ``first_step``
+        is an int >= 0.
 
         Raises:
             StateDictError: naming the path at fault (``group.host_state.beta1_power``).
         """
+        _count(self.first_step, f"{path}.first_step")
         for key in ("host_state", "scheduler_values"):
             values = _mapping(getattr(self, key), f"{path}.{key}")
             for name, value in values.items():
@@ -257,6 +267,8 @@ LAYOUT_KEYS = ("param_groups",)
 GROUP_KEYS = {
     1: ("index", "params", "host_state", "lr_override"),
     2: ("index", "params", "host_state", "lr_override", "schedules", "scheduler_values", "hyperparameters"),
+    3: ("index", "params", "host_state", "lr_override", "schedules", "scheduler_values", "hyperparameters",
+        "first_step"),
 }
 _SCHEDULE_KEYS = ("kind", "interval", "advances", "runtime")
 
@@ -537,8 +549,13 @@ def _parse_group(g: Any, sg: Any, pos: int, version: int, global_step: int) -> G
         raise StateDictError(
             f"{where}.hyperparameters: {overrides} change the state slots of {base.name!r} (from "
             f"{[s.name for s in base.slots()]} to {[s.name for s in algorithm.slots()]})")
+    first_step = _count(sg.get("first_step", 0), f"{where}.first_step")
+    if first_step > global_step:
+        raise StateDictError(f"{where}.first_step: the group cannot join after the last step: {first_step} > "
+                             f"global_step {global_step}")
     return GroupState(host_state=host_state, lr_override=lr_override, schedules=parsed_schedules,
-                      scheduler_values=scheduler_values, hyperparameters=overrides, algorithm=algorithm)
+                      scheduler_values=scheduler_values, hyperparameters=overrides, algorithm=algorithm,
+                      first_step=first_step)
 
 
 def _parse_schedule(track: Any, state: Any, where: str, global_step: int) -> ScheduleState:

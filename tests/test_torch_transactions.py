@@ -80,6 +80,10 @@ BAD_GROUPS = {
     "nesterov not a bool": (lambda ts: {"params": [("c", new_tensor())], "nesterov": 1.0}, SpecTypeError,
                             "'nesterov' must be a bool"),
     "int dtype": (lambda ts: {"params": [("c", torch.zeros(3, dtype=torch.int64))]}, SpecTypeError, "dtype"),
+    "bare tensor already in a group": (lambda ts: {"params": [new_tensor(), ts["a.bias"]]}, SpecValueError,
+                                       r"'param_groups\.2\.1' is already in a group"),
+    "param_names of another length": (lambda ts: {"params": [new_tensor()], "param_names": ["c", "d"]},
+                                      SpecValueError, "2 param_names for 1 params"),
 }
 
 

@@ -32,7 +32,7 @@ FLAT_ENV = "OPTBRIDGE_TORCH_FLAT"
 if torch is not None:
     from . import ops
     from .fast_paths import table
-    from .optimizer import Optimizer
+    from .optimizer import COMPILE_THRESHOLD, Optimizer
     from .paths import PATHS
 
     #: ``{algorithm: FastPath}`` of the algorithms registered when the backend was imported
@@ -67,10 +67,12 @@ if torch is not None:
         Pass it to ``optbridge.conformance.run_suite([backend("compiled")])`` to run the
         suite on one path.
         """
-        def build(spec, params, kernels):
+        def build(spec, params, kernels, *, names=None, path=path, flat=flat, state_dtype=None,
+                  compile_threshold=COMPILE_THRESHOLD):
             chosen = path if path is not None else os.environ.get(PATH_ENV, "auto")
             use_flat = flat if flat is not None else os.environ.get(FLAT_ENV, "") not in ("", "0")
-            return Optimizer(params, spec, path=chosen, flat=use_flat, kernels=kernels)
+            return Optimizer(params, spec, path=chosen, flat=use_flat, kernels=kernels, names=names,
+                             state_dtype=state_dtype, compile_threshold=compile_threshold)
 
         label = "" if path is None and flat is None else f" (path={path or 'env'}{', flat' if flat else ''})"
         from optbridge.algorithms import algorithm_registry

@@ -62,13 +62,13 @@ def split(which: Sequence[bool], params: list[torch.Tensor], grads: list[torch.T
 
 
 def run_unit(unit: Unit, bs: BucketStep, present: list[int] | None, grads: list[torch.Tensor],
-             layouts_checked: bool, *, step: int, kernel: Any, path: str, compile_threshold: int,
+             layouts_checked: bool, *, kernel: Any, path: str, compile_threshold: int,
              layout: BucketLayout, piece: np.ndarray) -> None:
     """Update one unit's parameters that have gradients (``present``: their indices, ``None``: all).
 
     ``layouts_checked``: the gather found every parameter, gradient and slot of a fused
     unit in one layout; otherwise each tensor is sorted by :func:`fused_layout` first.
-    ``step``: the global step before this one; ``kernel``: the algorithm's
+    ``kernel``: the algorithm's
     :class:`~optbridge.backends.torch.fast_paths.FastPath`; ``path`` and
     ``compile_threshold``: the optimizer's options. ``layout`` and ``piece``: the bucket's
     place in the step's packed scalar vector (:class:`optbridge.scalars.ScalarLayout`) and
@@ -98,7 +98,7 @@ def run_unit(unit: Unit, bs: BucketStep, present: list[int] | None, grads: list[
             if not preprocess:
                 grads = in_layout_of(params, grads)
         if params:
-            scalars = dict(bs.scalars, step=step + 1)
+            scalars = dict(bs.scalars, step=bs.step)
             if preprocess:
                 grads = eager_preprocess(unit, bs, params, grads)
                 # the pre-processed tensors take their layout from torch's ops: check it again

@@ -9,8 +9,9 @@ Every algorithm runs its rule (``Algorithm.update``, written once in
   formula of one of torch's own multi-tensor kernels (``torch._fused_*``). Then it
   returns ``run(alg, params, grads, slots, scalars, negate, weight_decay)`` calling that
   kernel (``alg``: this step's algorithm, whose values a bound scheduler may change),
-  with ``scalars`` as Python numbers plus ``step`` (the 1-based global step, for torch
-  kernels that compute bias corrections themselves). ``negate`` (torch's ``maximize``)
+  with ``scalars`` as Python numbers plus ``step`` (the group's own 1-based step,
+  ``BucketStep.step``, for torch kernels that compute bias corrections themselves).
+  ``negate`` (torch's ``maximize``)
   and ``weight_decay`` (coupled, ``g + wd·p``) are the pre-processing steps the kernel
   applies first, in that order; the optimizer passes ``False``/``0.0`` when it has
   already pre-processed the gradients (centralization or a loss scale follow the decay).

@@ -5,6 +5,16 @@ error messages show. :func:`named_parameters` accepts the forms torch users have
 hand: ``model.named_parameters()``, a ``{name: tensor}`` mapping, or bare tensors (or
 torch param-group dicts, as ZeroRedundancyOptimizer passes them) together with a module
 or mapping that names them.
+
+Two rules make names portable:
+
+* a ``torch.compile``'d module names its parameters through ``_orig_mod``
+  (``_orig_mod.fc.weight``, or ``encoder._orig_mod.fc.weight`` when a submodule is
+  compiled); those path components are dropped (:func:`plain_name`), so selectors written
+  for the plain model match and a state dict saved from one loads into the other;
+* tensors that nothing names (``add_param_group({"params": module.parameters()})`` on an
+  optimizer built without ``names=``) get generated names,
+  ``param_groups.<group index>.<position in the group>`` (:func:`generated_name`).
 """
 from __future__ import annotations
 
@@ -15,7 +25,9 @@ import torch
 
 from optbridge.errors import SpecTypeError, SpecValueError
 
-__all__ = ["named_parameters", "dtype_name"]
+__all__ = ["named_parameters", "dtype_name", "plain_name", "generated_name"]
+
+_COMPILED = "_orig_mod"
 
 
 def dtype_name(dtype: torch.dtype) -> str:
@@ -23,8 +35,26 @@ def dtype_name(dtype: torch.dtype) -> str:
     return str(dtype).replace("torch.", "")
 
 
-def named_parameters(params: Any, names: Any = None) -> list[tuple[str, torch.Tensor]]:
+def plain_name(name: str) -> str:
+    """``name`` without the ``_orig_mod`` components a ``torch.compile``'d module adds:
+    ``encoder._orig_mod.fc.weight`` is ``encoder.fc.weight``."""
+    if _COMPILED not in name:
+        return name
+    return ".".join(part for part in name.split(".") if part != _COMPILED)
+
+
+def generated_name(group: int, position: int) -> str:
+    """The name of an unnamed tensor at ``position`` of param group ``group``."""
+    return f"param_groups.{group}.{position}"
+
+
+def named_parameters(params: Any, names: Any = None, *,
+                     unnamed_group: int | None = None) -> list[tuple[str, torch.Tensor]]:
     """The accepted parameter forms as ``[(name, tensor)]``, each name and tensor once.
+
+    Names pass through :func:`plain_name`. ``unnamed_group``: tensors that neither the
+    entry nor ``names`` names get :func:`generated_name` for that group index (the
+    ``add_param_group`` case); ``None``: they are refused.
 
     Raises:
         SpecTypeError: a tensor without a name, a name that is no string, a non-tensor.
@@ -52,22 +82,27 @@ def named_parameters(params: Any, names: Any = None) -> list[tuple[str, torch.Te
             else:
                 items.append(entry)
     out: list[tuple[str, torch.Tensor]] = []
-    for entry in items:
+    for position, entry in enumerate(items):
         if isinstance(entry, tuple) and len(entry) == 2:
             name, tensor = entry
         elif isinstance(entry, torch.Tensor):
-            if lookup is None or entry not in lookup:
+            if lookup is not None and entry in lookup:
+                name = lookup[entry]
+            elif unnamed_group is not None:
+                name = generated_name(unnamed_group, position)
+            else:
                 raise SpecTypeError(
-                    "the torch backend needs parameter names: pass model.named_parameters(), a {name: tensor} "
-                    "mapping, or names=model (a module whose named_parameters() include every tensor)")
-            name, tensor = lookup[entry], entry
+                    "the torch backend needs parameter names: pass model.named_parameters() or a {name: tensor} "
+                    "mapping, or the tensors with names=model (a module whose named_parameters() include every "
+                    "tensor): optbridge.build(spec, model.parameters(), names=model)")
+            tensor = entry
         else:
             raise SpecTypeError(f"expected (name, tensor) pairs or tensors. Received: {type(entry).__name__}")
         if not isinstance(name, str):
             raise SpecTypeError(f"parameter names must be strings. Received: {name!r}")
         if not isinstance(tensor, torch.Tensor):
             raise SpecTypeError(f"parameter {name!r} must be a torch.Tensor. Received: {type(tensor).__name__}")
-        out.append((name, tensor))
+        out.append((plain_name(name), tensor))
     seen_names: set[str] = set()
     seen_tensors: set[torch.Tensor] = set()
     for name, tensor in out:

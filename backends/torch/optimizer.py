@@ -234,13 +234,12 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
         plan = engine.plan()
         layout = self._scalar_layout()
         vector = layout.pack(plan)
-        step = engine.global_step
         for bs, scalars, units, row in zip(plan.buckets, layout.buckets, self._units, gathered):
             kernel = self._kernel_table[bs.algorithm.name]
             piece = vector[scalars.offset:scalars.offset + scalars.width]
             for unit, (present, grads, layouts_checked) in zip(units, row):
                 if grads:
-                    run_unit(unit, bs, present, grads, layouts_checked, step=step, kernel=kernel, path=self._path,
+                    run_unit(unit, bs, present, grads, layouts_checked, kernel=kernel, path=self._path,
                              compile_threshold=self._compile_threshold, layout=scalars, piece=piece)
         engine.commit(plan)
         return loss
@@ -262,12 +261,19 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
 
     # -- groups -----------------------------------------------------------------------------
     def add_param_group(self, param_group: dict[str, Any]) -> None:
-        """Add a group: ``{"params": named tensors, "lr": ..., "weight_decay": ..., <hyperparameters>}``.
+        """Add a group: ``{"params": tensors, "lr": ..., "weight_decay": ..., <hyperparameters>}``.
 
-        Parameters need names (``(name, tensor)`` pairs, or tensors with ``names=`` given
-        at construction). Keys other than ``params``, ``lr``, ``weight_decay`` and
-        ``param_names`` must be the algorithm's hyperparameters (or torch's ``betas`` for
-        ``beta1``/``beta2``). The new group's host state starts fresh; the global step
+        ``params`` holds ``(name, tensor)`` pairs, tensors with their names in
+        ``param_names`` (torch's named groups), or bare tensors, as
+        ``module.parameters()`` gives them. A bare tensor is named by the ``names=``
+        module given at construction where it knows the tensor, else
+        ``param_groups.<group index>.<position>`` (so the same call on a fresh optimizer
+        gives the same names, and state dicts round-trip). Keys other than ``params``,
+        ``lr``, ``weight_decay`` and ``param_names`` must be the algorithm's
+        hyperparameters (or torch's ``betas`` for ``beta1``/``beta2``); a key left out
+        takes the optimizer's default, as in torch (the spec's value for the
+        algorithm's hyperparameters, lr and weight decay). Existing groups and their state
+        are untouched; the new group's host state starts fresh; the global step
         continues. Checked in full (:meth:`Engine.add_group`), then applied in one
         transaction: on any error the optimizer and its engine are as they were.
 
@@ -280,18 +286,21 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
             return
         if not isinstance(param_group, dict) or "params" not in param_group:
             raise SpecTypeError("param_group must be a dict with a 'params' entry")
+        index = len(self.param_groups)
         raw = param_group["params"]
         raw = [raw] if isinstance(raw, torch.Tensor) else list(raw)
         given_names = param_group.get("param_names")
         if given_names is not None:
+            given_names = [given_names] if isinstance(given_names, str) else list(given_names)
+            if len(given_names) != len(raw):
+                raise SpecValueError(f"add_param_group: {len(given_names)} param_names for {len(raw)} params")
             raw = list(zip(given_names, raw))
-        named = named_parameters(raw, self._names_arg)
+        named = named_parameters(raw, self._names_arg, unnamed_group=index)
         owned = {id(p) for p in self._named_params.values()}
         for n, t in named:
             if n in self._named_params or id(t) in owned:
                 raise SpecValueError(f"add_param_group: parameter {n!r} is already in a group")
         check_parameters(named, self._state_dtype)
-        index = len(self.param_groups)
         spec = new_group_spec(param_group, [n for n, _ in named], self.engine.spec.algorithm, index)
         with self._transaction():
             self.engine.add_group(spec, [ParamInfo(n, tuple(t.shape)) for n, t in named])

@@ -15,7 +15,8 @@
 
 Like torch, the state tensors are returned by reference, not copied. Slots are named as
 the canonical algorithm names them (``exp_avg``, ``momentum_buffer``, ``ax``); there is
-no per-parameter ``step``: the step counter is the optimizer's ``global_step``.
+no per-parameter ``step``: the step counter is the optimizer's ``global_step`` (a group's
+own count is ``global_step - first_step``, see :mod:`optbridge.state`).
 
 :func:`load_state_dict` is all or nothing: the torch layout (:func:`check_param_groups`)
 and the neutral part (:func:`optbridge.state.parse_state_dict`: every key, type, range,
