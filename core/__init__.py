@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from . import plugin
+from . import keras_saving, plugin
 from ._version import __version__
 from .config import from_dict, load, save, to_dict
 from .dialects import keras as _keras_dialect  # registers the dialect classes
@@ -41,6 +41,8 @@ __all__ = [
 ]
 
 del _keras_dialect, _mindspore_dialect, _torch_dialect  # imported only to register the dialect classes
+
+keras_saving.register()  # keras.saving.load_model finds optbridge's optimizer; TensorFlow is not imported
 
 
 def build(spec: DialectOptimizer | OptimizerSpec, params: Any, backend: str | None = None, **options: Any) -> Any:

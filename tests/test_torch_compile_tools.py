@@ -59,9 +59,10 @@ def test_compiling_opt_step_on_the_default_path_gives_the_eager_numbers(name):
     assert ours.global_step == eager.global_step == 3
     for (n, a), b in zip(eager_model.named_parameters(), compiled_model.parameters()):
         assert torch.equal(a, b), n
+    theirs = ours.state_dict()["state"]
     for key, entry in eager.state_dict()["state"].items():
         for slot, value in entry.items():
-            assert torch.equal(torch.as_tensor(value), torch.as_tensor(ours.state_dict()["state"][key][slot])), (key, slot)
+            assert torch.equal(torch.as_tensor(value), torch.as_tensor(theirs[key][slot])), (key, slot)
 
 
 def small() -> torch.nn.Module:

@@ -13,9 +13,10 @@ a dialect spec (``nn.Momentum(...)``, ``optim.SGD(...)``) round-trips through
 ``model.save``/``keras.saving.load_model``; a canonical ``OptimizerSpec`` or a spec with
 a lambda schedule is not serialisable and says so. ``save_own_variables`` stores the
 slots plus the engine's host state (step counter, Adam's accumulated β powers, ASGD's
-η/μ, schedule state) under the key ``"optbridge"``. Loading a saved model needs this
-module imported (``import optbridge.backends.tensorflow.keras_adapter``) so that Keras
-finds the registered class ``"optbridge>KerasOptimizer"``.
+η/μ, schedule state) under the key ``"optbridge"``. A saved model loads in a fresh
+process after ``import optbridge`` (:mod:`optbridge.keras_saving` registers a stand-in
+under the class's registered name ``"optbridge>KerasOptimizer"`` without importing
+TensorFlow; importing this module replaces it with the class).
 
 Learning rate: ``optimizer.learning_rate`` is the first group's lr; assigning it (Keras'
 ``ReduceLROnPlateau``, ``LearningRateScheduler``) sets group 0 to the value and scales
@@ -49,6 +50,7 @@ from optbridge.dialects.base import DialectOptimizer
 from optbridge.engine import describe_dynamic
 from optbridge.errors import SpecTypeError, SpecValueError, StateDictError, StaticLearningRateError
 from optbridge.groups import describe_selector
+from optbridge.keras_saving import REGISTERED_NAME
 from optbridge.spec import OptimizerSpec
 
 from .optimizer import DEFAULT_HORIZON, TensorFlowOptimizer
@@ -94,7 +96,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-@keras.saving.register_keras_serializable(package="optbridge", name="KerasOptimizer")
+@keras.saving.register_keras_serializable(*REGISTERED_NAME.split(">"))
 class KerasOptimizer(keras.optimizers.Optimizer):
     """Keras optimizer running an optbridge spec (see the module docstring).
 
