@@ -35,6 +35,7 @@ to quote.
 
     python benchmarks/tensorflow_step.py --repeat 20
     python benchmarks/tensorflow_step.py --layouts many --rows Adam --repeat 5
+    python benchmarks/tensorflow_step.py --device /GPU:0    # variables and gradients on the GPU
 """
 from __future__ import annotations
 
@@ -141,10 +142,28 @@ def main() -> None:
     parser.add_argument("--rows", nargs="+", default=list(ROWS), choices=list(ROWS))
     parser.add_argument("--repeat", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--device", default="/CPU:0", help="where variables and gradients live: /CPU:0, /GPU:0, ...")
     args = parser.parse_args()
     kernels = get_backend("tensorflow").kernels
-    print(f"tensorflow {tf.__version__}, keras {keras.__version__}, {os.cpu_count()} CPUs, "
-          f"load average {tuple(round(x, 2) for x in os.getloadavg())}")
+    gpus = [d.name for d in tf.config.list_logical_devices("GPU")]
+    print(f"tensorflow {tf.__version__}, keras {keras.__version__}, {os.cpu_count()} CPUs, GPUs {gpus}, "
+          f"device {args.device}, load average {tuple(round(x, 2) for x in os.getloadavg())}")
+    with tf.device(args.device):
+        run(args, kernels)
+    print(f"load average at the end {tuple(round(x, 2) for x in os.getloadavg())}")
+
+
+def _timed(fn) -> float:
+    """Seconds for one call of ``fn``, its device work included (``sync_devices`` waits for GPUs)."""
+    tf.test.experimental.sync_devices()
+    start = time.perf_counter()
+    fn()
+    tf.test.experimental.sync_devices()
+    return time.perf_counter() - start
+
+
+def run(args, kernels) -> None:
+    """Print the table: one line per layout and row."""
     columns = ["optbridge", "ob-tf.function", "ob-graph", "ob-xla", "keras-eager", "keras-tf.function", "keras-xla", "raw-op"]
     print(f"{'layout':9s} {'row':13s} " + " ".join(f"{c:>17s}" for c in columns) + f" {'/keras':>7s} {'xla/xla':>7s} {'/raw':>6s}")
     rng = np.random.default_rng(0)
@@ -160,9 +179,7 @@ def main() -> None:
             times = {c: [] for c in configs}
             for _ in range(args.repeat):
                 for column, fn in configs.items():
-                    start = time.perf_counter()
-                    fn()
-                    times[column].append(time.perf_counter() - start)
+                    times[column].append(_timed(fn))
             ms = {c: statistics.median(t) * 1e3 for c, t in times.items()}
             keras_best = min(ms[c] for c in ms if c.startswith("keras"))
             ours = min((ms[c] for c in ("optbridge", "ob-tf.function") if c in ms), default=None)
@@ -172,7 +189,6 @@ def main() -> None:
             cells = " ".join(f"{ms[c]:17.2f}" if c in ms else f"{'-':>17s}" for c in columns)
             print(f"{layout:9s} {name:13s} {cells} {ratio_keras} {ratio_xla} {ratio_raw}", flush=True)
             del configs
-    print(f"load average at the end {tuple(round(x, 2) for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

@@ -25,6 +25,10 @@ quiet: the script prints ``os.getloadavg()`` before and after.
 
     python benchmarks/torch_step.py --repeat 20
     python benchmarks/torch_step.py --layouts many --families adam --repeat 5
+    python benchmarks/torch_step.py --device cuda      # every tensor on the GPU (Triton for compiled passes)
+
+On a GPU each timed step ends with ``torch.cuda.synchronize()``, so a time is the
+step's whole device work, for every column alike.
 """
 from __future__ import annotations
 
@@ -69,14 +73,32 @@ FAMILIES: dict[str, tuple] = {
 }
 
 
+#: where the benchmark's tensors live (``--device``)
+DEVICE = torch.device("cpu")
+
+
 def _params(shapes, seed: int = 0) -> list[torch.nn.Parameter]:
     g = torch.Generator().manual_seed(seed)
-    return [torch.nn.Parameter(torch.randn(s, generator=g)) for s in shapes]
+    return [torch.nn.Parameter(torch.randn(s, generator=g).to(DEVICE)) for s in shapes]
 
 
 def _grads(shapes, seed: int = 1) -> list[torch.Tensor]:
     g = torch.Generator().manual_seed(seed)
-    return [torch.randn(s, generator=g) * 1e-2 for s in shapes]
+    return [(torch.randn(s, generator=g) * 1e-2).to(DEVICE) for s in shapes]
+
+
+def _sync() -> None:
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize(DEVICE)
+
+
+def _timed(step: Callable[[], Any]) -> float:
+    """Seconds for one call of ``step``, its device work included."""
+    _sync()
+    start = time.perf_counter()
+    step()
+    _sync()
+    return time.perf_counter() - start
 
 
 def _torch_configs(cls, kwargs) -> dict[str, dict]:
@@ -88,12 +110,9 @@ def _torch_configs(cls, kwargs) -> dict[str, dict]:
 
 def bandwidth_gbps() -> float:
     """In-place bandwidth: ``a.add_(b)`` on 25.6M float32 (read a, b; write a)."""
-    a, b = torch.randn(25_557_032), torch.randn(25_557_032)
-    times = []
-    for _ in range(7):
-        start = time.perf_counter()
-        a.add_(b)
-        times.append(time.perf_counter() - start)
+    a, b = torch.randn(25_557_032, device=DEVICE), torch.randn(25_557_032, device=DEVICE)
+    a.add_(b)
+    times = [_timed(lambda: a.add_(b)) for _ in range(7)]
     return 12 * a.numel() / statistics.median(times) / 1e9
 
 
@@ -126,9 +145,7 @@ def time_family(name: str, shapes, repeat: int, warmup: int, bw: float) -> list[
     times: dict[str, list[float]] = {k: [] for k in runners}
     for _ in range(repeat):
         for label, step in runners.items():
-            start = time.perf_counter()
-            step()
-            times[label].append(time.perf_counter() - start)
+            times[label].append(_timed(step))
     med = {k: statistics.median(v) * 1e3 for k, v in times.items()}
     numel = sum(torch.Size(s).numel() for s in shapes)
     bound_ms = words * 4 * numel / (bw * 1e9) * 1e3
@@ -152,7 +169,7 @@ def spec_layer_overhead(repeat: int) -> list[str]:
     tp = _params([(1,)] * 10)
     op = _params([(1,)] * 10)
     for p in tp + op:
-        p.grad = torch.ones(1)
+        p.grad = torch.ones(1, device=DEVICE)
     t_opt = torch.optim.Adam(groups(tp), lr=1e-3)
     spec = ob_optim.Adam([{"params": [f"p{i}"]} for i in range(10)], lr=1e-3) if ob_optim is not None \
         else nn.Adam([{"params": [f"p{i}"]} for i in range(10)], 1e-3)
@@ -164,9 +181,7 @@ def spec_layer_overhead(repeat: int) -> list[str]:
     times: dict[str, list[float]] = {k: [] for k in runners}
     for _ in range(repeat):
         for label, step in runners.items():
-            start = time.perf_counter()
-            step()
-            times[label].append(time.perf_counter() - start)
+            times[label].append(_timed(step))
     med = {k: statistics.median(v) * 1e6 for k, v in times.items()}
     ratio = med["optbridge Adam"] / med["torch.optim Adam"]
     return [f"spec-layer overhead, 1-element x 10 groups: " +
@@ -179,8 +194,12 @@ def main() -> None:
     parser.add_argument("--families", nargs="+", default=list(FAMILIES), choices=list(FAMILIES))
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     args = parser.parse_args()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, load average {os.getloadavg()}")
+    global DEVICE
+    DEVICE = torch.device(args.device)
+    where = torch.cuda.get_device_name(DEVICE) if DEVICE.type == "cuda" else f"{torch.get_num_threads()} threads"
+    print(f"torch {torch.__version__}, {args.device}: {where}, load average {os.getloadavg()}")
     bw = bandwidth_gbps()
     print(f"in-place bandwidth {bw:.1f} GB/s; medians in ms over {args.repeat} interleaved steps (float32)")
     for layout in args.layouts:
