@@ -32,6 +32,7 @@ FLAT_ENV = "OPTBRIDGE_TORCH_FLAT"
 if torch is not None:
     from . import ops
     from .fast_paths import table
+    from .graph import DEFAULT_HORIZON
     from .optimizer import COMPILE_THRESHOLD, Optimizer
     from .paths import PATHS
 
@@ -68,11 +69,12 @@ if torch is not None:
         suite on one path.
         """
         def build(spec, params, kernels, *, names=None, path=path, flat=flat, state_dtype=None,
-                  compile_threshold=COMPILE_THRESHOLD):
+                  compile_threshold=COMPILE_THRESHOLD, capturable=False, horizon=DEFAULT_HORIZON):
             chosen = path if path is not None else os.environ.get(PATH_ENV, "auto")
             use_flat = flat if flat is not None else os.environ.get(FLAT_ENV, "") not in ("", "0")
             return Optimizer(params, spec, path=chosen, flat=use_flat, kernels=kernels, names=names,
-                             state_dtype=state_dtype, compile_threshold=compile_threshold)
+                             state_dtype=state_dtype, compile_threshold=compile_threshold, capturable=capturable,
+                             horizon=horizon)
 
         label = "" if path is None and flat is None else f" (path={path or 'env'}{', flat' if flat else ''})"
         from optbridge.algorithms import algorithm_registry

@@ -53,6 +53,7 @@ from . import state_io
 from .dispatch import COMPILE_THRESHOLD, run_unit
 from .fast_paths import as_kernel, table
 from .gather import gather
+from .graph import DEFAULT_HORIZON, GraphStep
 from .naming import dtype_name, named_parameters
 from .param_groups import ParamGroup, new_group_spec, with_betas
 from .paths import PATHS
@@ -108,6 +109,13 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
             this runs the eager reference code instead of being compiled: compiling costs
             seconds, and a small bucket's eager step takes microseconds. ``0``: always
             compile. ``"compiled"`` ignores it.
+        capturable: ``step()`` inside ``torch.compile`` is traced whole (no graph break:
+            ``fullgraph=True`` and CUDA graphs work), its host scalars read from a device
+            table of ``horizon`` steps (:mod:`optbridge.backends.torch.graph`). Called
+            eagerly, ``step()`` is the usual step. Not with ``flat=True``.
+        horizon: with ``capturable=True``, the steps whose host scalars the device table
+            holds: at least the number of compiled steps run between two uses of the
+            optimizer from the host.
 
     Raises:
         SpecTypeError / SpecValueError: bad parameters or options.
@@ -117,7 +125,8 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
 
     def __init__(self, params: Any, spec: Any = None, *, path: str = "auto", flat: bool = False,
                  state_dtype: torch.dtype | None = None, names: Any = None,
-                 kernels: Mapping[str, Any] | None = None, compile_threshold: int = COMPILE_THRESHOLD):
+                 kernels: Mapping[str, Any] | None = None, compile_threshold: int = COMPILE_THRESHOLD,
+                 capturable: bool = False, horizon: int = DEFAULT_HORIZON):
         if spec is None:
             raise SpecTypeError("Optimizer needs a spec: Optimizer(model.named_parameters(), spec)")
         canonical = spec.to_canonical() if hasattr(spec, "to_canonical") else spec
@@ -129,6 +138,11 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
             raise SpecValueError(f"path must be one of {list(PATHS)}. Received: {path!r}")
         if state_dtype is not None and state_dtype is not torch.float32:
             raise SpecValueError(f"state_dtype must be None or torch.float32. Received: {state_dtype!r}")
+        if not isinstance(capturable, bool):
+            raise SpecTypeError(f"capturable must be a bool. Received: {capturable!r}")
+        if capturable and flat:
+            raise SpecValueError("capturable=True does not take flat=True: a traced step writes each parameter "
+                                 "through the rule, not the flat buffers")
         named = named_parameters(params, names)
         if not named:
             raise SpecValueError("optimizer got an empty parameter list")
@@ -142,10 +156,12 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
         self._state_dtype = state_dtype
         self._names_arg = names
         self._named_params = dict(named)
-        self.engine = Engine(canonical, [ParamInfo(n, tuple(t.shape)) for n, t in named])
+        self._graph: GraphStep | None = None
+        self._engine = Engine(canonical, [ParamInfo(n, tuple(t.shape)) for n, t in named])
+        self._sync_views = self._sync if capturable else None
         self._check_kernels()
-        groups = [ParamGroup(self.engine, i, {"params": [(n, self._named_params[n]) for n in g.names]})
-                  for i, g in enumerate(self.engine.groups)]
+        groups = [ParamGroup(self._engine, i, {"params": [(n, self._named_params[n]) for n in g.names]},
+                             sync=self._sync_views) for i, g in enumerate(self._engine.groups)]
         self._building = True
         torch.optim.Optimizer.__init__(self, groups, self._defaults())
         self._building = False
@@ -153,6 +169,24 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
         self._units: list[list[Unit]] = self._build_units()
         self._layout: ScalarLayout | None = None
         self._layout_key: tuple[int, ...] = ()
+        if capturable:
+            self._graph = GraphStep(self._engine, self._named_params, self.state, state_dtype, horizon)
+
+    # -- the engine -------------------------------------------------------------------
+    @property
+    def engine(self) -> Engine:
+        """The engine, caught up with the steps a traced ``step()`` ran on the device since it
+        was last used (``capturable=True``)."""
+        self._sync()
+        return self._engine
+
+    @engine.setter
+    def engine(self, value: Engine) -> None:
+        raise AttributeError("the engine of a torch backend Optimizer is fixed when it is built")
+
+    def _sync(self) -> None:
+        if self._graph is not None and not torch.compiler.is_compiling():
+            self._graph.catch_up()
 
     # -- construction ---------------------------------------------------------------
     def _check_kernels(self) -> None:
@@ -184,18 +218,23 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
         named = dict(self._named_params)
         units = list(self._units)
         entries = {id(p) for p in self.state}
-        with self.engine.transaction():
-            try:
-                yield
-            except BaseException:
-                self.param_groups[:] = groups
-                for group, keys in zip(groups, stored):
-                    group.replace_stored(keys, keep=())
-                self._named_params = named
-                self._units = units
-                for p in [p for p in self.state if id(p) not in entries]:
-                    del self.state[p]
-                raise
+        try:
+            with self.engine.transaction():
+                try:
+                    yield
+                except BaseException:
+                    self.param_groups[:] = groups
+                    for group, keys in zip(groups, stored):
+                        group.replace_stored(keys, keep=())
+                    self._named_params = named
+                    self._units = units
+                    for p in [p for p in self.state if id(p) not in entries]:
+                        del self.state[p]
+                    raise
+        except BaseException:
+            if self._graph is not None:  # the engine is restored: the traced step's tensors follow
+                self._graph.bind(named)
+            raise
 
     def _scalar_layout(self) -> ScalarLayout:
         """Where each host scalar of a step lives in the step's packed vector (the scheme every
@@ -206,14 +245,15 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
         return self._layout
 
     # -- the step -----------------------------------------------------------------------
-    @torch._disable_dynamo
     @torch.no_grad()
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One update from each parameter's ``.grad`` (parameters whose grad is None are skipped).
 
         Runs eagerly inside a ``torch.compile``'d training step (a graph break): the host
         work of a step (engine scalars, schedules) is Python; each bucket's own update is
-        compiled by the optimizer where its path says so.
+        compiled by the optimizer where its path says so. With ``capturable=True`` the
+        step is traced into the compiled function instead
+        (:mod:`optbridge.backends.torch.graph`).
 
         Args:
             closure: re-evaluates the model and returns the loss (as in torch.optim).
@@ -225,6 +265,15 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
+        if self._graph is not None and torch.compiler.is_compiling():
+            self._graph.run()
+            return loss
+        self._eager_step()
+        return loss
+
+    @torch._disable_dynamo
+    def _eager_step(self) -> None:
+        """The step with its host work: plan, each unit on its path, commit."""
         engine = self.engine
         if len(self.param_groups) != len(engine.groups):
             raise StepInputError(
@@ -242,7 +291,8 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
                     run_unit(unit, bs, present, grads, layouts_checked, kernel=kernel, path=self._path,
                              compile_threshold=self._compile_threshold, layout=scalars, piece=piece)
         engine.commit(plan)
-        return loss
+        if self._graph is not None:
+            self._graph.stepped_on_host()
 
     # -- gradients ------------------------------------------------------------------------
     @torch._disable_dynamo
@@ -308,11 +358,14 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
             self._named_params.update(named)
             self._building = True
             try:
-                super().add_param_group(ParamGroup(self.engine, index, {"params": list(named)}))
+                super().add_param_group(ParamGroup(self._engine, index, {"params": list(named)},
+                                                   sync=self._sync_views))
             finally:
                 self._building = False
             allocate_state(self.engine, self._named_params, self.state, self._state_dtype, [n for n, _ in named])
             self._units = self._units + self._build_units([index])
+        if self._graph is not None:
+            self._graph.bind(self._named_params)
 
     # -- state --------------------------------------------------------------------------------
     def export_slots(self) -> dict[str, dict[str, torch.Tensor]]:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import sys
 import types
-from collections.abc import ItemsView, Iterator, KeysView, Mapping, Sequence, ValuesView
+from collections.abc import Callable, ItemsView, Iterator, KeysView, Mapping, Sequence, ValuesView
 from typing import Any
 
 import torch
@@ -111,6 +111,26 @@ def _nonnegative(value: Any) -> bool:
     return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value) and value >= 0
 
 
+class SyncedValues(GroupValues):
+    """:class:`GroupValues` of an engine that lags behind the steps run on the device
+    (``capturable=True``): ``sync()`` brings it up to date before every use."""
+
+    __slots__ = ("_engine", "_sync")
+
+    def __init__(self, engine: Engine, index: int, sync: Callable[[], None]):
+        self._sync = sync
+        super().__init__(engine, index)
+
+    @property
+    def engine(self) -> Engine:
+        self._sync()
+        return self._engine
+
+    @engine.setter
+    def engine(self, value: Engine) -> None:
+        self._engine = value
+
+
 class ParamGroup(dict):
     """One of ``Optimizer.param_groups``: group ``index`` of ``engine`` (see the module docstring).
 
@@ -120,9 +140,10 @@ class ParamGroup(dict):
 
     __slots__ = ("_values", "_options")
 
-    def __init__(self, engine: Engine, index: int, items: Mapping[str, Any] | None = None):
+    def __init__(self, engine: Engine, index: int, items: Mapping[str, Any] | None = None,
+                 sync: Callable[[], None] | None = None):
         super().__init__()
-        self._values = GroupValues(engine, index)
+        self._values = GroupValues(engine, index) if sync is None else SyncedValues(engine, index, sync)
         #: the option names, in order (an algorithm's hyperparameter names never change)
         self._options = tuple(self._values.keys())
         for key, value in dict(items or {}).items():
