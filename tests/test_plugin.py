@@ -238,7 +238,7 @@ def test_unknown_backend_lists_installed_ones():
     import optbridge
     from optbridge.dialects.mindspore import nn
 
-    with pytest.raises(optbridge.OptbridgeError, match=r"no backend named 'cuda9'.*Installed: \['numpy'"):
+    with pytest.raises(optbridge.OptbridgeError, match=r"no backend named 'cuda9'.*Installed: \[.*'numpy'"):
         optbridge.build(nn.SGD(None), {"w": np.zeros(2)}, backend="cuda9")
 
 
