@@ -9,7 +9,8 @@ file with a Python that has them)::
 
 1. ``pytest tests/test_devices.py`` with ``OPTBRIDGE_REQUIRE_GPU=1``: torch on
    ``cuda:N`` on the auto, reference and compiled (Triton) paths against the NumPy reference
-   and ``torch.optim`` on the same device, state saved on the GPU resumed on the CPU; the
+   and ``torch.optim`` on the same device, state saved on the GPU resumed on the CPU, a
+   ``capturable=True`` step in a CUDA graph; the
    TensorFlow backend's tape loops (eager and ``tf.function``) on ``/GPU:N`` against the
    NumPy reference, and Keras ``fit`` with XLA against ``fit`` without. A machine where
    either framework sees no GPU fails here instead of skipping.

@@ -1,9 +1,10 @@
 """The torch and TensorFlow backends on every device the machine has: CPU always, CUDA and TF GPUs where visible.
 
 On CPU (CI) these runs check the tests themselves; on a GPU machine the same tests run the
-CUDA paths (torch's fused CUDA kernels, Triton for the compiled path) and TF's GPU kernels
-and XLA. ``tox -e gpu`` runs this file with ``OPTBRIDGE_REQUIRE_GPU=1``, where a machine
-without a visible GPU fails instead of skipping.
+CUDA paths (torch's fused CUDA kernels, Triton for the compiled path, a ``capturable=True``
+step captured in a CUDA graph) and TF's GPU kernels and XLA. ``tox -e gpu`` runs this file
+with ``OPTBRIDGE_REQUIRE_GPU=1``, where a machine without a visible GPU fails instead of
+skipping.
 
 References: the NumPy backend on the same float32 parameters and gradients (within a few
 float32 rounding errors: GPU kernels contract ``a·b + c`` and reduce in their own order),
@@ -151,6 +152,30 @@ def test_torch_state_saved_on_the_device_resumes_on_the_cpu(device):
     torch_run("adam_amsgrad", "cpu", "auto", range(3, STEPS), opt=resumed, tensors=on_cpu)
     assert_near({n: t.detach().cpu().numpy() for n, t in on_cpu.items()},
                 {n: t.detach().cpu().numpy() for n, t in tensors.items()}, f"resumed from {device}")
+
+
+def cuda_devices() -> list[str]:
+    return [d for d in torch_devices() if d.startswith("cuda")]
+
+
+@pytest.mark.parametrize("device", cuda_devices())
+@pytest.mark.parametrize("name", ["sgd_nesterov_wd", "adam_amsgrad", "ms_adam_warmup", "ms_momentum_groups"])
+def test_a_capturable_step_in_a_cuda_graph_equals_the_numpy_reference(device, name):
+    import torch
+
+    tensors = {n: torch.nn.Parameter(torch.tensor(v, device=device)) for n, v in initial().items()}
+    opt = optbridge.build(SPECS[name](), list(tensors.items()), capturable=True)
+    step = torch.compile(opt.step, fullgraph=True, mode="reduce-overhead")
+    for t in range(STEPS):
+        for n, g in gradients(t).items():
+            if tensors[n].grad is None:
+                tensors[n].grad = torch.tensor(g, device=device)
+            else:
+                tensors[n].grad.copy_(torch.tensor(g, device=device))  # static addresses for the graph
+        step()
+    assert opt.global_step == STEPS
+    assert_near({n: t.detach().cpu().numpy() for n, t in tensors.items()}, numpy_reference(name),
+                f"capturable CUDA graph on {device}")
 
 
 # -- TensorFlow --------------------------------------------------------------------------------
