@@ -23,6 +23,7 @@ from .dialects import mindspore as _mindspore_dialect  # registers the dialect c
 from .dialects import torch as _torch_dialect  # registers the dialect classes
 from .dialects.base import DialectOptimizer
 from .errors import BackendError, OptbridgeError
+from .importers import from_torch
 from .plugin import check_build_options, detect_backend, get_backend
 from .spec import GroupSpec, OptimizerSpec
 
@@ -31,6 +32,7 @@ __all__ = [
     "build",
     "keras",
     "from_dict",
+    "from_torch",
     "to_dict",
     "load",
     "save",
