@@ -122,8 +122,8 @@ def _group_names(groups: Sequence[Mapping[str, Any]], model: Any) -> tuple[list[
     lookup: dict[int, str] = {}
     if model is not None:
         model_names = []
-        for name, tensor in _model_names(model):
-            plain = plain_name(name)
+        for given_name, tensor in _model_names(model):
+            plain = plain_name(given_name)
             lookup.setdefault(id(tensor), plain)
             model_names.append(plain)
     out: list[list[str]] = []
@@ -132,7 +132,7 @@ def _group_names(groups: Sequence[Mapping[str, Any]], model: Any) -> tuple[list[
         given = group.get("param_names")
         names = []
         for pos, tensor in enumerate(tensors):
-            name: str | None = lookup.get(id(tensor)) if model is not None else None
+            name = lookup.get(id(tensor)) if model is not None else None
             if name is None and model is None and given is not None and pos < len(given):
                 name = plain_name(given[pos])
             if name is None:
