@@ -7,6 +7,7 @@ section 2a). Neither imports a framework when ``optbridge`` is imported.
 """
 from __future__ import annotations
 
+from .keras_optimizers import from_keras
 from .torch_optim import from_torch
 
-__all__ = ["from_torch"]
+__all__ = ["from_torch", "from_keras"]
