@@ -175,6 +175,18 @@ def test_groups_become_module_globs_and_parameters_outside_the_optimizer_stay_fr
     assert_runs_like(native, net, spec)  # 2.bias: torch leaves it, the spec's unassigned="frozen" too
 
 
+def test_a_compiled_model_imports_under_the_plain_models_names():
+    from optbridge.backends.torch.naming import plain_name as backend_rule
+    from optbridge.importers.torch_optim import plain_name
+
+    for name in ("_orig_mod.fc.weight", "encoder._orig_mod.fc.weight", "fc.bias", "_orig_mod_x.w"):
+        assert plain_name(name) == backend_rule(name)
+    net = model()
+    compiled = {f"_orig_mod.{n}": p for n, p in net.named_parameters()}
+    native = torch.optim.SGD([{"params": net[0].parameters()}, {"params": net[2].parameters(), "lr": 0.2}], lr=0.1)
+    assert optbridge.from_torch(native, compiled) == optbridge.from_torch(native, net)
+
+
 def test_the_last_group_takes_the_rest_and_tensor_options_become_numbers():
     net = model()
     native = torch.optim.SGD([{"params": [net[0].weight]}, {"params": [net[0].bias, *net[2].parameters()],
