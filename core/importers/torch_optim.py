@@ -350,17 +350,17 @@ def from_torch(optimizer: Any, model: Any = None, scheduler: Any = None, *, inte
     if schedulers is None and any("initial_lr" in g for g in groups):
         warnings.warn("from_torch: a scheduler drives this optimizer (its groups hold 'initial_lr') but none was "
                       "given; each group's current lr is imported as a constant (pass scheduler=)", stacklevel=2)
-    for index, group in enumerate(groups):
-        if schedulers is None:
-            continue
-        if any(_cycles_momentum(s) for s in schedulers):
-            _restore_momentum(values[index], defaults)
-        lr = group.get("initial_lr", group["lr"])
-        if len(schedulers) == 1:
-            values[index]["lr"] = _declare(schedulers[0], index, _plain(lr), interval)
-        else:
-            inner = [_declare(s, index, None, None) for s in schedulers]
-            values[index]["lr"] = declared.ChainedScheduler.declare(_plain(lr), interval=interval, schedulers=inner)
+    if schedulers is not None:
+        cycles = any(_cycles_momentum(s) for s in schedulers)
+        for index, group in enumerate(groups):
+            if cycles:
+                _restore_momentum(values[index], defaults)
+            lr = _plain(group.get("initial_lr", group["lr"]))
+            if len(schedulers) == 1:
+                values[index]["lr"] = _declare(schedulers[0], index, lr, interval)
+            else:
+                inner = [_declare(s, index, None, None) for s in schedulers]
+                values[index]["lr"] = declared.ChainedScheduler.declare(lr, interval=interval, schedulers=inner)
     names, model_names = _group_names(groups, model)
     selectors, frozen = _selectors(names, model_names)
     accepted = set(cls.argument_names())
