@@ -23,6 +23,7 @@ from .dialects import mindspore as _mindspore_dialect  # registers the dialect c
 from .dialects import torch as _torch_dialect  # registers the dialect classes
 from .dialects.base import DialectOptimizer
 from .errors import BackendError, OptbridgeError
+from .importers import from_keras, from_torch
 from .plugin import check_build_options, detect_backend, get_backend
 from .spec import GroupSpec, OptimizerSpec
 
@@ -31,6 +32,8 @@ __all__ = [
     "build",
     "keras",
     "from_dict",
+    "from_torch",
+    "from_keras",
     "to_dict",
     "load",
     "save",
