@@ -23,24 +23,15 @@ from typing import Any
 
 import torch
 
+from optbridge.dialects.torch.names import plain_name
 from optbridge.errors import SpecTypeError, SpecValueError
 
 __all__ = ["named_parameters", "dtype_name", "plain_name", "generated_name"]
-
-_COMPILED = "_orig_mod"
 
 
 def dtype_name(dtype: torch.dtype) -> str:
     """``float32`` for ``torch.float32``."""
     return str(dtype).replace("torch.", "")
-
-
-def plain_name(name: str) -> str:
-    """``name`` without the ``_orig_mod`` components a ``torch.compile``'d module adds:
-    ``encoder._orig_mod.fc.weight`` is ``encoder.fc.weight``."""
-    if _COMPILED not in name:
-        return name
-    return ".".join(part for part in name.split(".") if part != _COMPILED)
 
 
 def generated_name(group: int, position: int) -> str:

@@ -45,11 +45,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from ..dialects.base import dialect_registry
+from ..dialects.torch.names import plain_name
 from ..dialects.torch.optim import TorchOptimizer
 from ..dialects.torch.optim import lr_scheduler as declared
 from ..errors import SpecKeyError, SpecTypeError, SpecValueError
 
-__all__ = ["from_torch", "plain_name", "SCHEDULER_BOOKKEEPING"]
+__all__ = ["from_torch", "SCHEDULER_BOOKKEEPING"]
 
 #: group keys torch's schedulers write into ``param_groups`` (not hyperparameters)
 SCHEDULER_BOOKKEEPING = ("initial_lr", "max_lr", "min_lr", "max_momentum", "base_momentum")
@@ -97,16 +98,6 @@ def _native_class(obj: Any, module: str, what: str, known: Iterable[str]) -> str
 
 
 # -- names -------------------------------------------------------------------------------------
-def plain_name(name: str) -> str:
-    """``name`` without the ``_orig_mod`` components a ``torch.compile``'d module adds.
-
-    The torch backend's rule (``optbridge.backends.torch.naming.plain_name``, which core
-    does not import; ``tests/test_import_torch.py`` checks that both agree), so imported
-    selectors match the names the backend gives the plain model's parameters.
-    """
-    return ".".join(part for part in name.split(".") if part != "_orig_mod")
-
-
 def _model_names(model: Any) -> list[tuple[str, Any]]:
     """``(name, tensor)`` pairs of ``model``: a module, a ``{name: tensor}`` mapping or pairs."""
     if hasattr(model, "named_parameters"):
