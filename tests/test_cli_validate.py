@@ -84,6 +84,7 @@ def test_torch_style_selector_on_keras_paths_warns_and_fails(tmp_path, capsys):
         code, out, err = run(capsys, portable, "--strict", "--names", names_file(tmp_path, text))
         assert code == 0 and err == ""
         assert "[0] 1: " in out and "[1] 4: " in out
+        assert "[0] params={'role': 'weight', 'ndim': 4}, lr=0.01" in out
 
 
 def test_selectors_matching_nothing_are_all_listed(tmp_path, capsys):

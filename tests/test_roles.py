@@ -125,11 +125,6 @@ def test_wrong_selector_type_still_a_type_error():
 
 
 # -- the guide's network on NumPy (fallback), torch and Keras (types) -------------------------
-def _run(opt, layout_names, grads_of, steps=3):
-    for step in range(steps):
-        opt.step(grads_of(step))
-
-
 def test_guide_grouping_with_roles_equals_the_name_grouping_bitwise_on_numpy():
     names_groups = [
         {"order_params": "*"},
@@ -143,7 +138,8 @@ def test_guide_grouping_with_roles_equals_the_name_grouping_bitwise_on_numpy():
     for groups in (guide_groups(), names_groups):
         params = streams.as_dtype(streams.initial_params(layouts.guide, seed=0), "float32")
         opt = optbridge.build(guide_spec(groups), params)
-        _run(opt, None, lambda s: streams.as_dtype(streams.gradients(layouts.guide, s, seed=0), "float32"))
+        for step in range(3):
+            opt.step(streams.as_dtype(streams.gradients(layouts.guide, step, seed=0), "float32"))
         runs.append((resolved(opt), params))
     assert runs[0][0] == runs[1][0]
     assert all(runs[0][1][n].tobytes() == runs[1][1][n].tobytes() for n, _ in layouts.guide)
