@@ -55,7 +55,10 @@ def build(spec: DialectOptimizer | OptimizerSpec, params: Any, backend: str | No
         spec: a dialect optimizer (``nn.Momentum(...)``) or a canonical spec.
         params: the backend's named parameters: NumPy ``{name: ndarray}``; torch
             ``model.named_parameters()`` (or ``model.parameters()`` with
-            ``names=model``); TensorFlow variables.
+            ``names=model``); TensorFlow variables. Or the model itself, a torch
+            ``nn.Module`` or a Keras model: its parameters, named as above, each with
+            its role (``{"role": ...}`` selectors, :mod:`optbridge.roles`) from its
+            module's or layer's type.
         backend: a backend name; ``None`` asks the installed plugins which backend owns
             ``params``.
         **options: the backend's own build options, passed to its ``build`` (torch:

@@ -85,7 +85,8 @@ class BaseOptimizer(OptimizerAPI):
             if reason is not None:
                 raise SpecTypeError(f"the {self.backend_name} backend cannot train parameter {name!r}: {reason}")
         self.params: dict[str, Any] = dict(named)
-        self.engine = Engine(spec, [ParamInfo(n, tuple(self.ops.shape_of(a))) for n, a in named])
+        roles = self.param_roles(params)
+        self.engine = Engine(spec, [ParamInfo(n, tuple(self.ops.shape_of(a)), roles.get(n)) for n, a in named])
         #: where each host scalar of a step lives in the step's packed vector
         self.scalar_layout = ScalarLayout(self.engine)
         self.slots: dict[str, dict[str, Any]] = {
@@ -107,6 +108,13 @@ class BaseOptimizer(OptimizerAPI):
             f"the {self.backend_name} backend takes {{name: array}} or (name, array) pairs. "
             f"Received: {type(params).__name__}"
         )
+
+    def param_roles(self, params: Any) -> Mapping[str, str]:
+        """The role (:data:`optbridge.roles.ROLES`) of the parameters ``params`` names, by
+        name, where the backend knows them from a model's module or layer types; a name
+        left out gets the name/rank fallback of :mod:`optbridge.roles`. Default: ``{}``
+        (every role from the fallback)."""
+        return {}
 
     def check_param(self, name: str, array: Any) -> str | None:
         """Why ``array`` cannot be trained (wrong type, dtype), or ``None`` if it can."""

@@ -15,9 +15,15 @@ Subcommands:
   status 1 on any failure or error.
 * ``optbridge backends`` — installed backends (version, dtypes, kernels) and broken
   plugins with their errors.
-* ``optbridge validate CONFIG`` — load a config without building anything and print the
-  canonical algorithm and groups; exit status 1 with the error (and the path to the bad
-  key) on a bad config.
+* ``optbridge validate CONFIG [--layout NAME | --names FILE] [--steps N] [--strict]`` —
+  load a config without building anything and print the canonical algorithm and groups;
+  with parameter names (a built-in layout, or a file read by
+  :func:`optbridge.portability.read_names`) also the parameters each group resolves to,
+  and portability warnings on stderr (:func:`optbridge.portability.portability_warnings`:
+  a selector or default weight-decay filter matching nothing, a per-step list shorter than
+  ``--steps`` or the config's ``conform.steps``). Exit status 0: valid (warnings
+  included, unless ``--strict``); 1: a bad config, groups that do not resolve on the
+  names, or, with ``--strict``, any warning.
 * ``optbridge plot CONFIG -o lr.png [--steps N] [--steps-per-epoch K]`` — draw each
   group's learning rate (and weight decay, when it changes) over N optimizer steps
   (default: the longest per-step list, else 100); epoch-interval schedules advance every
@@ -48,7 +54,10 @@ from .conformance.cases import CASES, DTYPES, case_from_config, default_example,
 from .conformance.layouts import LAYOUTS
 from .conformance.report import any_failed, format_report
 from .conformance.runner import run_suite
+from .engine import Engine
 from .errors import OptbridgeError
+from .groups import ParamInfo
+from .portability import portability_warnings, read_names
 from .schedules.values import Constant, PerStep, Scheduled, Value
 from .spec import OptimizerSpec
 
@@ -81,8 +90,18 @@ def build_parser() -> argparse.ArgumentParser:
     backends = sub.add_parser("backends", help="installed backends and broken plugins")
     backends.set_defaults(handler=_backends)
 
-    check = sub.add_parser("validate", help="check a config and print its canonical form")
+    check = sub.add_parser("validate", help="check a config and print its canonical form",
+                           description="Check a config, print its canonical form and, given parameter names, "
+                                       "the groups they resolve to and portability warnings.")
     check.add_argument("config", metavar="CONFIG", help="config file (.json, .toml, .yaml)")
+    names = check.add_mutually_exclusive_group()
+    names.add_argument("--layout", choices=sorted(LAYOUTS), help="resolve the groups on a built-in layout")
+    names.add_argument("--names", metavar="FILE",
+                       help="resolve the groups on these names: 'NAME SHAPE [ROLE]' lines, or JSON {name: shape}")
+    check.add_argument("--steps", type=int, metavar="N",
+                       help="planned optimizer steps (default: the config's conform.steps): warn about shorter "
+                            "per-step lists")
+    check.add_argument("--strict", action="store_true", help="exit status 1 on any warning")
     check.set_defaults(handler=_validate)
 
     plot = sub.add_parser("plot", help="draw lr (and weight decay) per group over steps to a PNG",
@@ -344,6 +363,8 @@ def _describe(spec: OptimizerSpec) -> list[str]:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    if args.steps is not None and args.steps < 1:
+        return _error(f"--steps must be >= 1. Received: {args.steps}")
     try:
         data = read_config_file(args.config)
         settings = parse_conform_table(data["conform"]) if "conform" in data else None
@@ -351,6 +372,27 @@ def _validate(args: argparse.Namespace) -> int:
         spec = from_dict(data).to_canonical()
     except _BAD_CONFIG as exc:
         return _error(_located(args.config, exc))
+    params: list[ParamInfo] | None = None
+    source = ""
+    try:
+        if args.layout is not None:
+            params, source = [ParamInfo(n, tuple(s)) for n, s in LAYOUTS[args.layout]], f"layout {args.layout!r}"
+        elif args.names is not None:
+            params, source = read_names(args.names), args.names
+    except OSError as exc:
+        return _error(f"cannot read {args.names}: {exc.strerror or exc}")
+    except _BAD_CONFIG as exc:
+        return _error(str(exc))
+    steps = args.steps if args.steps is not None else settings.steps if settings is not None else None
+    warnings = portability_warnings(spec, params, steps)
+    resolution = None
+    if params is not None:
+        try:
+            resolution = Engine(spec, params).resolution
+        except _BAD_CONFIG as exc:
+            for warning in warnings:
+                print(f"optbridge: warning: {warning}", file=sys.stderr)
+            return _error(f"{args.config} on {source}: {exc}")
     print(f"{args.config}: valid")
     print(f"optimizer: {cls.qualname}")
     for line in _describe(spec):
@@ -358,7 +400,15 @@ def _validate(args: argparse.Namespace) -> int:
     if settings is not None:
         given = {k: v for k, v in dataclasses.asdict(settings).items() if v is not None}
         print("conform: " + ", ".join(f"{k}={v!r}" for k, v in given.items()))
-    return 0
+    if resolution is not None:
+        print(f"on {source} ({len(params or ())} parameters):")
+        for group in resolution.groups:
+            print(f"  [{group.index}] {len(group.names)}: " + ", ".join(group.names))
+        if resolution.frozen:
+            print("  frozen: " + ", ".join(resolution.frozen))
+    for warning in warnings:
+        print(f"optbridge: warning: {warning}", file=sys.stderr)
+    return 1 if warnings and args.strict else 0
 
 
 # -- plot --------------------------------------------------------------------------------

@@ -13,7 +13,11 @@ A group's ``params`` is a *selector*, never a framework object, so a config is p
   atomic groups and possessive quantifiers are refused (see :mod:`optbridge.patterns`).
 * ``{"name_contains": ["bn", "norm"]}`` — names containing any of the substrings.
 * ``{"ndim": 4}``, ``{"min_ndim": 2}``, ``{"max_ndim": 1}`` — by tensor rank.
-  Keys of one dict combine with AND: ``{"name_contains": "conv", "ndim": 4}``.
+* ``{"role": "norm"}``, ``{"role": ["bias", "norm"]}`` — by role (``bias``, ``norm``,
+  ``embedding``, ``weight``): from the model's module/layer types where the backend knows
+  them, else by the name/rank fallback of :mod:`optbridge.roles`.
+  Keys of one dict combine with AND: ``{"name_contains": "conv", "ndim": 4}``,
+  ``{"role": "weight", "ndim": 2}``.
 
 Resolution follows MindSpore's rules: no group may be empty, no parameter may be in two
 groups, ``order_params`` must hold exactly the grouped parameters, and a parameter that
@@ -31,6 +35,7 @@ from typing import Any
 
 from .errors import DuplicateParameterError, GroupError, SelectorTypeError
 from .patterns import compile_name_pattern
+from .roles import ROLES, param_roles
 
 __all__ = [
     "ParamInfo",
@@ -42,16 +47,19 @@ __all__ = [
     "resolve_groups",
 ]
 
-_DICT_KEYS = ("regex", "name_contains", "ndim", "min_ndim", "max_ndim")
+_DICT_KEYS = ("regex", "name_contains", "ndim", "min_ndim", "max_ndim", "role")
 _GLOB_CHARS = set("*?[")
 
 
 @dataclass(frozen=True)
 class ParamInfo:
-    """What resolution needs to know of a parameter: its name and shape."""
+    """What resolution needs to know of a parameter: its name, its shape and, where the
+    backend knows it from the model's module or layer types, its role (one of
+    :data:`optbridge.roles.ROLES`; ``None``: the name/rank fallback decides)."""
 
     name: str
     shape: tuple[int, ...]
+    role: str | None = None
 
 
 @dataclass(frozen=True)
@@ -118,6 +126,14 @@ def validate_selector(selector: Any, where: str) -> None:
                     f"{where}: 'name_contains' must be a string or a non-empty list of strings. "
                     f"Received: {selector['name_contains']!r}"
                 )
+        if "role" in selector:
+            roles = selector["role"]
+            roles = [roles] if isinstance(roles, str) else roles
+            if not isinstance(roles, (list, tuple)) or not roles or not all(r in ROLES for r in roles):
+                raise GroupError(
+                    f"{where}: 'role' must be one of {list(ROLES)} or a non-empty list of them. "
+                    f"Received: {selector['role']!r}"
+                )
         for key in ("ndim", "min_ndim", "max_ndim"):
             if key in selector:
                 v = selector[key]
@@ -145,7 +161,7 @@ def validate_selector(selector: Any, where: str) -> None:
     )
 
 
-def _match_dict(selector: Mapping[str, Any], info: ParamInfo) -> bool:
+def _match_dict(selector: Mapping[str, Any], info: ParamInfo, role: str) -> bool:
     if "regex" in selector and not compile_name_pattern(selector["regex"]).fullmatch(info.name):
         return False
     if "name_contains" in selector:
@@ -160,6 +176,10 @@ def _match_dict(selector: Mapping[str, Any], info: ParamInfo) -> bool:
         return False
     if "max_ndim" in selector and ndim > selector["max_ndim"]:
         return False
+    if "role" in selector:
+        roles = selector["role"]
+        if role not in ([roles] if isinstance(roles, str) else roles):
+            return False
     return True
 
 
@@ -181,7 +201,8 @@ def select(selector: Any, params: Sequence[ParamInfo], where: str = "selector") 
     validate_selector(selector, where)
     names = [p.name for p in params]
     if isinstance(selector, Mapping):
-        return [p.name for p in params if _match_dict(selector, p)]
+        roles = param_roles(params) if "role" in selector else {}
+        return [p.name for p in params if _match_dict(selector, p, roles.get(p.name, ""))]
     items = [selector] if isinstance(selector, str) else list(selector)
     known = set(names)
     out: list[str] = []
@@ -230,6 +251,8 @@ def resolve_groups(
     for p in params:
         if p.name in seen_names:
             raise GroupError(f"two parameters share the name {p.name!r}; names must be unique")
+        if p.role is not None and p.role not in ROLES:
+            raise GroupError(f"parameter {p.name!r} has the role {p.role!r}; a role is one of {list(ROLES)}")
         seen_names.add(p.name)
     selectors = ["*"] if groups is None else list(groups)
     indices = list(labels) if labels is not None else list(range(len(selectors)))

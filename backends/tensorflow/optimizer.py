@@ -57,7 +57,7 @@ from optbridge.spec import OptimizerSpec
 from . import ops as tf_ops
 from .kernels.base import Kernel, resolve_kernel
 from .native import load as native_ops
-from .params import named_variables, unwrap
+from .params import is_keras_layer, layer_roles, named_variables, unwrap
 
 __all__ = ["TensorFlowOptimizer", "SUPPORTED_DTYPES", "DEFAULT_HORIZON"]
 
@@ -154,9 +154,12 @@ class TensorFlowOptimizer(OptimizerAPI):
 
     Args:
         spec: a canonical :class:`~optbridge.spec.OptimizerSpec`.
-        params: ``model.trainable_variables`` (names from ``variable.path``), ``(name,
+        params: a Keras model (its ``trainable_variables``, each with its role from its
+            layer's type, :func:`~optbridge.backends.tensorflow.params.layer_roles`),
+            ``model.trainable_variables`` (names from ``variable.path``), ``(name,
             variable)`` pairs, or a ``{name: variable}`` mapping; ``tf.Variable`` or Keras 3
-            variables, float32 or float64.
+            variables, float32 or float64. Without a model, ``{"role": ...}`` selectors use
+            the name/rank fallback (:mod:`optbridge.roles`).
         kernels: ``{algorithm name: kernel}`` (the backend's registry).
         jit_compile: ``None`` uses each kernel's measured choice; ``True``/``False`` forces
             XLA on or off for the rule and the exact raw-op paths (not for fused or native ops).
@@ -195,7 +198,8 @@ class TensorFlowOptimizer(OptimizerAPI):
                 raise SpecTypeError(f"parameter {name!r} has a shape that is not fully defined: {v.shape}")
         self._given = dict(named)
         self._vars = {n: unwrap(v) for n, v in named}
-        self._engine = Engine(spec, [ParamInfo(n, tuple(v.shape)) for n, v in self._vars.items()])
+        roles = layer_roles(params) if is_keras_layer(params) else {}
+        self._engine = Engine(spec, [ParamInfo(n, tuple(v.shape), roles.get(n)) for n, v in self._vars.items()])
         self._graph = False  # a graph step has been traced: the device counter counts the steps
         self._order = tuple(self._engine.param_names)
         self._position = {n: i for i, n in enumerate(self._order)}

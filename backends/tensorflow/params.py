@@ -3,7 +3,8 @@
 Names come from ``variable.path`` (Keras 3 variables: ``"dense/kernel"``, and the
 ``tf.Variable`` of TF versions that have it), else from ``variable.name`` without the
 ``":0"`` suffix. A ``{name: variable}`` mapping or ``(name, variable)`` pairs keep the
-names given.
+names given. A Keras model (or any Keras layer) stands for its ``trainable_variables``,
+and :func:`layer_roles` gives each one's role (:mod:`optbridge.roles`) from its layer's type.
 """
 from __future__ import annotations
 
@@ -15,7 +16,11 @@ import tensorflow as tf
 
 from optbridge.errors import SpecTypeError
 
-__all__ = ["is_variable", "unwrap", "variable_name", "named_variables", "looks_like_tensorflow_params"]
+__all__ = ["is_variable", "is_keras_layer", "unwrap", "variable_name", "named_variables", "layer_roles",
+           "looks_like_tensorflow_params"]
+
+#: Keras layer classes whose every variable is a norm's (those this Keras version has).
+_NORM_LAYERS = ("BatchNormalization", "LayerNormalization", "GroupNormalization", "RMSNormalization")
 
 
 def _keras_variable_type() -> type[Any] | None:
@@ -29,6 +34,48 @@ def is_variable(obj: Any) -> bool:
         return True
     keras_variable = _keras_variable_type()
     return keras_variable is not None and isinstance(obj, keras_variable)
+
+
+def is_keras_layer(obj: Any) -> bool:
+    """Whether ``obj`` is a Keras 3 layer (a model is one)."""
+    keras = sys.modules.get("keras")
+    layer = getattr(getattr(keras, "layers", None), "Layer", None)
+    return isinstance(layer, type) and isinstance(obj, layer)
+
+
+def _sublayers(layer: Any) -> list[Any]:
+    """``layer`` and every layer inside it, depth first."""
+    out = [layer]
+    # Keras 3 tracks a layer's sublayers in ``_layers`` (``Model.layers`` is that list for models)
+    for child in getattr(layer, "_layers", None) or []:
+        out.extend(_sublayers(child))
+    return out
+
+
+def layer_roles(model: Any) -> dict[str, str]:
+    """The role of each of ``model.trainable_variables``, keyed by :func:`variable_name`.
+
+    Every variable of a ``BatchNormalization``, ``LayerNormalization``,
+    ``GroupNormalization`` or ``RMSNormalization`` (and their subclasses) is ``"norm"``,
+    the table of an ``Embedding`` ``"embedding"``; a rank-1 variable that is a layer's
+    ``bias`` attribute (``Dense``, ``Conv*``, ``EinsumDense``, ...) is ``"bias"``; any
+    other ``"weight"``.
+    """
+    keras = sys.modules["keras"]
+    norm_types = tuple(t for t in (getattr(keras.layers, n, None) for n in _NORM_LAYERS) if isinstance(t, type))
+    roles: dict[int, str] = {}
+    layers = _sublayers(model)
+    for layer in layers:
+        kind = "norm" if isinstance(layer, norm_types) else \
+            "embedding" if isinstance(layer, keras.layers.Embedding) else None
+        if kind is not None:
+            for var in layer.trainable_variables:
+                roles.setdefault(id(var), kind)
+    for layer in layers:
+        bias = getattr(layer, "bias", None)
+        if bias is not None and is_variable(bias) and len(bias.shape) == 1:
+            roles.setdefault(id(bias), "bias")
+    return {variable_name(v): roles.get(id(v), "weight") for v in model.trainable_variables}
 
 
 def unwrap(obj: Any) -> tf.Variable:
@@ -49,12 +96,15 @@ def variable_name(obj: Any) -> str:
 
 
 def named_variables(params: Any) -> list[tuple[str, Any]]:
-    """``[(name, variable)]`` from a mapping, ``(name, variable)`` pairs or variables.
+    """``[(name, variable)]`` from a mapping, ``(name, variable)`` pairs, variables, or a
+    Keras layer or model (its ``trainable_variables``).
 
     Raises:
         SpecTypeError: something is not a variable, a name is not a string, or two
             variables share a name (pass a ``{name: variable}`` mapping then).
     """
+    if is_keras_layer(params):
+        params = list(params.trainable_variables)
     if isinstance(params, Mapping):
         items = list(params.items())
     elif isinstance(params, Sequence) and not isinstance(params, (str, bytes)):
@@ -94,7 +144,10 @@ def named_variables(params: Any) -> list[tuple[str, Any]]:
 
 
 def looks_like_tensorflow_params(params: Any) -> bool:
-    """Whether ``params`` is a non-empty collection of variables (for backend detection)."""
+    """Whether ``params`` is a Keras layer or model, or a non-empty collection of variables
+    (for backend detection)."""
+    if is_keras_layer(params):
+        return True
     if isinstance(params, Mapping):
         values = list(params.values())
     elif isinstance(params, Sequence) and not isinstance(params, (str, bytes)):

@@ -103,6 +103,8 @@ if torch is not None:
 
     @hookimpl
     def optbridge_detect_backend(params: Any) -> str | None:
+        if isinstance(params, torch.nn.Module):
+            return "torch"
         if isinstance(params, Mapping):
             values = list(params.values())
         elif isinstance(params, (list, tuple)):

@@ -26,7 +26,14 @@ import torch
 from optbridge.dialects.torch.names import plain_name
 from optbridge.errors import SpecTypeError, SpecValueError
 
-__all__ = ["named_parameters", "dtype_name", "plain_name", "generated_name"]
+__all__ = ["named_parameters", "dtype_name", "plain_name", "generated_name", "module_roles"]
+
+_NORM_TYPES: tuple[type, ...] = tuple(
+    t for t in (getattr(torch.nn.modules.batchnorm, "_NormBase", None), torch.nn.LayerNorm, torch.nn.GroupNorm,
+                getattr(torch.nn, "RMSNorm", None))
+    if isinstance(t, type)
+)
+_EMBEDDING_TYPES: tuple[type, ...] = (torch.nn.Embedding, torch.nn.EmbeddingBag)
 
 
 def dtype_name(dtype: torch.dtype) -> str:
@@ -39,9 +46,36 @@ def generated_name(group: int, position: int) -> str:
     return f"param_groups.{group}.{position}"
 
 
+def module_roles(module: torch.nn.Module) -> dict[str, str]:
+    """The role (:mod:`optbridge.roles`) of each of ``module.named_parameters()``, by the
+    type of the module that owns it: every parameter of a ``BatchNorm*``/``SyncBatchNorm``/
+    ``InstanceNorm*`` (``_NormBase``), ``LayerNorm``, ``GroupNorm`` or ``RMSNorm`` is
+    ``"norm"``; of an ``Embedding`` or ``EmbeddingBag``, ``"embedding"``; elsewhere a rank-1
+    parameter whose own name contains ``bias`` (``bias``, ``in_proj_bias``,
+    ``bias_ih_l0``) is ``"bias"``, any other ``"weight"``. A parameter shared by several
+    modules takes the role of its first owner, the module ``named_parameters`` names it
+    after. Keys pass through :func:`plain_name`."""
+    roles: dict[int, str] = {}
+    for _, owner in module.named_modules():
+        for attribute, param in owner.named_parameters(recurse=False):
+            if id(param) in roles:
+                continue
+            if isinstance(owner, _NORM_TYPES):
+                roles[id(param)] = "norm"
+            elif isinstance(owner, _EMBEDDING_TYPES):
+                roles[id(param)] = "embedding"
+            elif param.dim() == 1 and "bias" in attribute.lower():
+                roles[id(param)] = "bias"
+            else:
+                roles[id(param)] = "weight"
+    return {plain_name(name): roles[id(param)] for name, param in module.named_parameters()}
+
+
 def named_parameters(params: Any, names: Any = None, *,
                      unnamed_group: int | None = None) -> list[tuple[str, torch.Tensor]]:
     """The accepted parameter forms as ``[(name, tensor)]``, each name and tensor once.
+
+    A module stands for its ``named_parameters()``.
 
     Names pass through :func:`plain_name`. ``unnamed_group``: tensors that neither the
     entry nor ``names`` names get :func:`generated_name` for that group index (the
@@ -60,6 +94,8 @@ def named_parameters(params: Any, names: Any = None, *,
                 else {p: n for n, p in names.items()}
         else:
             raise SpecTypeError(f"'names' must be a torch.nn.Module or a mapping. Received: {type(names).__name__}")
+    if isinstance(params, torch.nn.Module):
+        params = params.named_parameters()
     if isinstance(params, torch.Tensor):
         raise SpecTypeError("params must be named: pass model.named_parameters() or {name: tensor}, not a tensor")
     if isinstance(params, Mapping):

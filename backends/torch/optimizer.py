@@ -54,7 +54,7 @@ from .dispatch import COMPILE_THRESHOLD, run_unit
 from .fast_paths import as_kernel, table
 from .gather import gather
 from .graph import DEFAULT_HORIZON, GraphStep
-from .naming import dtype_name, named_parameters
+from .naming import dtype_name, module_roles, named_parameters
 from .param_groups import ParamGroup, new_group_spec, with_betas
 from .paths import PATHS
 from .units import LOW_DTYPES, Unit, allocate_state, build_units
@@ -90,7 +90,9 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
     directly to choose the path and options.
 
     Args:
-        params: ``model.named_parameters()``, a ``{name: tensor}`` mapping, or tensors /
+        params: a module (``model``: its ``named_parameters()``, with each parameter's
+            role from its module's type, :func:`~optbridge.backends.torch.naming.module_roles`),
+            ``model.named_parameters()``, a ``{name: tensor}`` mapping, or tensors /
             torch param groups together with ``names``.
         spec: a dialect optimizer (``optim.Adam(...)``, ``nn.Momentum(...)``) or a
             canonical :class:`~optbridge.spec.OptimizerSpec`.
@@ -102,7 +104,9 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
             then raise) or ``torch.float32``: float32 state and float32 arithmetic for
             float16/bfloat16 parameters, rounded back into the parameter each step.
         names: a module (or ``{name: tensor}``) naming the tensors when ``params`` holds
-            bare tensors, e.g. as ZeroRedundancyOptimizer's ``optimizer_class``.
+            bare tensors, e.g. as ZeroRedundancyOptimizer's ``optimizer_class``; a module
+            also gives the parameters' roles. Without a module, ``{"role": ...}``
+            selectors use the name/rank fallback (:mod:`optbridge.roles`).
         kernels: ``{algorithm: FastPath or update function}``; default: every registered
             algorithm (:func:`~optbridge.backends.torch.fast_paths.table`).
         compile_threshold: on ``"auto"``/``"native"``, a bucket with fewer elements than
@@ -157,7 +161,9 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
         self._names_arg = names
         self._named_params = dict(named)
         self._graph: GraphStep | None = None
-        self._engine = Engine(canonical, [ParamInfo(n, tuple(t.shape)) for n, t in named])
+        owner = params if isinstance(params, torch.nn.Module) else names
+        roles = module_roles(owner) if isinstance(owner, torch.nn.Module) else {}
+        self._engine = Engine(canonical, [ParamInfo(n, tuple(t.shape), roles.get(n)) for n, t in named])
         self._sync_views = self._sync if capturable else None
         self._check_kernels()
         groups = [ParamGroup(self._engine, i, {"params": [(n, self._named_params[n]) for n in g.names]},
