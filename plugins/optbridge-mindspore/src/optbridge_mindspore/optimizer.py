@@ -131,8 +131,9 @@ class MindSporeOptimizer(BaseOptimizer):
     # -- MindSpore's calling conventions ---------------------------------------------------------
     @property
     def parameters(self) -> tuple[Tensor, ...]:
-        """The trained parameters in :attr:`param_names` order (``nn.Optimizer.parameters``)."""
-        return tuple(self.params.values())
+        """The trained parameters in :attr:`param_names` order (``nn.Optimizer.parameters``;
+        with groups, MindSpore's order: group by group, then ``order_params``)."""
+        return tuple(self.params[n] for n in self.param_names)
 
     def step(self, grads: Any) -> dict[str, Tensor]:
         """One update. ``grads``: a tuple in :attr:`parameters` order or ``{name: Tensor}``.
