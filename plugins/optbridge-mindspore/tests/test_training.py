@@ -8,13 +8,13 @@ import mindspore as ms
 import numpy as np
 import pytest
 from mindspore import Parameter, Tensor, nn
-from optbridge_mindspore import MindSporeOptimizer, OptimizerCell
 
 import optbridge
 from optbridge.dialects.keras import optimizers
 from optbridge.dialects.mindspore import nn as ms_nn
 from optbridge.dialects.torch import optim
 from optbridge.errors import BackendError, SpecTypeError, StepInputError
+from optbridge_mindspore import MindSporeOptimizer, OptimizerCell
 
 RNG = np.random.default_rng(0)
 X = Tensor(RNG.standard_normal((6, 4)).astype(np.float32))
@@ -176,3 +176,41 @@ def test_parameters_it_cannot_train_are_refused_by_name(params):
     with pytest.raises(SpecTypeError, match="cannot train parameter 'w'") as info:
         MindSporeOptimizer(ms_nn.SGD(None, 0.1).to_canonical(), params)
     assert isinstance(info.value, TypeError)
+
+
+def test_a_kernel_another_plugin_adds_runs_as_the_fast_path():
+    """``optbridge_kernels("mindspore")`` reaches the optimizer; the kernel gets pre-processed
+    gradients and MindSpore scalars, and (here the shared rule itself) gives the rule's bits."""
+    from optbridge import plugin
+    from optbridge.algorithms import algorithm_registry
+    from optbridge_mindspore import ops
+
+    calls = []
+
+    def sgd_kernel(algorithm, params, grads, slots, scalars):
+        calls.append(len(params))
+        assert all(isinstance(v, Tensor) for v in scalars.values() if not isinstance(v, bool))
+        algorithm.update(ops, params, grads, slots, scalars)
+
+    class AddsAKernel:
+        @plugin.hookimpl
+        def optbridge_kernels(self, backend):
+            return {"sgd": sgd_kernel} if backend == "mindspore" else {}
+
+    assert "sgd" in algorithm_registry
+    plugin.reset()
+    plugin.get_plugin_manager().register(AddsAKernel(), name="adds-a-kernel")
+    try:
+        spec = ms_nn.SGD(None, learning_rate=0.1, momentum=0.9, weight_decay=0.01)
+        net = network()
+        start = initial(net)
+        opt = optbridge.build(spec, net.trainable_params())
+        recorded = [{p.name: RNG.standard_normal(p.shape).astype(np.float32) for p in net.trainable_params()}
+                    for _ in range(3)]
+        for grads in recorded:
+            opt({n: Tensor(g) for n, g in grads.items()})
+    finally:
+        plugin.reset()
+    assert calls == [4, 4, 4]
+    assert_bitwise(net, reference(ms_nn.SGD(None, learning_rate=0.1, momentum=0.9, weight_decay=0.01),
+                                  start, recorded)[-1])

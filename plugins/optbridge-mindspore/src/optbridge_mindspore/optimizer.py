@@ -75,9 +75,10 @@ class MindSporeOptimizer(BaseOptimizer):
 
     ``opt(grads)`` and ``opt.step(grads)`` take what ``mindspore.grad`` /
     ``value_and_grad`` return for :attr:`parameters` (a tuple in that order) or
-    ``{name: Tensor}``. :attr:`parameters` and calling make the optimizer usable where
-    ``nn.TrainOneStepCell`` expects an optimizer; :meth:`cell` gives an
-    ``nn.Optimizer`` for ``Model``.
+    ``{name: Tensor}``; a gradient that is missing or does not fit its parameter raises
+    ``StepInputError`` (a ``ValueError``) before anything changes. :attr:`parameters` and
+    calling make the optimizer usable where ``nn.TrainOneStepCell`` expects an optimizer;
+    :meth:`cell` gives an ``nn.Optimizer`` for ``Model``.
 
     Raises:
         SpecTypeError: (a ``TypeError``) a parameter is not a float32/float64 tensor.
@@ -134,15 +135,6 @@ class MindSporeOptimizer(BaseOptimizer):
         """The trained parameters in :attr:`param_names` order (``nn.Optimizer.parameters``;
         with groups, MindSpore's order: group by group, then ``order_params``)."""
         return tuple(self.params[n] for n in self.param_names)
-
-    def step(self, grads: Any) -> dict[str, Tensor]:
-        """One update. ``grads``: a tuple in :attr:`parameters` order or ``{name: Tensor}``.
-
-        Raises:
-            StepInputError: (a ``ValueError``) a gradient is missing or does not fit its
-                parameter; nothing has changed.
-        """
-        return super().step(grads)
 
     def __call__(self, grads: Any) -> Tensor:
         """``step(grads)``, returning ``Tensor(True)`` like ``nn.Optimizer.construct``.
