@@ -2,17 +2,10 @@
 
 Trains a network's ``Parameter``\\ s in place, in PYNATIVE mode, with every canonical
 optimizer algorithm's shared update rule over MindSpore kernels; CPU results are bitwise
-those of optbridge's NumPy reference in float32 and float64.
-
-::
-
-    import optbridge
-    from optbridge.dialects.torch import optim
-
-    opt = optbridge.build(optim.AdamW(None, lr=1e-3), net.trainable_params())
-    grad_fn = mindspore.value_and_grad(forward, None, opt.parameters)
-    loss, grads = grad_fn(x, y)
-    opt(grads)                                      # or opt.step(grads), opt.step({name: grad})
+those of optbridge's NumPy reference in float32 and float64. ``optbridge.build(spec,
+net.trainable_params())`` returns a :class:`MindSporeOptimizer`; ``opt(grads)`` takes the
+gradients ``mindspore.value_and_grad(forward, None, opt.parameters)`` returns, and
+``opt.cell()`` is an ``nn.Optimizer`` for ``Model`` (the README's examples).
 """
 from __future__ import annotations
 

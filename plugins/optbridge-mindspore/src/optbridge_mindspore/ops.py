@@ -44,10 +44,10 @@ __all__ = [
 name = "mindspore"
 #: the reductions add in NumPy's pairwise order (they are NumPy's)
 EXACT_SUM = True
-#: MindSpore 2.10's CPU kernels keep subnormals until some kernels (``Sqrt``, ``Abs``: measured)
-#: have run on a thread; from then on the kernels on that thread flush subnormal inputs and
-#: results to zero. Which thread runs a kernel is MindSpore's choice, so values below 1.2e-38
-#: (float32) / 2.2e-308 (float64) are held to the flushing rule: either may come out
+#: MindSpore 2.10's CPU kernels keep subnormals in a fresh process; once some kernels have run
+#: (``Sqrt``, ``Abs``: measured) later ones flush subnormal inputs and results to zero, or not,
+#: depending on the worker thread that runs them. Values below 1.2e-38 (float32) / 2.2e-308
+#: (float64) are therefore held to the flushing rule: either result may come out
 FLUSHES_SUBNORMALS = True
 
 
