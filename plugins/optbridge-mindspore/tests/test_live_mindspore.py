@@ -7,9 +7,10 @@ and the same float32 gradient stream: once through MindSpore's own optimizer, on
 through ``optbridge.build`` on the MindSpore backend. Pass rule (as the goldens'):
 within ``1e-6 + 1e-5·|x|`` of MindSpore after every step; the bitwise share is printed
 per dialect class (``pytest -s``) and must reach the share measured when this file was
-written. Cases MindSpore's CPU build cannot run (no CPU kernel) are skipped with
-MindSpore's message; three CPU kernels depart from MindSpore's documentation, and there
-MindSpore must equal optbridge run with the form the kernel computes (:data:`CPU_FORMS`).
+written (CI runs one case per class, :data:`LIVE_CASES`). Cases MindSpore's CPU build
+cannot run (no CPU kernel) are skipped with MindSpore's message; three CPU kernels depart
+from MindSpore's documentation, and there MindSpore must equal optbridge run with the
+form the kernel computes (:data:`CPU_FORMS`).
 
 The MindSpore backend must also equal the NumPy reference bit for bit on every case
 (torch- and Keras-dialect specs on MindSpore ``Parameter``\\ s are compared with it by the
@@ -21,6 +22,8 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import json
+import os
 from collections import defaultdict
 from pathlib import Path
 
@@ -76,7 +79,27 @@ def _dialect_class(entry) -> str:
     return entry["config"]["optimizer"].rsplit(".", 1)[1]
 
 
-@pytest.mark.parametrize("entry", GEN.CASES, ids=[e["name"] for e in GEN.CASES])
+#: CI runs, per dialect class, the first case MindSpore 2.10's CPU build ran when the goldens were
+#: recorded (``tests/goldens/mindspore_optimizers.json``; a class with none: its first case, skipped),
+#: and the CPU-form cases; ``OPTBRIDGE_MINDSPORE_FULL=1`` runs all of them
+FULL = os.environ.get("OPTBRIDGE_MINDSPORE_FULL") == "1"
+RECORDED_ERRORS = {c["name"] for c in json.loads((ROOT / "tests" / "goldens" / "mindspore_optimizers.json")
+                                                 .read_text())["cases"] if "error" in c}
+
+
+def _one_per_class(entries):
+    chosen = {}
+    for entry in entries:
+        held = chosen.setdefault(_dialect_class(entry), entry)
+        if held["name"] in RECORDED_ERRORS and entry["name"] not in RECORDED_ERRORS:
+            chosen[_dialect_class(entry)] = entry
+    return [e for e in entries if e in chosen.values() or e["name"] in CPU_FORMS]
+
+
+LIVE_CASES = GEN.CASES if FULL else _one_per_class(GEN.CASES)
+
+
+@pytest.mark.parametrize("entry", LIVE_CASES, ids=[e["name"] for e in LIVE_CASES])
 def test_mindspore_backend_against_mindspore_nn(entry):
     config, name = entry["config"], entry["name"]
     native = _parameters("")
