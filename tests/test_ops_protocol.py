@@ -97,7 +97,24 @@ def _jax() -> Adapter | None:
                    lambda v, dtype: jnp.asarray(v, dtype=dtype), compiled, exact_sum=getattr(ops, "EXACT_SUM", True))
 
 
-ADAPTERS = [a for a in (_numpy(), _torch(), _tensorflow(), _jax()) if a is not None]
+def _mindspore() -> Adapter | None:
+    try:
+        ms = importlib.import_module("mindspore")
+        ops = importlib.import_module("optbridge_mindspore.ops")
+    except ImportError:
+        return None
+
+    def compiled(fn):
+        # the MindSpore backend steps eagerly; this checks the ops inside a GRAPH_MODE function
+        return ms.jit(fn, capture_mode="ast")
+
+    return Adapter("mindspore", ops, lambda a: ms.Tensor(a.copy()), lambda a: ms.Parameter(ms.Tensor(a.copy())),
+                   lambda t: t.asnumpy() if hasattr(t, "asnumpy") else np.asarray(t), True,
+                   lambda v, dtype: ms.Tensor(np.asarray(v, dtype=dtype)), None,
+                   exact_sum=getattr(ops, "EXACT_SUM", False))
+
+
+ADAPTERS = [a for a in (_numpy(), _torch(), _tensorflow(), _jax(), _mindspore()) if a is not None]
 DTYPES = ("float32", "float64")
 
 
