@@ -2,8 +2,8 @@
 
 The shared update rules (``optbridge.algorithms``) and the gradient pre-processing run
 on this module eagerly (PYNATIVE), one MindSpore CPU kernel per primitive. MindSpore's
-``+ − · /`` and ``sqrt`` are correctly rounded in float32 and float64 and keep
-subnormals, so they are used as they are. Where MindSpore 2.10's CPU kernels depart
+``+ − · /`` and ``sqrt`` are correctly rounded in float32 and float64, so they are
+used as they are. Where MindSpore 2.10's CPU kernels depart
 from the protocol's rounding table (``optbridge.ops``), this module does what the table
 says instead:
 
