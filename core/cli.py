@@ -13,6 +13,13 @@ Subcommands:
   ``--cases`` runs the shipped case database instead (``-k TEXT`` keeps the case ids
   containing TEXT). Plugins that failed to load are listed under the header. Exit
   status 1 on any failure or error.
+* ``optbridge diff A B [--layout NAME] [--steps N] [--dtype float32|float64] [--seed N]
+  [--png PATH]`` — the dialect axes on which two configs differ (in words), the
+  per-parameter settings that differ on the layout (default ``tiny``), the per-step
+  deviation of B from A on one deterministic gradient stream (default 20 steps, float32)
+  with the first step beyond float32 noise, and A written in B's dialect (verified bit for
+  bit) or the axes B's dialect cannot express (:mod:`optbridge.diff`). Exit status 0 when
+  equal, 1 when they differ, 2 on bad input.
 * ``optbridge backends`` — installed backends (version, dtypes, kernels) and broken
   plugins with their errors.
 * ``optbridge validate CONFIG [--layout NAME | --names FILE] [--steps N] [--strict]`` —
@@ -50,7 +57,15 @@ from . import plugin
 from ._version import __version__
 from .algorithms.base import algorithm_registry
 from .config import from_dict, validate
-from .conformance.cases import CASES, DTYPES, case_from_config, default_example, parse_conform_table, read_config_file
+from .conformance.cases import (
+    CASES,
+    DTYPES,
+    MAX_CONFORM_STEPS,
+    case_from_config,
+    default_example,
+    parse_conform_table,
+    read_config_file,
+)
 from .conformance.layouts import LAYOUTS
 from .conformance.report import any_failed, format_report
 from .conformance.runner import run_suite
@@ -86,6 +101,23 @@ def build_parser() -> argparse.ArgumentParser:
     conform.add_argument("--cases", action="store_true", help="run the shipped case database instead of a config")
     conform.add_argument("-k", dest="filter", metavar="TEXT", help="with --cases: only case ids containing TEXT")
     conform.set_defaults(handler=_conform)
+
+    compared = sub.add_parser("diff", help="where two configs differ: dialect axes, first diverging step",
+                              description="Name every differing canonical flag or hyperparameter as a dialect "
+                                          "axis, run both configs on one deterministic gradient stream, report "
+                                          "the per-step deviation and the first step beyond float32 noise, and "
+                                          "write A in B's dialect where it can be (verified by running it). "
+                                          "Exit status 0: equal; 1: they differ; 2: bad input.")
+    compared.add_argument("config_a", metavar="A", help="config file (.json, .toml, .yaml)")
+    compared.add_argument("config_b", metavar="B", help="config file (.json, .toml, .yaml)")
+    compared.add_argument("--layout", choices=sorted(LAYOUTS), default="tiny",
+                          help="built-in parameter layout (default: tiny)")
+    compared.add_argument("--steps", type=int, default=DEFAULT_DIFF_STEPS, metavar="N",
+                          help=f"optimizer steps (default {DEFAULT_DIFF_STEPS})")
+    compared.add_argument("--dtype", choices=DTYPES, default="float32", help="dtype of the run (default float32)")
+    compared.add_argument("--seed", type=int, default=0, metavar="N", help="seed of the parameter and gradient streams")
+    compared.add_argument("--png", metavar="PNG", help="also draw the deviation over the steps to this PNG")
+    compared.set_defaults(handler=_diff)
 
     backends = sub.add_parser("backends", help="installed backends and broken plugins")
     backends.set_defaults(handler=_backends)
@@ -289,6 +321,46 @@ def _conform(args: argparse.Namespace) -> int:
     results = run_suite(backends, cases, dtypes)
     print(format_report(results))
     return 1 if any_failed(results) else 0
+
+
+# -- diff --------------------------------------------------------------------------------
+#: Steps ``diff`` runs both configs for unless ``--steps`` says.
+DEFAULT_DIFF_STEPS = 20
+
+
+def _diff(args: argparse.Namespace) -> int:
+    from .diff import check_runs, diff, format_report, load_optimizer, plot_deviation
+
+    def bad(message: str) -> int:
+        print(f"optbridge: error: {message}", file=sys.stderr)
+        return 2
+
+    for name, value, minimum in (("steps", args.steps, 1), ("seed", args.seed, 0)):
+        if value < minimum:
+            return bad(f"--{name} must be >= {minimum}. Received: {value}")
+    if args.steps > MAX_CONFORM_STEPS:
+        return bad(f"--steps must be <= {MAX_CONFORM_STEPS}. Received: {args.steps}")
+    layout = LAYOUTS[args.layout]
+    optimizers = []
+    for path in (args.config_a, args.config_b):
+        try:
+            optimizer = load_optimizer(path)
+            check_runs(optimizer, layout, args.steps)
+        except _BAD_CONFIG + (OSError, IndexError) as exc:
+            return bad(_located(path, exc))
+        optimizers.append(optimizer)
+    report = diff(optimizers[0], optimizers[1], layout, args.steps, args.dtype, args.seed,
+                  names=(args.config_a, args.config_b), layout_name=args.layout)
+    print(format_report(report))
+    if args.png:
+        try:
+            path = plot_deviation(report, args.png)
+        except OptbridgeError as exc:
+            return bad(str(exc))
+        except OSError as exc:
+            return bad(f"{args.png}: cannot write: {exc.strerror or exc}")
+        print(f"deviation plot: {path}")
+    return 0 if report.equal else 1
 
 
 # -- backends ----------------------------------------------------------------------------
