@@ -12,7 +12,10 @@ Subcommands:
   or the length of the config's shortest per-step list when that is fewer.
   ``--cases`` runs the shipped case database instead (``-k TEXT`` keeps the case ids
   containing TEXT). Plugins that failed to load are listed under the header. Exit
-  status 1 on any failure or error.
+  status 1 on any failure or error. ``--against torch|keras`` also runs the config's
+  optimizer as ``torch.optim`` / ``keras.optimizers`` itself on the same stream and prints
+  its agreement with the NumPy reference below the table (where the framework is installed;
+  a line says so where not; :mod:`optbridge.conformance.against`).
 * ``optbridge diff A B [--layout NAME] [--steps N] [--dtype float32|float64] [--seed N]
   [--png PATH]`` — the dialect axes on which two configs differ (in words), the
   per-parameter settings that differ on the layout (default ``tiny``), the per-step
@@ -57,10 +60,12 @@ from . import plugin
 from ._version import __version__
 from .algorithms.base import algorithm_registry
 from .config import from_dict, validate
+from .conformance.against import FRAMEWORKS, format_against, run_against
 from .conformance.cases import (
     CASES,
     DTYPES,
     MAX_CONFORM_STEPS,
+    CaseInfo,
     case_from_config,
     default_example,
     parse_conform_table,
@@ -100,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     conform.add_argument("--seed", type=int, metavar="N", help="seed of the parameter and gradient streams")
     conform.add_argument("--cases", action="store_true", help="run the shipped case database instead of a config")
     conform.add_argument("-k", dest="filter", metavar="TEXT", help="with --cases: only case ids containing TEXT")
+    conform.add_argument("--against", choices=sorted(FRAMEWORKS), metavar="FRAMEWORK",
+                         help="also run the origin framework's own optimizer (torch or keras) on the same "
+                              "stream, where installed")
     conform.set_defaults(handler=_conform)
 
     compared = sub.add_parser("diff", help="where two configs differ: dialect axes, first diverging step",
@@ -277,8 +285,9 @@ def _conform(args: argparse.Namespace) -> int:
     dtypes = tuple(args.dtype) if args.dtype else DTYPES
     note = ""
     if args.cases:
-        if args.config or args.layout or args.steps is not None or args.seed is not None:
-            return _error("--cases runs the shipped database; it takes no CONFIG, --layout, --steps or --seed")
+        if args.config or args.layout or args.steps is not None or args.seed is not None or args.against:
+            return _error("--cases runs the shipped database; it takes no CONFIG, --layout, --steps, --seed "
+                          "or --against")
         cases = [c for c in CASES if args.filter is None or args.filter in c.id]
         if not cases:
             return _error(f"no case id contains {args.filter!r}")
@@ -286,6 +295,8 @@ def _conform(args: argparse.Namespace) -> int:
     else:
         if args.filter is not None:
             return _error("-k filters --cases")
+        if args.against and not args.config:
+            return _error("--against runs a CONFIG's optimizer in its origin framework; name the CONFIG")
         for name, minimum in (("steps", 1), ("seed", 0)):
             value = getattr(args, name)
             if value is not None and value < minimum:
@@ -320,7 +331,25 @@ def _conform(args: argparse.Namespace) -> int:
     print()
     results = run_suite(backends, cases, dtypes)
     print(format_report(results))
-    return 1 if any_failed(results) else 0
+    status = 1 if any_failed(results) else 0
+    if args.against:
+        return max(status, _against(args.against, cases[0], dtypes))
+    return status
+
+
+def _against(framework: str, case: CaseInfo, dtypes: Sequence[str]) -> int:
+    """The native column of ``conform --against``: 1 when the framework disagrees or cannot run the config."""
+    print()
+    try:
+        results = run_against(from_dict(case.config), framework, case.layout_shapes, case.steps, case.seed, dtypes)
+    except ImportError as exc:
+        print(str(exc))
+        return 0
+    except _BAD_CONFIG as exc:
+        print(f"against {framework}: not comparable: {exc}")
+        return 1
+    print(format_against(framework, results))
+    return 0 if all(r.passed for r in results) else 1
 
 
 # -- diff --------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ import pytest
 
 import optbridge
 from optbridge.conformance import compare, streams
+from optbridge.conformance.against import keras_group_optimizers
 from optbridge.dialects.base import dialect_registry
 from optbridge.dialects.keras import optimizers
 from optbridge.dialects.keras.optimizers import schedules as ob_schedules
@@ -109,12 +110,11 @@ def keras_variables(start, names):
     return [tf.Variable(start[n].copy(), name=n) for n in names]
 
 
-def keras_optimizer(cls_name, kwargs, exclude):
-    """``keras.optimizers.<cls_name>(**kwargs)`` with ``exclude_from_weight_decay(var_names=exclude)``."""
-    keras = frameworks()[0]
-    opt = getattr(keras.optimizers, cls_name)(**kwargs)
-    if exclude:
-        opt.exclude_from_weight_decay(var_names=list(exclude))
+def keras_optimizer(spec):
+    """The Keras optimizer of an ungrouped Keras-dialect spec, built as ``optbridge conform
+    --against keras`` builds it (its arguments, its schedule as Keras's own,
+    ``exclude_from_weight_decay(var_names=...)``)."""
+    [(_, opt)] = keras_group_optimizers(spec, LAYOUT)
     return opt
 
 
@@ -165,7 +165,7 @@ def assert_matches_keras(case, seed, stats, backend="numpy"):
     """
     tf = frameworks()[1]
     case_id, cls_name, kwargs, schedule, exclude, _ = case
-    ours_lr, keras_lr = schedule_pair(schedule)
+    ours_lr, _ = schedule_pair(schedule)
     spec = getattr(optimizers, cls_name)(**_with_lr(kwargs, ours_lr), exclude_from_weight_decay=exclude)
     start = initial_values(seed)
     if backend == "numpy":
@@ -178,7 +178,7 @@ def assert_matches_keras(case, seed, stats, backend="numpy"):
         assert type(opt).__module__.startswith("optbridge.backends.tensorflow")
         where = f"tensorflow {case_id}"
     variables = keras_variables(start, NAMES)
-    reference = keras_optimizer(cls_name, _with_lr(kwargs, keras_lr), exclude)
+    reference = keras_optimizer(spec)
     for step in range(STEPS):
         grads = gradients(step, seed)
         if backend == "numpy":

@@ -129,7 +129,7 @@ def test_exclusion_patterns_decide_like_keras_on_tensorflow():
         ours = {k: v.copy() for k, v in start.items()}
         optbridge.build(spec, ours, backend="numpy").step(zero)
         variables = keras_live.keras_variables(start, NAMES)
-        reference = keras_live.keras_optimizer("SGD", dict(learning_rate=0.5, weight_decay=0.1), patterns)
+        reference = keras_live.keras_optimizer(spec)
         theirs = keras_live.apply_keras(reference, zero, NAMES, variables)
         for name in NAMES:
             kept = np.array_equal(theirs[name], start[name])

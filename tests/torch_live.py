@@ -19,8 +19,8 @@ import torch
 
 import optbridge
 from optbridge.conformance import compare, streams
+from optbridge.conformance.against import torch_param_groups
 from optbridge.dialects.torch import optim
-from optbridge.groups import ParamInfo, resolve_groups
 
 LAYOUT = (("conv.weight", (4, 3, 3)), ("conv.bias", (4,)), ("fc.weight", (5, 7)), ("fc.bias", (5,)))
 STEPS = 25
@@ -32,14 +32,6 @@ def groups(group0: dict, group1: dict) -> list[dict]:
     return [{"params": list(GROUPS_A), **group0}, {"params": "*", **group1}]
 
 
-def torch_groups(group0: dict, group1: dict, tensors: dict) -> list[dict]:
-    """The same groups as torch param-group dicts over ``tensors``, resolved by optbridge's rules."""
-    infos = [ParamInfo(n, s) for n, s in LAYOUT]
-    resolution = resolve_groups([g["params"] for g in groups(group0, group1)], infos)
-    return [{"params": [tensors[n] for n in resolved.names], **overrides}
-            for resolved, overrides in zip(resolution.groups, (group0, group1))]
-
-
 def run_both(cls_name: str, group0: dict, group1: dict, kwargs: dict, dtype: str,
              seed: int) -> Iterator[tuple[int, dict, dict]]:
     """Yield ``(step, ours, theirs)`` after every step (optbridge on the NumPy backend)."""
@@ -48,7 +40,8 @@ def run_both(cls_name: str, group0: dict, group1: dict, kwargs: dict, dtype: str
     ours = {k: v.copy() for k, v in start.items()}
     opt = optbridge.build(spec, ours, backend="numpy")
     tensors = {k: torch.tensor(v.copy(), requires_grad=True) for k, v in start.items()}
-    reference = getattr(torch.optim, cls_name)(torch_groups(group0, group1, tensors), foreach=False, **kwargs)
+    # the same groups as torch param-group dicts, as ``optbridge conform --against torch`` builds them
+    reference = getattr(torch.optim, cls_name)(torch_param_groups(spec, tensors, LAYOUT), foreach=False, **kwargs)
     for step in range(STEPS):
         grads = streams.as_dtype(streams.gradients(LAYOUT, step, seed), dtype)
         opt.step(grads)
