@@ -116,7 +116,13 @@ AXIS_WORDS: dict[str, tuple[str, dict[str, str]]] = {
     "beta/gamma decay filter": ("MindSpore's default weight-decay filter", {
         "True": "names containing 'beta' or 'gamma' are not decayed", "False": "every parameter is decayed"}),
     "host precision": ("precision of the host scalars (lr, bias corrections)", {
-        "float32": "float32, as MindSpore and Keras compute them", "float64": "float64 (Python floats)"}),
+        "float32": "as MindSpore and Keras compute them", "float64": "Python floats, as torch computes them"}),
+    "adam.nesterov": ("Nesterov momentum in Adam (MindSpore use_nesterov)", {
+        "True": "numerator β₁·m + (1 − β₁)·g", "False": "numerator m"}),
+    "sgd.nesterov": ("Nesterov momentum", {}),
+    "amsgrad": ("AMSGrad: the running maximum of v in the denominator", {}),
+    "centered": ("centered RMSProp (mean of g subtracted)", {}),
+    "maximize": ("maximize (gradients negated)", {}),
     "pre-processing": ("gradient pre-processing before the update", {}),
 }
 
