@@ -49,10 +49,9 @@ from .groups import ParamInfo
 from .schedules.values import Constant, PerStep
 from .spec import OptimizerSpec
 
-__all__ = ["Axis", "ParameterDifference", "StepDeviation", "Expression", "DiffReport", "axis_differences",
-           "parameter_differences", "run_deviation", "express", "check_runs", "load_optimizer", "diff", "format_report",
-           "plot_deviation",
-           "NOISE_ULPS"]
+__all__ = ["Axis", "ParameterDifference", "StepDeviation", "Expression", "DiffReport", "DECAY_AXES", "NOISE_ULPS",
+           "axis_differences", "parameter_differences", "any_decay", "run_deviation", "express", "check_runs",
+           "load_optimizer", "diff", "format_report", "plot_deviation"]
 
 #: float32 ulps (at a tensor's magnitude) added to the noise allowance, as the conformance rule does.
 NOISE_ULPS = 4
@@ -169,23 +168,32 @@ def _plain(value: str) -> str:
     return value[1:-1] if len(value) >= 2 and value[0] == value[-1] == "'" else value
 
 
-def _properties(spec: OptimizerSpec) -> dict[str, str]:
+#: Properties that change no number when no parameter is given weight decay.
+DECAY_AXES = ("weight_decay_form", "weight decay applied", "beta/gamma decay filter")
+
+
+def _properties(spec: OptimizerSpec, decayed: bool) -> dict[str, str]:
     props = {"algorithm": spec.algorithm.name, **canonical_properties(spec)}
     props["loss scale"] = repr(spec.loss_scale)
+    if not decayed:
+        for key in DECAY_AXES:
+            props.pop(key, None)
     # a pre-processing step that has nothing to do changes no number: centralization without
-    # a group asking for it, loss-scale division by 1
+    # a group asking for it, loss-scale division by 1, coupled decay of 0
     centralizing = any(g.grad_centralization for g in spec.groups or ())
     steps = [s for s in spec.preprocess if (s != "centralization" or centralizing)
-             and (s != "loss_scale" or spec.loss_scale != 1.0)]
+             and (s != "loss_scale" or spec.loss_scale != 1.0) and (s != "weight_decay" or decayed)]
     props["pre-processing"] = ", ".join(steps) or "none"
     return props
 
 
-def axis_differences(a: OptimizerSpec, b: OptimizerSpec) -> list[Axis]:
-    """The canonical properties on which ``a`` and ``b`` differ, as named dialect axes
-    (pre-processing steps that do nothing for a spec, such as loss-scale division by 1,
-    are left out)."""
-    pa, pb = _properties(a), _properties(b)
+def axis_differences(a: OptimizerSpec, b: OptimizerSpec, decayed: bool = True) -> list[Axis]:
+    """The canonical properties on which ``a`` and ``b`` differ, as named dialect axes.
+
+    Pre-processing steps that do nothing for a spec (loss-scale division by 1) are left
+    out, and with ``decayed=False`` (neither gives any parameter weight decay) so are the
+    weight-decay axes (:data:`DECAY_AXES`)."""
+    pa, pb = _properties(a, decayed), _properties(b, decayed)
     axes = []
     for key in list(pa) + [k for k in pb if k not in pa]:
         va, vb = pa.get(key, "—"), pb.get(key, "—")
@@ -221,6 +229,17 @@ def _settings(spec: OptimizerSpec, infos: Sequence[ParamInfo], steps: int) -> di
     return out
 
 
+def _both_settings(a: OptimizerSpec, b: OptimizerSpec, layout: streams.Layout,
+                   steps: int) -> tuple[dict[str, dict[str, list[Any]]], dict[str, dict[str, list[Any]]]]:
+    infos = [ParamInfo(n, tuple(s)) for n, s in layout]
+    return _settings(a, infos, steps), _settings(b, infos, steps)
+
+
+def any_decay(a: OptimizerSpec, b: OptimizerSpec, layout: streams.Layout, steps: int) -> bool:
+    """Whether ``a`` or ``b`` gives any parameter of ``layout`` weight decay in ``steps`` steps."""
+    return any(any(rows["weight decay"]) for side in _both_settings(a, b, layout, steps) for rows in side.values())
+
+
 def parameter_differences(a: OptimizerSpec, b: OptimizerSpec, layout: streams.Layout,
                           steps: int) -> list[ParameterDifference]:
     """Per-parameter settings (lr, weight decay given, centralization, group hyperparameters)
@@ -230,8 +249,7 @@ def parameter_differences(a: OptimizerSpec, b: OptimizerSpec, layout: streams.La
         GroupError (a ValueError): a spec's groups do not resolve on the layout.
         ScheduleExhaustedError: a per-step list is shorter than ``steps``.
     """
-    infos = [ParamInfo(n, tuple(s)) for n, s in layout]
-    sa, sb = _settings(a, infos, steps), _settings(b, infos, steps)
+    sa, sb = _both_settings(a, b, layout, steps)
     found: dict[tuple[str, int, str, str], list[str]] = {}
     values: dict[tuple[str, int, str, str], tuple[Any, Any]] = {}
     for name, _ in layout:
@@ -316,10 +334,13 @@ def _groups(a: OptimizerSpec, cls: type[DialectOptimizer], layout: streams.Layou
                 entry[lr_key] = _value_argument(g.lr)
             if g.weight_decay is not None:
                 entry["weight_decay"] = _value_argument(g.weight_decay)
-            if g.grad_centralization:
+            # a key B's groups do not take is left out: the difference it makes is then listed
+            if g.grad_centralization and "grad_centralization" in cls.group_keys:
                 entry["grad_centralization"] = True
             for key, value in g.overrides.items():
-                entry[_argument_for(key, names) or key] = value
+                arg = _argument_for(key, names) or key
+                if arg in cls.group_keys:
+                    entry[arg] = value
             out.append(entry)
         return out
     if a.decay_filter == "mindspore":
@@ -360,16 +381,21 @@ def _mismatch(a: OptimizerSpec, candidate: DialectOptimizer, layout: streams.Lay
     try:
         spec = candidate.to_canonical()
         # the per-parameter weight decay carries the beta/gamma filter's whole effect
-        axes = [x for x in axis_differences(a, spec) if x.key != "beta/gamma decay filter"]
+        axes = [x for x in axis_differences(a, spec, any_decay(a, spec, layout, steps))
+                if x.key != "beta/gamma decay filter"]
         return axes, parameter_differences(a, spec, layout, steps)
     except (TypeError, ValueError, KeyError):
         return None
 
 
-def _construct(cls: type[DialectOptimizer], args: Mapping[str, Any]) -> DialectOptimizer | None:
+def _construct(cls: type[DialectOptimizer], args: Mapping[str, Any],
+               refused: list[str] | None = None) -> DialectOptimizer | None:
+    """``cls(**args)``, or ``None`` when the class refuses them (the reason appended to ``refused``)."""
     try:
         return cls(**args)
-    except (TypeError, ValueError, KeyError):
+    except (TypeError, ValueError, KeyError) as exc:
+        if refused is not None:
+            refused.append(f"{cls.qualname}: {exc.args[0] if isinstance(exc, KeyError) and exc.args else exc}")
         return None
 
 
@@ -391,10 +417,11 @@ def express(a: DialectOptimizer, b: DialectOptimizer, layout: streams.Layout, st
     classes = [type(b)] + [cls for q, cls in sorted(dialect_registry.items())
                            if q.rsplit(".", 1)[0] == dialect and cls is not type(b)]
     best: tuple[int, DialectOptimizer, list[Axis], list[ParameterDifference]] | None = None
+    refused: list[str] = []
     for cls in classes:
         start = b.arguments if cls is type(b) else {}
         args = _candidate_arguments(spec_a, cls, start, layout)
-        candidate = _construct(cls, args)
+        candidate = _construct(cls, args, refused if cls is type(b) else None)
         if candidate is None:
             continue
         found = _mismatch(spec_a, candidate, layout, steps)
@@ -415,6 +442,9 @@ def express(a: DialectOptimizer, b: DialectOptimizer, layout: streams.Layout, st
         if score == 0:
             break
     if best is None:
+        if refused:
+            return Expression(dialect, candidate=b.qualname, missing=[Axis(
+                "arguments", "A's values as arguments", "", "", "", f"refused: {refused[0]}")])
         return Expression(dialect, missing=[Axis("algorithm", "canonical algorithm", spec_a.algorithm.name,
                                                  f"no {dialect} class lowers to it")])
     score, candidate, axes, settings = best
@@ -463,7 +493,7 @@ def diff(a: DialectOptimizer, b: DialectOptimizer, layout: streams.Layout, steps
     """Compare two dialect optimizers: axes, per-parameter settings, per-step deviation and,
     when they differ, A in B's dialect."""
     spec_a, spec_b = a.to_canonical(), b.to_canonical()
-    axes = axis_differences(spec_a, spec_b)
+    axes = axis_differences(spec_a, spec_b, any_decay(spec_a, spec_b, layout, steps))
     settings = parameter_differences(spec_a, spec_b, layout, steps)
     deviations = run_deviation(a, b, layout, steps, dtype, seed)
     report = DiffReport(names[0], names[1], a.qualname, b.qualname, spec_a.algorithm.name, spec_b.algorithm.name,

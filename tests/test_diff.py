@@ -200,3 +200,25 @@ def test_bad_input_exits_2_naming_the_file(tmp_path, capsys, b_config, argv, mes
     assert message in err
     if b_config is not None and not argv:
         assert "lrr" in err or "no.such" in err or "list" in err
+
+
+def test_a_group_key_b_does_not_take_is_listed_not_fatal():
+    """MindSpore's gradient centralization has no torch.optim argument: the translation
+    leaves it out and lists what that changes."""
+    a = optbridge.from_dict({"format_version": 1, "optimizer": "mindspore.nn.Adam", "learning_rate": 0.01,
+                             "params": [{"params": "conv*", "grad_centralization": True}, {"params": "*"}]})
+    expression = diff.express(a, optbridge.from_dict(TORCH_ADAM), TINY, 3)
+    assert expression.config is None and expression.candidate == "torch.optim.Adam"
+    assert [(s.setting, s.names) for s in expression.missing_settings if s.setting != "lr"] == \
+        [("gradient centralization", ("conv2.weight",))]
+    assert "centralization" in next(x for x in expression.missing if x.key == "pre-processing").a
+
+
+def test_weight_decay_axes_are_left_out_when_nothing_is_decayed():
+    keras_adam = optbridge.from_dict({"format_version": 1, "optimizer": "keras.optimizers.Adam"})
+    torch_adam = optbridge.from_dict({**TORCH_ADAM, "weight_decay": 0.0})
+    keys = {x.key for x in diff.diff(keras_adam, torch_adam, TINY, 3).axes}
+    assert not keys & {"weight_decay_form", "weight decay applied", "pre-processing"}
+    assert {"eps", "eps_placement", "moment_form", "host precision"} <= keys
+    decayed = {x.key for x in diff.diff(keras_adam, optbridge.from_dict(TORCH_ADAM), TINY, 3).axes}
+    assert {"weight_decay_form", "weight decay applied"} <= decayed
