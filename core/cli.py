@@ -12,10 +12,11 @@ Subcommands:
   or the length of the config's shortest per-step list when that is fewer.
   ``--cases`` runs the shipped case database instead (``-k TEXT`` keeps the case ids
   containing TEXT). Plugins that failed to load are listed under the header. Exit
-  status 1 on any failure or error. ``--against torch|keras`` also runs the config's
-  optimizer as ``torch.optim`` / ``keras.optimizers`` itself on the same stream and prints
-  its agreement with the NumPy reference below the table (where the framework is installed;
-  a line says so where not; :mod:`optbridge.conformance.against`).
+  status 1 on any failure or error. ``--against torch|keras|mindspore`` also runs the
+  config's optimizer as ``torch.optim`` / ``keras.optimizers`` / ``mindspore.nn`` itself
+  on the same stream and prints its agreement with the NumPy reference below the table
+  (where the framework is installed; a line says so where not;
+  :mod:`optbridge.conformance.against`).
 * ``optbridge diff A B [--layout NAME] [--steps N] [--dtype float32|float64] [--seed N]
   [--png PATH]`` — the dialect axes on which two configs differ (in words), the
   per-parameter settings that differ on the layout (default ``tiny``), the per-step
@@ -106,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     conform.add_argument("--cases", action="store_true", help="run the shipped case database instead of a config")
     conform.add_argument("-k", dest="filter", metavar="TEXT", help="with --cases: only case ids containing TEXT")
     conform.add_argument("--against", choices=sorted(FRAMEWORKS), metavar="FRAMEWORK",
-                         help="also run the origin framework's own optimizer (torch or keras) on the same "
+                         help="also run the origin framework's own optimizer (torch, keras or mindspore) on the same "
                               "stream, where installed")
     conform.set_defaults(handler=_conform)
 

@@ -1,21 +1,25 @@
-"""``optbridge conform CONFIG --against torch|keras``: the origin framework's own optimizer on the
-conformance stream, beside the backends.
+"""``optbridge conform CONFIG --against torch|keras|mindspore``: the origin framework's own
+optimizer on the conformance stream, beside the backends.
 
-A torch-dialect config is built as ``torch.optim.<Class>`` and a Keras-dialect config as
-``keras.optimizers.<Class>`` from the config's own arguments (the dialects keep the
-originals' names, so an argument passes through unchanged):
+A torch-dialect config is built as ``torch.optim.<Class>``, a Keras-dialect config as
+``keras.optimizers.<Class>`` and a MindSpore-dialect config as ``mindspore.nn.<Class>``
+(PYNATIVE mode, CPU) from the config's own arguments (the dialects keep the originals'
+names, so an argument passes through unchanged):
 
 * **groups** are resolved by optbridge's rules on the layout
   (:func:`optbridge.groups.resolve_groups`); torch gets one param-group dict per group with
   the group's own keys; Keras, which has no groups, gets one optimizer per group with the
-  group's values (:func:`torch_param_groups`, :func:`keras_group_optimizers`);
+  group's values (:func:`torch_param_groups`, :func:`keras_group_optimizers`); MindSpore
+  gets its own group dicts and ``order_params`` (:func:`mindspore_optimizer`, also the
+  builder of the MindSpore goldens);
 * **schedules**: a declared ``torch.optim.lr_scheduler`` becomes torch's scheduler on the
   optimizer, stepped after every optimizer step when its interval is ``"step"`` (the
   conformance run has no epochs, so an ``"epoch"`` scheduler is built, which sets its
   starting value, and never stepped, as on the backends); a
-  ``keras.optimizers.schedules`` object becomes Keras's own. A value with no native form
-  (a per-step list, a MindSpore schedule, a schedule in a group) is reported as not
-  comparable;
+  ``keras.optimizers.schedules`` object becomes Keras's own; MindSpore takes its schedules
+  (``nn.<LearningRateSchedule>``) and per-step lists natively. A value with no native form
+  (a per-step list on torch or Keras, another framework's schedule, a schedule in a torch
+  or Keras group) is reported as not comparable;
 * torch runs its single-tensor path (``foreach=False`` unless the config says otherwise),
   the path whose numbers the torch dialect reproduces; Keras's
   ``exclude_from_weight_decay`` is called with the config's patterns.
@@ -25,7 +29,7 @@ Both start from the stream's initial parameters and take its gradients
 the NumPy reference: float64 within ``1e-12·max|ref|`` per tensor; float32 within
 ``1e-6 + 1e-5·|ref|`` per element (the native CPU kernels fuse multiply-adds the canonical
 op order rounds twice, so a few last bits differ); bit-identical elements and the worst
-ulp distance are counted. MindSpore (``--against mindspore``) awaits its backend plugin.
+ulp distance are counted.
 """
 from __future__ import annotations
 
@@ -37,20 +41,23 @@ from typing import Any
 
 import numpy as np
 
+from ..config import to_dict
 from ..dialects.base import DialectOptimizer, to_data
 from ..dialects.torch.optim.lr_scheduler import TorchSchedule
 from ..errors import OptbridgeError
-from ..groups import ParamInfo, resolve_groups
+from ..groups import ParamInfo, resolve_groups, select
 from ..schedules.base import Schedule
 from . import compare, streams
 
-__all__ = ["FRAMEWORKS", "EXPECTED_DIFFERENCES", "NotComparableError", "AgainstResult", "torch_param_groups",
-           "keras_group_optimizers", "native_trajectory", "run_against", "format_against"]
+__all__ = ["FRAMEWORKS", "EXPECTED_DIFFERENCES", "NotComparableError", "FrameworkRefusal", "AgainstResult",
+           "torch_param_groups", "keras_group_optimizers", "mindspore_optimizer", "native_trajectory", "run_against",
+           "format_against"]
 
 #: ``--against`` name: (dialect prefix, module to import, the framework's optimizer namespace)
 FRAMEWORKS: dict[str, tuple[str, str, str]] = {
     "torch": ("torch.optim.", "torch", "torch.optim"),
     "keras": ("keras.optimizers.", "keras", "keras.optimizers"),
+    "mindspore": ("mindspore.nn.", "mindspore", "mindspore.nn"),
 }
 #: optbridge's own arguments (no native counterpart), left out of the native call.
 EXTENSIONS = ("params", "unassigned", "exclude_from_weight_decay")
@@ -61,6 +68,9 @@ EXTENSIONS = ("params", "unassigned", "exclude_from_weight_decay")
 EXPECTED_DIFFERENCES: dict[tuple[str, str], str] = {
     ("keras", "float64"): "Keras casts its float32 scalars to float64 variables' dtype and computes there; the "
                           "Keras dialect keeps float32 host scalars (optbridge.dialects.keras.optimizers)",
+    ("mindspore", "float64"): "MindSpore holds learning rates and hyperparameters as float32 Parameters, so float64 "
+                              "parameters step with float32-rounded scalars; the MindSpore dialect's float64 runs keep "
+                              "them in float64 (its goldens and formulas are float32)",
 }
 
 
@@ -68,9 +78,15 @@ class NotComparableError(OptbridgeError, ValueError):
     """The config cannot be run on the named framework (other dialect, value with no native form)."""
 
 
+class FrameworkRefusal(NotComparableError):
+    """The framework's own optimizer refuses to run the config in one dtype (MindSpore's CPU
+    kernels of several optimizers take float16/float32 only): that dtype's row says so."""
+
+
 @dataclass
 class AgainstResult:
-    """The native run of one dtype against the NumPy reference."""
+    """The native run of one dtype against the NumPy reference (``refused``: why the framework
+    did not run this dtype)."""
 
     dtype: str
     steps: int
@@ -81,6 +97,7 @@ class AgainstResult:
     failure: str = ""
     notes: list[str] = field(default_factory=list)
     expected: str = ""
+    refused: str = ""
 
     @property
     def passed(self) -> bool:
@@ -93,8 +110,9 @@ def _import(framework: str) -> Any:
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        raise ImportError(f"--against {framework}: {module} is not installed here (pip install {module}"
-                          f"{' tensorflow' if framework == 'keras' else ''}); the native column is left out") from exc
+        extra = {"keras": " tensorflow", "mindspore": ' "numpy<2"'}.get(framework, "")
+        raise ImportError(f"--against {framework}: {module} is not installed here (pip install {module}{extra}); "
+                          f"the native column is left out") from exc
 
 
 def _native_value(value: Any, where: str, framework: str) -> Any:
@@ -220,6 +238,78 @@ def _keras_trajectory(optimizer: DialectOptimizer, layout: streams.Layout, steps
     return out, []
 
 
+#: MindSpore arguments that take a tuple where a config holds a list
+_MINDSPORE_TUPLES = ("etas", "step_sizes", "eps")
+
+
+def _mindspore_value(nn: Any, value: Any) -> Any:
+    """A config value as MindSpore takes it: a schedule's config as the ``nn`` schedule object."""
+    if isinstance(value, Mapping) and "schedule" in value:
+        cls = getattr(nn, str(value["schedule"]).rsplit(".", 1)[1])
+        return cls(**{k: v for k, v in value.items() if k != "schedule"})
+    return value
+
+
+def mindspore_optimizer(config: Mapping[str, Any], parameters: Mapping[str, Any]) -> Any:
+    """The ``mindspore.nn`` optimizer a MindSpore-dialect config (its ``optbridge.to_dict`` form)
+    describes, over ``parameters`` (``{name: mindspore.Parameter}``): groups resolved by
+    optbridge's rules into MindSpore's group dicts (and ``order_params``), schedules as
+    ``nn`` schedule objects, ``nn.LARS`` around its ``base_optimizer`` with ``lars_filter``
+    as a function of the parameter's name."""
+    nn = importlib.import_module("mindspore.nn")
+    infos = [ParamInfo(n, tuple(p.shape)) for n, p in parameters.items()]
+    if "base_optimizer" in config:
+        wrapped = mindspore_optimizer(config["base_optimizer"], parameters)
+        arguments = {k: config[k] for k in ("epsilon", "coefficient", "use_clip") if k in config}
+        if config.get("lars_filter") is not None:
+            chosen = set(select(config["lars_filter"], infos))
+            arguments["lars_filter"] = lambda p: p.name in chosen
+        return nn.LARS(wrapped, **arguments)
+    from .. import from_dict
+
+    canonical = from_dict(dict(config)).to_canonical()
+    kwargs = {k: _mindspore_value(nn, v) for k, v in config.items()
+              if k not in ("format_version", "optimizer", "params", "unassigned")}
+    kwargs = {k: tuple(v) if k in _MINDSPORE_TUPLES and isinstance(v, list) else v for k, v in kwargs.items()}
+    groups = config.get("params")
+    if groups is None:
+        native: list[Any] = list(parameters.values())
+    else:
+        resolution = resolve_groups([g.params for g in canonical.groups], infos, order_params=canonical.order_params)
+        native = []
+        for group, resolved in zip([g for g in groups if "order_params" not in g], resolution.groups):
+            entry = {k: _mindspore_value(nn, v) for k, v in group.items() if k != "params"}
+            entry["params"] = [parameters[n] for n in resolved.names]
+            native.append(entry)
+        if canonical.order_params is not None:
+            native.append({"order_params": [parameters[n] for n in resolution.order]})
+    return getattr(nn, str(config["optimizer"]).rsplit(".", 1)[1])(native, **kwargs)
+
+
+def _mindspore_trajectory(optimizer: DialectOptimizer, layout: streams.Layout, steps: int, seed: int,
+                          dtype: str) -> tuple[list[dict[str, np.ndarray]], list[str]]:
+    ms = _import("mindspore")
+    ms.set_context(mode=ms.PYNATIVE_MODE, device_target="CPU")
+    start = streams.as_dtype(streams.initial_params(layout, seed), dtype)
+    parameters = {n: ms.Parameter(ms.Tensor(v.copy()), name=n) for n, v in start.items()}
+    native = mindspore_optimizer(to_dict(optimizer), parameters)
+    order = [p.name for p in native.parameters]
+    out = []
+    for step in range(steps):
+        grads = streams.as_dtype(streams.gradients(layout, step, seed), dtype)
+        try:
+            native(tuple(ms.Tensor(grads[n]) for n in order))
+        except (TypeError, ValueError, RuntimeError) as exc:
+            if step:
+                raise
+            lines = [line.strip() for line in str(exc).splitlines() if line.strip() and not set(line.strip()) <= {"-"}]
+            first = lines[0] if lines else type(exc).__name__
+            reason = next((line for line in lines if line.startswith("For ")), first)
+            raise FrameworkRefusal(f"{optimizer.qualname} does not run {dtype}: {reason[:200]}") from exc
+        out.append({n: p.asnumpy().copy() for n, p in parameters.items()})
+    return out, []
+
+
 def native_trajectory(optimizer: DialectOptimizer, framework: str, layout: streams.Layout, steps: int,
                       seed: int = 0, dtype: str = "float32") -> tuple[list[dict[str, np.ndarray]], list[str]]:
     """The native optimizer's parameters after every step, and notes on how it was run.
@@ -235,6 +325,8 @@ def native_trajectory(optimizer: DialectOptimizer, framework: str, layout: strea
                                  f"{optimizer.qualname}")
     if framework == "torch":
         return _torch_trajectory(optimizer, layout, steps, seed, dtype)
+    if framework == "mindspore":
+        return _mindspore_trajectory(optimizer, layout, steps, seed, dtype)
     return _keras_trajectory(optimizer, layout, steps, seed, dtype)
 
 
@@ -261,7 +353,11 @@ def run_against(optimizer: DialectOptimizer, framework: str, layout: streams.Lay
     """
     results = []
     for dtype in dtypes:
-        native, notes = native_trajectory(optimizer, framework, layout, steps, seed, dtype)
+        try:
+            native, notes = native_trajectory(optimizer, framework, layout, steps, seed, dtype)
+        except FrameworkRefusal as exc:
+            results.append(AgainstResult(dtype, steps, refused=str(exc)))
+            continue
         reference = _reference(optimizer, layout, steps, seed, dtype)
         result = AgainstResult(dtype, steps, notes=notes, expected=EXPECTED_DIFFERENCES.get((framework, dtype), ""))
         for step, (theirs, ours) in enumerate(zip(native, reference)):
@@ -291,6 +387,9 @@ def format_against(framework: str, results: Sequence[AgainstResult]) -> str:
              "dtype    steps  max rel dev  bit-identical  worst ulp  result"]
     notes: list[str] = []
     for r in results:
+        if r.refused:
+            lines.append(f"{r.dtype:8s} {'-':>5s}  {'-':>11s}  {'-':>13s}  {'-':>9s}  not run ({r.refused})")
+            continue
         share = f"{r.identical / r.total:.2%}" if r.total else "-"
         result = "agrees" if not r.failure else f"DIFFERS ({r.failure})"
         if r.failure and r.expected:

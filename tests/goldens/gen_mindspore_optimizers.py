@@ -2,8 +2,9 @@
 
 Run inside an environment with ``mindspore==2.10.0``, ``numpy<2`` and optbridge installed
 (``tox -e goldens``). Every case is an optbridge config; the script builds the same
-optimizer in MindSpore from it (group selectors resolved by optbridge, schedules by class
-name), feeds both the deterministic gradient stream of ``optbridge.conformance.streams``
+optimizer in MindSpore from it (``optbridge.conformance.against.mindspore_optimizer``, the
+builder of ``conform --against mindspore``: group selectors resolved by optbridge,
+schedules by class name), feeds both the deterministic gradient stream of ``optbridge.conformance.streams``
 and records every parameter after every step as float32 bit patterns.
 
 Output: ``tests/goldens/mindspore_optimizers.json``.
@@ -19,11 +20,10 @@ from pathlib import Path
 import numpy as np
 
 import mindspore
-from mindspore import Parameter, Tensor, nn
+from mindspore import Parameter, Tensor
 
-import optbridge
 from optbridge.conformance import layouts, streams
-from optbridge.groups import ParamInfo, resolve_groups, select
+from optbridge.conformance.against import mindspore_optimizer
 
 OUT = Path(__file__).with_name("mindspore_optimizers.json")
 STEPS = 8
@@ -125,8 +125,6 @@ CASES += [
     case("adafactor_groups_ignored_decay_and_loss_scale", "AdaFactor",
          params=[{"params": "conv*", "weight_decay": 0.1}, {"params": "*"}], weight_decay=0.02, loss_scale=4.0),
 ]
-#: Arguments MindSpore wants as tuples (configs hold lists).
-TUPLE_ARGUMENTS = ("etas", "step_sizes", "eps")
 
 
 # -- ms-only (H3): FTRL, ProximalAdagrad, Lamb, LARS --
@@ -178,53 +176,6 @@ CASES += [
 ]
 
 
-def ms_lars(config, parameters):
-    """``nn.LARS`` around the optimizer of ``base_optimizer``; selectors become filter functions."""
-    wrapped = ms_optimizer(config["base_optimizer"], parameters)
-    selector = config.get("lars_filter")
-    arguments = {k: config[k] for k in ("epsilon", "coefficient", "use_clip") if k in config}
-    if selector is not None:
-        chosen = set(select(selector, [ParamInfo(n, tuple(p.shape)) for n, p in parameters.items()]))
-        arguments["lars_filter"] = lambda p: p.name in chosen
-    return nn.LARS(wrapped, **arguments)
-
-
-def ms_value(value):
-    """Translate a config value into what MindSpore takes."""
-    if isinstance(value, dict) and "schedule" in value:
-        cls = getattr(nn, value["schedule"].rsplit(".", 1)[1])
-        return cls(**{k: v for k, v in value.items() if k != "schedule"})
-    return value
-
-
-def ms_optimizer(config, parameters):
-    """Build the MindSpore optimizer described by an optbridge config."""
-    if "base_optimizer" in config:
-        return ms_lars(config, parameters)
-    spec = optbridge.from_dict(config)
-    canonical = spec.to_canonical()
-    infos = [ParamInfo(name, tuple(p.shape)) for name, p in parameters.items()]
-    kwargs = {k: ms_value(v) for k, v in config.items()
-              if k not in ("format_version", "optimizer", "params", "unassigned")}
-    kwargs = {k: tuple(v) if k in TUPLE_ARGUMENTS and isinstance(v, list) else v for k, v in kwargs.items()}
-    groups = config.get("params")
-    if groups is None:
-        ms_params = list(parameters.values())
-    else:
-        selectors = [g.params for g in canonical.groups]
-        resolution = resolve_groups(selectors, infos, order_params=canonical.order_params)
-        ms_params = []
-        group_dicts = [g for g in groups if "order_params" not in g]
-        for group, resolved in zip(group_dicts, resolution.groups):
-            entry = {k: ms_value(v) for k, v in group.items() if k != "params"}
-            entry["params"] = [parameters[n] for n in resolved.names]
-            ms_params.append(entry)
-        if canonical.order_params is not None:
-            ms_params.append({"order_params": [parameters[n] for n in resolution.order]})
-    cls = getattr(nn, config["optimizer"].rsplit(".", 1)[1])
-    return cls(ms_params, **kwargs)
-
-
 def encode(array: np.ndarray) -> str:
     """float32 array -> base64 of its little-endian bytes (row-major)."""
     return base64.b64encode(np.ascontiguousarray(array, dtype="<f4").tobytes()).decode("ascii")
@@ -235,7 +186,7 @@ def run_case(entry):
     init = streams.as_dtype(streams.initial_params(layout, SEED), "float32")
     parameters = {name: Parameter(Tensor(init[name]), name=name) for name, _ in layout}
     try:
-        opt = ms_optimizer(entry["config"], parameters)
+        opt = mindspore_optimizer(entry["config"], parameters)
         order = [p.name for p in opt.parameters]
         trajectory = []
         for step in range(STEPS):

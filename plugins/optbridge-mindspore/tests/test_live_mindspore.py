@@ -34,6 +34,7 @@ from mindspore import Parameter, Tensor, nn
 
 import optbridge
 from optbridge.conformance import layouts, streams
+from optbridge.conformance.against import mindspore_optimizer
 
 ROOT = Path(__file__).resolve().parents[3]
 _spec = importlib.util.spec_from_file_location("gen_mindspore_optimizers",
@@ -103,7 +104,7 @@ LIVE_CASES = GEN.CASES if FULL else _one_per_class(GEN.CASES)
 def test_mindspore_backend_against_mindspore_nn(entry):
     config, name = entry["config"], entry["name"]
     native = _parameters("")
-    ms_opt = GEN.ms_optimizer(config, native)
+    ms_opt = mindspore_optimizer(config, native)
     order = [p.name for p in ms_opt.parameters]
     spec = optbridge.from_dict(config).to_canonical()
     if name in CPU_FORMS:
@@ -151,7 +152,7 @@ def test_the_documented_form_differs_where_the_cpu_kernel_departs(name):
     """The CPU forms above are real departures: optbridge's documented form differs there."""
     entry = next(e for e in GEN.CASES if e["name"] == name)
     native, ours = _parameters(""), dict(zip(NAMES, _parameters("optbridge.").values()))
-    ms_opt = GEN.ms_optimizer(entry["config"], native)
+    ms_opt = mindspore_optimizer(entry["config"], native)
     opt = optbridge.build(optbridge.from_dict(entry["config"]), ours)
     for step in range(GEN.STEPS):
         grads = _grads(step)
