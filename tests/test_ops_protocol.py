@@ -349,3 +349,47 @@ def test_writes_store_the_formula_and_return_the_array_to_use(adapter, dtype, wr
     if adapter.in_place:
         assert out is target
         _same_bits(adapter.read(target), want)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape, other", [
+    ((40000,), (40000,)),              # flat blocks, more than one, the last one short
+    ((300, 211), (300, 211)),          # flat blocks of a 2-d array
+    ((300, 211), (211,)),              # an operand broadcast along the leading axis: blocks of rows
+    ((5, 70, 130), (5, 1, 130)),       # an operand spanning the leading axis, broadcast inside
+    ((37,), (37,)),                    # smaller than a block: one piece
+])
+@pytest.mark.parametrize("write", ["assign_", "add_", "sub_", "mul_", "sub_scaled_"])
+def test_blockwise_is_the_unblocked_write(adapter, dtype, shape, other, write):
+    """``blockwise_(write, x, fn, *operands)`` stores exactly ``write(x, fn(*operands))``,
+    with ``x`` itself among the operands, a broadcast operand and a scalar."""
+    ops = adapter.ops
+    t = np.dtype(dtype).type
+    n = math.prod(shape)
+    x = np.resize(_values(dtype, seed=7), shape)
+    y = np.resize(_positive(dtype), shape)
+    z = np.resize(_values(dtype, seed=8), other)
+    alpha = t(0.37)
+    s = adapter.scalar_of(float(alpha), dtype)
+
+    def fn(x, y, z):
+        return ops.div(x * s - z, ops.sqrt(y) + s)
+
+    def target_write(name):
+        if name == "sub_scaled_":
+            return lambda x, d: ops.sub_scaled_(x, d, s)
+        return getattr(ops, name)
+
+    # the reference in one piece (``sub_scaled_``'s formula spelled out: NumPy's blocks it too)
+    value = fn(adapter.array(x), adapter.array(y), adapter.array(z))
+    if write == "sub_scaled_":
+        want = adapter.read(ops.sub_(adapter.target(x), value * s))
+    else:
+        want = adapter.read(getattr(ops, write)(adapter.target(x), value))
+    target = adapter.target(x)
+    out = ops.blockwise_(target_write(write), target, fn, target, adapter.array(y), adapter.array(z))
+    assert n > 16384 or shape == (37,)
+    _same_bits(adapter.read(out), want)
+    if adapter.in_place:
+        assert out is target
+        _same_bits(adapter.read(target), want)

@@ -4,6 +4,13 @@ Every primitive is one NumPy ufunc or reduction in the array's dtype. Writes are
 (``out=`` or augmented assignment) and return the same array. ``sum`` is ``np.sum`` with
 the array's dtype, NumPy's pairwise order for a contiguous array: the order the protocol
 names. ``sign`` gives ``+0`` for ``±0``; ``maximum``/``minimum`` propagate NaN.
+
+**Memory.** NumPy has no fused ``x − d·α``, so a write of an expression stores its
+temporaries. :func:`blockwise_`, and ``sub_scaled_``/``add_scaled_`` through it, evaluate
+the expression :data:`BLOCK` elements at a time (contiguous arrays of equal shapes as
+flat blocks, broadcast operands by blocks of leading-axis slices): the extra memory of
+such a write is a few blocks (64 KiB each in float32) whatever the array's size. Each
+element is computed by the same ufuncs either way, so the numbers do not change.
 """
 from __future__ import annotations
 
@@ -13,6 +20,11 @@ from typing import Any
 import numpy as np
 
 name = "numpy"
+
+#: elements per block of :func:`blockwise_` (64 KiB of float32, about NumPy's ufunc buffer
+#: size of 8192 elements times 2: small enough to stay in a core's L2 cache, large enough
+#: that the per-block call overhead is a few per cent of the arithmetic)
+BLOCK = 16384
 
 
 def scalar(value: float, like: np.ndarray) -> np.generic:
@@ -141,10 +153,39 @@ def mul_(x: np.ndarray, y: Any) -> np.ndarray:
 
 
 def sub_scaled_(x: np.ndarray, delta: np.ndarray, alpha: Any) -> np.ndarray:
-    x -= delta * alpha
-    return x
+    return blockwise_(sub_, x, lambda d: d * alpha, delta)
 
 
 def add_scaled_(x: np.ndarray, delta: np.ndarray, alpha: Any) -> np.ndarray:
-    x += delta * alpha
+    return blockwise_(add_, x, lambda d: d * alpha, delta)
+
+
+def blockwise_(write: Callable[[np.ndarray, Any], np.ndarray], x: np.ndarray, fn: Callable[..., Any],
+               *operands: Any) -> np.ndarray:
+    """``write(x, fn(*operands))``, :data:`BLOCK` elements at a time (module docstring).
+
+    Flat blocks when ``x`` and every array operand are C-contiguous of ``x``'s shape;
+    otherwise blocks of whole slices along ``x``'s first axis, an operand sliced with them
+    where it spans that axis and passed whole where it broadcasts along it. Anything else
+    (a non-contiguous ``x``, an operand whose first axis neither matches nor broadcasts)
+    is evaluated in one piece.
+    """
+    arrays = [i for i, o in enumerate(operands) if isinstance(o, np.ndarray) and o.ndim > 0]
+    if x.size <= BLOCK or not x.flags.c_contiguous:
+        return write(x, fn(*operands))
+    if all(operands[i].shape == x.shape and operands[i].flags.c_contiguous for i in arrays):
+        flat_x = x.reshape(-1)
+        flat = [o.reshape(-1) if i in arrays else o for i, o in enumerate(operands)]
+        for start in range(0, x.size, BLOCK):
+            part = slice(start, start + BLOCK)
+            write(flat_x[part], fn(*(o[part] if i in arrays else o for i, o in enumerate(flat))))
+        return x
+    rows = x.shape[0]
+    spans = [i for i in arrays if operands[i].ndim == x.ndim and operands[i].shape[0] == rows]
+    if any(operands[i].ndim == x.ndim and operands[i].shape[0] not in (1, rows) for i in arrays):
+        return write(x, fn(*operands))
+    step = max(1, BLOCK // (x.size // rows))
+    for start in range(0, rows, step):
+        part = slice(start, start + step)
+        write(x[part], fn(*(o[part] if i in spans else o for i, o in enumerate(operands))))
     return x

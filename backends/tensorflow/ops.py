@@ -277,3 +277,7 @@ def add_scaled_(x: Any, delta: Any, alpha: Any) -> Any:
                                                 use_locking=False)
         return x
     return x + delta * alpha
+
+
+def blockwise_(write: Callable[..., Any], x: Any, fn: Callable[..., Any], *operands: Any) -> Any:
+    return write(x, fn(*operands))

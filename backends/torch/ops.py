@@ -223,3 +223,7 @@ def sub_scaled_(x: torch.Tensor, delta: torch.Tensor, alpha: Any) -> torch.Tenso
 
 def add_scaled_(x: torch.Tensor, delta: torch.Tensor, alpha: Any) -> torch.Tensor:
     return x.add_(delta * alpha)
+
+
+def blockwise_(write: Callable[..., Any], x: torch.Tensor, fn: Callable[..., Any], *operands: Any) -> Any:
+    return write(x, fn(*operands))
