@@ -38,7 +38,9 @@ value on every backend.
 
 It is ``ops.sub_(p, <the expression>)`` on every backend, with the same numbers; NumPy
 evaluates it a block at a time, so the step's extra memory is a few blocks instead of
-one array per temporary (``benchmarks/memory.py``). An in-place write to a temporary the
+one array per temporary (``benchmarks/memory.py``). :meth:`Ops.blockwise` does the same
+for an expression the rule keeps (a new array), and :meth:`Ops.norm` takes the dtype to
+accumulate in, so a float32 array's float64 norm needs no float64 copy. An in-place write to a temporary the
 rule formed itself (``ops.add_(ops.sqrt(v), s["eps"])``) likewise saves an array on
 NumPy and torch and is the plain expression elsewhere.
 
@@ -164,9 +166,11 @@ class Ops(Protocol):
         """The left-to-right sum along ``axis`` in ``x``'s dtype (a C loop's ``s += x[i]``),
         with ``axis`` removed."""
 
-    def norm(self, x: Array) -> Scalar:
-        """``√(Σ x·x)`` as a 0-d array in ``x``'s dtype: the squares, then :meth:`sum`, then
-        :meth:`sqrt`."""
+    def norm(self, x: Array, dtype: str | None = None) -> Scalar:
+        """``√(Σ c·c)`` with ``c = astype(x, dtype)`` (``dtype`` ``None``: ``c = x``), as a
+        0-d array in ``c``'s dtype: the conversion, the squares, then :meth:`sum`, then
+        :meth:`sqrt` (the numbers of ``norm(astype(x, dtype))``; NumPy never forms ``c``
+        whole, see "Memory")."""
 
     # -- control ----------------------------------------------------------------------------
     def cond(self, flag: Any, if_true: Callable[[], Array], if_false: Callable[[], Array]) -> Array:
@@ -210,6 +214,11 @@ class Ops(Protocol):
         blocks of ``BLOCK`` elements; the other backends in one piece (their compilers
         fuse the expression, or their executors free each temporary after its last use).
         """
+
+    def blockwise(self, fn: Callable[..., Array], *operands: Array | Scalar) -> Array:
+        """``fn(*operands)``, a new array of the operands' broadcast shape, for an
+        elementwise ``fn`` as in :meth:`blockwise_` (there is no array to write it into):
+        NumPy allocates the result and evaluates ``fn`` into it a block at a time."""
 
 
 #: the primitive names of the protocol, in declaration order

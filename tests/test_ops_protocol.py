@@ -286,6 +286,45 @@ def test_sum_and_norm(adapter, dtype, n):
         assert abs(float(got_norm) - float(want_norm)) <= n * np.finfo(dtype).eps * float(want_norm)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64", None])
+@pytest.mark.parametrize("shape", [(12345,), (16385,), (513, 257), (3, 200, 300), (1000003,)])
+def test_norm_in_a_dtype_is_the_norm_of_the_converted_array(adapter, shape, dtype):
+    """``norm(x, dtype)`` is ``norm(astype(x, dtype))`` bit for bit, past NumPy's block size
+    (which it squares a block at a time) and for shapes whose pairwise split is uneven."""
+    ops = adapter.ops
+    x = (np.random.default_rng(math.prod(shape)).standard_normal(shape)
+         * np.exp(np.random.default_rng(1).uniform(-8, 8, shape))).astype(np.float32)
+    x.flat[:4] = [0.0, -0.0, 1e-30, -3.5]
+    got = adapter.read(ops.norm(adapter.array(x), dtype))
+    want = adapter.read(ops.norm(ops.astype(adapter.array(x), dtype) if dtype else adapter.array(x)))
+    _same_bits(np.asarray(got).reshape(()), np.asarray(want).reshape(()))
+    if adapter.exact_sum:
+        c = x.astype(dtype or x.dtype)
+        _same_bits(np.asarray(got).reshape(()), np.sqrt(np.sum(c * c, dtype=c.dtype)).reshape(()))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shapes", [
+    [(40000,), (40000,)],              # flat blocks
+    [(300, 211), (300, 1), (1, 211)],  # a factored estimate: row and column statistics
+    [(5, 70, 130), (5, 70, 1), (5, 1, 130), (5, 1, 1)],
+    [(37,), (37,)],                    # one piece
+])
+def test_blockwise_is_the_expression(adapter, dtype, shapes):
+    """``blockwise(fn, *operands)`` is ``fn(*operands)``, a new array of the broadcast shape."""
+    ops = adapter.ops
+    arrays = [np.resize(_positive(dtype) if i else _values(dtype, seed=9), shape) for i, shape in enumerate(shapes)]
+    one = adapter.scalar_of(1.0, dtype)
+
+    def fn(g, *stats):
+        estimate = stats[0] if len(stats) == 1 else ops.div(stats[0] * stats[1], stats[2] if len(stats) > 2 else one)
+        return ops.div(one, ops.sqrt(ops.maximum(estimate, one * one))) * g
+
+    want = adapter.read(fn(*(adapter.array(a) for a in arrays)))
+    got = adapter.read(ops.blockwise(fn, *(adapter.array(a) for a in arrays)))
+    _same_bits(got, want)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_axis_reductions(adapter, dtype):
     ops = adapter.ops

@@ -6,11 +6,14 @@ the array's dtype, NumPy's pairwise order for a contiguous array: the order the 
 names. ``sign`` gives ``+0`` for ``±0``; ``maximum``/``minimum`` propagate NaN.
 
 **Memory.** NumPy has no fused ``x − d·α``, so a write of an expression stores its
-temporaries. :func:`blockwise_`, and ``sub_scaled_``/``add_scaled_`` through it, evaluate
-the expression :data:`BLOCK` elements at a time (contiguous arrays of equal shapes as
-flat blocks, broadcast operands by blocks of leading-axis slices): the extra memory of
-such a write is a few blocks (64 KiB each in float32) whatever the array's size. Each
-element is computed by the same ufuncs either way, so the numbers do not change.
+temporaries. :func:`blockwise_`, and ``sub_scaled_``/``add_scaled_`` through it, and
+:func:`blockwise` (a new array) evaluate the expression :data:`BLOCK` elements at a time
+(contiguous arrays of equal shapes as flat blocks, broadcast operands by blocks of
+leading-axis slices): the extra memory of such a write is a few blocks (64 KiB each in
+float32) whatever the array's size. Each element is computed by the same ufuncs either
+way, so the numbers do not change. :func:`norm` squares (and converts) a large
+contiguous array a block at a time too: it follows NumPy's pairwise recursion
+(:func:`_pairwise_squares`), so the sum is ``np.sum``'s to the bit.
 """
 from __future__ import annotations
 
@@ -124,8 +127,30 @@ def sequential_sum(x: np.ndarray, axis: int) -> np.ndarray:
     return np.take(np.cumsum(x, axis=axis, dtype=x.dtype), -1, axis=axis)
 
 
-def norm(x: np.ndarray) -> np.ndarray:
-    return np.sqrt(np.sum(x * x, dtype=x.dtype))
+def norm(x: np.ndarray, dtype: str | None = None) -> np.ndarray:
+    x = np.asarray(x)
+    wide = x.dtype if dtype is None else np.dtype(dtype)
+    if x.size <= BLOCK or not x.flags.c_contiguous:
+        c = x.astype(wide, copy=False)
+        return np.sqrt(np.sum(c * c, dtype=wide))
+    return np.sqrt(wide.type(0.0) + _pairwise_squares(x.reshape(-1), 0, x.size, wide))
+
+
+def _pairwise_squares(flat: np.ndarray, start: int, size: int, dtype: np.dtype) -> Any:
+    """``Σ c·c`` over ``flat[start:start + size]`` converted to ``dtype``, in the order of
+    ``np.sum`` over the whole array (``pairwise_sum`` in NumPy's ``loops_utils.h.src``: a
+    run longer than 128 values is split at ``n/2`` rounded down to a multiple of 8 and
+    the halves' sums added): the recursion is followed down to runs of at most
+    :data:`BLOCK` values, each summed by ``np.sum`` (which continues the same recursion
+    from ``+0``; a ``+0`` start changes only the sign of a zero sum, and the caller's
+    ``+0 + total``, NumPy's identity, makes that ``+0`` anyway)."""
+    if size <= BLOCK:
+        c = flat[start:start + size].astype(dtype, copy=False)
+        return np.sum(c * c, dtype=dtype)
+    half = size // 2
+    half -= half % 8
+    return (_pairwise_squares(flat, start, half, dtype)
+            + _pairwise_squares(flat, start + half, size - half, dtype))
 
 
 def cond(flag: Any, if_true: Callable[[], Any], if_false: Callable[[], Any]) -> Any:
@@ -162,30 +187,62 @@ def add_scaled_(x: np.ndarray, delta: np.ndarray, alpha: Any) -> np.ndarray:
 
 def blockwise_(write: Callable[[np.ndarray, Any], np.ndarray], x: np.ndarray, fn: Callable[..., Any],
                *operands: Any) -> np.ndarray:
-    """``write(x, fn(*operands))``, :data:`BLOCK` elements at a time (module docstring).
-
-    Flat blocks when ``x`` and every array operand are C-contiguous of ``x``'s shape;
-    otherwise blocks of whole slices along ``x``'s first axis, an operand sliced with them
-    where it spans that axis and passed whole where it broadcasts along it. Anything else
-    (a non-contiguous ``x``, an operand whose first axis neither matches nor broadcasts)
-    is evaluated in one piece.
-    """
-    arrays = [i for i, o in enumerate(operands) if isinstance(o, np.ndarray) and o.ndim > 0]
-    if x.size <= BLOCK or not x.flags.c_contiguous:
+    """``write(x, fn(*operands))``, :data:`BLOCK` elements at a time (:func:`_blocks`)."""
+    if not x.flags.c_contiguous:
         return write(x, fn(*operands))
-    if all(operands[i].shape == x.shape and operands[i].flags.c_contiguous for i in arrays):
-        flat_x = x.reshape(-1)
-        flat = [o.reshape(-1) if i in arrays else o for i, o in enumerate(operands)]
-        for start in range(0, x.size, BLOCK):
-            part = slice(start, start + BLOCK)
-            write(flat_x[part], fn(*(o[part] if i in arrays else o for i, o in enumerate(flat))))
-        return x
-    rows = x.shape[0]
-    spans = [i for i in arrays if operands[i].ndim == x.ndim and operands[i].shape[0] == rows]
-    if any(operands[i].ndim == x.ndim and operands[i].shape[0] not in (1, rows) for i in arrays):
+    blocks = _blocks(x.shape, operands)
+    if blocks is None:
         return write(x, fn(*operands))
-    step = max(1, BLOCK // (x.size // rows))
-    for start in range(0, rows, step):
-        part = slice(start, start + step)
-        write(x[part], fn(*(o[part] if i in spans else o for i, o in enumerate(operands))))
+    flat_x = x.reshape(-1) if blocks[0] else x
+    for part, pieces in blocks[1]:
+        write(flat_x[part], fn(*pieces))
     return x
+
+
+def blockwise(fn: Callable[..., Any], *operands: Any) -> np.ndarray:
+    """``fn(*operands)`` as a new array, :data:`BLOCK` elements at a time (:func:`_blocks`):
+    the first block's result gives the dtype."""
+    shape = np.broadcast_shapes(*(np.shape(o) for o in operands))
+    blocks = _blocks(shape, operands)
+    if blocks is None:
+        return fn(*operands)
+    out: np.ndarray | None = None
+    target: np.ndarray | None = None
+    for part, pieces in blocks[1]:
+        value = np.asarray(fn(*pieces))
+        if out is None:
+            out = np.empty(shape, value.dtype)
+            target = out.reshape(-1) if blocks[0] else out
+        assert target is not None
+        target[part] = value
+    assert out is not None
+    return out
+
+
+def _blocks(shape: tuple[int, ...], operands: Sequence[Any]) -> tuple[bool, Any] | None:
+    """How to split an elementwise expression over an array of ``shape``: ``None`` for one
+    piece, else ``(flat, [(part, operand pieces), ...])`` (a generator).
+
+    Flat blocks of :data:`BLOCK` elements (``flat``: ``part`` indexes the flattened array)
+    when every array operand is C-contiguous of ``shape``; otherwise blocks of whole slices
+    along the first axis, an operand sliced with them where it spans that axis and passed
+    whole where it broadcasts along it. One piece for at most :data:`BLOCK` elements, or
+    an operand whose first axis neither matches nor broadcasts.
+    """
+    size = int(np.prod(shape, dtype=np.int64))
+    if size <= BLOCK or not shape:
+        return None
+    arrays = [i for i, o in enumerate(operands) if isinstance(o, np.ndarray) and o.ndim > 0]
+    if all(operands[i].shape == shape and operands[i].flags.c_contiguous for i in arrays):
+        flat = [o.reshape(-1) if i in arrays else o for i, o in enumerate(operands)]
+        return True, ((slice(start, start + BLOCK), [o[start:start + BLOCK] if i in arrays else o
+                                                      for i, o in enumerate(flat)])
+                      for start in range(0, size, BLOCK))
+    rows = shape[0]
+    if any(operands[i].ndim == len(shape) and operands[i].shape[0] not in (1, rows) for i in arrays):
+        return None
+    spans = [i for i in arrays if operands[i].ndim == len(shape) and operands[i].shape[0] == rows > 1]
+    step = max(1, BLOCK // (size // rows))
+    return False, ((slice(start, start + step), [o[start:start + step] if i in spans else o
+                                                  for i, o in enumerate(operands)])
+                   for start in range(0, rows, step))

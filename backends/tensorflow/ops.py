@@ -222,7 +222,9 @@ def sequential_sum(x: Any, axis: int) -> tf.Tensor:
     return tf.gather(tf.cumsum(x, axis=axis), x.shape[axis] - 1, axis=axis)
 
 
-def norm(x: Any) -> tf.Tensor:
+def norm(x: Any, dtype: str | None = None) -> tf.Tensor:
+    if dtype is not None:
+        x = astype(x, dtype)
     return tf.sqrt(tf.reduce_sum(x * x))
 
 
@@ -281,3 +283,7 @@ def add_scaled_(x: Any, delta: Any, alpha: Any) -> Any:
 
 def blockwise_(write: Callable[..., Any], x: Any, fn: Callable[..., Any], *operands: Any) -> Any:
     return write(x, fn(*operands))
+
+
+def blockwise(fn: Callable[..., Any], *operands: Any) -> Any:
+    return fn(*operands)
