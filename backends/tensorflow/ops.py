@@ -225,7 +225,9 @@ def sequential_sum(x: Any, axis: int) -> tf.Tensor:
 def norm(x: Any, dtype: str | None = None) -> tf.Tensor:
     if dtype is not None:
         x = astype(x, dtype)
-    return tf.sqrt(tf.reduce_sum(x * x))
+    # ``tf.square`` is ``x·x`` (one rounding); as a unary op it may square in the buffer of a
+    # temporary ``x`` (the converted copy), where ``x * x`` allocates another array
+    return tf.sqrt(tf.reduce_sum(tf.square(x)))
 
 
 # -- control ---------------------------------------------------------------------------
