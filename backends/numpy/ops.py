@@ -178,11 +178,29 @@ def mul_(x: np.ndarray, y: Any) -> np.ndarray:
 
 
 def sub_scaled_(x: np.ndarray, delta: np.ndarray, alpha: Any) -> np.ndarray:
-    return blockwise_(sub_, x, lambda d: d * alpha, delta)
+    return _scaled_(np.subtract, x, delta, alpha)
 
 
 def add_scaled_(x: np.ndarray, delta: np.ndarray, alpha: Any) -> np.ndarray:
-    return blockwise_(add_, x, lambda d: d * alpha, delta)
+    return _scaled_(np.add, x, delta, alpha)
+
+
+def _scaled_(op: np.ufunc, x: np.ndarray, delta: Any, alpha: Any) -> np.ndarray:
+    """``x ← op(x, delta·alpha)``: :func:`blockwise_`'s flat blocks, written out (the
+    product into one reused block of ``delta·alpha``'s dtype, then ``op`` in place), so
+    a block costs two ufunc calls; other layouts go through :func:`blockwise_`."""
+    n = x.size
+    if n <= BLOCK or not (isinstance(delta, np.ndarray) and delta.shape == x.shape and x.flags.c_contiguous
+                          and delta.flags.c_contiguous):
+        return blockwise_(lambda x, v: op(x, v, out=x), x, lambda d: d * alpha, delta)
+    flat_x, flat_d = x.reshape(-1), delta.reshape(-1)
+    product = np.empty(BLOCK, np.result_type(flat_d[:1] * alpha))
+    for start in range(0, n, BLOCK):
+        stop = min(start + BLOCK, n)
+        part = product[:stop - start]
+        np.multiply(flat_d[start:stop], alpha, out=part)
+        op(flat_x[start:stop], part, out=flat_x[start:stop])
+    return x
 
 
 def blockwise_(write: Callable[[np.ndarray, Any], np.ndarray], x: np.ndarray, fn: Callable[..., Any],
