@@ -211,8 +211,9 @@ class Ops(Protocol):
         element of the result is then the same number however the elements are split,
         so every backend gives the numbers of ``write(x, fn(*operands))``; an operand may
         be ``x`` itself (each piece is read before it is written). NumPy evaluates it in
-        blocks of ``BLOCK`` elements; the other backends in one piece (their compilers
-        fuse the expression, or their executors free each temporary after its last use).
+        blocks (16,384 elements, or an eighth of a larger array); the other backends in
+        one piece (their compilers fuse the expression, or their executors free each
+        temporary after its last use).
         """
 
     def blockwise(self, fn: Callable[..., Array], *operands: Array | Scalar) -> Array:

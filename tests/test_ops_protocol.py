@@ -397,6 +397,8 @@ def test_writes_store_the_formula_and_return_the_array_to_use(adapter, dtype, wr
     ((300, 211), (211,)),              # an operand broadcast along the leading axis: blocks of rows
     ((5, 70, 130), (5, 1, 130)),       # an operand spanning the leading axis, broadcast inside
     ((37,), (37,)),                    # smaller than a block: one piece
+    ((400003,), (400003,)),            # NumPy's blocks an eighth of the array
+    ((3, 300, 700), (700,)),           # blocks of one leading slice
 ])
 @pytest.mark.parametrize("write", ["assign_", "add_", "sub_", "mul_", "sub_scaled_"])
 def test_blockwise_is_the_unblocked_write(adapter, dtype, shape, other, write):

@@ -6,12 +6,12 @@ the array's dtype, NumPy's pairwise order for a contiguous array: the order the 
 names. ``sign`` gives ``+0`` for ``±0``; ``maximum``/``minimum`` propagate NaN.
 
 **Memory.** NumPy has no fused ``x − d·α``, so a write of an expression stores its
-temporaries. :func:`blockwise_`, and ``sub_scaled_``/``add_scaled_`` through it, and
-:func:`blockwise` (a new array) evaluate the expression :data:`BLOCK` elements at a time
-(contiguous arrays of equal shapes as flat blocks, broadcast operands by blocks of
-leading-axis slices): the extra memory of such a write is a few blocks (64 KiB each in
-float32) whatever the array's size. Each element is computed by the same ufuncs either
-way, so the numbers do not change. :func:`norm` squares (and converts) a large
+temporaries. :func:`blockwise_`, ``sub_scaled_``/``add_scaled_`` and :func:`blockwise`
+(a new array) evaluate the expression a block at a time (:func:`_chunk` elements;
+contiguous arrays of equal shapes as flat blocks, broadcast operands by blocks of
+leading-axis slices): the extra memory of such a write is a few blocks, 64 KiB each in
+float32, or an eighth of the array above 131,072 elements. Each element is computed by
+the same ufuncs either way, so the numbers do not change. :func:`norm` squares (and converts) a large
 contiguous array a block at a time too: it follows NumPy's pairwise recursion
 (:func:`_pairwise_squares`), so the sum is ``np.sum``'s to the bit.
 """
@@ -24,10 +24,17 @@ import numpy as np
 
 name = "numpy"
 
-#: elements per block of :func:`blockwise_` (64 KiB of float32, about NumPy's ufunc buffer
-#: size of 8192 elements times 2: small enough to stay in a core's L2 cache, large enough
-#: that the per-block call overhead is a few per cent of the arithmetic)
+#: elements per block of :func:`blockwise_` at least (64 KiB of float32, about NumPy's ufunc
+#: buffer size of 8192 elements times 2), and the most blocks an array is split into
+#: (a larger array gets larger blocks: each block costs a few ufunc calls, about 5 µs
+#: of Python and dispatch, which on a 16,384-element block is a quarter of the arithmetic)
 BLOCK = 16384
+PIECES = 8
+
+
+def _chunk(size: int) -> int:
+    """Elements per block for an array of ``size``: ``max(BLOCK, ⌈size / PIECES⌉)``."""
+    return max(BLOCK, -(-size // PIECES))
 
 
 def scalar(value: float, like: np.ndarray) -> np.generic:
@@ -133,24 +140,24 @@ def norm(x: np.ndarray, dtype: str | None = None) -> np.ndarray:
     if x.size <= BLOCK or not x.flags.c_contiguous:
         c = x.astype(wide, copy=False)
         return np.sqrt(np.sum(c * c, dtype=wide))
-    return np.sqrt(wide.type(0.0) + _pairwise_squares(x.reshape(-1), 0, x.size, wide))
+    return np.sqrt(wide.type(0.0) + _pairwise_squares(x.reshape(-1), 0, x.size, wide, _chunk(x.size)))
 
 
-def _pairwise_squares(flat: np.ndarray, start: int, size: int, dtype: np.dtype) -> Any:
+def _pairwise_squares(flat: np.ndarray, start: int, size: int, dtype: np.dtype, leaf: int) -> Any:
     """``Σ c·c`` over ``flat[start:start + size]`` converted to ``dtype``, in the order of
     ``np.sum`` over the whole array (``pairwise_sum`` in NumPy's ``loops_utils.h.src``: a
     run longer than 128 values is split at ``n/2`` rounded down to a multiple of 8 and
     the halves' sums added): the recursion is followed down to runs of at most
-    :data:`BLOCK` values, each summed by ``np.sum`` (which continues the same recursion
+    ``leaf`` values, each summed by ``np.sum`` (which continues the same recursion
     from ``+0``; a ``+0`` start changes only the sign of a zero sum, and the caller's
     ``+0 + total``, NumPy's identity, makes that ``+0`` anyway)."""
-    if size <= BLOCK:
+    if size <= leaf:
         c = flat[start:start + size].astype(dtype, copy=False)
         return np.sum(c * c, dtype=dtype)
     half = size // 2
     half -= half % 8
-    return (_pairwise_squares(flat, start, half, dtype)
-            + _pairwise_squares(flat, start + half, size - half, dtype))
+    return (_pairwise_squares(flat, start, half, dtype, leaf)
+            + _pairwise_squares(flat, start + half, size - half, dtype, leaf))
 
 
 def cond(flag: Any, if_true: Callable[[], Any], if_false: Callable[[], Any]) -> Any:
@@ -194,9 +201,10 @@ def _scaled_(op: np.ufunc, x: np.ndarray, delta: Any, alpha: Any) -> np.ndarray:
                           and delta.flags.c_contiguous):
         return blockwise_(lambda x, v: op(x, v, out=x), x, lambda d: d * alpha, delta)
     flat_x, flat_d = x.reshape(-1), delta.reshape(-1)
-    product = np.empty(BLOCK, np.result_type(flat_d[:1] * alpha))
-    for start in range(0, n, BLOCK):
-        stop = min(start + BLOCK, n)
+    chunk = _chunk(n)
+    product = np.empty(chunk, np.result_type(flat_d[:1] * alpha))
+    for start in range(0, n, chunk):
+        stop = min(start + chunk, n)
         part = product[:stop - start]
         np.multiply(flat_d[start:stop], alpha, out=part)
         op(flat_x[start:stop], part, out=flat_x[start:stop])
@@ -205,7 +213,7 @@ def _scaled_(op: np.ufunc, x: np.ndarray, delta: Any, alpha: Any) -> np.ndarray:
 
 def blockwise_(write: Callable[[np.ndarray, Any], np.ndarray], x: np.ndarray, fn: Callable[..., Any],
                *operands: Any) -> np.ndarray:
-    """``write(x, fn(*operands))``, :data:`BLOCK` elements at a time (:func:`_blocks`)."""
+    """``write(x, fn(*operands))``, a block at a time (:func:`_blocks`)."""
     if not x.flags.c_contiguous:
         return write(x, fn(*operands))
     blocks = _blocks(x.shape, operands)
@@ -218,7 +226,7 @@ def blockwise_(write: Callable[[np.ndarray, Any], np.ndarray], x: np.ndarray, fn
 
 
 def blockwise(fn: Callable[..., Any], *operands: Any) -> np.ndarray:
-    """``fn(*operands)`` as a new array, :data:`BLOCK` elements at a time (:func:`_blocks`):
+    """``fn(*operands)`` as a new array, a block at a time (:func:`_blocks`):
     the first block's result gives the dtype."""
     shape = np.broadcast_shapes(*(np.shape(o) for o in operands))
     blocks = _blocks(shape, operands)
@@ -241,7 +249,7 @@ def _blocks(shape: tuple[int, ...], operands: Sequence[Any]) -> tuple[bool, Any]
     """How to split an elementwise expression over an array of ``shape``: ``None`` for one
     piece, else ``(flat, [(part, operand pieces), ...])`` (a generator).
 
-    Flat blocks of :data:`BLOCK` elements (``flat``: ``part`` indexes the flattened array)
+    Flat blocks of :func:`_chunk` elements (``flat``: ``part`` indexes the flattened array)
     when every array operand is C-contiguous of ``shape``; otherwise blocks of whole slices
     along the first axis, an operand sliced with them where it spans that axis and passed
     whole where it broadcasts along it. One piece for at most :data:`BLOCK` elements, or
@@ -251,16 +259,17 @@ def _blocks(shape: tuple[int, ...], operands: Sequence[Any]) -> tuple[bool, Any]
     if size <= BLOCK or not shape:
         return None
     arrays = [i for i, o in enumerate(operands) if isinstance(o, np.ndarray) and o.ndim > 0]
+    chunk = _chunk(size)
     if all(operands[i].shape == shape and operands[i].flags.c_contiguous for i in arrays):
         flat = [o.reshape(-1) if i in arrays else o for i, o in enumerate(operands)]
-        return True, ((slice(start, start + BLOCK), [o[start:start + BLOCK] if i in arrays else o
+        return True, ((slice(start, start + chunk), [o[start:start + chunk] if i in arrays else o
                                                       for i, o in enumerate(flat)])
-                      for start in range(0, size, BLOCK))
+                      for start in range(0, size, chunk))
     rows = shape[0]
     if any(operands[i].ndim == len(shape) and operands[i].shape[0] not in (1, rows) for i in arrays):
         return None
     spans = [i for i in arrays if operands[i].ndim == len(shape) and operands[i].shape[0] == rows > 1]
-    step = max(1, BLOCK // (size // rows))
+    step = max(1, chunk // (size // rows))
     return False, ((slice(start, start + step), [o[start:start + step] if i in spans else o
                                                   for i, o in enumerate(operands)])
                    for start in range(0, rows, step))

@@ -422,7 +422,7 @@ class TensorFlowOptimizer(OptimizerAPI):
             if not in_turn:
                 update(layout.kernel_algorithm, params, g, slots, named)
                 return
-            done: list = []
+            done = []
             for i in range(len(params)):
                 mine = {k: [v[i]] for k, v in slots.items()}
                 with tf.control_dependencies(done):
