@@ -34,6 +34,45 @@ native optimizer's: the framework's own (torch.optim for torch, Keras for Tensor
 for NumPy and JAX the lower of the two. Lion has no torch.optim counterpart. This is a
 measurement, not a timed test; ``tests/test_benchmarks.py`` only checks that it runs.
 
+What keeps optbridge's peaks down (the numbers are the same either way):
+
+* NumPy evaluates a rule's elementwise writes and kept expressions in blocks of 16,384
+  elements, or an eighth of a larger array (``Ops.blockwise_``/``Ops.blockwise``), and
+  takes a float32 array's float64 norm without a float64 copy (``Ops.norm(x,
+  "float64")``): the peak is what the rule keeps (Adafactor's update ``u``, whole
+  because its norm scales the step) plus a few blocks;
+* TensorFlow runs the rule of a per-tensor algorithm one tensor after another (control
+  dependencies), as Keras's eager step does, instead of letting the executor run every
+  tensor's temporaries side by side.
+
+Rows that stay above the native optimizer's:
+
+* NumPy, SGD with momentum (about 0.07 on the default layout, torch.optim 0): torch
+  writes ``p − lr·b`` in one fused kernel (``add_(b, alpha=−lr)``), which needs no
+  temporary; NumPy has no ufunc for ``x − d·α``, so the product is stored before it is
+  subtracted (as a separate rounding it must be, for the reference's numbers). Blocked,
+  that is one block (plus Python objects): 64 KiB up to 131,072 elements, an eighth of
+  a larger array; 0.07 of these 1 MB of parameters, about 0.012 of ResNet-50's 102 MB
+  (an eighth of its largest tensor).
+* torch, Adafactor (1.0040 against 1.0010): both keep two full-size arrays at the peak
+  (torch.optim's loop keeps the previous tensor's update alive until the next one
+  replaces it; the torch backend's compiled bucket step holds the two updates), and the
+  compiled step also holds both tensors' row and column sums (``R + C`` values per
+  matrix, 3 KB here), which torch.optim frees tensor by tensor: a difference that grows
+  with ``R + C``, not with the ``R·C`` parameters. It is Inductor's buffer plan for the
+  bucket's graph, which optbridge does not choose.
+* TensorFlow, Adam, Lion and Adafactor (one run: 1.65, 1.75, 2.15 against Keras's 1.50,
+  1.50, 2.00; Adam 2.0–2.5, Lion 2.0, Adafactor 3.2–3.5 before tensors ran in turn).
+  The peaks of both vary from run to run: the executor's thread pool decides which
+  independent ops overlap, inside one tensor's rule too (Keras's own Adam measured 1.50
+  to 1.87, its Lion 1.50 to 2.00), so these rows may be marked ``!`` in one run and not
+  the next. With the executor on one thread
+  (``tf.config.threading.set_inter_op_parallelism_threads(1)``) Lion (1.00) and Adafactor
+  (1.65) are below Keras's and Adam stays 0.16 above (1.65 against 1.50): what the rule's
+  op graph for torch's Adam (``lerp`` moments, ε after dividing by ``√(1 − β₂ᵗ)``) keeps
+  alive beyond Keras's eager Adam is not yet found. Running one op at a time would
+  cost the executor's parallelism, which ``benchmarks/tensorflow_step.py`` measures.
+
     python benchmarks/memory.py
     python benchmarks/memory.py --algorithms adam adafactor --backends numpy torch
 """

@@ -31,6 +31,19 @@ JAX returns the new value (arrays are immutable). A rule therefore always rebind
 and returns the new parameter. Reading an array after writing it gives the written
 value on every backend.
 
+**Memory.** A write whose value is an elementwise expression is written with
+:meth:`Ops.blockwise_` where the expression's temporaries would be full-size arrays::
+
+    p = ops.blockwise_(ops.sub_, p, lambda g, acc: ops.div(s["clr"] * g, ops.sqrt(acc) + s["eps"]), g, acc)
+
+It is ``ops.sub_(p, <the expression>)`` on every backend, with the same numbers; NumPy
+evaluates it a block at a time, so the step's extra memory is a few blocks instead of
+one array per temporary (``benchmarks/memory.py``). :meth:`Ops.blockwise` does the same
+for an expression the rule keeps (a new array), and :meth:`Ops.norm` takes the dtype to
+accumulate in, so a float32 array's float64 norm needs no float64 copy. An in-place write to a temporary the
+rule formed itself (``ops.add_(ops.sqrt(v), s["eps"])``) likewise saves an array on
+NumPy and torch and is the plain expression elsewhere.
+
 **Rounding each backend must give** (checked primitive by primitive against NumPy
 float64, rounded once, by ``tests/test_ops_protocol.py``):
 
@@ -153,9 +166,11 @@ class Ops(Protocol):
         """The left-to-right sum along ``axis`` in ``x``'s dtype (a C loop's ``s += x[i]``),
         with ``axis`` removed."""
 
-    def norm(self, x: Array) -> Scalar:
-        """``√(Σ x·x)`` as a 0-d array in ``x``'s dtype: the squares, then :meth:`sum`, then
-        :meth:`sqrt`."""
+    def norm(self, x: Array, dtype: str | None = None) -> Scalar:
+        """``√(Σ c·c)`` with ``c = astype(x, dtype)`` (``dtype`` ``None``: ``c = x``), as a
+        0-d array in ``c``'s dtype: the conversion, the squares, then :meth:`sum`, then
+        :meth:`sqrt` (the numbers of ``norm(astype(x, dtype))``; NumPy never forms ``c``
+        whole, see "Memory")."""
 
     # -- control ----------------------------------------------------------------------------
     def cond(self, flag: Any, if_true: Callable[[], Array], if_false: Callable[[], Array]) -> Array:
@@ -182,14 +197,39 @@ class Ops(Protocol):
     def add_scaled_(self, x: Array, delta: Array, alpha: Scalar) -> Array:
         """``x ← x + delta·alpha`` (the product rounded, then the sum)."""
 
+    def blockwise_(self, write: Callable[[Array, Array], Array], x: Array, fn: Callable[..., Array],
+                   *operands: Array | Scalar) -> Array:
+        """``write(x, fn(*operands))``: a write (one of this namespace's ``assign_``,
+        ``add_``, ``sub_``, ``mul_``, or a function ``(x, value)`` that calls one, such as
+        ``lambda x, d: ops.sub_scaled_(x, d, lr)``) of an elementwise expression, which a
+        backend may evaluate piece by piece so that ``fn``'s temporaries never exist at
+        full size.
+
+        ``fn`` combines its operands element by element only (operators, elementwise
+        primitives, scalars; no reduction, reshape or write other than on its own
+        temporaries), and each array operand has ``x``'s shape or broadcasts to it. Each
+        element of the result is then the same number however the elements are split,
+        so every backend gives the numbers of ``write(x, fn(*operands))``; an operand may
+        be ``x`` itself (each piece is read before it is written). NumPy evaluates it in
+        blocks (16,384 elements, or an eighth of a larger array); the other backends in
+        one piece (their compilers fuse the expression, or their executors free each
+        temporary after its last use).
+        """
+
+    def blockwise(self, fn: Callable[..., Array], *operands: Array | Scalar) -> Array:
+        """``fn(*operands)``, a new array of the operands' broadcast shape, for an
+        elementwise ``fn`` as in :meth:`blockwise_` (there is no array to write it into):
+        NumPy allocates the result and evaluates ``fn`` into it a block at a time."""
+
 
 #: the primitive names of the protocol, in declaration order
 PRIMITIVES: tuple[str, ...] = tuple(
     name for name, value in vars(Ops).items() if callable(value) and not name.startswith("_")
 )
 
-#: the primitives that write their first argument
-WRITES: tuple[str, ...] = tuple(name for name in PRIMITIVES if name.endswith("_"))
+#: the primitives that write their first argument (``blockwise_`` writes its second, with
+#: one of these)
+WRITES: tuple[str, ...] = tuple(name for name in PRIMITIVES if name.endswith("_") and name != "blockwise_")
 
 
 def missing_primitives(ops: Any) -> list[str]:

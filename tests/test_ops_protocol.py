@@ -303,6 +303,45 @@ def test_sum_and_norm(adapter, dtype, n):
         assert abs(float(got_norm) - float(want_norm)) <= n * np.finfo(dtype).eps * float(want_norm)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64", None])
+@pytest.mark.parametrize("shape", [(12345,), (16385,), (513, 257), (3, 200, 300), (1000003,)])
+def test_norm_in_a_dtype_is_the_norm_of_the_converted_array(adapter, shape, dtype):
+    """``norm(x, dtype)`` is ``norm(astype(x, dtype))`` bit for bit, past NumPy's block size
+    (which it squares a block at a time) and for shapes whose pairwise split is uneven."""
+    ops = adapter.ops
+    x = (np.random.default_rng(math.prod(shape)).standard_normal(shape)
+         * np.exp(np.random.default_rng(1).uniform(-8, 8, shape))).astype(np.float32)
+    x.flat[:4] = [0.0, -0.0, 1e-30, -3.5]
+    got = adapter.read(ops.norm(adapter.array(x), dtype))
+    want = adapter.read(ops.norm(ops.astype(adapter.array(x), dtype) if dtype else adapter.array(x)))
+    _same_bits(np.asarray(got).reshape(()), np.asarray(want).reshape(()))
+    if adapter.exact_sum:
+        c = x.astype(dtype or x.dtype)
+        _same_bits(np.asarray(got).reshape(()), np.sqrt(np.sum(c * c, dtype=c.dtype)).reshape(()))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shapes", [
+    [(40000,), (40000,)],              # flat blocks
+    [(300, 211), (300, 1), (1, 211)],  # a factored estimate: row and column statistics
+    [(5, 70, 130), (5, 70, 1), (5, 1, 130), (5, 1, 1)],
+    [(37,), (37,)],                    # one piece
+])
+def test_blockwise_is_the_expression(adapter, dtype, shapes):
+    """``blockwise(fn, *operands)`` is ``fn(*operands)``, a new array of the broadcast shape."""
+    ops = adapter.ops
+    arrays = [np.resize(_positive(dtype) if i else _values(dtype, seed=9), shape) for i, shape in enumerate(shapes)]
+    one = adapter.scalar_of(1.0, dtype)
+
+    def fn(g, *stats):
+        estimate = stats[0] if len(stats) == 1 else ops.div(stats[0] * stats[1], stats[2] if len(stats) > 2 else one)
+        return ops.div(one, ops.sqrt(ops.maximum(estimate, one * one))) * g
+
+    want = adapter.read(fn(*(adapter.array(a) for a in arrays)))
+    got = adapter.read(ops.blockwise(fn, *(adapter.array(a) for a in arrays)))
+    _same_bits(got, want)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_axis_reductions(adapter, dtype):
     ops = adapter.ops
@@ -362,6 +401,52 @@ def test_writes_store_the_formula_and_return_the_array_to_use(adapter, dtype, wr
     args = (adapter.array(y), adapter.scalar_of(float(alpha), dtype)) if write.endswith("scaled_") \
         else (adapter.array(y),)
     out = getattr(ops, write)(target, *args)
+    _same_bits(adapter.read(out), want)
+    if adapter.in_place:
+        assert out is target
+        _same_bits(adapter.read(target), want)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape, other", [
+    ((40000,), (40000,)),              # flat blocks, more than one, the last one short
+    ((300, 211), (300, 211)),          # flat blocks of a 2-d array
+    ((300, 211), (211,)),              # an operand broadcast along the leading axis: blocks of rows
+    ((5, 70, 130), (5, 1, 130)),       # an operand spanning the leading axis, broadcast inside
+    ((37,), (37,)),                    # smaller than a block: one piece
+    ((400003,), (400003,)),            # NumPy's blocks an eighth of the array
+    ((3, 300, 700), (700,)),           # blocks of one leading slice
+])
+@pytest.mark.parametrize("write", ["assign_", "add_", "sub_", "mul_", "sub_scaled_"])
+def test_blockwise_is_the_unblocked_write(adapter, dtype, shape, other, write):
+    """``blockwise_(write, x, fn, *operands)`` stores exactly ``write(x, fn(*operands))``,
+    with ``x`` itself among the operands, a broadcast operand and a scalar."""
+    ops = adapter.ops
+    t = np.dtype(dtype).type
+    n = math.prod(shape)
+    x = np.resize(_values(dtype, seed=7), shape)
+    y = np.resize(_positive(dtype), shape)
+    z = np.resize(_values(dtype, seed=8), other)
+    alpha = t(0.37)
+    s = adapter.scalar_of(float(alpha), dtype)
+
+    def fn(x, y, z):
+        return ops.div(x * s - z, ops.sqrt(y) + s)
+
+    def target_write(name):
+        if name == "sub_scaled_":
+            return lambda x, d: ops.sub_scaled_(x, d, s)
+        return getattr(ops, name)
+
+    # the reference in one piece (``sub_scaled_``'s formula spelled out: NumPy's blocks it too)
+    value = fn(adapter.array(x), adapter.array(y), adapter.array(z))
+    if write == "sub_scaled_":
+        want = adapter.read(ops.sub_(adapter.target(x), value * s))
+    else:
+        want = adapter.read(getattr(ops, write)(adapter.target(x), value))
+    target = adapter.target(x)
+    out = ops.blockwise_(target_write(write), target, fn, target, adapter.array(y), adapter.array(z))
+    assert n > 16384 or shape == (37,)
     _same_bits(adapter.read(out), want)
     if adapter.in_place:
         assert out is target

@@ -222,8 +222,12 @@ def sequential_sum(x: Any, axis: int) -> tf.Tensor:
     return tf.gather(tf.cumsum(x, axis=axis), x.shape[axis] - 1, axis=axis)
 
 
-def norm(x: Any) -> tf.Tensor:
-    return tf.sqrt(tf.reduce_sum(x * x))
+def norm(x: Any, dtype: str | None = None) -> tf.Tensor:
+    if dtype is not None:
+        x = astype(x, dtype)
+    # ``tf.square`` is ``x·x`` (one rounding); as a unary op it may square in the buffer of a
+    # temporary ``x`` (the converted copy), where ``x * x`` allocates another array
+    return tf.sqrt(tf.reduce_sum(tf.square(x)))
 
 
 # -- control ---------------------------------------------------------------------------
@@ -277,3 +281,11 @@ def add_scaled_(x: Any, delta: Any, alpha: Any) -> Any:
                                                 use_locking=False)
         return x
     return x + delta * alpha
+
+
+def blockwise_(write: Callable[..., Any], x: Any, fn: Callable[..., Any], *operands: Any) -> Any:
+    return write(x, fn(*operands))
+
+
+def blockwise(fn: Callable[..., Any], *operands: Any) -> Any:
+    return fn(*operands)

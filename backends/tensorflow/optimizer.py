@@ -388,6 +388,14 @@ class TensorFlowOptimizer(OptimizerAPI):
         ``xla``: the step is traced into a caller's XLA-compiled function, where
         optbridge's native CPU ops (no XLA kernel) cannot run: their buckets run the rule.
 
+        **Memory.** The rule of an algorithm that updates each tensor on its own (the default
+        ``Algorithm.update``) runs one tensor after another: tensor ``i + 1``'s ops wait
+        (control dependencies) for reads of tensor ``i``'s parameter and slots, which come
+        after its writes. TensorFlow's executor would otherwise run the tensors' ops side by
+        side, and every tensor's temporaries could be alive at once; in turn, at most one
+        tensor's are, as in a Keras optimizer's eager step (``benchmarks/memory.py``). The
+        ops and their numbers are the same.
+
         Under XLA every variable is its own cluster (one ``tf.function(jit_compile=True)``
         shared by all variables, traced once per shape). Measured on 2 CPU cores (Keras
         SGD, Adam, RMSprop, Adagrad, float32): 1.3–2× faster than one cluster over the
@@ -415,8 +423,18 @@ class TensorFlowOptimizer(OptimizerAPI):
             g = preprocess_gradients(tf_ops, params, grads, negate=bucket.negate,
                                      weight_decay=values[0] if bucket.decay else None, centralize=bucket.centralize,
                                      grad_scale=values[1] if bucket.scale else None)
-            update(layout.kernel_algorithm, params, g, slots, named)
+            if not in_turn:
+                update(layout.kernel_algorithm, params, g, slots, named)
+                return
+            done = []
+            for i in range(len(params)):
+                mine = {k: [v[i]] for k, v in slots.items()}
+                with tf.control_dependencies(done):
+                    update(layout.kernel_algorithm, [params[i]], [g[i]], mine, named)
+                done = [v.read_value() for v in (params[i], *(s[0] for s in mine.values() if s[0] is not None))]
 
+        # the rule of a per-tensor algorithm runs one tensor after another (``_bucket_runner``)
+        in_turn = update is _rule and type(layout.kernel_algorithm).update is Algorithm.update and not xla
         if xla or not layout.jit or layout.fused or native:  # (a caller's XLA function is one cluster already)
             return lambda grads, piece: run(params, slots, grads, piece)
         one = tf_ops.jit(lambda p, s, g, piece: run([p], {k: [v] for k, v in s.items()}, [g], piece))

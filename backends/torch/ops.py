@@ -189,7 +189,9 @@ def sequential_sum(x: torch.Tensor, axis: int) -> torch.Tensor:
     return total
 
 
-def norm(x: torch.Tensor) -> torch.Tensor:
+def norm(x: torch.Tensor, dtype: str | None = None) -> torch.Tensor:
+    if dtype is not None:
+        x = astype(x, dtype)
     return (x * x).sum().sqrt()
 
 
@@ -223,3 +225,11 @@ def sub_scaled_(x: torch.Tensor, delta: torch.Tensor, alpha: Any) -> torch.Tenso
 
 def add_scaled_(x: torch.Tensor, delta: torch.Tensor, alpha: Any) -> torch.Tensor:
     return x.add_(delta * alpha)
+
+
+def blockwise_(write: Callable[..., Any], x: torch.Tensor, fn: Callable[..., Any], *operands: Any) -> Any:
+    return write(x, fn(*operands))
+
+
+def blockwise(fn: Callable[..., Any], *operands: Any) -> Any:
+    return fn(*operands)

@@ -147,22 +147,31 @@ class Adafactor(Algorithm):
             alpha = _python_max(ops, s["eps2"], ops.div(_norm64(ops, p), sqrt_n)) * s["rho"]
         p = apply_rule_decay(ops, self.weight_decay_form, p, s)
         w = s["one_minus_beta2_t"]
-        if len(shape) >= 2:
+        factored = len(shape) >= 2
+        if factored:
+            # the slots as written are the statistics (no copy of R and C stays alive)
             row_var, col_var = state["row_var"], state["col_var"]
-            row_norm = ops.sqrt(ops.sum_axis(g * g, -1))
-            row = _aten_lerp(ops, row_var, ops.div(row_norm * row_norm, ops.scalar(shape[-1], g)), w)
-            col_norm = ops.sqrt(ops.sum_axis(g * g, -2))
-            col = _aten_lerp(ops, col_var, ops.div(col_norm * col_norm, ops.scalar(shape[-2], g)), w)
-            state["row_var"] = ops.assign_(row_var, row)
-            state["col_var"] = ops.assign_(col_var, col)
-            estimate = ops.div(row * col, ops.maximum(ops.mean_axes(row, [-2]), ops.scalar(eps1, p)))
+            row_var = state["row_var"] = ops.assign_(
+                row_var, _aten_lerp(ops, row_var, _mean_square(ops, g, -1, shape[-1]), w))
+            col_var = state["col_var"] = ops.assign_(
+                col_var, _aten_lerp(ops, col_var, _mean_square(ops, g, -2, shape[-2]), w))
+            stats = (row_var, col_var, ops.maximum(ops.mean_axes(row_var, [-2]), ops.scalar(eps1, p)))
         else:
-            estimate = state["variance"] = ops.assign_(state["variance"],
-                                                       _aten_lerp(ops, state["variance"], g * g, w))
-        update = ops.div(ops.scalar(1.0, p), ops.sqrt(ops.maximum(estimate, ops.scalar(eps1 * eps1, p)))) * g
+            state["variance"] = ops.assign_(state["variance"], _aten_lerp(ops, state["variance"], g * g, w))
+            stats = (state["variance"],)
+        one, floor = ops.scalar(1.0, p), ops.scalar(eps1 * eps1, p)
+
+        def scaled(g: Any, *stats: Any) -> Any:
+            """``u = (1/√max(v̂, ε₁²))·g``, ``v̂ = (R ⊗ C) / max(mean_rows(R), ε₁)`` or ``V``."""
+            estimate = ops.div(stats[0] * stats[1], stats[2]) if factored else stats[0]
+            return ops.div(one, ops.sqrt(ops.maximum(estimate, floor))) * g
+
+        # u and the step are elementwise: NumPy forms them a block at a time (only u is whole)
+        update = ops.blockwise(scaled, g, *stats)
         ratio = ops.div(_norm64(ops, update), sqrt_n * s["clip_threshold"])
         denom = _python_max(ops, ops.scalar(1.0, ratio), ratio)
-        return ops.add_(p, ops.astype(ops.div(-alpha, denom), dtype) * update)
+        factor = ops.astype(ops.div(-alpha, denom), dtype)
+        return ops.blockwise_(ops.add_, p, lambda u: factor * u, update)
 
     def _mindspore_update(self, ops, p, g, state, s):
         """The MindSpore op order (module docstring), steps 1-6, all in ``p``'s dtype."""
@@ -261,10 +270,17 @@ def _aten_lerp(ops: Any, a: Any, b: Any, w: Any) -> Any:
     return ops.where(small, ops.lerp(a, b, w, small=True), ops.lerp(a, b, w, small=False))
 
 
+def _mean_square(ops: Any, g: Any, axis: int, n: int) -> Any:
+    """``‖g‖²/n`` along ``axis`` (torch's ``g.norm(dim=axis).square_().div_(n)``): the
+    norm rounded, then squared, then divided."""
+    norm = ops.sqrt(ops.sum_axis(g * g, axis))
+    return ops.div(norm * norm, ops.scalar(n, g))
+
+
 def _norm64(ops: Any, x: Any) -> Any:
     """``‖x‖`` summed in float64 (NumPy's pairwise order), rounded to ``x``'s dtype, as a
     0-d float64 array (torch's ``x.norm(2).item()``)."""
-    return ops.astype(ops.astype(ops.norm(ops.astype(x, "float64")), ops.dtype_of(x)), "float64")
+    return ops.astype(ops.astype(ops.norm(x, "float64"), ops.dtype_of(x)), "float64")
 
 
 def _mindspore_rms(ops: Any, x: Any) -> Any:

@@ -65,14 +65,19 @@ class Adagrad(Algorithm):
         p = apply_rule_decay(ops, self.weight_decay_form, p, s)
         acc = state["sum"]
         if self.update_slots:
-            acc = state["sum"] = ops.add_(acc, g * g)
-        if self.eps_placement == "outside":
-            d = ops.sqrt(acc) + s["eps"]
-        elif self.eps_placement == "inside":
-            d = ops.sqrt(acc + s["eps"])
-        else:
-            d = ops.sqrt(acc)
-        return ops.sub_(p, ops.div(s["clr"] * g, d))
+            acc = state["sum"] = ops.blockwise_(ops.add_, acc, lambda g: g * g, g)
+        eps, clr, placement = s["eps"], s["clr"], self.eps_placement
+
+        def delta(g: Any, acc: Any) -> Any:
+            if placement == "outside":
+                d = ops.sqrt(acc) + eps
+            elif placement == "inside":
+                d = ops.sqrt(acc + eps)
+            else:
+                d = ops.sqrt(acc)
+            return ops.div(clr * g, d)
+
+        return ops.blockwise_(ops.sub_, p, delta, g, acc)
 
     def slots(self) -> tuple[Slot, ...]:
         return (Slot("sum", self.initial_accumulator_value),)

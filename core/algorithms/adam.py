@@ -82,13 +82,15 @@ __all__ = ["Adam", "host_pow", "update_moments"]
 def update_moments(ops: Any, alg: Any, g: Any, state: dict, s: Mapping[str, Any]) -> tuple[Any, Any]:
     """Steps 1–2 of adam/nadam/radam: writes ``exp_avg`` and ``exp_avg_sq``, returns them."""
     m, v = state["exp_avg"], state["exp_avg_sq"]
+    omb1, omb2 = s["one_minus_beta1"], s["one_minus_beta2"]
     if alg.moment_form == "torch":
-        m = ops.assign_(m, ops.lerp(m, g, s["one_minus_beta1"], small=abs(1.0 - alg.beta1) < 0.5))
+        small = abs(1.0 - alg.beta1) < 0.5
+        m = ops.blockwise_(ops.assign_, m, lambda m, g: ops.lerp(m, g, omb1, small=small), m, g)
         v = ops.mul_(v, s["beta2"])
-        v = ops.add_(v, (s["one_minus_beta2"] * g) * g)
+        v = ops.blockwise_(ops.add_, v, lambda g: (omb2 * g) * g, g)
     else:
-        m = ops.add_(m, (g - m) * s["one_minus_beta1"])
-        v = ops.add_(v, (g * g - v) * s["one_minus_beta2"])
+        m = ops.blockwise_(ops.add_, m, lambda m, g: (g - m) * omb1, m, g)
+        v = ops.blockwise_(ops.add_, v, lambda v, g: (g * g - v) * omb2, v, g)
     state["exp_avg"], state["exp_avg_sq"] = m, v
     return m, v
 
@@ -130,16 +132,27 @@ class Adam(Algorithm):
         m, v = update_moments(ops, self, g, state, s)
         second = v
         if self.amsgrad:
-            second = state["max_exp_avg_sq"] = ops.assign_(state["max_exp_avg_sq"],
-                                                           ops.maximum(state["max_exp_avg_sq"], v))
-        # the denominator is the rule's own temporary: adding ε in place saves an array
-        denom = ops.sqrt(second)
+            second = state["max_exp_avg_sq"] = ops.blockwise_(ops.assign_, state["max_exp_avg_sq"], ops.maximum,
+                                                              state["max_exp_avg_sq"], v)
+        eps, step_size = s["eps"], s["step_size"]
         if self.eps_placement == "paper":
-            denom = ops.add_(ops.div(denom, s["bc2_sqrt"]), s["eps"])
-            return ops.sub_(p, ops.div(s["step_size"] * m, denom))
-        denom = ops.add_(denom, s["eps"])
-        numer = m * s["beta1"] + s["one_minus_beta1"] * g if self.nesterov and not self.amsgrad else m
-        return ops.sub_(p, ops.div(s["step_size"] * numer, denom))
+            bc2_sqrt = s["bc2_sqrt"]
+
+            def paper(m: Any, second: Any) -> Any:
+                # the denominator is the expression's own temporary: ε is added in place
+                denom = ops.add_(ops.div(ops.sqrt(second), bc2_sqrt), eps)
+                return ops.div(step_size * m, denom)
+
+            return ops.blockwise_(ops.sub_, p, paper, m, second)
+        nesterov = self.nesterov and not self.amsgrad
+        beta1, omb1 = s["beta1"], s["one_minus_beta1"]
+
+        def hat(m: Any, second: Any, g: Any) -> Any:
+            denom = ops.add_(ops.sqrt(second), eps)
+            numer = m * beta1 + omb1 * g if nesterov else m
+            return ops.div(step_size * numer, denom)
+
+        return ops.blockwise_(ops.sub_, p, hat, m, second, g)
 
     def slots(self) -> tuple[Slot, ...]:
         base = (Slot("exp_avg"), Slot("exp_avg_sq"))

@@ -83,8 +83,8 @@ class Lion(Algorithm):
     def update_tensor(self, ops, p, g, state, s):
         p = apply_rule_decay(ops, self.weight_decay_form, p, s)
         m = state["momentum"]
-        c = m * s["beta_1"] + g * s["one_minus_beta_1"]
-        p = ops.sub_(p, ops.sign(c) * s["lr"])
+        beta_1, omb1, lr = s["beta_1"], s["one_minus_beta_1"], s["lr"]
+        p = ops.blockwise_(ops.sub_, p, lambda m, g: ops.sign(m * beta_1 + g * omb1) * lr, m, g)
         state["momentum"] = ops.add_scaled_(ops.mul_(m, s["beta_2"]), g, s["one_minus_beta_2"])
         return p
 

@@ -82,43 +82,60 @@ class RMSProp(Algorithm):
     weight_decay_applied_by = DecayAppliedBy()
 
     def update_tensor(self, ops, p, g, state, s):
-        rho, omr, lr = s["alpha"], s["one_minus_alpha"], s["lr"]
+        rho, omr, lr, eps = s["alpha"], s["one_minus_alpha"], s["lr"], s["eps"]
         p = apply_rule_decay(ops, self.weight_decay_form, p, s)
         v = state["square_avg"]
         if self.arithmetic == "torch":
-            v = ops.add_(ops.mul_(v, rho), (omr * g) * g)
+            v = ops.blockwise_(ops.add_, ops.mul_(v, rho), lambda g: (omr * g) * g, g)
         elif self.arithmetic == "mindspore":
-            v = ops.add_(v, (g * g - v) * omr)
+            v = ops.blockwise_(ops.add_, v, lambda v, g: (g * g - v) * omr, v, g)
         else:
-            v = ops.assign_(v, rho * v + omr * (g * g))
-        state["square_avg"] = second = v
+            v = ops.blockwise_(ops.assign_, v, lambda v, g: rho * v + omr * (g * g), v, g)
+        state["square_avg"] = v
+        stats = (v,)
         if self.centered:
             ga = state["grad_avg"]
             if self.arithmetic == "torch":
-                ga = ops.assign_(ga, ops.lerp(ga, g, omr, small=abs(1.0 - self.alpha) < 0.5))
+                small = abs(1.0 - self.alpha) < 0.5
+                ga = ops.blockwise_(ops.assign_, ga, lambda ga, g: ops.lerp(ga, g, omr, small=small), ga, g)
             elif self.arithmetic == "mindspore":
-                ga = ops.add_(ga, (g - ga) * omr)
+                ga = ops.blockwise_(ops.add_, ga, lambda ga, g: (g - ga) * omr, ga, g)
             else:
-                ga = ops.assign_(ga, rho * ga + omr * g)
+                ga = ops.blockwise_(ops.assign_, ga, lambda ga, g: rho * ga + omr * g, ga, g)
             state["grad_avg"] = ga
-            second = v - ga * ga
-        if self.eps_placement == "outside":
-            d = ops.sqrt(second) + s["eps"]
-        else:
-            inside = second + s["eps"]
-            d = ops.sqrt(inside)
+            stats = (v, ga)
+        outside = self.eps_placement == "outside"
+
+        def denominator(v: Any, ga: Any = None) -> Any:
+            second = v if ga is None else v - ga * ga
+            return ops.sqrt(second) + eps if outside else ops.sqrt(second + eps)
+
         momentum = self.momentum > 0
         if self.lr_placement == "outside":
             if not momentum:
-                return ops.sub_(p, ops.div(lr * g, d))
-            b = state["momentum_buffer"] = ops.add_(ops.mul_(state["momentum_buffer"], s["momentum"]), ops.div(g, d))
+                def scaled(g: Any, *st: Any) -> Any:
+                    d = denominator(*st)
+                    return ops.div(lr * g, d)
+
+                return ops.blockwise_(ops.sub_, p, scaled, g, *stats)
+            b = ops.mul_(state["momentum_buffer"], s["momentum"])
+            b = state["momentum_buffer"] = ops.blockwise_(ops.add_, b, lambda g, *st: ops.div(g, denominator(*st)),
+                                                          g, *stats)
             return ops.sub_scaled_(p, b, lr)
-        u = ops.div(g * lr, d)
-        if not (self.centered and self.arithmetic == "mindspore" and self.eps_placement == "inside"):
+        if not (self.centered and self.arithmetic == "mindspore" and not outside):
+            def step(g: Any, *st: Any) -> Any:
+                d = denominator(*st)
+                return ops.div(g * lr, d)
+
             if not momentum:
-                return ops.sub_(p, u)
-            b = state["momentum_buffer"] = ops.add_(ops.mul_(state["momentum_buffer"], s["momentum"]), u)
+                return ops.blockwise_(ops.sub_, p, step, g, *stats)
+            b = ops.mul_(state["momentum_buffer"], s["momentum"])
+            b = state["momentum_buffer"] = ops.blockwise_(ops.add_, b, step, g, *stats)
             return ops.sub_(p, b)
+        # MindSpore's centered kernel leaves an element unchanged where v − ga² + ε <= 0
+        second = v - ga * ga
+        inside = second + eps
+        u = ops.div(g * lr, ops.sqrt(inside))
         zero = ops.scalar(0.0, p)
         keep = ops.greater(inside, zero)
         u = ops.where(keep, u, zero)

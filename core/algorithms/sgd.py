@@ -78,7 +78,9 @@ class SGD(Algorithm):
         b = state["momentum_buffer"]
         if self.momentum_form == "keras":
             b = state["momentum_buffer"] = ops.sub_scaled_(ops.mul_(b, mu), g, lr)
-            return ops.add_(p, b * mu - g * lr) if self.nesterov else ops.add_(p, b)
+            if self.nesterov:
+                return ops.blockwise_(ops.add_, p, lambda b, g: b * mu - g * lr, b, g)
+            return ops.add_(p, b)
         fresh = g if self.dampening == 0.0 else s["one_minus_dampening"] * g
         # written in place (b·μ, then + fresh: the same two roundings as forming b·μ + fresh)
         b = state["momentum_buffer"] = ops.cond(
@@ -86,7 +88,7 @@ class SGD(Algorithm):
         if not self.nesterov:
             return ops.sub_scaled_(p, b, lr)
         if self.nesterov_form == "scaled":
-            return ops.sub_(p, g * lr + b * mu * lr)
+            return ops.blockwise_(ops.sub_, p, lambda g, b: g * lr + b * mu * lr, g, b)
         return ops.sub_scaled_(p, g + b * mu, lr)
 
     def slots(self) -> tuple[Slot, ...]:

@@ -63,7 +63,8 @@ def apply_rule_decay(ops: Any, form: str, p: Any, scalars: Any) -> Any:
     if form == "decoupled":
         return ops.mul_(p, scalars["decay"])
     if form == "keras":
-        return ops.sub_scaled_(p, p * scalars["weight_decay"], scalars["lr"])
+        wd, lr = scalars["weight_decay"], scalars["lr"]
+        return ops.blockwise_(lambda x, decay: ops.sub_scaled_(x, decay, lr), p, lambda p: p * wd, p)
     return p
 
 

@@ -40,7 +40,7 @@ __all__ = [
     "name", "EXACT_SUM", "FLUSHES_SUBNORMALS", "scalar", "full_like", "astype", "dtype_of", "shape_of", "reshape",
     "div", "sqrt", "abs", "sign", "maximum", "minimum", "power", "square", "greater", "less", "equal", "where",
     "lerp", "sum", "sum_axis", "mean_axes", "sequential_sum", "norm", "cond", "assign_", "add_", "sub_", "mul_",
-    "sub_scaled_", "add_scaled_", "pairwise_sum", "total",
+    "sub_scaled_", "add_scaled_", "blockwise_", "blockwise", "pairwise_sum", "total",
 ]
 
 name = "jax"
@@ -288,7 +288,9 @@ def sequential_sum(x: jax.Array, axis: int) -> jax.Array:
     return _sequential(jnp.asarray(x), axis)
 
 
-def norm(x: jax.Array) -> jax.Array:
+def norm(x: jax.Array, dtype: str | None = None) -> jax.Array:
+    if dtype is not None:
+        x = astype(x, dtype)
     return sqrt(total(x * x))
 
 
@@ -336,3 +338,11 @@ def sub_scaled_(x: jax.Array, delta: Any, alpha: Any) -> jax.Array:
 
 def add_scaled_(x: jax.Array, delta: Any, alpha: Any) -> jax.Array:
     return _like(x, x + delta * alpha)
+
+
+def blockwise_(write: Callable[..., Any], x: jax.Array, fn: Callable[..., Any], *operands: Any) -> Any:
+    return write(x, fn(*operands))
+
+
+def blockwise(fn: Callable[..., Any], *operands: Any) -> Any:
+    return fn(*operands)
