@@ -272,7 +272,7 @@ def mindspore_optimizer(config: Mapping[str, Any], parameters: Mapping[str, Any]
               if k not in ("format_version", "optimizer", "params", "unassigned")}
     kwargs = {k: tuple(v) if k in _MINDSPORE_TUPLES and isinstance(v, list) else v for k, v in kwargs.items()}
     groups = config.get("params")
-    if groups is None:
+    if groups is None or canonical.groups is None:
         native: list[Any] = list(parameters.values())
     else:
         resolution = resolve_groups([g.params for g in canonical.groups], infos, order_params=canonical.order_params)

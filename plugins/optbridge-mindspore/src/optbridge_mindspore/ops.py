@@ -38,7 +38,7 @@ __all__ = [
     "name", "EXACT_SUM", "FLUSHES_SUBNORMALS", "scalar", "full_like", "astype", "dtype_of", "shape_of", "reshape",
     "div", "sqrt", "abs", "sign", "maximum", "minimum", "power", "square", "greater", "less", "equal", "where",
     "lerp", "sum", "sum_axis", "mean_axes", "sequential_sum", "norm", "cond", "assign_", "add_", "sub_", "mul_",
-    "sub_scaled_", "add_scaled_", "host",
+    "sub_scaled_", "add_scaled_", "blockwise_", "blockwise", "host",
 ]
 
 name = "mindspore"
@@ -182,8 +182,18 @@ def sequential_sum(x: Tensor, axis: int) -> Tensor:
     return _from_host(np.take(np.cumsum(host(x), axis=axis, dtype=dtype), -1, axis=axis), dtype)
 
 
-def norm(x: Tensor) -> Tensor:
+def norm(x: Tensor, dtype: str | None = None) -> Tensor:
+    if dtype is not None:
+        x = astype(x, dtype)
     return P.sqrt(sum(x * x))
+
+
+def blockwise_(write: Callable[[Tensor, Any], Tensor], x: Tensor, fn: Callable[..., Any], *operands: Any) -> Tensor:
+    return write(x, fn(*operands))
+
+
+def blockwise(fn: Callable[..., Any], *operands: Any) -> Any:
+    return fn(*operands)
 
 
 # -- control ---------------------------------------------------------------------------------
