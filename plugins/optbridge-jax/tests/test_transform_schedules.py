@@ -103,7 +103,7 @@ def test_a_state_dict_without_the_schedule_state_is_refused():
     sd = opt.state_dict()
     sd["format_version"] = 1
     for group in sd["groups"]:
-        for key in ("schedules", "scheduler_values", "hyperparameters"):
+        for key in ("schedules", "scheduler_values", "hyperparameters", "first_step"):
             group.pop(key)
     with pytest.raises(StateDictError, match=r"groups\[0\]: schedule states"):
         transform(_spec()).load_state_dict(sd, opt.param_tree)
