@@ -264,19 +264,6 @@ def parameter_differences(a: OptimizerSpec, b: OptimizerSpec, layout: streams.La
     return [ParameterDifference(where[0], tuple(names), where[1], *values[where]) for where, names in found.items()]
 
 
-def _run(spec: OptimizerSpec | DialectOptimizer, layout: streams.Layout, steps: int, dtype: str,
-         seed: int) -> list[dict[str, np.ndarray]]:
-    from . import build
-
-    params = streams.as_dtype(streams.initial_params(layout, seed), dtype)
-    opt = build(spec, params, backend="numpy")
-    out = []
-    for step in range(steps):
-        opt.step(streams.as_dtype(streams.gradients(layout, step, seed), dtype))
-        out.append({k: v.copy() for k, v in params.items()})
-    return out
-
-
 def _deviation(x: Mapping[str, np.ndarray], ref: Mapping[str, np.ndarray]) -> tuple[float, str]:
     worst, where = 0.0, ""
     for name in ref:
@@ -290,8 +277,8 @@ def run_deviation(a: OptimizerSpec | DialectOptimizer, b: OptimizerSpec | Dialec
                   steps: int, dtype: str = "float32", seed: int = 0) -> list[StepDeviation]:
     """Per-step deviation of B from A in ``dtype`` and the float32 noise at that step (see the
     module docstring), both on the NumPy backend."""
-    runs = {(side, dt): _run(spec, layout, steps, dt, seed) for side, spec in (("a", a), ("b", b))
-            for dt in ("float32", "float64")}
+    runs = {(side, dt): streams.reference_trajectory(spec, layout, steps, seed, dt)
+            for side, spec in (("a", a), ("b", b)) for dt in ("float32", "float64")}
     out = []
     for step in range(steps):
         dev, worst = _deviation(runs["b", dtype][step], runs["a", dtype][step])
@@ -454,7 +441,7 @@ def express(a: DialectOptimizer, b: DialectOptimizer, layout: streams.Layout, st
     # what is verified is the printed config itself, read back as a config file would be
     candidate = from_dict(json.loads(json.dumps(config)))
     for dtype in ("float32", "float64"):
-        ours, theirs = _run(candidate, layout, steps, dtype, seed), _run(a, layout, steps, dtype, seed)
+        ours, theirs = (streams.reference_trajectory(x, layout, steps, seed, dtype) for x in (candidate, a))
         for step, (x, y) in enumerate(zip(ours, theirs)):
             differing = [n for n in y if not np.array_equal(x[n], y[n])]
             if differing:
@@ -567,15 +554,9 @@ def plot_deviation(report: DiffReport, path: str | Path) -> Path:
     Raises:
         OptbridgeError: matplotlib is not installed (``pip install 'optbridge[plot]'``).
     """
-    from .errors import OptbridgeError
+    from .plot import pyplot
 
-    try:
-        import matplotlib
-    except ImportError as exc:  # pragma: no cover - exercised in the numpy-only env
-        raise OptbridgeError("optbridge diff --png needs matplotlib: pip install 'optbridge[plot]'") from exc
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
+    plt = pyplot("optbridge diff --png")
     steps = [d.step for d in report.deviations]
     floor = np.finfo(np.float64).tiny
     fig, ax = plt.subplots(figsize=(8, 3.8))

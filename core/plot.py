@@ -30,7 +30,7 @@ from .schedules.tracks import ValueTrack
 from .schedules.values import PerStep, Scheduled, Value
 from .spec import OptimizerSpec
 
-__all__ = ["Curve", "schedule_curves", "plot_schedules", "DEFAULT_STEPS"]
+__all__ = ["Curve", "schedule_curves", "plot_schedules", "pyplot", "DEFAULT_STEPS"]
 
 #: Steps drawn when neither the caller nor a per-step list says how many.
 DEFAULT_STEPS = 100
@@ -147,9 +147,8 @@ def schedule_curves(spec: OptimizerSpec, steps: int, steps_per_epoch: int = 1) -
     return curves
 
 
-def plot_schedules(spec: OptimizerSpec, path: str | Path, steps: int, steps_per_epoch: int = 1,
-                   title: str = "") -> Path:
-    """Draw :func:`schedule_curves` to a PNG at ``path`` and return the path.
+def pyplot(command: str) -> Any:
+    """``matplotlib.pyplot`` on the file-only ``Agg`` backend, for ``command``'s PNG.
 
     Raises:
         OptbridgeError: matplotlib is not installed (``pip install 'optbridge[plot]'``).
@@ -157,10 +156,21 @@ def plot_schedules(spec: OptimizerSpec, path: str | Path, steps: int, steps_per_
     try:
         import matplotlib
     except ImportError as exc:  # pragma: no cover - exercised in the numpy-only env
-        raise OptbridgeError("optbridge plot needs matplotlib: pip install 'optbridge[plot]'") from exc
+        raise OptbridgeError(f"{command} needs matplotlib: pip install 'optbridge[plot]'") from exc
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
+    return plt
+
+
+def plot_schedules(spec: OptimizerSpec, path: str | Path, steps: int, steps_per_epoch: int = 1,
+                   title: str = "") -> Path:
+    """Draw :func:`schedule_curves` to a PNG at ``path`` and return the path.
+
+    Raises:
+        OptbridgeError: matplotlib is not installed (``pip install 'optbridge[plot]'``).
+    """
+    plt = pyplot("optbridge plot")
     curves = schedule_curves(spec, steps, steps_per_epoch)
     lr = [c for c in curves if c.key == "lr"]
     wd = [c for c in curves if c.key == "weight_decay"]

@@ -42,6 +42,7 @@ import torch
 
 from optbridge.engine import Engine
 from optbridge.errors import BackendError, SpecValueError
+from optbridge.ops import PRIMITIVES, WRITES
 from optbridge.preprocess import preprocess_gradients
 from optbridge.scalars import HEADER, ScalarLayout
 
@@ -62,21 +63,24 @@ def _like(x: torch.Tensor, value: Any) -> torch.Tensor:
     return value if value.shape == x.shape else value.expand_as(x)
 
 
+#: each write primitive of the protocol (``optbridge.ops.WRITES``) as a new tensor
+_FUNCTIONAL_WRITES: dict[str, Any] = {
+    "assign_": lambda x, value: _like(x, value),
+    "add_": lambda x, y: _like(x, x + y),
+    "sub_": lambda x, y: _like(x, x - y),
+    "mul_": lambda x, y: _like(x, x * y),
+    "sub_scaled_": lambda x, delta, alpha: _like(x, x - delta * alpha),
+    "add_scaled_": lambda x, delta, alpha: _like(x, x + delta * alpha),
+}
+
+
 def _functional_ops() -> types.SimpleNamespace:
-    """The torch ops namespace with every write returning a new tensor (the rules rebind
-    each written array, as on JAX), the arithmetic of each the in-place op's."""
-    names = {n: getattr(torch_ops, n) for n in dir(torch_ops) if not n.startswith("_")}
-    names.update(
-        assign_=lambda x, value: _like(x, value),
-        add_=lambda x, y: _like(x, x + y),
-        sub_=lambda x, y: _like(x, x - y),
-        mul_=lambda x, y: _like(x, x * y),
-        sub_scaled_=lambda x, delta, alpha: _like(x, x - delta * alpha),
-        add_scaled_=lambda x, delta, alpha: _like(x, x + delta * alpha),
-    )
-    if hasattr(torch_ops, "blockwise_"):
-        names["blockwise_"] = lambda write, x, fn, *operands: write(x, fn(*operands))
-    return types.SimpleNamespace(**names)
+    """The torch ops namespace's primitives with every write returning a new tensor (the rules
+    rebind each written array, as on JAX), the arithmetic of each the in-place op's."""
+    if set(_FUNCTIONAL_WRITES) != set(WRITES):
+        raise BackendError(f"the functional torch ops cover the writes {sorted(_FUNCTIONAL_WRITES)}, the protocol "
+                           f"has {sorted(WRITES)}")
+    return types.SimpleNamespace(**{**{n: getattr(torch_ops, n) for n in PRIMITIVES}, **_FUNCTIONAL_WRITES})
 
 
 #: the torch ops with functional writes (see :func:`_functional_ops`)

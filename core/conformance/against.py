@@ -330,19 +330,6 @@ def native_trajectory(optimizer: DialectOptimizer, framework: str, layout: strea
     return _keras_trajectory(optimizer, layout, steps, seed, dtype)
 
 
-def _reference(optimizer: DialectOptimizer, layout: streams.Layout, steps: int, seed: int,
-               dtype: str) -> list[dict[str, np.ndarray]]:
-    from .. import build
-
-    params = streams.as_dtype(streams.initial_params(layout, seed), dtype)
-    opt = build(optimizer, params, backend="numpy")
-    out = []
-    for step in range(steps):
-        opt.step(streams.as_dtype(streams.gradients(layout, step, seed), dtype))
-        out.append({k: v.copy() for k, v in params.items()})
-    return out
-
-
 def run_against(optimizer: DialectOptimizer, framework: str, layout: streams.Layout, steps: int, seed: int,
                 dtypes: Sequence[str]) -> list[AgainstResult]:
     """Run the native optimizer in each dtype and compare it with the NumPy reference (see the
@@ -358,7 +345,7 @@ def run_against(optimizer: DialectOptimizer, framework: str, layout: streams.Lay
         except FrameworkRefusal as exc:
             results.append(AgainstResult(dtype, steps, refused=str(exc)))
             continue
-        reference = _reference(optimizer, layout, steps, seed, dtype)
+        reference = streams.reference_trajectory(optimizer, layout, steps, seed, dtype)
         result = AgainstResult(dtype, steps, notes=notes, expected=EXPECTED_DIFFERENCES.get((framework, dtype), ""))
         for step, (theirs, ours) in enumerate(zip(native, reference)):
             for name, ref in ours.items():

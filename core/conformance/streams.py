@@ -9,10 +9,11 @@ dtype, so every backend sees the same numbers.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
-__all__ = ["uniform", "initial_params", "gradients", "Layout"]
+__all__ = ["uniform", "initial_params", "gradients", "as_dtype", "reference_trajectory", "Layout"]
 
 Layout = Sequence[tuple[str, tuple[int, ...]]]
 
@@ -62,3 +63,18 @@ def gradients(layout: Layout, step: int, seed: int = 0, scale: float = 1.0) -> d
 def as_dtype(values: Mapping[str, np.ndarray], dtype: str) -> dict[str, np.ndarray]:
     """Convert a stream to ``dtype`` (round to nearest)."""
     return {k: np.asarray(v, dtype=dtype) for k, v in values.items()}
+
+
+def reference_trajectory(spec: Any, layout: Layout, steps: int, seed: int, dtype: str) -> list[dict[str, np.ndarray]]:
+    """The NumPy backend's parameters after each of ``steps`` steps of ``spec`` (a dialect
+    optimizer or canonical spec) from this stream's initial parameters and gradients in
+    ``dtype``: the reference ``conform --against`` and ``diff`` compare with."""
+    from .. import build
+
+    params = as_dtype(initial_params(layout, seed), dtype)
+    opt = build(spec, params, backend="numpy")
+    out = []
+    for step in range(steps):
+        opt.step(as_dtype(gradients(layout, step, seed), dtype))
+        out.append({k: v.copy() for k, v in params.items()})
+    return out
