@@ -193,17 +193,24 @@ class ScalarLayout:
         by planning and committing them on the engine. The engine is then restored
         exactly as it was, or, with ``advance=True``, left after the last row's step.
         Stops early where a schedule ends (a per-step list): the table then has fewer rows."""
+        rows, count = self.padded_table(engine, steps, advance=advance)
+        return rows[:count]
+
+    def padded_table(self, engine: Engine, steps: int, *, advance: bool = False) -> tuple[np.ndarray, int]:
+        """:meth:`table` as a device table of fixed shape: ``steps`` rows, NaN past the rows the
+        engine's schedules give, and the number of rows they give."""
         rows = np.full((steps, self.width), np.nan)
         before = None if advance else engine.snapshot()
+        count = 0
         try:
-            for i in range(steps):
+            for count in range(steps):
                 try:
                     plan = engine.plan()
                 except ScheduleExhaustedError:
-                    return rows[:i]
-                self.pack(plan, rows[i])
+                    return rows, count
+                self.pack(plan, rows[count])
                 engine.commit(plan)
         finally:
             if before is not None:
                 engine.restore(before, quiet=True)
-        return rows
+        return rows, steps

@@ -276,15 +276,13 @@ class TensorFlowOptimizer(OptimizerAPI):
 
     def _fill(self) -> None:
         """The next ``horizon`` steps' scalars into the device table, from the engine's step."""
-        rows = self._scalar_layout.table(self._engine, self._horizon)
-        padded = np.full((self._horizon, self._width), np.nan)
-        padded[:len(rows)] = rows
+        padded, count = self._scalar_layout.padded_table(self._engine, self._horizon)
         step = self._engine.global_step
         self._table.assign(padded)
         self._start.assign(step)
-        self._rows.assign(len(rows))
+        self._rows.assign(count)
         self._clock.assign(step)
-        self._table_end = step + len(rows)
+        self._table_end = step + count
 
     def _device_scalars(self) -> Any:
         """Graph mode: this step's packed scalars from the device table (or, past it, from

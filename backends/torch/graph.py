@@ -169,15 +169,13 @@ class GraphStep:
             self.table = torch.full((self.horizon, self.layout.width), np.nan, dtype=torch.float64,
                                     device=self.device)
             self.layout_key = key
-        rows = self.layout.table(self.engine, self.horizon)
-        padded = np.full((self.horizon, self.layout.width), np.nan)
-        padded[:len(rows)] = rows
+        padded, count = self.layout.padded_table(self.engine, self.horizon)
         step = self.engine.global_step
         self.table.copy_(torch.from_numpy(padded))
         self.start.fill_(step)
-        self.rows.fill_(len(rows))
+        self.rows.fill_(count)
         self.clock.fill_(step)
-        self.table_end = step + len(rows)
+        self.table_end = step + count
 
     def bind(self, params: Mapping[str, torch.Tensor]) -> None:
         """Take the optimizer's parameters (and their allocated state) for the current layout:
