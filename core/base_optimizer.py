@@ -13,7 +13,8 @@ DESIGN.md section 6: a backend is an **ops namespace** (:mod:`optbridge.ops`), a
 The base class does the rest, with no private name of optbridge's needed:
 
 * **the template step** (:meth:`BaseOptimizer.step`): gradients normalised by name
-  (:meth:`gradients_by_name`), the engine's plan (host scalars of this step) packed into
+  (:meth:`gradients_by_name`), then the spec's gradient pipeline (:meth:`transform_gradients`,
+  clipping: :mod:`optbridge.transforms`), the engine's plan (host scalars of this step) packed into
   one float64 vector by the scheme every backend shares (:attr:`scalar_layout`,
   :class:`optbridge.scalars.ScalarLayout`), then for each bucket — split further by
   :meth:`bucket_key` (dtype, device) — the bucket's piece of the vector as the mapping a
@@ -45,6 +46,7 @@ from .ops import missing_primitives
 from .preprocess import preprocess_gradients
 from .scalars import HEADER, ScalarLayout
 from .spec import OptimizerSpec
+from .transforms.base import transform_gradients
 
 __all__ = ["BaseOptimizer", "FastPath"]
 
@@ -216,7 +218,7 @@ class BaseOptimizer(OptimizerAPI):
         Every check and every host scalar come first, so a refused call changes nothing.
         Returns the parameters (``{name: array}``; new arrays when :attr:`functional`).
         """
-        by_name = self.gradients_by_name(grads)
+        by_name = self.transform_gradients(self.gradients_by_name(grads))
         plan = self.engine.plan()
         vector = self.scalar_layout.pack(plan)
         new_params: dict[str, Any] = {}
@@ -239,6 +241,16 @@ class BaseOptimizer(OptimizerAPI):
             self.slots[n].update(slots_of)
         self.engine.commit(plan)
         return self.params
+
+    def transform_gradients(self, by_name: dict[str, Any]) -> dict[str, Any]:
+        """The gradients after the spec's gradient pipeline (``OptimizerSpec.transforms``,
+        :func:`optbridge.transforms.transform_gradients` over :attr:`ops`), by name; the
+        same mapping when the spec has none."""
+        transforms = self.engine.spec.transforms
+        if not transforms:
+            return by_name
+        names = list(by_name)
+        return dict(zip(names, transform_gradients(self.ops, transforms, [by_name[n] for n in names])))
 
     def run_bucket(self, bucket: BucketStep, params: list, grads: list, slots: dict[str, list],
                    scalars: Mapping[str, Any]) -> None:

@@ -1,8 +1,10 @@
 """Configs: optimizer specs as plain data, and JSON / TOML / YAML files.
 
 A config is ``{"format_version": 1, "optimizer": "<dialect qualname>", **arguments}``
-(DESIGN.md section 8). Schedules appear as ``{"schedule": "<kind>", **arguments}``. Names
-resolve through registries, never ``eval`` or pickle, so loading a config runs no code.
+(DESIGN.md section 8), with an optional ``transforms`` list (the gradient pipeline,
+:mod:`optbridge.transforms`: ``[{"transform": "clip_by_global_norm", "max_norm": 1.0}]``).
+Schedules appear as ``{"schedule": "<kind>", **arguments}``. Names resolve through
+registries, never ``eval`` or pickle, so loading a config runs no code.
 Unknown keys are rejected with the path to them (``params[1].lr.decay_stepz``). A
 top-level ``conform`` table (settings of ``optbridge conform``) is accepted and ignored
 here; :mod:`optbridge.conformance.cases` validates it.
@@ -33,13 +35,14 @@ from typing import Any
 from .dialects.base import CONFIG_FORMAT_VERSION, DialectOptimizer, dialect_registry
 from .errors import ConfigError, OptbridgeError
 from .schedules.base import schedule_registry
+from .transforms.base import check_transforms
 
 __all__ = [
     "to_dict", "from_dict", "load", "read_data", "save", "dumps_toml", "validate", "check_structure",
     "MAX_DEPTH", "MAX_VALUES", "MAX_FILE_BYTES",
 ]
 
-_TOP_KEYS = ("format_version", "optimizer", "conform")
+_TOP_KEYS = ("format_version", "optimizer", "conform", "transforms")
 
 #: Deepest nesting of lists/mappings a config may have (the top-level mapping is depth 1).
 MAX_DEPTH = 64
@@ -259,7 +262,15 @@ def from_dict(data: Mapping[str, Any]) -> DialectOptimizer:
         inspect.signature(cls).bind(**kwargs)
     except TypeError as exc:
         raise ConfigError(f"<root>: arguments do not fit {cls.qualname}: {exc}") from None
-    return cls(**kwargs)
+    optimizer = cls(**kwargs)
+    if "transforms" in data:
+        try:
+            return optimizer.with_transforms(*check_transforms(data["transforms"]))
+        except ConfigError:
+            raise
+        except OptbridgeError as exc:
+            raise _at("transforms", exc) from exc
+    return optimizer
 
 
 # -- files ------------------------------------------------------------------------------

@@ -60,6 +60,7 @@ operators         correctly rounded (one rounding per operator); bitwise everywh
 ``sign``          ``−1``, ``+1``, ``0`` for ``±0`` (sign of the zero not specified),
                   NaN for NaN
 ``maximum``       NaN if either operand is NaN (NumPy, torch, TF, JAX agree)
+``amax``          exact; NaN if any element is NaN
 ``sum``           the sum in NumPy's pairwise order (see :meth:`Ops.sum`); a backend
                   whose reduction order differs sets ``EXACT_SUM = False`` in its ops
                   module and is held to the suite's float32 tolerance, not bitwise
@@ -171,6 +172,10 @@ class Ops(Protocol):
         0-d array in ``c``'s dtype: the conversion, the squares, then :meth:`sum`, then
         :meth:`sqrt` (the numbers of ``norm(astype(x, dtype))``; NumPy never forms ``c``
         whole, see "Memory")."""
+
+    def amax(self, x: Array) -> Scalar:
+        """The largest element of ``x`` as a 0-d array in ``x``'s dtype; NaN if any element
+        is NaN (exact: every backend gives the same value)."""
 
     # -- control ----------------------------------------------------------------------------
     def cond(self, flag: Any, if_true: Callable[[], Array], if_false: Callable[[], Array]) -> Array:

@@ -6,12 +6,14 @@ Plain, immutable data (DESIGN.md section 3). A dialect class (``nn.Momentum``,
 """
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from .algorithms.base import Algorithm
 from .schedules.values import Constant, Value
+from .transforms.base import GradientTransform, check_transforms
 
 __all__ = ["GroupSpec", "OptimizerSpec", "PREPROCESS_STEPS"]
 
@@ -63,6 +65,8 @@ class OptimizerSpec:
         origin: the dialect class this was lowered from, for messages.
         decay_exclude: regular expressions; a parameter whose name one of them matches
             (``re.search``) is not decayed (Keras ``exclude_from_weight_decay(var_names=...)``).
+        transforms: the gradient pipeline (:mod:`optbridge.transforms`): run in this order
+            over every gradient of a step, before each group's :attr:`preprocess` and rule.
     """
 
     algorithm: Algorithm
@@ -78,3 +82,17 @@ class OptimizerSpec:
     static_lr_offset: bool = False
     origin: str = ""
     decay_exclude: tuple[str, ...] = ()
+    transforms: tuple[GradientTransform, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "transforms", check_transforms(self.transforms, "OptimizerSpec.transforms"))
+
+    def with_transforms(self, *transforms: GradientTransform | Mapping[str, Any]) -> OptimizerSpec:
+        """This spec with ``transforms`` appended to its gradient pipeline (transforms or
+        their config dicts)::
+
+            spec = optim.AdamW(None, lr=1e-3).to_canonical().with_transforms(
+                transforms.ClipByGlobalNorm(1.0, form="torch"))
+        """
+        added = check_transforms(list(transforms), "with_transforms")
+        return dataclasses.replace(self, transforms=self.transforms + added)

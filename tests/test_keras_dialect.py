@@ -71,8 +71,7 @@ def test_learning_rate_forms():
 
 
 # -- validation --------------------------------------------------------------------------------
-@pytest.mark.parametrize("argument,value", [("clipnorm", 1.0), ("clipvalue", 2.0), ("global_clipnorm", 0.5),
-                                            ("use_ema", True), ("loss_scale_factor", 8.0),
+@pytest.mark.parametrize("argument,value", [("use_ema", True), ("loss_scale_factor", 8.0),
                                             ("gradient_accumulation_steps", 2)])
 @pytest.mark.parametrize("cls_name", PART1)
 def test_unmodelled_arguments_are_refused_by_name(cls_name, argument, value):

@@ -303,6 +303,19 @@ def test_sum_and_norm(adapter, dtype, n):
         assert abs(float(got_norm) - float(want_norm)) <= n * np.finfo(dtype).eps * float(want_norm)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_amax_is_exact_and_nan_if_any_element_is(adapter, dtype):
+    ops = adapter.ops
+    x = np.random.default_rng(7).standard_normal((37, 11)).astype(dtype)
+    _same_bits(np.asarray(adapter.read(ops.amax(adapter.array(x)))).reshape(()), np.max(x).reshape(()))
+    x[3, 4] = np.inf
+    assert float(adapter.read(ops.amax(adapter.array(x)))) == np.inf
+    for position in (0, 200, x.size - 1):
+        y = x.copy()
+        y.flat[position] = np.nan
+        assert np.isnan(float(adapter.read(ops.amax(adapter.array(y))))), position
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64", None])
 @pytest.mark.parametrize("shape", [(12345,), (16385,), (513, 257), (3, 200, 300), (1000003,)])
 def test_norm_in_a_dtype_is_the_norm_of_the_converted_array(adapter, shape, dtype):

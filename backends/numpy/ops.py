@@ -143,6 +143,10 @@ def norm(x: np.ndarray, dtype: str | None = None) -> np.ndarray:
     return np.sqrt(wide.type(0.0) + _pairwise_squares(x.reshape(-1), 0, x.size, wide, _chunk(x.size)))
 
 
+def amax(x: np.ndarray) -> np.ndarray:
+    return np.max(x)
+
+
 def _pairwise_squares(flat: np.ndarray, start: int, size: int, dtype: np.dtype, leaf: int) -> Any:
     """``Σ c·c`` over ``flat[start:start + size]`` converted to ``dtype``, in the order of
     ``np.sum`` over the whole array (``pairwise_sum`` in NumPy's ``loops_utils.h.src``: a

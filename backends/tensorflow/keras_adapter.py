@@ -27,9 +27,10 @@ XLA-compiled training steps (``jit_compile=True`` in ``model.compile``) run: the
 scalars come from the TensorFlow backend's device table (``horizon`` steps ahead, at least
 one epoch's; see :mod:`optbridge.backends.tensorflow.optimizer`).
 
-Not supported: Keras' own ``weight_decay``, ``clipnorm``/``clipvalue``/``global_clipnorm``,
-``use_ema``, ``loss_scale_factor`` and ``gradient_accumulation_steps`` (the spec has its
-own weight decay and loss scale).
+Keras' own ``weight_decay`` and ``clipnorm``/``clipvalue``/``global_clipnorm`` of the
+adapter itself stay unset: the spec carries them (its weight decay, and its gradient
+transforms, to which a Keras-dialect optimizer's clipping arguments lower). Not supported:
+``use_ema``, ``loss_scale_factor`` and ``gradient_accumulation_steps``.
 """
 from __future__ import annotations
 

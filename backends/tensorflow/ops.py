@@ -230,6 +230,10 @@ def norm(x: Any, dtype: str | None = None) -> tf.Tensor:
     return tf.sqrt(tf.reduce_sum(tf.square(x)))
 
 
+def amax(x: Any) -> tf.Tensor:
+    return tf.reduce_max(x)
+
+
 # -- control ---------------------------------------------------------------------------
 def cond(flag: Any, if_true: Callable[[], Any], if_false: Callable[[], Any]) -> Any:
     flag = _flag(flag)

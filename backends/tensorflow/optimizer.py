@@ -53,6 +53,7 @@ from optbridge.groups import ParamInfo
 from optbridge.preprocess import preprocess_gradients
 from optbridge.scalars import HEADER, BucketLayout, ScalarLayout
 from optbridge.spec import OptimizerSpec
+from optbridge.transforms import transform_gradients
 
 from . import ops as tf_ops
 from .kernels.base import Kernel, resolve_kernel
@@ -372,7 +373,10 @@ class TensorFlowOptimizer(OptimizerAPI):
                     layout, [params[i] for i in indices],
                     {s: [slots[i].get(s) for i in indices] for s in (x.name for x in layout.algorithm.slots())}, xla)))
 
+        transforms = self._engine.spec.transforms
+
         def step(grads, scalars):
+            grads = transform_gradients(tf_ops, transforms, grads)
             for layout, picks, run in runners:
                 start = layout.scalars.offset
                 run([grads[k] for k in picks], scalars[start:start + layout.scalars.width])

@@ -195,6 +195,10 @@ def norm(x: torch.Tensor, dtype: str | None = None) -> torch.Tensor:
     return (x * x).sum().sqrt()
 
 
+def amax(x: torch.Tensor) -> torch.Tensor:
+    return x.amax()
+
+
 def cond(flag: Any, if_true: Callable[[], Any], if_false: Callable[[], Any]) -> Any:
     if isinstance(flag, torch.Tensor):
         return torch.where(flag.to(torch.bool), if_true(), if_false())

@@ -52,11 +52,12 @@ from optbridge.spec import OptimizerSpec
 from . import state_io
 from .dispatch import COMPILE_THRESHOLD, run_unit
 from .fast_paths import as_kernel, table
-from .gather import gather
+from .gather import Gathered, gather
 from .graph import DEFAULT_HORIZON, GraphStep
 from .naming import dtype_name, module_roles, named_parameters
 from .param_groups import ParamGroup, new_group_spec, with_betas
 from .paths import PATHS
+from .transforms import transform_gradients, unsupported
 from .units import LOW_DTYPES, Unit, allocate_state, build_units
 
 __all__ = ["Optimizer", "COMPILE_THRESHOLD", "check_parameters"]
@@ -147,6 +148,9 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
         if capturable and flat:
             raise SpecValueError("capturable=True does not take flat=True: a traced step writes each parameter "
                                  "through the rule, not the flat buffers")
+        refusal = unsupported(canonical.transforms, bool(flat), capturable)
+        if refusal is not None:
+            raise SpecValueError(refusal)
         named = named_parameters(params, names)
         if not named:
             raise SpecValueError("optimizer got an empty parameter list")
@@ -286,6 +290,8 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
                 f"param_groups has {len(self.param_groups)} groups, the optimizer {len(engine.groups)}; "
                 f"add groups with add_param_group")
         gathered = gather(self._units)
+        if engine.spec.transforms:
+            gathered = self._transformed(gathered)
         plan = engine.plan()
         layout = self._scalar_layout()
         vector = layout.pack(plan)
@@ -299,6 +305,22 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
         engine.commit(plan)
         if self._graph is not None:
             self._graph.stepped_on_host()
+
+    def _transformed(self, gathered: list[list[Gathered]]) -> list[list[Gathered]]:
+        """``gathered`` with every gradient replaced by its value after the spec's gradient
+        pipeline, which sees them all in parameter order (:mod:`optbridge.backends.torch.transforms`)."""
+        order = {n: i for i, n in enumerate(self._engine.param_names)}
+        where: list[tuple[int, int, int, int]] = []
+        for r, (units, row) in enumerate(zip(self._units, gathered)):
+            for u, (unit, (present, _, _)) in enumerate(zip(units, row)):
+                names = unit.names if present is None else [unit.names[i] for i in present]
+                where.extend((order[n], r, u, k) for k, n in enumerate(names))
+        where.sort()
+        new = transform_gradients(self._engine.spec.transforms, [gathered[r][u][1][k] for _, r, u, k in where])
+        out = [[(present, list(grads), checked) for present, grads, checked in row] for row in gathered]
+        for (_, r, u, k), g in zip(where, new):
+            out[r][u][1][k] = g
+        return out
 
     # -- gradients ------------------------------------------------------------------------
     @torch._disable_dynamo

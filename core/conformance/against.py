@@ -207,16 +207,46 @@ def _torch_trajectory(optimizer: DialectOptimizer, layout: streams.Layout, steps
         scheduler = sched_cls(native, **declaration.arguments)
         if declaration.interval != "step":
             notes.append(f"{declaration.name} has interval 'epoch': built, never stepped (the run has no epochs)")
+    clip = _torch_clipping(optimizer, torch)
     out = []
     for step in range(steps):
         grads = streams.as_dtype(streams.gradients(layout, step, seed), dtype)
         for name, tensor in tensors.items():
             tensor.grad = torch.from_numpy(grads[name].copy())
+        for function in clip:
+            function(list(tensors.values()))
         native.step()
         if scheduler is not None and declaration is not None and declaration.interval == "step":
             scheduler.step()
         out.append({n: t.detach().numpy().copy() for n, t in tensors.items()})
     return out, notes
+
+
+def _torch_clipping(optimizer: DialectOptimizer, torch: Any) -> list[Any]:
+    """The ``torch.nn.utils`` call for each of the optimizer's gradient transforms, run on the
+    parameters before ``step()`` as a torch loop does.
+
+    Raises:
+        NotComparableError: a transform torch has no function for.
+    """
+    from ..transforms import ClipByGlobalNorm, ClipByValue
+
+    calls = []
+    for t in optimizer.transforms:
+        if isinstance(t, ClipByGlobalNorm) and t.form == "torch":
+            calls.append(lambda ps, t=t: torch.nn.utils.clip_grad_norm_(ps, t.max_norm, t.norm_type))
+        elif isinstance(t, ClipByValue):
+            calls.append(lambda ps, t=t: torch.nn.utils.clip_grad_value_(ps, t.clip_value))
+        else:
+            raise NotComparableError(f"the transform {t.describe()} has no torch.nn.utils function")
+    return calls
+
+
+def _no_transforms(optimizer: DialectOptimizer, framework: str) -> None:
+    """Refuse a config whose added transforms the framework's optimizer has no argument for."""
+    if optimizer.transforms:
+        listed = ", ".join(t.describe() for t in optimizer.transforms)
+        raise NotComparableError(f"{framework}'s optimizer has no argument for the added transforms ({listed})")
 
 
 def _keras_trajectory(optimizer: DialectOptimizer, layout: streams.Layout, steps: int, seed: int,
@@ -325,6 +355,7 @@ def native_trajectory(optimizer: DialectOptimizer, framework: str, layout: strea
                                  f"{optimizer.qualname}")
     if framework == "torch":
         return _torch_trajectory(optimizer, layout, steps, seed, dtype)
+    _no_transforms(optimizer, framework)
     if framework == "mindspore":
         return _mindspore_trajectory(optimizer, layout, steps, seed, dtype)
     return _keras_trajectory(optimizer, layout, steps, seed, dtype)

@@ -374,10 +374,14 @@ def generate_cases(steps: int = DEFAULT_STEPS) -> Iterator[CaseInfo]:
             if lr_form in rotation:
                 rotation[lr_form] += 1
             arguments = {entry.lr_keyword: learning_rate, "weight_decay": _wd_value(wd_form, entry.weight_decay)}
+            chosen = dict(hyper[label])
+            added = chosen.pop("transforms", ())
             if entry.construct is not None:
-                spec = entry.construct(params, arguments, hyper[label])
+                spec = entry.construct(params, arguments, chosen)
             else:
-                spec = cls(params, **arguments, **hyper[label])
+                spec = cls(params, **arguments, **chosen)
+            if added:
+                spec = spec.with_transforms(*added)
             case_id = f"{_short_name(qualname)}-{label}-groups_{groups}-lr_{lr_form}-wd_{wd_form}"
             yield CaseInfo(
                 id=case_id,

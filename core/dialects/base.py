@@ -6,8 +6,10 @@ canonical :class:`~optbridge.spec.OptimizerSpec` with :meth:`to_canonical`.
 """
 from __future__ import annotations
 
+import copy
+import functools
 import inspect
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -15,6 +17,7 @@ import numpy as np
 from ..errors import SpecValueError
 from ..schedules.base import Schedule
 from ..spec import OptimizerSpec
+from ..transforms.base import GradientTransform, check_transforms
 
 __all__ = ["DialectOptimizer", "dialect_registry", "register_dialect", "to_data", "check_fits_float",
            "CONFIG_FORMAT_VERSION"]
@@ -83,6 +86,16 @@ class DialectOptimizer:
     tuple_arguments: ClassVar[tuple[str, ...]] = ()
 
     _arguments: dict[str, Any]
+    #: the gradient transforms :meth:`with_transforms` added (after any the dialect's own
+    #: arguments lower to, such as Keras ``clipnorm``)
+    _transforms: tuple[GradientTransform, ...] = ()
+    _lowering: bool = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("to_canonical")
+        if own is not None:
+            cls.to_canonical = _with_added_transforms(own)  # type: ignore[method-assign,assignment]
 
     if TYPE_CHECKING:
         # each subclass takes its origin framework's arguments; code reaching a class through
@@ -100,8 +113,30 @@ class DialectOptimizer:
     def to_canonical(self) -> OptimizerSpec:
         raise NotImplementedError
 
+    @property
+    def transforms(self) -> tuple[GradientTransform, ...]:
+        """The gradient transforms added with :meth:`with_transforms`."""
+        return self._transforms
+
+    def with_transforms(self, *transforms: GradientTransform | Mapping[str, Any]) -> DialectOptimizer:
+        """A copy of this optimizer whose spec runs ``transforms`` (transforms or their config
+        dicts, :mod:`optbridge.transforms`) on the gradients, after any transform its own
+        arguments lower to; a config carries them under ``transforms``::
+
+            opt = optim.AdamW(None, lr=1e-3).with_transforms(ClipByGlobalNorm(1.0))  # clip_grad_norm_
+
+        Raises:
+            SpecTypeError / SpecKeyError / SpecValueError: a bad transform (nothing is built).
+        """
+        added = check_transforms(list(transforms), "with_transforms")
+        other = copy.copy(self)
+        other._arguments = dict(self._arguments)
+        other._transforms = self._transforms + added
+        return other
+
     def to_dict(self) -> dict[str, Any]:
-        """The config form: ``{"format_version", "optimizer", **arguments}``."""
+        """The config form: ``{"format_version", "optimizer", **arguments}``, and
+        ``transforms`` when :meth:`with_transforms` added some."""
         data = {"format_version": CONFIG_FORMAT_VERSION, "optimizer": self.qualname}
         for key, value in self._arguments.items():
             if key in self.nested_optimizers:
@@ -109,6 +144,8 @@ class DialectOptimizer:
                 data[self.nested_optimizers[key]] = {k: v for k, v in nested.items() if v is not None}
             else:
                 data[key] = to_data(value)
+        if self._transforms:
+            data["transforms"] = [t.to_dict() for t in self._transforms]
         return data
 
     @classmethod
@@ -120,11 +157,31 @@ class DialectOptimizer:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, DialectOptimizer):
             return NotImplemented
-        return self.qualname == other.qualname and to_data(self._arguments) == to_data(other._arguments)
+        return (self.qualname == other.qualname and to_data(self._arguments) == to_data(other._arguments)
+                and self._transforms == other._transforms)
 
     def __hash__(self) -> int:
-        return hash((self.qualname, repr(to_data(self._arguments))))
+        return hash((self.qualname, repr(to_data(self._arguments)), self._transforms))
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self._arguments.items())
-        return f"{self.qualname}({args})"
+        added = "".join(f".with_transforms({t!r})" for t in self._transforms)
+        return f"{self.qualname}({args}){added}"
+
+
+def _with_added_transforms(to_canonical: Callable[[Any], OptimizerSpec]) -> Callable[[Any], OptimizerSpec]:
+    """``to_canonical`` whose spec also runs the optimizer's :attr:`DialectOptimizer.transforms`
+    (once, however a class's ``to_canonical`` chains to its base's)."""
+
+    @functools.wraps(to_canonical)
+    def lowered(self: DialectOptimizer) -> OptimizerSpec:
+        if self._lowering or not self._transforms:
+            return to_canonical(self)
+        self._lowering = True
+        try:
+            spec = to_canonical(self)
+        finally:
+            self._lowering = False
+        return spec.with_transforms(*self._transforms)
+
+    return lowered

@@ -50,6 +50,8 @@ _SGD_ADAM_CASES: dict[str, DialectCases] = {
         ("maximize", {"momentum": 0.8, "maximize": True}),
         ("differentiable", {"momentum": 0.9, "differentiable": True, "foreach": True}),
         ("fused", {"momentum": 0.9, "fused": True}),
+        ("clip_grad_norm", {"momentum": 0.9, "transforms": [{"transform": "clip_by_global_norm", "max_norm": 0.5}]}),
+        ("clip_grad_value", {"momentum": 0.9, "transforms": [{"transform": "clip_by_value", "clip_value": 0.5}]}),
     ),
     _ADAM: torch_cases(
         0.01, 1e-2,
@@ -67,6 +69,8 @@ _SGD_ADAM_CASES: dict[str, DialectCases] = {
         ("amsgrad", {"amsgrad": True, "betas": (0.85, 0.99)}),
         ("maximize", {"maximize": True}),
         ("capturable_differentiable", {"capturable": True, "differentiable": True, "foreach": True}),
+        ("clip_grad_norm_inf", {"transforms": [{"transform": "clip_by_global_norm", "max_norm": 0.5,
+                                                "norm_type": "inf"}]}),
     ),
     _ASGD: torch_cases(
         0.05, 1e-2,

@@ -24,7 +24,12 @@ Arguments every class takes, in Keras's order after the class's own: ``weight_de
 Then optbridge's own rules (:class:`~optbridge.errors.SpecValueError` /
 ``SpecTypeError``, naming the argument):
 
-* **Not modelled** -- ``clipnorm``, ``clipvalue``, ``global_clipnorm``, ``use_ema=True``,
+* **Clipping** -- ``clipnorm``, ``clipvalue`` and ``global_clipnorm`` are numbers or
+  ``None``; as in Keras (``_clip_gradients``), one that is not ``> 0`` clips nothing. They
+  lower to the gradient transforms :class:`~optbridge.transforms.ClipByNorm`,
+  :class:`~optbridge.transforms.ClipByValue` and :class:`~optbridge.transforms.ClipByGlobalNorm`
+  (``form="keras"``), run on the gradients before the weight decay and the update.
+* **Not modelled** -- ``use_ema=True``,
   ``loss_scale_factor`` and ``gradient_accumulation_steps`` must keep their defaults
   (``ema_momentum``/``ema_overwrite_frequency`` are accepted since Keras ignores them
   without ``use_ema``); a non-default value raises an error saying optbridge does not
@@ -126,6 +131,7 @@ from ....patterns import compile_name_pattern
 from ....schedules.base import Schedule
 from ....schedules.values import Constant, PerStep, Scheduled, Value
 from ....spec import GroupSpec, OptimizerSpec
+from ....transforms import ClipByGlobalNorm, ClipByNorm, ClipByValue, GradientTransform
 from ...base import DialectOptimizer, check_fits_float
 
 __all__ = ["KerasOptimizer", "BASE_ARGUMENTS", "NOT_MODELLED", "check_number", "check_flag"]
@@ -147,12 +153,17 @@ BASE_ARGUMENTS: dict[str, Any] = {
 #: Keras arguments optbridge does not model: ``{argument: what it would do}``; each must
 #: keep its default (``None``; ``use_ema``: ``False``).
 NOT_MODELLED: dict[str, str] = {
-    "clipnorm": "per-variable gradient clipping by norm",
-    "clipvalue": "gradient clipping by value",
-    "global_clipnorm": "gradient clipping by the global norm",
     "use_ema": "an exponential moving average of the weights",
     "loss_scale_factor": "loss scaling (gradients divided by the factor)",
     "gradient_accumulation_steps": "gradient accumulation",
+}
+
+#: the clipping arguments, in the order Keras's ``_clip_gradients`` tries them, and the
+#: gradient transform each lowers to
+CLIP_ARGUMENTS: dict[str, Any] = {
+    "clipnorm": ClipByNorm,
+    "global_clipnorm": lambda value: ClipByGlobalNorm(value, form="keras"),
+    "clipvalue": ClipByValue,
 }
 
 #: optbridge's keyword-only extensions and their defaults.
@@ -306,6 +317,9 @@ class KerasOptimizer(DialectOptimizer):
         self._check(dict(hp), "")
         self._check_after_base(args)
         self._check_not_modelled(args)
+        for name in CLIP_ARGUMENTS:
+            if args[name] is not None:
+                check_number(name, args[name])
         wd = _weight_decay(args["weight_decay"], "")
         self._group_list = self._parse_params(args["params"], hp)
         if args["unassigned"] not in ("error", "frozen"):
@@ -458,4 +472,14 @@ class KerasOptimizer(DialectOptimizer):
             preprocess=(),
             origin=self.qualname,
             decay_exclude=self.weight_decay_exclusions,
+            transforms=self._clip_transforms(),
         )
+
+    def _clip_transforms(self) -> tuple[GradientTransform, ...]:
+        """The transform ``clipnorm`` / ``global_clipnorm`` / ``clipvalue`` lowers to: the
+        first that is set and ``> 0`` (Keras's ``_clip_gradients``), or none."""
+        for name, transform in CLIP_ARGUMENTS.items():
+            value = self._arguments[name]
+            if value is not None and value > 0:
+                return (transform(value),)
+        return ()

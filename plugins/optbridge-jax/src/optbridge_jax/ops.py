@@ -294,6 +294,10 @@ def norm(x: jax.Array, dtype: str | None = None) -> jax.Array:
     return sqrt(total(x * x))
 
 
+def amax(x: jax.Array) -> jax.Array:
+    return jnp.max(x)
+
+
 # -- control -------------------------------------------------------------------------------
 def cond(flag: Any, if_true: Callable[[], Any], if_false: Callable[[], Any]) -> Any:
     """A Python branch on a static flag; a traced flag selects elementwise (``jnp.where``)."""

@@ -188,6 +188,12 @@ def norm(x: Tensor, dtype: str | None = None) -> Tensor:
     return P.sqrt(sum(x * x))
 
 
+def amax(x: Tensor) -> Tensor:
+    # MindSpore's amax skips NaN; the protocol's is NaN when any element is
+    top = P.amax(x)
+    return P.where(P.isnan(x).any(), P.full_like(top, float("nan")), top)
+
+
 def blockwise_(write: Callable[[Tensor, Any], Tensor], x: Tensor, fn: Callable[..., Any], *operands: Any) -> Tensor:
     return write(x, fn(*operands))
 

@@ -1,0 +1,68 @@
+"""The gradient pipeline on torch tensors (``OptimizerSpec.transforms``, :mod:`optbridge.transforms`).
+
+Every transform runs its shared formula over the torch ops namespace, except
+:class:`~optbridge.transforms.ClipByGlobalNorm` in its torch form, which calls the function
+``torch.nn.utils.clip_grad_norm_`` calls for the total norm (``torch.nn.utils.get_total_norm``:
+``torch._foreach_norm`` per device and dtype, then the norm of the stacked norms) and scales
+with ``torch._foreach_mul``, so that a spec with the transform gives on this backend
+exactly the numbers of ``clip_grad_norm_`` followed by ``optimizer.step()`` in a torch loop.
+The shared formula's sums run in NumPy's order instead (the reference's, within the
+conformance suite's float32 tolerance of torch's).
+
+Gradients are not written: each transform returns new tensors, as on every backend.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from optbridge.transforms import ClipByGlobalNorm, GradientTransform
+
+from . import ops as torch_ops
+
+__all__ = ["transform_gradients"]
+
+
+def _clip_by_global_norm_torch(transform: ClipByGlobalNorm, grads: list[torch.Tensor]) -> list[torch.Tensor]:
+    """``clip_grad_norm_(…, max_norm, norm_type)``'s numbers, on new tensors
+    (``torch/nn/utils/clip_grad.py``: ``_get_total_norm`` and ``_clip_grads_with_norm_``)."""
+    total = torch.nn.utils.get_total_norm(grads, transform.norm_type, False, None)
+    coefficient = torch.clamp(transform.max_norm / (total + 1e-6), max=1.0)
+    out: list[torch.Tensor] = list(grads)
+    groups: dict[tuple[torch.device, torch.dtype], list[int]] = {}
+    for i, g in enumerate(grads):
+        groups.setdefault((g.device, g.dtype), []).append(i)
+    for (device, _), indices in groups.items():
+        scaled = torch._foreach_mul([grads[i] for i in indices], coefficient.to(device))
+        for i, g in zip(indices, scaled):
+            out[i] = g
+    return out
+
+
+def transform_gradients(transforms: Sequence[GradientTransform], grads: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+    """``grads`` (every gradient of the step, in parameter order) after ``transforms``."""
+    out = list(grads)
+    if not out:
+        return out
+    for transform in transforms:
+        if isinstance(transform, ClipByGlobalNorm) and transform.form == "torch":
+            out = _clip_by_global_norm_torch(transform, out)
+        else:
+            out = transform.apply(torch_ops, out)
+    return out
+
+
+def unsupported(transforms: Sequence[GradientTransform], flat: bool, capturable: bool) -> Any:
+    """Why this optimizer cannot run ``transforms`` (``flat=True`` or ``capturable=True``),
+    or ``None``."""
+    if not transforms:
+        return None
+    listed = ", ".join(t.describe() for t in transforms)
+    if flat:
+        return f"flat=True does not run the spec's gradient transforms ({listed}); build without flat=True"
+    if capturable:
+        return (f"capturable=True does not run the spec's gradient transforms ({listed}) yet; build without "
+                f"capturable=True, or clip in the training step before optimizer.step()")
+    return None
