@@ -5,6 +5,8 @@ import pathlib
 import subprocess
 import sys
 
+import pytest
+
 ROOT = pathlib.Path(__file__).parents[1]
 
 
@@ -31,3 +33,13 @@ def test_memory_benchmark_runs():
     state = lines[lines.index("optimizer-state bytes per parameter byte") + 2:][:2]
     # Adam: two moments; Adafactor: 8 + 4 row/column statistics and the 4-element bias's variance
     assert [row.split() for row in state] == [["adam", "2.0000"], ["adafactor", f"{16 / 36:.4f}"]]
+
+
+def test_clipping_benchmark_runs():
+    pytest.importorskip("torch")
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "clipping_step.py"), "--layout", "tiny", "--repeat", "1",
+         "--warmup", "1", "--frameworks", "torch"], capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "ratio optbridge / native" in result.stdout
