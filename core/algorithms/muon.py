@@ -35,7 +35,7 @@ every parameter has one, zeros on the Muon ones).
 
 Host scalars: ``lr`` (``"torch"``: float64, as torch's ``_adjust_lr`` multiplies Python
 floats, :attr:`Muon.float64_scalars`), ``weight_decay`` (``"adamw"`` partition:
-``adam_weight_decay`` where the parameter is decayed), ``momentum``,
+``adam_weight_decay`` where the parameter is decayed, none for ``None``), ``momentum``,
 ``one_minus_momentum = 1 − μ`` (torch) or ``momentum_minus_one = μ − 1`` (Keras), both
 formed in float64 as the frameworks write them on Python floats, ``ns_a``, ``ns_b``,
 ``ns_c``, ``eps``, ``rms_rate``, ``decay = 1 − lr·wd`` (``"decoupled"``), and for
@@ -47,7 +47,9 @@ Canonical op order, torch (``g`` after negation for ``maximize``; ``B`` the
 
 1. ``B = lerp(B, g, 1 − μ)``; ``U = lerp(g, B, μ)`` with ``nesterov``, else ``U = B``.
 2. ``X = bf(U)`` (float32 carrier), transposed if ``A > B``; ``X = bf(X / max(bf(‖X‖), ε))``.
-3. ``ns_steps`` times: ``G = bf(X·Xᵀ)``; ``H = bf(G·b + (G·G)·c)``; ``X = bf(X·a + H·X)``.
+3. ``ns_steps`` times: ``G = bf(X·Xᵀ)``; ``H = bf(G·b + (G·G)·c)``; ``X = bf(X·a + H·X)``,
+   each product and the norm formed in float64 (``a``, ``b``, ``c`` their float32
+   values), the float64 result rounded to float32, then to bfloat16.
 4. ``p = p·decay``; ``p = p − O·(lr·scale)`` (``O = X`` transposed back, exact in ``p``'s
    dtype; ``lr·scale`` in float64, then rounded to ``p``'s dtype).
 
@@ -65,11 +67,16 @@ Canonical op order, keras (all in the parameter's dtype; ``m`` the ``momentum`` 
 
 A 2-D parameter's partition is a flag (traced on compiled backends), so its Muon and
 AdamW values are formed as pure expressions selected with ``ops.cond`` and written after.
-The matrix products sum in each backend's BLAS order (``matmul`` in :mod:`optbridge.ops`),
-so Muon's results agree across backends to the suite's float32 tolerance, not bitwise;
-in ``"torch"`` arithmetic the bfloat16 rounding after each product absorbs almost all of
-those differences. (torch rounds a float64 gradient to bfloat16 directly; the rule rounds
-it to float32 first, which differs only where that double rounding meets a tie.)
+The matrix products sum in each backend's BLAS order (``matmul`` in :mod:`optbridge.ops`).
+In ``"torch"`` arithmetic the operands are bfloat16 values (8 significant bits), so their
+float64 products are exact and so are the sums unless the magnitudes span more than about
+37 binary orders: every backend then gets the same bits. torch sums in float32, and
+rounds once to bfloat16 where the rule rounds float64 → float32 → bfloat16, so a result
+near a bfloat16 rounding boundary may differ from torch's by one bfloat16 ulp; its fused
+multiply-adds (``lerp_``, ``add_(alpha=)``) differ from the rule's two roundings in the
+last bit. (torch rounds a float64 gradient to bfloat16 directly; the rule rounds it to
+float32 first.) In ``"keras"`` arithmetic the products are in the parameter's dtype, so
+backends agree to the suite's tolerance, not bitwise.
 """
 from __future__ import annotations
 
@@ -186,19 +193,31 @@ class Muon(Algorithm):
         return ops.sub_scaled_(p, ops.astype(ortho, dtype), scaled_lr)
 
     def _newton_schulz_bf16(self, ops, update, s):
-        """Steps 2-3 of the torch order: bfloat16 values carried in float32."""
+        """Steps 2-3 of the torch order: bfloat16 values carried in float32, each product
+        and norm summed in float64 (exact for bfloat16 operands of moderate range, so
+        every backend gets the same bits whatever its BLAS order), then rounded."""
         bf = ops.round_bfloat16
+
+        def wide(x: Any) -> Any:
+            return ops.astype(x, "float64")
+
+        def narrow(x: Any) -> Any:
+            return bf(ops.astype(x, "float32"))
+
+        def mm(x: Any, y: Any) -> Any:
+            return ops.matmul(wide(x), wide(y))
+
         rows, cols = ops.shape_of(update)
         x = bf(ops.astype(update, "float32"))
         if rows > cols:
             x = ops.transpose(x)
         eps = ops.scalar(self.eps, x)
-        x = bf(ops.div(x, ops.maximum(bf(ops.norm(x)), eps)))
-        a, b, c = (ops.scalar(v, x) for v in (self.ns_a, self.ns_b, self.ns_c))
+        x = bf(ops.div(x, ops.maximum(narrow(ops.norm(x, "float64")), eps)))
+        a, b, c = (ops.scalar(float(np.float32(v)), wide(x)) for v in (self.ns_a, self.ns_b, self.ns_c))
         for _ in range(self.ns_steps):
-            gram = bf(ops.matmul(x, ops.transpose(x)))
-            gram_update = bf(gram * b + ops.matmul(gram, gram) * c)
-            x = bf(x * a + ops.matmul(gram_update, x))
+            gram = narrow(mm(x, ops.transpose(x)))
+            gram_update = narrow(wide(gram) * b + mm(gram, gram) * c)
+            x = narrow(wide(x) * a + mm(gram_update, x))
         return ops.transpose(x) if rows > cols else x
 
     def _keras_update(self, ops, p, g, state, s):
@@ -265,8 +284,8 @@ class Muon(Algorithm):
     def host_scalars(self, host_state: Mapping[str, float], hs: HostStep, precision: str):
         t = scalar_type(precision)
         wd = hs.weight_decay
-        if hs.partition == "adamw" and wd != 0.0 and self.adam_weight_decay is not None:
-            wd = float(t(self.adam_weight_decay))
+        if hs.partition == "adamw" and wd != 0.0:
+            wd = 0.0 if self.adam_weight_decay is None else float(t(self.adam_weight_decay))
         scalars: dict[str, Any] = {
             "lr": hs.lr,
             "weight_decay": wd,

@@ -362,6 +362,7 @@ GENERATION_ORDER: tuple[str, ...] = (
     'keras.optimizers.Lamb',
     'keras.optimizers.Lion',
     'keras.optimizers.Nadam',
+    'keras.optimizers.Muon',
 )
 
 
