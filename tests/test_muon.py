@@ -68,7 +68,8 @@ def test_matches_torch_muon(backend_name, kwargs):
     equal = total = 0
     for step, (g_step, w_step) in enumerate(zip(got, want)):
         for n, shape in TORCH_SHAPES.items():
-            scale = 0.2 * math.sqrt(max(shape)) if kwargs.get("adjust_lr_fn") else math.sqrt(max(1, shape[0] / shape[1]))
+            rms = kwargs.get("adjust_lr_fn")
+            scale = 0.2 * math.sqrt(max(shape)) if rms else math.sqrt(max(1, shape[0] / shape[1]))
             bound = (step + 1) * lr * scale * 2.0 ** -7
             assert np.abs(g_step[n] - w_step[n]).max() <= bound, (step, n)
             equal += int(np.sum(g_step[n] == w_step[n]))

@@ -57,8 +57,9 @@ Canonical op order, keras (all in the parameter's dtype; ``m`` the ``momentum`` 
 
 0. ``p = p − (p·wd)·lr``.
 1. Muon partition: ``m = m + (g + m·(μ − 1))``; ``U = g + m·μ`` with ``nesterov``, else ``U = m``.
-2. ``X = U``, transposed if ``A > B``; ``X = X / (‖X‖ + 1e-7)``.
-3. ``ns_steps`` times: ``A = X·Xᵀ``; ``H = A·b + (A·c)·A``; ``X = X·a + H·X``.
+2. ``X = U``, transposed if ``A > B``; ``X = X / (‖X‖ + 1e-7)`` (the norm summed in float64).
+3. ``ns_steps`` times: ``A = X·Xᵀ``; ``H = A·b + (A·c)·A``; ``X = X·a + H·X`` (float32
+   products summed in float64, rounded once).
 4. ``p = p − ((lr·O)·√max(A, B))·rms_rate`` (``"rms_rate"``), or ``p = p − lr·O``.
 5. AdamW partition: Keras's Adam step (canonical Adam's ``"hat"`` order with Keras's
    moments): ``m = m + (g − m)·(1 − β₁)``, ``v = v + (g·g − v)·(1 − β₂)``,
@@ -75,8 +76,10 @@ rounds once to bfloat16 where the rule rounds float64 → float32 → bfloat16, 
 near a bfloat16 rounding boundary may differ from torch's by one bfloat16 ulp; its fused
 multiply-adds (``lerp_``, ``add_(alpha=)``) differ from the rule's two roundings in the
 last bit. (torch rounds a float64 gradient to bfloat16 directly; the rule rounds it to
-float32 first.) In ``"keras"`` arithmetic the products are in the parameter's dtype, so
-backends agree to the suite's tolerance, not bitwise.
+float32 first.) In ``"keras"`` arithmetic a float32 product is summed in float64 and
+rounded once (Keras sums in float32 in its BLAS order: a last-bit difference, which the
+iterations spread), so backends agree bitwise as far as the float64 sums are exact; a
+float64 product is summed in the backend's order, within the suite's tolerance.
 """
 from __future__ import annotations
 
@@ -252,11 +255,20 @@ class Muon(Algorithm):
         rows, cols = shape
         if rows > cols:
             x = ops.transpose(x)
-        x = ops.div(x, ops.norm(x) + s["eps"])
         a, b, c = s["ns_a"], s["ns_b"], s["ns_c"]
+        dtype = ops.dtype_of(x)
+        x = ops.div(x, ops.astype(ops.norm(x, "float64"), dtype) + s["eps"])
+
+        def mm(u: Any, w: Any) -> Any:
+            # float32 products summed in float64 (exact products; the sum rounded once to
+            # float32 on every backend, whatever its BLAS order); float64 as it is
+            if dtype == "float64":
+                return ops.matmul(u, w)
+            return ops.astype(ops.matmul(ops.astype(u, "float64"), ops.astype(w, "float64")), dtype)
+
         for _ in range(self.ns_steps):
-            gram = ops.matmul(x, ops.transpose(x))
-            x = x * a + ops.matmul(gram * b + ops.matmul(gram * c, gram), x)
+            gram = mm(x, ops.transpose(x))
+            x = x * a + mm(gram * b + mm(gram * c, gram), x)
         if rows > cols:
             x = ops.transpose(x)
         step = s["lr"] * x

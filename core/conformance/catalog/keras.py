@@ -343,21 +343,22 @@ _PART2_ERRORS: tuple[ErrorInput, ...] = (
 #: Hyperparameter sets of every Keras-dialect class.
 # -- Muon (Keras's AdamW partition: the ``guide`` layout's convolutions and norms, the
 # ``block`` layout's embedding; ``weight_decay=None`` with a nonzero ``adam_weight_decay``
-# is refused, so the ``off`` form runs only with ``adam_weight_decay=None``) --------------------
+# is refused, so ``default`` (the class defaults otherwise, as the dialect table builds it
+# without weight decay) and ``plain`` set ``adam_weight_decay=None``) ---------------------------
 _MUON = "keras.optimizers.Muon"
 
 _MUON_CASES: dict[str, DialectCases] = {
     _MUON: dataclasses.replace(
         keras_cases(
             _MUON, 0.01, 1e-2,
-            ("default", {}),
+            ("default", {"adam_weight_decay": None}),
             ("plain", {"nesterov": False, "momentum": 0.9, "ns_steps": 3, "rms_rate": None,
                        "adam_weight_decay": None, "exclude_embeddings": False}),
             ("adam", {"adam_beta_1": 0.8, "adam_beta_2": 0.99, "epsilon": 1e-5, "adam_lr_ratio": 0.5,
                       "adam_weight_decay": 0.05, "exclude_layers": ["fc", "fc2"], "muon_b": -4.5}),
         ),
         group_forms=("none", "two", "matrix"), wd_forms=("const", "off"),
-        valid=lambda label, groups, lr, wd: wd != "off" or label == "plain",
+        valid=lambda label, groups, lr, wd: wd != "off" or label != "adam",
     ),
 }
 
