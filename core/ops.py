@@ -47,28 +47,35 @@ NumPy and torch and is the plain expression elsewhere.
 **Rounding each backend must give** (checked primitive by primitive against NumPy
 float64, rounded once, by ``tests/test_ops_protocol.py``):
 
-===============  ===================================================================
-primitive         required result
-===============  ===================================================================
-operators         correctly rounded (one rounding per operator); bitwise everywhere
-``div``           correctly rounded ``x / y``, also for a scalar or broadcast ``y``
-``sqrt``          correctly rounded (IEEE 754). torch's eager CPU ``sqrt`` is not (17 %
-                  of float32 values one ulp off): the torch ops use NumPy's on CPU
-                  tensors, inductor's when compiled; XLA's ``x·rsqrt(y)`` rewrite is
-                  kept out by a barrier (JAX), Grappler's by the TF ops
-``lerp``          ATen's formula with separate roundings (see :meth:`Ops.lerp`)
-``sign``          ``−1``, ``+1``, ``0`` for ``±0`` (sign of the zero not specified),
-                  NaN for NaN
-``maximum``       NaN if either operand is NaN (NumPy, torch, TF, JAX agree)
-``amax``          exact; NaN if any element is NaN
-``sum``           the sum in NumPy's pairwise order (see :meth:`Ops.sum`); a backend
-                  whose reduction order differs sets ``EXACT_SUM = False`` in its ops
-                  module and is held to the suite's float32 tolerance, not bitwise
-subnormals        kept (IEEE gradual underflow) on NumPy and torch; TensorFlow's and
-                  XLA's CPU kernels flush subnormal inputs and results to zero of the
-                  same sign: such an ops module sets ``FLUSHES_SUBNORMALS = True``
-                  (values below 1.2e-38 in float32, 2.2e-308 in float64)
-===============  ===================================================================
+==================  ===================================================================
+primitive            required result
+==================  ===================================================================
+operators            correctly rounded (one rounding per operator); bitwise everywhere
+``div``              correctly rounded ``x / y``, also for a scalar or broadcast ``y``
+``sqrt``             correctly rounded (IEEE 754). torch's eager CPU ``sqrt`` is not (17 %
+                     of float32 values one ulp off): the torch ops use NumPy's on CPU
+                     tensors, inductor's when compiled; XLA's ``x·rsqrt(y)`` rewrite is
+                     kept out by a barrier (JAX), Grappler's by the TF ops
+``lerp``             ATen's formula with separate roundings (see :meth:`Ops.lerp`)
+``sign``             ``−1``, ``+1``, ``0`` for ``±0`` (sign of the zero not specified),
+                     NaN for NaN
+``maximum``          NaN if either operand is NaN (NumPy, torch, TF, JAX agree)
+``amax``             exact; NaN if any element is NaN
+``sum``              the sum in NumPy's pairwise order (see :meth:`Ops.sum`); a backend
+                     whose reduction order differs sets ``EXACT_SUM = False`` in its ops
+                     module and is held to the suite's float32 tolerance, not bitwise
+``matmul``           the product over the last two axes in the backend's BLAS order (blocked,
+                     vectorised sums: NumPy's BLAS, ATen, Eigen, XLA differ), so not bitwise
+                     across backends: within ``k·ε·Σ|x||y|`` of the exact sum of ``k`` products
+                     (the standard bound); a rule using it is held to the suite's tolerances
+``transpose``        exact (a permutation of the elements)
+``round_bfloat16``   float32 ``x`` rounded to the nearest bfloat16 (ties to even; NaN stays
+                     NaN, overflow gives ±inf), returned in float32: exact everywhere
+subnormals           kept (IEEE gradual underflow) on NumPy and torch; TensorFlow's and
+                     XLA's CPU kernels flush subnormal inputs and results to zero of the
+                     same sign: such an ops module sets ``FLUSHES_SUBNORMALS = True``
+                     (values below 1.2e-38 in float32, 2.2e-308 in float64)
+==================  ===================================================================
 """
 from __future__ import annotations
 
@@ -150,6 +157,20 @@ class Ops(Protocol):
         (``aten/src/ATen/native/Lerp.h``): ``a + w·(b − a)`` when ``|w| < 0.5``, else
         ``b − (b − a)·(1 − w)``. ``small`` is ``|w| < 0.5``, decided by the rule from
         hyperparameters, so no backend branches on a traced value."""
+
+    def round_bfloat16(self, x: Array) -> Array:
+        """float32 ``x`` rounded to the nearest bfloat16 value (round half to even, NaN kept,
+        ±inf past bfloat16's range), as float32: a bfloat16 computation carried in float32
+        (torch's CPU kernels compute a bfloat16 op in float32 and round the result once)."""
+
+    # -- matrices -----------------------------------------------------------------------------
+    def matmul(self, x: Array, y: Array) -> Array:
+        """The matrix product over the last two axes, ``Σₖ x[..., i, k]·y[..., k, j]``, in
+        ``x``'s dtype, summed in the backend's BLAS order (not bitwise across backends;
+        see the module docstring)."""
+
+    def transpose(self, x: Array) -> Array:
+        """``x`` with its last two axes swapped (no rounding)."""
 
     # -- reductions -------------------------------------------------------------------------
     def sum(self, x: Array) -> Scalar:

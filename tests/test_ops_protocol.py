@@ -464,3 +464,32 @@ def test_blockwise_is_the_unblocked_write(adapter, dtype, shape, other, write):
     if adapter.in_place:
         assert out is target
         _same_bits(adapter.read(target), want)
+
+
+def test_round_bfloat16_is_exact(adapter):
+    """Ties to even, NaN kept, overflow to ±inf: against the bits of each value's two
+    bfloat16 neighbours (independent of the bit formula the NumPy ops use)."""
+    x = _values("float32", seed=11)
+    bits = x.view(np.uint32).astype(np.uint64)
+    low = (bits & 0xFFFF0000).astype(np.uint32).view(np.float32).astype(np.float64)
+    high = ((bits & 0xFFFF0000) + 0x10000).astype(np.uint32).view(np.float32).astype(np.float64)
+    with np.errstate(all="ignore"):
+        v = x.astype(np.float64)
+        pick_low = (np.abs(v - low) < np.abs(high - v)) | (
+            (np.abs(v - low) == np.abs(high - v)) & ((bits >> 16) % 2 == 0))
+        want = np.where(pick_low | ~np.isfinite(v), low, high).astype(np.float32)
+        want[np.isnan(x)] = np.nan
+    _same_bits(adapter.read(adapter.ops.round_bfloat16(adapter.array(x))), want)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_matmul_within_the_stated_bound_and_transpose_exact(adapter, dtype):
+    ops = adapter.ops
+    rng = np.random.default_rng(12)
+    x, y = rng.standard_normal((2, 37, 64)).astype(dtype), rng.standard_normal((2, 64, 19)).astype(dtype)
+    got = adapter.read(ops.matmul(adapter.array(x), adapter.array(y)))
+    exact = np.matmul(x.astype(np.float64), y.astype(np.float64))
+    bound = 64 * np.finfo(dtype).eps * np.matmul(np.abs(x).astype(np.float64), np.abs(y).astype(np.float64))
+    assert got.dtype == np.dtype(dtype) and got.shape == (2, 37, 19)
+    assert np.all(np.abs(got - exact) <= bound)
+    _same_bits(adapter.read(ops.transpose(adapter.array(x))), np.swapaxes(x, -1, -2))

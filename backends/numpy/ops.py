@@ -118,6 +118,24 @@ def lerp(a: np.ndarray, b: np.ndarray, w: Any, *, small: bool) -> np.ndarray:
     return b - diff * (a.dtype.type(1.0) - w)
 
 
+def round_bfloat16(x: np.ndarray) -> np.ndarray:
+    """float32 ``x`` rounded to bfloat16 (ties to even) on its bits: ``u + 0x7FFF + lsb``,
+    the low 16 bits cleared; a NaN keeps its bits with the quiet bit set."""
+    x = np.asarray(x, dtype=np.float32)
+    bits = x.view(np.uint32)
+    rounded = (bits + (np.uint32(0x7FFF) + ((bits >> np.uint32(16)) & np.uint32(1)))) & np.uint32(0xFFFF0000)
+    out = np.where(np.isnan(x), (bits | np.uint32(0x00400000)) & np.uint32(0xFFFF0000), rounded)
+    return out.astype(np.uint32).view(np.float32).reshape(x.shape)
+
+
+def matmul(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return np.matmul(x, y)
+
+
+def transpose(x: np.ndarray) -> np.ndarray:
+    return np.swapaxes(x, -1, -2)
+
+
 def sum(x: np.ndarray) -> np.ndarray:  # noqa: A001 - the protocol's name
     return np.sum(x, dtype=x.dtype)
 

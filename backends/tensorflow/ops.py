@@ -205,6 +205,25 @@ def lerp(a: Any, b: Any, w: Any, *, small: bool) -> tf.Tensor:
 
 
 # -- reductions ------------------------------------------------------------------------
+def round_bfloat16(x: Any) -> tf.Tensor:
+    """On the bits (as the NumPy ops): integer arithmetic no compiler folds into a cast pair."""
+    x = _tensor(x)
+    bits = tf.bitcast(x, tf.uint32)
+    lsb = tf.bitwise.bitwise_and(tf.bitwise.right_shift(bits, tf.constant(16, tf.uint32)), tf.constant(1, tf.uint32))
+    high = tf.constant(0xFFFF0000, tf.uint32)
+    rounded = tf.bitwise.bitwise_and(bits + (lsb + tf.constant(0x7FFF, tf.uint32)), high)
+    nan = tf.bitwise.bitwise_and(tf.bitwise.bitwise_or(bits, tf.constant(0x00400000, tf.uint32)), high)
+    return tf.bitcast(tf.where(tf.math.is_nan(x), nan, rounded), tf.float32)
+
+
+def matmul(x: Any, y: Any) -> tf.Tensor:
+    return tf.linalg.matmul(x, y)
+
+
+def transpose(x: Any) -> tf.Tensor:
+    return tf.linalg.matrix_transpose(x)
+
+
 def sum(x: Any) -> tf.Tensor:  # noqa: A001 - the protocol's name
     return tf.reduce_sum(x)
 

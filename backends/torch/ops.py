@@ -168,6 +168,18 @@ def lerp(a: torch.Tensor, b: torch.Tensor, w: Any, *, small: bool) -> torch.Tens
     return b - diff * (1.0 - w)
 
 
+def round_bfloat16(x: torch.Tensor) -> torch.Tensor:
+    return x.to(torch.bfloat16).to(x.dtype)
+
+
+def matmul(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return torch.matmul(x, y)
+
+
+def transpose(x: torch.Tensor) -> torch.Tensor:
+    return x.transpose(-1, -2)
+
+
 def sum(x: torch.Tensor) -> torch.Tensor:  # noqa: A001 - the protocol's name
     return x.sum()
 

@@ -12,6 +12,7 @@ from .ftrl import FTRL
 from .lamb import Lamb
 from .lars import LARS
 from .lion import Lion
+from .muon import Muon
 from .nadam import NAdam
 from .proximal_adagrad import ProximalAdagrad
 from .radam import RAdam
@@ -37,6 +38,7 @@ __all__ = [
     "LARS",
     "Lamb",
     "Lion",
+    "Muon",
     "NAdam",
     "ProximalAdagrad",
     "RAdam",

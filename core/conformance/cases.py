@@ -21,7 +21,9 @@ class takes. Each case is a point of four axes:
   group with ``weight_decay`` and ``grad_centralization``, which centralizes
   ``conv2.weight``, and a group with its own ``lr``, then ``order_params``); classes
   that refuse group learning rates (``nn.FTRL``) take ``nolr`` instead (two groups on the
-  ``guide`` layout, one with ``weight_decay=0``, then ``order_params``);
+  ``guide`` layout, one with ``weight_decay=0``, then ``order_params``); classes that
+  take 2-D parameters only (``torch.optim.Muon``) take ``matrix`` and ``matrix_two``
+  (the ``block`` layout ungrouped, and as ``two``'s two groups);
 * **lr** — ``const``, ``list`` (a ``nn.dynamic_lr`` per-step list) or ``schedule`` (a
   ``nn.learning_rate_schedule`` class); the concrete function or class rotates through
   all of them in generation order;
@@ -222,8 +224,21 @@ def _groups_nolr(lr: float, steps: int) -> tuple[str, Any]:
     ]
 
 
+def _groups_matrix(lr: float, steps: int) -> tuple[str, Any]:
+    return "block", None
+
+
+def _groups_matrix_two(lr: float, steps: int) -> tuple[str, Any]:
+    return "block", [
+        {"params": ["attn.qkv.weight", "attn.proj.weight"], "lr": _scaled(lr, 0.5)},
+        {"params": "*", "weight_decay": 0.0},
+    ]
+
+
 _GROUPS: dict[str, Callable[[float, int], tuple[str, Any]]] = {
     "nolr": _groups_nolr,
+    "matrix": _groups_matrix,
+    "matrix_two": _groups_matrix_two,
     "none": _groups_none,
     "two": _groups_two,
     "guide": _groups_guide,
@@ -335,6 +350,7 @@ GENERATION_ORDER: tuple[str, ...] = (
     'torch.optim.RMSprop',
     'torch.optim.Rprop',
     'torch.optim.Adafactor',
+    'torch.optim.Muon',
     'keras.optimizers.Adadelta',
     'keras.optimizers.Adagrad',
     'keras.optimizers.Adam',
@@ -346,6 +362,7 @@ GENERATION_ORDER: tuple[str, ...] = (
     'keras.optimizers.Lamb',
     'keras.optimizers.Lion',
     'keras.optimizers.Nadam',
+    'keras.optimizers.Muon',
 )
 
 

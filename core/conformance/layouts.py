@@ -6,6 +6,8 @@
 * ``guide`` — the network of MindSpore's "Learning Rate and Optimizer" guide
   (two Conv2d+BatchNorm2d blocks and a Dense layer, MindSpore parameter names).
 * ``lenet5`` — LeNet-5 (MindSpore model zoo names), 61,684 parameters (convolutions without bias, as MindSpore's).
+* ``block`` — the matrices of a small transformer block (token embedding, attention,
+  MLP; tall, square and wide), for algorithms that take 2-D parameters only (Muon).
 * ``resnet50`` — the 161 trainable tensors of ResNet-50 (torchvision names), 25.6M
   parameters.
 """
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 from .streams import Layout
 
-__all__ = ["LAYOUTS", "get_layout", "tiny", "guide", "lenet5", "resnet50"]
+__all__ = ["LAYOUTS", "get_layout", "tiny", "guide", "lenet5", "block", "resnet50"]
 
 tiny: Layout = (
     ("conv1.weight", (4, 3, 2, 2)),
@@ -46,6 +48,14 @@ lenet5: Layout = (
     ("fc3.bias", (10,)),
 )
 
+block: Layout = (
+    ("token_embedding.weight", (16, 8)),
+    ("attn.qkv.weight", (24, 8)),
+    ("attn.proj.weight", (8, 8)),
+    ("mlp.fc1.weight", (32, 8)),
+    ("mlp.fc2.weight", (8, 32)),
+)
+
 
 def _resnet50() -> Layout:
     shapes: list[tuple[str, tuple[int, ...]]] = [("conv1.weight", (64, 3, 7, 7)), ("bn1.weight", (64,)),
@@ -75,7 +85,7 @@ def _resnet50() -> Layout:
 
 resnet50: Layout = _resnet50()
 
-LAYOUTS: dict[str, Layout] = {"tiny": tiny, "guide": guide, "lenet5": lenet5, "resnet50": resnet50}
+LAYOUTS: dict[str, Layout] = {"tiny": tiny, "guide": guide, "lenet5": lenet5, "block": block, "resnet50": resnet50}
 
 
 def get_layout(name: str) -> Layout:

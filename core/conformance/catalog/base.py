@@ -17,8 +17,9 @@ __all__ = ["DialectCases", "ErrorInput", "construct_error", "CONSTRUCT_PARAMS", 
 GROUP_FORMS: tuple[str, ...] = ("none", "two", "guide", "doc")
 #: Group forms a class takes only when it lists them: ``nolr`` (groups with their own
 #: ``weight_decay`` and ``order_params`` but no ``lr``, for classes that refuse group
-#: learning rates, such as ``nn.FTRL``).
-EXTRA_GROUP_FORMS: tuple[str, ...] = ("nolr",)
+#: learning rates, such as ``nn.FTRL``); ``matrix`` and ``matrix_two`` (the ``block`` layout,
+#: 2-D parameters only, as one group and as two: for ``torch.optim.Muon``).
+EXTRA_GROUP_FORMS: tuple[str, ...] = ("nolr", "matrix", "matrix_two")
 LR_FORMS: tuple[str, ...] = ("const", "list", "schedule")
 WD_FORMS: tuple[str, ...] = ("off", "const", "schedule")
 

@@ -16,6 +16,7 @@ Engineers adding Keras classes append their entries in their own block below.
 """
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -341,13 +342,48 @@ _PART2_ERRORS: tuple[ErrorInput, ...] = (
 )
 
 #: Hyperparameter sets of every Keras-dialect class.
+# -- Muon (Keras's AdamW partition: the ``guide`` layout's convolutions and norms, the
+# ``block`` layout's embedding; ``weight_decay=None`` with a nonzero ``adam_weight_decay``
+# is refused, so ``default`` (the class defaults otherwise, as the dialect table builds it
+# without weight decay) and ``plain`` set ``adam_weight_decay=None``) ---------------------------
+_MUON = "keras.optimizers.Muon"
+
+_MUON_CASES: dict[str, DialectCases] = {
+    _MUON: dataclasses.replace(
+        keras_cases(
+            _MUON, 0.01, 1e-2,
+            ("default", {"adam_weight_decay": None}),
+            ("plain", {"nesterov": False, "momentum": 0.9, "ns_steps": 3, "rms_rate": None,
+                       "adam_weight_decay": None, "exclude_embeddings": False}),
+            ("adam", {"adam_beta_1": 0.8, "adam_beta_2": 0.99, "epsilon": 1e-5, "adam_lr_ratio": 0.5,
+                      "adam_weight_decay": 0.05, "exclude_layers": ["fc", "fc2"], "muon_b": -4.5}),
+        ),
+        group_forms=("none", "two", "matrix"), wd_forms=("const", "off"),
+        valid=lambda label, groups, lr, wd: wd != "off" or label != "adam",
+    ),
+}
+
+_MUON_ERRORS: tuple[ErrorInput, ...] = (
+    construct_error("keras.muon-ns_steps_float", _MUON, dict(ns_steps=2.5), SpecTypeError,
+                    "`ns_steps` must be a non-negative int", "ns_steps not an int"),
+    construct_error("keras.muon-exclude_layers_regex", _MUON, dict(exclude_layers=["("]), SpecValueError,
+                    "is not a valid regular expression", "an exclude_layers entry that does not compile"),
+    construct_error("keras.muon-nesterov_str", _MUON, dict(nesterov="yes"), SpecTypeError,
+                    "`nesterov` must be a bool", "nesterov not a bool"),
+    construct_error("keras.muon-adam_weight_decay_without_weight_decay", _MUON, dict(weight_decay=None),
+                    NotImplementedError, "decays its AdamW variables by adam_weight_decay",
+                    "weight_decay None with the default adam_weight_decay (Keras still decays the AdamW variables)"),
+)
+
 DIALECT_CASES: dict[str, DialectCases] = {
     **_PART1_CASES,
     **_PART2_CASES,
+    **_MUON_CASES,
 }
 
 #: The ``construct`` records of every Keras-dialect class.
 CONSTRUCT_ERRORS: tuple[ErrorInput, ...] = (
     *_PART1_ERRORS,
     *_PART2_ERRORS,
+    *_MUON_ERRORS,
 )

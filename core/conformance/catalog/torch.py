@@ -301,14 +301,47 @@ _ADAPTIVE_ERRORS: tuple[ErrorInput, ...] = (
                     "'etas' must be a pair", "etas not a pair (torch: a TypeError from indexing)"),
 )
 
+# -- orthogonalised updates: Muon (2-D parameters only: the ``block`` layout) --------------------
+_MUON = "torch.optim.Muon"
+
+_MUON_CASES: dict[str, DialectCases] = {
+    _MUON: DialectCases(
+        lr=0.02, weight_decay=0.1, lr_keyword="lr", group_forms=("matrix", "matrix_two"), wd_forms=TORCH_WD_FORMS,
+        hyperparameters=(
+            ("default", {}),
+            ("plain", {"nesterov": False, "momentum": 0.9, "ns_steps": 3}),
+            ("match_rms_adamw", {"adjust_lr_fn": "match_rms_adamw", "ns_coefficients": (3.0, -3.2, 1.2)}),
+        ),
+    ),
+}
+
+_MUON_ERRORS: tuple[ErrorInput, ...] = (
+    construct_error("torch.muon-lr_negative", _MUON, dict(lr=-0.01), SpecValueError,
+                    "Learning rate should be >= 0 but is: -0.01", "negative learning rate"),
+    construct_error("torch.muon-momentum_negative", _MUON, dict(momentum=-0.1), SpecValueError,
+                    "momentum should be >= 0 but is: -0.1", "negative momentum"),
+    construct_error("torch.muon-weight_decay_negative", _MUON, dict(weight_decay=-0.1), SpecValueError,
+                    "weight decay should be >= 0 but is: -0.1", "negative weight decay"),
+    construct_error("torch.muon-adjust_lr_fn_unknown", _MUON, dict(adjust_lr_fn="sqrt"), SpecValueError,
+                    "Adjust learning rate function sqrt is not supported", "unknown adjust_lr_fn"),
+    construct_error("torch.muon-ns_steps_large", _MUON, dict(ns_steps=100), SpecValueError,
+                    "Number of steps must be less than 100", "ns_steps of 100 (torch: at the first step)"),
+    construct_error("torch.muon-ns_coefficients_two", _MUON, dict(ns_coefficients=(3.0, -4.0)), SpecValueError,
+                    "Coefficients must be a tuple of exactly 3 values", "two coefficients (torch: at the first step)"),
+    ErrorInput("torch.muon-bias", "a 1-D parameter (torch refuses it in the constructor)", _MUON, "build",
+               {"params": None}, SpecValueError, "Muon only supports 2D parameters", layout="tiny"),
+)
+
 #: Hyperparameter sets of every torch-dialect class.
 DIALECT_CASES: dict[str, DialectCases] = {
     **_SGD_ADAM_CASES,
     **_ADAPTIVE_CASES,
+    **_MUON_CASES,
 }
 
 #: The ``construct`` records of every torch-dialect class.
 CONSTRUCT_ERRORS: tuple[ErrorInput, ...] = (
     *_SGD_ADAM_ERRORS,
     *_ADAPTIVE_ERRORS,
+    *_MUON_ERRORS,
 )

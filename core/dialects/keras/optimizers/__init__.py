@@ -15,6 +15,7 @@ from .adamw import AdamW
 from .ftrl import Ftrl
 from .lamb import Lamb
 from .lion import Lion
+from .muon import Muon
 from .nadam import Nadam
 from .rmsprop import RMSprop
 from .sgd import SGD
@@ -34,5 +35,6 @@ __all__: list[str] = [
     "Nadam",
     "Ftrl",
     "Lion",
+    "Muon",
     "Lamb",
 ]

@@ -17,6 +17,7 @@ from .adagrad import Adagrad
 from .adam import Adam, AdamW
 from .adamax import Adamax
 from .asgd import ASGD
+from .muon import Muon
 from .nadam import NAdam
 from .radam import RAdam
 from .rmsprop import RMSprop
@@ -41,4 +42,6 @@ __all__: list[str] = [
     "Adamax",
     "Rprop",
     "Adafactor",
+    # -- orthogonalised updates --
+    "Muon",
 ]

@@ -123,6 +123,22 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (Real, np.floating, np.integer)) and not isinstance(value, np.bool_)
 
 
+def plain_lr(value: Any, where: str = "") -> Any:
+    """A tensor ``lr`` as the float it holds, anything else unchanged.
+
+    torch 2.13 accepts a 1-element tensor as ``lr`` (``torch.tensor(0.001)``, as in its own
+    optimizer test inputs) and refuses a larger one with ``ValueError("Tensor lr must be
+    1-element")``. Without importing torch, a tensor is recognised by its methods:
+    ``numel()`` and ``item()`` (a NumPy array has no ``numel``). The spec records the float.
+    """
+    if isinstance(value, np.ndarray) or not (callable(getattr(value, "numel", None))
+                                             and callable(getattr(value, "item", None))):
+        return value
+    if value.numel() != 1:
+        raise SpecValueError(f"{where}Tensor lr must be 1-element")
+    return float(value.item())
+
+
 def number(name: str, value: Any) -> Any:
     """``value`` unchanged if torch could compare it with a float; else ``TypeError``.
 
@@ -269,6 +285,11 @@ class TorchOptimizer(DialectOptimizer):
         if missing or extra:
             raise TypeError(f"{type(self).__name__}: defaults do not match 'hyperparameters' "
                             f"(missing {missing}, unexpected {extra})")
+        if "lr" in defaults:
+            defaults = {**defaults, "lr": plain_lr(defaults["lr"])}
+        if isinstance(params, (list, tuple)) and any(isinstance(g, Mapping) and "lr" in g for g in params):
+            params = [{**g, "lr": plain_lr(g["lr"], _where(i, g.get("params")))}
+                      if isinstance(g, Mapping) and "lr" in g else g for i, g in enumerate(params)]
         self._default_lr, self._default_wd = self._checked(defaults, "")
         self._groups_input, self._group_list = self._parse_params(params)
         self._group_lrs: list[Value | None] = []

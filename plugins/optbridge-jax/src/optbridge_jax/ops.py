@@ -249,6 +249,24 @@ def lerp(a: jax.Array, b: jax.Array, w: Any, *, small: bool) -> jax.Array:
 
 
 # -- reductions ----------------------------------------------------------------------------
+def round_bfloat16(x: jax.Array) -> jax.Array:
+    """On the bits (as the NumPy ops): XLA may drop a float32 → bfloat16 → float32 cast pair."""
+    x = jnp.asarray(x, jnp.float32)
+    bits = lax.bitcast_convert_type(x, jnp.uint32)
+    high = jnp.uint32(0xFFFF0000)
+    rounded = (bits + (jnp.uint32(0x7FFF) + ((bits >> jnp.uint32(16)) & jnp.uint32(1)))) & high
+    nan = (bits | jnp.uint32(0x00400000)) & high
+    return lax.bitcast_convert_type(jnp.where(jnp.isnan(x), nan, rounded), jnp.float32)
+
+
+def matmul(x: jax.Array, y: jax.Array) -> jax.Array:
+    return jnp.matmul(x, y, precision=lax.Precision.HIGHEST)
+
+
+def transpose(x: jax.Array) -> jax.Array:
+    return jnp.swapaxes(x, -1, -2)
+
+
 def sum(x: jax.Array) -> jax.Array:  # noqa: A001 - the protocol's name
     return total(x)
 

@@ -37,7 +37,8 @@ from mindspore import ops as P
 __all__ = [
     "name", "EXACT_SUM", "FLUSHES_SUBNORMALS", "scalar", "full_like", "astype", "dtype_of", "shape_of", "reshape",
     "div", "sqrt", "abs", "sign", "maximum", "minimum", "power", "square", "greater", "less", "equal", "where",
-    "lerp", "sum", "sum_axis", "mean_axes", "sequential_sum", "norm", "cond", "assign_", "add_", "sub_", "mul_",
+    "lerp", "round_bfloat16", "matmul", "transpose",
+    "sum", "sum_axis", "mean_axes", "sequential_sum", "norm", "cond", "assign_", "add_", "sub_", "mul_",
     "sub_scaled_", "add_scaled_", "blockwise_", "blockwise", "host",
 ]
 
@@ -162,6 +163,24 @@ def lerp(a: Tensor, b: Tensor, w: Any, *, small: bool) -> Tensor:
     if small:
         return a + w * diff
     return b - diff * (scalar(1.0, a) - w)
+
+
+def round_bfloat16(x: Tensor) -> Tensor:
+    """On the bits of the host copy (the NumPy ops' formula)."""
+    bits = host(x).astype(np.float32).view(np.uint32)
+    high = np.uint32(0xFFFF0000)
+    rounded = (bits + (np.uint32(0x7FFF) + ((bits >> np.uint32(16)) & np.uint32(1)))) & high
+    out = np.where(np.isnan(bits.view(np.float32)), (bits | np.uint32(0x00400000)) & high, rounded)
+    return _from_host(out.astype(np.uint32).view(np.float32), np.dtype(np.float32))
+
+
+# -- matrices --------------------------------------------------------------------------------
+def matmul(x: Tensor, y: Tensor) -> Tensor:
+    return P.matmul(x, y)
+
+
+def transpose(x: Tensor) -> Tensor:
+    return P.swapaxes(x, -1, -2)
 
 
 # -- reductions: NumPy's, on the host copy -----------------------------------------------------

@@ -1,0 +1,127 @@
+"""Canonical ``muon`` against live ``torch.optim.Muon`` and ``keras.optimizers.Muon``.
+
+float32 parameters, the same float32 gradients, on the NumPy reference and the origin
+framework's own backend. torch's Newton–Schulz iterations run in bfloat16 and its
+``lerp_``/``add_(alpha=)`` are fused multiply-adds on CPU where the canonical op order
+rounds twice; a rounding that flips one bfloat16 product moves that step by about
+``lr·scale`` times a bfloat16 ulp, so results are held to ``steps·lr·scale·2⁻⁷`` and the
+bitwise-equal share is printed. Keras computes in float32 with its own BLAS order: held
+to ``1e-5 + 1e-4·|x|``.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import optbridge
+from optbridge import plugin
+from optbridge.errors import SpecValueError
+
+STEPS = 6
+TORCH_SHAPES = {"attn.qkv.weight": (48, 16), "attn.proj.weight": (16, 16), "mlp.fc2.weight": (16, 40)}
+KERAS_SHAPES = {"token_embedding.weight": (12, 8), "dense.kernel": (8, 20), "dense.bias": (20,),
+                "head.kernel": (20, 4), "tall.kernel": (20, 6)}
+
+
+def _data(shapes, seed=0):
+    rng = np.random.default_rng(seed)
+    init = {n: (rng.standard_normal(s) * 0.2).astype(np.float32) for n, s in shapes.items()}
+    grads = [{n: rng.standard_normal(s).astype(np.float32) for n, s in shapes.items()} for _ in range(STEPS)]
+    return init, grads
+
+
+def _optbridge_run(spec, backend_name, init, grads):
+    backend = plugin.get_backend(backend_name)
+    params = backend.make_params(init, "float32")
+    opt = backend.build(spec.to_canonical(), params, backend.kernels)
+    history = []
+    for g in grads:
+        opt.step(backend.grads_from_numpy(g, params))
+        history.append(backend.to_numpy(params))
+    return history, opt
+
+
+def _share(equal, total, label):
+    print(f"\n{label}: bitwise equal {equal}/{total} = {100.0 * equal / total:.2f}%")
+
+
+@pytest.mark.parametrize("backend_name", ["numpy", "torch"])
+@pytest.mark.parametrize("kwargs", [{}, {"nesterov": False, "adjust_lr_fn": "match_rms_adamw", "weight_decay": 0.0}],
+                         ids=["defaults", "plain-rms"])
+def test_matches_torch_muon(backend_name, kwargs):
+    torch = pytest.importorskip("torch")
+    from optbridge.dialects.torch import optim
+
+    init, grads = _data(TORCH_SHAPES)
+    lr = 0.02
+    ref = {n: torch.nn.Parameter(torch.from_numpy(v.copy())) for n, v in init.items()}
+    native = torch.optim.Muon(list(ref.values()), lr=lr, **kwargs)
+    want = []
+    for g in grads:
+        for n, p in ref.items():
+            p.grad = torch.from_numpy(g[n].copy())
+        native.step()
+        want.append({n: p.detach().numpy().copy() for n, p in ref.items()})
+    got, opt = _optbridge_run(optim.Muon(None, lr=lr, **kwargs), backend_name, init, grads)
+    equal = total = 0
+    for step, (g_step, w_step) in enumerate(zip(got, want)):
+        for n, shape in TORCH_SHAPES.items():
+            rms = kwargs.get("adjust_lr_fn")
+            scale = 0.2 * math.sqrt(max(shape)) if rms else math.sqrt(max(1, shape[0] / shape[1]))
+            bound = (step + 1) * lr * scale * 2.0 ** -7
+            assert np.abs(g_step[n] - w_step[n]).max() <= bound, (step, n)
+            equal += int(np.sum(g_step[n] == w_step[n]))
+            total += g_step[n].size
+    buffers = opt.state_dict()["state"]
+    for n, p in ref.items():
+        np.testing.assert_allclose(np.asarray(buffers[n]["momentum_buffer"]),
+                                   native.state[p]["momentum_buffer"].numpy(), rtol=1e-5, atol=1e-6)
+    _share(equal, total, f"torch.optim.Muon vs optbridge ({backend_name})")
+    assert equal / total > 0.5
+
+
+def test_torch_muon_refuses_a_1d_parameter_and_a_tensor_lr_is_a_float():
+    torch = pytest.importorskip("torch")
+    from optbridge.dialects.torch import optim
+
+    with pytest.raises(ValueError, match="Muon only supports 2D parameters"):
+        torch.optim.Muon([torch.nn.Parameter(torch.zeros(3))])
+    with pytest.raises(SpecValueError, match=r"Muon only supports 2D parameters .*torch.Size\(\[3\]\)"):
+        optbridge.build(optim.Muon(None), {"w": np.zeros(3, np.float32)})
+    spec = optim.Muon(None, lr=torch.tensor(0.5))
+    assert spec.to_dict()["lr"] == 0.5 and type(spec.to_dict()["lr"]) is float
+
+
+def test_matches_keras_muon():
+    """One Keras run and both backends, batched (Keras's AdamW partition: 1-D, embedding,
+    ``exclude_layers``; Muon on the rest, a tall matrix transposed)."""
+    keras = pytest.importorskip("keras")
+    tf = pytest.importorskip("tensorflow")
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("Keras runs on TensorFlow here")
+    from optbridge.dialects.keras import optimizers
+
+    init, grads = _data(KERAS_SHAPES, seed=1)
+    kwargs = dict(learning_rate=0.01, weight_decay=0.01, adam_weight_decay=0.02, exclude_layers=["head"])
+    variables = {n: keras.Variable(v.copy(), name=n.replace(".", "_")) for n, v in init.items()}
+    native = keras.optimizers.Muon(**kwargs)
+    want = []
+    for g in grads:
+        native.apply_gradients([(tf.constant(g[n]), variables[n]) for n in KERAS_SHAPES])
+        want.append({n: v.numpy().copy() for n, v in variables.items()})
+    spec = optimizers.Muon(**kwargs)
+    assert {k for k, v in spec.to_canonical().algorithm.partition(
+        [optbridge.groups.ParamInfo(n, s) for n, s in KERAS_SHAPES.items()]).items() if v == "muon"} == {
+        "dense.kernel", "tall.kernel"}
+    for backend_name in ("numpy", "tensorflow"):
+        got, _ = _optbridge_run(spec, backend_name, init, grads)
+        equal = total = 0
+        for step, (g_step, w_step) in enumerate(zip(got, want)):
+            for n in KERAS_SHAPES:
+                ok = np.abs(g_step[n] - w_step[n]) <= 1e-5 + 1e-4 * np.abs(w_step[n])
+                assert ok.all(), (backend_name, step, n, np.abs(g_step[n] - w_step[n]).max())
+                equal += int(np.sum(g_step[n] == w_step[n]))
+                total += g_step[n].size
+        _share(equal, total, f"keras.optimizers.Muon vs optbridge ({backend_name})")
