@@ -109,10 +109,15 @@ def make_model(kind):
 
 
 def custom(strategy, optimizers, epochs=2):
-    """Train one model per ``{name: (kind, make_optimizer)}`` in one loop (one step function for all)."""
+    """Train one model per ``{name: (kind, make_optimizer)}`` in one loop (one step function for all).
+
+    A ``*_step`` optimizer is built outside the strategy's scope (on variables created in it)
+    and takes the gradients summed by the caller (``all_reduce``) through ``step``.
+    """
     with strategy.scope():
         models = {name: make_model(kind) for name, (kind, _) in optimizers.items()}
-        opts = {name: make(models[name]) for name, (_, make) in optimizers.items()}
+        opts = {name: make(models[name]) for name, (_, make) in optimizers.items() if not name.endswith("_step")}
+    opts.update({name: make(models[name]) for name, (_, make) in optimizers.items() if name.endswith("_step")})
 
     def dataset_fn(context):
         ds = tf.data.Dataset.from_tensor_slices(DATA)
@@ -128,7 +133,11 @@ def custom(strategy, optimizers, epochs=2):
                 per_example = (linear_loss if kind == "linear" else squared_loss)(y, model(x))
                 loss = tf.nn.compute_average_loss(per_example, global_batch_size=GLOBAL_BATCH)
             grads = tape.gradient(loss, model.trainable_variables)
-            opts[name].apply_gradients(zip(grads, model.trainable_variables))
+            if name.endswith("_step"):
+                summed = tf.distribute.get_replica_context().all_reduce("sum", grads)
+                opts[name].step({v.path: g for v, g in zip(model.trainable_variables, summed)})
+            else:
+                opts[name].apply_gradients(zip(grads, model.trainable_variables))
 
     @tf.function
     def train_step(batch):
@@ -163,14 +172,14 @@ def fit(strategy, kind, make_optimizer, epochs=2):
     return out
 
 
+SGD = optim.SGD([{"params": ["hidden/kernel", "skip/kernel"], "weight_decay": 0.01},
+                 {"params": ["hidden/bias", "skip/bias"], "lr": 0.2}], lr=0.05, momentum=0.9, nesterov=True)
 CUSTOM = {
     "linear_adam": ("linear", lambda model: optbridge.build(
         nn.Adam([{"params": "*hidden/*", "lr": 0.02}, {"params": "*"}], nn.WarmUpLR(0.01, 5), use_amsgrad=True),
         model)),
-    "linear_sgd": ("linear", lambda model: optbridge.build(
-        optim.SGD([{"params": ["hidden/kernel", "skip/kernel"], "weight_decay": 0.01},
-                   {"params": ["hidden/bias", "skip/bias"], "lr": 0.2}], lr=0.05, momentum=0.9, nesterov=True),
-        model)),
+    "linear_sgd": ("linear", lambda model: optbridge.build(SGD, model)),
+    "linear_step": ("linear", lambda model: optbridge.build(SGD, model.trainable_variables)),
     "tanh_adam": ("tanh", lambda model: optbridge.build(kopt.Adam(0.01), model)),
 }
 FIT = {
@@ -263,13 +272,17 @@ def test_two_workers_train_in_sync(runs):
     assert runs[0]["keras"] == runs[1]["keras"]
 
 
-@pytest.mark.parametrize("name", ["linear_adam", "linear_sgd", "linear_fit"])
+@pytest.mark.parametrize("name", ["linear_adam", "linear_sgd", "linear_step", "linear_fit"])
 def test_exact_gradients_equal_the_one_worker_run_bit_for_bit(runs, name):
     single = runs[1 if name.endswith("_fit") else 0]["single"][name]
     multi = runs[0]["multi"][name]
     assert multi["step"] == single["step"] == 8
     assert multi["lrs"] == single["lrs"]
     assert _same(multi["weights"], single["weights"])
+
+
+def test_step_with_gradients_reduced_by_the_caller_equals_apply_gradients(runs):
+    assert runs[0]["multi"]["linear_step"] == runs[0]["multi"]["linear_sgd"]
 
 
 def test_custom_loop_state_and_schedule(runs):
