@@ -30,10 +30,12 @@ XLA-compiled step cannot call Python and gets NaN there, so every parameter turn
 give ``horizon`` at least the number of steps run between two uses of the optimizer
 from the host (Keras: one epoch).
 
-Distribution: variables created under a ``tf.distribute`` strategy (``MirroredStrategy``)
-get their state slots colocated with them (one copy per replica device), and
-``apply_gradients`` called in a replica context sums the gradients over replicas (as
-Keras optimizers do) and updates every replica's copy with the same kernel.
+Distribution: variables created under a ``tf.distribute`` strategy (``MirroredStrategy``,
+``MultiWorkerMirroredStrategy``) get their state slots colocated with them (one copy per
+replica device, on every worker), and ``apply_gradients`` called in a replica context sums
+the gradients over every replica of every worker (as Keras optimizers do) and updates
+each replica's copy with its device's step function. Each worker's engine computes the
+host scalars of the steps it runs; the workers run the same steps, so they agree.
 """
 from __future__ import annotations
 
