@@ -251,13 +251,12 @@ def _kill(process: subprocess.Popen) -> None:
     process.wait()
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("multiworker")
-    script = folder / "worker.py"
-    script.write_text(WORKER)
+def _launch(folder: Path, script: Path) -> tuple[list[int | None], list[str]]:
+    """Run the two workers on two free localhost ports: their exit codes (``None``: killed
+    at the deadline) and outputs. A failed worker has the other killed at once (it would
+    wait for it in a collective until the deadline)."""
     cluster = {"worker": [f"localhost:{port}" for port in _free_ports(2)]}
-    workers, logs = [], []
+    workers, logs, codes = [], [], []
     try:
         for index in range(2):
             env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2",
@@ -269,9 +268,9 @@ def runs(tmp_path_factory):
         deadline = time.monotonic() + TIMEOUT
         while any(w.poll() is None for w in workers) and time.monotonic() < deadline:
             if any(w.poll() not in (None, 0) for w in workers):
-                break  # one failed: the other would wait for it in a collective until the deadline
+                break
             time.sleep(0.2)
-        timed_out = any(w.poll() is None for w in workers)
+        codes = [w.poll() for w in workers]
     finally:
         for w in workers:
             _kill(w)
@@ -280,9 +279,19 @@ def runs(tmp_path_factory):
         log.seek(0)
         outputs.append(log.read())
         log.close()
-    for index, (w, text) in enumerate(zip(workers, outputs)):
-        assert not timed_out and w.returncode == 0, (
-            f"worker {index} {'timed out' if timed_out else f'exited with {w.returncode}'}:\n{text[-6000:]}")
+    return codes, outputs
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("multiworker")
+    script = folder / "worker.py"
+    script.write_text(WORKER)
+    codes, outputs = _launch(folder, script)
+    if any("Could not start gRPC server" in text for text in outputs):  # a port was taken since it was free
+        codes, outputs = _launch(folder, script)
+    for index, (code, text) in enumerate(zip(codes, outputs)):
+        assert code == 0, f"worker {index} {'was killed' if code is None else f'exited with {code}'}:\n{text[-6000:]}"
     return [json.loads(next(line for line in text.splitlines() if line.startswith("RESULT "))[len("RESULT "):])
             for text in outputs]
 
