@@ -17,9 +17,13 @@ Two kinds of comparison, each stated:
   every gradient is a sum of small multiples of 1/16: exactly representable however the
   all-reduce and the batch sums are ordered. The 2-worker run must equal the 1-worker
   run on the global batch bit for bit: AMSGrad Adam with two groups and a warm-up schedule
-  (MindSpore dialect), SGD with Nesterov momentum, weight decay and two groups (torch
-  dialect), and ``model.fit`` with Momentum in two groups whose learning rates a Keras
-  ``LearningRateScheduler`` halves for the second epoch (on each worker).
+  (MindSpore dialect; its whole neutral state dict too), SGD with Nesterov momentum,
+  weight decay and two groups (torch dialect; three ways: ``apply_gradients`` in replica
+  context, ``apply_gradients`` in cross-replica context with gradients reduced by
+  ``strategy.reduce``, ``step`` in replica context with gradients the loop summed with
+  ``all_reduce`` on an optimizer built outside the scope), and ``model.fit`` with
+  Momentum in two groups whose learning rates a Keras ``LearningRateScheduler`` halves
+  for the second epoch (on each worker).
 * **against Keras** (``tanh_*``): a ``tanh`` network with an MSE loss, whose gradient sums
   round differently when split over two workers. optbridge's Keras-dialect Adam (custom
   loop) and SGD with momentum (``model.fit``) must equal ``keras.optimizers.Adam`` /
@@ -32,8 +36,11 @@ own optimizers too (keras-team/keras#20585: ``strategy.reduce`` is given the fir
 as a nest, and scalar logs with ``axis=0``); the worker script reduces leaf by leaf, as
 ``docs/backends-tensorflow.md`` shows.
 
-Bounded: one launch; each worker's process group is killed on a timeout or a failure and
-reaped, so no process outlives the test. Skipped where TensorFlow or Keras is not installed.
+Bounded: one launch (a second only when a worker could not bind its port: it was taken
+between choosing and binding it); each worker's process group is killed on a timeout or
+when the other fails, and reaped, so no process outlives the test. TensorFlow's gRPC
+server listens on ``0.0.0.0`` whatever host ``TF_CONFIG`` names (hard-coded in
+TensorFlow), for the seconds the test runs. Skipped where TensorFlow or Keras is not installed.
 """
 from __future__ import annotations
 
