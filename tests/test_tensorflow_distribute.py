@@ -2,7 +2,8 @@
 
 TensorFlow fixes its logical devices when it first initialises, so the runs happen in a
 fresh interpreter: a custom ``strategy.run`` loop (``apply_gradients`` in replica
-context: gradients summed over replicas, each replica's copy updated) and Keras
+context: gradients summed over replicas, each replica's copy updated; ``step`` in replica
+context with gradients the loop summed itself) and Keras
 ``model.fit`` with ``optbridge.keras``; each is compared with the same training on one
 device. Summing per-replica gradients changes the float32 rounding of the gradient sums,
 so the comparison allows a few float32 ulps.
@@ -32,7 +33,7 @@ x = rng.standard_normal((64, 6)).astype("float32"); y = (x @ rng.standard_normal
 init = {"w": rng.standard_normal((6, 4)).astype("float32"), "v": rng.standard_normal((4, 1)).astype("float32")}
 spec = nn.Adam([{"params": "w", "lr": 0.02}, {"params": "*"}], 0.01, use_amsgrad=True)
 
-def custom_loop(strategy):
+def custom_loop(strategy, summed_by_caller=False):
     with strategy.scope():
         params = {n: tf.Variable(a, name=n) for n, a in init.items()}
         opt = optbridge.build(spec, params)
@@ -40,7 +41,10 @@ def custom_loop(strategy):
         with tf.GradientTape() as tape:
             loss = tf.reduce_sum((tf.tanh(xb @ params["w"]) @ params["v"] - yb) ** 2) / 64.0
         grads = tape.gradient(loss, [params["w"], params["v"]])
-        opt.apply_gradients(zip(grads, [params["w"], params["v"]]))
+        if summed_by_caller:
+            opt.step(dict(zip(("w", "v"), tf.distribute.get_replica_context().all_reduce("sum", grads))))
+        else:
+            opt.apply_gradients(zip(grads, [params["w"], params["v"]]))
     @tf.function
     def step(xb, yb):
         strategy.run(replica_step, args=(xb, yb))
@@ -67,7 +71,8 @@ def keras_fit(strategy):
 
 mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 single = tf.distribute.get_strategy()
-out = {"custom": {"mirrored": custom_loop(mirrored), "single": custom_loop(single)},
+out = {"custom": {"mirrored": custom_loop(mirrored), "single": custom_loop(single),
+                  "step": custom_loop(mirrored, summed_by_caller=True)},
        "keras": {"mirrored": keras_fit(mirrored), "single": keras_fit(single)},
        "replicas": mirrored.num_replicas_in_sync}
 print("RESULT " + json.dumps(out))
@@ -93,6 +98,13 @@ def test_custom_loop_equals_the_single_device_run(runs):
     assert mirrored["step"] == single["step"] == 12
     for name in ("w", "v"):
         np.testing.assert_allclose(mirrored[name], single[name], rtol=2e-6, atol=1e-7, err_msg=name)
+
+
+def test_step_in_replica_context_takes_the_gradients_the_caller_summed(runs):
+    step, applied = runs["custom"]["step"], runs["custom"]["mirrored"]
+    assert step["replicas_equal"] and step["step"] == 12
+    for name in ("w", "v"):
+        np.testing.assert_array_equal(step[name], applied[name], err_msg=name)
 
 
 def test_state_lives_on_every_replica_device_and_replicas_agree(runs):

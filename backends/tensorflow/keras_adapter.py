@@ -6,7 +6,7 @@ scalar from the engine, the TensorFlow backend's compiled kernels. The adapter o
 ``build`` (state slots are Keras optimizer variables created with
 ``add_variable_from_reference``, so they sit beside each model variable and are saved
 with the model) and the TensorFlow backend's ``_backend_update_step`` (the whole update of
-a step, on every replica under ``MirroredStrategy``).
+a step, on every replica under ``MirroredStrategy`` and ``MultiWorkerMirroredStrategy``).
 
 Saving: ``get_config`` holds the spec as an optbridge config (``optbridge.to_dict``), so
 a dialect spec (``nn.Momentum(...)``, ``optim.SGD(...)``) round-trips through

@@ -30,10 +30,12 @@ XLA-compiled step cannot call Python and gets NaN there, so every parameter turn
 give ``horizon`` at least the number of steps run between two uses of the optimizer
 from the host (Keras: one epoch).
 
-Distribution: variables created under a ``tf.distribute`` strategy (``MirroredStrategy``)
-get their state slots colocated with them (one copy per replica device), and
-``apply_gradients`` called in a replica context sums the gradients over replicas (as
-Keras optimizers do) and updates every replica's copy with the same kernel.
+Distribution: variables created under a ``tf.distribute`` strategy (``MirroredStrategy``,
+``MultiWorkerMirroredStrategy``) get their state slots colocated with them (one copy per
+replica device, on every worker), and ``apply_gradients`` called in a replica context sums
+the gradients over every replica of every worker (as Keras optimizers do) and updates
+each replica's copy with its device's step function. Each worker's engine computes the
+host scalars of the steps it runs; the workers run the same steps, so they agree.
 """
 from __future__ import annotations
 
@@ -481,7 +483,10 @@ class TensorFlowOptimizer(OptimizerAPI):
         """Apply one update; ``grads`` is ``{name: gradient}`` or a sequence in ``param_names`` order.
 
         Works eagerly and inside a ``tf.function``. Eagerly, every check and host scalar
-        comes first, so a bad call changes nothing.
+        comes first, so a bad call changes nothing. In a replica context of a
+        ``tf.distribute`` strategy the gradients are taken as given (sum them over replicas
+        first, e.g. ``get_replica_context().all_reduce("sum", grads)``), and each replica's
+        copy is updated with its own.
         """
         names = self._order
         if isinstance(grads, Mapping):
@@ -499,7 +504,7 @@ class TensorFlowOptimizer(OptimizerAPI):
             raise StepInputError(
                 f"step: gradients must be a mapping by name or a sequence. Received: {type(grads).__name__}"
             )
-        self._apply(self._checked(ordered, self._all), self._all)
+        self._apply_in_context(self._checked(ordered, self._all), self._all, reduce=False)
 
     @_plain_python
     def apply_gradients(self, grads_and_vars: Any) -> None:
@@ -539,15 +544,22 @@ class TensorFlowOptimizer(OptimizerAPI):
             missing = [n for n in self._order if n not in by_name]
             warnings.warn(f"Gradients do not exist for variables {missing} when minimizing the loss; optbridge skips "
                           f"them as Keras does (not updated, state untouched)", UserWarning, stacklevel=2)
-        ordered = self._checked([by_name[self._order[i]] for i in present], present)
-        if tf.distribute.has_strategy() and not tf.distribute.in_cross_replica_context():
-            context = tf.distribute.get_replica_context()
-            reduced = context.all_reduce(tf.distribute.ReduceOp.SUM, ordered)
-            context.merge_call(lambda _strategy, grads: self._apply(list(grads), present), args=(reduced,))
-        else:
-            self._apply(ordered, present)
+        self._apply_in_context(self._checked([by_name[self._order[i]] for i in present], present), present,
+                               reduce=True)
 
     # -- stepping -----------------------------------------------------------------------
+    def _apply_in_context(self, grads: list[Any], present: tuple[int, ...], *, reduce: bool) -> None:
+        """Apply checked ``grads``; in a strategy's replica context, summed over replicas first
+        where ``reduce``, then applied once for all replicas in cross-replica context
+        (``merge_call``), which hands each replica's device its own gradients."""
+        if tf.distribute.has_strategy() and not tf.distribute.in_cross_replica_context():
+            context = tf.distribute.get_replica_context()
+            if reduce:
+                grads = context.all_reduce(tf.distribute.ReduceOp.SUM, grads)
+            context.merge_call(lambda _strategy, merged: self._apply(list(merged), present), args=(grads,))
+        else:
+            self._apply(grads, present)
+
     def _checked(self, grads: Sequence[Any], present: tuple[int, ...]) -> list[Any]:
         """``grads`` (of the parameters at positions ``present``) as tensors, each checked."""
         out = []
