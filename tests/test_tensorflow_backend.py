@@ -372,3 +372,21 @@ def test_step_benchmark_runs():
     rows = [line.split() for line in out.stdout.splitlines() if line.startswith("tiny")]
     assert [r[1] for r in rows] == ["SGD-momentum", "AdamW"]
     assert rows[0][-1] != "-" and rows[1][-1] == "-"  # a raw fused op exists for momentum, none for AdamW
+
+
+def test_build_passes_the_tensorflow_options():
+    """``optbridge.build(spec, variables, **options)`` takes the options of TensorFlowOptimizer
+    (``horizon`` among them, which the tf.distribute docs use) and refuses others by name."""
+    from optbridge.dialects.keras import optimizers as keras_optimizers
+    from optbridge.errors import SpecValueError
+
+    spec = keras_optimizers.SGD(learning_rate=0.1)
+    variables = [tf.Variable(np.ones(3, np.float32), name="w")]
+    opt = optbridge.build(spec, variables, backend="tensorflow", horizon=3, fused=False, native=False)
+    assert opt.fused_buckets == 0 and opt.native_buckets == 0
+    opt.step([tf.constant(np.ones(3, np.float32))])
+    np.testing.assert_array_equal(variables[0].numpy(), np.float32(1) - np.float32(0.1))
+    with pytest.raises(SpecValueError, match="horizon must be an int >= 1"):
+        optbridge.build(spec, [tf.Variable(np.ones(3, np.float32))], backend="tensorflow", horizon=0)
+    with pytest.raises(SpecTypeError, match="takes no build option 'names'"):
+        optbridge.build(spec, [tf.Variable(np.ones(3, np.float32))], backend="tensorflow", names=None)

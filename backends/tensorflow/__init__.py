@@ -48,10 +48,13 @@ def tensorflow_version() -> str:
     return ""
 
 
-def _build(spec, params, kernels):
-    from .optimizer import TensorFlowOptimizer
+def _build(spec, params, kernels, *, jit_compile=None, fused=True, native=True, horizon=None):
+    """``optbridge.build(spec, variables, **options)``: the options of :class:`TensorFlowOptimizer`
+    (``jit_compile``, ``fused``, ``native``, ``horizon``; ``None``: its default horizon)."""
+    from .optimizer import DEFAULT_HORIZON, TensorFlowOptimizer
 
-    return TensorFlowOptimizer(spec, params, kernels)
+    return TensorFlowOptimizer(spec, params, kernels, jit_compile=jit_compile, fused=fused, native=native,
+                               horizon=DEFAULT_HORIZON if horizon is None else horizon)
 
 
 def _make_params(values: Mapping[str, np.ndarray], dtype: str) -> dict[str, Any]:
