@@ -57,6 +57,7 @@ from .graph import DEFAULT_HORIZON, GraphStep
 from .naming import dtype_name, module_roles, named_parameters
 from .param_groups import ParamGroup, new_group_spec, with_betas
 from .paths import PATHS
+from .sharded import check_sharded
 from .units import LOW_DTYPES, Unit, allocate_state, build_units
 
 __all__ = ["Optimizer", "COMPILE_THRESHOLD", "check_parameters"]
@@ -151,6 +152,7 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
         if not named:
             raise SpecValueError("optimizer got an empty parameter list")
         check_parameters(named, state_dtype)
+        check_sharded(named, flat=bool(flat), capturable=capturable)
         self._kernel_table = {k: as_kernel(k, v) for k, v in (table() if kernels is None else kernels).items()}
         if isinstance(compile_threshold, bool) or not isinstance(compile_threshold, int) or compile_threshold < 0:
             raise SpecValueError(f"compile_threshold must be an int >= 0. Received: {compile_threshold!r}")
@@ -357,6 +359,7 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
             if n in self._named_params or id(t) in owned:
                 raise SpecValueError(f"add_param_group: parameter {n!r} is already in a group")
         check_parameters(named, self._state_dtype)
+        check_sharded(named, flat=self._flat, capturable=self._graph is not None)
         spec = new_group_spec(param_group, [n for n, _ in named], self.engine.spec.algorithm, index)
         with self._transaction():
             self.engine.add_group(spec, [ParamInfo(n, tuple(t.shape)) for n, t in named])

@@ -18,6 +18,8 @@ from optbridge.engine import Engine
 
 from .flat import FlatBuffers, flatten
 from .paths import same_strides
+from .sharded import GATHERED, LOCAL, fused_padding, is_sharded
+from .sharded import mode as sharding_mode
 
 __all__ = ["Unit", "LOW_DTYPES", "allocate_state", "build_units", "state_layouts"]
 
@@ -53,6 +55,12 @@ class Unit:
     chunks: dict[Any, Callable[..., None]] = field(default_factory=dict)
     #: :func:`~optbridge.backends.torch.paths.trace_key` -> the algorithm its graph is traced with
     traced: dict[Any, Any] = field(default_factory=dict)
+    #: ``None``: plain tensors; DTensor parameters: how they step, :data:`~.sharded.LOCAL` (on
+    #: their shards) or :data:`~.sharded.GATHERED` (on their whole tensors), :mod:`.sharded`
+    sharding: str | None = None
+    #: :data:`~.sharded.LOCAL` units on torch's fused kernels: ``id(parameter)`` -> the padding its
+    #: shard steps with (:func:`~.sharded.fused_padding`)
+    pads: dict[int, Any] = field(default_factory=dict)
 
 
 def state_layouts(slots: Mapping[str, Sequence[torch.Tensor]]) -> bytes:
@@ -94,8 +102,9 @@ def allocate_state(engine: Engine, named: Mapping[str, torch.Tensor],
             if slot not in entry:
                 # in the parameter's memory layout where it is dense (torch.optim's zeros_like(p,
                 # memory_format=torch.preserve_format)): the fused kernels need it (paths.fused_layout)
+                # (a DTensor parameter's: a DTensor of its placements, sharded.py)
                 entry[slot] = (torch.full_like(p.detach(), layout.init, dtype=dtype)
-                               if type(p) in _PLAIN and layout.shape == tuple(p.shape)
+                               if (type(p) in _PLAIN or is_sharded(p)) and layout.shape == tuple(p.shape)
                                else torch.full(layout.shape, layout.init, dtype=dtype, device=p.device))
 
 
@@ -113,22 +122,33 @@ def build_units(engine: Engine, named: Mapping[str, torch.Tensor],
         group = engine.groups[gi]
         for bucket in group.buckets:
             by_key: dict[tuple, list[str]] = {}
+            kernel = kernels[group.algorithm.name]
             for n in bucket.names:
                 p = named[n]
-                by_key.setdefault((p.device, p.dtype), []).append(n)
+                # DTensor parameters apart (on one mesh: in the same order on every process); those
+                # stepped on their shards: the ones torch's fused kernels compute exactly apart
+                sharding = None
+                if is_sharded(p):
+                    sharding = sharding_mode([p], kernel.elementwise, bucket.centralize)
+                    if sharding == LOCAL and fused_padding(p) is None:
+                        sharding = "rule"  # a shard that is no range of the whole tensor
+                by_key.setdefault((p.device, p.dtype, sharding), []).append(n)
             units = []
-            kernel = kernels[group.algorithm.name]
             slot_names = [s.name for s in group.algorithm.slots()]
-            for (device, dtype), unit_names in by_key.items():
+            for (device, dtype, sharding), unit_names in by_key.items():
                 params = [named[n] for n in unit_names]
                 # None where a parameter lacks the slot (a factored statistic: Engine.slot_layouts)
                 slots: dict[str, list[Any]] = {s: [state[p].get(s) for p in params] for s in slot_names}
                 compute = state_dtype if dtype in LOW_DTYPES else None
                 unit = Unit(tuple(unit_names), params, slots, compute, device, group.algorithm,
                             sum(p.numel() for p in params))
-                if path in ("auto", "native") and compute is None:
+                if sharding is not None:
+                    unit.sharding = GATHERED if sharding == GATHERED else LOCAL
+                    if sharding == LOCAL:
+                        unit.pads = {id(p): fused_padding(p) for p in params}
+                if path in ("auto", "native") and compute is None and sharding != "rule":
                     unit.native = kernel.native_for(group.algorithm)
-                if flat and not bucket.centralize and kernel.elementwise:
+                if flat and sharding is None and not bucket.centralize and kernel.elementwise:
                     unit.flat = flatten(unit_names, params, slots)
                     unit.flat_grads, unit.flat_params = [unit.flat.grad], [unit.flat.param]
                     unit.flat_slots = {k: [v] for k, v in unit.flat.slots.items()}
