@@ -412,8 +412,8 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
         transaction; a refusal raises :class:`~optbridge.errors.StateDictError` naming the
         path at fault. torch's load hooks run around it.
         """
-        state_io.check_format(state_dict)
-        sd: Any = state_dict
+        sd: Any = state_io.neutral_form(state_dict, self.engine.param_names)
+        state_io.check_format(sd)
         for pre_hook in self._optimizer_load_state_dict_pre_hooks.values():
             # torch types the argument as a dict; the hook gets the mapping the caller passed
             result = pre_hook(self, sd)
