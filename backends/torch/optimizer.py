@@ -58,7 +58,7 @@ from .naming import dtype_name, module_roles, named_parameters
 from .param_groups import ParamGroup, new_group_spec, with_betas
 from .paths import PATHS
 from .sharded import check_sharded
-from .units import LOW_DTYPES, Unit, allocate_state, build_units
+from .units import LOW_DTYPES, SlotState, Unit, allocate_state, build_units
 
 __all__ = ["Optimizer", "COMPILE_THRESHOLD", "check_parameters"]
 
@@ -121,6 +121,11 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
         horizon: with ``capturable=True``, the steps whose host scalars the device table
             holds: at least the number of compiled steps run between two uses of the
             optimizer from the host.
+        partition: ``params`` are this process's share of the parameters ``names`` names
+            (``ZeroRedundancyOptimizer``'s ``optimizer_class``): the spec's groups resolve
+            over all of ``names``, so every process has the same groups (a group with none
+            of its parameters here is empty here) and the same host scalars; see
+            :mod:`optbridge.backends.torch.zero`.
 
     Raises:
         SpecTypeError / SpecValueError: bad parameters or options.
@@ -131,7 +136,7 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
     def __init__(self, params: Any, spec: Any = None, *, path: str = "auto", flat: bool = False,
                  state_dtype: torch.dtype | None = None, names: Any = None,
                  kernels: Mapping[str, Any] | None = None, compile_threshold: int = COMPILE_THRESHOLD,
-                 capturable: bool = False, horizon: int = DEFAULT_HORIZON):
+                 capturable: bool = False, horizon: int = DEFAULT_HORIZON, partition: bool = False):
         if spec is None:
             raise SpecTypeError("Optimizer needs a spec: Optimizer(model.named_parameters(), spec)")
         canonical = spec.to_canonical() if hasattr(spec, "to_canonical") else spec
@@ -165,14 +170,24 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
         self._graph: GraphStep | None = None
         owner = params if isinstance(params, torch.nn.Module) else names
         roles = module_roles(owner) if isinstance(owner, torch.nn.Module) else {}
-        self._engine = Engine(canonical, [ParamInfo(n, tuple(t.shape), roles.get(n)) for n, t in named])
+        over = None
+        if partition:
+            if names is None:
+                raise SpecValueError("partition=True needs names= (the module or {name: tensor} of every process's "
+                                     "parameters): the groups resolve over all of them")
+            over = [ParamInfo(n, tuple(t.shape), roles.get(n)) for n, t in named_parameters(names)]
+        self._engine = Engine(canonical, [ParamInfo(n, tuple(t.shape), roles.get(n)) for n, t in named],
+                              resolve_over=over)
         self._sync_views = self._sync if capturable else None
         self._check_kernels()
-        groups = [ParamGroup(self._engine, i, {"params": [(n, self._named_params[n]) for n in g.names]},
+        # named groups (torch takes the names from the pairs; a group empty here, partition=True, names none)
+        groups = [ParamGroup(self._engine, i, {"params": [(n, self._named_params[n]) for n in g.names],
+                                               **({} if g.names else {"param_names": []})},
                              sync=self._sync_views) for i, g in enumerate(self._engine.groups)]
         self._building = True
         torch.optim.Optimizer.__init__(self, groups, self._defaults())
         self._building = False
+        self.state = SlotState(dict)
         allocate_state(self.engine, self._named_params, self.state, state_dtype)
         self._units: list[list[Unit]] = self._build_units()
         self._layout: ScalarLayout | None = None

@@ -8,6 +8,7 @@ units and prepares each unit's path: torch's fused kernel (``native``), a flat b
 from __future__ import annotations
 
 import array
+from collections import defaultdict
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,13 +16,14 @@ from typing import Any
 import torch
 
 from optbridge.engine import Engine
+from optbridge.errors import StateDictError
 
 from .flat import FlatBuffers, flatten
 from .paths import same_strides
 from .sharded import GATHERED, LOCAL, fused_padding, is_sharded
 from .sharded import mode as sharding_mode
 
-__all__ = ["Unit", "LOW_DTYPES", "allocate_state", "build_units", "state_layouts"]
+__all__ = ["Unit", "SlotState", "LOW_DTYPES", "allocate_state", "build_units", "state_layouts"]
 
 #: parameter dtypes whose state and arithmetic are float32 (``state_dtype=torch.float32``)
 LOW_DTYPES = (torch.float16, torch.bfloat16)
@@ -61,6 +63,26 @@ class Unit:
     #: :data:`~.sharded.LOCAL` units on torch's fused kernels: ``id(parameter)`` -> the padding its
     #: shard steps with (:func:`~.sharded.fused_padding`)
     pads: dict[int, Any] = field(default_factory=dict)
+
+
+class SlotState(defaultdict[Any, Any]):
+    """``Optimizer.state``: torch's ``defaultdict(dict)`` whose entries, once made, are never
+    replaced — the units hold each entry's tensors, so a new entry would go unseen by the
+    kernels. ``load_state_dict`` copies into the tensors instead.
+
+    Raises:
+        StateDictError: on assigning a new entry to a parameter that has one (what
+            ``torch.distributed.optim.ZeroRedundancyOptimizer.load_state_dict`` does).
+    """
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        if key in self and dict.__getitem__(self, key) is not value:
+            raise StateDictError(
+                "Optimizer.state[param] = ... would replace the state tensors the torch backend's kernels hold; "
+                "load state with load_state_dict (torch.distributed.optim.ZeroRedundancyOptimizer.load_state_dict "
+                "assigns entries: use optbridge.backends.torch.zero.ZeroRedundancyOptimizer, whose load_state_dict "
+                "loads each process's share)")
+        super().__setitem__(key, value)
 
 
 def state_layouts(slots: Mapping[str, Sequence[torch.Tensor]]) -> bytes:
