@@ -53,7 +53,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeGuard
 
 import torch
 
@@ -76,7 +76,7 @@ LOCAL = "local"
 GATHERED = "gathered"
 
 
-def is_sharded(t: Any) -> bool:
+def is_sharded(t: Any) -> TypeGuard[DTensor]:
     """Whether ``t`` is a ``DTensor``."""
     return DTensor is not None and isinstance(t, DTensor)
 
@@ -103,7 +103,7 @@ def check_sharded(named: Sequence[tuple[str, torch.Tensor]], *, flat: bool, capt
                                  f"placement is not a parameter value (Shard and Replicate are supported)")
 
 
-def mode(params: Sequence[torch.Tensor], elementwise: bool, centralize: bool) -> str:
+def mode(params: Sequence[DTensor], elementwise: bool, centralize: bool) -> str:
     """:data:`LOCAL` or :data:`GATHERED` for a unit of sharded ``params`` (module docstring)."""
     if not elementwise:
         return GATHERED
@@ -113,7 +113,7 @@ def mode(params: Sequence[torch.Tensor], elementwise: bool, centralize: bool) ->
     return LOCAL
 
 
-def fused_padding(p: torch.Tensor) -> tuple[int, int] | None:
+def fused_padding(p: DTensor) -> tuple[int, int] | None:
     """The elements to put before and after ``p``'s shard so that torch's fused CPU kernels
     step each of its elements as they step it in the whole tensor (module docstring), or
     ``None`` when the shard is no contiguous range of the whole tensor (a placement other
@@ -138,7 +138,7 @@ def fused_padding(p: torch.Tensor) -> tuple[int, int] | None:
     return start % chunk, min(-end % chunk, p.numel() - end)
 
 
-def gather_grads(names: Sequence[str], params: Sequence[torch.Tensor]
+def gather_grads(names: Sequence[str], params: Sequence[Any]
                  ) -> tuple[list[int] | None, list[torch.Tensor], bool]:
     """The gradients of a sharded unit, checked (the ``gather`` entry of one unit).
 
@@ -147,7 +147,7 @@ def gather_grads(names: Sequence[str], params: Sequence[torch.Tensor]
             placements, or of another shape, dtype or device, naming the parameter.
     """
     present: list[int] = []
-    grads = []
+    grads: list[torch.Tensor] = []
     for i, (name, p) in enumerate(zip(names, params)):
         g = p.grad
         if g is None:
@@ -173,13 +173,13 @@ def whole(t: torch.Tensor) -> torch.Tensor:
     return t.full_tensor() if is_sharded(t) else t
 
 
-def local_part(full: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+def local_part(full: torch.Tensor, like: DTensor) -> torch.Tensor:
     """This process's shard of ``full`` under ``like``'s mesh and placements (a view; no communication)."""
     shape, offset = compute_local_shape_and_global_offset(like.shape, like.device_mesh, like.placements)
     return full[tuple(slice(o, o + n) for o, n in zip(offset, shape))]
 
 
-def shard_like(full: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+def shard_like(full: torch.Tensor, like: DTensor) -> DTensor:
     """``full`` (every process holds it whole) as a ``DTensor`` sharded as ``like``."""
     local = local_part(full, like).contiguous()
     return DTensor.from_local(local, like.device_mesh, like.placements, run_check=False, shape=like.shape,
@@ -192,7 +192,7 @@ def _padded(t: torch.Tensor, lead: int, trail: int) -> torch.Tensor:
     return out
 
 
-def run_sharded(how: str, params: Sequence[torch.Tensor], grads: Sequence[torch.Tensor],
+def run_sharded(how: str, params: Sequence[Any], grads: Sequence[Any],
                 slots: Mapping[str, Sequence[Any]],
                 update: Callable[[list[torch.Tensor], list[torch.Tensor], dict[str, list[Any]]], None],
                 pads: Mapping[int, tuple[int, int] | None]) -> None:

@@ -56,8 +56,8 @@ from optbridge.state import EngineState, describe_array, is_real, plain_data, re
 from .param_groups import ParamGroup
 from .sharded import is_sharded, shard_like, whole
 
-__all__ = ["HOST_KEY", "state_dict", "neutral_form", "check_format", "LoadPlan", "prepare_load", "apply_load", "convert_slots", "assign_slots",
-           "check_param_groups", "describe_slot", "to_numpy"]
+__all__ = ["HOST_KEY", "state_dict", "neutral_form", "check_format", "LoadPlan", "prepare_load", "apply_load",
+           "convert_slots", "assign_slots", "check_param_groups", "describe_slot", "to_numpy"]
 
 _NEUTRAL_ONLY = ("params", "param_names")
 #: the key of each ``param_groups`` entry holding the engine's state of that group (module docstring)

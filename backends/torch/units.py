@@ -166,10 +166,10 @@ def build_units(engine: Engine, named: Mapping[str, torch.Tensor],
                             sum(p.numel() for p in params))
                 if sharding is not None:
                     unit.sharding = GATHERED if sharding == GATHERED else LOCAL
-                    if sharding == LOCAL:
-                        unit.pads = {id(p): fused_padding(p) for p in params}
                 if path in ("auto", "native") and compute is None and sharding != "rule":
                     unit.native = kernel.native_for(group.algorithm)
+                if sharding == LOCAL and unit.native is not None:
+                    unit.pads = {id(p): fused_padding(p) for p in params if is_sharded(p)}
                 if flat and sharding is None and not bucket.centralize and kernel.elementwise:
                     unit.flat = flatten(unit_names, params, slots)
                     unit.flat_grads, unit.flat_params = [unit.flat.grad], [unit.flat.param]

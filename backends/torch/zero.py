@@ -86,6 +86,9 @@ class ZeroRedundancyOptimizer(TorchZero):
         **options: :class:`~optbridge.backends.torch.Optimizer`'s options (``path``, ...).
     """
 
+    #: set by torch's ``consolidate_state_dict``: each process's local ``state_dict()``, in rank order
+    _all_state_dicts: list[dict[str, Any]]
+
     def __init__(self, params: Any, spec: Any, *, names: Any = None, process_group: Any = None,
                  parameters_as_bucket_view: bool = False, overlap_with_ddp: bool = False, **options: Any):
         named = named_parameters(params, names)
@@ -143,4 +146,5 @@ class ZeroRedundancyOptimizer(TorchZero):
             "groups": [{**g, "params": list(own.names)} for g, own in zip(groups, local.engine.groups)],
             "state": {n: state[n] for n in mine if n in state},
         })
-        self._sync_param_groups(local.param_groups, self.param_groups)
+        for source, target in zip(local.param_groups, self.param_groups):  # as torch's _sync_param_groups
+            target.update({k: v for k, v in source.items() if k != "params"})
