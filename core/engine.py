@@ -351,6 +351,13 @@ class Engine:
                         step=own_step,
                     )
                 )
+            if not group.buckets:
+                # a group with none of its parameters here (one process's partition, resolve_over):
+                # its host state advances as on the processes that hold them
+                _, next_state = group_alg.host_scalars(
+                    group.host_state, HostStep(lr=lr, weight_decay=wd if rule_decay else 0.0, step=own_step),
+                    spec.precision,
+                )
             next_states.append(next_state)
         return StepPlan(tuple(buckets), tuple(next_states))
 

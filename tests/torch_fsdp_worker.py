@@ -346,8 +346,13 @@ def check_refusals(results: dict, out_dir: str) -> None:
     results["refusals"] = found
 
 
-#: the ZeRO checks: groups, a per-step lr list and centralization (Momentum), reducing rules (LAMB)
-ZERO = ["ms.Momentum-groups", "ms.Lamb-groups"]
+#: the ZeRO checks: groups, a per-step lr list and centralization (Momentum), reducing rules (LAMB),
+#: a one-parameter group (empty on the other process) whose Adam bias corrections run on both
+ZERO = {
+    "ms.Momentum-groups": SPECS["ms.Momentum-groups"],
+    "ms.Lamb-groups": SPECS["ms.Lamb-groups"],
+    "ms.Adam-lone-group": lambda: nn.Adam([{"params": "head.bias", "lr": 0.05}, {"params": "*"}], 0.01),
+}
 
 
 def check_zero(results: dict, out_dir: str) -> None:
@@ -357,10 +362,10 @@ def check_zero(results: dict, out_dir: str) -> None:
     found = {}
     for label in ZERO:
         plain, net, stock_net = Net(), Net(), Net()
-        reference = Optimizer(plain.named_parameters(), SPECS[label]())
-        zero = ZeroRedundancyOptimizer(net, SPECS[label]())
-        stock = TorchZero(spec_param_groups(SPECS[label](), stock_net), optimizer_class=Optimizer,
-                          spec=SPECS[label](), names=stock_net, partition=True)
+        reference = Optimizer(plain.named_parameters(), ZERO[label]())
+        zero = ZeroRedundancyOptimizer(net, ZERO[label]())
+        stock = TorchZero(spec_param_groups(ZERO[label](), stock_net), optimizer_class=Optimizer,
+                          spec=ZERO[label](), names=stock_net, partition=True)
         runs = ((plain, reference), (net, zero), (stock_net, stock))
         for n, o in runs:
             for step in range(STEPS):
@@ -394,7 +399,7 @@ def check_zero(results: dict, out_dir: str) -> None:
             except StateDictError as exc:
                 entry["stock load"] = str(exc)
         resumed_net = Net()
-        resumed = ZeroRedundancyOptimizer(resumed_net, SPECS[label]())
+        resumed = ZeroRedundancyOptimizer(resumed_net, ZERO[label]())
         with torch.no_grad():
             for p, q in zip(resumed_net.parameters(), net.parameters()):
                 p.copy_(q)
