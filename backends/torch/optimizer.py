@@ -9,6 +9,9 @@ step and the torch surface; each concern has its module:
 * :mod:`.units` — the parameters of each bucket by device and dtype, and their state;
 * :mod:`.gather` — each unit's gradients, checked before anything changes;
 * :mod:`.dispatch` — one unit's update on its path (fused, compiled, reference);
+* :mod:`.sharded` — ``DTensor`` parameters (FSDP2): each unit on its shards, or on the
+  whole tensors gathered one parameter at a time for the rules that reduce over a tensor;
+* :mod:`.zero` — ``ZeroRedundancyOptimizer``: a process's partition, the whole model's groups;
 * :mod:`.state_io` — ``state_dict``/``load_state_dict`` in torch's layout, keyed by name.
 
 The rules that matter here:
@@ -94,7 +97,9 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
         params: a module (``model``: its ``named_parameters()``, with each parameter's
             role from its module's type, :func:`~optbridge.backends.torch.naming.module_roles`),
             ``model.named_parameters()``, a ``{name: tensor}`` mapping, or tensors /
-            torch param groups together with ``names``.
+            torch param groups together with ``names``. ``DTensor`` parameters (a
+            ``fully_shard``-ed model) step as the unsharded model's would, bit for bit
+            (:mod:`optbridge.backends.torch.sharded`).
         spec: a dialect optimizer (``optim.Adam(...)``, ``nn.Momentum(...)``) or a
             canonical :class:`~optbridge.spec.OptimizerSpec`.
         path: ``"auto"`` (torch's own fused kernel where the canonical formula is exactly

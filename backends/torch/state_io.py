@@ -97,7 +97,8 @@ def state_dict(engine: Engine, param_groups: Sequence[Mapping[str, Any]],
 
 
 def neutral_form(sd: Any, param_names: Sequence[str]) -> Any:
-    """``sd`` as the neutral state when it is the torch layout alone, as
+    """``sd`` as the neutral state when it is the torch layout alone (``state`` and
+    ``param_groups``, each group carrying :data:`HOST_KEY`), as
     ``torch.distributed.checkpoint`` hands it to ``load_state_dict`` (module docstring);
     anything else unchanged (:func:`check_format` judges it).
 
@@ -108,8 +109,9 @@ def neutral_form(sd: Any, param_names: Sequence[str]) -> Any:
         StateDictError: the groups disagree on the carried keys, or a key of ``state``
             names no parameter.
     """
-    if not isinstance(sd, Mapping) or "format" in sd or not isinstance(sd.get("param_groups"), (list, tuple)):
-        return sd
+    if not isinstance(sd, Mapping) or set(sd) - {"state", "param_groups"} or \
+            not isinstance(sd.get("param_groups"), (list, tuple)):
+        return sd  # the neutral state, or a damaged one (check_format and the parser name what is wrong)
     saved = sd["param_groups"]
     if not saved or not all(isinstance(g, Mapping) and isinstance(g.get(HOST_KEY), Mapping) for g in saved):
         return sd
