@@ -147,6 +147,10 @@ def full(t: torch.Tensor) -> torch.Tensor:
     return t.full_tensor() if isinstance(t, DTensor) else t
 
 
+#: the integer type of each float type's width: equal bits, not equal values (NaN, -0.0)
+BITS = {torch.float32: torch.int32, torch.float64: torch.int64, torch.bfloat16: torch.int16, torch.float16: torch.int16}
+
+
 def differences(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> dict[str, float]:
     """``{key: max |a - b|}`` where the bits differ (NaN when a shape differs)."""
     out = {}
@@ -154,9 +158,8 @@ def differences(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> dict[
         x, y = full(a[k]).detach(), full(b[k]).detach()
         if x.shape != y.shape:
             out[k] = float("nan")
-        elif not torch.equal(x.view(-1).view(torch.int32 if x.dtype == torch.float32 else torch.int64),
-                             y.view(-1).view(torch.int32 if y.dtype == torch.float32 else torch.int64)):
-            out[k] = float((x - y).abs().max())
+        elif x.dtype != y.dtype or not torch.equal(x.reshape(-1).view(BITS[x.dtype]), y.reshape(-1).view(BITS[y.dtype])):
+            out[k] = float((x.double() - y.double()).abs().max())
     return out
 
 
@@ -174,25 +177,32 @@ def snapshot(net: torch.nn.Module, opt: Optimizer) -> dict[str, torch.Tensor]:
 def check_exact(results: dict, out_dir: str) -> None:
     """Each spec on each path: the sharded optimizer equals the unsharded one bit for bit."""
     found = {}
-    runs = [(label, "auto") for label in SPECS] + [(label, "reference") for label in FUSED]
-    runs += [(label, "compiled") for label in COMPILED]
-    for label, path in runs:
+    runs = [(label, "auto", None) for label in SPECS] + [(label, "reference", None) for label in FUSED]
+    runs += [(label, "compiled", None) for label in COMPILED]
+    # bfloat16 parameters with float32 state: the rule in float32, rounded into the shards
+    runs += [(label, "auto", torch.bfloat16) for label in ("torch.AdamW", "ms.Lamb-groups")]
+    for label, path, low in runs:
         start = time.perf_counter()
+        run = f"{label} {path}" + (" bfloat16" if low else "")
         try:
             model = Tiny if path == "compiled" else Net
-            plain, sharded = model(), shard(model())
-            a = Optimizer(plain.named_parameters(), SPECS[label](), path=path)
-            b = Optimizer(sharded.named_parameters(), SPECS[label](), path=path)
+            plain, sharded = model(), model()
+            if low is not None:
+                plain, sharded = plain.to(low), sharded.to(low)
+            shard(sharded)
+            options = {"path": path, "state_dtype": torch.float32 if low else None}
+            a = Optimizer(plain.named_parameters(), SPECS[label](), **options)
+            b = Optimizer(sharded.named_parameters(), SPECS[label](), **options)
             for step in range(STEPS):
-                grads = gradients(step, plain)
+                grads = {n: g if low is None else g.to(low) for n, g in gradients(step, plain).items()}
                 set_grads(plain, grads)
                 set_grads(sharded, grads)
                 a.step()
                 b.step()
-            found[f"{label} {path}"] = differences(snapshot(plain, a), snapshot(sharded, b))
+            found[run] = differences(snapshot(plain, a), snapshot(sharded, b))
         except Exception:
-            found[f"{label} {path}"] = {"error": traceback.format_exc()}
-        results.setdefault("exact seconds", {})[f"{label} {path}"] = round(time.perf_counter() - start, 2)
+            found[run] = {"error": traceback.format_exc()}
+        results.setdefault("exact seconds", {})[run] = round(time.perf_counter() - start, 2)
     results["exact"] = found
     results["algorithms"] = sorted({canonical_of(SPECS[label]()).algorithm.name for label in SPECS})
 
