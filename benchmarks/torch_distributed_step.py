@@ -22,6 +22,7 @@ default configuration and for its fastest one on this layout:
 The machine should be quiet; the script prints ``os.getloadavg()`` before and after.
 
     python benchmarks/torch_distributed_step.py
+    python benchmarks/torch_distributed_step.py --width 1001 --families adamw   # shards off the chunk boundaries
     python benchmarks/torch_distributed_step.py --width 2048 --layers 4 --repeat 30 --families adamw
 """
 from __future__ import annotations

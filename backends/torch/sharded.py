@@ -21,10 +21,11 @@ whole tensor with the whole gradient:
   partial vector, so an element rounds differently when a shard boundary moves it from
   the vector loop to the scalar tail (measured: one ulp on a 24-element float32 weight
   split 12 + 12). A shard whose ends do not fall on such a chunk boundary (or the
-  tensor's end) therefore steps in a padded copy that puts each element where it is in
-  the whole tensor (:func:`fused_padding`; one copy of that shard's tensors in and out,
-  none for the large weights whose rows are multiples of 16 float32 elements). A shard
-  that is no contiguous range (``Shard(1)``) runs the rule instead.
+  tensor's end) therefore steps in pieces that put each element where it is in the whole
+  tensor (:func:`fused_padding`): its whole chunks in place, and the elements before the
+  first and after the last chunk boundary (under 16 float32 elements each) in small
+  zero-padded copies. A shard that is no contiguous range (``Shard(1)``) runs the rule
+  instead.
 * **gathered** — when the rule reduces over a tensor (LAMB's and LARS's trust ratios
   :math:`\\lVert p\\rVert / \\lVert u\\rVert`, Adafactor's row and column means and RMS
   clipping, or centralization of a tensor sharded on another dim) each process gathers
@@ -186,9 +187,30 @@ def shard_like(full: torch.Tensor, like: DTensor) -> DTensor:
                               stride=like.stride())
 
 
-def _padded(t: torch.Tensor, lead: int, trail: int) -> torch.Tensor:
-    out = t.new_zeros(lead + t.numel() + trail)
-    out[lead:lead + t.numel()].copy_(t.reshape(-1))
+def _pieces(n: int, lead: int, trail: int, chunk: int) -> list[tuple[int, int, int, int]]:
+    """A shard of ``n`` elements padded ``(lead, trail)`` (:func:`fused_padding`) as pieces
+    ``(begin, end, lead, trail)`` that each step on their own: a head up to the first
+    chunk boundary of the whole tensor (padded in front), the whole chunks after it (a
+    view of the shard, unpadded) and the rest (padded behind). Only the head and the rest,
+    each under one chunk, are copied."""
+    head = (chunk - lead) % chunk
+    if head + chunk > n:
+        return [(0, n, lead, trail)]  # no whole chunk inside: one padded copy
+    body = head + (n - head) // chunk * chunk
+    out = [(0, head, lead, 0)] if head else []
+    out.append((head, body, 0, 0))
+    if body < n:
+        out.append((body, n, 0, trail))
+    return out
+
+
+def _piece(t: torch.Tensor, begin: int, end: int, lead: int, trail: int) -> torch.Tensor:
+    """Elements ``[begin, end)`` of contiguous ``t``: a view, or a copy padded with zeros."""
+    flat = t.view(-1)[begin:end]
+    if not lead and not trail:
+        return flat
+    out = t.new_zeros(lead + (end - begin) + trail)
+    out[lead:lead + end - begin].copy_(flat)
     return out
 
 
@@ -198,25 +220,36 @@ def run_sharded(how: str, params: Sequence[Any], grads: Sequence[Any],
                 pads: Mapping[int, tuple[int, int] | None]) -> None:
     """Run ``update(params, grads, slots)`` on a sharded unit's local shards or whole tensors.
 
-    ``how``: :data:`LOCAL` (``update`` gets each tensor's shard, or a padded copy of it
-    where ``pads[id(param)]`` asks for one, copied back afterwards) or :data:`GATHERED`
-    (``update`` gets the whole tensors, gathered from every process; afterwards each
-    process copies its shard of the updated parameters and sharded state back).
+    ``how``: :data:`LOCAL` (``update`` gets each tensor's shard; where ``pads[id(param)]``
+    asks for padding, the shard's pieces of :func:`_pieces`, the padded ones copied back
+    afterwards) or :data:`GATHERED` (``update`` gets the whole tensors, gathered from
+    every process; afterwards each process copies its shard of the updated parameters
+    and sharded state back).
     """
     if how == LOCAL:
-        ps, gs = [_local(p) for p in params], [_local(g) for g in grads]
-        ss = {k: [_local(t) for t in v] for k, v in slots.items()}
+        ps: list[torch.Tensor] = []
+        gs: list[torch.Tensor] = []
+        ss: dict[str, list[Any]] = {k: [] for k in slots}
         back = []
         for i, p in enumerate(params):
+            local, grad = _local(p), _local(grads[i]).contiguous()
+            own = {k: _local(v[i]) for k, v in slots.items()}
             lead, trail = pads.get(id(p)) or (0, 0)
-            if lead or trail:
-                for seq in (ps, *ss.values()):
-                    back.append((seq[i], _padded(seq[i], lead, trail), lead))
-                    seq[i] = back[-1][1]
-                gs[i] = _padded(gs[i], lead, trail)
+            if not (lead or trail) or not all(t.is_contiguous() for t in (local, *own.values())):
+                ps.append(local)
+                gs.append(grad)
+                for k, t in own.items():
+                    ss[k].append(t)
+                continue
+            for begin, end, before, after in _pieces(local.numel(), lead, trail, max(1, 64 // local.element_size())):
+                for target, seq in ((local, ps), *((own[k], ss[k]) for k in own)):
+                    seq.append(_piece(target, begin, end, before, after))
+                    if before or after:
+                        back.append((target.view(-1)[begin:end], seq[-1], before))
+                gs.append(_piece(grad, begin, end, before, after))
         update(ps, gs, ss)
-        for t, buffer, lead in back:
-            t.copy_(buffer[lead:lead + t.numel()].view(t.shape))
+        for view, buffer, before in back:
+            view.copy_(buffer[before:before + view.numel()])
         return
     for i, p in enumerate(params):
         # one parameter at a time: at most one parameter's whole tensors live at once
