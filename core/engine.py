@@ -29,13 +29,14 @@ from . import state
 from .algorithms.base import Algorithm, HostStep, SlotLayout, scalar_type
 from .algorithms.weight_decay import without_rule_decay
 from .errors import (
+    GroupError,
     ScheduleExhaustedError,
     SpecTypeError,
     SpecValueError,
     StateDictError,
     StaticLearningRateError,
 )
-from .groups import ParamInfo, Resolution, ResolvedGroup, describe_selector, resolve_groups
+from .groups import ParamInfo, Resolution, ResolvedGroup, describe_selector, resolve_groups, restrict
 from .patterns import compile_name_pattern
 from .schedules.stateful import ScheduleContext, StatefulSchedule
 from .schedules.tracks import ValueTrack, check_metric
@@ -171,15 +172,27 @@ def _mindspore_decay_filter(name: str) -> bool:
 class Engine:
     """Framework-free driver of one optimizer instance. See the module docstring."""
 
-    def __init__(self, spec: OptimizerSpec, params: Sequence[ParamInfo]):
+    def __init__(self, spec: OptimizerSpec, params: Sequence[ParamInfo], *,
+                 resolve_over: Sequence[ParamInfo] | None = None):
+        """``resolve_over``: the whole model's parameters when ``params`` is one process's
+        partition of them (``ZeroRedundancyOptimizer``): the groups resolve over the whole
+        model and keep ``params`` (:func:`~optbridge.groups.restrict`), so every process
+        has the same groups, some of them empty here. ``None``: resolve over ``params``."""
         self.spec = spec
         self.params = {p.name: p for p in params}
         groups = spec.groups
         selectors = None if groups is None else [g.params for g in groups]
         labels = None if groups is None else [g.source_index for g in groups]
+        if resolve_over is not None:
+            missing = [p.name for p in params if p.name not in {q.name for q in resolve_over}]
+            if missing:
+                raise GroupError(f"parameters {missing[:5]!r} are not among the parameters the groups resolve over")
         self.resolution: Resolution = resolve_groups(
-            selectors, params, order_params=spec.order_params, unassigned=spec.unassigned, labels=labels
+            selectors, params if resolve_over is None else resolve_over, order_params=spec.order_params,
+            unassigned=spec.unassigned, labels=labels
         )
+        if resolve_over is not None:
+            self.resolution = restrict(self.resolution, [p.name for p in params])
         self.groups: list[GroupRuntime] = [
             self._make_group(pos, None if groups is None else groups[pos], rg, self.params)
             for pos, rg in enumerate(self.resolution.groups)
@@ -337,6 +350,13 @@ class Engine:
                         negate=bool(alg.maximize),
                         step=own_step,
                     )
+                )
+            if not group.buckets:
+                # a group with none of its parameters here (one process's partition, resolve_over):
+                # its host state advances as on the processes that hold them
+                _, next_state = group_alg.host_scalars(
+                    group.host_state, HostStep(lr=lr, weight_decay=wd if rule_decay else 0.0, step=own_step),
+                    spec.precision,
                 )
             next_states.append(next_state)
         return StepPlan(tuple(buckets), tuple(next_states))

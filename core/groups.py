@@ -45,6 +45,7 @@ __all__ = [
     "describe_selector",
     "validate_selector",
     "resolve_groups",
+    "restrict",
 ]
 
 _DICT_KEYS = ("regex", "name_contains", "ndim", "min_ndim", "max_ndim", "role")
@@ -304,3 +305,20 @@ def resolve_groups(
             )
         order = tuple(order_list)
     return Resolution(groups=tuple(resolved), order=order, frozen=tuple(leftover))
+
+
+def restrict(resolution: Resolution, names: Sequence[str]) -> Resolution:
+    """``resolution`` keeping only ``names``: each group, the order and the frozen parameters
+    keep their names among ``names``, in the order of ``names``; a group may end up empty.
+
+    The groups of one process's share of a model (``ZeroRedundancyOptimizer`` gives each
+    process a partition of the parameters, in an order of its own): resolved over the
+    whole model, then restricted, every process has the same groups whatever its share.
+    """
+    position = {n: i for i, n in enumerate(names)}
+
+    def kept(seq: Iterable[str]) -> tuple[str, ...]:
+        return tuple(sorted((n for n in seq if n in position), key=position.__getitem__))
+
+    return Resolution(groups=tuple(ResolvedGroup(g.index, g.label, kept(g.names)) for g in resolution.groups),
+                      order=kept(resolution.order), frozen=kept(resolution.frozen))

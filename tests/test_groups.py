@@ -126,3 +126,23 @@ def test_guide_grouping_with_selectors():
                      ("layer1.1.gamma", "layer1.1.beta", "layer2.1.gamma", "layer2.1.beta"),
                      ("fc.weight",), ("fc.bias",)]
     assert [g.index for g in opt.engine.groups] == [1, 2, 3, 4]
+
+
+def test_engine_resolving_over_the_whole_model_keeps_a_partition_in_its_order():
+    from optbridge.engine import Engine
+
+    whole = [ParamInfo(n, (2,)) for n in ("a.w", "a.b", "b.w", "b.b")]
+    spec = nn.Momentum([{"params": "a.*", "lr": 0.5}, {"params": "*"}], 0.1, 0.9).to_canonical()
+    # a process holding b.w then a.b (ZeRO's own order): both groups, one parameter each
+    engine = Engine(spec, [whole[2], whole[1]], resolve_over=whole)
+    assert [g.names for g in engine.groups] == [("a.b",), ("b.w",)]
+    assert engine.param_names == ("b.w", "a.b")
+    # a process holding only b.*: the first group is empty here, and keeps its index and lr
+    engine = Engine(spec, whole[2:], resolve_over=whole)
+    assert [g.names for g in engine.groups] == [(), ("b.w", "b.b")]
+    assert engine.get_lr() == Engine(spec, whole).get_lr()
+    # resolving over the partition alone: the empty group is an error, as always
+    with pytest.raises(GroupError, match="matches no parameter"):
+        Engine(spec, whole[2:])
+    with pytest.raises(GroupError, match="not among the parameters"):
+        Engine(spec, [ParamInfo("c.w", (2,))], resolve_over=whole)

@@ -36,10 +36,11 @@ from .paths import (
     in_layout_of,
     trace_key,
 )
+from .sharded import LOCAL, run_sharded
 from .units import Unit
 
 __all__ = ["COMPILE_THRESHOLD", "COMPILE_CHUNK", "run_unit", "run_compiled", "scalar_vector", "eager_preprocess",
-           "split", "work_params"]
+           "split", "work_params", "update_tensors"]
 
 #: Default ``compile_threshold``: buckets below 65,536 elements are not worth a compile.
 COMPILE_THRESHOLD = 1 << 16
@@ -74,7 +75,6 @@ def run_unit(unit: Unit, bs: BucketStep, present: list[int] | None, grads: list[
     place in the step's packed scalar vector (:class:`optbridge.scalars.ScalarLayout`) and
     its values, read by the rule path; the native path takes ``bs.scalars``.
     """
-    alg = bs.algorithm
     if unit.flat is not None:
         params, slots = unit.flat_params, unit.flat_slots
     elif present is None:
@@ -82,6 +82,26 @@ def run_unit(unit: Unit, bs: BucketStep, present: list[int] | None, grads: list[
     else:
         params = [unit.params[i] for i in present]
         slots = {k: [v[i] for i in present] for k, v in unit.slots.items()}
+    options = dict(kernel=kernel, path=path, compile_threshold=compile_threshold, layout=layout, piece=piece)
+    if unit.sharding is None:
+        update_tensors(unit, bs, params, grads, slots, layouts_checked, present is None, **options)
+        return
+    # DTensor parameters: their shards, or their whole tensors one at a time (a layout per tensor)
+    whole = present is None and unit.sharding == LOCAL
+    run_sharded(unit.sharding, params, grads, slots,
+                lambda p, g, s: update_tensors(unit, bs, p, g, s, False, whole, **options), unit.pads)
+
+
+def update_tensors(unit: Unit, bs: BucketStep, params: list[torch.Tensor], grads: list[torch.Tensor],
+                   slots: dict[str, list[Any]], layouts_checked: bool, whole: bool, *, kernel: Any, path: str,
+                   compile_threshold: int, layout: BucketLayout, piece: np.ndarray) -> None:
+    """Update ``params`` (the unit's, or the ones with a gradient) with ``grads`` on the unit's path.
+
+    ``whole``: the tensors are the unit's own, all of them, in its layout (compiled
+    functions are then looked up without a per-tensor key). The other arguments as
+    :func:`run_unit`'s.
+    """
+    alg = bs.algorithm
     decay = bs.weight_decay != 0.0
     scale = bs.grad_scale is not None
     eager = False
@@ -153,7 +173,6 @@ def run_unit(unit: Unit, bs: BucketStep, present: list[int] | None, grads: list[
         pre = (False, False, False, False)
         args = args[:3] + (grads,) + args[4:8] + (pre,) + args[9:]
     variant = (alg.name, alg, pre, tuple(names), tuple(sorted(flags)), unit.compute_dtype, wide_names)
-    whole = present is None
     if len(params) > COMPILE_CHUNK:
         # bounded graphs: compile time stays flat, and chunks of equal shapes share one compiled function
         for lo in range(0, len(params), COMPILE_CHUNK):

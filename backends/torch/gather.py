@@ -14,6 +14,7 @@ import torch
 
 from . import hostscan
 from .gradients import check_gradient
+from .sharded import gather_grads
 from .units import Unit
 
 __all__ = ["Gathered", "gather", "all_contiguous"]
@@ -53,6 +54,9 @@ def gather(unit_rows: Sequence[Sequence[Unit]]) -> list[list[Gathered]]:
             if unit.flat is not None:
                 unit.flat.check()
                 row.append((None, unit.flat_grads, True))  # one contiguous buffer each
+                continue
+            if unit.sharding is not None:
+                row.append(gather_grads(unit.names, unit.params))
                 continue
             native = unit.native is not None
             if scan is not None:

@@ -9,6 +9,9 @@ step and the torch surface; each concern has its module:
 * :mod:`.units` — the parameters of each bucket by device and dtype, and their state;
 * :mod:`.gather` — each unit's gradients, checked before anything changes;
 * :mod:`.dispatch` — one unit's update on its path (fused, compiled, reference);
+* :mod:`.sharded` — ``DTensor`` parameters (FSDP2): each unit on its shards, or on the
+  whole tensors gathered one parameter at a time for the rules that reduce over a tensor;
+* :mod:`.zero` — ``ZeroRedundancyOptimizer``: a process's partition, the whole model's groups;
 * :mod:`.state_io` — ``state_dict``/``load_state_dict`` in torch's layout, keyed by name.
 
 The rules that matter here:
@@ -57,8 +60,9 @@ from .graph import DEFAULT_HORIZON, GraphStep
 from .naming import dtype_name, module_roles, named_parameters
 from .param_groups import ParamGroup, new_group_spec, with_betas
 from .paths import PATHS
+from .sharded import check_sharded
 from .transforms import transform_gradients, unsupported
-from .units import LOW_DTYPES, Unit, allocate_state, build_units
+from .units import LOW_DTYPES, SlotState, Unit, allocate_state, build_units
 
 __all__ = ["Optimizer", "COMPILE_THRESHOLD", "check_parameters"]
 
@@ -94,7 +98,9 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
         params: a module (``model``: its ``named_parameters()``, with each parameter's
             role from its module's type, :func:`~optbridge.backends.torch.naming.module_roles`),
             ``model.named_parameters()``, a ``{name: tensor}`` mapping, or tensors /
-            torch param groups together with ``names``.
+            torch param groups together with ``names``. ``DTensor`` parameters (a
+            ``fully_shard``-ed model) step as the unsharded model's would, bit for bit
+            (:mod:`optbridge.backends.torch.sharded`).
         spec: a dialect optimizer (``optim.Adam(...)``, ``nn.Momentum(...)``) or a
             canonical :class:`~optbridge.spec.OptimizerSpec`.
         path: ``"auto"`` (torch's own fused kernel where the canonical formula is exactly
@@ -121,6 +127,11 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
         horizon: with ``capturable=True``, the steps whose host scalars the device table
             holds: at least the number of compiled steps run between two uses of the
             optimizer from the host.
+        partition: ``params`` are this process's share of the parameters ``names`` names
+            (``ZeroRedundancyOptimizer``'s ``optimizer_class``): the spec's groups resolve
+            over all of ``names``, so every process has the same groups (a group with none
+            of its parameters here is empty here) and the same host scalars; see
+            :mod:`optbridge.backends.torch.zero`.
 
     Raises:
         SpecTypeError / SpecValueError: bad parameters or options.
@@ -131,7 +142,7 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
     def __init__(self, params: Any, spec: Any = None, *, path: str = "auto", flat: bool = False,
                  state_dtype: torch.dtype | None = None, names: Any = None,
                  kernels: Mapping[str, Any] | None = None, compile_threshold: int = COMPILE_THRESHOLD,
-                 capturable: bool = False, horizon: int = DEFAULT_HORIZON):
+                 capturable: bool = False, horizon: int = DEFAULT_HORIZON, partition: bool = False):
         if spec is None:
             raise SpecTypeError("Optimizer needs a spec: Optimizer(model.named_parameters(), spec)")
         canonical = spec.to_canonical() if hasattr(spec, "to_canonical") else spec
@@ -155,6 +166,7 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
         if not named:
             raise SpecValueError("optimizer got an empty parameter list")
         check_parameters(named, state_dtype)
+        check_sharded(named, flat=bool(flat), capturable=capturable)
         self._kernel_table = {k: as_kernel(k, v) for k, v in (table() if kernels is None else kernels).items()}
         if isinstance(compile_threshold, bool) or not isinstance(compile_threshold, int) or compile_threshold < 0:
             raise SpecValueError(f"compile_threshold must be an int >= 0. Received: {compile_threshold!r}")
@@ -167,14 +179,24 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
         self._graph: GraphStep | None = None
         owner = params if isinstance(params, torch.nn.Module) else names
         roles = module_roles(owner) if isinstance(owner, torch.nn.Module) else {}
-        self._engine = Engine(canonical, [ParamInfo(n, tuple(t.shape), roles.get(n)) for n, t in named])
+        over = None
+        if partition:
+            if names is None:
+                raise SpecValueError("partition=True needs names= (the module or {name: tensor} of every process's "
+                                     "parameters): the groups resolve over all of them")
+            over = [ParamInfo(n, tuple(t.shape), roles.get(n)) for n, t in named_parameters(names)]
+        self._engine = Engine(canonical, [ParamInfo(n, tuple(t.shape), roles.get(n)) for n, t in named],
+                              resolve_over=over)
         self._sync_views = self._sync if capturable else None
         self._check_kernels()
-        groups = [ParamGroup(self._engine, i, {"params": [(n, self._named_params[n]) for n in g.names]},
+        # named groups (torch takes the names from the pairs; a group empty here, partition=True, names none)
+        groups = [ParamGroup(self._engine, i, {"params": [(n, self._named_params[n]) for n in g.names],
+                                               **({} if g.names else {"param_names": []})},
                              sync=self._sync_views) for i, g in enumerate(self._engine.groups)]
         self._building = True
         torch.optim.Optimizer.__init__(self, groups, self._defaults())
         self._building = False
+        self.state = SlotState(dict)
         allocate_state(self.engine, self._named_params, self.state, state_dtype)
         self._units: list[list[Unit]] = self._build_units()
         self._layout: ScalarLayout | None = None
@@ -379,6 +401,7 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
             if n in self._named_params or id(t) in owned:
                 raise SpecValueError(f"add_param_group: parameter {n!r} is already in a group")
         check_parameters(named, self._state_dtype)
+        check_sharded(named, flat=self._flat, capturable=self._graph is not None)
         spec = new_group_spec(param_group, [n for n, _ in named], self.engine.spec.algorithm, index)
         with self._transaction():
             self.engine.add_group(spec, [ParamInfo(n, tuple(t.shape)) for n, t in named])
@@ -431,8 +454,8 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
         transaction; a refusal raises :class:`~optbridge.errors.StateDictError` naming the
         path at fault. torch's load hooks run around it.
         """
-        state_io.check_format(state_dict)
-        sd: Any = state_dict
+        sd: Any = state_io.neutral_form(state_dict, self.engine.param_names)
+        state_io.check_format(sd)
         for pre_hook in self._optimizer_load_state_dict_pre_hooks.values():
             # torch types the argument as a dict; the hook gets the mapping the caller passed
             result = pre_hook(self, sd)

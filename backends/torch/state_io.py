@@ -13,7 +13,20 @@
   arrays. The NumPy backend loads it directly when the tensors are on the CPU;
   :func:`to_numpy` converts it for any backend.
 
-Like torch, the state tensors are returned by reference, not copied. Slots are named as
+Each ``param_groups`` entry also carries the engine's part of the state that concerns its
+group under :data:`HOST_KEY` (``"optbridge"``: ``format``, ``format_version``,
+``algorithm``, ``global_step`` and that group's entry of ``groups``), so that the torch
+layout alone is a whole state: ``torch.distributed.checkpoint``'s
+``get_optimizer_state_dict`` keeps only ``state`` and ``param_groups`` (re-keying
+``state`` and each group's ``params`` by position, or by fully qualified name), and
+:func:`neutral_form` rebuilds the neutral state from what it hands back to
+``load_state_dict``.
+
+Like torch, the state tensors are returned by reference, not copied. A ``DTensor``
+parameter's state (FSDP2, :mod:`.sharded`) is returned as the ``DTensor``s the optimizer
+holds; :func:`to_numpy` gathers them whole (every process must call it), and loading
+takes a slot's value as a ``DTensor`` (redistributed to the slot's placements where they
+differ) or whole (each process keeps its shard). Slots are named as
 the canonical algorithm names them (``exp_avg``, ``momentum_buffer``, ``ax``); there is
 no per-parameter ``step``: the step counter is the optimizer's ``global_step`` (a group's
 own count is ``global_step - first_step``, see :mod:`optbridge.state`).
@@ -28,6 +41,7 @@ the groups and the slot tensors.
 """
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -40,11 +54,16 @@ from optbridge.errors import StateDictError
 from optbridge.state import EngineState, describe_array, is_real, plain_data, real_number
 
 from .param_groups import ParamGroup
+from .sharded import is_sharded, shard_like, whole
 
-__all__ = ["state_dict", "check_format", "LoadPlan", "prepare_load", "apply_load", "convert_slots", "assign_slots",
-           "check_param_groups", "describe_slot", "to_numpy"]
+__all__ = ["HOST_KEY", "state_dict", "neutral_form", "check_format", "LoadPlan", "prepare_load", "apply_load",
+           "convert_slots", "assign_slots", "check_param_groups", "describe_slot", "to_numpy"]
 
 _NEUTRAL_ONLY = ("params", "param_names")
+#: the key of each ``param_groups`` entry holding the engine's state of that group (module docstring)
+HOST_KEY = "optbridge"
+#: the top-level keys of the neutral state a ``param_groups`` entry carries under :data:`HOST_KEY`
+_CARRIED = ("format", "format_version", "algorithm", "global_step")
 
 
 def _plain(value: Any) -> Any:
@@ -66,14 +85,59 @@ def state_dict(engine: Engine, param_groups: Sequence[Mapping[str, Any]],
     neutral = _plain(engine.state_dict({}))
     neutral["state"] = {name: {k: v.detach() for k, v in s.items()} for name, s in slots.items()}
     groups = []
-    for group in param_groups:
+    for group, host in zip(param_groups, neutral["groups"]):
         names = group["param_names"]
         entry = {k: _plain(v) for k, v in group.items() if k not in _NEUTRAL_ONLY}
         entry["params"] = list(names)
         entry["param_names"] = list(names)
+        entry[HOST_KEY] = {**{k: neutral[k] for k in _CARRIED}, "group": copy.deepcopy(host)}
         groups.append(entry)
     neutral["param_groups"] = groups
     return neutral
+
+
+def neutral_form(sd: Any, param_names: Sequence[str]) -> Any:
+    """``sd`` as the neutral state when it is the torch layout alone (``state`` and
+    ``param_groups``, each group carrying :data:`HOST_KEY`), as
+    ``torch.distributed.checkpoint`` hands it to ``load_state_dict`` (module docstring);
+    anything else unchanged (:func:`check_format` judges it).
+
+    ``state`` may be keyed by position (each saved group's ``params`` paired with its
+    ``param_names``) or by name; ``param_names``: the optimizer's order.
+
+    Raises:
+        StateDictError: the groups disagree on the carried keys, or a key of ``state``
+            names no parameter.
+    """
+    if not isinstance(sd, Mapping) or set(sd) - {"state", "param_groups"} or \
+            not isinstance(sd.get("param_groups"), (list, tuple)):
+        return sd  # the neutral state, or a damaged one (check_format and the parser name what is wrong)
+    saved = sd["param_groups"]
+    if not saved or not all(isinstance(g, Mapping) and isinstance(g.get(HOST_KEY), Mapping) for g in saved):
+        return sd
+    carried = {k: saved[0][HOST_KEY].get(k) for k in _CARRIED}
+    for i, entry in enumerate(saved):
+        for k in _CARRIED:
+            if entry[HOST_KEY].get(k) != carried[k]:
+                raise StateDictError(f"param_groups[{i}][{HOST_KEY!r}].{k}: {entry[HOST_KEY].get(k)!r:.80} differs "
+                                     f"from param_groups[0]'s {carried[k]!r:.80}")
+    by_id: dict[Any, Any] = {}
+    for entry in saved:
+        ids, names = entry.get("params"), entry.get("param_names")
+        if isinstance(ids, (list, tuple)) and isinstance(names, (list, tuple)) and len(ids) == len(names):
+            by_id.update((i, n) for i, n in zip(ids, names) if not isinstance(i, str))
+    state = {}
+    for key, slots in dict(sd.get("state", {})).items():
+        name = key if isinstance(key, str) else by_id.get(key)
+        if name is None:
+            raise StateDictError(f"state[{key!r}]: names no parameter of param_groups' params")
+        state[name] = slots
+    groups = []
+    for entry in saved:
+        names = entry.get("param_names", entry.get("params"))
+        groups.append({**{k: v for k, v in entry.items() if k not in ("params", HOST_KEY)}, "params": names})
+    return {**carried, "param_names": list(param_names), "groups": [g[HOST_KEY].get("group") for g in saved],
+            "state": state, "param_groups": groups}
 
 
 def describe_slot(value: Any) -> tuple[tuple[int, ...], str, str] | None:
@@ -100,6 +164,11 @@ def convert_slots(targets: Mapping[str, Mapping[str, torch.Tensor]],
         for slot, value in slots.items():
             target = targets[name][slot]
             try:
+                if is_sharded(value) and is_sharded(target):
+                    if (value.device_mesh, tuple(value.placements)) != (target.device_mesh, tuple(target.placements)):
+                        value = value.redistribute(target.device_mesh, target.placements)
+                elif is_sharded(value):
+                    value = whole(value)
                 if isinstance(value, torch.Tensor):
                     tensor = value.detach().to(device=target.device, dtype=target.dtype, copy=True)
                 else:
@@ -108,6 +177,8 @@ def convert_slots(targets: Mapping[str, Mapping[str, torch.Tensor]],
                 raise StateDictError(f"state[{name!r}].{slot}: cannot convert to {target.dtype}: {exc}") from exc
             if tuple(tensor.shape) != tuple(target.shape):
                 raise StateDictError(f"state[{name!r}].{slot}: shape {tuple(tensor.shape)} != {tuple(target.shape)}")
+            if is_sharded(target) and not is_sharded(tensor):
+                tensor = shard_like(tensor, target)  # whole on every process: each keeps its shard
             converted.append((target, tensor))
     return converted
 
@@ -173,7 +244,7 @@ def check_param_groups(param_groups: Sequence[Mapping[str, Any]], saved: Any,
                                      f"{entry[key]!r:.200}")
         extra = {}
         for key, value in entry.items():
-            if key in _NEUTRAL_ONLY:
+            if key in _NEUTRAL_ONLY or key == HOST_KEY:
                 continue
             path = f"{where}[{key!r}]"
             if key in options:
@@ -228,11 +299,12 @@ def apply_load(engine: Engine, param_groups: Sequence[ParamGroup], plan: LoadPla
 
 
 def to_numpy(sd: Mapping[str, Any]) -> dict[str, Any]:
-    """The neutral part of a state dict with every tensor as a NumPy array (CPU copy)."""
+    """The neutral part of a state dict with every tensor as a NumPy array (CPU copy; a
+    ``DTensor`` gathered whole, so every process of its mesh must call this)."""
 
     def convert(value: Any) -> Any:
         if isinstance(value, torch.Tensor):
-            return value.detach().cpu().numpy().copy()
+            return whole(value.detach()).cpu().numpy().copy()
         if isinstance(value, Mapping):
             return {k: convert(v) for k, v in value.items()}
         if isinstance(value, list):

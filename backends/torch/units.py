@@ -8,6 +8,7 @@ units and prepares each unit's path: torch's fused kernel (``native``), a flat b
 from __future__ import annotations
 
 import array
+from collections import defaultdict
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,11 +16,14 @@ from typing import Any
 import torch
 
 from optbridge.engine import Engine
+from optbridge.errors import StateDictError
 
 from .flat import FlatBuffers, flatten
 from .paths import same_strides
+from .sharded import GATHERED, LOCAL, fused_padding, is_sharded
+from .sharded import mode as sharding_mode
 
-__all__ = ["Unit", "LOW_DTYPES", "allocate_state", "build_units", "state_layouts"]
+__all__ = ["Unit", "SlotState", "LOW_DTYPES", "allocate_state", "build_units", "state_layouts"]
 
 #: parameter dtypes whose state and arithmetic are float32 (``state_dtype=torch.float32``)
 LOW_DTYPES = (torch.float16, torch.bfloat16)
@@ -53,6 +57,32 @@ class Unit:
     chunks: dict[Any, Callable[..., None]] = field(default_factory=dict)
     #: :func:`~optbridge.backends.torch.paths.trace_key` -> the algorithm its graph is traced with
     traced: dict[Any, Any] = field(default_factory=dict)
+    #: ``None``: plain tensors; DTensor parameters: how they step, :data:`~.sharded.LOCAL` (on
+    #: their shards) or :data:`~.sharded.GATHERED` (on their whole tensors), :mod:`.sharded`
+    sharding: str | None = None
+    #: :data:`~.sharded.LOCAL` units on torch's fused kernels: ``id(parameter)`` -> the padding its
+    #: shard steps with (:func:`~.sharded.fused_padding`)
+    pads: dict[int, Any] = field(default_factory=dict)
+
+
+class SlotState(defaultdict[Any, Any]):
+    """``Optimizer.state``: torch's ``defaultdict(dict)`` whose entries, once made, are never
+    replaced — the units hold each entry's tensors, so a new entry would go unseen by the
+    kernels. ``load_state_dict`` copies into the tensors instead.
+
+    Raises:
+        StateDictError: on assigning a new entry to a parameter that has one (what
+            ``torch.distributed.optim.ZeroRedundancyOptimizer.load_state_dict`` does).
+    """
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        if key in self and dict.__getitem__(self, key) is not value:
+            raise StateDictError(
+                "Optimizer.state[param] = ... would replace the state tensors the torch backend's kernels hold; "
+                "load state with load_state_dict (torch.distributed.optim.ZeroRedundancyOptimizer.load_state_dict "
+                "assigns entries: use optbridge.backends.torch.zero.ZeroRedundancyOptimizer, whose load_state_dict "
+                "loads each process's share)")
+        super().__setitem__(key, value)
 
 
 def state_layouts(slots: Mapping[str, Sequence[torch.Tensor]]) -> bytes:
@@ -94,8 +124,9 @@ def allocate_state(engine: Engine, named: Mapping[str, torch.Tensor],
             if slot not in entry:
                 # in the parameter's memory layout where it is dense (torch.optim's zeros_like(p,
                 # memory_format=torch.preserve_format)): the fused kernels need it (paths.fused_layout)
+                # (a DTensor parameter's: a DTensor of its placements, sharded.py)
                 entry[slot] = (torch.full_like(p.detach(), layout.init, dtype=dtype)
-                               if type(p) in _PLAIN and layout.shape == tuple(p.shape)
+                               if (type(p) in _PLAIN or is_sharded(p)) and layout.shape == tuple(p.shape)
                                else torch.full(layout.shape, layout.init, dtype=dtype, device=p.device))
 
 
@@ -113,22 +144,33 @@ def build_units(engine: Engine, named: Mapping[str, torch.Tensor],
         group = engine.groups[gi]
         for bucket in group.buckets:
             by_key: dict[tuple, list[str]] = {}
+            kernel = kernels[group.algorithm.name]
             for n in bucket.names:
                 p = named[n]
-                by_key.setdefault((p.device, p.dtype), []).append(n)
+                # DTensor parameters apart (on one mesh: in the same order on every process); those
+                # stepped on their shards: the ones torch's fused kernels compute exactly apart
+                sharding = None
+                if is_sharded(p):
+                    sharding = sharding_mode([p], kernel.elementwise, bucket.centralize)
+                    if sharding == LOCAL and fused_padding(p) is None:
+                        sharding = "rule"  # a shard that is no range of the whole tensor
+                by_key.setdefault((p.device, p.dtype, sharding), []).append(n)
             units = []
-            kernel = kernels[group.algorithm.name]
             slot_names = [s.name for s in group.algorithm.slots()]
-            for (device, dtype), unit_names in by_key.items():
+            for (device, dtype, sharding), unit_names in by_key.items():
                 params = [named[n] for n in unit_names]
                 # None where a parameter lacks the slot (a factored statistic: Engine.slot_layouts)
                 slots: dict[str, list[Any]] = {s: [state[p].get(s) for p in params] for s in slot_names}
                 compute = state_dtype if dtype in LOW_DTYPES else None
                 unit = Unit(tuple(unit_names), params, slots, compute, device, group.algorithm,
                             sum(p.numel() for p in params))
-                if path in ("auto", "native") and compute is None:
+                if sharding is not None:
+                    unit.sharding = GATHERED if sharding == GATHERED else LOCAL
+                if path in ("auto", "native") and compute is None and sharding != "rule":
                     unit.native = kernel.native_for(group.algorithm)
-                if flat and not bucket.centralize and kernel.elementwise:
+                if sharding == LOCAL and unit.native is not None:
+                    unit.pads = {id(p): fused_padding(p) for p in params if is_sharded(p)}
+                if flat and sharding is None and not bucket.centralize and kernel.elementwise:
                     unit.flat = flatten(unit_names, params, slots)
                     unit.flat_grads, unit.flat_params = [unit.flat.grad], [unit.flat.param]
                     unit.flat_slots = {k: [v] for k, v in unit.flat.slots.items()}

@@ -35,7 +35,10 @@ Accepted on purpose, and checked to change nothing:
   the spec and the neutral state); ``param_names`` or the whole ``param_groups`` missing
   (a neutral state from another backend). Other keys there (``initial_lr`` from torch's
   schedulers, or a user's) are plain data: missing, added or other plain values load and
-  change only those keys.
+  change only those keys. Each group's ``"optbridge"`` entry (the torch backend's copy of
+  the engine's state for ``torch.distributed.checkpoint``, which keeps only ``state`` and
+  ``param_groups``) is read only when the neutral keys are absent: in a whole state any
+  change to it loads and changes nothing.
 
 Not mutated, because the result is a different valid state rather than a fault: removing
 a run-time hyperparameter override or a scheduler value, adding a scheduler value, and
@@ -295,6 +298,11 @@ def mutated(sd: Any, path: tuple, kind: str) -> Any:
     return _put(sd, path, _node_variants(node, path)[kind])
 
 
+#: the key of a torch-layout group holding the engine's state of that group, read only when a
+#: state dict has no neutral keys (``optbridge.backends.torch.state_io.HOST_KEY``)
+TORCH_LAYOUT_COPY = "optbridge"
+
+
 def expected_outcome(path: tuple, kind: str, own: set[str]) -> str:
     """``"refused"``, ``"unchanged"`` (accepted, nothing changes) or ``"extras"`` (accepted:
     only the non-own keys of torch-layout ``param_groups`` change). ``own``: the
@@ -308,6 +316,8 @@ def expected_outcome(path: tuple, kind: str, own: set[str]) -> str:
     if len(path) == 2:
         return "extras" if kind == "extra" else "refused"
     key = path[2]
+    if key == TORCH_LAYOUT_COPY:
+        return "unchanged"
     if key == "params":
         return "refused"
     if key == "param_names":
