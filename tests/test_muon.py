@@ -125,3 +125,29 @@ def test_matches_keras_muon():
                 equal += int(np.sum(g_step[n] == w_step[n]))
                 total += g_step[n].size
         _share(equal, total, f"keras.optimizers.Muon vs optbridge ({backend_name})")
+
+
+def test_flat_mode_keeps_muon_per_tensor():
+    """Muon's rule reduces over each matrix (``Algorithm.elementwise`` is ``False``), so the torch
+    backend's flat-buffer mode must not fuse its tensors into one buffer: the flat optimizer
+    equals the per-tensor one bit for bit. (Before the flag, FSDP2 stepped each shard of a matrix
+    as a matrix of its own: tests/test_torch_fsdp.py.)"""
+    torch = pytest.importorskip("torch")
+    from optbridge.algorithms import algorithm_registry
+    from optbridge.dialects.torch import optim
+
+    assert not algorithm_registry["muon"].elementwise
+    rng = np.random.default_rng(3)
+    shapes = [(16, 24), (24, 8), (8, 8)]
+    start = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    runs = []
+    for flat in (False, True):
+        params = [(f"w{i}", torch.nn.Parameter(torch.from_numpy(a.copy()))) for i, a in enumerate(start)]
+        opt = optbridge.build(optim.Muon(None, lr=0.02), params, backend="torch", flat=flat)
+        for step in range(3):
+            for k, (_, p) in enumerate(params):
+                p.grad = torch.from_numpy(np.random.default_rng(10 * step + k).standard_normal(p.shape)
+                                          .astype(np.float32))
+            opt.step()
+        runs.append([p.detach().clone() for _, p in params])
+    assert all(torch.equal(a, b) for a, b in zip(*runs))

@@ -67,7 +67,7 @@ def test_every_algorithm_on_every_path_equals_the_unsharded_optimizer_bit_for_bi
 
     assert found[0][0]["algorithms"] == sorted(algorithm_registry)
     for rank, results in enumerate(found[0]):
-        assert len(results["exact"]) == 22 + 4 + 2 + 2
+        assert len(results["exact"]) == 24 + 4 + 2 + 2
         failed = {run: diff for run, diff in results["exact"].items() if diff}
         assert not failed, f"rank {rank}: max |sharded - unsharded| where the bits differ: {failed}"
 

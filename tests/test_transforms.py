@@ -163,6 +163,18 @@ def test_torch_flat_and_capturable_refuse_transforms_clearly():
         optbridge.build(spec, params, backend="torch", capturable=True)
 
 
+def test_torch_partition_refuses_a_global_norm():
+    """ZeRO steps one process's share: a global norm over it would not be the model's."""
+    torch = pytest.importorskip("torch")
+    from optbridge.backends.torch import Optimizer
+
+    params = [("w", torch.nn.Parameter(torch.ones(3)))]
+    spec = optim.SGD(None, lr=0.1).with_transforms(T.ClipByGlobalNorm(1.0))
+    with pytest.raises(SpecValueError, match=r"partition=True \(ZeRO\)"):
+        Optimizer(params, spec, names=dict(params), partition=True)
+    Optimizer(params, optim.SGD(None, lr=0.1).with_transforms(T.ClipByValue(1.0)), names=dict(params), partition=True)
+
+
 # -- Keras ---------------------------------------------------------------------------------------------
 def test_keras_adapter_equals_keras_clipping():
     """``optbridge.keras`` of a Keras-dialect optimizer with each clipping argument against

@@ -35,9 +35,11 @@ from torch.distributed.optim import ZeroRedundancyOptimizer as TorchZero
 from torch.distributed.tensor import DTensor, Replicate, distribute_tensor
 
 import optbridge
+from optbridge import transforms
 from optbridge.algorithms import algorithm_registry
 from optbridge.backends.torch import Optimizer
 from optbridge.backends.torch.zero import ZeroRedundancyOptimizer, spec_param_groups
+from optbridge.dialects.keras import optimizers as keras_optimizers
 from optbridge.dialects.mindspore import nn
 from optbridge.dialects.torch import optim
 from optbridge.errors import SpecValueError, StateDictError, StepInputError
@@ -123,6 +125,9 @@ SPECS = {
     "ms.AdaFactor": lambda: nn.AdaFactor(None, learning_rate=0.01, relative_step=False, scale_parameter=False,
                                          warmup_init=False),
     "lion": lambda: canonical("lion"),
+    "keras.Muon": lambda: keras_optimizers.Muon(learning_rate=0.01),
+    "torch.AdamW-clipped": lambda: optim.AdamW(None, lr=0.01, weight_decay=0.1).with_transforms(
+        transforms.ClipByValue(0.05), transforms.ClipByNorm(0.5), transforms.ClipByGlobalNorm(0.05, form="keras")),
 }
 #: the specs whose "auto" path takes torch's fused kernels (on buckets this small "auto" runs
 #: every other rule eagerly, as "reference" does)

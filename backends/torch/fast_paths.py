@@ -17,9 +17,10 @@ Every algorithm runs its rule (``Algorithm.update``, written once in
   already pre-processed the gradients (centralization or a loss scale follow the decay).
   torch's fused CPU kernels evaluate ``lerp``/``addcmul``/``add(alpha=)`` as fused
   multiply-adds, so in float32 they can differ from the rule in the last bit.
-* ``elementwise`` — ``False`` when the rule reduces over each tensor (LAMB's and LARS'
-  trust ratios, Adafactor's factored statistics and norms): flat-buffer mode then keeps
-  the bucket per tensor.
+* ``elementwise`` — the algorithm's ``Algorithm.elementwise``: ``False`` when the rule
+  reduces over each tensor (LAMB's and LARS' trust ratios, Adafactor's factored
+  statistics and norms, Muon's Newton–Schulz products): flat-buffer mode then keeps the
+  bucket per tensor, and an FSDP2 parameter is stepped whole.
 * ``compilable(alg)`` — ``False`` for hyperparameters whose op order ``torch.compile``
   cannot express as one graph: Adafactor's MindSpore arithmetic sums in order
   (``ops.sequential_sum``, one graph node per summed element once traced). The
@@ -34,6 +35,7 @@ more to say.
 """
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -154,9 +156,7 @@ def _adafactor_compiles(alg: Any) -> bool:
 FAST_PATHS: dict[str, FastPath] = {
     "adam": FastPath("adam", native=_native_adam),
     "sgd": FastPath("sgd", native=_native_sgd),
-    "lamb": FastPath("lamb", elementwise=False),
-    "lars": FastPath("lars", elementwise=False),
-    "adafactor": FastPath("adafactor", elementwise=False, compilable=_adafactor_compiles),
+    "adafactor": FastPath("adafactor", compilable=_adafactor_compiles),
 }
 
 
@@ -166,7 +166,7 @@ def fast_path(name: str) -> FastPath | None:
     cls = algorithm_registry.get(name)
     if cls is None or not cls.has_rule():
         return None
-    return FAST_PATHS.get(name) or FastPath(name)
+    return dataclasses.replace(FAST_PATHS.get(name) or FastPath(name), elementwise=cls.elementwise)
 
 
 def table() -> dict[str, FastPath]:
@@ -180,9 +180,11 @@ def table() -> dict[str, FastPath]:
 
 
 def as_kernel(name: str, kernel: Any) -> FastPath:
-    """Accept a :class:`FastPath` or a bare ``update`` function (plugin-added kernels)."""
+    """Accept a :class:`FastPath` or a bare ``update`` function (plugin-added kernels); a bare
+    function of a registered algorithm takes its ``elementwise``."""
     if isinstance(kernel, FastPath):
         return kernel
     if callable(kernel):
-        return FastPath(name, update=kernel)
+        cls = algorithm_registry.get(name)
+        return FastPath(name, update=kernel, elementwise=cls.elementwise if cls is not None else True)
     raise TypeError(f"torch kernel for {name!r} must be a FastPath or a callable. Received: {type(kernel).__name__}")

@@ -159,7 +159,7 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
         if capturable and flat:
             raise SpecValueError("capturable=True does not take flat=True: a traced step writes each parameter "
                                  "through the rule, not the flat buffers")
-        refusal = unsupported(canonical.transforms, bool(flat), capturable)
+        refusal = unsupported(canonical.transforms, bool(flat), capturable, bool(partition))
         if refusal is not None:
             raise SpecValueError(refusal)
         named = named_parameters(params, names)

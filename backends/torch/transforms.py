@@ -9,7 +9,14 @@ exactly the numbers of ``clip_grad_norm_`` followed by ``optimizer.step()`` in a
 The shared formula's sums run in NumPy's order instead (the reference's, within the
 conformance suite's float32 tolerance of torch's).
 
-Gradients are not written: each transform returns new tensors, as on every backend.
+Gradients are not written: each transform returns new tensors, as on every backend. FSDP2
+gradients (DTensors) go through torch's total norm and the elementwise clip as they are
+(the total norm of sharded gradients is then torch's: the norm of each process's partial
+norms, as ``clip_grad_norm_`` computes it on DTensors, which may differ from the unsharded
+norm in the last bit);
+a shared formula that reduces over a tensor (Keras's per-tensor and global norms) runs on
+the whole gradients and keeps each process's shard, as the whole-tensor rules do
+(:mod:`optbridge.backends.torch.sharded`).
 """
 from __future__ import annotations
 
@@ -18,9 +25,10 @@ from typing import Any
 
 import torch
 
-from optbridge.transforms import ClipByGlobalNorm, GradientTransform
+from optbridge.transforms import ClipByGlobalNorm, ClipByValue, GradientTransform
 
 from . import ops as torch_ops
+from .sharded import is_sharded, shard_like, whole
 
 __all__ = ["transform_gradients"]
 
@@ -49,17 +57,27 @@ def transform_gradients(transforms: Sequence[GradientTransform], grads: Sequence
     for transform in transforms:
         if isinstance(transform, ClipByGlobalNorm) and transform.form == "torch":
             out = _clip_by_global_norm_torch(transform, out)
+        elif any(map(is_sharded, out)) and not isinstance(transform, ClipByValue):
+            # FSDP2: a shared formula that reduces over a tensor runs on the whole gradients,
+            # then each process keeps its shard (the unsharded numbers)
+            new = transform.apply(torch_ops, [whole(g) for g in out])
+            out = [shard_like(n, g) if is_sharded(g) else n for n, g in zip(new, out)]
         else:
             out = transform.apply(torch_ops, out)
     return out
 
 
-def unsupported(transforms: Sequence[GradientTransform], flat: bool, capturable: bool) -> Any:
-    """Why this optimizer cannot run ``transforms`` (``flat=True`` or ``capturable=True``),
-    or ``None``."""
+def unsupported(transforms: Sequence[GradientTransform], flat: bool, capturable: bool,
+                partition: bool = False) -> Any:
+    """Why this optimizer cannot run ``transforms`` (``flat=True``, ``capturable=True``, or a
+    global norm with ``partition=True``), or ``None``."""
     if not transforms:
         return None
     listed = ", ".join(t.describe() for t in transforms)
+    if partition and any(isinstance(t, ClipByGlobalNorm) for t in transforms):
+        return (f"partition=True (ZeRO) steps this process's share of the parameters only, so a global norm over its "
+                f"gradients is not the model's ({listed}); clip the whole model's gradients before step() "
+                f"(torch.nn.utils.clip_grad_norm_(model.parameters(), ...)) instead")
     if flat:
         return f"flat=True does not run the spec's gradient transforms ({listed}); build without flat=True"
     if capturable:

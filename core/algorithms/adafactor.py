@@ -102,6 +102,7 @@ class Adafactor(Algorithm):
     """Canonical Adafactor. See the module docstring for the op order."""
 
     name = "adafactor"
+    elementwise = False
     weight_decay_applied_by = "rule"
     beta1: float = 0.0
     beta2_decay: float = -0.8

@@ -158,6 +158,11 @@ class Algorithm:
 
     name: ClassVar[str] = ""
     weight_decay_applied_by: ClassVar[str] = "pipeline"
+    #: ``False`` when the rule reduces over a tensor (LAMB's and LARS' trust ratios,
+    #: Adafactor's row and column means, Muon's Newton–Schulz products): a backend must then
+    #: give the rule each tensor whole (not a flat buffer of several tensors, nor one shard
+    #: of an FSDP2 parameter); ``True``: every element is updated from its own elements alone
+    elementwise: ClassVar[bool] = True
     maximize: bool = False
 
     def slots(self) -> tuple[Slot, ...]:

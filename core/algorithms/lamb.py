@@ -59,6 +59,7 @@ class Lamb(Algorithm):
     """Canonical LAMB. See the module docstring for the op order."""
 
     name = "lamb"
+    elementwise = False
     beta1: float = 0.9
     beta2: float = 0.999
     eps: float = 1e-6

@@ -66,6 +66,7 @@ class LARS(Algorithm):
     """Canonical LARS around ``inner``. See the module docstring for the op order."""
 
     name = "lars"
+    elementwise = False
     weight_decay_applied_by = "rule"
     inner: Algorithm = field(default_factory=SGD)
     coefficient: float = 0.001

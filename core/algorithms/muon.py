@@ -111,6 +111,7 @@ class Muon(Algorithm):
     """Canonical Muon. See the module docstring for the op order."""
 
     name = "muon"
+    elementwise = False
     weight_decay_applied_by = "rule"
     momentum: float = 0.95
     nesterov: bool = True
