@@ -21,7 +21,10 @@ Inside :func:`program_order` the writes on variables and the reductions are sequ
 points: every op the rule creates after one waits for it (control dependencies), as the
 statements of an eager step run one after another. The temporaries alive together are
 then those of one statement (a reduction's input, such as ``norm``'s float64 copy, is
-freed before the next statement allocates). The ops and their numbers are the same.
+freed before the next statement allocates). The ops are the same; Grappler's arithmetic
+optimizer does not reorder a product chain whose ops wait for a sequence point
+(``MinimizeBroadcasts`` turns ``s·(g·g)`` into ``(g·s)·g``, another rounding, where the
+chain has no control inputs: the first statements of a bucket's first tensor).
 
 **Flags.** Boolean host scalars (``first_step``, ``average``, ``lars``) reach a rule as
 ``1``/``0`` tensors in the parameter dtype; :func:`cond` and :func:`where` take them as
