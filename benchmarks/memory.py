@@ -27,12 +27,18 @@ each backend (NumPy, torch, TensorFlow, JAX) prints two tables, beside ``torch.o
 
 Each optimizer takes two steps first (lazy state, tracing, compilation), then
 ``--repeat`` steps (default 3) are measured one by one, gradients made before each, and
-the largest peak is shown: TensorFlow's graph executor runs independent ops of a step
-concurrently, so which temporaries are alive together, and the peak, varies from step
-to step (NumPy's and torch's peaks repeat exactly). A value marked ``!`` is above the
-native optimizer's: the framework's own (torch.optim for torch, Keras for TensorFlow), or
-for NumPy and JAX the lower of the two. Lion has no torch.optim counterpart. This is a
-measurement, not a timed test; ``tests/test_benchmarks.py`` only checks that it runs.
+the largest peak is shown (NumPy's and torch's peaks repeat exactly). TensorFlow's vary,
+for optbridge and Keras alike, for two reasons: the graph executor runs independent ops
+of a step concurrently, so which temporaries are alive together may vary; and the
+allocator behind ``get_memory_info`` (oneDNN's, a BFC allocator for 256 KiB and more)
+counts the chunk it hands out, which is larger than the request when it serves it from
+a free chunk it does not split: with its free list shaped by what the process did before
+(the other rows), a measured peak can be a fraction of a tensor above or below what the
+step's tensors need (TensorFlow's allocation log, ``TF_CPP_VMODULE=log_memory=2``, shows
+the requests). A value marked ``!`` is above the native optimizer's: the framework's
+own (torch.optim for torch, Keras for TensorFlow), or for NumPy and JAX the lower of the
+two. Lion has no torch.optim counterpart. This is a measurement, not a timed test;
+``tests/test_benchmarks.py`` only checks that it runs.
 
 What keeps optbridge's peaks down (the numbers are the same either way):
 
@@ -41,37 +47,48 @@ What keeps optbridge's peaks down (the numbers are the same either way):
   takes a float32 array's float64 norm without a float64 copy (``Ops.norm(x,
   "float64")``): the peak is what the rule keeps (Adafactor's update ``u``, whole
   because its norm scales the step) plus a few blocks;
-* TensorFlow runs the rule of a per-tensor algorithm one tensor after another (control
-  dependencies), as Keras's eager step does, instead of letting the executor run every
-  tensor's temporaries side by side.
+* TensorFlow runs the rule of a per-tensor algorithm one tensor after another, and each
+  tensor's statements in program order (control dependencies: every write on a variable
+  and every reduction is a sequence point the later ops wait for,
+  ``ops.program_order``), as Keras's eager step runs its statements; otherwise the
+  executor computes an expression the rule forms late (torch Adam's ``(1 − β₂)·g·g``, a
+  read of the slot written next, Adafactor's decay product beside ``‖p‖``'s float64
+  copy) early and keeps it alive beside the earlier statements' temporaries. On the
+  default layout the step's requests then peak at two 512×256 tensors for Adam and Lion
+  (1.00) and three for Adafactor (1.50), against Keras's three, three and four.
+
+Measured on the default layout (TensorFlow and Keras: the lowest and highest value over
+5 runs of ``--algorithms adam lion adafactor --backends tensorflow --natives keras``):
+TensorFlow Adam 1.00–1.15, Lion 1.00, Adafactor 1.50–1.65, against Keras's 1.50–1.84,
+1.50–2.00 and 2.00–2.50 (before program order: Adam 1.15–1.65, Lion 1.50, Adafactor
+1.65–2.50, marked above Keras in 3 of the 5 runs for Adam and for Adafactor).
 
 Rows that stay above the native optimizer's:
 
 * NumPy, SGD with momentum (about 0.07 on the default layout, torch.optim 0): torch
   writes ``p − lr·b`` in one fused kernel (``add_(b, alpha=−lr)``), which needs no
-  temporary; NumPy has no ufunc for ``x − d·α``, so the product is stored before it is
-  subtracted (as a separate rounding it must be, for the reference's numbers). Blocked,
-  that is one block (plus Python objects): 64 KiB up to 131,072 elements, an eighth of
-  a larger array; 0.07 of these 1 MB of parameters, about 0.012 of ResNet-50's 102 MB
-  (an eighth of its largest tensor).
-* torch, Adafactor (1.0040 against 1.0010): both keep two full-size arrays at the peak
-  (torch.optim's loop keeps the previous tensor's update alive until the next one
-  replaces it; the torch backend's compiled bucket step holds the two updates), and the
-  compiled step also holds both tensors' row and column sums (``R + C`` values per
-  matrix, 3 KB here), which torch.optim frees tensor by tensor: a difference that grows
-  with ``R + C``, not with the ``R·C`` parameters. It is Inductor's buffer plan for the
-  bucket's graph, which optbridge does not choose.
-* TensorFlow, Adam, Lion and Adafactor (one run: 1.65, 1.75, 2.15 against Keras's 1.50,
-  1.50, 2.00; Adam 2.0–2.5, Lion 2.0, Adafactor 3.2–3.5 before tensors ran in turn).
-  The peaks of both vary from run to run: the executor's thread pool decides which
-  independent ops overlap, inside one tensor's rule too (Keras's own Adam measured 1.50
-  to 1.87, its Lion 1.50 to 2.00), so these rows may be marked ``!`` in one run and not
-  the next. With the executor on one thread
-  (``tf.config.threading.set_inter_op_parallelism_threads(1)``) Lion (1.00) and Adafactor
-  (1.65) are below Keras's and Adam stays 0.16 above (1.65 against 1.50): what the rule's
-  op graph for torch's Adam (``lerp`` moments, ε after dividing by ``√(1 − β₂ᵗ)``) keeps
-  alive beyond Keras's eager Adam is not yet found. Running one op at a time would
-  cost the executor's parallelism, which ``benchmarks/tensorflow_step.py`` measures.
+  temporary. The reference rounds ``lr·b`` before subtracting it, and NumPy has no ufunc
+  for ``x − d·α`` (nor a multiply-add), so the product is stored between two ufunc
+  calls. No memory the step already has can hold it: between the two calls four values
+  per element are live — ``p`` (the operand being updated), ``b`` (the new momentum, kept
+  as state), ``g`` (the caller's gradient, which the step does not write) and ``lr·b`` —
+  and none can be recomputed from the others (rounding makes ``lr·b`` no image of ``b``
+  one can invert). So a fourth buffer is needed; blocked, it is one block (plus Python
+  objects): 64 KiB up to 131,072 elements, an eighth of a larger array; 0.07 of these
+  1 MB of parameters, about 0.012 of ResNet-50's 102 MB (an eighth of its largest
+  tensor). Smaller blocks would cost per-block Python overhead on large tensors
+  (``benchmarks/numpy_step.py``).
+* torch, Adafactor (1.0040 against 1.0010): the compiled bucket step (up to 64 tensors
+  per graph) keeps every tensor's whole update alive at once (Inductor's buffer plan;
+  the update is needed whole before its norm scales the step), and both tensors' row and
+  column sums; torch.optim's loop keeps the previous tensor's update until the next one
+  replaces it. On the ResNet-50 shapes the gap grows: 0.54 against torch.optim's 0.33.
+  Compiling a large tensor in a graph of its own (at most ``max(COMPILE_THRESHOLD,
+  largest tensor)`` elements per graph) gives 0.50 and 0.15 with the same numbers, but
+  made the Adafactor step 1.12–1.28× slower on this layout and 1.17–1.47× on ResNet-50
+  (more, smaller graphs), so it is not done.
+* TensorFlow: none in what the step requests; a measured peak of either side may still
+  land above the other's in one run (the allocator's chunk rounding above).
 
     python benchmarks/memory.py
     python benchmarks/memory.py --algorithms adam adafactor --backends numpy torch

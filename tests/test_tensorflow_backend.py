@@ -8,6 +8,7 @@ sample is also required to be bitwise equal to NumPy.
 """
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 
@@ -160,6 +161,44 @@ def test_compiled_kernels_with_and_without_xla(jit):
     for n in SHAPES:
         # XLA on CPU contracts a·b + c into fused multiply-adds: not bitwise, within float32 rounding
         np.testing.assert_allclose(params[n].numpy(), ref[n], rtol=2e-6, atol=1e-7, err_msg=n)
+
+
+def _waits_for(op, other) -> bool:
+    """Whether ``op`` runs after ``other`` (a path of data or control edges)."""
+    seen, todo = set(), [op]
+    while todo:
+        node = todo.pop()
+        if node is other:
+            return True
+        if node.name not in seen:
+            seen.add(node.name)
+            todo += [t.op for t in node.inputs] + list(node.control_inputs)
+    return False
+
+
+def test_program_order_makes_later_ops_wait_for_writes_and_reductions():
+    # A rule's late expression that reads none of its variables (g·g here) would otherwise be
+    # run by the executor at any time, its temporaries alive beside the earlier statements'.
+    from optbridge.backends.tensorflow import ops as tf_ops
+
+    var = tf.Variable(tf.zeros([4]))
+    made = {}
+
+    def step(g, ordered):
+        with tf_ops.program_order() if ordered else contextlib.nullcontext():
+            tf_ops.add_(var, g)
+            made["write"] = next(op for op in tf.compat.v1.get_default_graph().get_operations()
+                                 if op.type == "AssignAddVariableOp")
+            made["late"] = g * g
+            made["norm"] = tf_ops.norm(made["late"])
+            made["after"] = g + 1.0
+
+    for ordered in (True, False):
+        tf.function(lambda g, ordered=ordered: step(g, ordered), autograph=False).get_concrete_function(
+            tf.TensorSpec([4]))
+        assert made["write"].type == "AssignAddVariableOp"
+        assert _waits_for(made["late"].op, made["write"]) is ordered
+        assert _waits_for(made["after"].op, made["norm"].op) is ordered
 
 
 def test_conformance_sample_is_bitwise_equal():

@@ -14,6 +14,18 @@ difference, in one pass over ``var``; ``x + d·c`` is fed as ``x − d·(−c)``
 same number: negation is exact and rounding to nearest symmetric). On a tensor (a
 temporary the rule formed) they return the new value.
 
+**Program order.** In a graph the executor runs any op whose inputs are ready, so an
+expression the rule forms late (``(1 − β₂)·g·g``, a read of a slot it writes later) may
+be computed early and kept alive beside the temporaries of the statements before it.
+Inside :func:`program_order` the writes on variables and the reductions are sequence
+points: every op the rule creates after one waits for it (control dependencies), as the
+statements of an eager step run one after another. The temporaries alive together are
+then those of one statement (a reduction's input, such as ``norm``'s float64 copy, is
+freed before the next statement allocates). The ops are the same; Grappler's arithmetic
+optimizer does not reorder a product chain whose ops wait for a sequence point
+(``MinimizeBroadcasts`` turns ``s·(g·g)`` into ``(g·s)·g``, another rounding, where the
+chain has no control inputs: the first statements of a bucket's first tensor).
+
 **Flags.** Boolean host scalars (``first_step``, ``average``, ``lars``) reach a rule as
 ``1``/``0`` tensors in the parameter dtype; :func:`cond` and :func:`where` take them as
 ``x != 0``, and Python booleans as themselves.
@@ -35,8 +47,9 @@ propagate NaN.
 """
 from __future__ import annotations
 
+import contextlib
 import contextvars
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -102,6 +115,53 @@ def jit(fn: Callable) -> Callable:
             _UNDER_XLA.reset(token)
 
     return tf.function(traced, jit_compile=True, autograph=False)
+
+
+class _Order:
+    """:func:`program_order`'s state: its graph and the control dependencies now in force."""
+
+    def __init__(self, graph: Any) -> None:
+        self.graph = graph
+        self.waits: Any = None  # the ``graph.control_dependencies`` context entered last
+
+    def point(self, op: Any) -> None:
+        """Ops created from now on wait for ``op`` (and, through it, for the points before)."""
+        if self.waits is not None:
+            self.waits.__exit__(None, None, None)
+        self.waits = self.graph.control_dependencies([op])
+        self.waits.__enter__()
+
+
+_ORDER: contextvars.ContextVar[_Order | None] = contextvars.ContextVar("optbridge_tensorflow_order", default=None)
+
+
+@contextlib.contextmanager
+def program_order() -> Iterator[None]:
+    """Ops created in the block after a write on a variable or a reduction wait for it
+    (see "Program order"); in the graph being traced only (not in a ``tf.cond``
+    branch's, nor under :func:`jit`, where XLA plans the buffers)."""
+    if tf.executing_eagerly() or _UNDER_XLA.get():
+        yield
+        return
+    order = _Order(tf.compat.v1.get_default_graph())
+    token = _ORDER.set(order)
+    try:
+        yield
+    finally:
+        _ORDER.reset(token)
+        if order.waits is not None:
+            order.waits.__exit__(None, None, None)
+
+
+def _point(value: Any) -> Any:
+    """``value`` (an op, or a tensor whose op) is a sequence point of :func:`program_order`'s
+    graph; returns ``value``."""
+    order = _ORDER.get()
+    if order is not None and value is not None:
+        op = getattr(value, "op", value)
+        if op.graph is order.graph:
+            order.point(op)
+    return value
 
 
 # -- values ----------------------------------------------------------------------------
@@ -227,20 +287,20 @@ def transpose(x: Any) -> tf.Tensor:
 
 
 def sum(x: Any) -> tf.Tensor:  # noqa: A001 - the protocol's name
-    return tf.reduce_sum(x)
+    return _point(tf.reduce_sum(x))
 
 
 def sum_axis(x: Any, axis: int) -> tf.Tensor:
-    return tf.reduce_sum(x, axis=axis, keepdims=True)
+    return _point(tf.reduce_sum(x, axis=axis, keepdims=True))
 
 
 def mean_axes(x: Any, axes: Sequence[int]) -> tf.Tensor:
-    return tf.reduce_mean(x, axis=list(axes), keepdims=True)
+    return _point(tf.reduce_mean(x, axis=list(axes), keepdims=True))
 
 
 def sequential_sum(x: Any, axis: int) -> tf.Tensor:
     x = _tensor(x)
-    return tf.gather(tf.cumsum(x, axis=axis), x.shape[axis] - 1, axis=axis)
+    return _point(tf.gather(tf.cumsum(x, axis=axis), x.shape[axis] - 1, axis=axis))
 
 
 def norm(x: Any, dtype: str | None = None) -> tf.Tensor:
@@ -248,7 +308,7 @@ def norm(x: Any, dtype: str | None = None) -> tf.Tensor:
         x = astype(x, dtype)
     # ``tf.square`` is ``x·x`` (one rounding); as a unary op it may square in the buffer of a
     # temporary ``x`` (the converted copy), where ``x * x`` allocates another array
-    return tf.sqrt(tf.reduce_sum(tf.square(x)))
+    return _point(tf.sqrt(tf.reduce_sum(tf.square(x))))
 
 
 def amax(x: Any) -> tf.Tensor:
@@ -266,44 +326,44 @@ def cond(flag: Any, if_true: Callable[[], Any], if_false: Callable[[], Any]) -> 
 # -- writes ----------------------------------------------------------------------------
 def assign_(x: Any, value: Any) -> Any:
     if _is_variable(x):
-        x.assign(_shaped(value, x), read_value=False)
+        _point(x.assign(_shaped(value, x), read_value=False))
         return x
     return _shaped(value, x)
 
 
 def add_(x: Any, y: Any) -> Any:
     if _is_variable(x):
-        x.assign_add(_shaped(y, x), read_value=False)
+        _point(x.assign_add(_shaped(y, x), read_value=False))
         return x
     return x + y
 
 
 def sub_(x: Any, y: Any) -> Any:
     if _is_variable(x):
-        x.assign_sub(_shaped(y, x), read_value=False)
+        _point(x.assign_sub(_shaped(y, x), read_value=False))
         return x
     return x - y
 
 
 def mul_(x: Any, y: Any) -> Any:
     if _is_variable(x):
-        x.assign(x * y, read_value=False)
+        _point(x.assign(x * y, read_value=False))
         return x
     return x * y
 
 
 def sub_scaled_(x: Any, delta: Any, alpha: Any) -> Any:
     if _is_variable(x):
-        tf.raw_ops.ResourceApplyGradientDescent(var=x.handle, alpha=_tensor(alpha, x.dtype), delta=_shaped(delta, x),
-                                                use_locking=False)
+        _point(tf.raw_ops.ResourceApplyGradientDescent(var=x.handle, alpha=_tensor(alpha, x.dtype),
+                                                         delta=_shaped(delta, x), use_locking=False))
         return x
     return x - delta * alpha
 
 
 def add_scaled_(x: Any, delta: Any, alpha: Any) -> Any:
     if _is_variable(x):
-        tf.raw_ops.ResourceApplyGradientDescent(var=x.handle, alpha=-_tensor(alpha, x.dtype), delta=_shaped(delta, x),
-                                                use_locking=False)
+        _point(tf.raw_ops.ResourceApplyGradientDescent(var=x.handle, alpha=-_tensor(alpha, x.dtype),
+                                                         delta=_shaped(delta, x), use_locking=False))
         return x
     return x + delta * alpha
 

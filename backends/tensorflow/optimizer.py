@@ -397,8 +397,11 @@ class TensorFlowOptimizer(OptimizerAPI):
         (control dependencies) for reads of tensor ``i``'s parameter and slots, which come
         after its writes. TensorFlow's executor would otherwise run the tensors' ops side by
         side, and every tensor's temporaries could be alive at once; in turn, at most one
-        tensor's are, as in a Keras optimizer's eager step (``benchmarks/memory.py``). The
-        ops and their numbers are the same.
+        tensor's are, as in a Keras optimizer's eager step (``benchmarks/memory.py``).
+        Within a tensor the rule's statements run in program order
+        (:func:`optbridge.backends.tensorflow.ops.program_order`: each write and reduction
+        is a sequence point), so those alive together are one statement's. The ops and
+        their numbers are the same.
 
         Under XLA every variable is its own cluster (one ``tf.function(jit_compile=True)``
         shared by all variables, traced once per shape). Measured on 2 CPU cores (Keras
@@ -433,7 +436,7 @@ class TensorFlowOptimizer(OptimizerAPI):
             done = []
             for i in range(len(params)):
                 mine = {k: [v[i]] for k, v in slots.items()}
-                with tf.control_dependencies(done):
+                with tf.control_dependencies(done), tf_ops.program_order():
                     update(layout.kernel_algorithm, [params[i]], [g[i]], mine, named)
                 done = [v.read_value() for v in (params[i], *(s[0] for s in mine.values() if s[0] is not None))]
 
