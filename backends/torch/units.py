@@ -127,7 +127,7 @@ def build_units(engine: Engine, named: Mapping[str, torch.Tensor],
                 unit = Unit(tuple(unit_names), params, slots, compute, device, group.algorithm,
                             sum(p.numel() for p in params))
                 if path in ("auto", "native") and compute is None:
-                    unit.native = kernel.native_for(group.algorithm)
+                    unit.native = kernel.native_for(group.algorithm, path)
                 if flat and not bucket.centralize and kernel.elementwise:
                     unit.flat = flatten(unit_names, params, slots)
                     unit.flat_grads, unit.flat_params = [unit.flat.grad], [unit.flat.param]
