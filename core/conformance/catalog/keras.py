@@ -376,7 +376,7 @@ _MUON_ERRORS: tuple[ErrorInput, ...] = (
 )
 
 # -- Adafactor (factored statistics on the 2-D and 4-D parameters; ``relative_step`` changes
-# nothing in Keras, so ``relative_off`` runs the same numbers as ``default`` by design) ----------
+# nothing in Keras: ``relative_off`` differs from ``default`` only by its epsilon_1) ---------------
 _ADAFACTOR = "keras.optimizers.Adafactor"
 
 _ADAFACTOR_CASES: dict[str, DialectCases] = {
@@ -385,7 +385,7 @@ _ADAFACTOR_CASES: dict[str, DialectCases] = {
         ("default", {}),
         ("decay_clip", {"beta_2_decay": -0.5, "epsilon_2": 1e-2, "clip_threshold": 0.5,
                         "exclude_from_weight_decay": ["bias"]}),
-        ("relative_off", {"relative_step": False, "epsilon_1": 1e-20, "global_clipnorm": 0.5}),
+        ("relative_off", {"relative_step": False, "epsilon_1": 1e-20}),
     ),
 }
 
