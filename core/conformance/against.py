@@ -249,10 +249,10 @@ def _no_transforms(optimizer: DialectOptimizer, framework: str) -> None:
         raise NotComparableError(f"{framework}'s optimizer has no argument for the added transforms ({listed})")
 
 
-#: Keras classes that create a variable named after each model variable (Adafactor's
-#: placeholders): Keras refuses a ``tf.Variable``'s name (``"dense/kernel:0"``) there, so
-#: they step ``keras.Variable``\\ s named with ``_`` for ``/``.
-KERAS_VARIABLE_CLASSES = frozenset({"Adafactor"})
+#: Keras classes that need Keras variables: Adafactor creates a variable named after each
+#: model variable (Keras refuses a ``tf.Variable``'s name, ``"dense/kernel:0"``), Muon reads
+#: ``variable.path``; they step ``keras.Variable``\\ s named with ``_`` for ``/``.
+KERAS_VARIABLE_CLASSES = frozenset({"Adafactor", "Muon"})
 
 
 def _keras_trajectory(optimizer: DialectOptimizer, layout: streams.Layout, steps: int, seed: int,
