@@ -33,7 +33,7 @@ import pytest
 
 import optbridge
 from optbridge.conformance import compare, streams
-from optbridge.conformance.against import keras_group_optimizers
+from optbridge.conformance.against import KERAS_VARIABLE_CLASSES, keras_group_optimizers
 from optbridge.dialects.base import dialect_registry
 from optbridge.dialects.keras import optimizers
 from optbridge.dialects.keras.optimizers import schedules as ob_schedules
@@ -105,8 +105,10 @@ def gradients(step, seed):
     return streams.as_dtype(streams.gradients(LAYOUT, step, seed), "float32")
 
 
-def keras_variables(start, names):
-    tf = frameworks()[1]
+def keras_variables(start, names, cls_name=None):
+    keras, tf = frameworks()
+    if cls_name in KERAS_VARIABLE_CLASSES:
+        return [keras.Variable(start[n].copy(), name=n.replace("/", "_")) for n in names]
     return [tf.Variable(start[n].copy(), name=n) for n in names]
 
 
@@ -177,7 +179,7 @@ def assert_matches_keras(case, seed, stats, backend="numpy"):
         opt = optbridge.build(spec, ours)
         assert type(opt).__module__.startswith("optbridge.backends.tensorflow")
         where = f"tensorflow {case_id}"
-    variables = keras_variables(start, NAMES)
+    variables = keras_variables(start, NAMES, cls_name)
     reference = keras_optimizer(spec)
     for step in range(STEPS):
         grads = gradients(step, seed)

@@ -43,3 +43,14 @@ def test_clipping_benchmark_runs():
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "ratio optbridge / native" in result.stdout
+
+
+def test_muon_benchmark_runs():
+    pytest.importorskip("torch")
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "muon_step.py"), "--width", "16", "--repeat", "1", "--warmup", "1"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = [line.split(" median")[0].strip() for line in result.stdout.splitlines() if " median " in line]
+    assert rows == ["torch.optim.Muon", "optbridge native", "optbridge auto"]

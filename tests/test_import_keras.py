@@ -49,7 +49,7 @@ def run_against_keras(native, spec, backend, bitwise):
 
     tf = keras_live.frameworks()[1]
     start = keras_live.initial_values(11)
-    variables = keras_live.keras_variables(start, keras_live.NAMES)
+    variables = keras_live.keras_variables(start, keras_live.NAMES, type(native).__name__)
     if backend == "numpy":
         ours = {k: v.copy() for k, v in start.items()}
         opt = optbridge.build(spec, ours, backend="numpy")
@@ -150,8 +150,8 @@ def test_config_data_needs_neither_tensorflow_nor_keras():
 
 
 REFUSALS = [
-    ("unknown_class", {**ADAM, "class_name": "Adafactor"}, SpecTypeError,
-     "'Adafactor' is not a keras.optimizers class the Keras dialect has. Importable: ['Adadelta'"),
+    ("unknown_class", {**ADAM, "class_name": "ScheduleFreeAdamW"}, SpecTypeError,
+     "'ScheduleFreeAdamW' is not a keras.optimizers class the Keras dialect has. Importable: ['Adadelta'"),
     ("custom_class", {**ADAM, "registered_name": "my>Adam"}, SpecTypeError, "'my>Adam' is a registered custom"),
     ("other_module", {**ADAM, "module": "my.optimizers"}, SpecTypeError, "my.optimizers.Adam is not a keras"),
     ("bare_config", ADAM["config"], ConfigError, "a bare get_config() dict does not name its class"),

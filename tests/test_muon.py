@@ -151,3 +151,35 @@ def test_flat_mode_keeps_muon_per_tensor():
             opt.step()
         runs.append([p.detach().clone() for _, p in params])
     assert all(torch.equal(a, b) for a, b in zip(*runs))
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"nesterov": False, "adjust_lr_fn": "match_rms_adamw", "weight_decay": 0.0}],
+                         ids=["defaults", "plain-rms"])
+def test_torch_native_path_is_torch_muon_bit_for_bit(kwargs):
+    """``path="native"`` runs torch's own Muon step: every element equal to ``torch.optim.Muon``'s;
+    ``"auto"`` keeps the shared rule (torch's float32 sums of the bfloat16 products are outside
+    the conformance tolerances of the rule)."""
+    torch = pytest.importorskip("torch")
+    from optbridge.backends.torch import Optimizer
+    from optbridge.dialects.torch import optim
+
+    init, grads = _data(TORCH_SHAPES)
+    ref = {n: torch.nn.Parameter(torch.from_numpy(v.copy())) for n, v in init.items()}
+    ours = {n: torch.nn.Parameter(torch.from_numpy(v.copy())) for n, v in init.items()}
+    native = torch.optim.Muon(list(ref.values()), lr=0.02, **kwargs)
+    opt = Optimizer(ours, optim.Muon(None, lr=0.02, **kwargs), path="native")
+    assert [u.native is None for us in Optimizer(dict(ours), optim.Muon(None, lr=0.02))._units for u in us] == [True]
+    equal = total = 0
+    for g in grads:
+        for n in ref:
+            ref[n].grad = torch.from_numpy(g[n].copy())
+            ours[n].grad = torch.from_numpy(g[n].copy())
+        native.step()
+        opt.step()
+        for n in ref:
+            equal += int(torch.sum(ref[n] == ours[n]))
+            total += ref[n].numel()
+    for n, p in ref.items():
+        assert torch.equal(opt.state[ours[n]]["momentum_buffer"], native.state[p]["momentum_buffer"])
+    _share(equal, total, "torch.optim.Muon vs optbridge torch path='native'")
+    assert equal == total

@@ -104,8 +104,10 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
         spec: a dialect optimizer (``optim.Adam(...)``, ``nn.Momentum(...)``) or a
             canonical :class:`~optbridge.spec.OptimizerSpec`.
         path: ``"auto"`` (torch's own fused kernel where the canonical formula is exactly
-            torch's, else compiled), ``"compiled"`` (always compiled), ``"native"`` (same
-            as ``"auto"``) or ``"reference"`` (eager, per tensor; for debugging).
+            torch's, else compiled), ``"compiled"`` (always compiled), ``"native"`` (as
+            ``"auto"``, and also torch's own kernels that give torch's numbers but not
+            the rule's within the conformance tolerances: Muon's, ``FastPath.native_by_default``)
+            or ``"reference"`` (eager, per tensor; for debugging).
         flat: flat-buffer mode (see :mod:`optbridge.backends.torch.flat`).
         state_dtype: ``None`` (state in the parameter dtype; float16/bfloat16 parameters
             then raise) or ``torch.float32``: float32 state and float32 arithmetic for

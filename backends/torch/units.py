@@ -167,7 +167,7 @@ def build_units(engine: Engine, named: Mapping[str, torch.Tensor],
                 if sharding is not None:
                     unit.sharding = GATHERED if sharding == GATHERED else LOCAL
                 if path in ("auto", "native") and compute is None and sharding != "rule":
-                    unit.native = kernel.native_for(group.algorithm)
+                    unit.native = kernel.native_for(group.algorithm, path)
                 if sharding == LOCAL and unit.native is not None:
                     unit.pads = {id(p): fused_padding(p) for p in params if is_sharded(p)}
                 if flat and sharding is None and not bucket.centralize and kernel.elementwise:

@@ -1,8 +1,8 @@
 """Adafactor (Shazeer & Stern 2018, arXiv:1804.04235): factored second moments, relative steps.
 
 Canonical algorithm ``"adafactor"``. Lowered to by MindSpore ``nn.AdaFactor`` (the
-fairseq/T5 form) and torch ``optim.Adafactor`` (added in torch 2.5); Keras
-``optimizers.Adafactor`` takes a third set of flags. The three share the algorithm —
+fairseq/T5 form), torch ``optim.Adafactor`` (added in torch 2.5) and Keras
+``optimizers.Adafactor`` (Keras 3.15, ``keras/src/optimizers/adafactor.py``). The three share the algorithm —
 second moments factored into row and column statistics for tensors with ``ndim >= 2``,
 ``β₂ₜ = 1 − t^{beta2_decay}``, an update clipped to RMS ``clip_threshold``, a step scaled
 by ``max(ε₂, RMS(p))`` — and differ on these axes, each a flag:
@@ -20,18 +20,24 @@ by ``max(ε₂, RMS(p))`` — and differ on these axes, each a flag:
   and Keras have none).
 * ``weight_decay_form`` — ``"decoupled"``: ``p ← p·(1 − lr·wd)`` before the update
   (torch; the *external* lr, not ρ) · ``"mindspore"``: ``p ← p − (u + p·wd·α)`` together
-  with the update (MindSpore's kernel). Keras's base-class decay is a later addition.
+  with the update (MindSpore's kernel) · ``"keras"``: ``p ← p − (p·wd)·lr`` before
+  everything else (Keras's ``BaseOptimizer._apply_weight_decay``, the external lr), so
+  ``RMS(p)`` is taken of the decayed parameter.
 
 ``arithmetic`` picks whose float op order the kernel follows (and so fixes
-``eps1_placement``; Keras's ``"add"`` with ``"min_lr"`` comes with its own arithmetic): ``"torch"``
-(``torch/optim/_adafactor.py`` ``_single_tensor_adafactor``) or ``"mindspore"``
-(MindSpore 2.10's CPU ``FusedAdaFactor`` kernel, which is what ``nn.AdaFactor`` runs on
-CPU: sequential float32 sums, ``1e-30`` floors on the column statistics, the row-mean
-normaliser and the denominator).
+``eps1_placement``): ``"torch"`` (``torch/optim/_adafactor.py``
+``_single_tensor_adafactor``), ``"mindspore"`` (MindSpore 2.10's CPU ``FusedAdaFactor``
+kernel, which is what ``nn.AdaFactor`` runs on CPU: sequential float32 sums, ``1e-30``
+floors on the column statistics, the row-mean normaliser and the denominator) or
+``"keras"`` (``Adafactor.update_step``: no floors, ``v̂`` formed from the row statistic
+divided by its mean, ``ops.maximum`` and ``ops.minimum``, every mean a sum divided by
+the count).
 
 Host scalars at step ``t``: ``rho`` (ρₜ), ``beta2_t = 1 − t^{beta2_decay}`` and
 ``one_minus_beta2_t = t^{beta2_decay}`` in the dialect's precision (MindSpore evaluates
-them in float32 from a float32 step counter), and torch's ``decay = 1 − lr·wd``.
+them in float32 from a float32 step counter; the keras arithmetic forms
+``one_minus_beta2_t = 1 − β₂ₜ`` from the rounded ``β₂ₜ``, as Keras's
+``ops.subtract(1, beta_2_t)``), and torch's ``decay = 1 − lr·wd``.
 
 Canonical op order, torch (``g`` after negation for ``maximize``; slots ``row_var`` R,
 ``col_var`` C for ``ndim >= 2``, ``variance`` V otherwise):
@@ -53,6 +59,22 @@ Canonical op order, mindspore (all in the parameter's dtype; sums sequential):
 4. ``u = u·(α / max(RMS(u)/d, 1))``
 5. ``β₁ > 0``: ``m = m·β₁ + u·(1−β₁)``, ``u = m``
 6. ``p = p − (u + p·wd·α)`` with weight decay, else ``p = p − u``
+
+Canonical op order, keras (all in the parameter's dtype; ``mean`` is the float32 squares
+summed in float64, rounded once, then divided by the count — Keras sums in float32 in
+its backend's reduction order, which the float64 sum reproduces where that order's
+result is the correctly rounded one — so every backend agrees):
+
+0. ``p = p − (p·wd)·lr``
+1. ``α = max(ε₂, √mean(p·p))·ρ`` (``scale_parameter``) or ``α = ρ``
+2. ``q = g·g + ε₁``
+3. ``ndim >= 2``: ``R = β₂ₜ·R + (1−β₂ₜ)·mean_last(q)``; ``C = β₂ₜ·C + (1−β₂ₜ)·mean_rows(q)``;
+   ``v = (R / mean_rows(R))·C`` · else ``V = β₂ₜ·V + (1−β₂ₜ)·q``, ``v = V``
+4. ``u = g / √v``
+5. ``p = p − α·(u / max(1, √mean(u·u) / d))``
+
+Keras keeps ``v`` of a factored parameter in a full-size ``velocity`` variable that each
+step overwrites from ``R`` and ``C``; here it is formed in the step and not stored.
 
 The statistics are stored factored, in torch's layout (``Slot`` shape kinds ``"row"``,
 ``"col"``, ``"unfactored"``): for ``ndim >= 2``, ``row_var`` of shape ``P[:-1] + (1,)``
@@ -118,14 +140,17 @@ class Adafactor(Algorithm):
     def __post_init__(self) -> None:
         check_choice(self.name, "lr_rule", self.lr_rule, ("min_lr", "lr", "relative", "relative_warmup"))
         check_choice(self.name, "eps1_placement", self.eps1_placement, ("clamp", "add"))
-        check_choice(self.name, "weight_decay_form", self.weight_decay_form, ("decoupled", "mindspore"))
-        check_choice(self.name, "arithmetic", self.arithmetic, ("torch", "mindspore"))
-        expected = {"torch": "clamp", "mindspore": "add"}[self.arithmetic]
+        check_choice(self.name, "weight_decay_form", self.weight_decay_form, ("decoupled", "mindspore", "keras"))
+        check_choice(self.name, "arithmetic", self.arithmetic, ("torch", "mindspore", "keras"))
+        expected = {"torch": "clamp", "mindspore": "add", "keras": "add"}[self.arithmetic]
         if self.eps1_placement != expected:
             raise ValueError(
                 f"algorithm 'adafactor': arithmetic {self.arithmetic!r} computes eps1_placement {expected!r} only. "
                 f"Received: {self.eps1_placement!r}"
             )
+        if self.arithmetic == "keras" and self.beta1 > 0:
+            raise ValueError(f"algorithm 'adafactor': arithmetic 'keras' has no first moment (beta1 = 0). "
+                             f"Received: beta1={self.beta1!r}")
 
     @property
     def float64_scalars(self) -> frozenset[str]:
@@ -136,6 +161,8 @@ class Adafactor(Algorithm):
     def update_tensor(self, ops, p, g, state, s):
         if self.arithmetic == "torch":
             return self._torch_update(ops, p, g, state, s)
+        if self.arithmetic == "keras":
+            return self._keras_update(ops, p, g, state, s)
         return self._mindspore_update(ops, p, g, state, s)
 
     def _torch_update(self, ops, p, g, state, s):
@@ -173,6 +200,28 @@ class Adafactor(Algorithm):
         denom = _python_max(ops, ops.scalar(1.0, ratio), ratio)
         factor = ops.astype(ops.div(-alpha, denom), dtype)
         return ops.blockwise_(ops.add_, p, lambda u: factor * u, update)
+
+    def _keras_update(self, ops, p, g, state, s):
+        """The Keras op order (module docstring), steps 0-5, all in ``p``'s dtype."""
+        dtype, shape = ops.dtype_of(p), ops.shape_of(p)
+        p = apply_rule_decay(ops, self.weight_decay_form, p, s)
+        alpha = s["rho"]
+        if self.scale_parameter:
+            alpha = ops.maximum(_keras_rms(ops, p), s["eps2"]) * alpha
+        beta2_t, one_minus = s["beta2_t"], s["one_minus_beta2_t"]
+        q = ops.square(g) + ops.scalar(_eps1(self, dtype), p)
+        if len(shape) >= 2:
+            row = state["row_var"] = ops.assign_(
+                state["row_var"], state["row_var"] * beta2_t + _keras_mean(ops, q, -1) * one_minus)
+            col = state["col_var"] = ops.assign_(
+                state["col_var"], state["col_var"] * beta2_t + _keras_mean(ops, q, -2) * one_minus)
+            del q
+            estimate = ops.div(row, _keras_mean(ops, row, -2)) * col
+        else:
+            estimate = state["variance"] = ops.assign_(state["variance"], state["variance"] * beta2_t + q * one_minus)
+        update = ops.div(g, ops.sqrt(estimate))
+        denom = ops.maximum(ops.scalar(1.0, p), ops.div(_keras_rms(ops, update), s["clip_threshold"]))
+        return ops.blockwise_(ops.sub_, p, lambda u: alpha * ops.div(u, denom), update)
 
     def _mindspore_update(self, ops, p, g, state, s):
         """The MindSpore op order (module docstring), steps 1-6, all in ``p``'s dtype."""
@@ -234,11 +283,14 @@ class Adafactor(Algorithm):
             rho = min(t(RELATIVE_MIN_STEP), inv_sqrt)
         else:
             rho = min(t(WARMUP_SLOPE) * step, inv_sqrt)
+        beta2_t = t(1.0) - one_minus_beta2_t
+        if self.arithmetic == "keras":
+            one_minus_beta2_t = t(1.0) - beta2_t
         scalars = {
             "lr": hs.lr,
             "weight_decay": hs.weight_decay,
             "rho": float(rho),
-            "beta2_t": float(t(1.0) - one_minus_beta2_t),
+            "beta2_t": float(beta2_t),
             "one_minus_beta2_t": float(one_minus_beta2_t),
             "beta1": float(t(self.beta1)),
             "eps2": float(t(self.eps2)),
@@ -282,6 +334,25 @@ def _norm64(ops: Any, x: Any) -> Any:
     """``‖x‖`` summed in float64 (NumPy's pairwise order), rounded to ``x``'s dtype, as a
     0-d float64 array (torch's ``x.norm(2).item()``)."""
     return ops.astype(ops.astype(ops.norm(x, "float64"), ops.dtype_of(x)), "float64")
+
+
+def _keras_mean(ops: Any, x: Any, axis: int | None = None) -> Any:
+    """Keras's ``ops.mean(x, axis)`` (over every element for ``axis`` ``None``; along
+    ``axis`` kept as a size-1 dimension): ``x`` summed in float64, rounded once to ``x``'s
+    dtype, divided by the count in ``x``'s dtype."""
+    dtype, shape = ops.dtype_of(x), ops.shape_of(x)
+    wide = ops.astype(x, "float64")
+    if axis is None:
+        total, count = ops.sum(wide), math.prod(shape)
+    else:
+        total, count = ops.sum_axis(wide, axis), shape[axis]
+    rounded = ops.astype(total, dtype)
+    return ops.div(rounded, ops.scalar(count, rounded))
+
+
+def _keras_rms(ops: Any, x: Any) -> Any:
+    """Keras's ``Adafactor._rms``: ``√mean(x·x)`` (squares rounded in ``x``'s dtype)."""
+    return ops.sqrt(_keras_mean(ops, ops.square(x)))
 
 
 def _mindspore_rms(ops: Any, x: Any) -> Any:

@@ -249,6 +249,12 @@ def _no_transforms(optimizer: DialectOptimizer, framework: str) -> None:
         raise NotComparableError(f"{framework}'s optimizer has no argument for the added transforms ({listed})")
 
 
+#: Keras classes that need Keras variables: Adafactor creates a variable named after each
+#: model variable (Keras refuses a ``tf.Variable``'s name, ``"dense/kernel:0"``), Muon reads
+#: ``variable.path``; they step ``keras.Variable``\\ s named with ``_`` for ``/``.
+KERAS_VARIABLE_CLASSES = frozenset({"Adafactor", "Muon"})
+
+
 def _keras_trajectory(optimizer: DialectOptimizer, layout: streams.Layout, steps: int, seed: int,
                       dtype: str) -> tuple[list[dict[str, np.ndarray]], list[str]]:
     groups = keras_group_optimizers(optimizer, layout)
@@ -258,7 +264,11 @@ def _keras_trajectory(optimizer: DialectOptimizer, layout: streams.Layout, steps
         raise ImportError("--against keras: tensorflow is not installed here (the run steps tf.Variables; pip "
                           "install tensorflow); the native column is left out") from exc
     start = streams.as_dtype(streams.initial_params(layout, seed), dtype)
-    variables = {n: tf.Variable(v.copy(), name=n) for n, v in start.items()}
+    if optimizer.qualname.rsplit(".", 1)[1] in KERAS_VARIABLE_CLASSES:
+        keras = _import("keras")
+        variables = {n: keras.Variable(v.copy(), name=n.replace("/", "_")) for n, v in start.items()}
+    else:
+        variables = {n: tf.Variable(v.copy(), name=n) for n, v in start.items()}
     out = []
     for step in range(steps):
         grads = streams.as_dtype(streams.gradients(layout, step, seed), dtype)

@@ -363,6 +363,7 @@ GENERATION_ORDER: tuple[str, ...] = (
     'keras.optimizers.Lion',
     'keras.optimizers.Nadam',
     'keras.optimizers.Muon',
+    'keras.optimizers.Adafactor',
 )
 
 

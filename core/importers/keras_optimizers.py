@@ -5,7 +5,7 @@ What maps to what (Keras 3.15):
 * the class ``keras.optimizers.<Name>`` (a live optimizer's class, or the config's
   ``class_name``) → the dialect class registered as ``"keras.optimizers.<Name>"``
   (``optbridge.dialects.keras.optimizers.<Name>``, same signature and defaults: the
-  registry is the mapping table). A class the dialect lacks (``Adafactor``, ``Muon``,
+  registry is the mapping table). A class the dialect lacks (``ScheduleFreeAdamW``,
   ``LossScaleOptimizer``, a registered custom class) is refused.
 * the config (``optimizer.get_config()``, the ``"config"`` of
   ``keras.optimizers.serialize(optimizer)``) → the constructor's arguments, key for key

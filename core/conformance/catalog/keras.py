@@ -375,10 +375,34 @@ _MUON_ERRORS: tuple[ErrorInput, ...] = (
                     "weight_decay None with the default adam_weight_decay (Keras still decays the AdamW variables)"),
 )
 
+# -- Adafactor (factored statistics on the 2-D and 4-D parameters; ``relative_step`` changes
+# nothing in Keras: ``relative_off`` differs from ``default`` only by its epsilon_1) ---------------
+_ADAFACTOR = "keras.optimizers.Adafactor"
+
+_ADAFACTOR_CASES: dict[str, DialectCases] = {
+    _ADAFACTOR: keras_cases(
+        _ADAFACTOR, 0.01, 1e-2,
+        ("default", {}),
+        ("decay_clip", {"beta_2_decay": -0.5, "epsilon_2": 1e-2, "clip_threshold": 0.5,
+                        "exclude_from_weight_decay": ["bias"]}),
+        ("relative_off", {"relative_step": False, "epsilon_1": 1e-20}),
+    ),
+}
+
+_ADAFACTOR_ERRORS: tuple[ErrorInput, ...] = (
+    construct_error("keras.adafactor-epsilon_1_str", _ADAFACTOR, dict(epsilon_1="1e-30"), SpecTypeError,
+                    "`epsilon_1` must be a number", "epsilon_1 as a string (Keras fails in the first update)"),
+    construct_error("keras.adafactor-relative_step_str", _ADAFACTOR, dict(relative_step="yes"), SpecTypeError,
+                    "`relative_step` must be a bool", "relative_step not a bool"),
+    construct_error("keras.adafactor-kwargs_unknown", _ADAFACTOR, dict(beta1=0.9), SpecValueError,
+                    "Argument(s) not recognized: {'beta1': 0.9}", "torch's/MindSpore's beta1 keyword"),
+)
+
 DIALECT_CASES: dict[str, DialectCases] = {
     **_PART1_CASES,
     **_PART2_CASES,
     **_MUON_CASES,
+    **_ADAFACTOR_CASES,
 }
 
 #: The ``construct`` records of every Keras-dialect class.
@@ -386,4 +410,5 @@ CONSTRUCT_ERRORS: tuple[ErrorInput, ...] = (
     *_PART1_ERRORS,
     *_PART2_ERRORS,
     *_MUON_ERRORS,
+    *_ADAFACTOR_ERRORS,
 )

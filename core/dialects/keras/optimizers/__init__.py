@@ -6,6 +6,7 @@ from . import schedules
 
 # -- keras-1: shared base, SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta --
 from .adadelta import Adadelta
+from .adafactor import Adafactor
 from .adagrad import Adagrad
 from .adam import Adam
 
@@ -37,4 +38,5 @@ __all__: list[str] = [
     "Lion",
     "Muon",
     "Lamb",
+    "Adafactor",
 ]
