@@ -133,10 +133,15 @@ def check_structure(data: Any, path: str = "") -> None:
 
 
 def to_dict(spec: DialectOptimizer) -> dict[str, Any]:
-    """The config form of a dialect optimizer (``None`` arguments are left out)."""
+    """The config form of a dialect optimizer. A ``None`` argument is left out where ``None``
+    is its default (loading gives it back); where the default is something else (Keras
+    Muon's ``adam_weight_decay=None``: no decay, default 0.004) it is kept, as ``null``
+    (JSON and YAML; TOML has no null, :func:`save` to TOML refuses it by name)."""
     if not isinstance(spec, DialectOptimizer):
         raise TypeError(f"to_dict takes a dialect optimizer (e.g. nn.Momentum). Received: {type(spec).__name__}")
-    return {k: v for k, v in spec.to_dict().items() if v is not None}
+    defaults = {n: p.default for n, p in inspect.signature(type(spec).__init__).parameters.items()}
+    kept_none = {k for k, d in defaults.items() if d is not None and d is not inspect.Parameter.empty}
+    return {k: v for k, v in spec.to_dict().items() if v is not None or k in kept_none}
 
 
 def _check_schedule(data: Mapping[str, Any], path: str) -> None:
@@ -402,5 +407,13 @@ def _toml_key(key: str) -> str:
 
 
 def dumps_toml(data: Mapping[str, Any]) -> str:
-    """Serialise a config (nested dicts/lists of scalars, no ``None``) as TOML."""
+    """Serialise a config (nested dicts/lists of scalars, no ``None``) as TOML.
+
+    Raises:
+        ConfigError: a value TOML cannot hold (``None``: TOML has no null), naming its key.
+    """
+    for key, value in data.items():
+        if value is None:
+            raise ConfigError(f"{key}: TOML has no null, and this config needs {key}=None (not its default); "
+                              f"save it as JSON or YAML")
     return "".join(f"{_toml_key(k)} = {_toml_value(v)}\n" for k, v in data.items())

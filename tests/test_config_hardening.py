@@ -386,3 +386,21 @@ def test_keras_dialect_refuses_integers_past_the_float_range():
 
     with pytest.raises(SpecValueError, match=r"'weight_decay' must fit a float"):
         optimizers.AdamW(learning_rate=0.1, weight_decay=10**400)
+
+
+def test_a_schedule_argument_torch_only_fails_on_when_stepping_is_an_optbridge_error():
+    """``ExponentialLR(gamma=None)`` is accepted by torch and fails at ``step()`` (``lr * None``);
+    loaded from a config it raises an optbridge error naming the schedule, and ``end_epoch``
+    changes nothing (found by tests/test_config_fuzz.py)."""
+    from optbridge.errors import SpecTypeError
+
+    data = {"format_version": 1, "optimizer": "torch.optim.SGD",
+            "lr": {"schedule": "torch.optim.lr_scheduler.ChainedScheduler", "lr": 0.1,
+                   "schedulers": [{"schedule": "torch.optim.lr_scheduler.ExponentialLR", "gamma": None}]}}
+    params = {"w": np.full(3, 0.5)}
+    opt = optbridge.build(optbridge.from_dict(data), params, backend="numpy")
+    opt.step({"w": np.full(3, 0.25)})
+    before = opt.state_dict()
+    with pytest.raises(SpecTypeError, match="ChainedScheduler: stepping the schedule failed: unsupported operand"):
+        opt.end_epoch()
+    assert opt.get_lr() == [0.1] and opt.state_dict()["global_step"] == before["global_step"]

@@ -49,7 +49,6 @@ Expected failures are data: ``data/xfails.json`` maps case ids to ``{backend: re
 """
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import json
 import math
@@ -66,6 +65,7 @@ from ..config import to_dict, validate
 from ..dialects.base import dialect_registry
 from ..dialects.mindspore import nn
 from ..errors import ConfigError
+from ..groups import ParamInfo, select
 from .catalog import DIALECT_CASES
 from .catalog.base import GROUP_FORMS, LR_FORMS, WD_FORMS, DialectCases
 from .layouts import LAYOUTS
@@ -445,23 +445,29 @@ def _guide_example() -> CaseInfo:
 GUIDE_EXAMPLE: CaseInfo = _guide_example()
 
 
-def _rank_example() -> CaseInfo:
-    """:data:`GUIDE_EXAMPLE`'s groups selected by rank instead of the guide's names.
+#: :data:`RANK_EXAMPLE`'s groups: convolution kernels (``"cosine"``: a cosine-decay lr list),
+#: tensors of rank <= 1, the rest
+_RANK_GROUPS: tuple[tuple[Any, dict[str, Any]], ...] = (
+    ({"ndim": 4}, {"weight_decay": 1e-4, "lr": "cosine", "grad_centralization": True}),
+    ({"max_ndim": 1}, {"weight_decay": 0.0, "lr": 1e-4}),
+    ("*", {"weight_decay": 1e-5, "lr": 1e-3}),
+)
+
+
+def _rank_example(layout: str = "tiny") -> CaseInfo:
+    """:data:`GUIDE_EXAMPLE`'s groups selected by rank instead of the guide's names, on ``layout``.
 
     Convolution kernels (``{"ndim": 4}``), then every tensor of rank <= 1 (norms and
-    biases), then the rest, with the guide's values: the same example on any layout that
-    has a tensor of each kind (every built-in one does).
+    biases), then the rest, with the guide's values; a group whose selector picks no
+    tensor of ``layout`` is left out (the ``block`` layout's transformer matrices leave
+    only the last).
     """
     conv_lr = nn.cosine_decay_lr(0.0, 1e-3, total_step=1000, step_per_epoch=100, decay_epoch=10)
-    spec = nn.Momentum(
-        [
-            {"params": {"ndim": 4}, "weight_decay": 1e-4, "lr": conv_lr, "grad_centralization": True},
-            {"params": {"max_ndim": 1}, "weight_decay": 0.0, "lr": 1e-4},
-            {"params": "*", "weight_decay": 1e-5, "lr": 1e-3},
-        ],
-        learning_rate=1e-3, weight_decay=0.0, momentum=0.9,
-    )
-    return CaseInfo(id="example.momentum_by_rank", config=to_dict(spec), layout="tiny", steps=10, seed=0)
+    infos = [ParamInfo(name, tuple(shape)) for name, shape in LAYOUTS[layout]]
+    groups = [{"params": selector, **{k: conv_lr if v == "cosine" else v for k, v in values.items()}}
+              for selector, values in _RANK_GROUPS if select(selector, infos)]
+    spec = nn.Momentum(groups, learning_rate=1e-3, weight_decay=0.0, momentum=0.9)
+    return CaseInfo(id="example.momentum_by_rank", config=to_dict(spec), layout=layout, steps=10, seed=0)
 
 
 #: The built-in example ``optbridge conform --layout NAME`` runs on a layout other than ``guide``.
@@ -481,7 +487,7 @@ def default_example(layout: str = "guide") -> CaseInfo:
         raise ValueError(f"unknown layout {layout!r}. Built-in layouts: {sorted(LAYOUTS)}")
     if layout == "guide":
         return GUIDE_EXAMPLE
-    return dataclasses.replace(RANK_EXAMPLE, layout=layout)
+    return _rank_example(layout)
 
 
 # -- configs with a ``conform`` table ------------------------------------------------------

@@ -11,7 +11,7 @@ import inspect
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from ....errors import ConfigError, SpecTypeError, SpecValueError
+from ....errors import ConfigError, OptbridgeError, SpecTypeError, SpecValueError
 from ....schedules.base import Schedule, register_schedule, schedule_from_config
 from ....schedules.expression import Expression
 from ....schedules.stateful import INTERVALS, ScheduleContext, ScheduleRuntime, StatefulSchedule
@@ -89,13 +89,23 @@ class _DeclaredRuntime(ScheduleRuntime):
         return {}
 
     def advance(self, metric: float | None = None) -> None:
-        if self.needs_metric:
-            self.scheduler.step(metric)
-        elif self.declaration.steps_per_epoch is not None:
-            k, n = self.count, self.declaration.steps_per_epoch
-            self.scheduler.step(k // n + (k % n) / n)
-        else:
-            self.scheduler.step()
+        """One ``scheduler.step()`` of the port. An argument torch takes unchecked and only
+        fails on when it computes (``ExponentialLR(gamma=None)``: ``lr * None``) is reported
+        as an optbridge error naming the declaration (the caller's transaction rolls back)."""
+        try:
+            if self.needs_metric:
+                self.scheduler.step(metric)
+            elif self.declaration.steps_per_epoch is not None:
+                k, n = self.count, self.declaration.steps_per_epoch
+                self.scheduler.step(k // n + (k % n) / n)
+            else:
+                self.scheduler.step()
+        except OptbridgeError:
+            raise
+        except TypeError as exc:
+            raise SpecTypeError(f"{self.declaration.name}: stepping the schedule failed: {exc}") from exc
+        except (ValueError, ArithmeticError) as exc:
+            raise SpecValueError(f"{self.declaration.name}: stepping the schedule failed: {exc}") from exc
         self.count += 1
 
     def state_dict(self) -> dict[str, Any]:
