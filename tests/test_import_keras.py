@@ -94,7 +94,9 @@ def test_every_catalog_optimizer_imports_and_runs_like_keras(name, dc, hp):
     from_data = optbridge.from_keras(data, exclude_from_weight_decay=spec.weight_decay_exclusions or None)
     assert from_data == spec
     assert optbridge.from_dict(json.loads(json.dumps(optbridge.to_dict(spec)))) == spec
-    run_against_keras(live, spec, "numpy", bitwise=name in BITWISE)
+    # a clipping norm sums in NumPy's order on the NumPy backend, in TensorFlow's in Keras
+    clips = any(kwargs.get(k) for k in ("clipnorm", "global_clipnorm"))
+    run_against_keras(live, spec, "numpy", bitwise=name in BITWISE and not clips)
     run_against_keras(native(), spec, "tensorflow", bitwise=False)
 
 
@@ -162,8 +164,8 @@ REFUSALS = [
      "'learning_rate' is a 'MySchedule' schedule, which the Keras dialect does not have"),
     ("unknown_key", {**ADAM, "config": {**ADAM["config"], "is_legacy_optimizer": False}}, SpecValueError,
      "Argument(s) not recognized: {'is_legacy_optimizer': False}"),
-    ("clipnorm", {**ADAM, "config": {**ADAM["config"], "clipnorm": 1.0}}, SpecValueError,
-     "`clipnorm=1.0` is not implemented by optbridge"),
+    ("use_ema", {**ADAM, "config": {**ADAM["config"], "use_ema": True}}, SpecValueError,
+     "`use_ema=True` is not implemented by optbridge"),
     ("extension_key", {**ADAM, "config": {**ADAM["config"], "params": "dense/*"}}, ConfigError,
      "['params'] are not keys of a Keras optimizer config"),
 ]

@@ -108,6 +108,9 @@ AXIS_WORDS: dict[str, tuple[str, dict[str, str]]] = {
     "lr_rule": ("Adafactor relative step size", {
         "min_lr": "min(lr, 1/√t)", "lr": "lr", "relative": "min(1e-2, 1/√t), lr unused",
         "relative_warmup": "min(1e-6·t, 1/√t), lr unused"}),
+    "muon.adjust_lr": ("Muon's step scale for an A×B matrix", {
+        "original": "lr·√max(1, A/B) (torch's default)", "match_rms_adamw": "lr·0.2·√max(A, B) (torch)",
+        "rms_rate": "((lr·O)·√max(A, B))·rms_rate (Keras's lr_adjust)", "none": "lr"}),
     "l1_sign": ("sign of l1 in FTRL's closed form", {
         "signed": "(sign(u)·l1 − u)/q", "positive": "(l1 − u)/q, MindSpore 2.10's CPU kernel"}),
     "power_precision": ("precision of FTRL's n**p", {

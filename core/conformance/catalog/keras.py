@@ -356,7 +356,7 @@ _MUON_CASES: dict[str, DialectCases] = {
             ("plain", {"nesterov": False, "momentum": 0.9, "ns_steps": 3, "rms_rate": None,
                        "adam_weight_decay": None, "exclude_embeddings": False}),
             ("adam", {"adam_beta_1": 0.8, "adam_beta_2": 0.99, "epsilon": 1e-5, "adam_lr_ratio": 0.5,
-                      "adam_weight_decay": 0.05, "exclude_layers": ["fc", "fc2"], "muon_b": -4.5}),
+                      "adam_weight_decay": 0.05, "exclude_layers": ["fc", "fc2"], "muon_b": -4.7}),
         ),
         group_forms=("none", "two", "matrix"), wd_forms=("const", "off"),
         valid=lambda label, groups, lr, wd: wd != "off" or label != "adam",
