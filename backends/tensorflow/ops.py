@@ -40,10 +40,10 @@ result behind XLA's optimization barrier instead. Two graph rewrites remain: Gra
 may hoist a common scalar factor out of ``a·s + b·s``, and it reassociates a chain of
 products of an array by several scalars (``((x·s₁)·s₂)·s₃``, Keras Muon's ``lr_adjust``:
 one rounding apart on about half of the elements, within the conformance tolerances); and
-under XLA on CPU ``a·b + c`` becomes a fused multiply-add. Reductions (``sum``, ``norm``, ``mean_axes``) add in TensorFlow's order,
-not NumPy's pairwise one; ``sequential_sum`` is left to right (the last element of
-``tf.cumsum``). ``sign`` gives ``0`` for ``±0`` and NaN for NaN; ``maximum``/``minimum``
-propagate NaN.
+under XLA on CPU ``a·b + c`` becomes a fused multiply-add. Reductions (``sum``, ``norm``,
+``mean_axes``) add in TensorFlow's order, not NumPy's pairwise one; ``sequential_sum`` is
+left to right (the last element of ``tf.cumsum``). ``sign`` gives ``0`` for ``±0`` and NaN
+for NaN; ``maximum``/``minimum`` propagate NaN.
 """
 from __future__ import annotations
 
