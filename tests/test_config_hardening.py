@@ -404,3 +404,13 @@ def test_a_schedule_argument_torch_only_fails_on_when_stepping_is_an_optbridge_e
     with pytest.raises(SpecTypeError, match="ChainedScheduler: stepping the schedule failed: unsupported operand"):
         opt.end_epoch()
     assert opt.get_lr() == [0.1] and opt.state_dict()["global_step"] == before["global_step"]
+
+
+def test_rprop_step_sizes_that_are_not_numbers_are_an_optbridge_error():
+    """MindSpore compares ``step_sizes[0] > step_sizes[1]`` before it checks their types (a bare
+    TypeError for ``None``); found by tests/test_config_fuzz.py."""
+    from optbridge.dialects.mindspore import nn
+    from optbridge.errors import SpecTypeError
+
+    with pytest.raises(SpecTypeError, match="step_sizes must hold two numbers"):
+        nn.Rprop(None, step_sizes=(None, 50.0))

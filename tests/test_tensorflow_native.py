@@ -56,7 +56,14 @@ def _without_centralization(config):
 
 
 def _native_cases():
-    return [c for c in CASES if c.algorithm in NATIVE_ALGORITHMS and _runs_native(c)]
+    """The cases a native kernel runs, but those whose gradient transforms reduce (a clipping
+    norm sums in TensorFlow's order: the kernels would see other gradients, as above)."""
+    return [c for c in CASES if c.algorithm in NATIVE_ALGORITHMS and _runs_native(c) and not _clips_by_norm(c)]
+
+
+def _clips_by_norm(case) -> bool:
+    transforms = optbridge.from_dict(case.config).to_canonical().transforms
+    return any(t.name in ("clip_by_norm", "clip_by_global_norm") for t in transforms)
 
 
 def _build(spec, initial, dtype, native_on):

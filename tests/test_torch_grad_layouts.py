@@ -142,14 +142,19 @@ def torch_grads(step: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
 def make_spec(qualname: str, label: str):
     """The class built ungrouped with the catalog's lr, weight decay (where it takes one) and set ``label``."""
     entry = DIALECT_CASES[qualname]
-    hyper = dict(entry.hyperparameters)[label]
+    hyper = dict(dict(entry.hyperparameters)[label])
+    added = hyper.pop("transforms", ())
     arguments = {entry.lr_keyword: entry.lr, "weight_decay": entry.weight_decay if "const" in entry.wd_forms else 0.0}
     if entry.construct is not None:
-        return entry.construct(None, arguments, hyper)
-    return dialect_registry[qualname](None, **arguments, **hyper)
+        spec = entry.construct(None, arguments, hyper)
+    else:
+        spec = dialect_registry[qualname](None, **arguments, **hyper)
+    return spec.with_transforms(*added) if added else spec
 
 
-SETS = [(q, label) for q in DIALECT_CASES for label, _ in DIALECT_CASES[q].hyperparameters]
+#: every set of every class; torch's Muon takes matrices only and this layout holds vectors and
+#: convolution kernels (Keras's Muon, which steps them with AdamW, runs the rule here)
+SETS = [(q, label) for q in DIALECT_CASES for label, _ in DIALECT_CASES[q].hyperparameters if q != "torch.optim.Muon"]
 SET_IDS = [f"{q.split('.')[0]}.{q.split('.')[-1]}-{label}" for q, label in SETS]
 _REFERENCE: dict[tuple[str, str], tuple[dict[str, np.ndarray], dict[str, dict[str, np.ndarray]]]] = {}
 

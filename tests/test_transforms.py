@@ -153,14 +153,23 @@ def test_torch_backend_equals_a_torch_loop_that_clips(transform, algorithm):
         assert torch.equal(a, b)
 
 
-def test_torch_flat_and_capturable_refuse_transforms_clearly():
+def test_torch_capturable_refuses_transforms_clearly_and_flat_runs_them():
     torch = pytest.importorskip("torch")
-    spec = optim.SGD(None, lr=0.1).with_transforms(T.ClipByValue(1.0))
-    params = [("w", torch.nn.Parameter(torch.ones(3)))]
-    with pytest.raises(SpecValueError, match="flat=True does not run the spec's gradient transforms"):
-        optbridge.build(spec, params, backend="torch", flat=True)
+    spec = optim.SGD(None, lr=0.1, momentum=0.9).with_transforms(T.ClipByValue(0.5), T.ClipByGlobalNorm(1.0))
     with pytest.raises(SpecValueError, match="capturable=True does not run"):
-        optbridge.build(spec, params, backend="torch", capturable=True)
+        optbridge.build(spec, [("w", torch.nn.Parameter(torch.ones(3)))], backend="torch", capturable=True)
+    runs = []
+    for flat in (False, True):
+        params = [(f"p{i}", torch.nn.Parameter(torch.from_numpy(g.copy()))) for i, g in enumerate(_grads(5))]
+        opt = optbridge.build(spec, params, backend="torch", flat=flat)
+        for step in range(3):
+            for k, (_, p) in enumerate(params):
+                p.grad = torch.from_numpy(_grads(10 + step, scale=2.0)[k])
+            before = [p.grad.clone() for _, p in params]
+            opt.step()
+            assert all(torch.equal(p.grad, b) for (_, p), b in zip(params, before))  # the buffer's copy is clipped
+        runs.append([p.detach().clone() for _, p in params])
+    assert all(torch.equal(a, b) for a, b in zip(*runs))
 
 
 def test_torch_partition_refuses_a_global_norm():

@@ -161,7 +161,7 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
         if capturable and flat:
             raise SpecValueError("capturable=True does not take flat=True: a traced step writes each parameter "
                                  "through the rule, not the flat buffers")
-        refusal = unsupported(canonical.transforms, bool(flat), capturable, bool(partition))
+        refusal = unsupported(canonical.transforms, capturable, bool(partition))
         if refusal is not None:
             raise SpecValueError(refusal)
         named = named_parameters(params, names)
@@ -332,18 +332,34 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
 
     def _transformed(self, gathered: list[list[Gathered]]) -> list[list[Gathered]]:
         """``gathered`` with every gradient replaced by its value after the spec's gradient
-        pipeline, which sees them all in parameter order (:mod:`optbridge.backends.torch.transforms`)."""
+        pipeline, which sees them all in parameter order (:mod:`optbridge.backends.torch.transforms`).
+        A flat unit's gradients are its buffer's per-parameter views; their new values go
+        into a copy of the buffer (the caller's gradients are not written)."""
         order = {n: i for i, n in enumerate(self._engine.param_names)}
         where: list[tuple[int, int, int, int]] = []
+        grads_of: dict[tuple[int, int], list[torch.Tensor]] = {}
         for r, (units, row) in enumerate(zip(self._units, gathered)):
-            for u, (unit, (present, _, _)) in enumerate(zip(units, row)):
+            for u, (unit, (present, grads, _)) in enumerate(zip(units, row)):
+                if unit.flat is not None:
+                    grads = [unit.flat.view(unit.flat.grad, i) for i in range(len(unit.names))]
                 names = unit.names if present is None else [unit.names[i] for i in present]
+                grads_of[r, u] = list(grads)
                 where.extend((order[n], r, u, k) for k, n in enumerate(names))
         where.sort()
-        new = transform_gradients(self._engine.spec.transforms, [gathered[r][u][1][k] for _, r, u, k in where])
-        out = [[(present, list(grads), checked) for present, grads, checked in row] for row in gathered]
+        new = transform_gradients(self._engine.spec.transforms, [grads_of[r, u][k] for _, r, u, k in where])
         for (_, r, u, k), g in zip(where, new):
-            out[r][u][1][k] = g
+            grads_of[r, u][k] = g
+        out: list[list[Gathered]] = []
+        for r, (units, row) in enumerate(zip(self._units, gathered)):
+            out.append([])
+            for u, (unit, (present, _, checked)) in enumerate(zip(units, row)):
+                if unit.flat is not None:
+                    buffer = unit.flat.grad.clone()
+                    for i, g in enumerate(grads_of[r, u]):
+                        unit.flat.view(buffer, i).copy_(g)
+                    out[r].append((present, [buffer], checked))
+                else:
+                    out[r].append((present, grads_of[r, u], checked))
         return out
 
     # -- gradients ------------------------------------------------------------------------

@@ -67,10 +67,9 @@ def transform_gradients(transforms: Sequence[GradientTransform], grads: Sequence
     return out
 
 
-def unsupported(transforms: Sequence[GradientTransform], flat: bool, capturable: bool,
-                partition: bool = False) -> Any:
-    """Why this optimizer cannot run ``transforms`` (``flat=True``, ``capturable=True``, or a
-    global norm with ``partition=True``), or ``None``."""
+def unsupported(transforms: Sequence[GradientTransform], capturable: bool, partition: bool = False) -> Any:
+    """Why this optimizer cannot run ``transforms`` (``capturable=True``, or a global norm with
+    ``partition=True``), or ``None``."""
     if not transforms:
         return None
     listed = ", ".join(t.describe() for t in transforms)
@@ -78,8 +77,6 @@ def unsupported(transforms: Sequence[GradientTransform], flat: bool, capturable:
         return (f"partition=True (ZeRO) steps this process's share of the parameters only, so a global norm over its "
                 f"gradients is not the model's ({listed}); clip the whole model's gradients before step() "
                 f"(torch.nn.utils.clip_grad_norm_(model.parameters(), ...)) instead")
-    if flat:
-        return f"flat=True does not run the spec's gradient transforms ({listed}); build without flat=True"
     if capturable:
         return (f"capturable=True does not run the spec's gradient transforms ({listed}) yet; build without "
                 f"capturable=True, or clip in the training step before optimizer.step()")

@@ -14,6 +14,7 @@ MindSpore's own type-check message for ``step_sizes`` names ``type(etas)`` (a bu
 """
 from __future__ import annotations
 
+from numbers import Real
 from typing import Any
 
 from ....algorithms.rprop import Rprop as CanonicalRprop
@@ -54,6 +55,10 @@ class Rprop(MindSporeOptimizer):
             raise SpecValueError(
                 f"For Rprop, step_sizes must be a tuple with the size of 2, but got {len(step_sizes)}."
             )
+        for entry in step_sizes:
+            if isinstance(entry, bool) or not isinstance(entry, Real):
+                # MindSpore compares the two first and fails inside the comparison (a TypeError)
+                raise SpecTypeError(f"For Rprop, step_sizes must hold two numbers, but got {step_sizes!r}.")
         if step_sizes[0] > step_sizes[1]:
             raise SpecValueError(
                 "For Rprop, maximal step size should not be less than minimal step size, "
