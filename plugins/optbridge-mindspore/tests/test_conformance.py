@@ -42,6 +42,11 @@ SLOW_STATE_FAULTS = {"adafactor", "adam_groups", "rprop"}
 @parametrize_with_cases(backend="mindspore", cases=CASES if FULL else FIRST)
 def test_trajectory(conformance_case):
     result = conformance_case.check()
+    if conformance_case.case.algorithm == "muon":
+        # Muon's matrix products sum in each backend's BLAS order (optbridge.ops: matmul is not
+        # bitwise across backends; float64 products are not exact): held to the tolerances
+        assert result.ok, result.describe()
+        return
     assert result.metrics.bitwise_share == 1.0, result.metrics
 
 
