@@ -26,6 +26,7 @@ from typing import Any
 import torch
 
 from optbridge.transforms import ClipByGlobalNorm, ClipByValue, GradientTransform
+from optbridge.transforms import transform_gradients as shared_transform_gradients
 
 from . import ops as torch_ops
 from .sharded import is_sharded, shard_like, whole
@@ -49,22 +50,21 @@ def _clip_by_global_norm_torch(transform: ClipByGlobalNorm, grads: list[torch.Te
     return out
 
 
+def _apply(transform: GradientTransform, grads: list[torch.Tensor]) -> list[torch.Tensor]:
+    """One transform on torch tensors (see the module docstring)."""
+    if isinstance(transform, ClipByGlobalNorm) and transform.form == "torch":
+        return _clip_by_global_norm_torch(transform, grads)
+    if any(map(is_sharded, grads)) and not isinstance(transform, ClipByValue):
+        # FSDP2: a shared formula that reduces over a tensor runs on the whole gradients,
+        # then each process keeps its shard (the unsharded numbers)
+        new = transform.apply(torch_ops, [whole(g) for g in grads])
+        return [shard_like(n, g) if is_sharded(g) else n for n, g in zip(new, grads)]
+    return transform.apply(torch_ops, grads)
+
+
 def transform_gradients(transforms: Sequence[GradientTransform], grads: Sequence[torch.Tensor]) -> list[torch.Tensor]:
     """``grads`` (every gradient of the step, in parameter order) after ``transforms``."""
-    out = list(grads)
-    if not out:
-        return out
-    for transform in transforms:
-        if isinstance(transform, ClipByGlobalNorm) and transform.form == "torch":
-            out = _clip_by_global_norm_torch(transform, out)
-        elif any(map(is_sharded, out)) and not isinstance(transform, ClipByValue):
-            # FSDP2: a shared formula that reduces over a tensor runs on the whole gradients,
-            # then each process keeps its shard (the unsharded numbers)
-            new = transform.apply(torch_ops, [whole(g) for g in out])
-            out = [shard_like(n, g) if is_sharded(g) else n for n, g in zip(new, out)]
-        else:
-            out = transform.apply(torch_ops, out)
-    return out
+    return shared_transform_gradients(torch_ops, transforms, grads, _apply)
 
 
 def unsupported(transforms: Sequence[GradientTransform], capturable: bool, partition: bool = False) -> Any:

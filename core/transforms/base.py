@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from ..errors import SpecKeyError, SpecTypeError, SpecValueError
@@ -135,12 +135,15 @@ def check_transforms(transforms: Any, where: str = "transforms") -> tuple[Gradie
     return tuple(out)
 
 
-def transform_gradients(ops: Any, transforms: Sequence[GradientTransform], grads: Sequence[Any]) -> list[Any]:
+def transform_gradients(ops: Any, transforms: Sequence[GradientTransform], grads: Sequence[Any],
+                        apply: Callable[[GradientTransform, list[Any]], list[Any]] | None = None) -> list[Any]:
     """Run ``transforms`` in order over ``grads`` (every gradient of the step, in parameter
-    order) on the backend ``ops``; the gradients themselves when there are none."""
+    order) on the backend ``ops``; the gradients themselves when there are none. ``apply``
+    (``apply(transform, grads) -> grads``): a backend's own way to run a transform (torch's
+    total norm, FSDP2 shards) instead of ``transform.apply(ops, grads)``."""
     out = list(grads)
     if not out:
         return out
     for transform in transforms:
-        out = transform.apply(ops, out)
+        out = transform.apply(ops, out) if apply is None else apply(transform, out)
     return out
