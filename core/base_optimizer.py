@@ -39,7 +39,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .engine import BucketStep, Engine, OptimizerAPI
+from .engine import BucketStep, Engine, OptimizerAPI, StepPlan
 from .errors import SpecTypeError, StateDictError, StepInputError
 from .groups import ParamInfo
 from .ops import missing_primitives
@@ -47,6 +47,8 @@ from .preprocess import preprocess_gradients
 from .scalars import HEADER, ScalarLayout
 from .spec import OptimizerSpec
 from .transforms.base import transform_gradients
+from .transforms.ema import check_averaged
+from .transforms.pipeline import PipelineCall, stateful
 
 __all__ = ["BaseOptimizer", "FastPath"]
 
@@ -216,10 +218,41 @@ class BaseOptimizer(OptimizerAPI):
         """One update. ``grads``: ``{name: array}`` or a sequence in :attr:`param_names` order.
 
         Every check and every host scalar come first, so a refused call changes nothing.
+        With stateful gradient transforms (loss scaling, accumulation, an EMA:
+        :class:`optbridge.transforms.PipelineCall`) the call may end before the update rule.
         Returns the parameters (``{name: array}``; new arrays when :attr:`functional`).
         """
-        by_name = self.transform_gradients(self.gradients_by_name(grads))
-        plan = self.engine.plan()
+        by_name = self.gradients_by_name(grads)
+        engine = self.engine
+        transforms = engine.spec.transforms
+        if not stateful(transforms):
+            self.update(self.transform_gradients(by_name), engine.plan())
+            return self.params
+        plan = engine.plan()
+        names = list(by_name)
+        slot_names = [slot for t in transforms for slot in t.slot_fills()]
+        call = PipelineCall(self.ops, transforms, engine.global_step, [self.params[n] for n in names],
+                            {slot: [self.slots[n][slot] for n in names] for slot in slot_names},
+                            engine.transform_states, host=self.host_number)
+        out = call.forward([by_name[n] for n in names])
+        if out is not None:
+            self.update(dict(zip(names, out)), plan)
+        params = call.after([self.params[n] for n in names])
+        for i, n in enumerate(names):
+            self.params[n] = params[i]
+            for slot in slot_names:
+                self.slots[n][slot] = call.slots[slot][i]
+        engine.commit_transforms(call.states)
+        return self.params
+
+    def host_number(self, value: Any) -> float:
+        """A 0-d array of the backend as a Python float (a transform's decision: a loss
+        scaler's finite check). Default: ``float(value)``."""
+        return float(value)
+
+    def update(self, by_name: Mapping[str, Any], plan: StepPlan) -> None:
+        """Run ``plan`` (:meth:`Engine.plan`) on the gradients ``by_name`` (after the pipeline):
+        each bucket's rule (or fast path), then the engine's commit."""
         vector = self.scalar_layout.pack(plan)
         new_params: dict[str, Any] = {}
         new_slots: dict[str, dict[str, Any]] = {}
@@ -240,6 +273,17 @@ class BaseOptimizer(OptimizerAPI):
         for n, slots_of in new_slots.items():
             self.slots[n].update(slots_of)
         self.engine.commit(plan)
+
+    def finalize_averages(self) -> dict[str, Any]:
+        """Set every parameter to its moving average (Keras ``finalize_variable_values``;
+        the spec needs an :class:`~optbridge.transforms.ExponentialMovingAverage`).
+
+        Raises:
+            SpecValueError: the spec keeps no average.
+        """
+        check_averaged(self.engine.spec.transforms)
+        for n in self.engine.param_names:
+            self.params[n] = self.ops.assign_(self.params[n], self.slots[n]["average"])
         return self.params
 
     def transform_gradients(self, by_name: dict[str, Any]) -> dict[str, Any]:

@@ -198,8 +198,43 @@ class Engine:
             for pos, rg in enumerate(self.resolution.groups)
         ]
         self.global_step = 0
+        #: the host numbers of the spec's gradient transforms (a loss scale, a counter), one
+        #: dict per transform (:meth:`optbridge.transforms.GradientTransform.initial_state`)
+        self.transform_states: tuple[dict[str, float], ...] = tuple(t.initial_state() for t in spec.transforms)
+        self._check_transform_slots()
         self._scalar = scalar_type(spec.precision)
         self._watchers: list[Callable[[], None]] = []
+
+    def _check_transform_slots(self) -> None:
+        owned = {slot: t for t in self.spec.transforms for slot in t.slot_fills()}
+        for g in self.groups:
+            for s in g.algorithm.slots():
+                if s.name in owned:
+                    raise SpecValueError(f"groups[{g.index}]: algorithm {g.algorithm.name!r} keeps a slot named "
+                                         f"{s.name!r}, as transform {owned[s.name].name!r} does")
+
+    def schedule_step(self, step: int) -> int:
+        """The position at which schedules are read for the update after ``step`` updates:
+        ``step`` itself, unless a transform counts calls between updates (Keras gradient
+        accumulation: its schedules read the call count)."""
+        for transform in self.spec.transforms:
+            mapping = getattr(transform, "schedule_step", None)
+            if mapping is not None:
+                step = mapping(step)
+        return step
+
+    def loss_scale(self) -> float:
+        """The number the loss is multiplied by before differentiation: the product of the
+        current scales of the spec's loss-scaling transforms (1.0 without one)."""
+        scale = 1.0
+        for transform, values in zip(self.spec.transforms, self.transform_states):
+            if "scale" in values and transform.name == "loss_scale":
+                scale *= float(values["scale"])
+        return scale
+
+    def commit_transforms(self, states: Sequence[Mapping[str, float]]) -> None:
+        """Keep the transforms' host numbers a step left (:class:`optbridge.transforms.PipelineCall`)."""
+        self.transform_states = tuple(dict(s) for s in states)
 
     def watch(self, callback: Callable[[], None]) -> None:
         """Call ``callback()`` after every change of the values later steps use that is not
@@ -285,7 +320,7 @@ class Engine:
         if group.lr_override is not None:
             lr, static = group.lr_override, True
         else:
-            lr, static = self._value_at(group, group.lr, "lr", step), group.lr.is_static
+            lr, static = self._value_at(group, group.lr, "lr", self.schedule_step(step)), group.lr.is_static
         lr = self._round(lr)
         if static and self.spec.static_lr_offset:
             one = np.float32(1.0)
@@ -306,7 +341,7 @@ class Engine:
         """Effective weight decay (multiplied by the loss scale) at step ``step``."""
         wd = group.weight_decay
         scale = self.spec.loss_scale
-        value = self._value_at(group, wd, "weight_decay", step)
+        value = self._value_at(group, wd, "weight_decay", self.schedule_step(step))
         if wd.is_static:
             return self._round(value * scale)
         t = self._scalar
@@ -531,6 +566,7 @@ class Engine:
                 for g in self.groups
             ),
             slots={},
+            transforms=tuple(dict(t) for t in self.transform_states),
             # the engine replaces ``params`` (add_group), never changes it in place: no copy needed
             layout=state.EngineLayout(spec=self.spec, params=self.params, resolution=self.resolution,
                                       groups=tuple(self.groups)),
@@ -651,6 +687,9 @@ class Engine:
                 shape = self.params[n].shape
                 layouts = {s.name: s.layout(shape) for s in g.algorithm.slots()}
                 out[n] = {k: v for k, v in layouts.items() if v is not None}
+                for t in self.spec.transforms:
+                    for slot, fill in t.slot_fills().items():
+                        out[n][slot] = SlotLayout(fill, tuple(shape))
         return out
 
     def parse_state_dict(self, sd: Any, *, describe: Any = None, slots: bool = True) -> state.EngineState:
@@ -694,6 +733,8 @@ class Engine:
                 g.tracks[key].runtime = copy.deepcopy(schedule.runtime)
                 g.tracks[key].advances = schedule.advances
         self.global_step = parsed.global_step
+        if len(parsed.transforms) == len(self.spec.transforms):
+            self.transform_states = tuple(dict(t) for t in parsed.transforms)
 
     def load_host_state(self, sd: Mapping[str, Any]) -> None:
         """Check and apply the engine part of a neutral state (its ``state`` is ignored);
@@ -736,6 +777,19 @@ class OptimizerAPI:
         """Advance epoch-interval schedules (torch ``scheduler.step()``; ``metric`` for
         ``ReduceLROnPlateau``). See :meth:`Engine.end_epoch`."""
         self.engine.end_epoch(metric)
+
+    @property
+    def loss_scale(self) -> float:
+        """The current loss scale (:meth:`Engine.loss_scale`; 1.0 without a loss-scaling transform)."""
+        return self.engine.loss_scale()
+
+    def scale_loss(self, loss: Any) -> Any:
+        """``loss · loss_scale`` (Keras ``LossScaleOptimizer.scale_loss``, torch
+        ``GradScaler.scale``): differentiate this when the spec scales the loss; ``loss``
+        itself without a loss-scaling transform."""
+        scale = self.loss_scale
+        return loss if scale == 1.0 and not any(t.name == "loss_scale" for t in self.engine.spec.transforms) \
+            else loss * scale
 
     def state_dict(self) -> dict:
         """Neutral state (NumPy arrays, counters, host state) loadable by any backend."""

@@ -12,6 +12,7 @@ backend resumes on another with the same numbers::
                   "schedules": {"lr": {...}}, "scheduler_values": {...}, "hyperparameters": {...},
                   "first_step": 0}],
       "state": {param name: {slot name: ndarray}},
+      "transforms": [{"transform": "loss_scale", "state": {"scale": 65536.0, ...}}, ...],
     }
 
 ``host_state`` holds the algorithm's per-group host scalars (MindSpore Adam's accumulated
@@ -27,7 +28,11 @@ at which the group joined (``add_param_group`` after training started); the grou
 step count, which bias corrections and step-dependent rules use, is ``global_step -
 first_step``, as ``torch.optim`` counts a parameter's steps from when it was added. Format
 1 dicts (no schedule keys) still load into optimizers without stateful schedules; format
-1 and 2 dicts, into groups that joined at step 0.
+1 and 2 dicts, into groups that joined at step 0. Format 4 adds ``transforms``: the host
+numbers of the spec's gradient transforms (:mod:`optbridge.transforms`; a loss scale and
+its counters, an accumulation count), one entry per transform in the spec's order; their
+per-parameter arrays (an EMA's ``average``, an accumulator) are slots in ``state``. Dicts
+of formats 1 to 3 load into optimizers whose transforms keep no host numbers.
 
 Loading is all or nothing. :func:`parse_state_dict` turns an untrusted mapping into a
 checked :class:`EngineState` (every key, type, range, shape and dtype kind, with the
@@ -89,12 +94,15 @@ class StateOwner(Protocol):
 
     def slot_layouts(self) -> dict[str, dict[str, Any]]: ...
 
+    @property
+    def transform_states(self) -> tuple[Mapping[str, float], ...]: ...
+
 
 STATE_FORMAT = "optbridge.state"
-STATE_FORMAT_VERSION = 3
+STATE_FORMAT_VERSION = 4
 #: Versions :func:`check_state_dict` accepts (1: before schedule state existed; 2: before
 #: ``first_step``).
-READABLE_VERSIONS = (1, 2, 3)
+READABLE_VERSIONS = (1, 2, 3, 4)
 
 
 def build_state_dict(engine: StateOwner, slots: Mapping[str, Mapping[str, np.ndarray]]) -> dict:
@@ -119,6 +127,8 @@ def build_state_dict(engine: StateOwner, slots: Mapping[str, Mapping[str, np.nda
             for g in engine.groups
         ],
         "state": {name: {k: np.array(v, copy=True) for k, v in s.items()} for name, s in slots.items()},
+        "transforms": [{"transform": t.name, "state": dict(values)}
+                       for t, values in zip(engine.spec.transforms, engine.transform_states)],
     }
 
 
@@ -228,6 +238,8 @@ class EngineState:
     groups: tuple[GroupState, ...]
     slots: Mapping[str, Mapping[str, Any]]
     layout: EngineLayout | None = None
+    #: the gradient transforms' host numbers, one mapping per transform of the spec
+    transforms: tuple[Mapping[str, float], ...] = ()
 
     def validate(self) -> None:
         """Check this value on its own: ``global_step`` an int >= 0, every group state
@@ -244,6 +256,8 @@ class EngineState:
             if not isinstance(group, GroupState):
                 raise StateDictError(f"groups[{pos}]: must be a GroupState. Received: {type(group).__name__}")
             group.validate(f"groups[{pos}]")
+        if not isinstance(self.transforms, tuple) or not all(isinstance(t, Mapping) for t in self.transforms):
+            raise StateDictError("transforms: must be a tuple of mappings")
         for name, slots in _mapping(self.slots, "state").items():
             if not isinstance(name, str):
                 raise StateDictError(f"state: parameter names must be strings. Received: {name!r}")
@@ -474,6 +488,10 @@ def parse_state_dict(engine: StateOwner, sd: Any, *, describe: Callable[[Any], A
     version = int(version)
     unknown = [k for k in sd if k not in TOP_KEYS + LAYOUT_KEYS]
     missing = [k for k in TOP_KEYS if k not in sd and (slots or k != "state")]
+    if version >= 4:
+        unknown = [k for k in unknown if k != "transforms"]
+        if "transforms" not in sd:
+            missing.append("transforms")
     if unknown or missing:
         raise StateDictError(f"state dict: keys do not match: missing {_names(missing)}, unexpected {_names(unknown)}")
     if not isinstance(sd["algorithm"], str) or sd["algorithm"] != engine.spec.algorithm.name:
@@ -494,9 +512,35 @@ def parse_state_dict(engine: StateOwner, sd: Any, *, describe: Callable[[Any], A
     checked: dict[str, dict[str, Any]] = {}
     if slots:
         checked = _parse_slots(engine, sd["state"], describe)
-    result = EngineState(global_step=global_step, groups=parsed, slots=checked)
+    transforms = _parse_transforms(engine, sd.get("transforms"), version)
+    result = EngineState(global_step=global_step, groups=parsed, slots=checked, transforms=transforms)
     result.validate()
     return result
+
+
+def _parse_transforms(engine: StateOwner, entries: Any, version: int) -> tuple[dict[str, float], ...]:
+    """``sd["transforms"]`` checked against the spec's transforms (each its own rules,
+    ``GradientTransform.check_state``); before format 4, the transforms' initial numbers
+    where none keeps any."""
+    transforms = engine.spec.transforms
+    if version < 4:
+        keeping = [t.name for t in transforms if t.initial_state()]
+        if keeping:
+            raise StateDictError(f"transforms: a format {version} state holds no state of the transforms {keeping}")
+        return tuple({} for _ in transforms)
+    if not isinstance(entries, (list, tuple)) or len(entries) != len(transforms):
+        raise StateDictError(f"transforms: must be a list of {len(transforms)} entries (one per transform of the "
+                             f"spec). Received: {entries!r:.120}")
+    out = []
+    for i, (transform, entry) in enumerate(zip(transforms, entries)):
+        where = f"transforms[{i}]"
+        entry = _mapping(entry, where)
+        _exact_keys(entry, ("transform", "state"), where)
+        if entry["transform"] != transform.name:
+            raise StateDictError(f"{where}.transform: {entry['transform']!r} is not this optimizer's "
+                                 f"{transform.name!r}")
+        out.append(transform.check_state(entry["state"], f"{where}.state"))
+    return tuple(out)
 
 
 def check_state_dict(engine: StateOwner, sd: Any, *, describe: Callable[[Any], Any] = describe_array) -> None:

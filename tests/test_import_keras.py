@@ -164,8 +164,8 @@ REFUSALS = [
      "'learning_rate' is a 'MySchedule' schedule, which the Keras dialect does not have"),
     ("unknown_key", {**ADAM, "config": {**ADAM["config"], "is_legacy_optimizer": False}}, SpecValueError,
      "Argument(s) not recognized: {'is_legacy_optimizer': False}"),
-    ("use_ema", {**ADAM, "config": {**ADAM["config"], "use_ema": True}}, SpecValueError,
-     "`use_ema=True` is not implemented by optbridge"),
+    ("use_ema", {**ADAM, "config": {**ADAM["config"], "use_ema": True, "ema_momentum": 2.0}}, SpecValueError,
+     "`ema_momentum` must be in the range [0, 1]"),
     ("extension_key", {**ADAM, "config": {**ADAM["config"], "params": "dense/*"}}, ConfigError,
      "['params'] are not keys of a Keras optimizer config"),
 ]

@@ -71,12 +71,37 @@ def test_learning_rate_forms():
 
 
 # -- validation --------------------------------------------------------------------------------
-@pytest.mark.parametrize("argument,value", [("use_ema", True), ("loss_scale_factor", 8.0),
-                                            ("gradient_accumulation_steps", 2)])
+@pytest.mark.parametrize("argument,value,transform", [("use_ema", True, "ema"),
+                                                      ("loss_scale_factor", 8.0, "loss_scale"),
+                                                      ("gradient_accumulation_steps", 2, "accumulate_gradients")])
 @pytest.mark.parametrize("cls_name", PART1)
-def test_unmodelled_arguments_are_refused_by_name(cls_name, argument, value):
-    with pytest.raises(SpecValueError, match=f"`{argument}={value!r}` is not implemented by optbridge"):
-        getattr(optimizers, cls_name)(**{argument: value})
+def test_pipeline_arguments_lower_to_transforms(cls_name, argument, value, transform):
+    spec = getattr(optimizers, cls_name)(**{argument: value}).to_canonical()
+    assert [t.name for t in spec.transforms] == [transform]
+
+
+def test_pipeline_arguments_lower_in_keras_order():
+    spec = optimizers.AdamW(weight_decay=0.1, use_ema=True, ema_momentum=0.9, ema_overwrite_frequency=4,
+                            loss_scale_factor=2.0, gradient_accumulation_steps=3, clipvalue=0.5).to_canonical()
+    assert [t.describe() for t in spec.transforms] == [
+        "loss_scale(form='keras', initial_scale=2.0, dynamic=False, growth_interval=2000, growth_factor=2.0, "
+        "backoff_factor=0.5, skip_nonfinite=False)",
+        "accumulate_gradients(steps=3)",
+        "clip_by_value(clip_value=0.5)",
+        "ema(momentum=0.9, form='keras', overwrite_frequency=4)",
+    ]
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"loss_scale_factor": 0.0}, "`loss_scale_factor` must be a number > 0 or None"),
+    ({"loss_scale_factor": "2"}, "loss_scale_factor"),
+    ({"use_ema": True, "ema_momentum": 1.5}, r"`ema_momentum` must be in the range \[0, 1\]"),
+    ({"use_ema": True, "ema_overwrite_frequency": 1.5}, "`ema_overwrite_frequency` must be an integer >= 1"),
+    ({"gradient_accumulation_steps": 1}, "`gradient_accumulation_steps` must be an integer >= 2"),
+])
+def test_pipeline_arguments_are_checked_like_keras(kwargs, message):
+    with pytest.raises((SpecValueError, SpecTypeError), match=message):
+        optimizers.Adam(**kwargs)
 
 
 def test_keras_checks_come_before_the_refusals():

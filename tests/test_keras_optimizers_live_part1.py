@@ -154,8 +154,7 @@ def test_exclusion_is_config_data_and_refuses_variables():
 #: Records about optbridge's extensions, plain-data rules or refusals, which Keras does not raise.
 OPTBRIDGE_ONLY = {
     "keras.sgd-lr_callable", "keras.sgd-clipnorm_str", "keras.sgd-global_clipnorm_list",
-    "keras.sgd-ema_not_modelled", "keras.sgd-loss_scale_not_modelled",
-    "keras.sgd-accumulation_not_modelled", "keras.sgd-weight_decay_str", "keras.sgd-weight_decay_schedule",
+    "keras.sgd-loss_scale_factor_zero", "keras.sgd-weight_decay_str", "keras.sgd-weight_decay_schedule",
     "keras.sgd-exclude_bad_regex", "keras.sgd-nesterov_str", "keras.sgd-params_empty", "keras.sgd-group_no_params",
     "keras.sgd-group_bad_key", "keras.sgd-group_momentum_range", "keras.sgd-group_lr_int",
     "keras.sgd-params_bad_selector", "keras.adam-beta_1_str", "keras.adam-amsgrad_int",

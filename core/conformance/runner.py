@@ -249,9 +249,13 @@ def _compare_params(run: _Run, ref64: dict[str, np.ndarray], ref_same: dict[str,
 def _compare_state(run: _Run, ref64_sd: Mapping[str, Any], ref_same_sd: Mapping[str, Any], dtype: str,
                    tolerance: Tolerance, step: int, steps: int) -> Iterator[TensorCheck]:
     sd = run.state()
-    if sd.get("global_step") != steps:
-        raise _CaseFailed(Failure(f"state_dict: global_step is {sd.get('global_step')!r} after {steps} steps",
-                                  step=step))
+    # the reference's count: a step a transform held (accumulation) or skipped is no update
+    if sd.get("global_step") != ref_same_sd["global_step"]:
+        raise _CaseFailed(Failure(f"state_dict: global_step is {sd.get('global_step')!r} after {steps} steps, "
+                                  f"NumPy's {ref_same_sd['global_step']!r}", step=step))
+    if sd.get("transforms") != ref_same_sd.get("transforms"):
+        raise _CaseFailed(Failure(f"state_dict: transform state {sd.get('transforms')!r:.200} != NumPy's "
+                                  f"{ref_same_sd.get('transforms')!r:.200}", step=step))
     got_groups = [g.get("host_state") for g in sd.get("groups", [])]
     want_groups = [g["host_state"] for g in ref_same_sd["groups"]]
     if got_groups != want_groups:

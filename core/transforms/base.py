@@ -13,18 +13,37 @@ A transform sees the gradients of every parameter the optimizer updates in this 
 without a gradient in a torch step is left out, as ``torch.nn.utils.clip_grad_norm_``
 leaves out a parameter whose ``.grad`` is ``None``), and returns new arrays: the user's
 gradient arrays are never written.
+
+**Stateful transforms** (loss scaling, gradient accumulation, EMA of the parameters) keep
+state of two kinds, both part of the optimizer's state and its neutral state dict:
+
+* per-parameter arrays (:meth:`GradientTransform.slot_fills`: ``{slot name: fill}``, the
+  parameter's shape): allocated, exported and imported by every backend with the
+  algorithm's slots (``Engine.slot_layouts``);
+* a few host numbers (:meth:`GradientTransform.initial_state`: the loss scale, a counter).
+
+A transform takes part in a step through :class:`PipelineCall` (:mod:`optbridge.transforms.pipeline`):
+:meth:`GradientTransform.forward` maps the gradients and may end the call early
+(``call.hold()``: the update rule does not run and the optimizer's step count does not
+advance, as Keras accumulates; ``call.skip()``: neither, nor any later stage, as a loss
+scaler skips a non-finite step); :meth:`GradientTransform.after` runs once the rule has
+(or has not) run and may write the parameters (an EMA).
 """
 from __future__ import annotations
 
 import dataclasses
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from ..errors import SpecKeyError, SpecTypeError, SpecValueError
+from ..errors import SpecKeyError, SpecTypeError, SpecValueError, StateDictError
+
+if TYPE_CHECKING:
+    from .pipeline import PipelineCall
 
 __all__ = ["GradientTransform", "register_transform", "transform_registry", "transform_from_dict",
-           "transform_gradients", "check_transforms", "check_positive", "check_choice"]
+           "transform_gradients", "check_transforms", "check_positive", "check_choice", "check_count",
+           "check_bool"]
 
 #: ``{name: transform class}``
 transform_registry: dict[str, type[GradientTransform]] = {}
@@ -52,6 +71,31 @@ def check_positive(owner: str, key: str, value: Any) -> float:
     return number
 
 
+def check_count(owner: str, key: str, value: Any, minimum: int) -> int:
+    """``value`` as an int, refused unless it is an integer (not a bool) >= ``minimum``.
+
+    Raises:
+        SpecTypeError: not an integer. SpecValueError: below ``minimum``.
+    """
+    if isinstance(value, bool) or not isinstance(value, int) and not (
+            isinstance(value, float) and value.is_integer()):
+        raise SpecTypeError(f"{owner}: {key!r} must be an integer. Received: {value!r:.80}")
+    if value < minimum:
+        raise SpecValueError(f"{owner}: {key!r} must be an integer >= {minimum}. Received: {value!r}")
+    return int(value)
+
+
+def check_bool(owner: str, key: str, value: Any) -> bool:
+    """``value``, refused unless it is a bool.
+
+    Raises:
+        SpecTypeError: naming the key.
+    """
+    if not isinstance(value, bool):
+        raise SpecTypeError(f"{owner}: {key!r} must be True or False. Received: {value!r:.80}")
+    return value
+
+
 def check_choice(owner: str, key: str, value: Any, choices: Sequence[Any]) -> None:
     """Refuse ``value`` unless it is one of ``choices``.
 
@@ -70,9 +114,68 @@ class GradientTransform:
     #: the config name (``"clip_by_global_norm"``)
     name: ClassVar[str] = ""
 
+    #: whether :meth:`after` runs in a call a transform skipped (``call.skip()``): torch's
+    #: ``AveragedModel.update_parameters`` is called after ``GradScaler.step`` whether or not
+    #: that skipped the optimizer's step
+    runs_after_skip: ClassVar[bool] = False
+
     def apply(self, ops: Any, grads: list[Any]) -> list[Any]:
         """The transformed gradients (new arrays; ``grads`` is not written)."""
         raise NotImplementedError
+
+    # -- stateful transforms (see the module docstring) -------------------------------------------
+    def slot_fills(self) -> dict[str, float]:
+        """``{slot name: initial fill}`` of the array this transform keeps per parameter (the
+        parameter's shape and dtype); ``{}`` for a stateless transform."""
+        return {}
+
+    def initial_state(self) -> dict[str, float]:
+        """The host numbers this transform keeps, at the start; ``{}`` for none."""
+        return {}
+
+    def integer_state(self) -> frozenset[str]:
+        """The keys of :meth:`initial_state` that are counters (ints >= 0)."""
+        return frozenset()
+
+    def check_state(self, values: Any, path: str) -> dict[str, float]:
+        """Loaded host state, checked: exactly the keys of :meth:`initial_state`, counters
+        ints >= 0, the rest finite numbers > 0 (a subclass adds its own rules).
+
+        Raises:
+            StateDictError: naming ``path`` and the key.
+        """
+        if not isinstance(values, Mapping):
+            raise StateDictError(f"{path}: must be a mapping. Received: {type(values).__name__}")
+        expected = self.initial_state()
+        if set(values) != set(expected):
+            raise StateDictError(f"{path}: keys {sorted(map(str, values))} != expected {sorted(expected)}")
+        out: dict[str, float] = {}
+        for key in expected:
+            value = values[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) and not hasattr(value, "__float__"):
+                raise StateDictError(f"{path}.{key}: must be a number. Received: {value!r:.80}")
+            number = float(value)
+            if key in self.integer_state():
+                if not number.is_integer() or number < 0:
+                    raise StateDictError(f"{path}.{key}: must be an integer >= 0. Received: {value!r}")
+                out[key] = int(number)
+            else:
+                if not math.isfinite(number) or number <= 0:
+                    raise StateDictError(f"{path}.{key}: must be a finite number > 0. Received: {value!r}")
+                out[key] = number
+        return out
+
+    def forward(self, ops: Any, grads: list[Any], call: PipelineCall) -> list[Any]:
+        """This transform's part of a step, on the gradients (every gradient of the step, in
+        parameter order): new gradients; may read and change ``call.state(self)`` and its
+        slots (``call.slots``) and end the call early (``call.hold()``, ``call.skip()``).
+        Default: :meth:`apply`."""
+        return self.apply(ops, grads)
+
+    def after(self, ops: Any, params: list[Any], call: PipelineCall) -> list[Any]:
+        """This transform's part of a step after the update rule (``call.updated``: whether it
+        ran): the parameters, written with the ``*_`` primitives. Default: unchanged."""
+        return params
 
     def arguments(self) -> dict[str, Any]:
         """The fields, as given."""
@@ -132,6 +235,13 @@ def check_transforms(transforms: Any, where: str = "transforms") -> tuple[Gradie
             out.append(transform_from_dict(entry, f"{where}[{i}]"))
         else:
             raise SpecTypeError(f"{where}[{i}] must be a transform or its config dict. Received: {entry!r:.80}")
+    owners: dict[str, int] = {}
+    for i, transform in enumerate(out):
+        for slot in transform.slot_fills():
+            if slot in owners:
+                raise SpecValueError(f"{where}[{i}]: {transform.name!r} keeps the per-parameter array {slot!r} that "
+                                     f"{where}[{owners[slot]}] keeps too; a spec holds one such transform")
+            owners[slot] = i
     return tuple(out)
 
 

@@ -83,8 +83,17 @@ def _keras_construct(qualname: str, base_lr: float) -> Callable[[Any, Mapping[st
     return construct
 
 
+#: Keras's gradient pipeline, every stage at once (``BaseOptimizer.apply``: unscale,
+#: accumulate, update, EMA with overwrites), run with each class's first hyperparameters
+PIPELINE = {"loss_scale_factor": 4.0, "gradient_accumulation_steps": 2, "use_ema": True, "ema_momentum": 0.9,
+            "ema_overwrite_frequency": 3}
+
+
 def keras_cases(qualname: str, lr: float, weight_decay: float, *hyperparameters) -> DialectCases:
-    """A Keras class's :class:`DialectCases`: Keras's axis forms and construction."""
+    """A Keras class's :class:`DialectCases`: Keras's axis forms and construction, and a
+    ``pipeline`` set (:data:`PIPELINE` over the first set's values)."""
+    first = dict(hyperparameters[0][1]) if hyperparameters else {}
+    hyperparameters = (*hyperparameters, ("pipeline", {**first, **PIPELINE}))
     return DialectCases(lr=lr, weight_decay=weight_decay, hyperparameters=tuple(hyperparameters),
                         lr_keyword="learning_rate", group_forms=KERAS_GROUP_FORMS, wd_forms=KERAS_WD_FORMS,
                         construct=_keras_construct(qualname, lr))
@@ -162,13 +171,10 @@ _PART1_ERRORS: tuple[ErrorInput, ...] = (
                     "`clipnorm` must be a number", "clipnorm as a string"),
     construct_error("keras.sgd-global_clipnorm_list", _SGD, dict(global_clipnorm=[1.0]), SpecTypeError,
                     "`global_clipnorm` must be a number", "global_clipnorm as a list"),
-    construct_error("keras.sgd-ema_not_modelled", _SGD, dict(use_ema=True), SpecValueError,
-                    "`use_ema=True` is not implemented by optbridge", "weight EMA (not modelled)"),
-    construct_error("keras.sgd-loss_scale_not_modelled", _SGD, dict(loss_scale_factor=128.0), SpecValueError,
-                    "`loss_scale_factor=128.0` is not implemented by optbridge", "loss scaling (not modelled)"),
-    construct_error("keras.sgd-accumulation_not_modelled", _SGD, dict(gradient_accumulation_steps=4),
-                    SpecValueError, "`gradient_accumulation_steps=4` is not implemented by optbridge",
-                    "gradient accumulation (not modelled)"),
+    construct_error("keras.sgd-loss_scale_factor_zero", _SGD, dict(loss_scale_factor=0.0), SpecValueError,
+                    "`loss_scale_factor` must be a number > 0 or None.", "a zero loss scale factor"),
+    construct_error("keras.sgd-accumulation_one", _SGD, dict(gradient_accumulation_steps=1), SpecValueError,
+                    "`gradient_accumulation_steps` must be an integer >= 2.", "accumulation over one step"),
     construct_error("keras.sgd-weight_decay_str", _SGD, dict(weight_decay="0.01"), SpecTypeError,
                     "`weight_decay` must be a number", "weight decay as a string"),
     construct_error("keras.sgd-weight_decay_schedule", _SGD,

@@ -29,11 +29,15 @@ Then optbridge's own rules (:class:`~optbridge.errors.SpecValueError` /
   lower to the gradient transforms :class:`~optbridge.transforms.ClipByNorm`,
   :class:`~optbridge.transforms.ClipByValue` and :class:`~optbridge.transforms.ClipByGlobalNorm`
   (``form="keras"``), run on the gradients before the weight decay and the update.
-* **Not modelled** -- ``use_ema=True``,
-  ``loss_scale_factor`` and ``gradient_accumulation_steps`` must keep their defaults
-  (``ema_momentum``/``ema_overwrite_frequency`` are accepted since Keras ignores them
-  without ``use_ema``); a non-default value raises an error saying optbridge does not
-  implement it.
+* **The rest of Keras's pipeline** (``BaseOptimizer.apply``), lowered to transforms in
+  Keras's order: ``loss_scale_factor`` (a number > 0, or ``None``) to
+  :class:`~optbridge.transforms.LossScale` (``form="keras"``, static: ``g ← g / factor``,
+  and ``scale_loss(loss) = loss · factor``); ``gradient_accumulation_steps`` to
+  :class:`~optbridge.transforms.AccumulateGradients`; then the clipping; ``use_ema`` (with
+  ``ema_momentum``, ``ema_overwrite_frequency``) to
+  :class:`~optbridge.transforms.ExponentialMovingAverage` (``form="keras"``), after the
+  update. ``ema_momentum``/``ema_overwrite_frequency`` are ignored without ``use_ema``,
+  as in Keras.
 * **Plain data** -- hyperparameters must be numbers (flags ``bool``); Keras's callables
   and tensors (``beta_1=lambda: 0.9``, a callable ``learning_rate``) are refused since a
   config must not execute code; ``weight_decay`` is ``None`` or a number (Keras has no
@@ -131,10 +135,18 @@ from ....patterns import compile_name_pattern
 from ....schedules.base import Schedule
 from ....schedules.values import Constant, PerStep, Scheduled, Value
 from ....spec import GroupSpec, OptimizerSpec
-from ....transforms import ClipByGlobalNorm, ClipByNorm, ClipByValue, GradientTransform
+from ....transforms import (
+    AccumulateGradients,
+    ClipByGlobalNorm,
+    ClipByNorm,
+    ClipByValue,
+    ExponentialMovingAverage,
+    GradientTransform,
+    LossScale,
+)
 from ...base import DialectOptimizer, check_fits_float
 
-__all__ = ["KerasOptimizer", "BASE_ARGUMENTS", "NOT_MODELLED", "check_number", "check_flag"]
+__all__ = ["KerasOptimizer", "BASE_ARGUMENTS", "check_number", "check_flag"]
 
 #: ``BaseOptimizer.__init__``'s arguments after ``learning_rate``, with Keras's defaults.
 BASE_ARGUMENTS: dict[str, Any] = {
@@ -148,14 +160,6 @@ BASE_ARGUMENTS: dict[str, Any] = {
     "loss_scale_factor": None,
     "gradient_accumulation_steps": None,
     "name": None,
-}
-
-#: Keras arguments optbridge does not model: ``{argument: what it would do}``; each must
-#: keep its default (``None``; ``use_ema``: ``False``).
-NOT_MODELLED: dict[str, str] = {
-    "use_ema": "an exponential moving average of the weights",
-    "loss_scale_factor": "loss scaling (gradients divided by the factor)",
-    "gradient_accumulation_steps": "gradient accumulation",
 }
 
 #: the clipping arguments, in the order Keras's ``_clip_gradients`` tries them, and the
@@ -266,8 +270,6 @@ class KerasOptimizer(DialectOptimizer):
     cls_name: ClassVar[str] = "Optimizer"
     #: the class's own hyperparameters (a group dict may override them)
     hyperparameters: ClassVar[tuple[str, ...]] = ()
-    #: arguments accepted only at their Keras default (:data:`NOT_MODELLED`)
-    fixed_arguments: ClassVar[tuple[str, ...]] = tuple(NOT_MODELLED)
 
     _hp: dict[str, Any]
     _group_list: list[dict[str, Any]] | None
@@ -316,7 +318,14 @@ class KerasOptimizer(DialectOptimizer):
         hp = {k: args[k] for k in self.hyperparameters}
         self._check(dict(hp), "")
         self._check_after_base(args)
-        self._check_not_modelled(args)
+        if args["loss_scale_factor"] is not None:
+            check_number("loss_scale_factor", args["loss_scale_factor"])
+            if not args["loss_scale_factor"] > 0:
+                raise SpecValueError("`loss_scale_factor` must be a number > 0 or None. "
+                                     f"Received: loss_scale_factor={args['loss_scale_factor']}")
+        if args["use_ema"]:
+            check_flag("use_ema", args["use_ema"])
+            check_number("ema_momentum", args["ema_momentum"])
         for name in CLIP_ARGUMENTS:
             if args[name] is not None:
                 check_number(name, args[name])
@@ -353,15 +362,6 @@ class KerasOptimizer(DialectOptimizer):
                 "Only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be set. Received: "
                 f"clipnorm={clips[0]}, clipvalue={clips[1]}, global_clipnorm={clips[2]}"
             )
-
-    def _check_not_modelled(self, args: Mapping[str, Any]) -> None:
-        for name, what in NOT_MODELLED.items():
-            value = args[name]
-            if value != BASE_ARGUMENTS[name]:
-                raise SpecValueError(
-                    f"keras.optimizers.{self.cls_name}: `{name}={value!r}` is not implemented by optbridge "
-                    f"({what} is not modelled); leave `{name}` at its default {BASE_ARGUMENTS[name]!r}"
-                )
 
     def _parse_params(self, params: Any, hp: Mapping[str, Any]) -> list[dict[str, Any]] | None:
         """``None`` | a selector (one group) | a list of group dicts, validated."""
@@ -472,8 +472,24 @@ class KerasOptimizer(DialectOptimizer):
             preprocess=(),
             origin=self.qualname,
             decay_exclude=self.weight_decay_exclusions,
-            transforms=self._clip_transforms(),
+            transforms=self._pipeline(),
         )
+
+    def _pipeline(self) -> tuple[GradientTransform, ...]:
+        """Keras's gradient pipeline (``BaseOptimizer.apply``) as transforms, in its order:
+        unscale (``loss_scale_factor``), accumulate, clip, and the EMA after the update."""
+        args = self._arguments
+        out: list[GradientTransform] = []
+        if args["loss_scale_factor"] is not None:
+            out.append(LossScale(form="keras", initial_scale=args["loss_scale_factor"], dynamic=False,
+                                 skip_nonfinite=False))
+        if args["gradient_accumulation_steps"]:
+            out.append(AccumulateGradients(args["gradient_accumulation_steps"]))
+        out.extend(self._clip_transforms())
+        if args["use_ema"]:
+            out.append(ExponentialMovingAverage(args["ema_momentum"], form="keras",
+                                                overwrite_frequency=args["ema_overwrite_frequency"] or None))
+        return tuple(out)
 
     def _clip_transforms(self) -> tuple[GradientTransform, ...]:
         """The transform ``clipnorm`` / ``global_clipnorm`` / ``clipvalue`` lowers to: the
