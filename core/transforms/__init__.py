@@ -7,6 +7,7 @@ name them directly (``transforms=[{"transform": "clip_by_global_norm", "max_norm
 """
 from __future__ import annotations
 
+from .accumulate import AccumulateGradients
 from .base import (
     GradientTransform,
     check_transforms,
@@ -15,7 +16,6 @@ from .base import (
     transform_gradients,
     transform_registry,
 )
-from .accumulate import AccumulateGradients
 from .clip import GLOBAL_NORM_FORMS, ClipByGlobalNorm, ClipByNorm, ClipByValue
 from .ema import EMA_FORMS, ExponentialMovingAverage
 from .loss_scale import LOSS_SCALE_FORMS, LossScale
