@@ -267,14 +267,15 @@ def test_multi_optimizer_refusals():
     with pytest.raises(SpecValueError, match="`loss_scale_factor=4.0` is not implemented"):
         ko.MultiOptimizer(ko.OptimizerMap(ko.SGD()), loss_scale_factor=4.0)
     with pytest.raises(AttributeError, match="Learning rate cannot be accessed on a MultiOptimizer"):
-        ko.MultiOptimizer(ko.OptimizerMap(ko.SGD())).learning_rate
+        _ = ko.MultiOptimizer(ko.OptimizerMap(ko.SGD())).learning_rate
 
 
 def test_two_keys_matching_one_variable_fail_the_build_and_change_nothing():
     start = keras_live.initial_values(SEED)
     params = {k: v.copy() for k, v in start.items()}
     multi = ko.MultiOptimizer(ko.OptimizerMap(ko.SGD(), {".*kernel": ko.Adam(), "conv/.*": ko.SGD()}))
-    with pytest.raises(DuplicateParameterError, match=r"'conv/kernel' is already in groups\[0\] \({'regex': '.\*kernel'}\)"):
+    with pytest.raises(DuplicateParameterError,
+                       match=r"'conv/kernel' is already in groups\[0\] \({'regex': '.\*kernel'}\)"):
         optbridge.build(multi, params, backend="numpy")
     for n in NAMES:
         assert params[n].tobytes() == start[n].tobytes()

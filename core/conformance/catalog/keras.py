@@ -409,6 +409,7 @@ _MULTI = "keras.optimizers.MultiOptimizer"
 def _multi_recipe(name: str, default: Any) -> Any:
     from ...dialects.keras import optimizers as ko
 
+    entries: dict[str, Any]
     if name == "adam_sgd":
         entries = {r".*\.(bias|beta)": ko.SGD(learning_rate=0.05, momentum=0.9)}
     elif name == "three":
