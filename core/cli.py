@@ -451,6 +451,9 @@ def _describe(spec: OptimizerSpec) -> list[str]:
         lines.append(f"groups: {len(spec.groups)}")
         for g in spec.groups:
             parts = [f"params={g.params!r}"]
+            if g.algorithm is not None:
+                own = ", ".join(f"{k}={v!r}" for k, v in g.algorithm.hyperparameters().items())
+                parts.append(f"algorithm={g.algorithm.name} ({own})")
             parts.append(f"lr={_value(g.lr) if g.lr is not None else 'default'}")
             parts.append(f"weight_decay={_value(g.weight_decay) if g.weight_decay is not None else 'default'}")
             if g.grad_centralization:

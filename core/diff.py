@@ -173,7 +173,7 @@ DECAY_AXES = ("weight_decay_form", "weight decay applied", "beta/gamma decay fil
 
 
 def _properties(spec: OptimizerSpec, decayed: bool) -> dict[str, str]:
-    props = {"algorithm": spec.algorithm.name, **canonical_properties(spec)}
+    props = {"algorithm": " + ".join(alg.name for alg in spec.group_algorithms()), **canonical_properties(spec)}
     props["loss scale"] = repr(spec.loss_scale)
     if not decayed:
         for key in DECAY_AXES:

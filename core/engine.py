@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -189,12 +190,19 @@ class Engine:
                 raise GroupError(f"parameters {missing[:5]!r} are not among the parameters the groups resolve over")
         self.resolution: Resolution = resolve_groups(
             selectors, params if resolve_over is None else resolve_over, order_params=spec.order_params,
-            unassigned=spec.unassigned, labels=labels
+            unassigned=spec.unassigned, labels=labels,
+            optional=None if groups is None else [g.optional for g in groups],
         )
+        specs: list[GroupSpec | None] = [None] if groups is None else list(groups)
+        if groups is not None and any(g.optional for g in groups):
+            # an optional group that matched nothing is left out (its spec with it)
+            kept = [(g, rg) for g, rg in zip(groups, self.resolution.groups) if rg.names or not g.optional]
+            specs = [g for g, _ in kept]
+            self.resolution = dataclasses.replace(self.resolution, groups=tuple(rg for _, rg in kept))
         if resolve_over is not None:
             self.resolution = restrict(self.resolution, [p.name for p in params])
         self.groups: list[GroupRuntime] = [
-            self._make_group(pos, None if groups is None else groups[pos], rg, self.params)
+            self._make_group(pos, specs[pos], rg, self.params)
             for pos, rg in enumerate(self.resolution.groups)
         ]
         self.global_step = 0
@@ -252,12 +260,18 @@ class Engine:
                     params: Mapping[str, ParamInfo]) -> GroupRuntime:
         """The runtime of the group at position ``pos`` (its spec ``gspec``, resolved as ``rg``)."""
         spec = self.spec
-        algorithm = spec.algorithm
+        algorithm = spec.algorithm if gspec is None else gspec.algorithm_of(spec)
         if gspec is not None and gspec.overrides:
-            algorithm = algorithm.replace(**dict(gspec.overrides))
+            algorithm = self._with_overrides(algorithm, gspec.overrides, f"groups[{rg.index}] ({rg.label})")
         lr = gspec.lr if gspec is not None and gspec.lr is not None else spec.lr
         wd = gspec.weight_decay if gspec is not None and gspec.weight_decay is not None else spec.weight_decay
         gc = bool(gspec.grad_centralization) if gspec is not None else False
+        decay_exclude = spec.decay_exclude if gspec is None or gspec.decay_exclude is None else gspec.decay_exclude
+        for pattern in decay_exclude:
+            try:
+                compile_name_pattern(pattern)
+            except (re.error, ValueError) as exc:
+                raise GroupError(f"groups[{rg.index}] ({rg.label}): decay_exclude pattern {pattern!r}: {exc}") from None
         group = GroupRuntime(
             index=rg.index,
             label=rg.label,
@@ -265,12 +279,30 @@ class Engine:
             algorithm=algorithm,
             lr=lr,
             weight_decay=wd,
-            buckets=self._buckets(pos, rg.names, gc, algorithm, params),
+            buckets=self._buckets(pos, rg.names, gc, algorithm, params, decay_exclude),
             host_state=algorithm.init_host_state(),
         )
         group.base_algorithm = group.algorithm
         self._attach_tracks(group)
         return group
+
+    @staticmethod
+    def _with_overrides(algorithm: Algorithm, overrides: Mapping[str, Any], where: str) -> Algorithm:
+        """``algorithm`` with a group's ``overrides``, each a hyperparameter of it and of the
+        kind of its value.
+
+        Raises:
+            SpecValueError: a key that is not a hyperparameter of ``algorithm`` (naming the
+                group, the key and the algorithm's hyperparameters). SpecTypeError: a value
+                of another kind.
+        """
+        known = algorithm.hyperparameters()
+        for key, value in overrides.items():
+            if key not in known:
+                raise SpecValueError(f"{where}: {key!r} is not a hyperparameter of {algorithm.name!r}: "
+                                     f"{sorted(known)}")
+            _check_like(known[key], value, f"{where}: {key!r}")
+        return algorithm.replace(**dict(overrides))
 
     def _attach_tracks(self, group: GroupRuntime) -> None:
         """A :class:`ValueTrack` for each value given by a stateful schedule."""
@@ -291,10 +323,10 @@ class Engine:
 
     # -- construction helpers -------------------------------------------------------
     def _buckets(self, pos: int, names: Sequence[str], gc: bool, algorithm: Algorithm,
-                 params: Mapping[str, ParamInfo]) -> tuple[Bucket, ...]:
+                 params: Mapping[str, ParamInfo], decay_exclude: Sequence[str]) -> tuple[Bucket, ...]:
         use_filter = self.spec.decay_filter == "mindspore"
         # Each pattern on its own (joined, "a|(?i)b" would not compile); matched in linear time.
-        exclude = [compile_name_pattern(p) for p in self.spec.decay_exclude]
+        exclude = [compile_name_pattern(p) for p in decay_exclude]
         centralize_on = gc and "centralization" in self.spec.preprocess
         partition = algorithm.partition(list(params.values()))
         keyed: dict[tuple[bool, bool, str], list[str]] = {}
@@ -499,7 +531,8 @@ class Engine:
         the global step (which schedules follow), and every existing group, continue
         unchanged.
         Validated in full before anything changes: the parameters must be new and named
-        once, ``overrides`` must be hyperparameters of the algorithm, each of the kind of
+        once, ``overrides`` must be hyperparameters of the group's algorithm (``group.algorithm``,
+        else the spec's), each of the kind of
         its default (a finite number where a number stands), a static ``lr`` or
         ``weight_decay`` a finite number >= 0. The existing groups keep the parameters they
         resolved to (an earlier ``'*'`` group does not claim the new ones, as in torch); the
@@ -518,12 +551,7 @@ class Engine:
             raise SpecValueError(f"add_group: a parameter name appears twice in {names!r:.200}")
         pos = len(self.groups)
         where = f"groups[{pos}] (the added group)"
-        known = self.spec.algorithm.hyperparameters()
-        for key, value in group.overrides.items():
-            if key not in known:
-                raise SpecValueError(f"{where}: {key!r} is not a hyperparameter of {self.spec.algorithm.name!r}: "
-                                     f"{sorted(known)}")
-            _check_like(known[key], value, f"{where}: {key!r}")
+        self._with_overrides(group.algorithm_of(self.spec), group.overrides, where)
         for key in ("lr", "weight_decay"):
             value = getattr(group, key)
             if isinstance(value, Constant):

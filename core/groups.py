@@ -16,6 +16,8 @@ A group's ``params`` is a *selector*, never a framework object, so a config is p
 * ``{"role": "norm"}``, ``{"role": ["bias", "norm"]}`` — by role (``bias``, ``norm``,
   ``embedding``, ``weight``): from the model's module/layer types where the backend knows
   them, else by the name/rank fallback of :mod:`optbridge.roles`.
+* ``{"regex": ".*kernel", "exclude_names": ["dense/kernel"]}`` — ``exclude_names``: exact
+  names the selector does not pick (names that are no parameter are ignored).
   Keys of one dict combine with AND: ``{"name_contains": "conv", "ndim": 4}``,
   ``{"role": "weight", "ndim": 2}``.
 
@@ -48,7 +50,7 @@ __all__ = [
     "restrict",
 ]
 
-_DICT_KEYS = ("regex", "name_contains", "ndim", "min_ndim", "max_ndim", "role")
+_DICT_KEYS = ("regex", "name_contains", "ndim", "min_ndim", "max_ndim", "role", "exclude_names")
 _GLOB_CHARS = set("*?[")
 
 
@@ -127,6 +129,13 @@ def validate_selector(selector: Any, where: str) -> None:
                     f"{where}: 'name_contains' must be a string or a non-empty list of strings. "
                     f"Received: {selector['name_contains']!r}"
                 )
+        if "exclude_names" in selector:
+            names = selector["exclude_names"]
+            if not isinstance(names, (list, tuple)) or not names or not all(isinstance(n, str) for n in names):
+                raise GroupError(
+                    f"{where}: 'exclude_names' must be a non-empty list of names (strings). "
+                    f"Received: {names!r:.80}"
+                )
         if "role" in selector:
             roles = selector["role"]
             roles = [roles] if isinstance(roles, str) else roles
@@ -163,6 +172,8 @@ def validate_selector(selector: Any, where: str) -> None:
 
 
 def _match_dict(selector: Mapping[str, Any], info: ParamInfo, role: str) -> bool:
+    if "exclude_names" in selector and info.name in selector["exclude_names"]:
+        return False
     if "regex" in selector and not compile_name_pattern(selector["regex"]).fullmatch(info.name):
         return False
     if "name_contains" in selector:
@@ -229,6 +240,7 @@ def resolve_groups(
     order_params: Any = None,
     unassigned: str = "error",
     labels: Iterable[int] | None = None,
+    optional: Iterable[bool] | None = None,
 ) -> Resolution:
     """Bind group selectors to parameter names following MindSpore's rules.
 
@@ -238,6 +250,9 @@ def resolve_groups(
         order_params: a selector giving the update order, or ``None``.
         unassigned: ``"error"`` or ``"frozen"``.
         labels: the user-facing index of each group (defaults to 0, 1, ...).
+        optional: for each group, whether it may match no parameter (it then resolves to
+            an empty group instead of raising; Keras ``MultiOptimizer`` builds no inner
+            optimizer that no variable maps to). Default: no group may be empty.
 
     Raises:
         GroupError: an empty group, a parameter claimed by no group (with
@@ -257,6 +272,7 @@ def resolve_groups(
         seen_names.add(p.name)
     selectors = ["*"] if groups is None else list(groups)
     indices = list(labels) if labels is not None else list(range(len(selectors)))
+    may_be_empty = list(optional) if optional is not None else [False] * len(selectors)
     owner: dict[str, int] = {}
     resolved: list[ResolvedGroup] = []
     for pos, (selector, index) in enumerate(zip(selectors, indices)):
@@ -275,7 +291,7 @@ def resolve_groups(
                         + (" ('*' takes every parameter not claimed by an earlier group: put it last)"
                            if first.label == "'*'" else "")
                     )
-        if not names:
+        if not names and not may_be_empty[pos]:
             raise GroupError(f"{where}: the selector matches no parameter; a group must not be empty")
         for n in names:
             owner[n] = pos

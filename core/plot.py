@@ -124,7 +124,8 @@ def schedule_curves(spec: OptimizerSpec, steps: int, steps_per_epoch: int = 1) -
         entries.append(("all parameters", spec.algorithm, spec.lr, spec.weight_decay))
     else:
         for g in groups:
-            algorithm = spec.algorithm.replace(**dict(g.overrides)) if g.overrides else spec.algorithm
+            own = g.algorithm_of(spec)
+            algorithm = own.replace(**dict(g.overrides)) if g.overrides else own
             entries.append((describe_selector(g.params), algorithm, g.lr if g.lr is not None else spec.lr,
                             g.weight_decay if g.weight_decay is not None else spec.weight_decay))
     curves: list[Curve] = []

@@ -30,8 +30,17 @@ class GroupSpec:
         lr: the group's learning rate, or ``None`` for the optimizer default.
         weight_decay: the group's weight decay, or ``None`` for the default.
         grad_centralization: whether gradients of eligible tensors are centralized.
-        overrides: algorithm hyperparameters overridden for this group (torch style).
+        overrides: algorithm hyperparameters overridden for this group (torch style); each
+            must be a hyperparameter of the group's algorithm.
         source_index: index of this group in the user's list (for error messages).
+        algorithm: the group's own algorithm (Keras ``MultiOptimizer``: a different update
+            rule per group, in one optimizer with one step counter and one state dict), or
+            ``None`` for the spec's :attr:`OptimizerSpec.algorithm`; ``overrides`` apply to it.
+        decay_exclude: the group's own weight-decay exclusion patterns (as
+            :attr:`OptimizerSpec.decay_exclude`), or ``None`` for the spec's.
+        optional: a group whose selector matches no parameter is left out (an optimizer
+            of a Keras ``OptimizerMap`` that no variable maps to is never built) instead of
+            being an error.
     """
 
     params: Any
@@ -40,6 +49,14 @@ class GroupSpec:
     grad_centralization: bool = False
     overrides: Mapping[str, Any] = field(default_factory=dict)
     source_index: int = 0
+    algorithm: Algorithm | None = None
+    decay_exclude: tuple[str, ...] | None = None
+    optional: bool = False
+
+    def algorithm_of(self, spec: OptimizerSpec) -> Algorithm:
+        """The algorithm this group runs in ``spec``: its own, else the spec's (before
+        :attr:`overrides`)."""
+        return self.algorithm if self.algorithm is not None else spec.algorithm
 
 
 @dataclass(frozen=True)
@@ -96,3 +113,11 @@ class OptimizerSpec:
         """
         added = check_transforms(list(transforms), "with_transforms")
         return dataclasses.replace(self, transforms=self.transforms + added)
+
+    def group_algorithms(self) -> tuple[Algorithm, ...]:
+        """The distinct algorithms the groups run (before overrides), the spec's first."""
+        found = [self.algorithm]
+        for g in self.groups or ():
+            if g.algorithm is not None and g.algorithm not in found:
+                found.append(g.algorithm)
+        return tuple(found)

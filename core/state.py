@@ -28,7 +28,10 @@ at which the group joined (``add_param_group`` after training started); the grou
 step count, which bias corrections and step-dependent rules use, is ``global_step -
 first_step``, as ``torch.optim`` counts a parameter's steps from when it was added. Format
 1 dicts (no schedule keys) still load into optimizers without stateful schedules; format
-1 and 2 dicts, into groups that joined at step 0. Format 4 adds ``transforms``: the host
+1 and 2 dicts, into groups that joined at step 0. A group whose algorithm is not the
+top-level ``algorithm`` (a per-group algorithm: Keras ``MultiOptimizer``) also holds
+``"algorithm": <its name>``; the top level names the spec's own algorithm. Format 4 adds
+``transforms``: the host
 numbers of the spec's gradient transforms (:mod:`optbridge.transforms`; a loss scale and
 its counters, an accumulation count), one entry per transform in the spec's order; their
 per-parameter arrays (an EMA's ``average``, an accumulator) are slots in ``state``. Dicts
@@ -123,6 +126,7 @@ def build_state_dict(engine: StateOwner, slots: Mapping[str, Mapping[str, np.nda
                 "scheduler_values": copy.deepcopy(g.scheduler_values),
                 "hyperparameters": dict(g.hyperparameter_overrides),
                 "first_step": g.first_step,
+                **_group_algorithm(engine, g),
             }
             for g in engine.groups
         ],
@@ -130,6 +134,17 @@ def build_state_dict(engine: StateOwner, slots: Mapping[str, Mapping[str, np.nda
         "transforms": [{"transform": t.name, "state": dict(values)}
                        for t, values in zip(engine.spec.transforms, engine.transform_states)],
     }
+
+
+def _group_algorithm(engine: StateOwner, group: Any) -> dict[str, str]:
+    """``{"algorithm": name}`` for a group whose algorithm is not the spec's (a per-group
+    algorithm, :attr:`optbridge.spec.GroupSpec.algorithm`), else ``{}``."""
+    name = _base_algorithm(group).name
+    return {} if name == engine.spec.algorithm.name else {"algorithm": name}
+
+
+def _base_algorithm(group: Any) -> Any:
+    return group.base_algorithm if group.base_algorithm is not None else group.algorithm
 
 
 # -- checked values ------------------------------------------------------------------------
@@ -450,8 +465,9 @@ def parse_state_dict(engine: StateOwner, sd: Any, *, describe: Callable[[Any], A
     * the top-level keys are exactly :data:`TOP_KEYS` (plus :data:`LAYOUT_KEYS`);
       ``format``, ``format_version`` (:data:`READABLE_VERSIONS`) and ``algorithm`` match;
       ``global_step`` is an int >= 0; ``param_names`` is the optimizer's order;
-    * each group has exactly the keys :data:`GROUP_KEYS` of its version, its ``index``
-      and ``params``; ``host_state`` has the algorithm's keys, each a finite real
+    * each group has exactly the keys :data:`GROUP_KEYS` of its version (plus
+      ``algorithm``, the name of the group's algorithm, for a group whose algorithm is not
+      the spec's), its ``index`` and ``params``; ``host_state`` has the algorithm's keys, each a finite real
       number; ``lr_override`` is ``None`` or a finite number >= 0 (``set_lr``'s rule);
       ``hyperparameters`` are numeric hyperparameters of the group's algorithm with
       finite values that keep its state slots (``set_hyperparameters``' rule);
@@ -507,7 +523,7 @@ def parse_state_dict(engine: StateOwner, sd: Any, *, describe: Callable[[Any], A
         raise StateDictError(
             f"state has {len(groups) if isinstance(groups, (list, tuple)) else groups!r} groups, "
             f"this optimizer has {len(engine.groups)}")
-    parsed = tuple(_parse_group(g, sg, pos, version, global_step)
+    parsed = tuple(_parse_group(engine, g, sg, pos, version, global_step)
                    for pos, (g, sg) in enumerate(zip(engine.groups, groups)))
     checked: dict[str, dict[str, Any]] = {}
     if slots:
@@ -548,10 +564,14 @@ def check_state_dict(engine: StateOwner, sd: Any, *, describe: Callable[[Any], A
     parse_state_dict(engine, sd, describe=describe)
 
 
-def _parse_group(g: Any, sg: Any, pos: int, version: int, global_step: int) -> GroupState:
+def _parse_group(engine: StateOwner, g: Any, sg: Any, pos: int, version: int, global_step: int) -> GroupState:
     where = f"groups[{pos}]"
     sg = _mapping(sg, where)
-    _exact_keys(sg, GROUP_KEYS[version], where)
+    own_algorithm = _group_algorithm(engine, g)
+    _exact_keys(sg, GROUP_KEYS[version] + tuple(own_algorithm), where)
+    if own_algorithm and (not isinstance(sg["algorithm"], str) or sg["algorithm"] != own_algorithm["algorithm"]):
+        raise StateDictError(f"{where}.algorithm: the state is for algorithm {sg['algorithm']!r:.80}, this group "
+                             f"runs {own_algorithm['algorithm']!r}")
     index = sg["index"]
     if isinstance(index, (bool, np.bool_)) or not isinstance(index, (int, np.integer)) or index != g.index:
         raise StateDictError(f"{where}.index: must be {g.index}. Received: {index!r}")
@@ -578,7 +598,7 @@ def _parse_group(g: Any, sg: Any, pos: int, version: int, global_step: int) -> G
             raise StateDictError(f"{where}.scheduler_values: keys must be strings. Received: {key!r}")
     scheduler_values = {k: real_number(v, _at(f"{where}.scheduler_values", k)) for k, v in values.items()}
     hyper = _mapping(sg.get("hyperparameters", {}), f"{where}.hyperparameters")
-    base = g.base_algorithm if g.base_algorithm is not None else g.algorithm
+    base = _base_algorithm(g)
     known = base.hyperparameters()
     overrides: dict[str, float] = {}
     for name, value in hyper.items():

@@ -17,9 +17,14 @@ def test_committed_page_is_the_generated_one():
     )
 
 
+#: dialect classes that compose several algorithms (a different one per group), so no one
+#: algorithm's table has their row
+COMPOSITIONS = {"keras.optimizers.MultiOptimizer"}
+
+
 def test_every_dialect_class_appears_under_its_canonical_algorithm():
     table = dialect_properties()
-    assert {q for rows in table.values() for q in rows} == set(dialect_registry)
+    assert {q for rows in table.values() for q in rows} == set(dialect_registry) - COMPOSITIONS
     assert set(table) <= set(algorithm_registry)
 
 

@@ -73,7 +73,7 @@ def test_given_roles_win_over_the_fallback_and_combine_with_other_keys():
     ({"role": []}, "groups[0] ({'role': []}): 'role' must be one of"),
     ({"role": 3}, "groups[0] ({'role': 3}): 'role' must be one of"),
     ({"roles": "bias"}, "a selector dict takes the keys ['regex', 'name_contains', 'ndim', 'min_ndim', "
-                        "'max_ndim', 'role'], got ['roles']"),
+                        "'max_ndim', 'role', 'exclude_names'], got ['roles']"),
 ])
 def test_bad_role_selectors_name_the_group(selector, message):
     with pytest.raises(GroupError) as info:

@@ -250,10 +250,10 @@ def _trigger(record: ErrorInput, backend: Backend) -> BaseException | ErrorCheck
     if record.trigger == "construct":
         return _raised(record, backend.name, lambda: cls(**_arguments(record)))
     spec = cls(**_arguments(record)).to_canonical()
-    algorithm = spec.algorithm.name
-    if algorithm in backend.unsupported:
-        reason = f"{algorithm!r} unsupported: {backend.unsupported[algorithm]}"
-        return ErrorCheck(record, backend.name, "skipped", reason)
+    for algorithm in (alg.name for alg in spec.group_algorithms()):
+        if algorithm in backend.unsupported:
+            reason = f"{algorithm!r} unsupported: {backend.unsupported[algorithm]}"
+            return ErrorCheck(record, backend.name, "skipped", reason)
     if record.dtype not in backend.dtypes:
         return ErrorCheck(record, backend.name, "skipped", f"backend lacks {record.dtype}")
     layout = LAYOUTS[record.layout]

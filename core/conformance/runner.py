@@ -223,13 +223,13 @@ def _precheck(case: CaseInfo, backend: Backend, dtype: str, spec: OptimizerSpec)
         return "skipped", f"the case does not run in {dtype} (dtypes: {list(case.dtypes)})"
     if dtype not in backend.dtypes:
         return "skipped", f"backend {backend.name!r} does not support {dtype} (dtypes: {list(backend.dtypes)})"
-    algorithm = spec.algorithm.name
-    if algorithm in backend.unsupported:
-        reason = backend.unsupported[algorithm]
-        return "skipped", f"backend {backend.name!r} declares {algorithm!r} unsupported: {reason}"
-    if not backend.runs(algorithm):
-        return "failed", (f"backend {backend.name!r} has no kernel for algorithm {algorithm!r} (and no ops "
-                          f"namespace with its shared rule) and does not declare it in Backend.unsupported")
+    for algorithm in (alg.name for alg in spec.group_algorithms()):
+        if algorithm in backend.unsupported:
+            reason = backend.unsupported[algorithm]
+            return "skipped", f"backend {backend.name!r} declares {algorithm!r} unsupported: {reason}"
+        if not backend.runs(algorithm):
+            return "failed", (f"backend {backend.name!r} has no kernel for algorithm {algorithm!r} (and no ops "
+                              f"namespace with its shared rule) and does not declare it in Backend.unsupported")
     missing = [h for h in _HOOKS if getattr(backend, h) is None]
     if missing:
         return "failed", f"backend {backend.name!r} does not provide the conformance hooks {missing} (Backend fields)"

@@ -20,7 +20,7 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ...errors import GroupError, SpecKeyError, SpecTypeError, SpecValueError
+from ...errors import ConfigError, DuplicateParameterError, GroupError, SpecKeyError, SpecTypeError, SpecValueError
 from ...schedules.base import Schedule
 from .base import CONSTRUCT_PARAMS, DialectCases, ErrorInput, construct_error
 
@@ -404,11 +404,78 @@ _ADAFACTOR_ERRORS: tuple[ErrorInput, ...] = (
                     "Argument(s) not recognized: {'beta1': 0.9}", "torch's/MindSpore's beta1 keyword"),
 )
 
+# -- MultiOptimizer (a different algorithm per group in one spec; ``guide`` layout): each set is
+# a recipe of inner optimizers (``_MULTI_RECIPES``); the case's learning rate and weight decay
+# go to the default optimizer, the map's optimizers keep their own. ``three`` has a key no
+# variable matches (its group is left out), ``exact`` a key equal to a path that another key
+# also matches (the exact key wins) ---------------------------------------------------------
+_MULTI = "keras.optimizers.MultiOptimizer"
+
+
+def _multi_recipe(name: str, default: Any) -> Any:
+    from ...dialects.keras import optimizers as ko
+
+    entries: dict[str, Any]
+    if name == "adam_sgd":
+        entries = {r".*\.(bias|beta)": ko.SGD(learning_rate=0.05, momentum=0.9)}
+    elif name == "three":
+        entries = {r"layer\d\.0\.weight": ko.Adam(learning_rate=0.01, amsgrad=True),
+                   r"fc\..*": ko.SGD(learning_rate=0.05, momentum=0.8, nesterov=True, weight_decay=0.01,
+                                     exclude_from_weight_decay=["bias"]),
+                   r".*\.1\..*": ko.Adagrad(learning_rate=0.05),
+                   "decoder/.*": ko.Lion()}
+    else:
+        entries = {"fc.weight": ko.Adamax(learning_rate=0.01), ".*weight": ko.Nadam(learning_rate=0.005)}
+    return ko.MultiOptimizer(ko.OptimizerMap(default, entries))
+
+
+def _multi_construct(params: Any, arguments: Mapping[str, Any], hyperparameters: Mapping[str, Any]) -> Any:
+    """A ``MultiOptimizer`` of the set's recipe around a default optimizer with the case's
+    learning rate and weight decay (``Adam``, or the set's ``default``)."""
+    hyper = dict(hyperparameters)
+    recipe = hyper.pop("map")
+    default_cls = {"Adam": _ADAM, "RMSprop": _RMSPROP, "SGD": _SGD}[hyper.pop("default", "Adam")]
+    default = _keras_construct(default_cls, 0.01)(params, arguments, hyper)
+    return _multi_recipe(recipe, default)
+
+
+_MULTI_CASES: dict[str, DialectCases] = {
+    _MULTI: DialectCases(
+        lr=0.01, weight_decay=1e-2,
+        hyperparameters=(("adam_sgd", {"map": "adam_sgd"}),
+                         ("three", {"map": "three", "default": "RMSprop", "centered": True}),
+                         ("exact", {"map": "exact", "default": "SGD", "momentum": 0.9})),
+        lr_keyword="learning_rate", group_forms=("none",), wd_forms=KERAS_WD_FORMS, construct=_multi_construct,
+    ),
+}
+
+_MULTI_ERRORS: tuple[ErrorInput, ...] = (
+    ErrorInput("keras.multi-map_not_optimizer_map", "a plain dict of optimizers as optimizer_map", _MULTI,
+               "construct", dict(optimizer_map={".*": {"format_version": 1, "optimizer": _SGD}}), ConfigError,
+               "must be a mapping with the keys 'default_optimizer' and 'optimizer_map'"),
+    ErrorInput("keras.multi-loss_scale_factor", "loss_scale_factor is not modelled", _MULTI, "construct",
+               dict(optimizer_map={"default_optimizer": {"format_version": 1, "optimizer": _SGD}},
+                    loss_scale_factor=2.0), SpecValueError, "`loss_scale_factor=2.0` is not implemented"),
+    ErrorInput("keras.multi-bad_regex", "a key that is not a regular expression", _MULTI, "construct",
+               dict(optimizer_map={"default_optimizer": {"format_version": 1, "optimizer": _SGD},
+                                   "optimizer_map": {"(": {"format_version": 1, "optimizer": _ADAM}}}),
+               SpecValueError, "optimizer_map['(']: the key is not a valid regular expression"),
+    ErrorInput("keras.multi-inner_clipnorm", "an inner optimizer that clips", _MULTI, "construct",
+               dict(optimizer_map={"default_optimizer": {"format_version": 1, "optimizer": _SGD, "clipnorm": 1.0}}),
+               SpecValueError, "default_optimizer: keras.optimizers.SGD clips or transforms its gradients"),
+    ErrorInput("keras.multi-two_keys_match", "a variable path two keys match in full", _MULTI, "build",
+               dict(optimizer_map={"default_optimizer": {"format_version": 1, "optimizer": _SGD},
+                                   "optimizer_map": {".*weight": {"format_version": 1, "optimizer": _ADAM},
+                                                     "fc.*": {"format_version": 1, "optimizer": _SGD}}}),
+               DuplicateParameterError, "is already in groups[0] ({'regex': '.*weight'})"),
+)
+
 DIALECT_CASES: dict[str, DialectCases] = {
     **_PART1_CASES,
     **_PART2_CASES,
     **_MUON_CASES,
     **_ADAFACTOR_CASES,
+    **_MULTI_CASES,
 }
 
 #: The ``construct`` records of every Keras-dialect class.
@@ -417,4 +484,5 @@ CONSTRUCT_ERRORS: tuple[ErrorInput, ...] = (
     *_PART2_ERRORS,
     *_MUON_ERRORS,
     *_ADAFACTOR_ERRORS,
+    *_MULTI_ERRORS,
 )

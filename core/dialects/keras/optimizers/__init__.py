@@ -16,6 +16,7 @@ from .adamw import AdamW
 from .ftrl import Ftrl
 from .lamb import Lamb
 from .lion import Lion
+from .multi_optimizer import MultiOptimizer, OptimizerMap
 from .muon import Muon
 from .nadam import Nadam
 from .rmsprop import RMSprop
@@ -39,4 +40,6 @@ __all__: list[str] = [
     "Muon",
     "Lamb",
     "Adafactor",
+    "MultiOptimizer",
+    "OptimizerMap",
 ]
