@@ -38,11 +38,15 @@ after it), ``overflow`` (the cell's flag; ``None`` where nothing checks), ``opti
 ``cur_iter`` / ``last_overflow_iter``, every parameter, and every optimizer state Parameter
 (moments, ``beta1_power``, ``global_step``, ...) under MindSpore's own name.
 
+Also recorded: the managers' signatures, and MindSpore's exception (type, first line) or
+getters for every input of ``loss_scale_records.CONSTRUCTION_RECORDS``.
+
 Output: ``tests/goldens/mindspore_loss_scale.json``.
 """
 from __future__ import annotations
 
 import base64
+import inspect
 import json
 import platform
 import sys
@@ -56,6 +60,9 @@ from mindspore.train.amp import build_train_network
 
 from optbridge.conformance import layouts, streams
 from optbridge.conformance.against import mindspore_optimizer
+
+sys.path.insert(0, str(Path(__file__).parent))
+from loss_scale_records import CONSTRUCTION_RECORDS, call  # noqa: E402
 
 OUT = Path(__file__).with_name("mindspore_loss_scale.json")
 SEED = 11
@@ -229,8 +236,27 @@ def run_case(entry):
     return {**entry, "trajectory": trajectory}
 
 
+def construction():
+    """MindSpore's signatures, and what it does with each input of ``CONSTRUCTION_RECORDS``."""
+    signatures = {}
+    for name in ("FixedLossScaleManager", "DynamicLossScaleManager"):
+        parameters = inspect.signature(getattr(amp, name)).parameters.values()
+        signatures[name] = [[p.name, p.default] for p in parameters]
+    records = {}
+    for record_id, name, kwargs in CONSTRUCTION_RECORDS:
+        try:
+            manager = call(getattr(amp, name), kwargs)
+        except Exception as exc:
+            records[record_id] = {"type": type(exc).__name__, "message": str(exc).splitlines()[0]}
+            continue
+        records[record_id] = {"type": None, "message": None, "get_loss_scale": repr(manager.get_loss_scale()),
+                              "get_drop_overflow_update": repr(manager.get_drop_overflow_update())}
+    return signatures, records
+
+
 def main():
     mindspore.set_context(mode=mindspore.PYNATIVE_MODE, device_target="CPU")
+    signatures, records = construction()
     results = [run_case(entry) for entry in CASES]
     doc = {
         "generator": "tests/goldens/gen_mindspore_loss_scale.py",
@@ -244,6 +270,8 @@ def main():
         "gradients": "the gradient of the scaled loss at a step is float32(loss_scale) * c, c = "
                      "streams.gradients(tiny, step, seed) in float32 with the case's injections",
         "overflow_check": "TrainOneStepWithLossScaleCell's Ascend 910B INFNAN branch (IsFinite), on CPU",
+        "signatures": signatures,
+        "construction": records,
         "cases": results,
     }
     OUT.write_text(json.dumps(doc, indent=1, separators=(",", ": ")) + "\n")

@@ -63,13 +63,23 @@ from typing import Any, ClassVar
 
 from ....errors import SpecKeyError, SpecTypeError, SpecValueError
 from ...base import check_fits_float, to_data
-from ..nn.dynamic_lr import _check_positive_int
 
 __all__ = ["LossScaleManager", "FixedLossScaleManager", "DynamicLossScaleManager", "loss_scale_manager_registry",
            "loss_scale_manager_from_dict"]
 
 #: ``{qualname: class}``: the managers a config can name
 loss_scale_manager_registry: dict[str, type[LossScaleManager]] = {}
+
+
+def _check_positive_int(value: Any, name: str, cls_name: str) -> None:
+    """``mindspore._checkparam.check_positive_int`` (``_check_number(value, 0, GT, int)``),
+    its messages word for word: the type, then the bound (a bool fails it as a TypeError)."""
+    subject = f"For '{cls_name}', the '{name}'"
+    if not isinstance(value, int):
+        raise SpecTypeError(f"{subject} must be int, but got '{type(value).__name__}'")
+    if isinstance(value, bool) or not value > 0:
+        message = f"{subject} must be int and must > 0, but got '{value}' with type '{type(value).__name__}'."
+        raise (SpecTypeError if isinstance(value, bool) else SpecValueError)(message)
 
 
 def _check_compared_number(name: str, value: Any, cls_name: str) -> None:
