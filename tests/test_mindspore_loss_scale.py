@@ -303,3 +303,25 @@ def test_unscaling_multiplies_by_the_float32_reciprocal():
             same += int(np.sum(new.view(np.uint32) == decode(case["trajectory"][0]["params"][name], shape).view(np.uint32)))
         matches[form] = same
     assert matches["reciprocal"] == sum(int(np.prod(shape)) for _, shape in LAYOUT) > matches["divide"]
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_the_canonical_transform_replays_mindspore(name):
+    """The manager's canonical transform (``to_transform()``) on the NumPy backend: the user
+    steps every time with the gradients of the loss scaled by the scale of that step, and
+    the transform unscales, skips and updates the scale as MindSpore does."""
+    case = CASES[name]
+    try:
+        transform = manager_of(case).to_transform()
+    except NotImplementedError as exc:
+        pytest.skip(str(exc))
+    params = streams.as_dtype(streams.initial_params(LAYOUT, GOLDENS["seed"]), "float32")
+    spec = optbridge.from_dict(case["optimizer"]).with_transforms(transform)
+    opt = optbridge.build(spec, params, backend="numpy")
+    for record in case["trajectory"]:
+        with np.errstate(over="ignore", invalid="ignore"):
+            opt.step(scaled_gradients(case, record["step"], record["loss_scale"]))
+        for pname, shape in LAYOUT:
+            gold = decode(record["params"][pname], shape)
+            np.testing.assert_allclose(params[pname], gold, rtol=1e-5, atol=1e-6, equal_nan=True,
+                                       err_msg=f"{name}: step {record['step']} {pname}")
