@@ -116,17 +116,21 @@ class LossScale(GradientTransform):
         owner = "loss_scale"
         check_choice(owner, "form", self.form, LOSS_SCALE_FORMS)
         scale = _DEFAULT_SCALE[self.form] if self.initial_scale is None else self.initial_scale
-        object.__setattr__(self, "initial_scale", _f32(check_positive(owner, "initial_scale", scale)))
+        scale = check_positive(owner, "initial_scale", scale)
+        # the frameworks keep a dynamic (and MindSpore's, torch's) scale in float32; Keras's
+        # static loss_scale_factor is a Python float, rounded to each gradient's dtype
+        object.__setattr__(self, "initial_scale", scale if self.form == "keras" and not self.dynamic else _f32(scale))
         check_bool(owner, "dynamic", self.dynamic)
         check_bool(owner, "skip_nonfinite", self.skip_nonfinite)
         object.__setattr__(self, "growth_interval", check_count(owner, "growth_interval", self.growth_interval, 1))
         growth = check_positive(owner, "growth_factor", self.growth_factor)
-        if growth <= 1.0:
+        # MindSpore takes any scale_factor > 0 (below 1 the scale shrinks where it would grow)
+        if growth <= 1.0 and self.form != "mindspore":
             raise _value_error(owner, "growth_factor", "> 1", self.growth_factor)
         object.__setattr__(self, "growth_factor", growth)
         backoff = (1.0 / growth if self.form == "mindspore" else 0.5) if self.backoff_factor is None \
             else check_positive(owner, "backoff_factor", self.backoff_factor)
-        if backoff >= 1.0:
+        if backoff >= 1.0 and self.form != "mindspore":
             raise _value_error(owner, "backoff_factor", "< 1", self.backoff_factor)
         object.__setattr__(self, "backoff_factor", backoff)
         if self.form == "mindspore" and self.dynamic and backoff != 1.0 / growth:
@@ -149,7 +153,7 @@ class LossScale(GradientTransform):
 
     def check_state(self, values: Any, path: str) -> dict[str, float]:
         out = super().check_state(values, path)
-        if out["scale"] != _f32(out["scale"]):
+        if (self.dynamic or self.form != "keras") and out["scale"] != _f32(out["scale"]):
             raise StateDictError(f"{path}.scale: must be a float32 value. Received: {out['scale']!r}")
         if self.form == "mindspore" and self.dynamic and out["last_overflow_iter"] >= out["cur_iter"]:
             raise StateDictError(f"{path}: last_overflow_iter must be < cur_iter. Received: "

@@ -62,6 +62,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from ....errors import SpecKeyError, SpecTypeError, SpecValueError
+from ....transforms.loss_scale import LossScale
 from ...base import check_fits_float, to_data
 
 __all__ = ["LossScaleManager", "FixedLossScaleManager", "DynamicLossScaleManager", "loss_scale_manager_registry",
@@ -134,10 +135,13 @@ class LossScaleManager:
         """Whether a step whose gradients overflow is skipped (the optimizer not called)."""
         raise NotImplementedError
 
-    def to_transform(self) -> Any:
-        """The canonical loss-scale transform (:mod:`optbridge.transforms`) this manager runs as."""
-        raise NotImplementedError(
-            f"{type(self).__name__}.to_transform: optbridge.transforms has no loss-scale transform yet")
+    def to_transform(self) -> LossScale | None:
+        """The canonical loss-scale transform (:class:`optbridge.transforms.LossScale`,
+        ``form="mindspore"``) this manager runs as, to put first in a spec's transforms
+        (``spec.with_transforms(manager.to_transform())``, the optimizer's ``loss_scale`` left
+        at 1); ``None`` for a :class:`FixedLossScaleManager` without ``drop_overflow_update``,
+        which MindSpore runs as the optimizer's own ``loss_scale`` (set it to the same value)."""
+        raise NotImplementedError
 
     def to_dict(self) -> dict[str, Any]:
         """The config form: ``{"loss_scale_manager": qualname, **arguments}``."""
@@ -190,6 +194,12 @@ class FixedLossScaleManager(LossScaleManager):
         """``drop_overflow_update``, as given."""
         return bool(self._arguments["drop_overflow_update"])
 
+    def to_transform(self) -> LossScale | None:
+        if not self.get_drop_overflow_update():
+            return None
+        return LossScale(form="mindspore", initial_scale=float(self.get_loss_scale()), dynamic=False,
+                         skip_nonfinite=True)
+
 
 class DynamicLossScaleManager(LossScaleManager):
     r"""``mindspore.amp.DynamicLossScaleManager(init_loss_scale=2**24, scale_factor=2, scale_window=2000)``.
@@ -226,6 +236,11 @@ class DynamicLossScaleManager(LossScaleManager):
     def get_drop_overflow_update(self) -> bool:
         """Always ``True``."""
         return True
+
+    def to_transform(self) -> LossScale:
+        args = self._arguments
+        return LossScale(form="mindspore", initial_scale=float(args["init_loss_scale"]), dynamic=True,
+                         growth_interval=args["scale_window"], growth_factor=float(args["scale_factor"]))
 
 
 def loss_scale_manager_from_dict(data: Mapping[str, Any], where: str = "loss_scale_manager") -> LossScaleManager:
