@@ -231,6 +231,15 @@ class Engine:
                 step = mapping(step)
         return step
 
+    def last_step_within(self, length: int) -> int | None:
+        """The last update whose schedules read a position below ``length`` (a per-step
+        list's last used entry: ``length − 1`` unless :meth:`schedule_step` maps updates to
+        calls), or ``None`` if none does."""
+        step = length - 1
+        while step >= 0 and self.schedule_step(step) >= length:
+            step -= 1
+        return step if step >= 0 else None
+
     def loss_scale(self) -> float:
         """The number the loss is multiplied by before differentiation: the product of the
         current scales of the spec's loss-scaling transforms (1.0 without one)."""

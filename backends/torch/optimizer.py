@@ -51,7 +51,10 @@ from optbridge.errors import BackendError, SpecTypeError, SpecValueError, StepIn
 from optbridge.groups import ParamInfo
 from optbridge.scalars import ScalarLayout
 from optbridge.spec import OptimizerSpec
+from optbridge.transforms.ema import check_averaged
+from optbridge.transforms.pipeline import PipelineCall, stateful
 
+from . import ops as torch_ops
 from . import state_io
 from .dispatch import COMPILE_THRESHOLD, run_unit
 from .fast_paths import as_kernel, table
@@ -60,8 +63,8 @@ from .graph import DEFAULT_HORIZON, GraphStep
 from .naming import dtype_name, module_roles, named_parameters
 from .param_groups import ParamGroup, new_group_spec, with_betas
 from .paths import PATHS
-from .sharded import check_sharded
-from .transforms import transform_gradients, unsupported
+from .sharded import check_sharded, is_sharded
+from .transforms import after_transform, apply_transform, transform_gradients, unsupported, unsupported_sharded
 from .units import LOW_DTYPES, SlotState, Unit, allocate_state, build_units
 
 __all__ = ["Optimizer", "COMPILE_THRESHOLD", "check_parameters"]
@@ -169,6 +172,9 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
             raise SpecValueError("optimizer got an empty parameter list")
         check_parameters(named, state_dtype)
         check_sharded(named, flat=bool(flat), capturable=capturable)
+        refusal = unsupported_sharded(canonical.transforms) if any(is_sharded(t) for _, t in named) else None
+        if refusal is not None:
+            raise SpecValueError(refusal)
         self._kernel_table = {k: as_kernel(k, v) for k, v in (table() if kernels is None else kernels).items()}
         if isinstance(compile_threshold, bool) or not isinstance(compile_threshold, int) or compile_threshold < 0:
             raise SpecValueError(f"compile_threshold must be an int >= 0. Received: {compile_threshold!r}")
@@ -307,35 +313,66 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
 
     @torch._disable_dynamo
     def _eager_step(self) -> None:
-        """The step with its host work: plan, each unit on its path, commit."""
+        """The step with its host work: plan, the gradient pipeline, each unit on its path,
+        commit. A stateful pipeline (:class:`optbridge.transforms.PipelineCall`: loss scaling,
+        accumulation, an EMA) may end the call before the units run."""
         engine = self.engine
         if len(self.param_groups) != len(engine.groups):
             raise StepInputError(
                 f"param_groups has {len(self.param_groups)} groups, the optimizer {len(engine.groups)}; "
                 f"add groups with add_param_group")
+        self._refuse_grad_scaler()
         gathered = gather(self._units)
-        if engine.spec.transforms:
-            gathered = self._transformed(gathered)
         plan = engine.plan()
-        layout = self._scalar_layout()
-        vector = layout.pack(plan)
-        for bs, scalars, units, row in zip(plan.buckets, layout.buckets, self._units, gathered):
-            kernel = self._kernel_table[bs.algorithm.name]
-            piece = vector[scalars.offset:scalars.offset + scalars.width]
-            for unit, (present, grads, layouts_checked) in zip(units, row):
-                if grads:
-                    run_unit(unit, bs, present, grads, layouts_checked, kernel=kernel, path=self._path,
-                             compile_threshold=self._compile_threshold, layout=scalars, piece=piece)
-        engine.commit(plan)
-        if self._graph is not None:
-            self._graph.stepped_on_host()
+        call = None
+        if engine.spec.transforms:
+            gathered, call = self._transformed(gathered)
+        if call is None or call.updated:
+            layout = self._scalar_layout()
+            vector = layout.pack(plan)
+            for bs, scalars, units, row in zip(plan.buckets, layout.buckets, self._units, gathered):
+                kernel = self._kernel_table[bs.algorithm.name]
+                piece = vector[scalars.offset:scalars.offset + scalars.width]
+                for unit, (present, grads, layouts_checked) in zip(units, row):
+                    if grads:
+                        run_unit(unit, bs, present, grads, layouts_checked, kernel=kernel, path=self._path,
+                                 compile_threshold=self._compile_threshold, layout=scalars, piece=piece)
+            engine.commit(plan)
+            if self._graph is not None:
+                self._graph.stepped_on_host()
+        if call is not None:
+            names = engine.param_names
+            params = [self._named_params[n] for n in names]
+            call.slots = {slot: [self.state[p][slot] for p in params] for slot in call.slots}
+            call.after(params, after_transform)
+            engine.commit_transforms(call.states)
 
-    def _transformed(self, gathered: list[list[Gathered]]) -> list[list[Gathered]]:
+    def _refuse_grad_scaler(self) -> None:
+        """Refuse a ``torch.amp.GradScaler``'s step (it sets ``grad_scale`` / ``found_inf`` on an
+        optimizer with ``_step_supports_amp_scaling``, which one whose spec scales the loss has)."""
+        scaler_scale = self.__dict__.pop("grad_scale", None)
+        found_inf = self.__dict__.pop("found_inf", None)
+        if scaler_scale is not None or found_inf is not None:
+            listed = [t.describe() for t in self._engine.spec.transforms if t.name == "loss_scale"]
+            raise StepInputError(
+                f"this optimizer's spec scales the loss itself ({', '.join(listed)}): step it directly, with "
+                f"optimizer.scale_loss(loss).backward(), not through torch.amp.GradScaler (or drop the transform "
+                f"and keep the GradScaler). Nothing was changed")
+
+    @property
+    def _step_supports_amp_scaling(self) -> bool:
+        """``True`` when the spec scales the loss, so that a ``torch.amp.GradScaler`` hands this
+        optimizer its scale instead of unscaling ``.grad`` first, and :meth:`step` refuses it."""
+        return any(t.name == "loss_scale" for t in self._engine.spec.transforms)
+
+    def _transformed(self, gathered: list[list[Gathered]]) -> tuple[list[list[Gathered]], PipelineCall | None]:
         """``gathered`` with every gradient replaced by its value after the spec's gradient
-        pipeline, which sees them all in parameter order (:mod:`optbridge.backends.torch.transforms`).
+        pipeline, which sees them all in parameter order (:mod:`optbridge.backends.torch.transforms`),
+        and the pipeline's call when it keeps state (``None`` otherwise).
         A flat unit's gradients are its buffer's per-parameter views; their new values go
         into a copy of the buffer (the caller's gradients are not written)."""
-        order = {n: i for i, n in enumerate(self._engine.param_names)}
+        engine = self._engine
+        order = {n: i for i, n in enumerate(engine.param_names)}
         where: list[tuple[int, int, int, int]] = []
         grads_of: dict[tuple[int, int], list[torch.Tensor]] = {}
         for r, (units, row) in enumerate(zip(self._units, gathered)):
@@ -346,7 +383,20 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
                 grads_of[r, u] = list(grads)
                 where.extend((order[n], r, u, k) for k, n in enumerate(names))
         where.sort()
-        new = transform_gradients(self._engine.spec.transforms, [grads_of[r, u][k] for _, r, u, k in where])
+        ordered = [grads_of[r, u][k] for _, r, u, k in where]
+        transforms = engine.spec.transforms
+        call = None
+        if stateful(transforms):
+            params = [self._named_params[engine.param_names[i]] for i, _, _, _ in where]
+            slots = [slot for t in transforms for slot in t.slot_fills()]
+            call = PipelineCall(torch_ops, transforms, engine.global_step, params,
+                                {slot: [self.state[p][slot] for p in params] for slot in slots},
+                                engine.transform_states)
+            new = call.forward(ordered, apply=apply_transform)
+            if new is None:
+                return gathered, call
+        else:
+            new = transform_gradients(transforms, ordered)
         for (_, r, u, k), g in zip(where, new):
             grads_of[r, u][k] = g
         out: list[list[Gathered]] = []
@@ -360,7 +410,21 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
                     out[r].append((present, [buffer], checked))
                 else:
                     out[r].append((present, grads_of[r, u], checked))
-        return out
+        return out, call
+
+    def finalize_averages(self) -> None:
+        """Set every parameter to its moving average (Keras ``finalize_variable_values``; the
+        spec needs an :class:`~optbridge.transforms.ExponentialMovingAverage`). The averages
+        are also ``optimizer.state[p]["average"]``.
+
+        Raises:
+            SpecValueError: the spec keeps no average.
+        """
+        check_averaged(self._engine.spec.transforms)
+        with torch.no_grad():
+            for n in self._engine.param_names:
+                p = self._named_params[n]
+                p.copy_(self.state[p]["average"])
 
     # -- gradients ------------------------------------------------------------------------
     @torch._disable_dynamo

@@ -5,7 +5,9 @@ Every transform runs its shared formula over the torch ops namespace, except
 ``torch.nn.utils.clip_grad_norm_`` calls for the total norm (``torch.nn.utils.get_total_norm``:
 ``torch._foreach_norm`` per device and dtype, then the norm of the stacked norms) and scales
 with ``torch._foreach_mul``, so that a spec with the transform gives on this backend
-exactly the numbers of ``clip_grad_norm_`` followed by ``optimizer.step()`` in a torch loop.
+exactly the numbers of ``clip_grad_norm_`` followed by ``optimizer.step()`` in a torch loop;
+and :class:`~optbridge.transforms.ExponentialMovingAverage` in its torch form, which runs
+``AveragedModel``'s ``torch._foreach_lerp_``.
 The shared formula's sums run in NumPy's order instead (the reference's, within the
 conformance suite's float32 tolerance of torch's).
 
@@ -25,13 +27,14 @@ from typing import Any
 
 import torch
 
-from optbridge.transforms import ClipByGlobalNorm, ClipByValue, GradientTransform
+from optbridge.transforms import ClipByGlobalNorm, ClipByValue, ExponentialMovingAverage, GradientTransform
 from optbridge.transforms import transform_gradients as shared_transform_gradients
+from optbridge.transforms.pipeline import PipelineCall, stateful
 
 from . import ops as torch_ops
 from .sharded import is_sharded, shard_like, whole
 
-__all__ = ["transform_gradients"]
+__all__ = ["transform_gradients", "apply_transform", "after_transform", "unsupported", "unsupported_sharded"]
 
 
 def _clip_by_global_norm_torch(transform: ClipByGlobalNorm, grads: list[torch.Tensor]) -> list[torch.Tensor]:
@@ -50,7 +53,7 @@ def _clip_by_global_norm_torch(transform: ClipByGlobalNorm, grads: list[torch.Te
     return out
 
 
-def _apply(transform: GradientTransform, grads: list[torch.Tensor]) -> list[torch.Tensor]:
+def apply_transform(transform: GradientTransform, grads: list[torch.Tensor]) -> list[torch.Tensor]:
     """One transform on torch tensors (see the module docstring)."""
     if isinstance(transform, ClipByGlobalNorm) and transform.form == "torch":
         return _clip_by_global_norm_torch(transform, grads)
@@ -62,9 +65,27 @@ def _apply(transform: GradientTransform, grads: list[torch.Tensor]) -> list[torc
     return transform.apply(torch_ops, grads)
 
 
+def after_transform(transform: GradientTransform, params: list[torch.Tensor],
+                    call: PipelineCall) -> list[torch.Tensor] | None:
+    """A torch-form EMA as ``AveragedModel`` + ``get_ema_multi_avg_fn`` computes it
+    (``torch._foreach_lerp_``, whose CPU kernel rounds through a fused multiply-add where it
+    vectorises, unlike the shared formula's separate roundings); ``None`` for the others."""
+    if not (isinstance(transform, ExponentialMovingAverage) and transform.form == "torch"):
+        return None
+    averages = call.slots["average"]
+    n = int(call.state["n_averaged"])
+    with torch.no_grad():
+        if n == 0:
+            torch._foreach_copy_(averages, [p.detach() for p in params])
+        else:
+            torch._foreach_lerp_(averages, [p.detach() for p in params], 1.0 - transform.momentum)
+    call.state = {"n_averaged": n + 1}
+    return params
+
+
 def transform_gradients(transforms: Sequence[GradientTransform], grads: Sequence[torch.Tensor]) -> list[torch.Tensor]:
     """``grads`` (every gradient of the step, in parameter order) after ``transforms``."""
-    return shared_transform_gradients(torch_ops, transforms, grads, _apply)
+    return shared_transform_gradients(torch_ops, transforms, grads, apply_transform)
 
 
 def unsupported(transforms: Sequence[GradientTransform], capturable: bool, partition: bool = False) -> Any:
@@ -80,4 +101,17 @@ def unsupported(transforms: Sequence[GradientTransform], capturable: bool, parti
     if capturable:
         return (f"capturable=True does not run the spec's gradient transforms ({listed}) yet; build without "
                 f"capturable=True, or clip in the training step before optimizer.step()")
+    if partition and stateful(transforms):
+        return (f"partition=True (ZeRO) steps this process's share of the parameters only, so a loss scaler's "
+                f"finite check or an accumulation count would differ between processes ({listed})")
+    return None
+
+
+def unsupported_sharded(transforms: Sequence[GradientTransform]) -> Any:
+    """Why FSDP2 (DTensor) parameters cannot run ``transforms``, or ``None``: the stateful
+    transforms are not run on shards yet."""
+    if stateful(transforms):
+        listed = ", ".join(t.describe() for t in transforms if t.slot_fills() or t.initial_state())
+        return (f"FSDP2 (DTensor) parameters do not run the stateful gradient transforms ({listed}) yet: their "
+                f"finite checks and accumulators would need the processes' collectives")
     return None

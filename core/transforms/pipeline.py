@@ -103,14 +103,18 @@ class PipelineCall:
                 return None
         return grads
 
-    def after(self, params: list[Any]) -> list[Any]:
+    def after(self, params: list[Any],
+              apply: Callable[[GradientTransform, list[Any], PipelineCall], list[Any] | None] | None = None
+              ) -> list[Any]:
         """Run every transform's :meth:`~GradientTransform.after` that this outcome allows;
-        the parameters (rebound where written)."""
+        the parameters (rebound where written). ``apply``: a backend's own way to run one
+        (``apply(transform, params, call)``, ``None`` where it has none)."""
         for i, transform in enumerate(self.transforms):
             if self.outcome == SKIP and not transform.runs_after_skip:
                 continue
             self._current = i
-            params = transform.after(self.ops, params, self)
+            done = None if apply is None else apply(transform, params, self)
+            params = transform.after(self.ops, params, self) if done is None else done
         return params
 
 

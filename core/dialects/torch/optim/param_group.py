@@ -64,13 +64,16 @@ def differs(value: Any, current: Any) -> bool:
         return True
 
 
-def _latest(at: Callable[[int], float], value: Any, step: int) -> float:
-    """``at(step)``; once a per-step list is used up, the value of its last step."""
+def _latest(at: Callable[[int], float], value: Any, step: int, engine: Engine) -> float:
+    """``at(step)``; once a per-step list is used up, the value of its last step (the last
+    update that reads the list, :meth:`Engine.last_step_within`)."""
     try:
         return at(step)
     except ScheduleExhaustedError:
         if isinstance(value, PerStep) and value.values:
-            return at(len(value.values) - 1)
+            last = engine.last_step_within(len(value.values))
+            if last is not None:
+                return at(last)
         raise
 
 
@@ -129,11 +132,11 @@ class GroupValues:
         for key in wanted:
             if key == "lr":
                 out[key] = _latest(lambda s: engine.lr_at(group, s), group.lr if group.lr_override is None
-                                   else None, step)
+                                   else None, step, engine)
             elif key == "weight_decay":
                 wd = group.weight_decay
                 out[key] = wd.value if isinstance(wd, Constant) else _latest(
-                    lambda s: engine.weight_decay_value(group, s), wd, step)
+                    lambda s: engine.weight_decay_value(group, s), wd, step, engine)
             elif key in known:
                 if algorithm is None:
                     algorithm = engine.algorithm_at(group, step)
