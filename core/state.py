@@ -4,7 +4,7 @@ A state dict is plain data — NumPy arrays, numbers, strings — so a run check
 backend resumes on another with the same numbers::
 
     {
-      "format": "optbridge.state", "format_version": 3,
+      "format": "optbridge.state", "format_version": 4,
       "algorithm": "adam",                 # canonical algorithm name
       "global_step": 3,                    # optimizer steps taken
       "param_names": [...],                # the optimizer's parameter order
@@ -299,6 +299,7 @@ GROUP_KEYS = {
     3: ("index", "params", "host_state", "lr_override", "schedules", "scheduler_values", "hyperparameters",
         "first_step"),
 }
+GROUP_KEYS[4] = GROUP_KEYS[3]
 _SCHEDULE_KEYS = ("kind", "interval", "advances", "runtime")
 
 

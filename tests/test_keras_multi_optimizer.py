@@ -264,8 +264,12 @@ def test_multi_optimizer_refusals():
         ko.MultiOptimizer(ko.OptimizerMap(ko.SGD(), {"a": ko.Adam(global_clipnorm=1.0)}))
     with pytest.raises(SpecValueError, match="leave `params` at None"):
         ko.MultiOptimizer(ko.OptimizerMap(ko.SGD(params="a*")))
-    with pytest.raises(SpecValueError, match="`loss_scale_factor=4.0` is not implemented"):
-        ko.MultiOptimizer(ko.OptimizerMap(ko.SGD()), loss_scale_factor=4.0)
+    with pytest.raises(SpecValueError, match="`loss_scale_factor` must be a number > 0"):
+        ko.MultiOptimizer(ko.OptimizerMap(ko.SGD()), loss_scale_factor=0.0)
+    scaled = ko.MultiOptimizer(ko.OptimizerMap(ko.SGD()), loss_scale_factor=4.0).to_canonical()
+    assert [t.describe() for t in scaled.transforms] == [
+        "loss_scale(form='keras', initial_scale=4.0, dynamic=False, growth_interval=2000, growth_factor=2.0, "
+        "backoff_factor=0.5, skip_nonfinite=False)"]
     with pytest.raises(AttributeError, match="Learning rate cannot be accessed on a MultiOptimizer"):
         _ = ko.MultiOptimizer(ko.OptimizerMap(ko.SGD())).learning_rate
 

@@ -89,7 +89,7 @@ def test_resume_mid_run_reproduces_the_uninterrupted_sequence(stop):
     run(opt, p, 0, stop, first)
     checkpoint = copy.deepcopy(opt.state_dict())
     saved_params = {k: v.copy() for k, v in p.items()}
-    assert checkpoint["format_version"] == STATE_FORMAT_VERSION == 3
+    assert checkpoint["format_version"] == STATE_FORMAT_VERSION == 4
     groups = checkpoint["groups"]
     assert set(groups[0]["schedules"]) == {"lr", "weight_decay"} and set(groups[1]["schedules"]) == {"lr"}
     plateau = groups[1]["schedules"]["lr"]["runtime"]["scheduler"]
@@ -131,6 +131,7 @@ def test_state_dict_must_fit_the_schedules():
         opt.load_state_dict(missing)
     version_1 = copy.deepcopy(sd)
     version_1["format_version"] = 1
+    del version_1["transforms"]  # format 4's
     for g in version_1["groups"]:
         for key in ("schedules", "scheduler_values", "hyperparameters", "first_step"):
             del g[key]
@@ -148,7 +149,7 @@ def test_format_1_states_still_load_into_optimizers_without_stateful_schedules()
     opt = optbridge.build(nn.Momentum(None, learning_rate=0.1, momentum=0.9), p)
     opt.step({"w": np.ones(3, np.float32)})
     sd = opt.state_dict()
-    legacy = {**sd, "format_version": 1,
+    legacy = {**{k: v for k, v in sd.items() if k != "transforms"}, "format_version": 1,
               "groups": [{k: v for k, v in g.items() if k in ("index", "params", "host_state", "lr_override")}
                          for g in sd["groups"]]}
     fresh = optbridge.build(nn.Momentum(None, learning_rate=0.1, momentum=0.9), {"w": np.ones(3, np.float32)})
@@ -161,13 +162,13 @@ def test_format_2_states_load_as_groups_that_joined_at_step_0():
     opt = optbridge.build(nn.Adam(None, learning_rate=0.1), p)
     opt.step({"w": np.ones(3, np.float32)})
     sd = opt.state_dict()
-    legacy = {**sd, "format_version": 2, "groups": [{k: v for k, v in g.items() if k != "first_step"}
-                                                    for g in sd["groups"]]}
+    legacy = {**{k: v for k, v in sd.items() if k != "transforms"}, "format_version": 2,
+              "groups": [{k: v for k, v in g.items() if k != "first_step"} for g in sd["groups"]]}
     fresh = optbridge.build(nn.Adam(None, learning_rate=0.1), {"w": np.ones(3, np.float32)})
     fresh.load_state_dict(legacy)
     assert fresh.global_step == 1 and fresh.engine.groups[0].first_step == 0
     with pytest.raises(StateDictError, match="keys"):
-        fresh.load_state_dict({**sd, "format_version": 2})  # format 2 has no first_step
+        fresh.load_state_dict({**sd, "format_version": 2})  # format 2 has no first_step, no transforms
 
 
 def test_end_epoch_is_all_or_nothing():

@@ -52,7 +52,7 @@ def test_the_torch_layout_alone_is_a_whole_state(by_position):
     sd = opt.state_dict()
     for group, host in zip(sd["param_groups"], sd["groups"]):
         assert group["optbridge"] == {"format": "optbridge.state", "format_version": sd["format_version"],
-                                      "algorithm": "adam", "global_step": 3, "group": host}
+                                      "algorithm": "adam", "global_step": 3, "transforms": [], "group": host}
     _, fresh = trained(spec(), steps=0)
     fresh.load_state_dict(torch_layout_only(sd, by_position))
     assert fresh.global_step == 3 and fresh.engine.get_lr() == opt.engine.get_lr()

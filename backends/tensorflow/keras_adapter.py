@@ -29,8 +29,14 @@ one epoch's; see :mod:`optbridge.backends.tensorflow.optimizer`).
 
 Keras' own ``weight_decay`` and ``clipnorm``/``clipvalue``/``global_clipnorm`` of the
 adapter itself stay unset: the spec carries them (its weight decay, and its gradient
-transforms, to which a Keras-dialect optimizer's clipping arguments lower). Not supported:
-``use_ema``, ``loss_scale_factor`` and ``gradient_accumulation_steps``.
+transforms, to which a Keras-dialect optimizer's clipping arguments lower), and so are its
+``use_ema``, ``loss_scale_factor`` and ``gradient_accumulation_steps`` and a
+``LossScaleOptimizer``: :meth:`KerasOptimizer.scale_loss` multiplies the loss by the spec's
+current loss scale (Keras's trainers call it), :meth:`KerasOptimizer.finalize_variable_values`
+(called at the end of ``fit``) writes the spec's EMA into the variables. A pipeline with
+state (a dynamic loss scale, accumulation, an EMA) runs in eager steps:
+``model.compile(..., run_eagerly=True)``; a static ``loss_scale_factor`` and clipping run in
+compiled ones too.
 """
 from __future__ import annotations
 
@@ -163,6 +169,25 @@ class KerasOptimizer(keras.optimizers.Optimizer):
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Gradients do not exist for variables")
             self.optbridge.apply_gradients(list(zip(grads, trainable_variables)))
+
+    def scale_loss(self, loss):
+        """``loss · scale``: the spec's current loss scale (its loss-scaling transforms'), or
+        ``loss`` without one (Keras's trainers differentiate this)."""
+        if self._runner is None:
+            scale = 1.0
+            for t in self._canonical.transforms:
+                scale *= float(t.initial_state().get("scale", 1.0)) if t.name == "loss_scale" else 1.0
+        else:
+            scale = self._runner.loss_scale
+        if not any(t.name == "loss_scale" for t in self._canonical.transforms):
+            return loss
+        return loss * tf.cast(scale, loss.dtype)
+
+    def finalize_variable_values(self, var_list):
+        """Keras ``finalize_variable_values``: with an EMA in the spec (``use_ema``), every
+        variable takes its moving average; otherwise nothing."""
+        if self._runner is not None and any(t.name == "ema" for t in self._canonical.transforms):
+            self._runner.finalize_averages()
 
     def update_step(self, gradient, variable, learning_rate):
         raise NotImplementedError("optbridge updates whole groups at once (_backend_update_step)")

@@ -192,7 +192,16 @@ def reshape(x: Any, shape: Sequence[int]) -> tf.Tensor:
 # -- elementwise -----------------------------------------------------------------------
 def div(x: Any, y: Any) -> tf.Tensor:
     dtype = _dtype(x, y)
-    return tf.math.truediv(_tensor(x, dtype), _tensor(y, dtype))
+    x, y = _tensor(x, dtype), _tensor(y, dtype)
+    constant = None if tf.executing_eagerly() else tf.get_static_value(y)
+    if constant is not None and np.all(constant != 0):
+        # a constant divisor (a transform's argument): Grappler's constant folding and XLA's
+        # simplifier turn ``x / c`` into ``x · (1/c)`` (a third of float32 quotients 1 ulp
+        # off); Grappler leaves DivNoNan alone (the same quotient for a nonzero divisor)
+        if _UNDER_XLA.get() and _xla_barrier is not None:
+            return tf.math.truediv(x, _xla_barrier([y])[0])
+        return tf.math.divide_no_nan(x, y)
+    return tf.math.truediv(x, y)
 
 
 def sqrt(x: Any) -> tf.Tensor:

@@ -56,6 +56,8 @@ from optbridge.preprocess import preprocess_gradients
 from optbridge.scalars import HEADER, BucketLayout, ScalarLayout
 from optbridge.spec import OptimizerSpec
 from optbridge.transforms import transform_gradients
+from optbridge.transforms.ema import check_averaged
+from optbridge.transforms.pipeline import PipelineCall, stateful
 
 from . import ops as tf_ops
 from .kernels.base import Kernel, resolve_kernel
@@ -375,7 +377,8 @@ class TensorFlowOptimizer(OptimizerAPI):
                     layout, [params[i] for i in indices],
                     {s: [slots[i].get(s) for i in indices] for s in (x.name for x in layout.algorithm.slots())}, xla)))
 
-        transforms = self._engine.spec.transforms
+        # a stateful pipeline runs around the program (:meth:`_apply_pipeline`), a stateless one inside
+        transforms = () if stateful(self._engine.spec.transforms) else self._engine.spec.transforms
 
         def step(grads, scalars):
             grads = transform_gradients(tf_ops, transforms, grads)
@@ -588,6 +591,9 @@ class TensorFlowOptimizer(OptimizerAPI):
         return out
 
     def _apply(self, grads: list[Any], present: tuple[int, ...]) -> None:
+        if stateful(self._engine.spec.transforms):
+            self._apply_pipeline(grads, present)
+            return
         if tf.executing_eagerly():
             plan = self.engine.plan()
             self._run(grads, tf.constant(self._scalar_layout.pack(plan)), present)
@@ -596,6 +602,54 @@ class TensorFlowOptimizer(OptimizerAPI):
                 self._clock.assign_add(1)
             return
         self._run(grads, self._device_scalars(), present, _in_xla_context())
+
+    def _apply_pipeline(self, grads: list[Any], present: tuple[int, ...]) -> None:
+        """An eager step through a stateful gradient pipeline (loss scaling, accumulation, an
+        EMA: :class:`optbridge.transforms.PipelineCall`), which decides on the host whether
+        the program runs; the EMA and the overwrites after it write the variables.
+
+        Raises:
+            SpecValueError: inside a ``tf.function`` (``model.fit`` without
+                ``run_eagerly=True``) or under a ``tf.distribute`` strategy, where the
+                pipeline's host decisions cannot run yet (nothing changes).
+        """
+        transforms = self._engine.spec.transforms
+        listed = ", ".join(t.describe() for t in transforms if not t.stateless)
+        if not tf.executing_eagerly():
+            raise SpecValueError(
+                f"the TensorFlow backend runs the stateful gradient transforms ({listed}) in eager steps only, not "
+                f"inside a tf.function: call step()/apply_gradients eagerly, or model.compile(run_eagerly=True)")
+        if self._distributed:
+            raise SpecValueError(f"the TensorFlow backend does not run the stateful gradient transforms ({listed}) "
+                                 f"under a tf.distribute strategy yet")
+        engine = self.engine
+        plan = engine.plan()
+        names = [self._order[i] for i in present]
+        slot_names = [slot for t in transforms for slot in t.slot_fills()]
+        call = PipelineCall(tf_ops, transforms, engine.global_step, [self._vars[n] for n in names],
+                            {slot: [self._slots[n][slot] for n in names] for slot in slot_names},
+                            engine.transform_states)
+        out = call.forward(list(grads))
+        if out is not None:
+            self._run(out, tf.constant(self._scalar_layout.pack(plan)), present)
+            engine.commit(plan)
+            if self._graph:
+                self._clock.assign_add(1)
+        call.slots = {slot: [self._slots[n][slot] for n in self._order] for slot in slot_names}
+        call.after([self._vars[n] for n in self._order])
+        engine.commit_transforms(call.states)
+
+    def finalize_averages(self) -> None:
+        """Set every variable to its moving average (Keras ``finalize_variable_values``; the
+        spec needs an :class:`~optbridge.transforms.ExponentialMovingAverage`; the averages
+        are ``optimizer.slot(name, "average")``).
+
+        Raises:
+            SpecValueError: the spec keeps no average.
+        """
+        check_averaged(self._engine.spec.transforms)
+        for n in self._order:
+            self._vars[n].assign(self._slots[n]["average"])
 
     def _run(self, grads: list[Any], scalars: Any, present: tuple[int, ...], xla: bool = False) -> None:
         if not self._distributed:

@@ -15,7 +15,7 @@
 
 Each ``param_groups`` entry also carries the engine's part of the state that concerns its
 group under :data:`HOST_KEY` (``"optbridge"``: ``format``, ``format_version``,
-``algorithm``, ``global_step`` and that group's entry of ``groups``), so that the torch
+``algorithm``, ``global_step``, ``transforms`` and that group's entry of ``groups``), so that the torch
 layout alone is a whole state: ``torch.distributed.checkpoint``'s
 ``get_optimizer_state_dict`` keeps only ``state`` and ``param_groups`` (re-keying
 ``state`` and each group's ``params`` by position, or by fully qualified name), and
@@ -63,7 +63,8 @@ _NEUTRAL_ONLY = ("params", "param_names")
 #: the key of each ``param_groups`` entry holding the engine's state of that group (module docstring)
 HOST_KEY = "optbridge"
 #: the top-level keys of the neutral state a ``param_groups`` entry carries under :data:`HOST_KEY`
-_CARRIED = ("format", "format_version", "algorithm", "global_step")
+#: (``transforms`` from format 4 on)
+_CARRIED = ("format", "format_version", "algorithm", "global_step", "transforms")
 
 
 def _plain(value: Any) -> Any:
@@ -90,7 +91,8 @@ def state_dict(engine: Engine, param_groups: Sequence[Mapping[str, Any]],
         entry = {k: _plain(v) for k, v in group.items() if k not in _NEUTRAL_ONLY}
         entry["params"] = list(names)
         entry["param_names"] = list(names)
-        entry[HOST_KEY] = {**{k: neutral[k] for k in _CARRIED}, "group": copy.deepcopy(host)}
+        entry[HOST_KEY] = {**{k: copy.deepcopy(neutral[k]) for k in _CARRIED if k in neutral},
+                           "group": copy.deepcopy(host)}
         groups.append(entry)
     neutral["param_groups"] = groups
     return neutral
@@ -115,10 +117,10 @@ def neutral_form(sd: Any, param_names: Sequence[str]) -> Any:
     saved = sd["param_groups"]
     if not saved or not all(isinstance(g, Mapping) and isinstance(g.get(HOST_KEY), Mapping) for g in saved):
         return sd
-    carried = {k: saved[0][HOST_KEY].get(k) for k in _CARRIED}
+    carried = {k: saved[0][HOST_KEY].get(k) for k in _CARRIED if k in saved[0][HOST_KEY]}
     for i, entry in enumerate(saved):
         for k in _CARRIED:
-            if entry[HOST_KEY].get(k) != carried[k]:
+            if entry[HOST_KEY].get(k) != carried.get(k):
                 raise StateDictError(f"param_groups[{i}][{HOST_KEY!r}].{k}: {entry[HOST_KEY].get(k)!r:.80} differs "
                                      f"from param_groups[0]'s {carried[k]!r:.80}")
     by_id: dict[Any, Any] = {}

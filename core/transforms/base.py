@@ -133,6 +133,14 @@ class GradientTransform:
         """The host numbers this transform keeps, at the start; ``{}`` for none."""
         return {}
 
+    @property
+    def stateless(self) -> bool:
+        """Whether :meth:`apply` is this transform's whole part of a step: no per-parameter
+        arrays, no host number that changes, no early end, nothing after the rule (then any
+        backend may run it inside a traced step, with the other stateless ones)."""
+        return (not self.slot_fills() and not self.initial_state()
+                and type(self).forward is GradientTransform.forward and type(self).after is GradientTransform.after)
+
     def integer_state(self) -> frozenset[str]:
         """The keys of :meth:`initial_state` that are counters (ints >= 0)."""
         return frozenset()

@@ -151,6 +151,16 @@ class LossScale(GradientTransform):
     def integer_state(self) -> frozenset[str]:
         return frozenset(_COUNTERS[self.form]) if self.dynamic else frozenset()
 
+    @property
+    def stateless(self) -> bool:
+        """A static scale that skips nothing (Keras ``loss_scale_factor``, MindSpore's fixed
+        scale without ``drop_overflow_update``) only divides: :meth:`apply`."""
+        return not self.dynamic and not self.skip_nonfinite
+
+    def apply(self, ops: Any, grads: list[Any]) -> list[Any]:
+        """The gradients unscaled by the (static) initial scale."""
+        return self.unscale(ops, grads, float(self.initial_scale or 1.0))
+
     def check_state(self, values: Any, path: str) -> dict[str, float]:
         out = super().check_state(values, path)
         if (self.dynamic or self.form != "keras") and out["scale"] != _f32(out["scale"]):

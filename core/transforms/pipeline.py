@@ -95,10 +95,10 @@ class PipelineCall:
         to run a stateless transform (``apply(transform, grads)``)."""
         for i, transform in enumerate(self.transforms):
             self._current = i
-            if apply is not None and type(transform).forward is GradientTransform.forward:
+            if apply is not None and transform.stateless:
                 grads = apply(transform, grads)
             else:
-                grads = transform.forward(self.ops, grads, self)
+                grads = transform.apply(self.ops, grads) if transform.stateless else transform.forward(self.ops, grads, self)
             if self.outcome != UPDATE:
                 return None
         return grads
@@ -119,6 +119,6 @@ class PipelineCall:
 
 
 def stateful(transforms: Sequence[GradientTransform]) -> bool:
-    """Whether any of ``transforms`` keeps state or acts after the update rule."""
-    return any(t.slot_fills() or t.initial_state() or type(t).after is not GradientTransform.after
-               for t in transforms)
+    """Whether any of ``transforms`` is not :attr:`~GradientTransform.stateless` (so the step
+    needs a :class:`PipelineCall`)."""
+    return not all(t.stateless for t in transforms)

@@ -16,6 +16,7 @@ from .adamw import AdamW
 from .ftrl import Ftrl
 from .lamb import Lamb
 from .lion import Lion
+from .loss_scale_optimizer import LossScaleOptimizer
 from .multi_optimizer import MultiOptimizer, OptimizerMap
 from .muon import Muon
 from .nadam import Nadam
@@ -23,23 +24,8 @@ from .rmsprop import RMSprop
 from .sgd import SGD
 
 __all__: list[str] = [
-    # -- schedules (H1) --
     "schedules",
-    # -- keras-1: shared base, SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta --
-    "SGD",
-    "Adam",
-    "AdamW",
-    "RMSprop",
-    "Adagrad",
-    "Adadelta",
-    # -- keras-2: Adamax, Nadam, Ftrl, Lion, Lamb --
-    "Adamax",
-    "Nadam",
-    "Ftrl",
-    "Lion",
-    "Muon",
-    "Lamb",
+    "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam", "Ftrl", "Lion", "Muon", "Lamb",
     "Adafactor",
-    "MultiOptimizer",
-    "OptimizerMap",
+    "LossScaleOptimizer", "MultiOptimizer", "OptimizerMap",
 ]

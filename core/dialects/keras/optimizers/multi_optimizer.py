@@ -47,9 +47,12 @@ Validation, in Keras's words where Keras has the check:
   a valid regular expression (``SpecValueError`` naming the key; Keras raises ``re.error``
   at the first lookup).
 
+``loss_scale_factor`` (a number > 0) divides the gradients before every inner optimizer
+(:class:`~optbridge.transforms.LossScale`, ``form="keras"``, static), as Keras sets it on
+each of them.
+
 Not modelled (each refused with an error naming the inner optimizer): a callable
-``optimizer_map`` (a config runs no code); ``loss_scale_factor`` other than ``None``; an
-inner optimizer with gradient clipping (``clipnorm``, ``clipvalue``,
+``optimizer_map`` (a config runs no code); an inner optimizer with gradient clipping (``clipnorm``, ``clipvalue``,
 ``global_clipnorm``: Keras clips each inner optimizer's own gradients) or with
 :meth:`~optbridge.dialects.base.DialectOptimizer.with_transforms` transforms, with
 optbridge's ``params`` or ``unassigned`` extensions (the map decides which variables it
@@ -69,7 +72,8 @@ from ....errors import ConfigError, SpecTypeError, SpecValueError
 from ....patterns import compile_name_pattern
 from ....spec import GroupSpec, OptimizerSpec
 from ...base import CONFIG_FORMAT_VERSION, DialectOptimizer, register_dialect
-from ._base import KerasOptimizer
+from ....transforms import LossScale
+from ._base import KerasOptimizer, check_number
 
 __all__ = ["MultiOptimizer", "OptimizerMap"]
 
@@ -213,7 +217,7 @@ class MultiOptimizer(DialectOptimizer):
 
     Args:
         optimizer_map: an :class:`OptimizerMap`.
-        loss_scale_factor: ``None`` (loss scaling is not modelled here).
+        loss_scale_factor: ``None``, or a number > 0 dividing every gradient.
         name: the optimizer's name (kept for configs).
 
     Raises:
@@ -221,7 +225,7 @@ class MultiOptimizer(DialectOptimizer):
             configs run no code); ``name`` is not a string.
         ValueError: an entry breaks ``OptimizerMap.__setitem__``'s rules, a key is not a
             valid regular expression, an inner optimizer uses what is not modelled here,
-            ``loss_scale_factor`` is not ``None``.
+            ``loss_scale_factor`` is not a number > 0.
     """
 
     qualname = _MULTI
@@ -236,9 +240,10 @@ class MultiOptimizer(DialectOptimizer):
                 f"keras.optimizers.MultiOptimizer: `optimizer_map` must be an OptimizerMap; {what} is not supported "
                 f"by optbridge (configs are plain data and run no code). Received: {optimizer_map!r:.200}")
         if loss_scale_factor is not None:
-            raise SpecValueError(
-                f"keras.optimizers.MultiOptimizer: `loss_scale_factor={loss_scale_factor!r}` is not implemented by "
-                f"optbridge (loss scaling is not modelled); leave `loss_scale_factor` at its default None")
+            check_number("loss_scale_factor", loss_scale_factor)
+            if not loss_scale_factor > 0:
+                raise SpecValueError("`loss_scale_factor` must be a number > 0 or None. "
+                                     f"Received: loss_scale_factor={loss_scale_factor}")
         if name is not None and not isinstance(name, str):
             raise SpecTypeError(f"`name` must be a string or None. Received: name={name!r}")
         self._record({"optimizer_map": optimizer_map, "loss_scale_factor": loss_scale_factor, "name": name})
@@ -338,6 +343,9 @@ class MultiOptimizer(DialectOptimizer):
             preprocess=base.preprocess,
             origin=self.qualname,
             decay_exclude=base.decay_exclude,
+            transforms=() if self._arguments["loss_scale_factor"] is None else (
+                LossScale(form="keras", initial_scale=self._arguments["loss_scale_factor"], dynamic=False,
+                          skip_nonfinite=False),),
         )
 
     # -- configs -------------------------------------------------------------------------------
