@@ -40,6 +40,7 @@ The rules that matter here:
 """
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, cast
@@ -314,11 +315,12 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
                 f"param_groups has {len(self.param_groups)} groups, the optimizer {len(engine.groups)}; "
                 f"add groups with add_param_group")
         gathered = gather(self._units)
-        if engine.spec.transforms:
-            gathered = self._transformed(gathered)
         plan = engine.plan()
         layout = self._scalar_layout()
         vector = layout.pack(plan)
+        if engine.spec.transforms:
+            # after everything that may refuse the step: a torch-form global clip writes .grad
+            gathered = self._transformed(gathered)
         for bs, scalars, units, row in zip(plan.buckets, layout.buckets, self._units, gathered):
             kernel = self._kernel_table[bs.algorithm.name]
             piece = vector[scalars.offset:scalars.offset + scalars.width]
@@ -332,18 +334,22 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
 
     def _transformed(self, gathered: list[list[Gathered]]) -> list[list[Gathered]]:
         """``gathered`` with every gradient replaced by its value after the spec's gradient
-        pipeline, which sees them all in parameter order (:mod:`optbridge.backends.torch.transforms`).
-        A flat unit's gradients are its buffer's per-parameter views; their new values go
-        into a copy of the buffer (the caller's gradients are not written)."""
+        pipeline, which sees them all in parameter order (:mod:`optbridge.backends.torch.transforms`:
+        a torch-form global clip first in the pipeline scales the parameters' ``.grad`` in place,
+        as ``clip_grad_norm_`` does). A flat unit's gradients are its buffer's per-parameter
+        views; new tensors in their place go into a copy of the buffer, and the buffer itself
+        is stepped where every view came back (scaled in place, or untouched)."""
         order = {n: i for i, n in enumerate(self._engine.param_names)}
         where: list[tuple[int, int, int, int]] = []
         grads_of: dict[tuple[int, int], list[torch.Tensor]] = {}
+        views: dict[tuple[int, int], list[torch.Tensor]] = {}
         for r, (units, row) in enumerate(zip(self._units, gathered)):
             for u, (unit, (present, grads, _)) in enumerate(zip(units, row)):
                 if unit.flat is not None:
                     grads = [unit.flat.view(unit.flat.grad, i) for i in range(len(unit.names))]
                 names = unit.names if present is None else [unit.names[i] for i in present]
                 grads_of[r, u] = list(grads)
+                views[r, u] = list(grads)
                 where.extend((order[n], r, u, k) for k, n in enumerate(names))
         where.sort()
         new = transform_gradients(self._engine.spec.transforms, [grads_of[r, u][k] for _, r, u, k in where])
@@ -354,9 +360,11 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
             out.append([])
             for u, (unit, (present, _, checked)) in enumerate(zip(units, row)):
                 if unit.flat is not None:
-                    buffer = unit.flat.grad.clone()
-                    for i, g in enumerate(grads_of[r, u]):
-                        unit.flat.view(buffer, i).copy_(g)
+                    buffer = unit.flat.grad
+                    if not all(map(operator.is_, grads_of[r, u], views[r, u])):
+                        buffer = buffer.clone()
+                        for i, g in enumerate(grads_of[r, u]):
+                            unit.flat.view(buffer, i).copy_(g)
                     out[r].append((present, [buffer], checked))
                 else:
                     out[r].append((present, grads_of[r, u], checked))
