@@ -7,8 +7,9 @@ configuration once, in turn), median of ``--repeat`` after ``--warmup`` untimed 
 
 * **torch** — ``torch.nn.utils.clip_grad_norm_(params, 1.0, foreach=True)`` then fused
   ``torch.optim.Adam`` (``fused=True``), against the torch backend's ``Adam`` spec with
-  ``ClipByGlobalNorm(1.0)`` (its default path: torch's total norm, ``_foreach_mul`` into new
-  tensors, the fused Adam kernel); the same two without clipping show what clipping adds.
+  ``ClipByGlobalNorm(1.0)`` (its default path: torch's total norm, ``_foreach_mul_`` on
+  ``.grad`` in place as ``clip_grad_norm_`` does, the fused Adam kernel); the same two
+  without clipping show what clipping adds.
   Every configuration first copies the step's gradients into ``.grad`` (``clip_grad_norm_``
   scales them in place; a training loop's backward writes fresh ones each step);
 * **TensorFlow** — ``keras.optimizers.Adam(global_clipnorm=1.0).apply`` inside a

@@ -183,3 +183,56 @@ def test_torch_native_path_is_torch_muon_bit_for_bit(kwargs):
         assert torch.equal(opt.state[ours[n]]["momentum_buffer"], native.state[p]["momentum_buffer"])
     _share(equal, total, "torch.optim.Muon vs optbridge torch path='native'")
     assert equal == total
+
+
+@pytest.mark.parametrize("shape", [(40, 12), (12, 40), (24, 24), (1, 9), (9, 1)], ids=str)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_torch_newton_schulz_is_the_rule_bit_for_bit(shape, dtype):
+    """The torch backend's Newton–Schulz iterations (bfloat16 values in bfloat16 tensors, each
+    operand converted once) against the rule's (``Muon.newton_schulz_bf16`` on the torch ops),
+    also on a gradient with a wide range of magnitudes, where float64 sums of the products are
+    not exact."""
+    torch = pytest.importorskip("torch")
+    from optbridge.algorithms.muon import Muon
+    from optbridge.backends.torch import muon as torch_muon
+    from optbridge.backends.torch import ops as torch_ops
+
+    rng = np.random.default_rng(7)
+    plain = rng.standard_normal(shape)
+    spread = plain * np.exp2(rng.integers(-60, 20, shape))
+    for values in (plain, spread):
+        for alg in (Muon(), Muon(ns_steps=2, ns_a=2.0, ns_b=-1.5, ns_c=0.5, eps=1e-3)):
+            u = torch.from_numpy(values.astype(dtype))
+            ref = alg.newton_schulz_bf16(torch_ops, u)
+            out = torch_muon.newton_schulz_bf16(u, alg.ns_a, alg.ns_b, alg.ns_c, alg.eps, alg.ns_steps)
+            assert out.dtype == torch.bfloat16 and out.shape == ref.shape
+            assert torch.equal(out.to(ref.dtype), ref)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"nesterov": False, "adjust_lr_fn": "match_rms_adamw", "weight_decay": 0.1},
+                                    {"momentum": 0.3, "ns_steps": 3, "ns_coefficients": (2.0, -1.5, 0.5), "eps": 1e-3}],
+                         ids=["defaults", "plain-rms-decay", "low-momentum-coefficients"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_torch_default_path_is_the_rule_bit_for_bit(kwargs, dtype):
+    """``path="auto"`` (torch's Muon step with its own Newton–Schulz, :mod:`optbridge.backends.torch.muon`)
+    against ``path="reference"`` (the shared rule on the torch ops): parameters and momentum
+    buffers equal bit for bit after every step."""
+    torch = pytest.importorskip("torch")
+    from optbridge.backends.torch import Optimizer
+    from optbridge.dialects.torch import optim
+
+    init, grads = _data(TORCH_SHAPES, seed=4)
+    runs = []
+    for path in ("auto", "reference"):
+        params = {n: torch.nn.Parameter(torch.from_numpy(v.astype(dtype))) for n, v in init.items()}
+        opt = Optimizer(params, optim.Muon(None, lr=0.02, **kwargs), path=path)
+        history = []
+        for g in grads:
+            for n, p in params.items():
+                p.grad = torch.from_numpy(g[n].astype(dtype))
+            opt.step()
+            history.append([p.detach().clone() for p in params.values()]
+                           + [opt.state[p]["momentum_buffer"].clone() for p in params.values()])
+        runs.append(history)
+    for auto, reference in zip(*runs):
+        assert all(torch.equal(a, b) for a, b in zip(auto, reference))

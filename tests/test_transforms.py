@@ -14,7 +14,7 @@ from optbridge import transforms as T
 from optbridge.backends.numpy import ops as numpy_ops
 from optbridge.dialects.keras import optimizers as keras_dialect
 from optbridge.dialects.torch import optim
-from optbridge.errors import ConfigError, SpecKeyError, SpecTypeError, SpecValueError
+from optbridge.errors import ConfigError, ScheduleExhaustedError, SpecKeyError, SpecTypeError, SpecValueError
 
 SHAPES = [(7, 5), (5,), (40, 30), (3,)]
 
@@ -148,7 +148,10 @@ def test_torch_backend_equals_a_torch_loop_that_clips(transform, algorithm):
             torch.nn.utils.clip_grad_norm_(theirs.parameters(), transform.max_norm, transform.norm_type)
         opt.step()
         native.step()
-        assert all(torch.equal(p.grad, g) for p, g in zip(ours.parameters(), before))  # .grad not written
+        if isinstance(transform, T.ClipByValue):
+            assert all(torch.equal(p.grad, g) for p, g in zip(ours.parameters(), before))  # .grad not written
+        else:  # scaled in place, as clip_grad_norm_ scales it
+            assert all(torch.equal(a.grad, b.grad) for a, b in zip(ours.parameters(), theirs.parameters()))
     for a, b in zip(ours.parameters(), theirs.parameters()):
         assert torch.equal(a, b)
 
@@ -170,6 +173,74 @@ def test_torch_capturable_refuses_transforms_clearly_and_flat_runs_them():
             assert all(torch.equal(p.grad, b) for (_, p), b in zip(params, before))  # the buffer's copy is clipped
         runs.append([p.detach().clone() for _, p in params])
     assert all(torch.equal(a, b) for a, b in zip(*runs))
+
+
+@pytest.mark.parametrize("flat", [False, True], ids=["per-tensor", "flat"])
+def test_torch_global_clip_writes_grad_as_clip_grad_norm_does(flat):
+    """The contract on the caller's gradients: a torch-form global clip first in the pipeline
+    scales each parameter's own ``.grad`` tensor in place, to ``clip_grad_norm_``'s values bit
+    for bit; after another transform, or in the Keras form, ``.grad`` is not written; a step
+    refused before the update leaves ``.grad`` as it was."""
+    torch = pytest.importorskip("torch")
+
+    def run(spec, grads):
+        params = [(f"p{i}", torch.nn.Parameter(torch.from_numpy(g.copy()))) for i, g in enumerate(_grads(5))]
+        opt = optbridge.build(spec, params, backend="torch", flat=flat)
+        for (_, p), g in zip(params, grads):
+            if p.grad is None:
+                p.grad = torch.from_numpy(g.copy())
+            else:
+                p.grad.copy_(torch.from_numpy(g))
+        held = [p.grad for _, p in params]
+        opt.step()
+        assert all(p.grad is h for (_, p), h in zip(params, held))  # the same tensors
+        return [p.grad for _, p in params], [p.detach() for _, p in params]
+
+    grads = _grads(11, scale=2.0)
+    theirs = [torch.nn.Parameter(torch.from_numpy(g.copy())) for g in _grads(5)]
+    for p, g in zip(theirs, grads):
+        p.grad = torch.from_numpy(g.copy())
+    torch.nn.utils.clip_grad_norm_(theirs, 0.5)
+    torch.optim.SGD(theirs, lr=0.1, momentum=0.9, fused=True).step()
+    written, stepped = run(optim.SGD(None, lr=0.1, momentum=0.9).with_transforms(T.ClipByGlobalNorm(0.5)), grads)
+    assert all(torch.equal(a, b.grad) for a, b in zip(written, theirs))
+    assert not all(torch.equal(a, torch.from_numpy(g)) for a, g in zip(written, grads))  # it did clip
+    assert all(torch.equal(a, b) for a, b in zip(stepped, theirs))
+    for later in (optim.SGD(None, lr=0.1).with_transforms(T.ClipByValue(10.0), T.ClipByGlobalNorm(0.5)),
+                  optim.SGD(None, lr=0.1).with_transforms(T.ClipByGlobalNorm(0.5, form="keras"))):
+        kept, _ = run(later, grads)
+        assert all(torch.equal(a, torch.from_numpy(g)) for a, g in zip(kept, grads))
+    # a step the engine refuses (its per-step lr list is exhausted) leaves .grad as it was
+    params = [(f"p{i}", torch.nn.Parameter(torch.from_numpy(g.copy()))) for i, g in enumerate(_grads(5))]
+    opt = optbridge.build(optim.SGD(None, lr=[0.1]).with_transforms(T.ClipByGlobalNorm(0.5)), params,
+                          backend="torch", flat=flat)
+    for step in range(2):
+        for (_, p), g in zip(params, grads):
+            p.grad = torch.from_numpy(g.copy())
+        if step == 1:
+            with pytest.raises(ScheduleExhaustedError):
+                opt.step()
+        else:
+            opt.step()
+    assert all(torch.equal(p.grad, torch.from_numpy(g)) for (_, p), g in zip(params, grads))
+
+
+def test_torch_global_clip_scales_an_expanded_gradient_into_a_new_tensor():
+    """An expanded ``.grad`` (one element seen many times) cannot be scaled in place
+    (``clip_grad_norm_`` raises there): it is scaled into a new tensor, with the same numbers."""
+    torch = pytest.importorskip("torch")
+    grads = [torch.full((1, 4), 3.0).expand(3, 4), torch.arange(5.0)]
+    ours = [torch.nn.Parameter(torch.ones(3, 4)), torch.nn.Parameter(torch.ones(5))]
+    dense = [torch.nn.Parameter(torch.ones(3, 4)), torch.nn.Parameter(torch.ones(5))]
+    for p, q, g in zip(ours, dense, grads):
+        p.grad, q.grad = g, g.clone(memory_format=torch.contiguous_format)
+    optbridge.build(optim.SGD(None, lr=0.1).with_transforms(T.ClipByGlobalNorm(1.0)),
+                    [("w", ours[0]), ("b", ours[1])], backend="torch").step()
+    torch.nn.utils.clip_grad_norm_(dense, 1.0)
+    torch.optim.SGD(dense, lr=0.1, fused=True).step()
+    assert torch.equal(ours[0].grad, torch.full((3, 4), 3.0))  # not written
+    assert torch.equal(ours[1].grad, dense[1].grad)  # written in place
+    assert all(torch.equal(a, b) for a, b in zip(ours, dense))
 
 
 def test_torch_partition_refuses_a_global_norm():

@@ -156,7 +156,7 @@ def update_tensors(unit: Unit, bs: BucketStep, params: list[torch.Tensor], grads
         names, values = [names[i] for i in keep], [values[i] for i in keep]
     svec = scalar_vector(values, dtype, unit.device)
     pre = (bs.negate, decay, bs.centralize, scale)
-    args = (kernel.update, alg, params, grads, slots, svec, tuple(names), flags, pre,
+    args = (kernel.update_on(path), alg, params, grads, slots, svec, tuple(names), flags, pre,
             unit.compute_dtype, wide, wide_names)
     if (eager or path == "reference" or not kernel.compiles(alg)
             or (path != "compiled" and unit.numel < compile_threshold)):

@@ -33,6 +33,10 @@ Every algorithm runs its rule (``Algorithm.update``, written once in
   ``"compiled"`` and ``"auto"`` paths then run the rule eagerly, as ``"reference"`` does.
 * ``update`` — what the bucket step calls: :func:`run_rule`, or a plugin's own function
   ``update(alg, params, grads, slots, scalars)`` (:func:`as_kernel`).
+* ``eager`` — where set, what the bucket step calls instead of ``update`` on every path
+  but ``"reference"`` (which runs the rule itself): the rule's numbers bit for bit, in
+  fewer passes. Muon's (:mod:`.muon`): its Newton–Schulz iterations convert each operand
+  once and keep the bfloat16 values in bfloat16 tensors.
 
 :func:`table` derives the backend's ``{algorithm: FastPath}`` from
 ``optbridge.algorithms.algorithm_registry``: every registered algorithm with a rule
@@ -51,6 +55,7 @@ import torch
 from optbridge.algorithms import algorithm_registry
 from optbridge.preprocess import preprocess_gradients
 
+from . import muon
 from . import ops as torch_ops
 
 __all__ = ["FastPath", "FAST_PATHS", "as_kernel", "fast_path", "preprocess", "run_rule", "table"]
@@ -86,6 +91,7 @@ class FastPath:
         native_by_default: whether path ``"auto"`` takes ``native`` (else ``"native"`` only).
         elementwise: ``False`` when the rule reduces over each tensor.
         compilable: ``compilable(alg) -> bool``; ``None``: always compilable.
+        eager: the rule's numbers in fewer passes, off the reference path; ``None``: ``update``.
     """
 
     name: str
@@ -94,6 +100,11 @@ class FastPath:
     native_by_default: bool = True
     elementwise: bool = True
     compilable: Callable[[Any], bool] | None = None
+    eager: Update | None = None
+
+    def update_on(self, path: str) -> Update:
+        """What the bucket step calls on ``path``: the rule itself on ``"reference"``."""
+        return self.update if self.eager is None or path == "reference" else self.eager
 
     def native_for(self, alg: Any, path: str = "auto") -> Native | None:
         """torch's own kernel for these hyperparameters on ``path``, or ``None``."""
@@ -198,7 +209,8 @@ FAST_PATHS: dict[str, FastPath] = {
     "adam": FastPath("adam", native=_native_adam),
     "sgd": FastPath("sgd", native=_native_sgd),
     "adafactor": FastPath("adafactor", compilable=_adafactor_compiles),
-    "muon": FastPath("muon", native=_native_muon, native_by_default=False, compilable=lambda alg: False),
+    "muon": FastPath("muon", native=_native_muon, native_by_default=False, compilable=lambda alg: False,
+                     eager=muon.update),
 }
 
 

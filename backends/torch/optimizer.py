@@ -40,6 +40,7 @@ The rules that matter here:
 """
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, cast
@@ -324,12 +325,13 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
         self._refuse_grad_scaler()
         gathered = gather(self._units)
         plan = engine.plan()
+        layout = self._scalar_layout()
+        vector = layout.pack(plan)
         call = None
         if engine.spec.transforms:
+            # after everything that may refuse the step: a torch-form global clip writes .grad
             gathered, call = self._transformed(gathered)
         if call is None or call.updated:
-            layout = self._scalar_layout()
-            vector = layout.pack(plan)
             for bs, scalars, units, row in zip(plan.buckets, layout.buckets, self._units, gathered):
                 kernel = self._kernel_table[bs.algorithm.name]
                 piece = vector[scalars.offset:scalars.offset + scalars.width]
@@ -367,20 +369,24 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
 
     def _transformed(self, gathered: list[list[Gathered]]) -> tuple[list[list[Gathered]], PipelineCall | None]:
         """``gathered`` with every gradient replaced by its value after the spec's gradient
-        pipeline, which sees them all in parameter order (:mod:`optbridge.backends.torch.transforms`),
-        and the pipeline's call when it keeps state (``None`` otherwise).
-        A flat unit's gradients are its buffer's per-parameter views; their new values go
-        into a copy of the buffer (the caller's gradients are not written)."""
+        pipeline, which sees them all in parameter order (:mod:`optbridge.backends.torch.transforms`:
+        a torch-form global clip first in the pipeline scales the parameters' ``.grad`` in place,
+        as ``clip_grad_norm_`` does), and the pipeline's call when it keeps state (``None``
+        otherwise). A flat unit's gradients are its buffer's per-parameter views; new tensors
+        in their place go into a copy of the buffer, and the buffer itself is stepped where
+        every view came back (scaled in place, or untouched)."""
         engine = self._engine
         order = {n: i for i, n in enumerate(engine.param_names)}
         where: list[tuple[int, int, int, int]] = []
         grads_of: dict[tuple[int, int], list[torch.Tensor]] = {}
+        views: dict[tuple[int, int], list[torch.Tensor]] = {}
         for r, (units, row) in enumerate(zip(self._units, gathered)):
             for u, (unit, (present, grads, _)) in enumerate(zip(units, row)):
                 if unit.flat is not None:
                     grads = [unit.flat.view(unit.flat.grad, i) for i in range(len(unit.names))]
                 names = unit.names if present is None else [unit.names[i] for i in present]
                 grads_of[r, u] = list(grads)
+                views[r, u] = list(grads)
                 where.extend((order[n], r, u, k) for k, n in enumerate(names))
         where.sort()
         ordered = [grads_of[r, u][k] for _, r, u, k in where]
@@ -404,9 +410,11 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
             out.append([])
             for u, (unit, (present, _, checked)) in enumerate(zip(units, row)):
                 if unit.flat is not None:
-                    buffer = unit.flat.grad.clone()
-                    for i, g in enumerate(grads_of[r, u]):
-                        unit.flat.view(buffer, i).copy_(g)
+                    buffer = unit.flat.grad
+                    if not all(map(operator.is_, grads_of[r, u], views[r, u])):
+                        buffer = buffer.clone()
+                        for i, g in enumerate(grads_of[r, u]):
+                            unit.flat.view(buffer, i).copy_(g)
                     out[r].append((present, [buffer], checked))
                 else:
                     out[r].append((present, grads_of[r, u], checked))

@@ -4,15 +4,21 @@ Every transform runs its shared formula over the torch ops namespace, except
 :class:`~optbridge.transforms.ClipByGlobalNorm` in its torch form, which calls the function
 ``torch.nn.utils.clip_grad_norm_`` calls for the total norm (``torch.nn.utils.get_total_norm``:
 ``torch._foreach_norm`` per device and dtype, then the norm of the stacked norms) and scales
-with ``torch._foreach_mul``, so that a spec with the transform gives on this backend
-exactly the numbers of ``clip_grad_norm_`` followed by ``optimizer.step()`` in a torch loop;
+with ``torch._foreach_mul_`` **in place**, as ``clip_grad_norm_`` does, so that a spec with the
+transform gives on this backend exactly the numbers of ``clip_grad_norm_`` followed by
+``optimizer.step()`` in a torch loop, at its cost: no new gradient-sized tensors each step;
 and :class:`~optbridge.transforms.ExponentialMovingAverage` in its torch form, which runs
 ``AveragedModel``'s ``torch._foreach_lerp_``.
 The shared formula's sums run in NumPy's order instead (the reference's, within the
 conformance suite's float32 tolerance of torch's).
 
-Gradients are not written: each transform returns new tensors, as on every backend. FSDP2
-gradients (DTensors) go through torch's total norm and the elementwise clip as they are
+What is written: the torch form of the global clip scales the tensors it is given. First in
+the pipeline, those are the parameters' own ``.grad`` (in flat mode, their views of the
+gradient buffer), which then hold what ``clip_grad_norm_`` would leave in them, bit for bit;
+after another transform they are that transform's new tensors. A gradient whose elements
+share memory (an expanded tensor, where ``clip_grad_norm_`` raises) is scaled into a new
+tensor instead. Every other transform returns new tensors and writes nothing. FSDP2
+gradients (DTensors) go through torch's total norm and the in-place clip as they are
 (the total norm of sharded gradients is then torch's: the norm of each process's partial
 norms, as ``clip_grad_norm_`` computes it on DTensors, which may differ from the unsharded
 norm in the last bit);
@@ -37,9 +43,16 @@ from .sharded import is_sharded, shard_like, whole
 __all__ = ["transform_gradients", "apply_transform", "after_transform", "unsupported", "unsupported_sharded"]
 
 
+def _writable(g: torch.Tensor) -> bool:
+    """Whether ``g.mul_`` may run: no two elements of ``g`` share memory (torch refuses an
+    in-place write into an expanded tensor; ``_debug_has_internal_overlap`` returns 1 there)."""
+    return g.is_contiguous() or torch._debug_has_internal_overlap(g) != 1
+
+
 def _clip_by_global_norm_torch(transform: ClipByGlobalNorm, grads: list[torch.Tensor]) -> list[torch.Tensor]:
-    """``clip_grad_norm_(…, max_norm, norm_type)``'s numbers, on new tensors
-    (``torch/nn/utils/clip_grad.py``: ``_get_total_norm`` and ``_clip_grads_with_norm_``)."""
+    """``clip_grad_norm_(…, max_norm, norm_type)`` on ``grads`` (``torch/nn/utils/clip_grad.py``:
+    ``_get_total_norm`` and ``_clip_grads_with_norm_``): each gradient scaled in place, or into
+    a new tensor where it cannot be written; returns the scaled gradients."""
     total = torch.nn.utils.get_total_norm(grads, transform.norm_type, False, None)
     coefficient = torch.clamp(transform.max_norm / (total + 1e-6), max=1.0)
     out: list[torch.Tensor] = list(grads)
@@ -47,9 +60,11 @@ def _clip_by_global_norm_torch(transform: ClipByGlobalNorm, grads: list[torch.Te
     for i, g in enumerate(grads):
         groups.setdefault((g.device, g.dtype), []).append(i)
     for (device, _), indices in groups.items():
-        scaled = torch._foreach_mul([grads[i] for i in indices], coefficient.to(device))
-        for i, g in zip(indices, scaled):
-            out[i] = g
+        c = coefficient.to(device)
+        torch._foreach_mul_([grads[i] for i in indices if _writable(grads[i])], c)
+        for i in indices:
+            if not _writable(grads[i]):
+                out[i] = grads[i] * c
     return out
 
 

@@ -183,20 +183,34 @@ class Muon(Algorithm):
             return self._torch_update(ops, p, g, state, s)
         return self._keras_update(ops, p, g, state, s)
 
-    def _torch_update(self, ops, p, g, state, s):
+    def update_orthogonalized(self, ops: Any, params: list, grads: Sequence[Any], slots: Mapping[str, list],
+                              scalars: Mapping[str, Any], orthogonalize: Any) -> None:
+        """:meth:`update` in the torch arithmetic with steps 2-3 (the bfloat16 Newton–Schulz
+        iterations) computed by ``orthogonalize(update)``: a backend's own implementation of
+        :meth:`newton_schulz_bf16`, which must return its values exactly (as float32, or
+        as bfloat16 holding them). Every other step is the rule's own code."""
+        if self.arithmetic != "torch":
+            raise ValueError("update_orthogonalized runs the torch arithmetic only")
+        buffers = slots["momentum_buffer"]
+        for i, (p, g) in enumerate(zip(params, grads)):
+            state = {"momentum_buffer": buffers[i]}
+            params[i] = self._torch_update(ops, p, g, state, scalars, orthogonalize)
+            buffers[i] = state["momentum_buffer"]
+
+    def _torch_update(self, ops, p, g, state, s, orthogonalize=None):
         shape = tuple(ops.shape_of(p))
         mu = self.momentum
         buf = state["momentum_buffer"]
         buf = state["momentum_buffer"] = ops.blockwise_(
             ops.assign_, buf, lambda b, g: ops.lerp(b, g, s["one_minus_momentum"], small=abs(1.0 - mu) < 0.5), buf, g)
         update = ops.lerp(g, buf, s["momentum"], small=abs(mu) < 0.5) if self.nesterov else buf
-        ortho = self._newton_schulz_bf16(ops, update, s)
+        ortho = self.newton_schulz_bf16(ops, update) if orthogonalize is None else orthogonalize(update)
         p = apply_rule_decay(ops, self.weight_decay_form, p, s)
         dtype = ops.dtype_of(p)
         scaled_lr = ops.astype(s["lr"] * ops.scalar(_torch_scale(self.adjust_lr, shape), s["lr"]), dtype)
         return ops.sub_scaled_(p, ops.astype(ortho, dtype), scaled_lr)
 
-    def _newton_schulz_bf16(self, ops, update, s):
+    def newton_schulz_bf16(self, ops: Any, update: Any) -> Any:
         """Steps 2-3 of the torch order: bfloat16 values carried in float32, each product
         and norm summed in float64 (exact for bfloat16 operands of moderate range, so
         every backend gets the same bits whatever its BLAS order), then rounded."""

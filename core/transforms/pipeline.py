@@ -97,8 +97,10 @@ class PipelineCall:
             self._current = i
             if apply is not None and transform.stateless:
                 grads = apply(transform, grads)
+            elif transform.stateless:
+                grads = transform.apply(self.ops, grads)
             else:
-                grads = transform.apply(self.ops, grads) if transform.stateless else transform.forward(self.ops, grads, self)
+                grads = transform.forward(self.ops, grads, self)
             if self.outcome != UPDATE:
                 return None
         return grads

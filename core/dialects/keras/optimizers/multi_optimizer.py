@@ -71,8 +71,8 @@ from typing import Any, ClassVar
 from ....errors import ConfigError, SpecTypeError, SpecValueError
 from ....patterns import compile_name_pattern
 from ....spec import GroupSpec, OptimizerSpec
-from ...base import CONFIG_FORMAT_VERSION, DialectOptimizer, register_dialect
 from ....transforms import LossScale
+from ...base import CONFIG_FORMAT_VERSION, DialectOptimizer, register_dialect
 from ._base import KerasOptimizer, check_number
 
 __all__ = ["MultiOptimizer", "OptimizerMap"]
