@@ -78,10 +78,10 @@ def build(spec: DialectOptimizer | OptimizerSpec, params: Any, backend: str | No
         params = list(params)
     name = backend if backend is not None else detect_backend(params)
     chosen = get_backend(name)
-    algorithm = canonical.algorithm.name
-    if not chosen.runs(algorithm):
-        reason = chosen.unsupported.get(algorithm, "no ops namespace or kernel runs it")
-        raise BackendError(f"backend {name!r} cannot run algorithm {algorithm!r}: {reason}")
+    for algorithm in dict.fromkeys(a.name for a in canonical.group_algorithms()):
+        if not chosen.runs(algorithm):
+            reason = chosen.unsupported.get(algorithm, "no ops namespace or kernel runs it")
+            raise BackendError(f"backend {name!r} cannot run algorithm {algorithm!r}: {reason}")
     if options:
         check_build_options(chosen, options)
     return chosen.build(canonical, params, chosen.kernels, **options)

@@ -66,8 +66,14 @@ def expected_failures() -> dict[str, str]:
 
 
 def unsupported() -> dict[str, str]:
-    """``{algorithm: reason}`` the backend declares it cannot run (``data/xfails.json``)."""
-    return {str(k): str(v) for k, v in _data().get("unsupported", {}).items()}
+    """``{algorithm: reason}`` the backend declares it cannot run (``data/xfails.json``; and,
+    without ``jax_enable_x64``, Muon, whose rule forms its matrix products in float64: JAX
+    would compute them in float32 without a word)."""
+    out = {str(k): str(v) for k, v in _data().get("unsupported", {}).items()}
+    if not jax.config.jax_enable_x64:
+        out.setdefault("muon", "its Newton-Schulz products are formed in float64, which JAX computes in float32 "
+                               "unless jax_enable_x64 is on: set JAX_ENABLE_X64=1 before importing jax")
+    return out
 
 
 def _version() -> str:
