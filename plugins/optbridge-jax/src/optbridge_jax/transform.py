@@ -26,6 +26,10 @@ learning-rate lists). A step past the table runs ``jax.pure_callback`` to comput
 on the host (exact; it costs a host round trip): give ``horizon`` at least the run's
 length to keep every step on the device.
 
+The spec's gradient transforms run in the step too (clipping, a static loss scale); a
+stateful one (accumulation, a dynamic loss scale, an EMA) is refused: its state is not in
+``OptState``.
+
 The numbers are the eager optimizer's (``optbridge.build(spec, params, backend="jax")``)
 bit for bit on CPU, where XLA keeps every multiply and add a separate operation: the step
 is compiled with :data:`~optbridge_jax.step.EXACT_OPTIONS`, and a caller's own ``jax.jit``
@@ -66,6 +70,7 @@ from optbridge.groups import ParamInfo
 from optbridge.preprocess import preprocess_gradients
 from optbridge.scalars import HEADER, ScalarLayout
 from optbridge.spec import OptimizerSpec
+from optbridge.transforms import transform_gradients
 
 from . import ops as jax_ops
 from .optimizer import JaxOptimizer, check_dtype
@@ -145,6 +150,13 @@ class _Program:
             if not g.algorithm.has_rule():
                 raise BackendError(f"groups[{g.index}] ({g.label}): algorithm {g.algorithm.name!r} has no shared "
                                    f"rule; the traced transformation runs rules only (use the eager optimizer)")
+        kept = [t.describe() for t in spec.transforms if not t.stateless]
+        if kept:
+            raise SpecValueError(
+                f"the traced transformation runs stateless gradient transforms only (clipping, a static loss "
+                f"scale); {kept} keep state between steps that its OptState does not hold: use the eager optimizer "
+                f"(optbridge.build(spec, params, backend='jax')), or chain optax's own (optax.MultiSteps, optax.ema)")
+        self.transforms = tuple(spec.transforms)
         self.layout = ScalarLayout(self.engine)
         wide = np.dtype(np.float64) if jax.config.jax_enable_x64 else np.dtype(np.float32)
         self.host = _HostRows(Engine(spec, [ParamInfo(n, self.shapes[n]) for n in names]), self.layout, wide)
@@ -165,7 +177,11 @@ class _Program:
         return jax.lax.cond(count < n, lambda c: self.table[jnp.minimum(c, n - 1)], from_host, count)
 
     def _step(self, params: dict, grads: dict, slots: dict, count: Any) -> tuple[dict, dict]:
-        """Pre-processing and rule of every bucket at step ``count`` (traced)."""
+        """The gradient transforms, then pre-processing and rule of every bucket at step
+        ``count`` (traced)."""
+        if self.transforms:
+            order = list(self.engine.param_names)
+            grads = dict(zip(order, transform_gradients(jax_ops, self.transforms, [grads[n] for n in order])))
         row = self._row(count)
         head = len(HEADER)
         new_params, new_slots = dict(params), {n: dict(s) for n, s in slots.items()}
