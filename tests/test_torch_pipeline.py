@@ -156,3 +156,12 @@ def test_finalize_averages_writes_the_averages():
     with pytest.raises(SpecValueError, match="keeps no moving average"):
         plain.finalize_averages()
     assert math.isfinite(opt.loss_scale) and opt.loss_scale == 1.0
+
+
+@pytest.mark.parametrize("fmt", ["json", "toml", "yaml"])
+def test_stateful_transforms_round_trip_through_configs(tmp_path, fmt):
+    spec = optim.AdamW(None, lr=1e-3).with_transforms(
+        T.LossScale(form="torch", initial_scale=1024.0, growth_interval=100), T.AccumulateGradients(2),
+        T.ExponentialMovingAverage(0.9, form="torch"))
+    again = optbridge.load(optbridge.save(spec, tmp_path / f"spec.{fmt}"))
+    assert again == spec and again.to_canonical().transforms == spec.to_canonical().transforms

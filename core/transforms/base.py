@@ -190,8 +190,11 @@ class GradientTransform:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
     def to_dict(self) -> dict[str, Any]:
-        """The config form: ``{"transform": name, **fields}``."""
-        return {"transform": self.name, **self.arguments()}
+        """The config form: ``{"transform": name, **fields}``, without a field that is ``None``
+        by default and left so (TOML has no null)."""
+        defaults = {f.name: f.default for f in dataclasses.fields(self)}
+        return {"transform": self.name,
+                **{k: v for k, v in self.arguments().items() if not (v is None and defaults.get(k) is None)}}
 
     def describe(self) -> str:
         """One line for messages and reports: ``clip_by_global_norm(max_norm=1.0, form='torch')``."""

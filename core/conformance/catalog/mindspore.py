@@ -35,6 +35,9 @@ DIALECT_CASES: dict[str, DialectCases] = {
             ("nesterov", {"momentum": 0.9, "use_nesterov": True}),
             ("no_momentum", {"momentum": 0.0}),
             ("loss_scale", {"momentum": 0.9, "loss_scale": 3.0}),
+            # DynamicLossScaleManager(2**4, 2, 3).to_transform()
+            ("dynamic_loss_scale", {"momentum": 0.9, "transforms": [
+                {"transform": "loss_scale", "form": "mindspore", "initial_scale": 16.0, "growth_interval": 3}]}),
         ),
     ),
     "mindspore.nn.SGD": DialectCases(

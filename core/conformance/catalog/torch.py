@@ -52,6 +52,11 @@ _SGD_ADAM_CASES: dict[str, DialectCases] = {
         ("fused", {"momentum": 0.9, "fused": True}),
         ("clip_grad_norm", {"momentum": 0.9, "transforms": [{"transform": "clip_by_global_norm", "max_norm": 0.5}]}),
         ("clip_grad_value", {"momentum": 0.9, "transforms": [{"transform": "clip_by_value", "clip_value": 0.5}]}),
+        # GradScaler (loss_scale), clip_grad_norm_ and AveragedModel(get_ema_multi_avg_fn) as data
+        ("grad_scaler_ema", {"momentum": 0.9, "transforms": [
+            {"transform": "loss_scale", "form": "torch", "initial_scale": 16.0, "growth_interval": 3},
+            {"transform": "clip_by_global_norm", "max_norm": 0.5},
+            {"transform": "ema", "momentum": 0.9, "form": "torch"}]}),
     ),
     _ADAM: torch_cases(
         0.01, 1e-2,
