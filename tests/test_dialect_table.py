@@ -19,7 +19,7 @@ def test_committed_page_is_the_generated_one():
 
 #: dialect classes that compose several algorithms (a different one per group), so no one
 #: algorithm's table has their row
-COMPOSITIONS = {"keras.optimizers.MultiOptimizer"}
+COMPOSITIONS = {"keras.optimizers.MultiOptimizer", "keras.optimizers.LossScaleOptimizer"}
 
 
 def test_every_dialect_class_appears_under_its_canonical_algorithm():

@@ -44,8 +44,8 @@ def dialect_properties(build_default: DefaultBuilder) -> dict[str, dict[str, dic
     table: dict[str, dict[str, dict[str, str]]] = {}
     for qualname in sorted(dialect_registry):
         spec = build_default(qualname).to_canonical()
-        if len(spec.group_algorithms()) > 1:
-            continue  # a composition of algorithms (Keras MultiOptimizer), no row of one algorithm's table
+        if len(spec.group_algorithms()) > 1 or getattr(dialect_registry[qualname], "wraps_optimizer", False):
+            continue  # a composition (Keras MultiOptimizer) or a wrapper (LossScaleOptimizer): no row of its own
         table.setdefault(spec.algorithm.name, {})[qualname] = canonical_properties(spec)
     return table
 

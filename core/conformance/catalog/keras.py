@@ -173,8 +173,6 @@ _PART1_ERRORS: tuple[ErrorInput, ...] = (
                     "`global_clipnorm` must be a number", "global_clipnorm as a list"),
     construct_error("keras.sgd-loss_scale_factor_zero", _SGD, dict(loss_scale_factor=0.0), SpecValueError,
                     "`loss_scale_factor` must be a number > 0 or None.", "a zero loss scale factor"),
-    construct_error("keras.sgd-accumulation_one", _SGD, dict(gradient_accumulation_steps=1), SpecValueError,
-                    "`gradient_accumulation_steps` must be an integer >= 2.", "accumulation over one step"),
     construct_error("keras.sgd-weight_decay_str", _SGD, dict(weight_decay="0.01"), SpecTypeError,
                     "`weight_decay` must be a number", "weight decay as a string"),
     construct_error("keras.sgd-weight_decay_schedule", _SGD,
@@ -453,9 +451,9 @@ _MULTI_ERRORS: tuple[ErrorInput, ...] = (
     ErrorInput("keras.multi-map_not_optimizer_map", "a plain dict of optimizers as optimizer_map", _MULTI,
                "construct", dict(optimizer_map={".*": {"format_version": 1, "optimizer": _SGD}}), ConfigError,
                "must be a mapping with the keys 'default_optimizer' and 'optimizer_map'"),
-    ErrorInput("keras.multi-loss_scale_factor", "loss_scale_factor is not modelled", _MULTI, "construct",
+    ErrorInput("keras.multi-loss_scale_factor", "a loss_scale_factor that is not > 0", _MULTI, "construct",
                dict(optimizer_map={"default_optimizer": {"format_version": 1, "optimizer": _SGD}},
-                    loss_scale_factor=2.0), SpecValueError, "`loss_scale_factor=2.0` is not implemented"),
+                    loss_scale_factor=0.0), SpecValueError, "`loss_scale_factor` must be a number > 0 or None"),
     ErrorInput("keras.multi-bad_regex", "a key that is not a regular expression", _MULTI, "construct",
                dict(optimizer_map={"default_optimizer": {"format_version": 1, "optimizer": _SGD},
                                    "optimizer_map": {"(": {"format_version": 1, "optimizer": _ADAM}}}),
@@ -470,12 +468,55 @@ _MULTI_ERRORS: tuple[ErrorInput, ...] = (
                DuplicateParameterError, "is already in groups[0] ({'regex': '.*weight'})"),
 )
 
+# -- LossScaleOptimizer (a dynamic loss scale first in the inner optimizer's pipeline; the
+# streams have no non-finite gradient, so the scale grows every ``dynamic_growth_steps``) -----
+_LOSS_SCALE = "keras.optimizers.LossScaleOptimizer"
+
+
+def _loss_scale_construct(params: Any, arguments: Mapping[str, Any], hyperparameters: Mapping[str, Any]) -> Any:
+    """A ``LossScaleOptimizer`` around the set's ``inner`` class built with the case's values."""
+    from ...dialects.keras import optimizers as ko
+
+    hyper = dict(hyperparameters)
+    wrapper = {k: hyper.pop(k) for k in ("initial_scale", "dynamic_growth_steps") if k in hyper}
+    inner_cls = {"Adam": _ADAM, "SGD": _SGD}[hyper.pop("inner")]
+    return ko.LossScaleOptimizer(_keras_construct(inner_cls, 0.01)(params, arguments, hyper), **wrapper)
+
+
+_LOSS_SCALE_CASES: dict[str, DialectCases] = {
+    _LOSS_SCALE: DialectCases(
+        lr=0.01, weight_decay=1e-2,
+        hyperparameters=(("adam", {"inner": "Adam", "initial_scale": 16.0, "dynamic_growth_steps": 3}),
+                         ("sgd_pipeline", {"inner": "SGD", "momentum": 0.9, "initial_scale": 2.0 ** 15,
+                                           "dynamic_growth_steps": 2, "gradient_accumulation_steps": 2,
+                                           "use_ema": True, "ema_overwrite_frequency": 3})),
+        lr_keyword="learning_rate", group_forms=KERAS_GROUP_FORMS, wd_forms=KERAS_WD_FORMS,
+        construct=_loss_scale_construct,
+    ),
+}
+
+_LOSS_SCALE_ERRORS: tuple[ErrorInput, ...] = (
+    ErrorInput("keras.loss_scale-not_dynamic", "dynamic=False", _LOSS_SCALE, "construct",
+               dict(inner_optimizer={"format_version": 1, "optimizer": _SGD}, dynamic=False), SpecValueError,
+               "LossScaleOptimizer no longer supports `dynamic=False`."),
+    ErrorInput("keras.loss_scale-base_argument", "a base optimizer argument on the wrapper", _LOSS_SCALE,
+               "construct", dict(inner_optimizer={"format_version": 1, "optimizer": _SGD}, clipnorm=1.0),
+               SpecValueError, "LossScaleOptimizer does not support `clipnorm`."),
+    ErrorInput("keras.loss_scale-unknown_argument", "an argument Keras does not take", _LOSS_SCALE, "construct",
+               dict(inner_optimizer={"format_version": 1, "optimizer": _SGD}, momentum=0.9), SpecValueError,
+               "LossScaleOptimizer does not support arguments: `momentum`."),
+    ErrorInput("keras.loss_scale-growth_steps_zero", "dynamic_growth_steps of 0", _LOSS_SCALE, "construct",
+               dict(inner_optimizer={"format_version": 1, "optimizer": _SGD}, dynamic_growth_steps=0),
+               SpecValueError, "`dynamic_growth_steps` must be an integer >= 1"),
+)
+
 DIALECT_CASES: dict[str, DialectCases] = {
     **_PART1_CASES,
     **_PART2_CASES,
     **_MUON_CASES,
     **_ADAFACTOR_CASES,
     **_MULTI_CASES,
+    **_LOSS_SCALE_CASES,
 }
 
 #: The ``construct`` records of every Keras-dialect class.
@@ -485,4 +526,5 @@ CONSTRUCT_ERRORS: tuple[ErrorInput, ...] = (
     *_MUON_ERRORS,
     *_ADAFACTOR_ERRORS,
     *_MULTI_ERRORS,
+    *_LOSS_SCALE_ERRORS,
 )

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from ....errors import ConfigError, SpecTypeError, SpecValueError
 from ....spec import OptimizerSpec
@@ -61,6 +61,8 @@ class LossScaleOptimizer(DialectOptimizer):
 
     qualname = "keras.optimizers.LossScaleOptimizer"
     cls_name = "LossScaleOptimizer"
+    #: a wrapper of another dialect optimizer: its algorithm's table row is the inner's
+    wraps_optimizer: ClassVar[bool] = True
 
     def __init__(self, inner_optimizer: Any, initial_scale: Any = 2.0 ** 15, dynamic_growth_steps: Any = 2000,
                  name: Any = None, **kwargs: Any):
