@@ -85,7 +85,7 @@ def _keras_construct(qualname: str, base_lr: float) -> Callable[[Any, Mapping[st
 
 #: Keras's gradient pipeline, every stage at once (``BaseOptimizer.apply``: unscale,
 #: accumulate, update, EMA with overwrites), run with each class's first hyperparameters
-PIPELINE = {"loss_scale_factor": 4.0, "gradient_accumulation_steps": 2, "use_ema": True, "ema_momentum": 0.9,
+PIPELINE = {"loss_scale_factor": 0.5, "gradient_accumulation_steps": 2, "use_ema": True, "ema_momentum": 0.9,
             "ema_overwrite_frequency": 3}
 
 
