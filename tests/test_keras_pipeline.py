@@ -186,6 +186,8 @@ def test_loss_scale_optimizer_validates_like_keras():
 
 @pytest.mark.parametrize("fmt", ["json", "toml", "yaml"])
 def test_loss_scale_optimizer_config_round_trip(tmp_path, fmt):
+    if fmt == "yaml":
+        pytest.importorskip("yaml")
     opt = kd.LossScaleOptimizer(kd.Adam(learning_rate=0.01, use_ema=True, gradient_accumulation_steps=2),
                                 initial_scale=256.0, dynamic_growth_steps=10)
     again = optbridge.load(optbridge.save(opt, tmp_path / f"lso.{fmt}"))
