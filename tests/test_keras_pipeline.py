@@ -217,3 +217,13 @@ def test_state_dict_carries_the_pipeline_between_backends():
                                 *sd["transforms"][1:]]}
     with pytest.raises(optbridge.errors.StateDictError, match=r"transforms\[0\].state.scale"):
         tf_opt.load_state_dict(bad)
+
+
+def test_a_keras_loss_scale_optimizer_imports_with_its_inner_optimizer():
+    live = keras.optimizers.LossScaleOptimizer(keras.optimizers.AdamW(learning_rate=0.01, use_ema=True),
+                                               initial_scale=64.0, dynamic_growth_steps=5)
+    for source in (live, keras.optimizers.serialize(live)):
+        spec = optbridge.from_keras(source)
+        assert isinstance(spec, kd.LossScaleOptimizer) and isinstance(spec.inner_optimizer, kd.AdamW)
+        assert spec.arguments["initial_scale"] == 64.0 and spec.arguments["dynamic_growth_steps"] == 5
+        assert [t.name for t in spec.to_canonical().transforms] == ["loss_scale", "ema"]

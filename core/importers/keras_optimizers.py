@@ -48,13 +48,19 @@ _MODULES = ("keras.optimizers", "keras.src.optimizers")
 _SCHEDULE_MODULES = ("keras.optimizers.schedules", "keras.src.optimizers.schedules")
 
 
+def _importable(cls: type) -> bool:
+    """A Keras-dialect optimizer class, or a wrapper of one (``LossScaleOptimizer``)."""
+    return issubclass(cls, KerasOptimizer) or bool(getattr(cls, "wraps_optimizer", False))
+
+
 def _known() -> list[str]:
-    return sorted(q.rsplit(".", 1)[1] for q, c in dialect_registry.items() if issubclass(c, KerasOptimizer))
+    return sorted(q.rsplit(".", 1)[1] for q, c in dialect_registry.items()
+                  if q.startswith("keras.optimizers.") and _importable(c))
 
 
 def _dialect_class(class_name: Any, where: str) -> type[KerasOptimizer]:
     cls = dialect_registry.get(f"keras.optimizers.{class_name}") if isinstance(class_name, str) else None
-    if cls is None or not issubclass(cls, KerasOptimizer):
+    if cls is None or not _importable(cls):
         raise SpecTypeError(f"from_keras: {where}{class_name!r} is not a keras.optimizers class the Keras dialect "
                             f"has. Importable: {_known()}")
     return cls
@@ -190,4 +196,12 @@ def from_keras(optimizer: Any, *, exclude_from_weight_decay: Sequence[str] | Non
     else:
         raise SpecTypeError(f"from_keras takes a keras.optimizers optimizer, its serialised config (a dict) or that "
                             f"config as JSON. Received: {type(optimizer).__name__}")
+    if getattr(cls, "wraps_optimizer", False):  # LossScaleOptimizer: the inner optimizer is imported too
+        if exclude is not None:
+            raise SpecValueError("from_keras: exclude_from_weight_decay belongs to the inner optimizer of a "
+                                 f"{cls.__name__}")
+        inner = arguments.get("inner_optimizer")
+        live_inner = getattr(optimizer, "inner_optimizer", None)
+        arguments["inner_optimizer"] = from_keras(live_inner if live_inner is not None else inner)
+        return cls(**arguments)
     return cls(**arguments, exclude_from_weight_decay=exclude)
