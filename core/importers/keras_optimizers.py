@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from ..dialects.base import dialect_registry
+from ..dialects.base import DialectOptimizer, dialect_registry
 from ..dialects.keras.optimizers._base import KerasOptimizer
 from ..errors import ConfigError, SpecTypeError, SpecValueError
 from ..schedules.base import Schedule, schedule_registry
@@ -58,7 +58,7 @@ def _known() -> list[str]:
                   if q.startswith("keras.optimizers.") and _importable(c))
 
 
-def _dialect_class(class_name: Any, where: str) -> type[KerasOptimizer]:
+def _dialect_class(class_name: Any, where: str) -> type[DialectOptimizer]:
     cls = dialect_registry.get(f"keras.optimizers.{class_name}") if isinstance(class_name, str) else None
     if cls is None or not _importable(cls):
         raise SpecTypeError(f"from_keras: {where}{class_name!r} is not a keras.optimizers class the Keras dialect "
@@ -115,7 +115,7 @@ def _arguments(config: Mapping[str, Any]) -> dict[str, Any]:
     return arguments
 
 
-def _from_live(optimizer: Any) -> tuple[type[KerasOptimizer], dict[str, Any], list[str] | None]:
+def _from_live(optimizer: Any) -> tuple[type[DialectOptimizer], dict[str, Any], list[str] | None]:
     """The dialect class, config arguments and weight-decay exclusions of a live Keras optimizer."""
     cls_obj = type(optimizer)
     name = cls_obj.__name__
@@ -133,7 +133,7 @@ def _from_live(optimizer: Any) -> tuple[type[KerasOptimizer], dict[str, Any], li
     return cls, _arguments(optimizer.get_config()), exclude
 
 
-def _from_data(data: Any) -> tuple[type[KerasOptimizer], dict[str, Any]]:
+def _from_data(data: Any) -> tuple[type[DialectOptimizer], dict[str, Any]]:
     """The dialect class and arguments of ``keras.optimizers.serialize(...)`` data (a dict or JSON)."""
     if isinstance(data, (str, bytes)):
         try:
@@ -160,7 +160,7 @@ def _from_data(data: Any) -> tuple[type[KerasOptimizer], dict[str, Any]]:
     return cls, _arguments(data["config"])
 
 
-def from_keras(optimizer: Any, *, exclude_from_weight_decay: Sequence[str] | None = None) -> KerasOptimizer:
+def from_keras(optimizer: Any, *, exclude_from_weight_decay: Sequence[str] | None = None) -> DialectOptimizer:
     """The Keras-dialect spec of a Keras optimizer or its serialised config (see the module docstring).
 
     Building the result on the TensorFlow backend (``optbridge.keras(spec)`` in
