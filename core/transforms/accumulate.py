@@ -22,7 +22,7 @@ from typing import Any
 
 from ..errors import StateDictError
 from .base import GradientTransform, check_count, register_transform
-from .pipeline import PipelineCall
+from .pipeline import HOLD, PipelineCall
 
 __all__ = ["AccumulateGradients"]
 
@@ -69,15 +69,21 @@ class AccumulateGradients(GradientTransform):
 
     def forward(self, ops: Any, grads: list[Any], call: PipelineCall) -> list[Any]:
         acc = call.slots["gradient_accumulator"]
-        count = int(call.state["count"])
-        if count + 1 < self.steps:
+        count = call.state["count"]
+        update = call.equal(count + 1, self.steps)
+
+        def mean() -> list[Any]:
+            out = [ops.div(g + a, ops.scalar(float(self.steps), g)) for g, a in zip(grads, acc)]
+            for i in range(len(acc)):
+                acc[i] = ops.assign_(acc[i], ops.full_like(acc[i], 0.0))
+            return out
+
+        def add() -> list[Any]:
             for i, g in enumerate(grads):
                 acc[i] = ops.assign_(acc[i], g + acc[i])
-            call.state = {"count": count + 1}
-            call.hold()
-            return grads
-        out = [ops.div(g + a, ops.scalar(float(self.steps), g)) for g, a in zip(grads, acc)]
-        for i in range(len(acc)):
-            acc[i] = ops.assign_(acc[i], ops.full_like(acc[i], 0.0))
-        call.state = {"count": 0}
+            return list(grads)
+
+        out = call.branch(update, mean, add)
+        call.state = {"count": call.where(update, 0, count + 1)}
+        call.gate(update, HOLD)
         return out

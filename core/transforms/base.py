@@ -24,9 +24,9 @@ state of two kinds, both part of the optimizer's state and its neutral state dic
 
 A transform takes part in a step through :class:`PipelineCall` (:mod:`optbridge.transforms.pipeline`):
 :meth:`GradientTransform.forward` maps the gradients and may end the call early
-(``call.hold()``: the update rule does not run and the optimizer's step count does not
-advance, as Keras accumulates; ``call.skip()``: neither, nor any later stage, as a loss
-scaler skips a non-finite step); :meth:`GradientTransform.after` runs once the rule has
+(``call.gate(proceed, HOLD)``: the update rule does not run and the optimizer's step count
+does not advance, as Keras accumulates; ``call.gate(proceed, SKIP)``: neither, nor any later
+stage, as a loss scaler skips a non-finite step); :meth:`GradientTransform.after` runs once the rule has
 (or has not) run and may write the parameters (an EMA).
 """
 from __future__ import annotations
@@ -114,7 +114,7 @@ class GradientTransform:
     #: the config name (``"clip_by_global_norm"``)
     name: ClassVar[str] = ""
 
-    #: whether :meth:`after` runs in a call a transform skipped (``call.skip()``): torch's
+    #: whether :meth:`after` runs in a call a transform skipped (``SKIP``): torch's
     #: ``AveragedModel.update_parameters`` is called after ``GradScaler.step`` whether or not
     #: that skipped the optimizer's step
     runs_after_skip: ClassVar[bool] = False
@@ -176,8 +176,10 @@ class GradientTransform:
     def forward(self, ops: Any, grads: list[Any], call: PipelineCall) -> list[Any]:
         """This transform's part of a step, on the gradients (every gradient of the step, in
         parameter order): new gradients; may read and change ``call.state(self)`` and its
-        slots (``call.slots``) and end the call early (``call.hold()``, ``call.skip()``).
-        Default: :meth:`apply`."""
+        slots (``call.slots``) and end the call early (``call.gate``). Decisions on values
+        (the host numbers, ``call.step``, a finite check) go through the call's scalar
+        methods (``call.where``, ``call.branch``, ...; :class:`~optbridge.transforms.pipeline.HostScalars`),
+        never a Python ``if``, so a backend can trace the step whole. Default: :meth:`apply`."""
         return self.apply(ops, grads)
 
     def after(self, ops: Any, params: list[Any], call: PipelineCall) -> list[Any]:

@@ -94,21 +94,28 @@ class ExponentialMovingAverage(GradientTransform):
     def after(self, ops: Any, params: list[Any], call: PipelineCall) -> list[Any]:
         avg = call.slots["average"]
         if self.form == "torch":
-            n = int(call.state["n_averaged"])
+            n = call.state["n_averaged"]
             weight = 1.0 - self.momentum
-            for i, p in enumerate(params):
-                value = p if n == 0 else ops.lerp(avg[i], p, ops.scalar(weight, p), small=weight < 0.5)
-                avg[i] = ops.assign_(avg[i], value)
+
+            def first() -> list[Any]:
+                return [ops.assign_(a, p) for a, p in zip(avg, params)]
+
+            def later() -> list[Any]:
+                return [ops.assign_(a, ops.lerp(a, p, ops.scalar(weight, p), small=weight < 0.5))
+                        for a, p in zip(avg, params)]
+
+            avg[:] = call.branch(call.equal(n, 0), first, later)
             call.state = {"n_averaged": n + 1}
             return params
-        momentum = self.momentum if call.step != 0 else 0.0
+        momentum = call.where(call.equal(call.step, 0), 0.0, self.momentum)
         for i, p in enumerate(params):
-            m = ops.scalar(momentum, p)
+            m = call.scalar(momentum, p)
             avg[i] = ops.assign_(avg[i], m * avg[i] + (ops.scalar(1.0, p) - m) * p)
-        if self.overwrite_frequency and (call.step + 1) % self.overwrite_frequency == 0:
-            params = [ops.assign_(p, a) for p, a in zip(params, avg)]
+        if self.overwrite_frequency:
+            overwrite = call.equal((call.step + 1) % self.overwrite_frequency, 0)
+            params = call.branch(overwrite, lambda: [ops.assign_(p, a) for p, a in zip(params, avg)],
+                                 lambda: list(params))
         return params
-
 
 def check_averaged(transforms: Any) -> None:
     """Refuse unless ``transforms`` hold an :class:`ExponentialMovingAverage` (the averages

@@ -50,14 +50,13 @@ runs them (``mindspore/nn/wrap/loss_scale.py``; defaults ``init_loss_scale=2**24
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any
 
 import numpy as np
 
 from ..errors import SpecValueError, StateDictError
 from .base import GradientTransform, check_bool, check_choice, check_count, check_positive, register_transform
-from .pipeline import PipelineCall
+from .pipeline import SKIP, HostScalars, PipelineCall
 
 __all__ = ["LossScale", "LOSS_SCALE_FORMS"]
 
@@ -171,67 +170,54 @@ class LossScale(GradientTransform):
         return out
 
     # -- the step -------------------------------------------------------------------------------
-    def unscale(self, ops: Any, grads: list[Any], scale: float) -> list[Any]:
-        """The gradients with ``scale`` divided out, the form's way."""
+    def unscale(self, ops: Any, grads: list[Any], scale: Any, s: HostScalars | None = None) -> list[Any]:
+        """The gradients with ``scale`` divided out, the form's way (``s``: the scalar
+        arithmetic, :class:`~optbridge.transforms.pipeline.HostScalars` on Python numbers by
+        default)."""
+        s = s or HostScalars(ops)
         if self.form == "keras":
-            return [ops.div(g, ops.scalar(scale, g)) for g in grads]
-        if self.form == "torch":
-            inv = _f32(1.0 / scale)
-            return list(grads) if inv == 1.0 else [g * ops.scalar(inv, g) for g in grads]
-        inv = float(np.float32(1.0) / np.float32(scale))
-        return [g * ops.scalar(inv, g) for g in grads]
+            return [ops.div(g, s.scalar(scale, g)) for g in grads]
+        inv = s.f32(1.0 / scale) if self.form == "torch" else s.reciprocal32(scale)
+        # torch skips the product when inv == 1: the same bits (x·1 = x)
+        return [g * s.scalar(inv, g) for g in grads]
 
-    def next_state(self, state: dict[str, float], finite: bool) -> dict[str, float]:
+    def next_state(self, state: dict[str, Any], finite: Any, s: HostScalars) -> dict[str, Any]:
         """The host numbers after a step whose gradients were (not) ``finite``."""
         if not self.dynamic:
             return dict(state)
         scale = state["scale"]
+        growth, backoff = self.growth_factor, float(self.backoff_factor or 0.5)
+        w = s.where
         if self.form == "torch":
-            if not finite:
-                return {"scale": _f32(scale * float(self.backoff_factor or 0.5)), "growth_tracker": 0}
-            tracker = int(state["growth_tracker"]) + 1
-            if tracker == self.growth_interval:
-                grown = _f32(scale * self.growth_factor)
-                return {"scale": grown if math.isfinite(grown) else scale, "growth_tracker": 0}
-            return {"scale": scale, "growth_tracker": tracker}
+            tracker = state["growth_tracker"] + 1
+            reach = s.equal(tracker, self.growth_interval)
+            grown = s.f32(scale * growth)
+            grown = w(s.is_finite(grown), grown, scale)
+            return {"scale": w(finite, w(reach, grown, scale), s.f32(scale * backoff)),
+                    "growth_tracker": w(finite, w(reach, 0, tracker), 0)}
         if self.form == "keras":
-            if not finite:
-                return {"scale": _f32(scale * float(self.backoff_factor or 0.5)), "step_counter": 0}
-            if int(state["step_counter"]) == self.growth_interval - 1:
-                return {"scale": _f32(scale * self.growth_factor), "step_counter": 0}
-            return {"scale": scale, "step_counter": int(state["step_counter"]) + 1}
-        cur, last = int(state["cur_iter"]), int(state["last_overflow_iter"])
-        if not finite:
-            scale = max(float(np.float32(scale) * np.float32(1.0 / self.growth_factor)), 1.0)
-        grow = cur - last >= self.growth_interval
-        if not finite or grow:
-            last = cur
-        if grow and finite:
-            scale = float(np.float32(scale) * np.float32(self.growth_factor))
-        return {"scale": scale, "cur_iter": cur + 1, "last_overflow_iter": last}
-
-    def all_finite(self, ops: Any, grads: list[Any], call: PipelineCall) -> bool:
-        """Whether every element of ``grads`` is finite (one device sync)."""
-        worst = None
-        for g in grads:
-            if not all(ops.shape_of(g)):
-                continue
-            top = ops.astype(ops.amax(ops.abs(g)), "float64")
-            worst = top if worst is None else ops.maximum(worst, top)
-        return worst is None or math.isfinite(call.host(worst))
+            counter = state["step_counter"]
+            reach = s.equal(counter, self.growth_interval - 1)
+            return {"scale": w(finite, w(reach, s.f32(scale * growth), scale), s.f32(scale * backoff)),
+                    "step_counter": w(finite, w(reach, 0, counter + 1), 0)}
+        cur, last = state["cur_iter"], state["last_overflow_iter"]
+        scale = w(finite, scale, s.larger(s.mul32(scale, 1.0 / growth), 1.0))
+        grow = s.at_least(cur - last, self.growth_interval)
+        return {"scale": w(s.both(grow, finite), s.mul32(scale, growth), scale), "cur_iter": cur + 1,
+                "last_overflow_iter": w(s.either(s.negate(finite), grow), cur, last)}
 
     def forward(self, ops: Any, grads: list[Any], call: PipelineCall) -> list[Any]:
         state = call.state
-        scale = state["scale"]
+        check = self.skip_nonfinite or self.dynamic
         if self.form == "mindspore":
-            grads = self.unscale(ops, grads, scale)
-            finite = self.all_finite(ops, grads, call) if self.skip_nonfinite or self.dynamic else True
+            grads = self.unscale(ops, grads, state["scale"], call)
+            finite = call.all_finite(grads) if check else True
         else:
-            finite = self.all_finite(ops, grads, call) if self.skip_nonfinite or self.dynamic else True
-            grads = self.unscale(ops, grads, scale)
-        call.state = self.next_state(state, finite)
-        if not finite and self.skip_nonfinite:
-            call.skip()
+            finite = call.all_finite(grads) if check else True
+            grads = self.unscale(ops, grads, state["scale"], call)
+        call.state = self.next_state(state, finite, call)
+        if self.skip_nonfinite:
+            call.gate(finite, SKIP)
         return grads
 
     def scale_of(self, state: dict[str, float]) -> float:

@@ -12,10 +12,10 @@ A backend's step (``BaseOptimizer.step``, the torch backend's) runs the spec's t
 
 * ``"update"``: every transform ran on the gradients, the rule runs and the optimizer's
   step count advances;
-* ``"hold"`` (``call.hold()``, gradient accumulation between updates): the rule does not
+* ``"hold"`` (``call.gate(proceed, HOLD)``, gradient accumulation between updates): the rule does not
   run and the step count does not advance; the transforms' state and the :meth:`after`
   stage do (Keras updates its EMA on every call);
-* ``"skip"`` (``call.skip()``, a loss scaler met a non-finite gradient): nothing else runs
+* ``"skip"`` (``call.gate(proceed, SKIP)``, a loss scaler met a non-finite gradient): nothing else runs
   but the :meth:`after` stage of a transform with ``runs_after_skip``; the step count does
   not advance; the skipping transform's own state changes (the loss scale backs off).
 
@@ -25,17 +25,89 @@ call that raises changes no host state.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
 from .base import GradientTransform
 
-__all__ = ["PipelineCall", "UPDATE", "HOLD", "SKIP", "stateful"]
+__all__ = ["PipelineCall", "HostScalars", "UPDATE", "HOLD", "SKIP", "stateful"]
 
 UPDATE, HOLD, SKIP = "update", "hold", "skip"
 
 
-class PipelineCall:
+class HostScalars:
+    """The scalar arithmetic a transform's decisions and host numbers are written with, on
+    Python numbers. A backend that traces the whole step (TensorFlow inside a
+    ``tf.function``) passes a call whose methods take and give scalar tensors instead, so
+    one formula serves both: ``where`` instead of ``if``, :meth:`branch` around writes."""
+
+    def __init__(self, ops: Any):
+        self.ops = ops
+
+    def where(self, flag: Any, a: Any, b: Any) -> Any:
+        return a if flag else b
+
+    def equal(self, a: Any, b: Any) -> Any:
+        return a == b
+
+    def at_least(self, a: Any, b: Any) -> Any:
+        return a >= b
+
+    def both(self, a: Any, b: Any) -> Any:
+        return bool(a) and bool(b)
+
+    def either(self, a: Any, b: Any) -> Any:
+        return bool(a) or bool(b)
+
+    def negate(self, a: Any) -> Any:
+        return not a
+
+    def larger(self, a: Any, b: Any) -> Any:
+        return max(a, b)
+
+    def is_finite(self, a: Any) -> Any:
+        return math.isfinite(a)
+
+    def f32(self, x: Any) -> Any:
+        """``x`` rounded to float32 (a float32 number held as a float)."""
+        return float(np.float32(x))
+
+    def mul32(self, a: Any, b: Any) -> Any:
+        """``float32(a)·float32(b)`` rounded to float32 (a float32 multiplication)."""
+        return float(np.float32(a) * np.float32(b))
+
+    def reciprocal32(self, a: Any) -> Any:
+        """``1/float32(a)`` correctly rounded in float32."""
+        return float(np.float32(1.0) / np.float32(a))
+
+    def scalar(self, value: Any, like: Any) -> Any:
+        """``value`` as a scalar of ``like``'s dtype (``ops.scalar``)."""
+        return self.ops.scalar(float(value), like)
+
+    def branch(self, flag: Any, if_true: Callable[[], Any], if_false: Callable[[], Any]) -> Any:
+        """``if_true()`` if ``flag`` else ``if_false()``: the writes of one branch only."""
+        return if_true() if flag else if_false()
+
+    def all_finite(self, grads: Sequence[Any]) -> Any:
+        """Whether every element of ``grads`` is finite (here: one device sync)."""
+        ops = self.ops
+        worst = None
+        for g in grads:
+            if not all(ops.shape_of(g)):
+                continue
+            top = ops.astype(ops.amax(ops.abs(g)), "float64")
+            worst = top if worst is None else ops.maximum(worst, top)
+        return worst is None or math.isfinite(self.host(worst))
+
+    def host(self, value: Any) -> float:
+        """A backend 0-d array as a Python float: the step waits for the value (a device sync)."""
+        return float(value)
+
+
+class PipelineCall(HostScalars):
     """The context a transform sees in one step (see the module docstring).
 
     Attributes:
@@ -52,7 +124,7 @@ class PipelineCall:
     def __init__(self, ops: Any, transforms: Sequence[GradientTransform], step: int, params: list[Any],
                  slots: dict[str, list[Any]], states: Sequence[Mapping[str, float]],
                  host: Callable[[Any], float] = float):
-        self.ops = ops
+        super().__init__(ops)
         self.transforms = tuple(transforms)
         self.step = step
         self.params = params
@@ -72,16 +144,14 @@ class PipelineCall:
         self.states[self._current] = dict(value)
 
     def host(self, value: Any) -> float:
-        """A backend 0-d array as a Python float: the step waits for the value (a device sync)."""
         return float(self._host(value))
 
-    def hold(self) -> None:
-        """End the call before the update rule; the step count does not advance."""
-        self.outcome = HOLD
-
-    def skip(self) -> None:
-        """End the call: no update, no step; only ``runs_after_skip`` transforms run after."""
-        self.outcome = SKIP
+    def gate(self, proceed: Any, outcome: str) -> None:
+        """End the call with ``outcome`` (:data:`HOLD`: before the update rule, the step count
+        not advancing; :data:`SKIP`: also before every later stage but the ``runs_after_skip``
+        ones) unless ``proceed``."""
+        if not proceed:
+            self.outcome = outcome
 
     @property
     def updated(self) -> bool:
