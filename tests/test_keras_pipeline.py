@@ -2,7 +2,8 @@
 TensorFlow backend, float32): ``gradient_accumulation_steps``, ``use_ema`` / ``ema_momentum`` /
 ``ema_overwrite_frequency``, ``loss_scale_factor`` and ``LossScaleOptimizer`` (with non-finite
 steps), on optbridge's NumPy and TensorFlow backends, in an ``apply_gradients`` loop and in
-``model.fit`` with ``optbridge.keras(spec)``; the bitwise share is printed."""
+``model.fit`` with ``optbridge.keras(spec)`` (compiled and eager), and traced whole in a
+``tf.function``; the bitwise share is printed."""
 from __future__ import annotations
 
 import numpy as np
@@ -78,16 +79,19 @@ def _ours_run(name, backend):
         params = _start()
         opt = optbridge.build(spec, params, backend="numpy")
         read = lambda: [opt.params[k].copy() for k in SHAPES]  # noqa: E731
+        step_fn = opt.step
     else:
         variables = {k: tf.Variable(v, name=k.replace("/", "_")) for k, v in _start().items()}
         opt = optbridge.build(spec, variables, backend="tensorflow")
         read = lambda: [v.numpy().copy() for v in variables.values()]  # noqa: E731
+        # "tensorflow-graph" (-xla): the whole pipeline traced (decisions as tf.cond, numbers in variables)
+        step_fn = tf.function(opt.step, jit_compile=backend == "tensorflow-xla") if backend != "tensorflow" else opt.step
     trajectory, scales = [], []
     for step in range(STEPS):
         bad = name in WITH_LSO and step in BAD
         scales.append(opt.loss_scale)
         g = {k: v * np.float32(opt.loss_scale) for k, v in _grads(step, bad).items()}
-        opt.step(g if backend == "numpy" else {k: tf.constant(v) for k, v in g.items()})
+        step_fn(g if backend == "numpy" else {k: tf.constant(v) for k, v in g.items()})
         trajectory.append(read())
     averages = None
     if any(t.name == "ema" for t in opt.engine.spec.transforms):
@@ -96,7 +100,7 @@ def _ours_run(name, backend):
     return trajectory, scales, opt.global_step, averages
 
 
-@pytest.mark.parametrize("backend", ["numpy", "tensorflow"])
+@pytest.mark.parametrize("backend", ["numpy", "tensorflow", "tensorflow-graph", "tensorflow-xla"])
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_pipeline_matches_keras(name, backend, capsys):
     theirs, their_scales, their_iterations, their_averages = _keras_run(name)
@@ -117,13 +121,16 @@ def test_pipeline_matches_keras(name, backend, capsys):
     with capsys.disabled():
         print(f"\n{name} on {backend} vs keras.optimizers ({keras.__version__}, float32, {STEPS} calls): "
               f"bit-identical {identical / total:.2%} of {total}")
-    assert identical == total
+    if backend != "tensorflow-xla":  # XLA contracts a·b + c into one rounding: the tolerance above only
+        assert identical == total
 
 
-def test_model_fit_runs_the_pipeline_and_finalizes_the_averages(capsys):
+@pytest.mark.parametrize("run_eagerly", [False, True], ids=["compiled", "eager"])
+def test_model_fit_runs_the_pipeline_and_finalizes_the_averages(run_eagerly, capsys):
     rng = np.random.default_rng(3)
     x = rng.standard_normal((48, 6)).astype(np.float32)
     y = rng.standard_normal((48, 2)).astype(np.float32)
+    x[17, 0] = np.nan  # one batch's gradients are NaN in every epoch: a skipped step, the scale halved
 
     def model():
         keras.utils.set_random_seed(7)
@@ -132,8 +139,8 @@ def test_model_fit_runs_the_pipeline_and_finalizes_the_averages(capsys):
     make = CASES["loss_scale_optimizer_accumulation"]
     theirs, ours = model(), model()
     ours.set_weights(theirs.get_weights())
-    theirs.compile(optimizer=make(keras.optimizers), loss="mse", run_eagerly=True)
-    ours.compile(optimizer=optbridge.keras(make(kd)), loss="mse", run_eagerly=True)
+    theirs.compile(optimizer=make(keras.optimizers), loss="mse", run_eagerly=run_eagerly)
+    ours.compile(optimizer=optbridge.keras(make(kd)), loss="mse", run_eagerly=run_eagerly)
     schedule = lambda epoch, lr: lr * 0.5  # noqa: E731
     for m in (theirs, ours):
         m.fit(x, y, batch_size=8, epochs=3, shuffle=False, verbose=0,
@@ -143,26 +150,24 @@ def test_model_fit_runs_the_pipeline_and_finalizes_the_averages(capsys):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
         identical += compare.bitwise_equal_count(a.numpy(), b.numpy())
         total += a.numpy().size
-    assert ours.optimizer.optbridge.global_step == int(theirs.optimizer.iterations) == 9
+    assert ours.optimizer.optbridge.global_step == int(theirs.optimizer.iterations) == 7  # 3 of 18 calls skipped
     assert ours.optimizer.optbridge.loss_scale == float(theirs.optimizer.dynamic_scale.numpy())
     with capsys.disabled():
-        print(f"\nmodel.fit (run_eagerly) LossScaleOptimizer(SGD, accumulation, EMA) vs Keras: "
-              f"bit-identical {identical / total:.2%} of {total}")
+        print(f"\nmodel.fit ({'run_eagerly' if run_eagerly else 'compiled'}) LossScaleOptimizer(SGD, accumulation, "
+              f"EMA) vs Keras, one NaN batch: bit-identical {identical / total:.2%} of {total}, "
+              f"{int(theirs.optimizer.iterations)} updates, scale {float(theirs.optimizer.dynamic_scale.numpy())}")
     assert identical == total
 
 
-def test_a_stateful_pipeline_is_refused_inside_a_tf_function_and_changes_nothing():
-    variables = {k: tf.Variable(v) for k, v in _start().items()}
+def test_a_stateful_pipeline_is_refused_under_a_distribution_strategy():
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
+    with strategy.scope():
+        variables = {k: tf.Variable(v) for k, v in _start().items()}
     opt = optbridge.build(kd.SGD(learning_rate=0.1, use_ema=True), variables, backend="tensorflow")
-
-    @tf.function
-    def train(grads):
-        opt.step(grads)
-
     before = {k: v.numpy().copy() for k, v in variables.items()}
-    with pytest.raises(Exception, match="in eager steps only") as raised:  # autograph wraps it (StagingError)
-        train({k: tf.constant(v) for k, v in _grads(0).items()})
-    assert "SpecValueError" in str(raised.value) or isinstance(raised.value, SpecValueError)
+    with pytest.raises(SpecValueError, match="under a tf.distribute strategy"):
+        strategy.run(lambda: opt.apply_gradients(
+            [(tf.constant(g), variables[k]) for k, g in _grads(0).items()]))
     assert all(np.array_equal(v.numpy(), before[k]) for k, v in variables.items())
     assert opt.global_step == 0
 

@@ -39,9 +39,15 @@ pytestmark = pytest.mark.skipif(not HAS_COMPILER, reason="no C++ compiler: the n
 def _runs_native(case) -> bool:
     """Whether every group of the case has a native kernel for its hyperparameters."""
     spec = optbridge.from_dict(case.config).to_canonical()
-    kernel = KERNELS[spec.algorithm.name].load()
-    algorithms = [spec.algorithm] + [dataclasses.replace(spec.algorithm, **g.overrides) for g in spec.groups or ()]
-    return kernel.native is not None and all(kernel.can_native(a) for a in algorithms)
+    algorithms = [spec.algorithm] + [dataclasses.replace(g.algorithm or spec.algorithm, **g.overrides)
+                                     for g in spec.groups or ()]
+    for algorithm in algorithms:  # a group's own algorithm (MultiOptimizer) included
+        if algorithm.name not in NATIVE_ALGORITHMS:
+            return False
+        kernel = KERNELS[algorithm.name].load()
+        if kernel.native is None or not kernel.can_native(algorithm):
+            return False
+    return True
 
 
 def _without_centralization(config):

@@ -34,9 +34,8 @@ transforms, to which a Keras-dialect optimizer's clipping arguments lower), and 
 ``LossScaleOptimizer``: :meth:`KerasOptimizer.scale_loss` multiplies the loss by the spec's
 current loss scale (Keras's trainers call it), :meth:`KerasOptimizer.finalize_variable_values`
 (called at the end of ``fit``) writes the spec's EMA into the variables. A pipeline with
-state (a dynamic loss scale, accumulation, an EMA) runs in eager steps:
-``model.compile(..., run_eagerly=True)``; a static ``loss_scale_factor`` and clipping run in
-compiled ones too.
+state (a dynamic loss scale, accumulation, an EMA) runs in compiled steps too: its numbers
+are variables and its decisions ``tf.cond`` s (:mod:`optbridge.backends.tensorflow.pipeline`).
 """
 from __future__ import annotations
 
@@ -171,17 +170,18 @@ class KerasOptimizer(keras.optimizers.Optimizer):
             self.optbridge.apply_gradients(list(zip(grads, trainable_variables)))
 
     def scale_loss(self, loss):
-        """``loss · scale``: the spec's current loss scale (its loss-scaling transforms'), or
-        ``loss`` without one (Keras's trainers differentiate this)."""
+        """``loss · scale``: the spec's current loss scale (its loss-scaling transforms', read
+        from their variables inside a compiled step), or ``loss`` without one (Keras's
+        trainers differentiate this)."""
+        if not any(t.name == "loss_scale" for t in self._canonical.transforms):
+            return loss
         if self._runner is None:
             scale = 1.0
             for t in self._canonical.transforms:
-                scale *= float(t.initial_state().get("scale", 1.0)) if t.name == "loss_scale" else 1.0
-        else:
-            scale = self._runner.loss_scale
-        if not any(t.name == "loss_scale" for t in self._canonical.transforms):
-            return loss
-        return loss * tf.cast(scale, loss.dtype)
+                if t.name == "loss_scale":
+                    scale *= float(t.initial_state()["scale"])
+            return loss * tf.cast(scale, loss.dtype)
+        return loss * self._runner.loss_scale_tensor(loss.dtype)
 
     def finalize_variable_values(self, var_list):
         """Keras ``finalize_variable_values``: with an EMA in the spec (``use_ema``), every

@@ -63,6 +63,7 @@ from . import ops as tf_ops
 from .kernels.base import Kernel, resolve_kernel
 from .native import load as native_ops
 from .params import is_keras_layer, layer_roles, named_variables, unwrap
+from .pipeline import GraphCall, run_traced, state_variables
 
 __all__ = ["TensorFlowOptimizer", "SUPPORTED_DTYPES", "DEFAULT_HORIZON"]
 
@@ -250,6 +251,11 @@ class TensorFlowOptimizer(OptimizerAPI):
             self._rows = tf.Variable(0, dtype=tf.int64, trainable=False, aggregation=once, name="optbridge_rows")
             self._table = tf.Variable(tf.fill([horizon, self._width], tf.constant(np.nan, tf.float64)),
                                       trainable=False, aggregation=once, name="optbridge_scalars")
+            # the stateful gradient transforms' host numbers, for graph steps (pipeline.py)
+            self._transform_vars = None
+            if stateful(spec.transforms):
+                self._transform_vars = state_variables(spec.transforms, self._engine.transform_states)
+                self._proceeded = tf.Variable(True, trainable=False, name="optbridge_proceeded")
         self._engine.watch(self._changed)
 
     # -- the engine and the device table ------------------------------------------------
@@ -270,14 +276,42 @@ class TensorFlowOptimizer(OptimizerAPI):
             return
         with tf.init_scope():  # also when used while a function is traced
             self._engine.catch_up(int(self._clock.numpy()))
+            if self._transform_vars is not None:
+                transforms = self._engine.spec.transforms
+                self._engine.commit_transforms([
+                    {k: int(v.numpy()) if k in t.integer_state() else float(v.numpy()) for k, v in variables.items()}
+                    for t, variables in zip(transforms, self._transform_vars)])
             if self._table_end - self._engine.global_step < self._horizon // 2:
                 self._fill()
 
     def _changed(self) -> None:
         """``Engine.watch``: a future value changed (the engine is caught up: it was used)."""
-        if self._graph:
-            with tf.init_scope():
+        with tf.init_scope():
+            self._write_transform_state()
+            if self._graph:
                 self._fill()
+
+    def _write_transform_state(self) -> None:
+        """The engine's transform host numbers into their variables (graph steps read them)."""
+        if self._transform_vars is None:
+            return
+        for variables, state in zip(self._transform_vars, self._engine.transform_states):
+            for k, v in state.items():
+                variables[k].assign(float(v))
+
+    def loss_scale_tensor(self, dtype: Any) -> Any:
+        """The current loss scale as a ``dtype`` tensor read from its variables (inside a
+        graph step too), or ``None`` without a loss-scaling transform."""
+        transforms = self._engine.spec.transforms
+        if not any(t.name == "loss_scale" for t in transforms):
+            return None
+        if self._transform_vars is None:  # static scales only: numbers
+            return tf.constant(self._engine.loss_scale(), dtype)
+        scale = tf.constant(1.0, tf.float64)
+        for t, variables in zip(transforms, self._transform_vars):
+            if t.name == "loss_scale":
+                scale = scale * variables["scale"].read_value()
+        return tf.cast(scale, dtype)
 
     def _fill(self) -> None:
         """The next ``horizon`` steps' scalars into the device table, from the engine's step."""
@@ -289,9 +323,10 @@ class TensorFlowOptimizer(OptimizerAPI):
         self._clock.assign(step)
         self._table_end = step + count
 
-    def _device_scalars(self) -> Any:
+    def _device_scalars(self, advance: bool = True) -> Any:
         """Graph mode: this step's packed scalars from the device table (or, past it, from
-        the host in a plain graph; NaN under XLA), then the counter's increment."""
+        the host in a plain graph; NaN under XLA), then the counter's increment (unless not
+        ``advance``: a stateful pipeline increments it where the rule runs)."""
         if not self._graph:
             with tf.init_scope():  # once, at the first trace: the counter starts from the engine
                 self._graph = True
@@ -305,7 +340,8 @@ class TensorFlowOptimizer(OptimizerAPI):
             clock = self._clock.read_value()
             row = tf.cond(inside, lambda: stored, lambda: tf.numpy_function(
                 self._host_row, [clock], tf.float64, stateful=True, name="optbridge_host_scalars"))
-        self._clock.assign_add(1)  # after the reads above: a function orders a variable's uses as written
+        if advance:
+            self._clock.assign_add(1)  # after the reads above: a function orders a variable's uses as written
         return tf.ensure_shape(row, [self._width])
 
     def _host_row(self, clock: Any) -> np.ndarray:
@@ -604,28 +640,38 @@ class TensorFlowOptimizer(OptimizerAPI):
         self._run(grads, self._device_scalars(), present, _in_xla_context())
 
     def _apply_pipeline(self, grads: list[Any], present: tuple[int, ...]) -> None:
-        """An eager step through a stateful gradient pipeline (loss scaling, accumulation, an
-        EMA: :class:`optbridge.transforms.PipelineCall`), which decides on the host whether
-        the program runs; the EMA and the overwrites after it write the variables.
+        """A step through a stateful gradient pipeline (loss scaling, accumulation, an EMA:
+        :class:`optbridge.transforms.PipelineCall`), which decides whether the program runs
+        and writes the variables after it (an EMA). Eagerly the decisions are made on the
+        host; inside a ``tf.function`` they are traced (:mod:`.pipeline`): the host numbers
+        live in variables, the rule and the step count run under a ``tf.cond``.
 
         Raises:
-            SpecValueError: inside a ``tf.function`` (``model.fit`` without
-                ``run_eagerly=True``) or under a ``tf.distribute`` strategy, where the
-                pipeline's host decisions cannot run yet (nothing changes).
+            SpecValueError: under a ``tf.distribute`` strategy (nothing changes).
         """
         transforms = self._engine.spec.transforms
-        listed = ", ".join(t.describe() for t in transforms if not t.stateless)
-        if not tf.executing_eagerly():
-            raise SpecValueError(
-                f"the TensorFlow backend runs the stateful gradient transforms ({listed}) in eager steps only, not "
-                f"inside a tf.function: call step()/apply_gradients eagerly, or model.compile(run_eagerly=True)")
         if self._distributed:
+            listed = ", ".join(t.describe() for t in transforms if not t.stateless)
             raise SpecValueError(f"the TensorFlow backend does not run the stateful gradient transforms ({listed}) "
                                  f"under a tf.distribute strategy yet")
+        slot_names = [slot for t in transforms for slot in t.slot_fills()]
+        names = [self._order[i] for i in present]
+        if not tf.executing_eagerly():
+            xla = _in_xla_context()
+            row = self._device_scalars(advance=False)
+            traced = GraphCall(transforms, self._clock.read_value(), [self._vars[n] for n in names],
+                               {slot: [self._slots[n][slot] for n in names] for slot in slot_names},
+                               self._transform_vars or [])
+
+            def update(grads: list[Any]) -> None:
+                self._run(grads, row, present, xla)
+                self._clock.assign_add(1)
+
+            run_traced(traced, list(grads), update, self._proceeded, [self._vars[n] for n in self._order],
+                       {slot: [self._slots[n][slot] for n in self._order] for slot in slot_names})
+            return
         engine = self.engine
         plan = engine.plan()
-        names = [self._order[i] for i in present]
-        slot_names = [slot for t in transforms for slot in t.slot_fills()]
         call = PipelineCall(tf_ops, transforms, engine.global_step, [self._vars[n] for n in names],
                             {slot: [self._slots[n][slot] for n in names] for slot in slot_names},
                             engine.transform_states)
@@ -638,6 +684,7 @@ class TensorFlowOptimizer(OptimizerAPI):
         call.slots = {slot: [self._slots[n][slot] for n in self._order] for slot in slot_names}
         call.after([self._vars[n] for n in self._order])
         engine.commit_transforms(call.states)
+        self._write_transform_state()
 
     def finalize_averages(self) -> None:
         """Set every variable to its moving average (Keras ``finalize_variable_values``; the

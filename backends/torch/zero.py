@@ -118,7 +118,8 @@ class ZeroRedundancyOptimizer(TorchZero):
         for local in self._all_state_dicts:
             state.update(local["state"])
         groups = [{**group, "params": list(names)} for group, names in zip(own["groups"], self._group_names)]
-        return {**{k: own[k] for k in ("format", "format_version", "algorithm", "global_step")},
+        return {**{k: own[k] for k in ("format", "format_version", "algorithm", "global_step", "transforms")
+                   if k in own},
                 "param_names": list(self._param_names), "groups": groups,
                 "state": {n: state[n] for n in self._param_names if n in state}}
 
