@@ -184,6 +184,7 @@ def _properties(spec: OptimizerSpec, decayed: bool) -> dict[str, str]:
     steps = [s for s in spec.preprocess if (s != "centralization" or centralizing)
              and (s != "loss_scale" or spec.loss_scale != 1.0) and (s != "weight_decay" or decayed)]
     props["pre-processing"] = ", ".join(steps) or "none"
+    props["gradient pipeline"] = ", ".join(t.describe() for t in spec.transforms) or "none"
     return props
 
 

@@ -222,3 +222,22 @@ def test_weight_decay_axes_are_left_out_when_nothing_is_decayed():
     assert {"eps", "eps_placement", "moment_form", "host precision"} <= keys
     decayed = {x.key for x in diff.diff(keras_adam, optbridge.from_dict(TORCH_ADAM), TINY, 3).axes}
     assert {"weight_decay_form", "weight decay applied"} <= decayed
+
+
+def test_the_gradient_pipeline_is_an_axis():
+    """A Keras LossScaleOptimizer with global_clipnorm against a torch GradScaler + clip_grad_norm_ spec:
+    the pipelines differ by form, and diff says so in words."""
+    from optbridge import transforms as T
+    from optbridge.diff import axis_differences
+    from optbridge.dialects.keras import optimizers as kd
+    from optbridge.dialects.torch import optim
+
+    keras_side = kd.LossScaleOptimizer(kd.AdamW(learning_rate=1e-3, weight_decay=0.01, global_clipnorm=1.0))
+    torch_side = optim.AdamW(None, lr=1e-3, weight_decay=0.01).with_transforms(
+        T.LossScale(form="torch"), T.ClipByGlobalNorm(1.0))
+    axes = {ax.key: ax for ax in axis_differences(keras_side.to_canonical(), torch_side.to_canonical())}
+    pipeline = axes["gradient pipeline"]
+    assert "loss_scale(form='keras'" in pipeline.a and "clip_by_global_norm(max_norm=1.0, form='torch'" in pipeline.b
+    assert "gradient transforms" in pipeline.words
+    same = axis_differences(torch_side.to_canonical(), torch_side.to_canonical())
+    assert "gradient pipeline" not in {ax.key for ax in same}

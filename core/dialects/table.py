@@ -129,6 +129,8 @@ AXIS_WORDS: dict[str, tuple[str, dict[str, str]]] = {
     "centered": ("centered RMSProp (mean of g subtracted)", {}),
     "maximize": ("maximize (gradients negated)", {}),
     "pre-processing": ("gradient pre-processing before the update", {}),
+    "gradient pipeline": ("gradient transforms around the update (clipping, loss scaling, accumulation, EMA), "
+                          "in order", {}),
 }
 
 
