@@ -31,11 +31,11 @@ first_step``, as ``torch.optim`` counts a parameter's steps from when it was add
 1 and 2 dicts, into groups that joined at step 0. A group whose algorithm is not the
 top-level ``algorithm`` (a per-group algorithm: Keras ``MultiOptimizer``) also holds
 ``"algorithm": <its name>``; the top level names the spec's own algorithm. Format 4 adds
-``transforms``: the host
-numbers of the spec's gradient transforms (:mod:`optbridge.transforms`; a loss scale and
-its counters, an accumulation count), one entry per transform in the spec's order; their
-per-parameter arrays (an EMA's ``average``, an accumulator) are slots in ``state``. Dicts
-of formats 1 to 3 load into optimizers whose transforms keep no host numbers.
+``transforms``: the host numbers of the spec's gradient transforms
+(:mod:`optbridge.transforms`; a loss scale and its counters, an accumulation count), one
+entry per transform in the spec's order; their per-parameter arrays (an EMA's
+``average``, an accumulator) are slots in ``state``. Dicts of formats 1 to 3 load into
+optimizers whose transforms keep no host numbers.
 
 Loading is all or nothing. :func:`parse_state_dict` turns an untrusted mapping into a
 checked :class:`EngineState` (every key, type, range, shape and dtype kind, with the
