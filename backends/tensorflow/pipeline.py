@@ -104,8 +104,8 @@ class GraphCall(PipelineCall):
     def branch(self, flag: Any, if_true: Callable[[], Any], if_false: Callable[[], Any]) -> Any:
         if isinstance(flag, bool):
             return if_true() if flag else if_false()
-        return tf.cond(flag, lambda: [tf.identity(x) for x in if_true()],
-                       lambda: [tf.identity(x) for x in if_false()])
+        return tf.cond(flag, lambda: tf.nest.map_structure(tf.identity, if_true()),
+                       lambda: tf.nest.map_structure(tf.identity, if_false()))
 
     def all_finite(self, grads: Sequence[Any]) -> Any:
         """Keras's ``check_finite``: every element of every gradient is finite."""

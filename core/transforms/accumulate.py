@@ -72,18 +72,16 @@ class AccumulateGradients(GradientTransform):
         count = call.state["count"]
         update = call.equal(count + 1, self.steps)
 
-        def mean() -> list[Any]:
-            out = [ops.div(g + a, ops.scalar(float(self.steps), g)) for g, a in zip(grads, acc)]
-            for i in range(len(acc)):
-                acc[i] = ops.assign_(acc[i], ops.full_like(acc[i], 0.0))
-            return out
+        def mean() -> tuple[list[Any], list[Any]]:
+            return ([ops.div(g + a, ops.scalar(float(self.steps), g)) for g, a in zip(grads, acc)],
+                    [ops.full_like(a, 0.0) for a in acc])
 
-        def add() -> list[Any]:
-            for i, g in enumerate(grads):
-                acc[i] = ops.assign_(acc[i], g + acc[i])
-            return list(grads)
+        def add() -> tuple[list[Any], list[Any]]:
+            return list(grads), [g + a for g, a in zip(grads, acc)]
 
-        out = call.branch(update, mean, add)
+        out, new = call.branch(update, mean, add)
+        for i, value in enumerate(new):
+            acc[i] = ops.assign_(acc[i], value)
         call.state = {"count": call.where(update, 0, count + 1)}
         call.gate(update, HOLD)
         return out

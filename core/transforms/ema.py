@@ -98,13 +98,13 @@ class ExponentialMovingAverage(GradientTransform):
             weight = 1.0 - self.momentum
 
             def first() -> list[Any]:
-                return [ops.assign_(a, p) for a, p in zip(avg, params)]
+                return list(params)
 
             def later() -> list[Any]:
-                return [ops.assign_(a, ops.lerp(a, p, ops.scalar(weight, p), small=weight < 0.5))
-                        for a, p in zip(avg, params)]
+                return [ops.lerp(a, p, ops.scalar(weight, p), small=weight < 0.5) for a, p in zip(avg, params)]
 
-            avg[:] = call.branch(call.equal(n, 0), first, later)
+            for i, value in enumerate(call.branch(call.equal(n, 0), first, later)):
+                avg[i] = ops.assign_(avg[i], value)
             call.state = {"n_averaged": n + 1}
             return params
         momentum = call.where(call.equal(call.step, 0), 0.0, self.momentum)
@@ -113,8 +113,8 @@ class ExponentialMovingAverage(GradientTransform):
             avg[i] = ops.assign_(avg[i], m * avg[i] + (ops.scalar(1.0, p) - m) * p)
         if self.overwrite_frequency:
             overwrite = call.equal((call.step + 1) % self.overwrite_frequency, 0)
-            params = call.branch(overwrite, lambda: [ops.assign_(p, a) for p, a in zip(params, avg)],
-                                 lambda: list(params))
+            chosen = call.branch(overwrite, lambda: list(avg), lambda: list(params))
+            params = [ops.assign_(p, v) for p, v in zip(params, chosen)]
         return params
 
 def check_averaged(transforms: Any) -> None:

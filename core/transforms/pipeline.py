@@ -88,7 +88,9 @@ class HostScalars:
         return self.ops.scalar(float(value), like)
 
     def branch(self, flag: Any, if_true: Callable[[], Any], if_false: Callable[[], Any]) -> Any:
-        """``if_true()`` if ``flag`` else ``if_false()``: the writes of one branch only."""
+        """``if_true()`` if ``flag`` else ``if_false()``. The branches compute values and write
+        nothing (the caller writes the chosen values), so a traced backend may evaluate
+        them under a ``cond`` or both and select."""
         return if_true() if flag else if_false()
 
     def all_finite(self, grads: Sequence[Any]) -> Any:
