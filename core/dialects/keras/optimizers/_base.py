@@ -345,13 +345,17 @@ class KerasOptimizer(DialectOptimizer):
     def _check_base(args: Mapping[str, Any]) -> None:
         """``BaseOptimizer.__init__``'s checks, in its order and words."""
         steps = args["gradient_accumulation_steps"]
+        if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int)):
+            raise SpecTypeError("`gradient_accumulation_steps` must be an integer >= 2. "
+                                f"Received: gradient_accumulation_steps={steps!r:.80}")
         if steps:
             if not steps >= 2:
                 raise SpecValueError("`gradient_accumulation_steps` must be an integer >= 2. "
                                      f"Received: gradient_accumulation_steps={steps}")
         if args["use_ema"]:
             momentum, frequency = args["ema_momentum"], args["ema_overwrite_frequency"]
-            if momentum > 1 or momentum < 0:
+            check_number("ema_momentum", momentum)
+            if not momentum <= 1 or momentum < 0:  # NaN included
                 raise SpecValueError(f"`ema_momentum` must be in the range [0, 1]. Received: ema_momentum={momentum}")
             if frequency and (not isinstance(frequency, int) or frequency < 1):
                 raise SpecValueError("`ema_overwrite_frequency` must be an integer >= 1 or None. "
@@ -487,8 +491,9 @@ class KerasOptimizer(DialectOptimizer):
             out.append(AccumulateGradients(args["gradient_accumulation_steps"]))
         out.extend(self._clip_transforms())
         if args["use_ema"]:
+            frequency = args["ema_overwrite_frequency"]  # Keras takes True as 1 (an int)
             out.append(ExponentialMovingAverage(args["ema_momentum"], form="keras",
-                                                overwrite_frequency=args["ema_overwrite_frequency"] or None))
+                                                overwrite_frequency=int(frequency) if frequency else None))
         return tuple(out)
 
     def _clip_transforms(self) -> tuple[GradientTransform, ...]:
