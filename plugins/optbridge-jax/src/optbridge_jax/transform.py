@@ -26,9 +26,9 @@ learning-rate lists). A step past the table runs ``jax.pure_callback`` to comput
 on the host (exact; it costs a host round trip): give ``horizon`` at least the run's
 length to keep every step on the device.
 
-The spec's gradient transforms run in the step too (clipping, a static loss scale); a
-stateful one (accumulation, a dynamic loss scale, an EMA) is refused: its state is not in
-``OptState``.
+The spec's gradient transforms run in the step too: clipping, and the stateful ones (loss
+scaling, accumulation, an EMA), whose host numbers are ``OptState.transforms`` and whose
+decisions select values (:mod:`optbridge_jax.pipeline`); ``count`` counts updates.
 
 The numbers are the eager optimizer's (``optbridge.build(spec, params, backend="jax")``)
 bit for bit on CPU, where XLA keeps every multiply and add a separate operation: the step
@@ -56,7 +56,7 @@ count alone and is refused; continue it with the eager optimizer.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import jax
@@ -71,9 +71,11 @@ from optbridge.preprocess import preprocess_gradients
 from optbridge.scalars import HEADER, ScalarLayout
 from optbridge.spec import OptimizerSpec
 from optbridge.transforms import transform_gradients
+from optbridge.transforms.pipeline import stateful
 
 from . import ops as jax_ops
 from .optimizer import JaxOptimizer, check_dtype
+from .pipeline import TracedCall, run_traced, state_dtype
 from .pytree import named_leaves
 from .step import EXACT_OPTIONS
 
@@ -87,12 +89,21 @@ class OptState(NamedTuple):
     """State of :func:`transform`: arrays only, so it passes through ``jax.jit``.
 
     Attributes:
-        count: steps taken (Optax's name), an int32 array.
-        slots: ``{param name: {slot name: array}}``.
+        count: steps taken (Optax's name), an int32 array: updates, not calls (a call a
+            loss scale skips or an accumulation holds does not count).
+        slots: ``{param name: {slot name: array}}`` (the gradient transforms' arrays too).
+        transforms: the gradient transforms' host numbers, one ``{name: 0-d array}`` per
+            transform of the spec (:mod:`optbridge_jax.pipeline`).
     """
 
     count: Any
     slots: dict
+    transforms: tuple = ()
+
+
+def _state_arrays(states: Sequence[Mapping[str, float]]) -> tuple:
+    """The transforms' host numbers as 0-d arrays (:func:`optbridge_jax.pipeline.state_dtype`)."""
+    return tuple({k: jnp.asarray(v, state_dtype()) for k, v in s.items()} for s in states)
 
 
 class _HostRows:
@@ -150,13 +161,8 @@ class _Program:
             if not g.algorithm.has_rule():
                 raise BackendError(f"groups[{g.index}] ({g.label}): algorithm {g.algorithm.name!r} has no shared "
                                    f"rule; the traced transformation runs rules only (use the eager optimizer)")
-        kept = [t.describe() for t in spec.transforms if not t.stateless]
-        if kept:
-            raise SpecValueError(
-                f"the traced transformation runs stateless gradient transforms only (clipping, a static loss "
-                f"scale); {kept} keep state between steps that its OptState does not hold: use the eager optimizer "
-                f"(optbridge.build(spec, params, backend='jax')), or chain optax's own (optax.MultiSteps, optax.ema)")
         self.transforms = tuple(spec.transforms)
+        self.stateful = stateful(self.transforms)
         self.layout = ScalarLayout(self.engine)
         wide = np.dtype(np.float64) if jax.config.jax_enable_x64 else np.dtype(np.float32)
         self.host = _HostRows(Engine(spec, [ParamInfo(n, self.shapes[n]) for n in names]), self.layout, wide)
@@ -176,12 +182,34 @@ class _Program:
             return from_host(count)
         return jax.lax.cond(count < n, lambda c: self.table[jnp.minimum(c, n - 1)], from_host, count)
 
-    def _step(self, params: dict, grads: dict, slots: dict, count: Any) -> tuple[dict, dict]:
-        """The gradient transforms, then pre-processing and rule of every bucket at step
-        ``count`` (traced)."""
-        if self.transforms:
-            order = list(self.engine.param_names)
-            grads = dict(zip(order, transform_gradients(jax_ops, self.transforms, [grads[n] for n in order])))
+    def _step(self, params: dict, grads: dict, slots: dict, count: Any,
+              states: tuple) -> tuple[dict, dict, tuple, Any]:
+        """The gradient pipeline around the pre-processing and rule of every bucket at step
+        ``count`` (traced): ``(params, slots, transforms' host numbers, updated)``."""
+        order = list(self.engine.param_names)
+        if not self.stateful:
+            if self.transforms:
+                grads = dict(zip(order, transform_gradients(jax_ops, self.transforms, [grads[n] for n in order])))
+            new_params, new_slots = self._rule(params, grads, slots, count)
+            return new_params, new_slots, states, True
+        names = [s for t in self.transforms for s in t.slot_fills()]
+        call = TracedCall(self.transforms, count, [params[n] for n in order],
+                          {s: [slots[n][s] for n in order] for s in names}, [dict(t) for t in states])
+
+        def rule(g: list[Any]) -> tuple[list[Any], dict]:
+            new_params, new_slots = self._rule(params, dict(zip(order, g)), slots, count)
+            return [new_params[n] for n in order], new_slots
+
+        new, new_slots, updated = run_traced(call, [grads[n] for n in order], rule, [params[n] for n in order],
+                                             slots)
+        new_slots = {n: dict(s) for n, s in new_slots.items()}
+        for s in names:
+            for n, value in zip(order, call.slots[s]):
+                new_slots[n][s] = value
+        return dict(zip(order, new)), new_slots, tuple(call.states), updated
+
+    def _rule(self, params: dict, grads: dict, slots: dict, count: Any) -> tuple[dict, dict]:
+        """Pre-processing and rule of every bucket at step ``count`` (traced)."""
         row = self._row(count)
         head = len(HEADER)
         new_params, new_slots = dict(params), {n: dict(s) for n, s in slots.items()}
@@ -295,7 +323,8 @@ class _Update:
     def init(self, params: Any) -> OptState:
         self.program(params)  # a spec the transformation cannot run is refused here
         opt = JaxOptimizer(self.spec, params, fma=self.fma)
-        return OptState(count=jnp.zeros((), jnp.int32), slots={n: dict(s) for n, s in opt.slots.items()})
+        return OptState(count=jnp.zeros((), jnp.int32), slots={n: dict(s) for n, s in opt.slots.items()},
+                        transforms=_state_arrays(opt.engine.transform_states))
 
     def __call__(self, grads: Any, state: OptState, params: Any = None) -> tuple[Any, OptState]:
         if params is None:
@@ -314,9 +343,12 @@ class _Update:
                     f"update: the spec's per-step values end after {len(program.host.rows)} steps; step {steps} "
                     f"has no learning rate or weight decay. Nothing was changed")
         run = program.traced_step if traced else program.step
-        new_params, new_slots = run(p, g, state.slots, state.count)
+        states = state.transforms if state.transforms or not program.stateful else \
+            _state_arrays(program.engine.transform_states)
+        new_params, new_slots, new_states, updated = run(p, g, state.slots, state.count, states)
         updates = jax.tree_util.tree_unflatten(program.treedef, [new_params[n] - p[n] for n in program.names])
-        return updates, OptState(count=state.count + 1, slots=new_slots)
+        return updates, OptState(count=state.count + jnp.asarray(updated, jnp.int32), slots=new_slots,
+                                 transforms=new_states)
 
     def state_dict(self, state: OptState, params: Any) -> dict[str, Any]:
         program = self.program(params)
@@ -325,6 +357,11 @@ class _Update:
         steps = int(state.count)
         sd = program.replayed(steps)
         sd["state"] = {n: {k: np.array(v, copy=True) for k, v in s.items()} for n, s in state.slots.items()}
+        if state.transforms:
+            sd["transforms"] = [
+                {"transform": t.name, "state": {k: int(v) if k in t.integer_state() else float(v)
+                                                for k, v in values.items()}}
+                for t, values in zip(program.engine.spec.transforms, state.transforms)]
         return sd
 
     def load_state_dict(self, state_dict: Mapping[str, Any], params: Any) -> OptState:
@@ -342,7 +379,8 @@ class _Update:
                     f"epoch-interval schedule advanced or a hyperparameter edited); the traced transformation "
                     f"derives every host value from the step count: continue this state with the eager optimizer "
                     f"(optbridge.build(spec, params, backend='jax'))")
-        return OptState(count=jnp.asarray(steps, jnp.int32), slots=copy.copy(opt.slots))
+        return OptState(count=jnp.asarray(steps, jnp.int32), slots=copy.copy(opt.slots),
+                        transforms=_state_arrays(opt.engine.transform_states))
 
 
 def transform(spec: DialectOptimizer | OptimizerSpec, *, fma: bool = False,
