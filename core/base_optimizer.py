@@ -48,7 +48,7 @@ from .scalars import HEADER, ScalarLayout
 from .spec import OptimizerSpec
 from .transforms.base import transform_gradients
 from .transforms.ema import check_averaged
-from .transforms.pipeline import PipelineCall, stateful
+from .transforms.pipeline import PipelineCall, stateful, transform_slots
 
 __all__ = ["BaseOptimizer", "FastPath"]
 
@@ -230,7 +230,7 @@ class BaseOptimizer(OptimizerAPI):
             return self.params
         plan = engine.plan()
         names = list(by_name)
-        slot_names = [slot for t in transforms for slot in t.slot_fills()]
+        slot_names = transform_slots(transforms)
         call = PipelineCall(self.ops, transforms, engine.global_step, [self.params[n] for n in names],
                             {slot: [self.slots[n][slot] for n in names] for slot in slot_names},
                             engine.transform_states, host=self.host_number)

@@ -39,6 +39,7 @@ from .transforms.base import check_transforms
 
 __all__ = [
     "to_dict", "from_dict", "load", "read_data", "save", "dumps_toml", "validate", "check_structure",
+    "nested_optimizer",
     "MAX_DEPTH", "MAX_VALUES", "MAX_FILE_BYTES",
 ]
 
@@ -224,8 +225,9 @@ def _at(path: str, exc: OptbridgeError) -> OptbridgeError:
     return type(exc)(text if text.startswith(path) else f"{path}: {text}")
 
 
-def _nested_optimizer(value: Any, path: str) -> DialectOptimizer:
-    """A wrapped optimizer's config (``nn.LARS``'s ``base_optimizer``), errors prefixed with ``path``."""
+def nested_optimizer(value: Any, path: str) -> DialectOptimizer:
+    """A wrapped optimizer's config (``nn.LARS``'s ``base_optimizer``, a Keras
+    ``LossScaleOptimizer``'s or ``OptimizerMap``'s optimizers), errors prefixed with ``path``."""
     if not isinstance(value, Mapping):
         raise ConfigError(f"{path}: must be an optimizer config (a mapping with 'format_version' and "
                           f"'optimizer'). Received: {type(value).__name__}")
@@ -251,7 +253,7 @@ def from_dict(data: Mapping[str, Any]) -> DialectOptimizer:
         if key in _TOP_KEYS:
             continue
         if key in nested:
-            kwargs[nested[key]] = _nested_optimizer(value, key)
+            kwargs[nested[key]] = nested_optimizer(value, key)
             continue
         if key == "params" and isinstance(value, list) and value and all(isinstance(g, Mapping) for g in value):
             value = [{k: _rebuild(v, f"params[{i}].{k}") for k, v in g.items()} for i, g in enumerate(value)]

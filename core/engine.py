@@ -43,6 +43,7 @@ from .schedules.stateful import ScheduleContext, StatefulSchedule
 from .schedules.tracks import ValueTrack, check_metric
 from .schedules.values import Constant, PerStep, Scheduled, Value
 from .spec import GroupSpec, OptimizerSpec
+from .transforms.loss_scale import loss_scale_of, scales_loss
 
 __all__ = ["Bucket", "BucketStep", "StepPlan", "GroupRuntime", "Engine", "OptimizerAPI", "describe_dynamic"]
 
@@ -243,11 +244,7 @@ class Engine:
     def loss_scale(self) -> float:
         """The number the loss is multiplied by before differentiation: the product of the
         current scales of the spec's loss-scaling transforms (1.0 without one)."""
-        scale = 1.0
-        for transform, values in zip(self.spec.transforms, self.transform_states):
-            if "scale" in values and transform.name == "loss_scale":
-                scale *= float(values["scale"])
-        return scale
+        return float(loss_scale_of(self.spec.transforms, self.transform_states))
 
     def commit_transforms(self, states: Sequence[Mapping[str, float]]) -> None:
         """Keep the transforms' host numbers a step left (:class:`optbridge.transforms.PipelineCall`)."""
@@ -824,9 +821,7 @@ class OptimizerAPI:
         """``loss · loss_scale`` (Keras ``LossScaleOptimizer.scale_loss``, torch
         ``GradScaler.scale``): differentiate this when the spec scales the loss; ``loss``
         itself without a loss-scaling transform."""
-        scale = self.loss_scale
-        return loss if scale == 1.0 and not any(t.name == "loss_scale" for t in self.engine.spec.transforms) \
-            else loss * scale
+        return loss * self.loss_scale if scales_loss(self.engine.spec.transforms) else loss
 
     def state_dict(self) -> dict:
         """Neutral state (NumPy arrays, counters, host state) loadable by any backend."""

@@ -58,6 +58,8 @@ from optbridge.errors import SpecTypeError, SpecValueError, StateDictError, Stat
 from optbridge.groups import describe_selector
 from optbridge.keras_saving import REGISTERED_NAME
 from optbridge.spec import OptimizerSpec
+from optbridge.transforms import ExponentialMovingAverage
+from optbridge.transforms.loss_scale import loss_scale_of, scales_loss
 
 from .optimizer import DEFAULT_HORIZON, TensorFlowOptimizer
 
@@ -173,20 +175,19 @@ class KerasOptimizer(keras.optimizers.Optimizer):
         """``loss · scale``: the spec's current loss scale (its loss-scaling transforms', read
         from their variables inside a compiled step), or ``loss`` without one (Keras's
         trainers differentiate this)."""
-        if not any(t.name == "loss_scale" for t in self._canonical.transforms):
+        transforms = self._canonical.transforms
+        if not scales_loss(transforms):
             return loss
         if self._runner is None:
-            scale = 1.0
-            for t in self._canonical.transforms:
-                if t.name == "loss_scale":
-                    scale *= float(t.initial_state()["scale"])
+            scale = loss_scale_of(transforms, [t.initial_state() for t in transforms])
             return loss * tf.cast(scale, loss.dtype)
         return loss * self._runner.loss_scale_tensor(loss.dtype)
 
     def finalize_variable_values(self, var_list):
         """Keras ``finalize_variable_values``: with an EMA in the spec (``use_ema``), every
         variable takes its moving average; otherwise nothing."""
-        if self._runner is not None and any(t.name == "ema" for t in self._canonical.transforms):
+        if self._runner is not None and any(isinstance(t, ExponentialMovingAverage)
+                                            for t in self._canonical.transforms):
             self._runner.finalize_averages()
 
     def update_step(self, gradient, variable, learning_rate):

@@ -57,7 +57,8 @@ from optbridge.scalars import HEADER, BucketLayout, ScalarLayout
 from optbridge.spec import OptimizerSpec
 from optbridge.transforms import transform_gradients
 from optbridge.transforms.ema import check_averaged
-from optbridge.transforms.pipeline import PipelineCall, stateful
+from optbridge.transforms.loss_scale import loss_scale_of, scales_loss
+from optbridge.transforms.pipeline import PipelineCall, stateful, transform_slots
 
 from . import ops as tf_ops
 from .kernels.base import Kernel, resolve_kernel
@@ -303,15 +304,12 @@ class TensorFlowOptimizer(OptimizerAPI):
         """The current loss scale as a ``dtype`` tensor read from its variables (inside a
         graph step too), or ``None`` without a loss-scaling transform."""
         transforms = self._engine.spec.transforms
-        if not any(t.name == "loss_scale" for t in transforms):
+        if not scales_loss(transforms):
             return None
         if self._transform_vars is None:  # static scales only: numbers
             return tf.constant(self._engine.loss_scale(), dtype)
-        scale = tf.constant(1.0, tf.float64)
-        for t, variables in zip(transforms, self._transform_vars):
-            if t.name == "loss_scale":
-                scale = scale * variables["scale"].read_value()
-        return tf.cast(scale, dtype)
+        values = [{k: v.read_value() for k, v in variables.items()} for variables in self._transform_vars]
+        return tf.cast(loss_scale_of(transforms, values), dtype)
 
     def _fill(self) -> None:
         """The next ``horizon`` steps' scalars into the device table, from the engine's step."""
@@ -654,7 +652,7 @@ class TensorFlowOptimizer(OptimizerAPI):
             listed = ", ".join(t.describe() for t in transforms if not t.stateless)
             raise SpecValueError(f"the TensorFlow backend does not run the stateful gradient transforms ({listed}) "
                                  f"under a tf.distribute strategy yet")
-        slot_names = [slot for t in transforms for slot in t.slot_fills()]
+        slot_names = transform_slots(transforms)
         names = [self._order[i] for i in present]
         if not tf.executing_eagerly():
             xla = _in_xla_context()

@@ -53,7 +53,8 @@ from optbridge.groups import ParamInfo
 from optbridge.scalars import ScalarLayout
 from optbridge.spec import OptimizerSpec
 from optbridge.transforms.ema import check_averaged
-from optbridge.transforms.pipeline import PipelineCall, stateful
+from optbridge.transforms.loss_scale import LossScale, scales_loss
+from optbridge.transforms.pipeline import PipelineCall, stateful, transform_slots
 
 from . import ops as torch_ops
 from . import state_io
@@ -355,7 +356,7 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
         scaler_scale = self.__dict__.pop("grad_scale", None)
         found_inf = self.__dict__.pop("found_inf", None)
         if scaler_scale is not None or found_inf is not None:
-            listed = [t.describe() for t in self._engine.spec.transforms if t.name == "loss_scale"]
+            listed = [t.describe() for t in self._engine.spec.transforms if isinstance(t, LossScale)]
             raise StepInputError(
                 f"this optimizer's spec scales the loss itself ({', '.join(listed)}): step it directly, with "
                 f"optimizer.scale_loss(loss).backward(), not through torch.amp.GradScaler (or drop the transform "
@@ -365,7 +366,7 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
     def _step_supports_amp_scaling(self) -> bool:
         """``True`` when the spec scales the loss, so that a ``torch.amp.GradScaler`` hands this
         optimizer its scale instead of unscaling ``.grad`` first, and :meth:`step` refuses it."""
-        return any(t.name == "loss_scale" for t in self._engine.spec.transforms)
+        return scales_loss(self._engine.spec.transforms)
 
     def _transformed(self, gathered: list[list[Gathered]]) -> tuple[list[list[Gathered]], PipelineCall | None]:
         """``gathered`` with every gradient replaced by its value after the spec's gradient
@@ -394,7 +395,7 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
         call = None
         if stateful(transforms):
             params = [self._named_params[engine.param_names[i]] for i, _, _, _ in where]
-            slots = [slot for t in transforms for slot in t.slot_fills()]
+            slots = transform_slots(transforms)
             call = PipelineCall(torch_ops, transforms, engine.global_step, params,
                                 {slot: [self.state[p][slot] for p in params] for slot in slots},
                                 engine.transform_states)

@@ -50,6 +50,7 @@ runs them (``mindspore/nn/wrap/loss_scale.py``; defaults ``init_loss_scale=2**24
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -58,7 +59,7 @@ from ..errors import SpecValueError, StateDictError
 from .base import GradientTransform, check_bool, check_choice, check_count, check_positive, register_transform
 from .pipeline import SKIP, HostScalars, PipelineCall
 
-__all__ = ["LossScale", "LOSS_SCALE_FORMS"]
+__all__ = ["LossScale", "LOSS_SCALE_FORMS", "scales_loss", "loss_scale_of"]
 
 #: the forms of :class:`LossScale`
 LOSS_SCALE_FORMS = ("torch", "keras", "mindspore")
@@ -220,6 +221,18 @@ class LossScale(GradientTransform):
             call.gate(finite, SKIP)
         return grads
 
-    def scale_of(self, state: dict[str, float]) -> float:
-        """The scale to multiply the loss by (``scale_loss``)."""
-        return state["scale"]
+
+def scales_loss(transforms: Sequence[GradientTransform]) -> bool:
+    """Whether ``transforms`` hold a :class:`LossScale` (the loss is to be multiplied)."""
+    return any(isinstance(t, LossScale) for t in transforms)
+
+
+def loss_scale_of(transforms: Sequence[GradientTransform], states: Sequence[Mapping[str, Any]]) -> Any:
+    """The number the loss is multiplied by: the product of the scales in ``states`` of the
+    loss-scaling ``transforms`` (1.0 without one). The states may hold Python numbers or a
+    backend's scalars (TensorFlow variables' values)."""
+    scale: Any = 1.0
+    for transform, values in zip(transforms, states):
+        if isinstance(transform, LossScale):
+            scale = scale * values["scale"]
+    return scale

@@ -33,7 +33,7 @@ import numpy as np
 
 from .base import GradientTransform
 
-__all__ = ["PipelineCall", "HostScalars", "UPDATE", "HOLD", "SKIP", "stateful"]
+__all__ = ["PipelineCall", "HostScalars", "UPDATE", "HOLD", "SKIP", "stateful", "transform_slots"]
 
 UPDATE, HOLD, SKIP = "update", "hold", "skip"
 
@@ -190,6 +190,11 @@ class PipelineCall(HostScalars):
             done = None if apply is None else apply(transform, params, self)
             params = transform.after(self.ops, params, self) if done is None else done
         return params
+
+
+def transform_slots(transforms: Sequence[GradientTransform]) -> list[str]:
+    """The names of the per-parameter arrays ``transforms`` keep, in order."""
+    return [slot for t in transforms for slot in t.slot_fills()]
 
 
 def stateful(transforms: Sequence[GradientTransform]) -> bool:

@@ -11,19 +11,23 @@ import optbridge_jax
 from optbridge.dialects.mindspore import nn
 
 
+def _both(spec):
+    """Parameters, the transformation, its state, the eager optimizer and the jitted update."""
+    params = {"w": jnp.asarray(np.linspace(-1, 1, 12, dtype=np.float32).reshape(3, 4)),
+              "b": jnp.asarray(np.ones(4, np.float32))}
+    tx = optbridge_jax.transform(spec)
+    return (params, tx, tx.init(params), optbridge.build(spec, dict(params), backend="jax"),
+            jax.jit(tx.update, compiler_options=optbridge_jax.EXACT_OPTIONS))
+
+
 def test_the_spec_gradient_transforms_run_in_the_traced_step():
     """Clipping in the spec: the jitted update equals the eager optimizer bit for bit (the
-    transformation ignored ``OptimizerSpec.transforms`` before); a stateful transform is refused."""
+    transformation ignored ``OptimizerSpec.transforms`` before)."""
     from optbridge import transforms as T
     from optbridge.dialects.torch import optim
 
     spec = optim.SGD(None, lr=0.1, momentum=0.9).with_transforms(T.ClipByGlobalNorm(0.05), T.ClipByValue(0.01))
-    params = {"w": jnp.asarray(np.linspace(-1, 1, 12, dtype=np.float32).reshape(3, 4)),
-              "b": jnp.asarray(np.ones(4, np.float32))}
-    tx = optbridge_jax.transform(spec)
-    state = tx.init(params)
-    eager = optbridge.build(spec, dict(params), backend="jax")
-    step = jax.jit(tx.update, compiler_options=optbridge_jax.EXACT_OPTIONS)
+    params, tx, state, eager, step = _both(spec)
     current = dict(params)
     for k in range(4):
         grads = {n: jnp.asarray(np.random.default_rng(k).standard_normal(v.shape).astype(np.float32))
@@ -53,12 +57,7 @@ def test_stateful_transforms_in_the_jitted_update_equal_the_eager_optimizer(name
         "mindspore_dynamic": nn.Momentum(None, learning_rate=0.1, momentum=0.9).with_transforms(
             T.LossScale(form="mindspore", initial_scale=16.0, growth_interval=3)),
     }[name]
-    params = {"w": jnp.asarray(np.linspace(-1, 1, 12, dtype=np.float32).reshape(3, 4)),
-              "b": jnp.asarray(np.ones(4, np.float32))}
-    tx = optbridge_jax.transform(spec)
-    state = tx.init(params)
-    eager = optbridge.build(spec, dict(params), backend="jax")
-    step = jax.jit(tx.update, compiler_options=optbridge_jax.EXACT_OPTIONS)
+    params, tx, state, eager, step = _both(spec)
     current = dict(params)
     for k in range(12):
         grads = {n: np.random.default_rng(k).standard_normal(v.shape).astype(np.float32) for n, v in params.items()}

@@ -29,10 +29,10 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from ....errors import ConfigError, SpecTypeError, SpecValueError
+from ....errors import SpecTypeError, SpecValueError
 from ....spec import OptimizerSpec
 from ....transforms import LossScale
-from ...base import CONFIG_FORMAT_VERSION, DialectOptimizer, register_dialect
+from ...base import DialectOptimizer, register_dialect
 from ._base import KerasOptimizer
 
 __all__ = ["LossScaleOptimizer"]
@@ -63,6 +63,8 @@ class LossScaleOptimizer(DialectOptimizer):
     cls_name = "LossScaleOptimizer"
     #: a wrapper of another dialect optimizer: its algorithm's table row is the inner's
     wraps_optimizer: ClassVar[bool] = True
+    #: configs hold the inner optimizer's own config (:meth:`to_dict`, ``optbridge.from_dict``)
+    nested_optimizers: ClassVar[dict[str, str]] = {"inner_optimizer": "inner_optimizer"}
 
     def __init__(self, inner_optimizer: Any, initial_scale: Any = 2.0 ** 15, dynamic_growth_steps: Any = 2000,
                  name: Any = None, **kwargs: Any):
@@ -78,12 +80,9 @@ class LossScaleOptimizer(DialectOptimizer):
                                      f"on the `inner_optimizer`.")
         if kwargs:
             raise SpecValueError(f"LossScaleOptimizer does not support arguments: `{'`, `'.join(kwargs.keys())}`.")
-        if isinstance(inner_optimizer, Mapping):
-            from ....config import from_dict
-            try:
-                inner_optimizer = from_dict(inner_optimizer)
-            except ConfigError as exc:
-                raise ConfigError(f"inner_optimizer.{exc}") from None
+        if isinstance(inner_optimizer, Mapping):  # its config (optbridge.from_dict passes it built)
+            from ....config import nested_optimizer
+            inner_optimizer = nested_optimizer(inner_optimizer, "inner_optimizer")
         if not isinstance(inner_optimizer, KerasOptimizer):
             raise SpecTypeError(f"keras.optimizers.LossScaleOptimizer: `inner_optimizer` must be a Keras-dialect "
                                 f"optimizer. Received: {inner_optimizer!r:.200}")
@@ -114,25 +113,3 @@ class LossScaleOptimizer(DialectOptimizer):
         inner = self.inner_optimizer.to_canonical()
         kept = tuple(t for t in inner.transforms if not (isinstance(t, LossScale) and t.stateless))
         return dataclasses.replace(inner, transforms=(self._scaling(), *kept), origin=self.qualname)
-
-    def to_dict(self) -> dict[str, Any]:
-        """``{"format_version", "optimizer", "inner_optimizer": config, "initial_scale",
-        "dynamic_growth_steps", "name"}``."""
-        from ....config import to_dict
-
-        args = self._arguments
-        data: dict[str, Any] = {"format_version": CONFIG_FORMAT_VERSION, "optimizer": self.qualname,
-                                "inner_optimizer": to_dict(self.inner_optimizer),
-                                "initial_scale": args["initial_scale"],
-                                "dynamic_growth_steps": args["dynamic_growth_steps"], "name": args["name"]}
-        if self._transforms:
-            data["transforms"] = [t.to_dict() for t in self._transforms]
-        return data
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, LossScaleOptimizer):
-            return NotImplemented
-        return self.to_dict() == other.to_dict()
-
-    def __hash__(self) -> int:
-        return hash(repr(self.to_dict()))

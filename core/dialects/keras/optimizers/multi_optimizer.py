@@ -185,7 +185,7 @@ class OptimizerMap(MutableMapping):
         Raises:
             ConfigError: a malformed config, naming the path to the bad key.
         """
-        from ....config import from_dict
+        from ....config import nested_optimizer
 
         if not isinstance(config, Mapping) or set(config) - {"default_optimizer", "optimizer_map"} \
                 or "default_optimizer" not in config:
@@ -193,21 +193,12 @@ class OptimizerMap(MutableMapping):
             raise ConfigError(f"optimizer_map: must be a mapping with the keys 'default_optimizer' and "
                               f"'optimizer_map'. Received: {got}")
 
-        def nested(value: Any, path: str) -> Any:
-            if not isinstance(value, Mapping):
-                raise ConfigError(f"{path}: must be an optimizer config (a mapping with 'format_version' and "
-                                  f"'optimizer'). Received: {type(value).__name__}")
-            try:
-                return from_dict(value)
-            except ConfigError as exc:
-                raise ConfigError(f"{path}.{exc}") from None
-
         entries = config.get("optimizer_map") or {}
         if not isinstance(entries, Mapping):
             raise ConfigError(f"optimizer_map.optimizer_map: must be a mapping of keys to optimizer configs. "
                               f"Received: {type(entries).__name__}")
-        default = nested(config["default_optimizer"], "optimizer_map.default_optimizer")
-        return cls(default, {k: nested(v, f"optimizer_map.optimizer_map[{k!r}]") for k, v in entries.items()})
+        default = nested_optimizer(config["default_optimizer"], "optimizer_map.default_optimizer")
+        return cls(default, {k: nested_optimizer(v, f"optimizer_map.optimizer_map[{k!r}]") for k, v in entries.items()})
 
 
 @register_dialect

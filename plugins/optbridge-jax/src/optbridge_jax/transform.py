@@ -71,7 +71,7 @@ from optbridge.preprocess import preprocess_gradients
 from optbridge.scalars import HEADER, ScalarLayout
 from optbridge.spec import OptimizerSpec
 from optbridge.transforms import transform_gradients
-from optbridge.transforms.pipeline import stateful
+from optbridge.transforms.pipeline import stateful, transform_slots
 
 from . import ops as jax_ops
 from .optimizer import JaxOptimizer, check_dtype
@@ -192,7 +192,7 @@ class _Program:
                 grads = dict(zip(order, transform_gradients(jax_ops, self.transforms, [grads[n] for n in order])))
             new_params, new_slots = self._rule(params, grads, slots, count)
             return new_params, new_slots, states, True
-        names = [s for t in self.transforms for s in t.slot_fills()]
+        names = transform_slots(self.transforms)
         call = TracedCall(self.transforms, count, [params[n] for n in order],
                           {s: [slots[n][s] for n in order] for s in names}, [dict(t) for t in states])
 
