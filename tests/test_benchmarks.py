@@ -53,4 +53,4 @@ def test_muon_benchmark_runs():
     )
     assert result.returncode == 0, result.stderr[-2000:]
     rows = [line.split(" median")[0].strip() for line in result.stdout.splitlines() if " median " in line]
-    assert rows == ["torch.optim.Muon", "optbridge native", "optbridge auto"]
+    assert rows == ["torch.optim.Muon", "optbridge auto", "optbridge compiled"]

@@ -153,22 +153,26 @@ def test_flat_mode_keeps_muon_per_tensor():
     assert all(torch.equal(a, b) for a, b in zip(*runs))
 
 
-@pytest.mark.parametrize("kwargs", [{}, {"nesterov": False, "adjust_lr_fn": "match_rms_adamw", "weight_decay": 0.0}],
-                         ids=["defaults", "plain-rms"])
-def test_torch_native_path_is_torch_muon_bit_for_bit(kwargs):
-    """``path="native"`` runs torch's own Muon step: every element equal to ``torch.optim.Muon``'s;
-    ``"auto"`` keeps the shared rule (torch's float32 sums of the bfloat16 products are outside
-    the conformance tolerances of the rule)."""
+@pytest.mark.parametrize("path", ["auto", "native"])
+@pytest.mark.parametrize("kwargs", [{}, {"nesterov": False, "adjust_lr_fn": "match_rms_adamw", "weight_decay": 0.1}],
+                         ids=["defaults", "plain-rms-decay"])
+def test_torch_default_path_is_torch_muon_bit_for_bit(kwargs, path):
+    """The default path (and ``"native"``) runs torch's own Muon step: every element and
+    momentum buffer equal to ``torch.optim.Muon``'s after every step; a Keras-arithmetic
+    Muon (no torch kernel) runs the rule."""
     torch = pytest.importorskip("torch")
     from optbridge.backends.torch import Optimizer
+    from optbridge.dialects.keras import optimizers as keras_optimizers
     from optbridge.dialects.torch import optim
 
     init, grads = _data(TORCH_SHAPES)
     ref = {n: torch.nn.Parameter(torch.from_numpy(v.copy())) for n, v in init.items()}
     ours = {n: torch.nn.Parameter(torch.from_numpy(v.copy())) for n, v in init.items()}
     native = torch.optim.Muon(list(ref.values()), lr=0.02, **kwargs)
-    opt = Optimizer(ours, optim.Muon(None, lr=0.02, **kwargs), path="native")
-    assert [u.native is None for us in Optimizer(dict(ours), optim.Muon(None, lr=0.02))._units for u in us] == [True]
+    opt = Optimizer(ours, optim.Muon(None, lr=0.02, **kwargs), path=path)
+    assert all(u.native is not None for us in opt._units for u in us)
+    keras_muon = Optimizer(dict(ours), keras_optimizers.Muon(learning_rate=0.02), path=path)
+    assert all(u.native is None for us in keras_muon._units for u in us)
     equal = total = 0
     for g in grads:
         for n in ref:
@@ -179,9 +183,8 @@ def test_torch_native_path_is_torch_muon_bit_for_bit(kwargs):
         for n in ref:
             equal += int(torch.sum(ref[n] == ours[n]))
             total += ref[n].numel()
-    for n, p in ref.items():
-        assert torch.equal(opt.state[ours[n]]["momentum_buffer"], native.state[p]["momentum_buffer"])
-    _share(equal, total, "torch.optim.Muon vs optbridge torch path='native'")
+            assert torch.equal(opt.state[ours[n]]["momentum_buffer"], native.state[ref[n]]["momentum_buffer"])
+    _share(equal, total, f"torch.optim.Muon vs optbridge torch path={path!r}")
     assert equal == total
 
 
@@ -213,17 +216,17 @@ def test_torch_newton_schulz_is_the_rule_bit_for_bit(shape, dtype):
                                     {"momentum": 0.3, "ns_steps": 3, "ns_coefficients": (2.0, -1.5, 0.5), "eps": 1e-3}],
                          ids=["defaults", "plain-rms-decay", "low-momentum-coefficients"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_torch_default_path_is_the_rule_bit_for_bit(kwargs, dtype):
-    """``path="auto"`` (torch's Muon step with its own Newton–Schulz, :mod:`optbridge.backends.torch.muon`)
-    against ``path="reference"`` (the shared rule on the torch ops): parameters and momentum
-    buffers equal bit for bit after every step."""
+def test_torch_compiled_path_is_the_rule_bit_for_bit(kwargs, dtype):
+    """``path="compiled"`` (the rule's numbers with the backend's own Newton–Schulz,
+    :mod:`optbridge.backends.torch.muon`) against ``path="reference"`` (the shared rule on
+    the torch ops): parameters and momentum buffers equal bit for bit after every step."""
     torch = pytest.importorskip("torch")
     from optbridge.backends.torch import Optimizer
     from optbridge.dialects.torch import optim
 
     init, grads = _data(TORCH_SHAPES, seed=4)
     runs = []
-    for path in ("auto", "reference"):
+    for path in ("compiled", "reference"):
         params = {n: torch.nn.Parameter(torch.from_numpy(v.astype(dtype))) for n, v in init.items()}
         opt = Optimizer(params, optim.Muon(None, lr=0.02, **kwargs), path=path)
         history = []
@@ -234,5 +237,5 @@ def test_torch_default_path_is_the_rule_bit_for_bit(kwargs, dtype):
             history.append([p.detach().clone() for p in params.values()]
                            + [opt.state[p]["momentum_buffer"].clone() for p in params.values()])
         runs.append(history)
-    for auto, reference in zip(*runs):
-        assert all(torch.equal(a, b) for a, b in zip(auto, reference))
+    for compiled, reference in zip(*runs):
+        assert all(torch.equal(a, b) for a, b in zip(compiled, reference))

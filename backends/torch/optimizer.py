@@ -108,11 +108,12 @@ class Optimizer(torch.optim.Optimizer, OptimizerAPI):
             (:mod:`optbridge.backends.torch.sharded`).
         spec: a dialect optimizer (``optim.Adam(...)``, ``nn.Momentum(...)``) or a
             canonical :class:`~optbridge.spec.OptimizerSpec`.
-        path: ``"auto"`` (torch's own fused kernel where the canonical formula is exactly
-            torch's, else compiled), ``"compiled"`` (always compiled), ``"native"`` (as
-            ``"auto"``, and also torch's own kernels that give torch's numbers but not
-            the rule's within the conformance tolerances: Muon's, ``FastPath.native_by_default``)
-            or ``"reference"`` (eager, per tensor; for debugging).
+        path: ``"auto"`` (torch's own kernel where the canonical formula is torch's, within
+            the conformance tolerances: fused Adam/SGD, ``torch.optim.Muon``'s step; else
+            compiled), ``"compiled"`` (the rule compiled, or its exact eager form where it
+            does not compile), ``"native"`` (as ``"auto"``, and also a plugin kernel with
+            ``FastPath.native_by_default=False``) or ``"reference"`` (eager, per tensor;
+            for debugging).
         flat: flat-buffer mode (see :mod:`optbridge.backends.torch.flat`).
         state_dtype: ``None`` (state in the parameter dtype; float16/bfloat16 parameters
             then raise) or ``torch.float32``: float32 state and float32 arithmetic for
