@@ -47,6 +47,13 @@ What keeps optbridge's peaks down (the numbers are the same either way):
   takes a float32 array's float64 norm without a float64 copy (``Ops.norm(x,
   "float64")``): the peak is what the rule keeps (Adafactor's update ``u``, whole
   because its norm scales the step) plus a few blocks;
+* torch, compiled: a rule that reduces over each tensor (Adafactor, LAMB, LARS) runs its
+  tensors in turn inside the graph, a sequence point between them
+  (``optbridge.backends.torch.sequence``): inductor's one C++ function per graph
+  allocates all its buffers first, so Adafactor's step kept every tensor's whole update
+  (needed whole before its norm scales the step) alive at once, 1.0040 against
+  torch.optim's 1.0010 on the default layout and 0.54 against 0.33 on the ResNet-50
+  shapes; in turn, 0.502 and 0.195, with the same numbers and step time;
 * TensorFlow runs the rule of a per-tensor algorithm one tensor after another, and each
   tensor's statements in program order (control dependencies: every write on a variable
   and every reduction is a sequence point the later ops wait for,
@@ -63,7 +70,7 @@ TensorFlow Adam 1.00–1.15, Lion 1.00, Adafactor 1.50–1.65, against Keras's 1
 1.50–2.00 and 2.00–2.50 (before program order: Adam 1.15–1.65, Lion 1.50, Adafactor
 1.65–2.50, marked above Keras in 3 of the 5 runs for Adam and for Adafactor).
 
-Rows that stay above the native optimizer's:
+Rows above the native optimizer's:
 
 * NumPy, SGD with momentum (about 0.07 on the default layout, torch.optim 0): torch
   writes ``p − lr·b`` in one fused kernel (``add_(b, alpha=−lr)``), which needs no
@@ -78,15 +85,6 @@ Rows that stay above the native optimizer's:
   1 MB of parameters, about 0.012 of ResNet-50's 102 MB (an eighth of its largest
   tensor). Smaller blocks would cost per-block Python overhead on large tensors
   (``benchmarks/numpy_step.py``).
-* torch, Adafactor (1.0040 against 1.0010): the compiled bucket step (up to 64 tensors
-  per graph) keeps every tensor's whole update alive at once (Inductor's buffer plan;
-  the update is needed whole before its norm scales the step), and both tensors' row and
-  column sums; torch.optim's loop keeps the previous tensor's update until the next one
-  replaces it. On the ResNet-50 shapes the gap grows: 0.54 against torch.optim's 0.33.
-  Compiling a large tensor in a graph of its own (at most ``max(COMPILE_THRESHOLD,
-  largest tensor)`` elements per graph) gives 0.50 and 0.15 with the same numbers, but
-  made the Adafactor step 1.12–1.28× slower on this layout and 1.17–1.47× on ResNet-50
-  (more, smaller graphs), so it is not done.
 * TensorFlow: none in what the step requests; a measured peak of either side may still
   land above the other's in one run (the allocator's chunk rounding above).
 

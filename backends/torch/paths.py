@@ -33,7 +33,8 @@ from typing import Any
 
 import torch
 
-from .fast_paths import preprocess
+from .fast_paths import preprocess, run_rule
+from .sequence import in_turn, runs_in_turn
 
 __all__ = ["bucket_step", "compiled_bucket_step", "trace_key", "hashable", "fused_layout", "in_layout_of",
            "same_strides", "PATHS", "WD", "SCALE", "NESTED", "LIVE_HYPERPARAMETERS"]
@@ -171,16 +172,21 @@ def bucket_step(
         outer, inner = key.split(NESTED, 1)
         s.setdefault(outer, {})[inner] = s.pop(key)
     negate, decay, centralize, scale = pre
-    if compute_dtype is None:
-        work = params
-    else:
-        work = [p.to(compute_dtype) for p in params]
-        grads = [g.to(compute_dtype) for g in grads]
-    grads = preprocess(work, grads, negate, s[WD] if decay else None, centralize, s[SCALE] if scale else None)
-    update(alg, work, grads, slots, s)
+
+    def step(work: list[torch.Tensor], grads: list[torch.Tensor], slots: Mapping[str, Sequence[Any]]) -> None:
+        grads = preprocess(work, grads, negate, s[WD] if decay else None, centralize, s[SCALE] if scale else None)
+        update(alg, work, grads, slots, s)
+
     if compute_dtype is not None:
+        work = [p.to(compute_dtype) for p in params]
+        step(work, [g.to(compute_dtype) for g in grads], slots)
         for p, w in zip(params, work):
             p.copy_(w)
+    elif update is run_rule and runs_in_turn(alg, alg.elementwise) and torch.compiler.is_compiling():
+        # about one large tensor's update alive at a time (sequence.py)
+        in_turn(step, params, grads, slots)
+    else:
+        step(list(params), list(grads), slots)
 
 
 _cache: dict[Any, Callable[..., None]] = {}
