@@ -47,7 +47,7 @@ What keeps optbridge's peaks down (the numbers are the same either way):
   takes a float32 array's float64 norm without a float64 copy (``Ops.norm(x,
   "float64")``): the peak is what the rule keeps (Adafactor's update ``u``, whole
   because its norm scales the step) plus a few blocks;
-* torch, compiled: a rule that reduces over each tensor (Adafactor, LAMB, LARS) runs its
+* torch, compiled: a rule that reduces over each tensor (Adafactor, LAMB) runs its
   tensors in turn inside the graph, a sequence point between them
   (``optbridge.backends.torch.sequence``): inductor's one C++ function per graph
   allocates all its buffers first, so Adafactor's step kept every tensor's whole update
