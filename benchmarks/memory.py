@@ -158,7 +158,7 @@ def _peak_tracemalloc(step: Callable[[], Any]) -> int:
         tracemalloc.stop()
 
 
-def _peak_torch(step: Callable[[], Any]) -> int:
+def peak_torch(step: Callable[[], Any]) -> int:
     from torch._C._profiler import _EventType
     from torch.profiler import ProfilerActivity, profile
 
@@ -211,7 +211,7 @@ def measure_optbridge(backend_name: str, make_spec: Callable[[], Any], shapes: l
         if backend.functional:
             params = ret
     peak: Callable[[Callable[[], Any]], int] | None = {
-        "numpy": _peak_tracemalloc, "torch": _peak_torch, "tensorflow": _peak_tensorflow}.get(backend_name)
+        "numpy": _peak_tracemalloc, "torch": peak_torch, "tensorflow": _peak_tensorflow}.get(backend_name)
     peaks = []
     for k in range(WARMUP, WARMUP + repeat) if peak is not None else ():
         grads = backend.grads_from_numpy(_grads(shapes, k), params)
@@ -242,7 +242,7 @@ def measure_torch_optim(name: str, kwargs: Mapping[str, Any], shapes: list[tuple
     peaks = []
     for k in range(WARMUP, WARMUP + repeat):
         set_grads(k)
-        peaks.append(_peak_torch(opt.step))
+        peaks.append(peak_torch(opt.step))
     state = _tensor_bytes(t for s in opt.state.values() for t in s.values() if isinstance(t, torch.Tensor))
     return state, max(peaks)
 

@@ -110,27 +110,16 @@ def test_compiled_path_in_chunks_equals_the_reference(monkeypatch):
 
 
 def _peak_bytes(step):
-    """The most CPU memory ``step`` allocates beyond what it started with (profiler events)."""
-    from torch._C._profiler import _EventType
-    from torch.profiler import ProfilerActivity, profile
+    """The most CPU memory ``step`` allocates beyond what it started with: the memory
+    benchmark's own measurement (``benchmarks/memory.py``: the profiler's allocation events)."""
+    import importlib.util
+    import pathlib
 
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-        step()
-    events = []
-
-    def walk(event):
-        if event.typed[0] == _EventType.Allocation:
-            events.append((event.start_time_ns, event.typed[1].alloc_size))
-        for child in event.children:
-            walk(child)
-
-    for root in prof.profiler.kineto_results.experimental_event_tree():
-        walk(root)
-    running = peak = 0
-    for _, size in sorted(events):
-        running += size
-        peak = max(peak, running)
-    return peak
+    path = pathlib.Path(__file__).parents[1] / "benchmarks" / "memory.py"
+    spec = importlib.util.spec_from_file_location("optbridge_memory_benchmark", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.peak_torch(step)
 
 
 def test_a_compiled_rule_that_reduces_per_tensor_keeps_one_large_update_at_a_time(monkeypatch):
@@ -158,7 +147,7 @@ def test_a_compiled_rule_that_reduces_per_tensor_keeps_one_large_update_at_a_tim
     for in_turn in (True, False):
         monkeypatch.setattr(paths, "_cache", {})
         if not in_turn:
-            monkeypatch.setattr(paths, "runs_in_turn", lambda alg, elementwise: False)
+            monkeypatch.setattr(paths, "runs_in_turn", lambda alg: False)
         ps = {f"p{i}": torch.nn.Parameter(t.clone()) for i, t in enumerate(init)}
         opt = Optimizer(ps, optim.Adafactor(None, lr=1e-2, weight_decay=0.1), path="compiled")
         peaks = []

@@ -653,34 +653,34 @@ class TensorFlowOptimizer(OptimizerAPI):
             raise SpecValueError(f"the TensorFlow backend does not run the stateful gradient transforms ({listed}) "
                                  f"under a tf.distribute strategy yet")
         slot_names = transform_slots(transforms)
-        names = [self._order[i] for i in present]
+
+        def variables(names: list[str]) -> tuple[list[Any], dict[str, list[Any]]]:
+            """The named variables and their transform slots (the pipeline's operands)."""
+            return [self._vars[n] for n in names], {slot: [self._slots[n][slot] for n in names] for slot in slot_names}
+
+        stepped, every = variables([self._order[i] for i in present]), variables(list(self._order))
         if not tf.executing_eagerly():
             xla = _in_xla_context()
             row = self._device_scalars(advance=False)
-            traced = GraphCall(transforms, self._clock.read_value(), [self._vars[n] for n in names],
-                               {slot: [self._slots[n][slot] for n in names] for slot in slot_names},
-                               self._transform_vars or [])
+            traced = GraphCall(transforms, self._clock.read_value(), *stepped, self._transform_vars or [])
 
             def update(grads: list[Any]) -> None:
                 self._run(grads, row, present, xla)
                 self._clock.assign_add(1)
 
-            run_traced(traced, list(grads), update, self._proceeded, [self._vars[n] for n in self._order],
-                       {slot: [self._slots[n][slot] for n in self._order] for slot in slot_names})
+            run_traced(traced, list(grads), update, self._proceeded, *every)
             return
         engine = self.engine
         plan = engine.plan()
-        call = PipelineCall(tf_ops, transforms, engine.global_step, [self._vars[n] for n in names],
-                            {slot: [self._slots[n][slot] for n in names] for slot in slot_names},
-                            engine.transform_states)
+        call = PipelineCall(tf_ops, transforms, engine.global_step, *stepped, engine.transform_states)
         out = call.forward(list(grads))
         if out is not None:
             self._run(out, tf.constant(self._scalar_layout.pack(plan)), present)
             engine.commit(plan)
             if self._graph:
                 self._clock.assign_add(1)
-        call.slots = {slot: [self._slots[n][slot] for n in self._order] for slot in slot_names}
-        call.after([self._vars[n] for n in self._order])
+        call.slots = every[1]
+        call.after(every[0])
         engine.commit_transforms(call.states)
         self._write_transform_state()
 

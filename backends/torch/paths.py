@@ -182,7 +182,7 @@ def bucket_step(
         step(work, [g.to(compute_dtype) for g in grads], slots)
         for p, w in zip(params, work):
             p.copy_(w)
-    elif update is run_rule and runs_in_turn(alg, alg.elementwise) and torch.compiler.is_compiling():
+    elif update is run_rule and runs_in_turn(alg) and torch.compiler.is_compiling():
         # about one large tensor's update alive at a time (sequence.py)
         in_turn(step, params, grads, slots)
     else:

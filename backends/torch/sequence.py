@@ -50,10 +50,11 @@ torch.library.register_fake("optbridge::sequence_point", _nothing, lib=_LIBRARY)
 sequence_point = torch.ops.optbridge.sequence_point.default
 
 
-def runs_in_turn(alg: Any, elementwise: bool) -> bool:
-    """Whether :func:`in_turn` applies: a rule that reduces over each tensor and updates
-    each tensor on its own (the default ``Algorithm.update``)."""
-    return not elementwise and type(alg).update is Algorithm.update
+def runs_in_turn(alg: Any) -> bool:
+    """Whether :func:`in_turn` applies: a rule that reduces over each tensor
+    (``Algorithm.elementwise`` false) and updates each tensor on its own (the default
+    ``Algorithm.update``)."""
+    return not alg.elementwise and type(alg).update is Algorithm.update
 
 
 def in_turn(step: Callable[[list[torch.Tensor], list[torch.Tensor], dict[str, list[Any]]], None],
